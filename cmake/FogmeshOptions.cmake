@@ -3,7 +3,10 @@ add_library(fogmesh_warnings INTERFACE)
 target_compile_options(fogmesh_warnings INTERFACE -Wall -Wextra -Wpedantic
   $<$<BOOL:${FOGMESH_WERROR}>:-Werror>)
 
-if(FOGMESH_SANITIZE)
+if(FOGMESH_BUILD_FUZZERS)
+  # Everything linked into a fuzz target carries coverage instrumentation.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+elseif(FOGMESH_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
