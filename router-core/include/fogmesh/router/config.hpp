@@ -150,6 +150,14 @@ struct generic_entity {
   int line = 0;
 };
 
+// A qdrouterd attribute that is valid but not implemented (e.g. `timestampsInUTC`): loading goes
+// on, and the router logs these once at start-up so operators see what has no effect.
+struct ignored_attribute {
+  std::string entity;     // entity type, short name ("router", "listener")
+  std::string attribute;  // camelCase name as in qdrouter.json
+  int line = 0;
+};
+
 struct router_config {
   std::string file;                        // where it was loaded from ("" for text)
   router_settings router;
@@ -162,6 +170,8 @@ struct router_config {
   std::vector<log_config> logs;
   // tcpListener, tcpConnector, httpListener, httpConnector, policy, vhost, ... in file order.
   std::vector<generic_entity> other;
+  // Accepted-and-ignored qdrouterd attributes, in file order.
+  std::vector<ignored_attribute> ignored;
 };
 
 // Parses config text. `file` is used in error messages only. Throws config_error.
@@ -170,5 +180,53 @@ router_config parse_config(std::string_view text, const std::string& file = "<co
 router_config load_config_file(const std::string& path);
 // Resolves a port attribute ("5672", "amqp", "amqps") to a number; nullopt when unknown.
 std::optional<std::uint16_t> resolve_port(std::string_view port);
+
+// --- Generic (untyped) view, for the management agent and tools --------------------------------
+
+// One `key: value` as written. Scalars are text (JSON numbers and booleans as their literal);
+// dict/list values are compact JSON text with `structured` set. JSON nulls are dropped.
+struct config_attribute {
+  std::string name;  // as written (may be hyphenated)
+  std::string value;
+  bool structured = false;
+  int line = 0;
+};
+struct config_entity {
+  std::string type;  // as written ("listener", "router.config.address", "ssl-profile")
+  std::vector<config_attribute> attributes;
+  int line = 0;  // line of the entity's opening (`name {` or `["name", {...}]`)
+};
+
+// Syntax only (either syntax): no schema check. Throws config_error on malformed text.
+std::vector<config_entity> parse_config_entities(std::string_view text,
+                                                 const std::string& file = "<config>");
+
+enum class attribute_type { string, integer, boolean, enumeration, list, map };
+
+struct attribute_schema {
+  std::string name;                   // qdrouterd camelCase name
+  attribute_type type = attribute_type::string;
+  std::string default_value;          // as text; empty when there is none
+  std::vector<std::string> allowed;   // enumeration values
+  std::int64_t min = 0, max = 0;      // integer range, inclusive
+  bool implemented = true;            // false: valid qdrouterd attribute, accepted and ignored
+  bool required = false;
+  std::string alias_of;               // deprecated spelling: the attribute it stands for
+};
+
+struct entity_schema {
+  std::string name;       // short name: "router", "listener", "address", "tcpListener"
+  std::string long_name;  // without "org.apache.qpid.dispatch.": "router.config.address"
+  bool singleton = false;
+  // Carried through into router_config::other without attribute checks (adaptors, policy...).
+  bool carried = false;
+  std::vector<attribute_schema> attributes;
+  const attribute_schema* find(std::string_view attribute) const;
+};
+
+// Every entity type the loader knows, in a fixed order.
+const std::vector<entity_schema>& config_schema();
+// Looks up by short name, long name, "org.apache.qpid.dispatch." name or hyphenated spelling.
+const entity_schema* find_entity_schema(std::string_view type);
 
 }  // namespace fogmesh::router
