@@ -78,6 +78,9 @@ class decoder {
   result<std::uint8_t> peek_code() const;
   // True when the next value is null (0x40). False at end of input.
   bool next_is_null() const noexcept;
+  // True when the next value is described (0x00). False at end of input.
+  bool next_is_described() const noexcept;
+  int depth() const noexcept { return depth_; }
 
   result<void> read_null();
   result<bool> read_bool();
@@ -99,11 +102,9 @@ class decoder {
   result<std::string_view> read_symbol();
 
   // A list or map: count of elements (a map counts keys and values) and a decoder over exactly
-  // their bytes. The outer cursor moves past the whole compound.
-  struct compound {
-    std::uint32_t count = 0;
-    decoder elements;
-  };
+  // their bytes. The outer cursor moves past the whole compound. (Defined after the class:
+  // a member of the enclosing class's own type needs that class complete.)
+  struct compound;
   result<compound> read_list();  // list0, list8, list32
   result<compound> read_map();   // map8, map32
 
@@ -132,6 +133,11 @@ class decoder {
   bytes_view data_;
   std::size_t pos_ = 0;
   int depth_ = 0;
+};
+
+struct decoder::compound {
+  std::uint32_t count = 0;
+  decoder elements;
 };
 
 // Appends encoded values to a byte_buffer. Integers use the smallest legal encoding.

@@ -194,6 +194,9 @@ using sasl_frame =
 // a mandatory field missing → missing_field. Extra trailing list elements are ignored
 // (forward compatibility, as the spec asks).
 result<performative> decode_performative(decoder& in);
+// The numeric code of a descriptor; symbolic descriptors ("amqp:open:list" etc.) are mapped to
+// their codes. nullopt for an unknown symbol.
+std::optional<std::uint64_t> resolve_descriptor(const descriptor& d) noexcept;
 result<sasl_frame> decode_sasl_frame(decoder& in);
 
 // Decodes a delivery-state/outcome value (described or null) in place.
