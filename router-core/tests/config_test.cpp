@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 namespace fr = fogmesh::router;
@@ -541,6 +542,14 @@ TEST(config, bad_values) {
        "not both"},
       {"autoLink {\n address: q\n direction: in\n connection: c\n phase: 10\n}\n", 5, "autoLink",
        "between 0 and 9"},
+      {"address {\n prefix:\n}\n", 2, "address", "must not be empty"},
+      {"[[\"address\", {\"pattern\": \"\"}]]", 1, "address", "must not be empty"},
+      {"autoLink {\n address: ''\n direction: in\n connection: c\n}\n", 2, "autoLink",
+       "must not be empty"},
+      {"autoLink {\n address: q\n direction: in\n connection:\n}\n", 4, "autoLink",
+       "'connection' must not be empty"},
+      {"linkRoute {\n prefix: q\n direction: in\n containerId: \"\"\n}\n", 4, "linkRoute",
+       "'containerId' must not be empty"},
       {"sslProfile {\n certFile: x\n}\n", 1, "sslProfile", "'name'"},
       {"log {\n module: NOPE\n}\n", 2, "log", "DEFAULT"},
       {"log {\n enable: info+\n}\n", 1, "log", "'module'"},
@@ -704,4 +713,38 @@ TEST(config, schema_lookup) {
   EXPECT_FALSE(l->find("websockets")->implemented);
   EXPECT_TRUE(fr::find_entity_schema("router")->singleton);
   EXPECT_TRUE(fr::find_entity_schema("tcpListener")->carried);
+}
+
+// Every default the schema publishes (for management READ/CREATE) must itself be accepted.
+TEST(config, schema_defaults_are_valid_values) {
+  const std::map<std::string, std::string> base = {
+      {"address", " prefix: x\n"},
+      {"linkRoute", " prefix: x\n direction: in\n"},
+      {"autoLink", " address: q\n direction: in\n connection: c\n"},
+      {"sslProfile", " name: s\n"},
+      {"log", " module: DEFAULT\n"},
+  };
+  int checked = 0;
+  for (const fr::entity_schema& e : fr::config_schema()) {
+    if (e.carried) continue;
+    for (const fr::attribute_schema& a : e.attributes) {
+      if (a.default_value.empty() || !a.alias_of.empty()) continue;
+      const auto it = base.find(e.name);
+      const std::string prefix = it == base.end() ? "" : it->second;
+      if (prefix.find(" " + a.name + ":") != std::string::npos) continue;
+      const std::string text =
+          e.name + " {\n" + prefix + " " + a.name + ": " + a.default_value + "\n}\n";
+      SCOPED_TRACE(text);
+      EXPECT_NO_THROW(parse_config(text));
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 30);
+}
+
+TEST(config, json_keys_may_be_hyphenated_too) {
+  const auto c =
+      parse_config(R"([["router", {"worker-threads": 7}], ["ssl-profile", {"name": "s"}]])");
+  EXPECT_EQ(c.router.worker_threads, 7u);
+  EXPECT_EQ(c.ssl_profiles.size(), 1u);
 }

@@ -16,10 +16,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (l.max_frame_size < 512 || !fogmesh::router::resolve_port(l.port)) std::abort();
     }
     for (const auto& a : cfg.addresses) {
-      if (a.prefix.empty() == a.pattern.empty() && !(a.prefix.empty() && a.pattern.empty())) {
-        std::abort();
-      }
+      if (a.prefix.empty() == a.pattern.empty()) std::abort();  // exactly one is set
       if (a.priority && (*a.priority < 0 || *a.priority > 9)) std::abort();
+    }
+    for (const auto& r : cfg.link_routes) {
+      if (r.prefix.empty() == r.pattern.empty()) std::abort();
+    }
+    for (const auto& l : cfg.auto_links) {
+      if (l.address.empty() || l.connection.empty() == l.container_id.empty()) std::abort();
     }
   } catch (const fogmesh::router::config_error&) {
   }

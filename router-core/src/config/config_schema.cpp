@@ -726,6 +726,11 @@ class loader {
     }
     a.str("prefix", prefix);
     a.str("pattern", pattern);
+    // An empty prefix would silently capture every address: almost surely a templating slip.
+    if (prefix.empty() && pattern.empty()) {
+      const char* which = has_prefix ? "prefix" : "pattern";
+      fail(a.line(which), type, std::string("'") + which + "' must not be empty");
+    }
   }
 
   void build_address(const attribute_set& a, int line) {
@@ -754,6 +759,12 @@ class loader {
     }
     a.str("connection", connection);
     a.str("containerId", container);
+    if (has_conn && connection.empty()) {
+      fail(a.line("connection"), type, "'connection' must not be empty");
+    }
+    if (has_cont && container.empty()) {
+      fail(a.line("containerId"), type, "'containerId' must not be empty");
+    }
   }
 
   void build_link_route(const attribute_set& a, int line) {
@@ -776,6 +787,7 @@ class loader {
     check_name("autoLink", a);
     a.str("name", c.name);
     a.str("address", c.address);
+    if (c.address.empty()) fail(a.line("address"), "autoLink", "'address' must not be empty");
     c.direction = to_direction(a.get("direction"));
     a.opt_num("phase", c.phase);
     connection_or_container("autoLink", a, line, true, c.connection, c.container_id);
