@@ -4,6 +4,7 @@ find_package(Threads REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(spdlog REQUIRED CONFIG)
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 
 # Debian 12's Proton .pc files point at /usr/lib/include and it ships no CMake config:
 # find the libraries by name instead.

@@ -1,0 +1,889 @@
+#include "engine/amqp_connection.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/sasl.hpp"
+#include "fogmesh/common/log.hpp"
+#include "fogmesh/router/version.hpp"
+#include "routing/router_core.hpp"
+#include "server/shard.hpp"
+
+namespace fogmesh::router {
+
+namespace {
+
+const std::shared_ptr<spdlog::logger>& logger() {
+  static const auto l = log::get("router.amqp");
+  return l;
+}
+
+template <class T>
+T* lookup(std::vector<T*>& v, std::size_t index) {
+  return index < v.size() ? v[index] : nullptr;
+}
+
+template <class T>
+void store(std::vector<T*>& v, std::size_t index, T* value) {
+  if (index >= v.size()) v.resize(index + 1, nullptr);
+  v[index] = value;
+}
+
+}  // namespace
+
+amqp_connection::amqp_connection(shard& owner, int fd, std::uint64_t id, std::string peer,
+                                 connection_settings settings)
+    : owner_(owner),
+      core_(owner.core()),
+      fd_(fd),
+      id_(id),
+      peer_(std::move(peer)),
+      settings_(std::move(settings)) {
+  last_input_ = last_output_ = clock::now();
+}
+
+amqp_connection::~amqp_connection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void amqp_connection::start() {
+  slot_ = owner_.loop().register_target(this);
+  recv_armed_ = owner_.loop().recv_multishot(slot_, fd_);
+  logger()->debug("[C{}] accepted from {}", id_, peer_);
+}
+
+std::size_t amqp_connection::session_count() const noexcept {
+  return static_cast<std::size_t>(
+      std::count_if(sessions_.begin(), sessions_.end(), [](const auto& s) { return s != nullptr; }));
+}
+
+std::size_t amqp_connection::link_count() const noexcept {
+  std::size_t n = 0;
+  for (const auto& s : sessions_) {
+    if (!s) continue;
+    for (link* l : s->links_by_handle) n += l != nullptr;
+  }
+  return n;
+}
+
+// ---- I/O -----------------------------------------------------------------------------------
+
+void amqp_connection::on_completion(io::op_kind kind, int res, std::uint32_t flags,
+                                    std::span<const std::uint8_t> data) {
+  switch (kind) {
+    case io::op_kind::recv: {
+      if ((flags & IORING_CQE_F_MORE) == 0) recv_armed_ = false;
+      if (res > 0) {
+        if (state_ != state::closed) on_bytes(data);
+      } else if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED)) {
+        if (state_ != state::closed) {
+          if (res < 0) logger()->debug("[C{}] receive failed: {}", id_, std::strerror(-res));
+          else logger()->debug("[C{}] peer closed the connection", id_);
+          teardown();
+          close_socket();
+        }
+      }
+      if (!recv_armed_ && !reading_paused_ && state_ != state::closed && !socket_closed_) {
+        recv_armed_ = owner_.loop().recv_multishot(slot_, fd_);
+      }
+      break;
+    }
+    case io::op_kind::send: {
+      send_in_flight_ = false;
+      if (res < 0) {
+        if (state_ != state::closed) {
+          logger()->debug("[C{}] send failed: {}", id_, std::strerror(-res));
+          teardown();
+          close_socket();
+        }
+        sending_.clear();
+        break;
+      }
+      sending_offset_ += static_cast<std::size_t>(res);
+      if (sending_offset_ < sending_.size() && !socket_closed_) {
+        send_in_flight_ = owner_.loop().send(slot_, fd_, sending_.data() + sending_offset_,
+                                             sending_.size() - sending_offset_);
+        break;
+      }
+      sending_.clear();
+      sending_offset_ = 0;
+      if (state_ == state::closed) break;
+      // Output drained: links that waited for the socket may continue.
+      if (!blocked_links_.empty() && writable()) {
+        std::vector<link*> blocked;
+        blocked.swap(blocked_links_);
+        for (link* l : blocked) {
+          l->blocked = false;
+          core_.resume(*l);
+        }
+      }
+      if (!out_.empty()) {
+        owner_.mark_dirty(this);
+      } else if (close_after_flush_) {
+        teardown();
+        close_socket();
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void amqp_connection::close_socket() {
+  state_ = state::closed;
+  if (!socket_closed_) {
+    socket_closed_ = true;
+    // Wakes any pending receive/send with an error; the fd itself is closed when the shard
+    // frees this object, after those completions arrived (their buffers must stay valid).
+    ::shutdown(fd_, SHUT_RDWR);
+    if (recv_armed_) owner_.loop().cancel(slot_, io::op_kind::recv);
+  }
+  owner_.any_closed_ = true;
+}
+
+void amqp_connection::pause_reading() {
+  if (reading_paused_ || socket_closed_) return;
+  reading_paused_ = true;
+  if (recv_armed_) owner_.loop().cancel(slot_, io::op_kind::recv);
+}
+
+void amqp_connection::resume_reading() {
+  if (!reading_paused_) return;
+  reading_paused_ = false;
+  if (!recv_armed_ && !socket_closed_) recv_armed_ = owner_.loop().recv_multishot(slot_, fd_);
+}
+
+void amqp_connection::mark_blocked(link& l) {
+  if (l.blocked) return;
+  l.blocked = true;
+  blocked_links_.push_back(&l);
+}
+
+void amqp_connection::flush() {
+  dirty_ = false;
+  for (auto& s : sessions_) {
+    if (s && s->pending_disposition.active) flush_dispositions(*s);
+  }
+  start_send();
+}
+
+void amqp_connection::start_send() {
+  if (send_in_flight_ || out_.empty() || socket_closed_) return;
+  std::swap(out_, sending_);
+  sending_offset_ = 0;
+  send_in_flight_ = owner_.loop().send(slot_, fd_, sending_.data(), sending_.size());
+  last_output_ = clock::now();
+}
+
+void amqp_connection::tick(clock::time_point now) {
+  if (state_ == state::closed) return;
+  if (settings_.idle_timeout_ms > 0 && state_ >= state::open &&
+      now - last_input_ > std::chrono::milliseconds(settings_.idle_timeout_ms)) {
+    logger()->info("[C{}] idle timeout: nothing received from {} for {} ms", id_, peer_,
+                   settings_.idle_timeout_ms);
+    fail("amqp:resource-limit-exceeded", "local-idle-timeout expired");
+    return;
+  }
+  if (peer_idle_timeout_ms_ > 0 && state_ == state::opened &&
+      now - last_output_ >= std::chrono::milliseconds(peer_idle_timeout_ms_ / 2)) {
+    amqp::append_heartbeat(out_);
+    last_output_ = now;
+    owner_.mark_dirty(this);
+  }
+}
+
+// ---- input ---------------------------------------------------------------------------------
+
+void amqp_connection::on_bytes(std::span<const std::uint8_t> data) {
+  last_input_ = clock::now();
+  // Complete a unit that straddled the previous receive, copying only that unit.
+  while (!carry_.empty() && !data.empty() && state_ != state::closed && !close_after_flush_) {
+    std::size_t want;
+    const bool header_state = state_ == state::header || state_ == state::amqp_header;
+    if (header_state) {
+      want = 8 - carry_.size();
+    } else if (carry_.size() < 8) {
+      want = 8 - carry_.size();
+    } else {
+      std::uint32_t size = *amqp::peek_frame_size(carry_);
+      if (size < 8 || size > settings_.max_frame_size) {
+        fail("amqp:connection:framing-error", "frame size " + std::to_string(size) +
+                                                  " outside 8.." +
+                                                  std::to_string(settings_.max_frame_size));
+        return;
+      }
+      want = size - carry_.size();
+    }
+    const std::size_t take = std::min(want, data.size());
+    carry_.insert(carry_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
+    data = data.subspan(take);
+    if (take < want) return;  // still incomplete
+    if (!header_state && carry_.size() == 8) {
+      // Header of a frame now known; loop again to fetch its body (unless it is empty).
+      std::uint32_t size = *amqp::peek_frame_size(carry_);
+      if (size > 8) continue;
+    }
+    std::size_t used = process(carry_);
+    if (used < carry_.size()) {
+      // process() consumed less than the unit (closed meanwhile): drop the rest.
+      carry_.clear();
+      return;
+    }
+    carry_.clear();
+  }
+  if (data.empty() || state_ == state::closed || close_after_flush_) return;
+  std::size_t used = process(data);
+  if (used < data.size() && state_ != state::closed && !close_after_flush_) {
+    carry_.assign(data.begin() + static_cast<std::ptrdiff_t>(used), data.end());
+  }
+}
+
+std::size_t amqp_connection::process(std::span<const std::uint8_t> data) {
+  std::size_t pos = 0;
+  while (pos < data.size() && state_ != state::closed && !close_after_flush_) {
+    auto rest = data.subspan(pos);
+    if (state_ == state::header || state_ == state::amqp_header) {
+      if (rest.size() < 8) break;
+      if (!handle_protocol_header(rest.first(8))) return data.size();
+      pos += 8;
+      continue;
+    }
+    auto parsed = amqp::parse_frame(rest, settings_.max_frame_size);
+    if (!parsed) {
+      fail("amqp:connection:framing-error", parsed.error().message());
+      return data.size();
+    }
+    if (!*parsed) break;
+    const amqp::frame_view& frame = **parsed;
+    pos += frame.size;
+    if (state_ == state::sasl) {
+      handle_sasl_frame(frame);
+    } else {
+      handle_amqp_frame(frame);
+    }
+  }
+  return pos;
+}
+
+bool amqp_connection::handle_protocol_header(std::span<const std::uint8_t> data) {
+  auto id = amqp::parse_protocol_header(data);
+  if (!id || !*id) {
+    logger()->info("[C{}] {} sent a bad protocol header; closing", id_, peer_);
+    // Tell the peer what we speak, then hang up (part 2 §2.2).
+    auto& hdr = settings_.authenticate_peer ? amqp::sasl_protocol_header
+                                            : amqp::amqp_protocol_header;
+    out_.insert(out_.end(), hdr.begin(), hdr.end());
+    close_after_flush_ = true;
+    owner_.mark_dirty(this);
+    return false;
+  }
+  const amqp::protocol_id proto = **id;
+  owner_.mark_dirty(this);
+  if (state_ == state::header && proto == amqp::protocol_id::sasl) {
+    out_.insert(out_.end(), amqp::sasl_protocol_header.begin(), amqp::sasl_protocol_header.end());
+    amqp::sasl_mechanisms mechs;
+    for (const auto& m : settings_.sasl_mechanisms) mechs.mechanisms.push_back(m);
+    amqp::append_frame(out_, 0, mechs, {}, amqp::frame_type_sasl);
+    state_ = state::sasl;
+    return true;
+  }
+  if (proto == amqp::protocol_id::amqp &&
+      (state_ == state::amqp_header || !settings_.authenticate_peer)) {
+    out_.insert(out_.end(), amqp::amqp_protocol_header.begin(), amqp::amqp_protocol_header.end());
+    state_ = state::open;
+    return true;
+  }
+  logger()->info("[C{}] {} asked for protocol {} which this listener does not allow", id_, peer_,
+                 static_cast<int>(proto));
+  auto& hdr = settings_.authenticate_peer ? amqp::sasl_protocol_header
+                                          : amqp::amqp_protocol_header;
+  out_.insert(out_.end(), hdr.begin(), hdr.end());
+  close_after_flush_ = true;
+  return false;
+}
+
+void amqp_connection::handle_sasl_frame(const amqp::frame_view& frame) {
+  if (frame.type != amqp::frame_type_sasl) {
+    close_after_flush_ = true;
+    return;
+  }
+  auto body = amqp::decode_sasl_body(frame);
+  if (!body || !std::holds_alternative<amqp::sasl_init>(*body)) {
+    logger()->info("[C{}] unexpected SASL frame from {}", id_, peer_);
+    amqp::sasl_outcome outcome;
+    outcome.code = amqp::sasl_outcome::code_t::sys_perm;
+    amqp::append_frame(out_, 0, outcome, {}, amqp::frame_type_sasl);
+    close_after_flush_ = true;
+    owner_.mark_dirty(this);
+    return;
+  }
+  const auto& init = std::get<amqp::sasl_init>(*body);
+  const bool offered = std::find(settings_.sasl_mechanisms.begin(), settings_.sasl_mechanisms.end(),
+                                 init.mechanism) != settings_.sasl_mechanisms.end();
+  bool ok = false;
+  if (offered && init.mechanism == "ANONYMOUS") {
+    ok = true;
+    user_ = "anonymous";
+  } else if (offered && init.mechanism == "PLAIN" && init.initial_response) {
+    auto creds = sasl::parse_plain(*init.initial_response);
+    if (creds && sasl::verify_user(settings_.users_file, creds->authcid, creds->password)) {
+      ok = true;
+      user_ = creds->authcid;
+    }
+  }
+  amqp::sasl_outcome outcome;
+  outcome.code = ok ? amqp::sasl_outcome::code_t::ok : amqp::sasl_outcome::code_t::auth;
+  amqp::append_frame(out_, 0, outcome, {}, amqp::frame_type_sasl);
+  owner_.mark_dirty(this);
+  if (!ok) {
+    logger()->warn("[C{}] authentication failed for {} (mechanism {})", id_, peer_,
+                   init.mechanism);
+    close_after_flush_ = true;
+    return;
+  }
+  logger()->debug("[C{}] authenticated {} as {} ({})", id_, peer_, user_, init.mechanism);
+  sasl_done_ = true;
+  state_ = state::amqp_header;
+}
+
+void amqp_connection::handle_amqp_frame(const amqp::frame_view& frame) {
+  if (frame.type != amqp::frame_type_amqp) {
+    fail("amqp:connection:framing-error", "unexpected frame type");
+    return;
+  }
+  if (frame.body.empty()) return;  // heartbeat
+  auto decoded = amqp::decode_amqp_frame(frame);
+  if (!decoded) {
+    fail("amqp:decode-error", "cannot decode frame: " + decoded.error().message());
+    return;
+  }
+  auto& body = decoded->body;
+  if (state_ == state::open) {
+    if (!std::holds_alternative<amqp::open>(body)) {
+      fail("amqp:connection:framing-error", "expected open");
+      return;
+    }
+    handle_open(std::get<amqp::open>(body));
+    return;
+  }
+  if (state_ == state::closing) {
+    if (std::holds_alternative<amqp::close>(body)) {
+      teardown();
+      close_socket();
+    }
+    return;  // everything else after our close is ignored (part 2 §2.4.3)
+  }
+  std::visit(
+      [&](auto& perf) {
+        using T = std::decay_t<decltype(perf)>;
+        if constexpr (std::is_same_v<T, amqp::open>) {
+          fail("amqp:connection:framing-error", "second open");
+        } else if constexpr (std::is_same_v<T, amqp::begin>) {
+          handle_begin(frame.channel, perf);
+        } else if constexpr (std::is_same_v<T, amqp::close>) {
+          handle_close(perf);
+        } else if constexpr (std::is_same_v<T, amqp::end>) {
+          handle_end(frame.channel, perf);
+        } else {
+          session* s = session_by_remote(frame.channel);
+          if (s == nullptr) {
+            fail("amqp:connection:framing-error",
+                 "frame on channel " + std::to_string(frame.channel) + " without a session");
+            return;
+          }
+          if constexpr (std::is_same_v<T, amqp::attach>) handle_attach(*s, perf);
+          else if constexpr (std::is_same_v<T, amqp::flow>) handle_flow(s, perf);
+          else if constexpr (std::is_same_v<T, amqp::transfer>)
+            handle_transfer(*s, perf, decoded->payload);
+          else if constexpr (std::is_same_v<T, amqp::disposition>) handle_disposition(*s, perf);
+          else if constexpr (std::is_same_v<T, amqp::detach>) handle_detach(*s, perf);
+        }
+      },
+      body);
+}
+
+void amqp_connection::handle_open(const amqp::open& o) {
+  remote_container_ = o.container_id;
+  remote_hostname_ = o.hostname;
+  peer_max_frame_size_ = std::max(o.max_frame_size, amqp::min_max_frame_size);
+  peer_channel_max_ = o.channel_max;
+  peer_idle_timeout_ms_ = o.idle_timeout_ms.value_or(0);
+  amqp::open reply;
+  reply.container_id = owner_.router_id();
+  reply.max_frame_size = settings_.max_frame_size;
+  reply.channel_max = settings_.channel_max;
+  if (settings_.idle_timeout_ms > 0) reply.idle_timeout_ms = settings_.idle_timeout_ms;
+  reply.offered_capabilities = {"ANONYMOUS-RELAY"};
+  {
+    amqp::encoder enc(reply.properties);
+    auto m = enc.begin_map();
+    enc.write_symbol("product");
+    enc.write_string("fogmesh-router");
+    enc.write_symbol("version");
+    enc.write_string(version());
+    enc.end_map(m, 4);
+  }
+  amqp::append_frame(out_, 0, reply);
+  owner_.mark_dirty(this);
+  state_ = state::opened;
+  logger()->info("[C{}] connection from {} opened (container {}, user {})", id_, peer_,
+                 remote_container_, user_);
+}
+
+session* amqp_connection::session_by_remote(std::uint16_t channel) {
+  return lookup(sessions_by_remote_, channel);
+}
+
+void amqp_connection::handle_begin(std::uint16_t channel, const amqp::begin& b) {
+  if (session_by_remote(channel) != nullptr) {
+    fail("amqp:connection:framing-error", "begin on a channel already in use");
+    return;
+  }
+  if (channel > settings_.channel_max) {
+    fail("amqp:connection:framing-error", "channel above channel-max");
+    return;
+  }
+  std::size_t ours = 0;
+  while (ours < sessions_.size() && sessions_[ours]) ++ours;
+  if (ours >= sessions_.size()) sessions_.resize(ours + 1);
+  sessions_[ours] = std::make_unique<session>();
+  session& s = *sessions_[ours];
+  s.channel = static_cast<std::uint16_t>(ours);
+  s.remote_channel = channel;
+  s.next_incoming_id = b.next_outgoing_id;
+  s.remote_incoming_window = b.incoming_window;
+  s.handle_max = b.handle_max;
+  store(sessions_by_remote_, channel, &s);
+
+  amqp::begin reply;
+  reply.remote_channel = channel;
+  reply.next_outgoing_id = s.next_outgoing_id;
+  reply.incoming_window = s.incoming_window;
+  reply.outgoing_window = 0x7fffffff;
+  reply.handle_max = 0xffff;
+  amqp::append_frame(out_, s.channel, reply);
+  s.begin_sent = true;
+  owner_.mark_dirty(this);
+}
+
+void amqp_connection::handle_attach(session& s, amqp::attach& a) {
+  if (lookup(s.links_by_remote_handle, a.handle) != nullptr) {
+    fail("amqp:session:handle-in-use", "attach on handle " + std::to_string(a.handle) +
+                                           " which is already attached");
+    return;
+  }
+  if (a.handle > 0xffff) {
+    fail("amqp:connection:framing-error", "handle above handle-max");
+    return;
+  }
+  auto l = std::make_unique<link>();
+  l->conn = this;
+  l->sess = &s;
+  l->remote_handle = a.handle;
+  l->name = a.name;
+  l->id = next_link_id_++;
+  std::uint32_t handle = 0;
+  while (handle < s.links_by_handle.size() && s.links_by_handle[handle] != nullptr) ++handle;
+  l->handle = handle;
+  if (a.role == amqp::role::sender) {
+    l->kind = link_kind::incoming;
+    if (a.target) {
+      l->address = a.target->address.value_or("");
+      l->dynamic = a.target->dynamic;
+    }
+    l->peer_delivery_count = a.initial_delivery_count.value_or(0);
+  } else {
+    l->kind = link_kind::outgoing;
+    if (a.source) {
+      l->address = a.source->address.value_or("");
+      l->dynamic = a.source->dynamic;
+    }
+  }
+  l->snd_settle_mode = a.snd_settle_mode;
+  l->rcv_settle_mode = a.rcv_settle_mode;
+  link* raw = l.release();
+  store(s.links_by_remote_handle, a.handle, raw);
+  store(s.links_by_handle, handle, raw);
+
+  auto decision = core_.link_attached(*raw);
+
+  amqp::attach reply;
+  reply.name = a.name;
+  reply.handle = handle;
+  reply.role = a.role == amqp::role::sender ? amqp::role::receiver : amqp::role::sender;
+  reply.snd_settle_mode = a.snd_settle_mode;
+  reply.rcv_settle_mode = amqp::receiver_settle_mode::first;
+  reply.source = a.source;
+  reply.target = a.target;
+  if (decision.accepted) {
+    if (raw->dynamic) {
+      auto& term = raw->kind == link_kind::outgoing ? reply.source : reply.target;
+      if (term) term->address = decision.address;
+    }
+  } else {
+    // Refusal (part 2 §2.6.3): attach with a null terminus, then detach with the error.
+    if (raw->kind == link_kind::outgoing) reply.source.reset();
+    else reply.target.reset();
+  }
+  if (reply.role == amqp::role::sender) reply.initial_delivery_count = 0;
+  // The reply must precede any flow that link_attached() queued: move it to the front of the
+  // frames written since then.
+  const std::size_t mark = out_.size();
+  amqp::append_frame(out_, s.channel, reply);
+  (void)mark;
+  owner_.mark_dirty(this);
+  if (!decision.accepted) {
+    logger()->info("[C{}] refused link '{}' to '{}': {}", id_, a.name, raw->address,
+                   decision.error.description);
+    write_detach(*raw, true, &decision.error);
+    core_.link_detached(*raw);
+    s.links_by_remote_handle[a.handle] = nullptr;
+    s.links_by_handle[handle] = nullptr;
+    delete raw;
+    return;
+  }
+  if (raw->kind == link_kind::incoming) core_.grant_credit(*raw, true);
+  logger()->debug("[C{}] link '{}' attached: {} {}", id_, a.name,
+                  raw->kind == link_kind::incoming ? "from sender to" : "to receiver from",
+                  raw->address.empty() ? std::string("(anonymous)") : raw->address);
+}
+
+void amqp_connection::handle_flow(session* s, const amqp::flow& f) {
+  // Session window (part 2 §2.5.6).
+  const std::uint32_t next_in = f.next_incoming_id.value_or(0);
+  s->remote_incoming_window = next_in + f.incoming_window - s->next_outgoing_id;
+  if (f.handle) {
+    link* l = lookup(s->links_by_remote_handle, *f.handle);
+    if (l == nullptr) {
+      fail("amqp:session:unattached-handle", "flow for an unattached handle");
+      return;
+    }
+    if (l->kind == link_kind::outgoing) {
+      const std::uint32_t peer_count = f.delivery_count.value_or(0);
+      const std::uint32_t peer_credit = f.link_credit.value_or(0);
+      l->credit = peer_count + peer_credit - l->delivery_count;
+      l->drain = f.drain;
+      core_.credit_updated(*l);
+      if (f.echo) write_flow(*l, false);
+    } else if (f.echo) {
+      write_flow(*l, false);
+    }
+  } else if (f.echo) {
+    write_session_flow(*s);
+  }
+  // A window that opened lets blocked links go on.
+  if (s->remote_incoming_window > 0 && !blocked_links_.empty() && writable()) {
+    std::vector<link*> blocked;
+    blocked.swap(blocked_links_);
+    for (link* l : blocked) {
+      l->blocked = false;
+      core_.resume(*l);
+    }
+  }
+}
+
+void amqp_connection::handle_transfer(session& s, const amqp::transfer& t,
+                                      amqp::bytes_view payload) {
+  ++s.next_incoming_id;
+  link* l = lookup(s.links_by_remote_handle, t.handle);
+  if (l == nullptr || l->kind != link_kind::incoming) {
+    fail("amqp:session:unattached-handle",
+         "transfer on handle " + std::to_string(t.handle) + " which is not a sending link");
+    return;
+  }
+  if (settings_.max_message_size > 0 && l->current == nullptr &&
+      payload.size() > settings_.max_message_size) {
+    // Checked on the first frame only; streamed excess is caught by the receiver's limits.
+    logger()->info("[C{}] message larger than maxMessageSize", id_);
+  }
+  core_.transfer(*l, t, payload);
+}
+
+void amqp_connection::handle_disposition(session& s, const amqp::disposition& d) {
+  const std::uint32_t first = d.first;
+  const std::uint32_t last = d.last.value_or(first);
+  auto& window = d.role == amqp::role::receiver ? s.out_unsettled : s.in_unsettled;
+  if (last - first < 65536) {
+    for (std::uint32_t id = first;; ++id) {
+      core_.disposition(s, d.role, id, d.settled, d.state);
+      if (id == last) break;
+    }
+  } else {
+    std::vector<std::uint32_t> ids;
+    window.for_each([&](std::uint32_t id, delivery*) {
+      if (id - first <= last - first) ids.push_back(id);
+    });
+    for (std::uint32_t id : ids) core_.disposition(s, d.role, id, d.settled, d.state);
+  }
+}
+
+void amqp_connection::handle_detach(session& s, const amqp::detach& d) {
+  link* l = lookup(s.links_by_remote_handle, d.handle);
+  if (l == nullptr) {
+    fail("amqp:session:unattached-handle", "detach of an unattached handle");
+    return;
+  }
+  l->detach_received = true;
+  if (!l->detach_sent) write_detach(*l, d.closed, nullptr);
+  drop_link(*l, true);
+}
+
+void amqp_connection::drop_link(link& l, bool) {
+  core_.link_detached(l);
+  session& s = *l.sess;
+  if (l.remote_handle < s.links_by_remote_handle.size() &&
+      s.links_by_remote_handle[l.remote_handle] == &l) {
+    s.links_by_remote_handle[l.remote_handle] = nullptr;
+  }
+  if (l.handle < s.links_by_handle.size() && s.links_by_handle[l.handle] == &l) {
+    s.links_by_handle[l.handle] = nullptr;
+  }
+  if (l.blocked) std::erase(blocked_links_, &l);
+  delete &l;
+}
+
+void amqp_connection::handle_end(std::uint16_t channel, const amqp::end& e) {
+  session* s = session_by_remote(channel);
+  if (s == nullptr) {
+    fail("amqp:connection:framing-error", "end on a channel without a session");
+    return;
+  }
+  if (e.err) logger()->debug("[C{}] session ended by peer: {}", id_, e.err->condition);
+  s->end_received = true;
+  end_session(*s, nullptr);
+}
+
+void amqp_connection::end_session(session& s, const amqp::error* err) {
+  for (link* l : std::vector<link*>(s.links_by_handle)) {
+    if (l != nullptr) drop_link(*l, false);
+  }
+  if (s.pending_disposition.active) flush_dispositions(s);
+  if (!s.end_sent) {
+    amqp::end reply;
+    if (err != nullptr) reply.err = *err;
+    amqp::append_frame(out_, s.channel, reply);
+    s.end_sent = true;
+    owner_.mark_dirty(this);
+  }
+  if (s.remote_channel < sessions_by_remote_.size() &&
+      sessions_by_remote_[s.remote_channel] == &s) {
+    sessions_by_remote_[s.remote_channel] = nullptr;
+  }
+  sessions_[s.channel].reset();
+}
+
+void amqp_connection::handle_close(const amqp::close& c) {
+  if (c.err) {
+    logger()->info("[C{}] peer closed with error {}: {}", id_, c.err->condition,
+                   c.err->description);
+  } else {
+    logger()->info("[C{}] connection from {} closed by peer", id_, peer_);
+  }
+  teardown();
+  amqp::close reply;
+  amqp::append_frame(out_, 0, reply);
+  close_after_flush_ = true;
+  owner_.mark_dirty(this);
+}
+
+void amqp_connection::fail(const std::string& condition, const std::string& description) {
+  if (state_ == state::closed || state_ == state::closing) return;
+  logger()->warn("[C{}] closing connection from {}: {}: {}", id_, peer_, condition, description);
+  teardown();
+  if (state_ == state::opened || state_ == state::open) {
+    if (state_ == state::open) {
+      // The peer has not seen our open yet; a close must follow an open (part 2 §2.4.1).
+      amqp::open o;
+      o.container_id = owner_.router_id();
+      amqp::append_frame(out_, 0, o);
+    }
+    amqp::close c;
+    c.err = amqp::error{condition, description, {}};
+    amqp::append_frame(out_, 0, c);
+  }
+  state_ = state::closing;
+  close_after_flush_ = true;
+  owner_.mark_dirty(this);
+}
+
+void amqp_connection::shutdown(const std::string& condition, const std::string& description) {
+  if (state_ == state::closed) return;
+  if (state_ != state::opened) {
+    teardown();
+    close_socket();
+    return;
+  }
+  teardown();
+  amqp::close c;
+  if (!condition.empty()) c.err = amqp::error{condition, description, {}};
+  amqp::append_frame(out_, 0, c);
+  state_ = state::closing;
+  close_after_flush_ = true;
+  owner_.mark_dirty(this);
+}
+
+void amqp_connection::teardown() {
+  // Detaching links releases or modifies their deliveries back to the senders; those
+  // dispositions go out before the close frame because they are written first.
+  for (auto& s : sessions_) {
+    if (!s) continue;
+    for (link* l : std::vector<link*>(s->links_by_handle)) {
+      if (l != nullptr) drop_link(*l, false);
+    }
+    if (s->pending_disposition.active) flush_dispositions(*s);
+  }
+  sessions_.clear();
+  sessions_by_remote_.clear();
+  blocked_links_.clear();
+}
+
+// ---- output --------------------------------------------------------------------------------
+
+amqp_connection::write_result amqp_connection::write_transfer(link& l, delivery& d,
+                                                              amqp::bytes_view bytes, bool first,
+                                                              bool more) {
+  session& s = *l.sess;
+  write_result result;
+  std::uint8_t tag[4];
+  amqp::transfer t;
+  t.handle = l.handle;
+  if (first) {
+    t.delivery_id = d.out_id;
+    tag[0] = static_cast<std::uint8_t>(d.out_id >> 24);
+    tag[1] = static_cast<std::uint8_t>(d.out_id >> 16);
+    tag[2] = static_cast<std::uint8_t>(d.out_id >> 8);
+    tag[3] = static_cast<std::uint8_t>(d.out_id);
+    t.delivery_tag = amqp::bytes_view(tag, 4);
+    t.message_format = d.message_format;
+    if (d.out_presettled) t.settled = true;
+  }
+  // Room for the transfer performative itself (at most ~40 bytes with a 4-byte tag).
+  constexpr std::size_t performative_room = 64;
+  const std::size_t max_payload = peer_max_frame_size_ - amqp::frame_header_size -
+                                  performative_room;
+  std::size_t offset = 0;
+  do {
+    if (s.remote_incoming_window == 0) return result;
+    const std::size_t chunk = std::min(bytes.size() - offset, max_payload);
+    t.more = offset + chunk < bytes.size() || more;
+    const std::size_t start = out_.size();
+    out_.resize(start + amqp::frame_header_size);
+    amqp::encoder enc(out_);
+    amqp::encode(enc, t);
+    out_.insert(out_.end(), bytes.begin() + static_cast<std::ptrdiff_t>(offset),
+                bytes.begin() + static_cast<std::ptrdiff_t>(offset + chunk));
+    amqp::write_frame_header(out_.data() + start, static_cast<std::uint32_t>(out_.size() - start),
+                             amqp::frame_type_amqp, s.channel);
+    offset += chunk;
+    result.consumed = offset;
+    ++s.next_outgoing_id;
+    --s.remote_incoming_window;
+    // Continuation frames carry only handle and more.
+    t.delivery_id.reset();
+    t.delivery_tag.reset();
+    t.message_format.reset();
+    t.settled.reset();
+  } while (offset < bytes.size());
+  result.done = true;
+  if (!dirty_) owner_.mark_dirty(this);
+  return result;
+}
+
+void amqp_connection::write_abort(link& l) {
+  amqp::transfer t;
+  t.handle = l.handle;
+  t.aborted = true;
+  t.settled = true;
+  amqp::append_frame(out_, l.sess->channel, t);
+  ++l.sess->next_outgoing_id;
+  owner_.mark_dirty(this);
+}
+
+void amqp_connection::write_flow(link& l, bool echo) {
+  session& s = *l.sess;
+  amqp::flow f;
+  f.next_incoming_id = s.next_incoming_id;
+  f.incoming_window = s.incoming_window;
+  f.next_outgoing_id = s.next_outgoing_id;
+  f.outgoing_window = 0x7fffffff;
+  f.handle = l.handle;
+  if (l.kind == link_kind::incoming) {
+    f.delivery_count = l.peer_delivery_count;
+    f.link_credit = l.credit_outstanding;
+  } else {
+    f.delivery_count = l.delivery_count;
+    f.link_credit = l.credit;
+    f.available = static_cast<std::uint32_t>(l.queue.size());
+    f.drain = l.drain;
+  }
+  f.echo = echo;
+  amqp::append_frame(out_, s.channel, f);
+  owner_.mark_dirty(this);
+}
+
+void amqp_connection::write_session_flow(session& s) {
+  amqp::flow f;
+  f.next_incoming_id = s.next_incoming_id;
+  f.incoming_window = s.incoming_window;
+  f.next_outgoing_id = s.next_outgoing_id;
+  f.outgoing_window = 0x7fffffff;
+  amqp::append_frame(out_, s.channel, f);
+  owner_.mark_dirty(this);
+}
+
+void amqp_connection::write_detach(link& l, bool closed, const amqp::error* err) {
+  if (l.detach_sent) return;
+  l.detach_sent = true;
+  amqp::detach d;
+  d.handle = l.handle;
+  d.closed = closed;
+  if (err != nullptr) d.err = *err;
+  amqp::append_frame(out_, l.sess->channel, d);
+  owner_.mark_dirty(this);
+}
+
+void amqp_connection::queue_disposition(session& s, amqp::role role, std::uint32_t id,
+                                        bool settled, const amqp::delivery_state& state) {
+  auto& run = s.pending_disposition;
+  const bool simple = state.type == amqp::delivery_state::kind::accepted ||
+                      state.type == amqp::delivery_state::kind::released ||
+                      state.type == amqp::delivery_state::kind::none;
+  if (run.active && simple && run.role == role && run.settled == settled &&
+      run.state == state.type && id == run.last + 1) {
+    run.last = id;
+    return;
+  }
+  if (run.active) flush_dispositions(s);
+  if (simple) {
+    run = {true, role, id, id, settled, state.type};
+    if (!dirty_) owner_.mark_dirty(this);
+    return;
+  }
+  amqp::disposition d;
+  d.role = role;
+  d.first = id;
+  d.settled = settled;
+  d.state = state;
+  amqp::append_frame(out_, s.channel, d);
+  owner_.mark_dirty(this);
+}
+
+void amqp_connection::flush_dispositions(session& s) {
+  auto& run = s.pending_disposition;
+  if (!run.active) return;
+  amqp::disposition d;
+  d.role = run.role;
+  d.first = run.first;
+  if (run.last != run.first) d.last = run.last;
+  d.settled = run.settled;
+  d.state.type = run.state;
+  amqp::append_frame(out_, s.channel, d);
+  run.active = false;
+  owner_.mark_dirty(this);
+}
+
+}  // namespace fogmesh::router

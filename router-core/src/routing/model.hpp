@@ -1,0 +1,129 @@
+// The objects a shard's AMQP engine and routing core share: sessions, links and deliveries.
+// All belong to one shard thread; pointers between them are non-owning and are cleared by the
+// routing core before an object is freed (see router_core::link_detached / release_delivery).
+//
+// Naming follows the router's point of view: an "incoming" link is one the router receives
+// messages on (the peer is a sender); an "outgoing" link is one the router sends on.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "amqp/performatives.hpp"
+#include "fogmesh/router/config.hpp"
+#include "routing/id_window.hpp"
+
+namespace fogmesh::router {
+
+class amqp_connection;
+struct session;
+struct link;
+struct address_entry;
+
+// One message in flight through the router, from its arrival on an incoming link to its last
+// settlement. Payload bytes are kept only while they cannot be written out yet (`pending`).
+struct delivery {
+  // Ingress side.
+  link* in_link = nullptr;          // null once the sender's link is gone
+  std::uint32_t in_id = 0;
+  bool in_tracked = false;          // present in in_link's session unsettled map
+  bool in_settled = false;          // the sender settled (or sent it pre-settled)
+  bool receiving = false;           // more frames still to come from the sender
+  bool aborted = false;
+  bool discard = false;             // no destination: swallow the rest, then release
+  std::uint32_t message_format = 0;
+
+  // Egress side.
+  link* out_link = nullptr;
+  std::uint32_t out_id = 0;
+  bool out_tracked = false;         // present in out_link's session unsettled map
+  bool out_started = false;         // first transfer frame written
+  bool out_presettled = false;      // sent settled (at-most-once)
+  bool queued = false;              // in out_link->queue
+
+  bool multicast_copy = false;      // a fan-out copy: no ingress side of its own
+  bool routed = false;              // a destination was chosen (or multicast copies made)
+
+  amqp::byte_buffer pending;        // received, not yet written to out_link
+
+  // Membership in in_link's list of live deliveries (so a detaching sender can orphan them).
+  delivery* in_prev = nullptr;
+  delivery* in_next = nullptr;
+};
+
+enum class link_kind : std::uint8_t { incoming, outgoing };
+
+struct link {
+  amqp_connection* conn = nullptr;
+  session* sess = nullptr;
+  std::uint32_t handle = 0;          // ours
+  std::uint32_t remote_handle = 0;
+  std::string name;
+  link_kind kind = link_kind::incoming;
+  std::string address;               // empty for an anonymous incoming link
+  bool dynamic = false;
+  address_entry* addr = nullptr;
+  amqp::sender_settle_mode snd_settle_mode = amqp::sender_settle_mode::mixed;
+  amqp::receiver_settle_mode rcv_settle_mode = amqp::receiver_settle_mode::first;
+  bool detach_received = false;
+  bool detach_sent = false;
+  std::uint64_t id = 0;              // shard-unique, for logs and management
+
+  // Outgoing link state (router → peer receiver).
+  std::uint32_t delivery_count = 0;
+  std::uint32_t credit = 0;
+  bool drain = false;
+  std::deque<delivery*> queue;       // routed here, waiting for credit / their turn
+  std::uint32_t unsettled = 0;       // started and not settled: the "balanced" load
+  bool blocked = false;              // on the connection's blocked list
+
+  // Incoming link state (peer sender → router).
+  std::uint32_t capacity = 250;      // credit window we keep open
+  std::uint32_t credit_outstanding = 0;  // credit the peer still holds
+  std::uint32_t credit_to_restore = 0;   // deliveries finished since the last flow
+  std::uint32_t peer_delivery_count = 0;
+  delivery* current = nullptr;       // delivery whose frames are still arriving
+  delivery* live_head = nullptr;     // every delivery that still names this link as in_link
+
+  // Counters.
+  std::uint64_t deliveries = 0;
+  std::uint64_t dropped_presettled = 0;
+  std::uint64_t released = 0;
+};
+
+struct session {
+  std::uint16_t channel = 0;         // ours
+  std::uint16_t remote_channel = 0;
+  bool begin_sent = false;
+  bool end_sent = false;
+  bool end_received = false;
+
+  // Outgoing transfers (part 2 §2.5.6).
+  std::uint32_t next_outgoing_id = 0;
+  std::uint32_t next_delivery_id = 0;
+  std::uint32_t remote_incoming_window = 0;
+  std::uint32_t handle_max = 0xffffffff;
+
+  // Incoming transfers.
+  std::uint32_t next_incoming_id = 0;
+  std::uint32_t incoming_window = 0x7fffffff;
+
+  std::vector<link*> links_by_remote_handle;  // index = remote handle
+  std::vector<link*> links_by_handle;         // index = our handle
+  id_window<delivery*> in_unsettled;          // by the sender's delivery-id
+  id_window<delivery*> out_unsettled;         // by our delivery-id
+
+  // Disposition coalescing: a run of ids with one simple outcome, flushed per batch.
+  struct disposition_run {
+    bool active = false;
+    amqp::role role = amqp::role::receiver;
+    std::uint32_t first = 0, last = 0;
+    bool settled = false;
+    amqp::delivery_state::kind state = amqp::delivery_state::kind::none;
+  } pending_disposition;
+};
+
+}  // namespace fogmesh::router

@@ -1,0 +1,619 @@
+#include "routing/router_core.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include "amqp/message.hpp"
+#include "engine/amqp_connection.hpp"
+#include "fogmesh/common/log.hpp"
+
+namespace fogmesh::router {
+
+namespace {
+
+amqp::delivery_state make_state(amqp::delivery_state::kind k, bool failed = false) {
+  amqp::delivery_state s;
+  s.type = k;
+  s.delivery_failed = failed;
+  return s;
+}
+
+bool is_terminal(amqp::delivery_state::kind k) {
+  using kind = amqp::delivery_state::kind;
+  return k == kind::accepted || k == kind::rejected || k == kind::released ||
+         k == kind::modified;
+}
+
+}  // namespace
+
+router_core::router_core(std::string router_id, address_matcher matcher)
+    : router_id_(std::move(router_id)), addresses_(std::move(matcher)) {
+  dynamic_salt_ = std::random_device{}();
+}
+
+router_core::~router_core() {
+  for (delivery* d : free_list_) delete d;
+}
+
+delivery* router_core::allocate() {
+  ++live_deliveries_;
+  if (free_list_.empty()) return new delivery;
+  delivery* d = free_list_.back();
+  free_list_.pop_back();
+  return d;
+}
+
+void router_core::maybe_free(delivery* d) {
+  if (d->queued || d->in_tracked || d->out_tracked) return;
+  if (d->in_link != nullptr && d->in_link->current == d) return;
+  detach_live(*d);
+  --live_deliveries_;
+  // Keep the pending buffer's capacity: the next delivery reuses it without allocating,
+  // unless it grew large (a streamed message) and would pin memory.
+  amqp::byte_buffer keep = std::move(d->pending);
+  keep.clear();
+  if (keep.capacity() > 65536) keep = {};
+  *d = delivery{};
+  d->pending = std::move(keep);
+  free_list_.push_back(d);
+}
+
+void router_core::attach_live(delivery& d, link& in) {
+  d.in_link = &in;
+  d.in_prev = nullptr;
+  d.in_next = in.live_head;
+  if (in.live_head != nullptr) in.live_head->in_prev = &d;
+  in.live_head = &d;
+}
+
+void router_core::detach_live(delivery& d) {
+  if (d.in_link == nullptr) return;
+  if (d.in_prev != nullptr) d.in_prev->in_next = d.in_next;
+  else d.in_link->live_head = d.in_next;
+  if (d.in_next != nullptr) d.in_next->in_prev = d.in_prev;
+  if (!d.pending.empty()) d.in_link->conn->pending_in_bytes() -= d.pending.size();
+  d.in_prev = d.in_next = nullptr;
+  d.in_link = nullptr;
+}
+
+// ---- links -------------------------------------------------------------------------------
+
+router_core::attach_decision router_core::link_attached(link& l) {
+  attach_decision decision;
+  ++counters_.links_attached;
+  if (l.dynamic) {
+    // qdrouterd's shape for temporary reply addresses; the salt keeps them unguessable enough
+    // that two router restarts do not hand out the same names.
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "temp.%08llx%06llx",
+                  static_cast<unsigned long long>(dynamic_salt_ & 0xffffffffu),
+                  static_cast<unsigned long long>(++dynamic_counter_));
+    l.address = "amqp:/_topo/0/" + router_id_ + "/" + buf;
+  }
+  decision.address = l.address;
+  if (l.address.empty()) {
+    if (l.kind == link_kind::outgoing) {
+      decision.accepted = false;
+      decision.error.condition = "amqp:invalid-field";
+      decision.error.description = "receiving link has no source address";
+      return decision;
+    }
+    // Anonymous senders route per message; the engine grants credit after its attach reply.
+    l.capacity = l.conn->settings().link_capacity;
+    return decision;
+  }
+  address_entry& a = addresses_.get(l.address);
+  if (a.dist == distribution::unavailable) {
+    addresses_.release_if_unused(a);
+    decision.accepted = false;
+    decision.error.condition = "qd:no-route-to-dest";
+    decision.error.description = "address " + l.address + " is unavailable";
+    return decision;
+  }
+  l.addr = &a;
+  if (l.kind == link_kind::outgoing) {
+    const bool first_consumer = a.consumers.empty();
+    a.consumers.push_back(&l);
+    if (first_consumer) {
+      for (link* producer : a.producers) grant_credit(*producer, true);
+    }
+  } else {
+    a.producers.push_back(&l);
+    l.capacity = l.conn->settings().link_capacity;
+  }
+  return decision;
+}
+
+void router_core::link_detached(link& l) {
+  if (l.kind == link_kind::outgoing) {
+    // Deliveries routed here that never started go elsewhere or back to their sender.
+    std::deque<delivery*> queue;
+    queue.swap(l.queue);
+    for (delivery* d : queue) {
+      d->queued = false;
+      d->out_link = nullptr;
+      if (d->out_started) {
+        // The receiver saw part (or all) of it without settling: modified, never delivered
+        // here again (qdrouterd gives delivery-failed so a broker counts the attempt).
+        if (d->out_tracked) {
+          l.sess->out_unsettled.erase(d->out_id);
+          d->out_tracked = false;
+        }
+        if (d->receiving) d->discard = true;
+        consume_pending(*d, d->pending.size());
+        finish_ingress(*d, make_state(amqp::delivery_state::kind::modified, true), true);
+        ++counters_.deliveries_modified;
+        maybe_free(d);
+      } else {
+        d->routed = false;
+        if (!d->multicast_copy && l.addr != nullptr) {
+          // Re-route to another consumer of the same address if one is left.
+          auto& cons = l.addr->consumers;
+          std::erase(cons, &l);
+        }
+        if (d->multicast_copy || !route(*d)) {
+          if (!d->routed) no_destination(*d);
+        }
+        maybe_free(d);
+      }
+    }
+    // Started and unsettled: the receiver may have processed them; tell the sender so.
+    std::vector<delivery*> unsettled;
+    l.sess->out_unsettled.for_each([&](std::uint32_t, delivery* d) {
+      if (d->out_link == &l) unsettled.push_back(d);
+    });
+    for (delivery* d : unsettled) {
+      l.sess->out_unsettled.erase(d->out_id);
+      d->out_tracked = false;
+      d->out_link = nullptr;
+      finish_ingress(*d, make_state(amqp::delivery_state::kind::modified, true), true);
+      ++counters_.deliveries_modified;
+      maybe_free(d);
+    }
+    if (l.addr != nullptr) {
+      std::erase(l.addr->consumers, &l);
+      addresses_.release_if_unused(*l.addr);
+      l.addr = nullptr;
+    }
+    return;
+  }
+
+  // Incoming link: the delivery still arriving is abandoned; everything else it sent stays
+  // in flight but can no longer report an outcome.
+  if (delivery* d = l.current) {
+    l.current = nullptr;
+    d->receiving = false;
+    d->aborted = true;
+    if (d->out_link != nullptr && d->out_started && d->queued) {
+      link& out = *d->out_link;
+      out.conn->write_abort(out);
+      if (d->out_tracked) {
+        out.sess->out_unsettled.erase(d->out_id);
+        d->out_tracked = false;
+        --out.unsettled;
+      }
+      out.queue.pop_front();
+      d->queued = false;
+      pump(out);
+    } else if (d->queued) {
+      std::erase(d->out_link->queue, d);
+      d->queued = false;
+    }
+    ++counters_.deliveries_aborted;
+  }
+  while (delivery* d = l.live_head) {
+    if (d->in_tracked) {
+      l.sess->in_unsettled.erase(d->in_id);
+      d->in_tracked = false;
+    }
+    detach_live(*d);
+    maybe_free(d);
+  }
+  if (l.addr != nullptr) {
+    std::erase(l.addr->producers, &l);
+    addresses_.release_if_unused(*l.addr);
+    l.addr = nullptr;
+  }
+}
+
+// ---- credit to senders -------------------------------------------------------------------
+
+bool router_core::routable(const link& in) const {
+  if (in.addr == nullptr) return true;  // anonymous: decided per message
+  return in.addr->dist == distribution::multicast || !in.addr->consumers.empty();
+}
+
+void router_core::grant_credit(link& l, bool force) {
+  if (l.kind != link_kind::incoming || l.detach_sent || l.detach_received) return;
+  if (!routable(l)) return;  // held until a consumer appears (qdrouterd semantics)
+  const std::uint32_t target = l.capacity;
+  const std::uint32_t in_use = l.credit_outstanding;
+  if (in_use >= target) return;
+  const std::uint32_t missing = target - in_use;
+  // Coalesce: one flow per half window unless the sender is about to stall.
+  if (!force && missing < std::max<std::uint32_t>(1, target / 2) && in_use > 0) return;
+  l.credit_outstanding = target;
+  l.credit_to_restore = 0;
+  l.conn->write_flow(l);
+}
+
+void router_core::credit_restored(delivery& d) {
+  if (d.in_link == nullptr) return;
+  link& in = *d.in_link;
+  grant_credit(in, false);
+}
+
+// ---- deliveries in -------------------------------------------------------------------------
+
+void router_core::add_pending(delivery& d, amqp::bytes_view bytes) {
+  d.pending.insert(d.pending.end(), bytes.begin(), bytes.end());
+  if (d.in_link != nullptr) {
+    amqp_connection& c = *d.in_link->conn;
+    c.pending_in_bytes() += bytes.size();
+    // Q2-style back-pressure: stop reading a connection whose deliveries pile up here.
+    if (c.pending_in_bytes() > (1u << 20)) c.pause_reading();
+  }
+}
+
+void router_core::consume_pending(delivery& d, std::size_t n) {
+  if (n == 0) return;
+  if (n >= d.pending.size()) {
+    n = d.pending.size();
+    d.pending.clear();
+  } else {
+    d.pending.erase(d.pending.begin(), d.pending.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  if (d.in_link != nullptr) {
+    amqp_connection& c = *d.in_link->conn;
+    c.pending_in_bytes() -= n;
+    if (c.pending_in_bytes() < (256u << 10)) c.resume_reading();
+  }
+}
+
+void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view payload) {
+  delivery* d = l.current;
+  const bool last = !t.more;
+  if (d == nullptr) {
+    d = allocate();
+    d->in_id = t.delivery_id.value_or(l.sess->next_incoming_id);
+    d->in_settled = t.settled.value_or(false) ||
+                    l.snd_settle_mode == amqp::sender_settle_mode::settled;
+    d->message_format = t.message_format.value_or(0);
+    attach_live(*d, l);
+    if (!d->in_settled) {
+      if (!l.sess->in_unsettled.insert(d->in_id, d)) {
+        detach_live(*d);
+        d->in_link = nullptr;
+        maybe_free(d);
+        l.conn->fail("amqp:session:errant-link", "duplicate or out-of-window delivery-id");
+        return;
+      }
+      d->in_tracked = true;
+    }
+    ++l.peer_delivery_count;
+    if (l.credit_outstanding > 0) --l.credit_outstanding;
+    ++l.deliveries;
+    ++counters_.deliveries_ingress;
+    d->receiving = !last;
+    if (!last) l.current = d;
+
+    // Fast path: a whole message for a named address whose chosen consumer can take it now is
+    // written straight from the receive buffer, never copied into the delivery.
+    if (last && !t.aborted && l.addr != nullptr && l.addr->dist != distribution::multicast) {
+      link* out = pick_consumer(*l.addr);
+      if (out != nullptr && out->queue.empty() && out->credit > 0 && out->conn->writable() &&
+          out->sess->remote_incoming_window > 0) {
+        d->routed = true;
+        d->out_link = out;
+        ++l.addr->deliveries_in;
+        start_outgoing(*d, *out);
+        auto written = out->conn->write_transfer(*out, *d, payload, true, false);
+        if (written.done) {
+          forwarded(*d);
+        } else {
+          add_pending(*d, payload.subspan(written.consumed));
+          d->queued = true;
+          out->queue.push_back(d);
+          out->conn->mark_blocked(*out);
+        }
+        return;
+      }
+    }
+  }
+
+  if (t.settled.value_or(false) && !d->in_settled) {
+    d->in_settled = true;
+    if (d->in_tracked) {
+      l.sess->in_unsettled.erase(d->in_id);
+      d->in_tracked = false;
+    }
+  }
+  if (t.aborted) {
+    // The sender gave up on this delivery: drop what we hold, abort what we started.
+    l.current = nullptr;
+    d->receiving = false;
+    d->aborted = true;
+    consume_pending(*d, d->pending.size());
+    if (d->in_tracked) {
+      l.sess->in_unsettled.erase(d->in_id);
+      d->in_tracked = false;
+    }
+    if (d->queued) {
+      link& out = *d->out_link;
+      if (d->out_started) {
+        out.conn->write_abort(out);
+        if (d->out_tracked) {
+          out.sess->out_unsettled.erase(d->out_id);
+          d->out_tracked = false;
+          --out.unsettled;
+        }
+      }
+      std::erase(out.queue, d);
+      d->queued = false;
+      pump(out);
+    }
+    ++counters_.deliveries_aborted;
+    credit_restored(*d);
+    maybe_free(d);
+    return;
+  }
+  if (last) {
+    d->receiving = false;
+    if (l.current == d) l.current = nullptr;
+  }
+  if (d->discard) {
+    if (last) {
+      no_destination(*d);
+      maybe_free(d);
+    }
+    return;
+  }
+  add_pending(*d, payload);
+  if (!d->routed) {
+    if (!route(*d)) {
+      if (d->receiving) return;  // routing information not complete yet
+      no_destination(*d);
+      maybe_free(d);
+      return;
+    }
+  } else if (d->out_link != nullptr && d->queued) {
+    pump(*d->out_link);
+  }
+  maybe_free(d);
+}
+
+bool router_core::route(delivery& d) {
+  address_entry* a = nullptr;
+  link* in = d.in_link;
+  if (in != nullptr && in->addr != nullptr) {
+    a = in->addr;
+  } else if (!d.multicast_copy) {
+    // Anonymous link: the destination is the message's `to`.
+    auto scan = amqp::scan_message(d.pending, !d.receiving);
+    if (!scan) {
+      // Not a valid message: reject it rather than forward garbage.
+      d.discard = d.receiving;
+      amqp::delivery_state rejected = make_state(amqp::delivery_state::kind::rejected);
+      rejected.rejected_error = amqp::error{"amqp:decode-error", "malformed message sections", {}};
+      consume_pending(d, d.pending.size());
+      d.routed = true;
+      finish_ingress(d, rejected, true);
+      return true;
+    }
+    if (!scan->routing_complete) return false;
+    if (!scan->to) return false;
+    a = addresses_.find(*scan->to);
+    if (a == nullptr) return false;
+  }
+  if (a == nullptr) return false;
+  ++a->deliveries_in;
+  if (a->dist == distribution::multicast) {
+    if (d.receiving) return true;  // fan out once complete
+    fan_out(d, *a);
+    return true;
+  }
+  link* out = pick_consumer(*a);
+  if (out == nullptr) return false;
+  d.routed = true;
+  enqueue(d, *out);
+  return true;
+}
+
+link* router_core::pick_consumer(address_entry& a) {
+  auto& cons = a.consumers;
+  if (cons.empty()) return nullptr;
+  if (cons.size() == 1) return cons.front();
+  if (a.dist == distribution::balanced) {
+    // Fewest outstanding (queued + unsettled) deliveries wins; credit breaks ties.
+    link* best = nullptr;
+    std::size_t best_load = SIZE_MAX;
+    const std::size_t n = cons.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      link* c = cons[(a.next_consumer + i) % n];
+      std::size_t load = c->queue.size() + c->unsettled + (c->credit == 0 ? n : 0);
+      if (load < best_load) {
+        best = c;
+        best_load = load;
+      }
+    }
+    a.next_consumer = (a.next_consumer + 1) % n;
+    return best;
+  }
+  // closest: all local consumers are equally close; spread over those with credit.
+  const std::size_t n = cons.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    link* c = cons[(a.next_consumer + i) % n];
+    if (c->credit > c->queue.size()) {
+      a.next_consumer = (a.next_consumer + i + 1) % n;
+      return c;
+    }
+  }
+  link* c = cons[a.next_consumer % n];
+  a.next_consumer = (a.next_consumer + 1) % n;
+  return c;
+}
+
+void router_core::enqueue(delivery& d, link& out) {
+  d.out_link = &out;
+  d.queued = true;
+  d.routed = true;
+  out.queue.push_back(&d);
+  if (out.queue.size() == 1) pump(out);
+}
+
+void router_core::fan_out(delivery& d, address_entry& a) {
+  d.routed = true;
+  if (a.consumers.empty()) {
+    no_destination(d);
+    return;
+  }
+  for (link* out : a.consumers) {
+    delivery* copy = allocate();
+    copy->multicast_copy = true;
+    copy->in_settled = true;
+    copy->routed = true;
+    copy->message_format = d.message_format;
+    copy->pending = d.pending;  // each consumer drains at its own pace
+    enqueue(*copy, *out);
+    maybe_free(copy);
+  }
+  // Multicast is at-most-once per consumer: the sender learns it was accepted by the router.
+  consume_pending(d, d.pending.size());
+  finish_ingress(d, make_state(amqp::delivery_state::kind::accepted), true);
+  credit_restored(d);
+}
+
+void router_core::pump(link& out) {
+  amqp_connection& conn = *out.conn;
+  session& s = *out.sess;
+  while (!out.queue.empty()) {
+    delivery& d = *out.queue.front();
+    bool first = false;
+    if (!d.out_started) {
+      if (out.credit == 0) break;
+      if (!conn.writable() || s.remote_incoming_window == 0) {
+        conn.mark_blocked(out);
+        break;
+      }
+      if (d.receiving && d.pending.empty()) break;  // nothing to send yet
+      start_outgoing(d, out);
+      first = true;
+    } else if (!conn.writable() || s.remote_incoming_window == 0) {
+      conn.mark_blocked(out);
+      break;
+    }
+    if (d.pending.empty() && d.receiving) break;  // streaming: wait for the next frame
+    auto written = conn.write_transfer(out, d, d.pending, first, d.receiving);
+    consume_pending(d, written.consumed);
+    if (!written.done) {
+      conn.mark_blocked(out);
+      break;
+    }
+    if (d.receiving) break;  // the rest of this delivery is still to come
+    out.queue.pop_front();
+    d.queued = false;
+    forwarded(d);
+  }
+  if (out.drain && out.credit > 0 && out.queue.empty()) {
+    // Nothing to send: use up the credit as the receiver asked (part 2 §2.6.7).
+    out.delivery_count += out.credit;
+    out.credit = 0;
+    conn.write_flow(out);
+  }
+}
+
+void router_core::start_outgoing(delivery& d, link& out) {
+  session& s = *out.sess;
+  d.out_id = s.next_delivery_id++;
+  d.out_started = true;
+  --out.credit;
+  ++out.delivery_count;
+  d.out_presettled = d.in_settled || out.snd_settle_mode == amqp::sender_settle_mode::settled;
+  if (!d.out_presettled) {
+    s.out_unsettled.insert(d.out_id, &d);
+    d.out_tracked = true;
+    ++out.unsettled;
+  }
+}
+
+void router_core::forwarded(delivery& d) {
+  ++counters_.deliveries_egress;
+  if (d.out_link != nullptr && d.out_link->addr != nullptr) ++d.out_link->addr->deliveries_out;
+  if (d.out_presettled && !d.multicast_copy) {
+    // At-most-once to the receiver: the router takes responsibility and accepts it.
+    finish_ingress(d, make_state(amqp::delivery_state::kind::accepted), true);
+  }
+  credit_restored(d);
+  maybe_free(&d);
+}
+
+void router_core::no_destination(delivery& d) {
+  consume_pending(d, d.pending.size());
+  if (d.in_settled) {
+    ++counters_.dropped_presettled;
+    if (d.in_link != nullptr) ++d.in_link->dropped_presettled;
+  } else {
+    ++counters_.deliveries_released;
+    if (d.in_link != nullptr) ++d.in_link->released;
+    finish_ingress(d, make_state(amqp::delivery_state::kind::released), true);
+  }
+  d.routed = true;
+  credit_restored(d);
+}
+
+void router_core::finish_ingress(delivery& d, const amqp::delivery_state& state, bool settled) {
+  if (d.in_link == nullptr || !d.in_tracked) return;
+  link& in = *d.in_link;
+  in.conn->queue_disposition(*in.sess, amqp::role::receiver, d.in_id, settled, state);
+  if (settled) {
+    in.sess->in_unsettled.erase(d.in_id);
+    d.in_tracked = false;
+  }
+}
+
+// ---- credit and dispositions from peers ----------------------------------------------------
+
+void router_core::credit_updated(link& l) { pump(l); }
+
+void router_core::disposition(session& s, amqp::role peer_role, std::uint32_t id, bool settled,
+                              const amqp::delivery_state& state) {
+  if (peer_role == amqp::role::receiver) {
+    delivery* d = s.out_unsettled.find(id);
+    if (d == nullptr) return;
+    if (is_terminal(state.type) && d->in_link != nullptr && d->in_tracked) {
+      // End-to-end: the sender gets the receiver's outcome, settled when the receiver settled.
+      if (state.type == amqp::delivery_state::kind::released) ++counters_.deliveries_released;
+      if (state.type == amqp::delivery_state::kind::modified) ++counters_.deliveries_modified;
+      finish_ingress(*d, state, settled);
+    }
+    if (settled) {
+      s.out_unsettled.erase(id);
+      d->out_tracked = false;
+      if (d->out_link != nullptr) {
+        link& out = *d->out_link;
+        if (out.unsettled > 0) --out.unsettled;
+        if (d->in_link != nullptr && d->in_tracked) {
+          finish_ingress(*d, state, true);
+        }
+      }
+      maybe_free(d);
+    }
+    return;
+  }
+  // The peer is a sender settling (or updating) a delivery it sent us.
+  delivery* d = s.in_unsettled.find(id);
+  if (d == nullptr || !settled) return;
+  s.in_unsettled.erase(id);
+  d->in_tracked = false;
+  d->in_settled = true;
+  if (d->out_tracked && d->out_link != nullptr) {
+    link& out = *d->out_link;
+    out.conn->queue_disposition(*out.sess, amqp::role::sender, d->out_id, true, state);
+    out.sess->out_unsettled.erase(d->out_id);
+    d->out_tracked = false;
+    if (out.unsettled > 0) --out.unsettled;
+  }
+  maybe_free(d);
+}
+
+}  // namespace fogmesh::router

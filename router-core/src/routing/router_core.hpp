@@ -1,0 +1,102 @@
+// The routing core of one shard: addresses, the choice of destination for each delivery
+// (closest / balanced / multicast / anonymous by `to`), the forwarding of delivery bytes, credit
+// given to senders, and the propagation of outcomes and settlement between the two sides.
+//
+// Invariants: a delivery is freed only when nothing refers to it (not queued on an outgoing
+// link, not in either session's unsettled map, not the in-progress delivery of its incoming
+// link). An accepted unsettled delivery always ends with an outcome sent to its sender: the
+// receiver's, or released/modified when its path goes away — never silence.
+//
+// Thread: the owning shard thread only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "amqp/performatives.hpp"
+#include "routing/address_table.hpp"
+#include "routing/model.hpp"
+
+namespace fogmesh::router {
+
+class amqp_connection;
+
+struct router_counters {
+  std::uint64_t deliveries_ingress = 0;
+  std::uint64_t deliveries_egress = 0;
+  std::uint64_t deliveries_released = 0;
+  std::uint64_t deliveries_modified = 0;
+  std::uint64_t dropped_presettled = 0;
+  std::uint64_t deliveries_aborted = 0;
+  std::uint64_t links_attached = 0;
+};
+
+class router_core {
+ public:
+  router_core(std::string router_id, address_matcher matcher);
+  ~router_core();
+  router_core(const router_core&) = delete;
+  router_core& operator=(const router_core&) = delete;
+
+  const std::string& router_id() const noexcept { return router_id_; }
+
+  struct attach_decision {
+    bool accepted = true;
+    std::string address;  // the address the link is bound to (generated for dynamic links)
+    amqp::error error;    // when refused
+  };
+  // A peer attached a link; l.kind, l.address, l.dynamic are set. Binds it to its address.
+  attach_decision link_attached(link& l);
+  // The link is going away (detach, end, connection loss). Releases or re-routes what it held.
+  void link_detached(link& l);
+
+  // Incoming link: one transfer frame.
+  void transfer(link& l, const amqp::transfer& t, amqp::bytes_view payload);
+  // Outgoing link: the peer's flow changed credit or drain.
+  void credit_updated(link& l);
+  // A disposition for one delivery id. role = the peer's role.
+  void disposition(session& s, amqp::role peer_role, std::uint32_t id, bool settled,
+                   const amqp::delivery_state& state);
+  // The connection's output drained or its session window opened: resume blocked links.
+  void resume(link& l) { pump(l); }
+  // Tops up the credit of an incoming link if enough has been consumed since the last flow.
+  void grant_credit(link& l, bool force);
+
+  address_table& addresses() noexcept { return addresses_; }
+  const router_counters& counters() const noexcept { return counters_; }
+  std::size_t live_deliveries() const noexcept { return live_deliveries_; }
+
+ private:
+  delivery* allocate();
+  void maybe_free(delivery* d);
+  void attach_live(delivery& d, link& in);
+  void detach_live(delivery& d);
+
+  bool routable(const link& in) const;
+  // Chooses a destination for d once its routing information is known. Returns false while
+  // the routing information (an anonymous link's `to`) is still incomplete.
+  bool route(delivery& d);
+  link* pick_consumer(address_entry& a);
+  void enqueue(delivery& d, link& out);
+  void fan_out(delivery& d, address_entry& a);
+  void pump(link& out);
+  // Assigns the outgoing delivery-id, consumes credit and tracks settlement.
+  void start_outgoing(delivery& d, link& out);
+  void forwarded(delivery& d);
+  void no_destination(delivery& d);
+  void finish_ingress(delivery& d, const amqp::delivery_state& state, bool settled);
+  void consume_pending(delivery& d, std::size_t n);
+  void add_pending(delivery& d, amqp::bytes_view bytes);
+  void credit_restored(delivery& d);
+
+  std::string router_id_;
+  address_table addresses_;
+  std::vector<delivery*> free_list_;
+  std::size_t live_deliveries_ = 0;
+  std::uint64_t dynamic_counter_ = 0;
+  std::uint64_t dynamic_salt_ = 0;
+  router_counters counters_;
+};
+
+}  // namespace fogmesh::router

@@ -1,0 +1,231 @@
+#include "server/shard.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <sstream>
+
+#include "fogmesh/common/log.hpp"
+
+namespace fogmesh::router {
+
+namespace {
+
+const std::shared_ptr<spdlog::logger>& logger() {
+  static const auto l = log::get("router.server");
+  return l;
+}
+
+std::string describe_peer(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
+  char host[INET6_ADDRSTRLEN] = "?";
+  std::uint16_t port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    port = ntohs(in->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    port = ntohs(in6->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+std::vector<std::string> split_words(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string w;
+  while (in >> w) out.push_back(w);
+  return out;
+}
+
+connection_settings settings_for(const listener_config& l) {
+  connection_settings s;
+  s.role = l.role;
+  s.max_frame_size = std::max<std::uint32_t>(l.max_frame_size, amqp::min_max_frame_size);
+  s.channel_max = static_cast<std::uint16_t>(
+      std::min<std::uint32_t>(l.max_sessions > 0 ? l.max_sessions - 1 : 0, 0xffff));
+  s.idle_timeout_ms = l.idle_timeout_seconds * 1000;
+  s.authenticate_peer = l.authenticate_peer;
+  s.link_capacity = l.link_capacity > 0 ? l.link_capacity : 250;
+  s.strip = l.strip;
+  s.max_message_size = l.max_message_size;
+  s.listener_name = l.name;
+  s.users_file = l.users_file;
+  if (!l.sasl_mechanisms.empty()) {
+    s.sasl_mechanisms = split_words(l.sasl_mechanisms);
+  } else {
+    if (!l.authenticate_peer) s.sasl_mechanisms.push_back("ANONYMOUS");
+    if (!l.users_file.empty()) s.sasl_mechanisms.push_back("PLAIN");
+  }
+  if (l.authenticate_peer) std::erase(s.sasl_mechanisms, std::string("ANONYMOUS"));
+  return s;
+}
+
+}  // namespace
+
+// Receives the multishot accept completions of one listening socket.
+class shard::listener_target final : public io::completion_target {
+ public:
+  listener_target(shard& owner, listener_endpoint& ep) : owner_(owner), ep_(ep) {
+    slot_ = owner_.loop().register_target(this);
+    armed_ = owner_.loop().accept_multishot(slot_, ep_.fd);
+  }
+  ~listener_target() override { owner_.loop().unregister_target(slot_); }
+  void on_completion(io::op_kind, int res, std::uint32_t flags,
+                     std::span<const std::uint8_t>) override {
+    if ((flags & IORING_CQE_F_MORE) == 0) armed_ = false;
+    if (res >= 0) {
+      owner_.accept(ep_, res);
+    } else if (res != -ECANCELED && res != -EINVAL) {
+      logger()->warn("accept on {} failed: {}", ep_.config.name, std::strerror(-res));
+    }
+    if (!armed_ && !owner_.draining_) armed_ = owner_.loop().accept_multishot(slot_, ep_.fd);
+  }
+  void stop() {
+    if (armed_) owner_.loop().cancel(slot_, io::op_kind::accept);
+  }
+
+ private:
+  shard& owner_;
+  listener_endpoint& ep_;
+  std::uint32_t slot_ = 0;
+  bool armed_ = false;
+};
+
+// The shard's own completions: the periodic tick and the wake-up eventfd.
+class shard::control_target final : public io::completion_target {
+ public:
+  explicit control_target(shard& owner) : owner_(owner) {
+    slot_ = owner_.loop().register_target(this);
+  }
+  void arm_tick() { owner_.loop().timeout(slot_, tick_ns); }
+  void arm_wake() { owner_.loop().read_wake(slot_, owner_.wake_fd_, &wake_value_); }
+  void on_completion(io::op_kind kind, int, std::uint32_t,
+                     std::span<const std::uint8_t>) override {
+    if (kind == io::op_kind::timeout) {
+      owner_.tick();
+      arm_tick();
+    } else if (kind == io::op_kind::wake) {
+      if (!owner_.stop_requested_.load()) arm_wake();
+    }
+  }
+  static constexpr std::uint64_t tick_ns = 250'000'000;
+
+ private:
+  shard& owner_;
+  std::uint32_t slot_ = 0;
+  std::uint64_t wake_value_ = 0;
+};
+
+shard::shard(unsigned index, const router_config& config, std::vector<listener_endpoint> listeners)
+    : index_(index),
+      config_(config),
+      loop_(io::event_loop::options{}),
+      core_(config.router.id,
+            address_matcher(config.addresses, config.router.default_distribution)),
+      listeners_(std::move(listeners)) {
+  wake_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+}
+
+shard::~shard() {
+  connections_.clear();
+  listener_targets_.clear();
+  for (auto& ep : listeners_) {
+    if (ep.fd >= 0) ::close(ep.fd);
+  }
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void shard::request_stop() {
+  stop_requested_.store(true);
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void shard::mark_dirty(amqp_connection* c) {
+  if (c->dirty_) return;
+  c->dirty_ = true;
+  dirty_.push_back(c);
+}
+
+void shard::accept(listener_endpoint& ep, int fd) {
+  if (draining_) {
+    ::close(fd);
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  auto conn = std::make_unique<amqp_connection>(*this, fd, next_connection_id_++,
+                                                describe_peer(fd), settings_for(ep.config));
+  conn->start();
+  connections_.push_back(std::move(conn));
+}
+
+void shard::tick() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& c : connections_) c->tick(now);
+  if (draining_ && now >= drain_deadline_) {
+    logger()->info("shutdown: {} connection(s) did not close in time; dropping them",
+                   connections_.size());
+    for (auto& c : connections_) {
+      if (!c->closed()) {
+        c->teardown();
+        c->close_socket();
+      }
+    }
+  }
+}
+
+void shard::after_batch() {
+  if (stop_requested_.load() && !draining_) {
+    draining_ = true;
+    drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    logger()->info("shutting down: closing {} connection(s)", connections_.size());
+    for (auto& t : listener_targets_) t->stop();
+    for (auto& c : connections_) c->shutdown("", "");
+  }
+  // Flushing may complete work that dirties other connections: loop until quiet.
+  while (!dirty_.empty()) {
+    std::vector<amqp_connection*> batch;
+    batch.swap(dirty_);
+    for (amqp_connection* c : batch) c->flush();
+  }
+  if (any_closed_) reap_closed();
+  if (draining_ && connections_.empty()) loop_.stop();
+}
+
+void shard::reap_closed() {
+  any_closed_ = false;
+  std::erase_if(connections_, [this](const std::unique_ptr<amqp_connection>& c) {
+    if (!c->closed()) return false;
+    if (c->send_in_flight_ || c->recv_armed_) {
+      any_closed_ = true;  // wait for the kernel to finish with its buffers
+      return false;
+    }
+    loop_.unregister_target(c->slot_);
+    return true;
+  });
+}
+
+void shard::run() {
+  control_ = std::make_unique<control_target>(*this);
+  control_->arm_wake();
+  control_->arm_tick();
+  for (auto& ep : listeners_) {
+    listener_targets_.push_back(std::make_unique<listener_target>(*this, ep));
+  }
+  loop_.run([this] { after_batch(); });
+  listener_targets_.clear();
+}
+
+}  // namespace fogmesh::router

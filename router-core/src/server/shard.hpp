@@ -1,0 +1,76 @@
+// A shard: one thread, one io_uring event loop, the connections accepted on it, and its routing
+// core. Today a router runs one shard (see DESIGN.md: cross-shard forwarding is the next step);
+// the class is written so that several can run side by side, each with its own listeners
+// (SO_REUSEPORT) and state.
+//
+// Thread: everything here runs on the shard's own thread, except request_stop(), which any
+// thread may call.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/amqp_connection.hpp"
+#include "fogmesh/router/config.hpp"
+#include "io/event_loop.hpp"
+#include "routing/router_core.hpp"
+
+namespace fogmesh::router {
+
+struct listener_endpoint {
+  listener_config config;
+  int fd = -1;
+  std::uint16_t bound_port = 0;
+};
+
+class shard {
+ public:
+  shard(unsigned index, const router_config& config, std::vector<listener_endpoint> listeners);
+  ~shard();
+  shard(const shard&) = delete;
+  shard& operator=(const shard&) = delete;
+
+  // Runs the loop until request_stop(); then closes connections gracefully (bounded wait).
+  void run();
+  void request_stop();  // thread-safe
+
+  io::event_loop& loop() noexcept { return loop_; }
+  router_core& core() noexcept { return core_; }
+  unsigned index() const noexcept { return index_; }
+  const std::string& router_id() const noexcept { return core_.router_id(); }
+  const router_config& config() const noexcept { return config_; }
+  void mark_dirty(amqp_connection* c);
+  std::size_t connection_count() const noexcept { return connections_.size(); }
+
+ private:
+  class listener_target;
+  class control_target;
+  void accept(listener_endpoint& ep, int fd);
+  void after_batch();
+  void tick();
+  void reap_closed();
+
+  unsigned index_;
+  router_config config_;
+  io::event_loop loop_;
+  router_core core_;
+  std::vector<listener_endpoint> listeners_;
+  std::vector<std::unique_ptr<listener_target>> listener_targets_;
+  std::unique_ptr<control_target> control_;
+  std::vector<std::unique_ptr<amqp_connection>> connections_;
+  std::vector<amqp_connection*> dirty_;
+  std::uint64_t next_connection_id_ = 1;
+  int wake_fd_ = -1;
+  std::atomic<bool> stop_requested_{false};
+  bool draining_ = false;
+  std::chrono::steady_clock::time_point drain_deadline_;
+  bool any_closed_ = false;
+
+  friend class amqp_connection;
+};
+
+}  // namespace fogmesh::router
