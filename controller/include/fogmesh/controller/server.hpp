@@ -1,0 +1,45 @@
+// The controller's HTTP server: ioFog v3 REST API under /api/v3 on a PostgreSQL database.
+// Tests and benchmarks embed it in-process; main.cpp wraps it with option parsing and signals.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace fogmesh::controller {
+
+struct server_options {
+  std::string bind_address = "0.0.0.0";
+  uint16_t port = 51121;  // 0 = let the OS choose; server::port() tells which
+  // libpq connection string or URI ("postgresql://..." or "host=... dbname=...").
+  std::string db_conninfo;
+  int db_connections = 4;  // pool size = number of worker threads running requests
+  int io_threads = 1;
+  // Agents silent for statusFrequency x 3 become UNKNOWN; this is how often that is checked.
+  int liveness_interval_sec = 30;
+  // Upper bound for ?wait= on GET /agent/config/changes.
+  int max_long_poll_sec = 60;
+  std::string version = "3.0.4-fogmesh";
+};
+
+class server {
+ public:
+  explicit server(server_options options);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Connects to the database, applies pending migrations, binds and starts serving on background
+  // threads. Throws std::exception with a readable message on failure.
+  void start();
+  // The bound port (useful with port 0).
+  uint16_t port() const;
+  // Stops accepting, cancels long-polls, finishes in-flight requests and joins all threads.
+  void stop();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace fogmesh::controller

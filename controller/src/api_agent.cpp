@@ -1,0 +1,257 @@
+// Agent-facing endpoints (/agent/*): provisioning, config, status, change tracking with
+// at-least-once acks and long-poll, version, HAL, node deletion. Authenticated by the fog token
+// issued at provisioning (see app.cpp).
+#include "app.hpp"
+#include "auth.hpp"
+#include "fog_model.hpp"
+#include "validate.hpp"
+
+namespace fogmesh::controller {
+
+namespace json = boost::json;
+
+namespace {
+
+// Keys of GET /agent/config/changes, in upstream's order, with their columns.
+constexpr std::pair<const char*, const char*> change_flags[] = {
+    {"config", "config"},
+    {"version", "version"},
+    {"reboot", "reboot"},
+    {"deleteNode", "delete_node"},
+    {"microserviceList", "microservice_list"},
+    {"microserviceConfig", "microservice_config"},
+    {"routing", "routing"},
+    {"registries", "registries"},
+    {"tunnel", "tunnel"},
+    {"diagnostics", "diagnostics"},
+    {"isImageSnapshot", "is_image_snapshot"},
+    {"prune", "prune"},
+    {"routerChanged", "router_changed"},
+    {"linkedEdgeResources", "linked_edge_resources"},
+};
+
+http_response provision(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto key = r.str("key", true);
+  auto type = r.integer("type", true);
+  if (*type != 1 && *type != 2) throw validation_error("Field type is not one of enum values: 1,2");
+  // Deleting the key in the same statement that finds it makes it single-use even under
+  // concurrent provisioning attempts.
+  auto rows = ctx.tx.exec_params(
+      "DELETE FROM fog_provision_keys WHERE key_hash = decode($1, 'hex') "
+      "RETURNING fog_uuid, expires_at < now()",
+      token_digest_hex(*key));
+  if (rows.empty()) throw not_found("Invalid Provisioning Key");
+  std::string uuid = rows[0][0].c_str();
+  if (rows[0][1].as<bool>()) {
+    // Commit the key's deletion anyway: an expired key is useless.
+    ctx.tx.commit();
+    throw auth_error("Expired Provisioning Key");
+  }
+  std::string token = new_token();
+  // A re-provisioned node replaces the previous agent: its old token stops working.
+  ctx.tx.exec_params0("DELETE FROM fog_tokens WHERE fog_uuid = $1", uuid);
+  ctx.tx.exec_params0(
+      "INSERT INTO fog_tokens (token_hash, fog_uuid, expires_at) "
+      "VALUES (decode($1, 'hex'), $2, now() + interval '30 days')",
+      token_digest_hex(token), uuid);
+  ctx.tx.exec_params0(
+      "UPDATE fogs SET fog_type_id = $2, last_active = $3, version_command = NULL, "
+      "updated_at = now() WHERE uuid = $1",
+      uuid, *type, now_ms());
+  return json_response(200, json::object{{"uuid", uuid}, {"token", token}});
+}
+
+http_response deprovision(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  r.string_array("microserviceUuids");  // type-checked; microservices are not tracked yet
+  ctx.tx.exec_params0(
+      "UPDATE fogs SET daemon_status = 'UNKNOWN', ip_address = '0.0.0.0', "
+      "ip_address_external = '0.0.0.0', updated_at = now() WHERE uuid = $1",
+      ctx.fog_uuid);
+  ctx.tx.exec_params0("DELETE FROM fog_tokens WHERE fog_uuid = $1", ctx.fog_uuid);
+  return empty_response(204);
+}
+
+http_response config_get(request_context& ctx) {
+  auto row = ctx.tx.exec_params1(
+      "SELECT json_build_object("
+      "'networkInterface', f.network_interface, 'dockerUrl', f.docker_url, "
+      "'diskLimit', f.disk_limit, 'diskDirectory', f.disk_directory, "
+      "'memoryLimit', f.memory_limit, 'cpuLimit', f.cpu_limit, 'logLimit', f.log_limit, "
+      "'logDirectory', f.log_directory, 'logFileCount', f.log_file_count, "
+      "'statusFrequency', f.status_frequency, 'changeFrequency', f.change_frequency, "
+      "'deviceScanFrequency', f.device_scan_frequency, 'watchdogEnabled', f.watchdog_enabled, "
+      "'latitude', f.latitude, 'longitude', f.longitude, 'logLevel', f.log_level, "
+      "'availableDiskThreshold', f.available_disk_threshold, "
+      "'dockerPruningFrequency', f.docker_pruning_frequency, "
+      // The agent's own router when it has one, else its network router (or the system one).
+      "'routerHost', CASE WHEN f.router_mode <> 'none' THEN 'localhost' ELSE n.host END, "
+      "'routerPort', CASE WHEN f.router_mode <> 'none' THEN f.messaging_port "
+      "                   ELSE n.messaging_port END, "
+      "'timeZone', f.time_zone)::text "
+      "FROM fogs f LEFT JOIN LATERAL (SELECT host, messaging_port FROM fogs x "
+      "  WHERE (f.network_router IS NOT NULL AND f.network_router <> 'default-router' "
+      "         AND x.uuid = f.network_router) "
+      "     OR ((f.network_router IS NULL OR f.network_router = 'default-router') AND x.is_system) "
+      "  LIMIT 1) n ON true WHERE f.uuid = $1",
+      ctx.fog_uuid);
+  return raw_json_response(200, row[0].c_str());
+}
+
+http_response config_patch(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto values = read_fields(r, fog_agent_config_fields());
+  try {
+    exec_update(ctx.tx, "fogs", values, "uuid = $1", {ctx.fog_uuid});
+  } catch (const pqxx::not_null_violation&) {
+    throw validation_error("A required field is null");
+  }
+  return empty_response(204);
+}
+
+http_response changes_get(request_context& ctx) {
+  // Read the notifier's sequence before querying: a change committed after our query bumps it,
+  // so the long-poll below cannot sleep through it.
+  uint64_t seen = ctx.app.notifier().sequence(ctx.fog_uuid);
+  std::string sql = "SELECT count(*)";
+  for (const auto& [key, col] : change_flags) sql += std::string(", bool_or(") + col + ")";
+  sql +=
+      ", to_char(max(last_updated) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+      "FROM change_tracking WHERE fog_uuid = $1";
+  auto row = ctx.tx.exec_params1(sql, ctx.fog_uuid);
+  bool any = row[0].as<int64_t>() > 0;
+  if (!any && !ctx.long_poll_final) {
+    if (const auto* wait = ctx.req.query_param("wait")) {
+      int64_t seconds = 0;
+      try {
+        seconds = std::stoll(*wait);
+      } catch (const std::exception&) {
+        throw_format("wait");
+      }
+      seconds = std::clamp<int64_t>(seconds, 0, ctx.app.options().max_long_poll_sec);
+      if (seconds > 0) {
+        http_response hold;
+        hold.long_poll = long_poll_request{ctx.fog_uuid, seen, seconds * 1000};
+        return hold;
+      }
+    }
+  }
+  json::object o;
+  int i = 1;
+  for (const auto& [key, col] : change_flags) {
+    o[key] = any && row[i].as<bool>();
+    ++i;
+  }
+  if (any) o["lastUpdated"] = row[i].c_str();
+  return json_response(200, o);
+}
+
+http_response changes_ack(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto last = r.str("lastUpdated", true);
+  // Only rows up to what the agent saw go: changes made while it worked stay for the next poll.
+  try {
+    ctx.tx.exec_params0(
+        "DELETE FROM change_tracking WHERE fog_uuid = $1 AND last_updated <= $2::timestamptz",
+        ctx.fog_uuid, *last);
+  } catch (const pqxx::data_exception&) {
+    throw_format("lastUpdated");
+  }
+  return empty_response(204);
+}
+
+http_response status_put(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto values = read_fields(r, fog_status_fields());
+  // The controller's clock decides liveness: agents' clocks drift.
+  bool has_last = false;
+  for (auto& [col, val] : values) {
+    if (col == "last_status_time") {
+      val = std::to_string(now_ms());
+      has_last = true;
+    }
+  }
+  if (!has_last) values.emplace_back("last_status_time", std::to_string(now_ms()));
+  try {
+    exec_update(ctx.tx, "fogs", values, "uuid = $1", {ctx.fog_uuid});
+  } catch (const pqxx::not_null_violation&) {
+    throw validation_error("A required field is null");
+  }
+  return empty_response(204);
+}
+
+http_response version_get(request_context& ctx) {
+  auto row = ctx.tx.exec_params1("SELECT version_command FROM fogs WHERE uuid = $1", ctx.fog_uuid);
+  if (row[0].is_null()) throw not_found("Version command not found");
+  // The upgrade script re-provisions the agent with this key.
+  std::string key = new_provision_key();
+  auto exp = ctx.tx.exec_params1(
+      "INSERT INTO fog_provision_keys (fog_uuid, key_hash, expires_at) "
+      "VALUES ($1, decode($2, 'hex'), now() + interval '20 minutes') "
+      "ON CONFLICT (fog_uuid) DO UPDATE SET key_hash = EXCLUDED.key_hash, "
+      "expires_at = EXCLUDED.expires_at "
+      "RETURNING (extract(epoch FROM expires_at) * 1000)::bigint",
+      ctx.fog_uuid, token_digest_hex(key));
+  return json_response(200, json::object{{"versionCommand", row[0].c_str()},
+                                         {"provisionKey", key},
+                                         {"expirationTime", exp[0].as<int64_t>()}});
+}
+
+handler_fn hal_put(const char* column) {
+  return [column](request_context& ctx) {
+    auto body = parse_body(ctx.req);
+    body_reader r(body);
+    auto info = r.str("info", true);
+    ctx.tx.exec_params0(std::string("UPDATE fogs SET ") + column + " = $2 WHERE uuid = $1",
+                        ctx.fog_uuid, *info);
+    return empty_response(204);
+  };
+}
+
+http_response delete_node(request_context& ctx) {
+  ctx.tx.exec_params0("DELETE FROM fogs WHERE uuid = $1", ctx.fog_uuid);
+  return empty_response(204);
+}
+
+}  // namespace
+
+void register_agent_routes(app& a) {
+  a.add_route({"POST", "/agent/provision", auth_kind::none, provision,
+               "Exchange a provisioning key for an agent token"});
+  a.add_route(
+      {"POST", "/agent/deprovision", auth_kind::agent, deprovision, "Deprovision this agent", 204});
+  a.add_route({"GET", "/agent/config", auth_kind::agent, config_get, "Agent configuration"});
+  a.add_route({"PATCH", "/agent/config", auth_kind::agent, config_patch,
+               "Agent pushes local config edits", 204});
+  a.add_route({"GET", "/agent/config/changes", auth_kind::agent, changes_get,
+               "Pending change flags; ?wait=N long-polls up to N seconds"});
+  a.add_route({"PATCH", "/agent/config/changes", auth_kind::agent, changes_ack,
+               "Acknowledge changes up to lastUpdated", 204});
+  a.add_route({"PUT", "/agent/status", auth_kind::agent, status_put, "Agent status report", 204});
+  a.add_route({"GET", "/agent/version", auth_kind::agent, version_get, "Pending version command"});
+  a.add_route(
+      {"PUT", "/agent/hal/hw", auth_kind::agent, hal_put("hw_info"), "Upload hardware info", 204});
+  a.add_route(
+      {"PUT", "/agent/hal/usb", auth_kind::agent, hal_put("usb_info"), "Upload USB info", 204});
+  a.add_route({"DELETE", "/agent/delete-node", auth_kind::agent, delete_node,
+               "Agent removes its node", 204});
+  a.add_route({"GET", "/agent/tunnel", auth_kind::agent,
+               [](request_context&) -> http_response { throw not_found("Tunnel not found"); },
+               "SSH tunnel settings"});
+  a.add_route({"GET", "/agent/strace", auth_kind::agent,
+               [](request_context&) {
+                 return json_response(200, json::object{{"straceValues", json::array{}}});
+               },
+               "Diagnostics requests"});
+  a.add_route({"GET", "/agent/edgeResources", auth_kind::agent,
+               [](request_context&) { return raw_json_response(200, "[]"); },
+               "Edge resources linked to this agent"});
+}
+
+}  // namespace fogmesh::controller

@@ -1,0 +1,133 @@
+// General endpoints: status, feature probes, fog types, controller config, OpenAPI document.
+#include "app.hpp"
+#include "validate.hpp"
+
+namespace fogmesh::controller {
+
+namespace json = boost::json;
+
+namespace {
+
+http_response status(request_context& ctx) {
+  json::object o;
+  o["status"] = "online";
+  o["timestamp"] = now_ms();
+  o["uptimeSec"] = static_cast<double>(now_ms() - ctx.app.started_at_ms()) / 1000.0;
+  o["versions"] = json::object{{"controller", ctx.app.options().version}, {"ecnViewer", ""}};
+  return json_response(200, o);
+}
+
+http_response fog_types(request_context&) {
+  json::array types;
+  auto add = [&](int id, const char* name, const char* image, const char* description) {
+    types.push_back(json::object{{"id", id},
+                                 {"name", name},
+                                 {"image", image},
+                                 {"description", description},
+                                 {"networkCatalogItemId", nullptr},
+                                 {"halCatalogItemId", nullptr},
+                                 {"bluetoothCatalogItemId", nullptr}});
+  };
+  add(0, "Unspecified", "iointegrator0.jpg",
+      "Unspecified device. Fog Type will be selected on provision");
+  add(1, "Standard Linux (x86)", "iointegrator1.jpg",
+      "A standard Linux server of at least moderate processing power and capacity. Compatible "
+      "with common Linux types such as Ubuntu, Red Hat, and CentOS.");
+  add(2, "ARM Linux", "iointegrator2.jpg",
+      "A version of ioFog meant to run on Linux systems with ARM processors. Microservices for "
+      "this ioFog type will be tailored to ARM systems.");
+  return json_response(200, json::object{{"fogTypes", std::move(types)}});
+}
+
+http_response config_list(request_context& ctx) {
+  auto rows = ctx.tx.exec("SELECT key, value FROM controller_config ORDER BY key");
+  json::array out;
+  for (const auto& r : rows)
+    out.push_back(json::object{{"key", r[0].c_str()}, {"value", r[1].c_str()}});
+  return json_response(200, out);
+}
+
+http_response config_get(request_context& ctx) {
+  const auto& key = ctx.param("key");
+  auto rows = ctx.tx.exec_params("SELECT key, value FROM controller_config WHERE key = $1", key);
+  if (rows.empty()) throw not_found("Invalid config key '" + key + "'");
+  return json_response(200,
+                       json::object{{"key", rows[0][0].c_str()}, {"value", rows[0][1].c_str()}});
+}
+
+http_response config_put(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto key = r.str("key", true, 1);
+  auto value = r.str("value", true);
+  ctx.tx.exec_params0(
+      "INSERT INTO controller_config (key, value) VALUES ($1, $2) "
+      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+      *key, *value);
+  return json_response(200, json::object{{"key", *key}, {"value", *value}});
+}
+
+// Generated from the route table, so the document cannot drift from what is served.
+http_response openapi(request_context& ctx) {
+  json::object paths;
+  for (const auto& r : ctx.app.routes()) {
+    std::string path = "/api/v3";
+    json::array parameters;
+    for (const auto& seg : r.segments) {
+      path += "/";
+      if (seg.starts_with(':')) {
+        path += "{" + seg.substr(1) + "}";
+        parameters.push_back(json::object{{"name", seg.substr(1)},
+                                          {"in", "path"},
+                                          {"required", true},
+                                          {"schema", json::object{{"type", "string"}}}});
+      } else {
+        path += seg;
+      }
+    }
+    std::string method = r.method;
+    for (auto& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    json::object op;
+    op["summary"] = r.summary;
+    if (!parameters.empty()) op["parameters"] = std::move(parameters);
+    json::object responses;
+    responses[std::to_string(r.success_status)] = json::object{{"description", "Success"}};
+    responses["400"] = json::object{{"description", "ValidationError"}};
+    if (r.auth != auth_kind::none) {
+      responses["401"] = json::object{{"description", "AuthenticationError"}};
+      op["security"] = json::array{
+          json::object{{r.auth == auth_kind::user ? "userToken" : "agentToken", json::array{}}}};
+    }
+    responses["404"] = json::object{{"description", "NotFoundError"}};
+    op["responses"] = std::move(responses);
+    paths[path].emplace_object()[method] = std::move(op);
+  }
+  json::object doc;
+  doc["openapi"] = "3.0.3";
+  doc["info"] = json::object{{"title", "fogmesh controller (ioFog v3 compatible)"},
+                             {"version", ctx.app.options().version}};
+  doc["paths"] = std::move(paths);
+  auto key_scheme = json::object{{"type", "apiKey"}, {"in", "header"}, {"name", "Authorization"}};
+  doc["components"] = json::object{
+      {"securitySchemes", json::object{{"userToken", key_scheme}, {"agentToken", key_scheme}}}};
+  return json_response(200, doc);
+}
+
+}  // namespace
+
+void register_general_routes(app& a) {
+  a.add_route({"GET", "/status", auth_kind::none, status, "Controller status"});
+  a.add_route({"GET", "/email-activation", auth_kind::none,
+               [](request_context&) {
+                 return json_response(200, json::object{{"isEmailActivationEnabled", false}});
+               },
+               "Is email activation enabled"});
+  a.add_route({"GET", "/fog-types", auth_kind::none, fog_types, "Agent types"});
+  a.add_route({"GET", "/config", auth_kind::user, config_list, "List controller settings"});
+  a.add_route({"GET", "/config/:key", auth_kind::user, config_get, "Get a controller setting"});
+  a.add_route({"PUT", "/config", auth_kind::user, config_put, "Set a controller setting"});
+  a.add_route({"GET", "/openapi.json", auth_kind::none, openapi, "This OpenAPI document"});
+  a.add_route({"GET", "/docs", auth_kind::none, openapi, "This OpenAPI document"});
+}
+
+}  // namespace fogmesh::controller

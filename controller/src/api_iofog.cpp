@@ -1,0 +1,298 @@
+// User-facing fog (agent node) endpoints: /iofog-list, /iofog CRUD, provisioning keys, reboot,
+// prune, version commands, HAL info. Another user's fog answers 404 like a missing one.
+#include "app.hpp"
+#include "auth.hpp"
+#include "fog_model.hpp"
+#include "validate.hpp"
+
+namespace fogmesh::controller {
+
+namespace json = boost::json;
+
+namespace {
+
+[[noreturn]] void invalid_fog(const std::string& uuid) {
+  throw not_found("Invalid ioFog UUID '" + uuid + "'");
+}
+
+const std::optional<std::string>* find_value(const column_values& v, std::string_view column) {
+  for (const auto& [c, val] : v) {
+    if (c == column) return &val;
+  }
+  return nullptr;
+}
+
+// Current router-relevant state of a fog (or defaults for a new one) overlaid with the request.
+struct router_state {
+  std::string mode = "edge";
+  std::optional<std::string> host;
+  bool has_inter_port = false;
+  bool has_edge_port = false;
+  bool is_system = false;
+  std::vector<std::string> upstreams;
+};
+
+// Upstream's router rules: a host unless the mode is none, both router ports for interior, the
+// system fog must be interior, upstreams must be interior routers (or the default router).
+void validate_router(request_context& ctx, const std::string& self_uuid, router_state s,
+                     body_reader& r) {
+  if (auto m = r.enumeration("routerMode", {"none", "edge", "interior"})) s.mode = *m;
+  if (r.has("host")) s.host = r.str("host");
+  if (r.has("interRouterPort")) s.has_inter_port = true;
+  if (r.has("edgeRouterPort")) s.has_edge_port = true;
+  if (auto sys = r.boolean("isSystem")) s.is_system = *sys;
+  for (const char* port : {"messagingPort", "interRouterPort", "edgeRouterPort"}) {
+    r.integer(port, false, 1, 65535);
+  }
+  if (auto ft = r.integer("fogType", false); ft && (*ft < 0 || *ft > 2)) {
+    throw validation_error("Field fogType is not one of enum values: 0,1,2");
+  }
+  if (s.mode != "none" && (!s.host || s.host->empty())) throw_missing("host");
+  if (s.mode == "interior") {
+    if (!s.has_inter_port) throw_missing("interRouterPort");
+    if (!s.has_edge_port) throw_missing("edgeRouterPort");
+  }
+  if (s.is_system && s.mode != "interior") {
+    throw validation_error("A system agent must have routerMode 'interior'");
+  }
+  std::vector<std::string> refs;
+  if (auto ups = r.string_array("upstreamRouters")) refs = *ups;
+  if (auto nr = r.str("networkRouter")) refs.push_back(*nr);
+  for (const auto& up : refs) {
+    if (up == "default-router") continue;
+    if (up == self_uuid) throw validation_error("An agent cannot be its own upstream router");
+    auto rows = ctx.tx.exec_params(
+        "SELECT router_mode FROM fogs WHERE uuid = $1 AND (user_id = $2 OR is_system)", up,
+        ctx.user_id);
+    if (rows.empty()) invalid_fog(up);
+    if (std::string(rows[0][0].c_str()) != "interior") {
+      throw validation_error("Upstream router '" + up + "' is not an interior router");
+    }
+  }
+}
+
+void check_duplicate_name(request_context& ctx, const std::string& name,
+                          const std::string& except_uuid) {
+  auto rows =
+      ctx.tx.exec_params("SELECT 1 FROM fogs WHERE user_id = $1 AND name = $2 AND uuid <> $3",
+                         ctx.user_id, name, except_uuid);
+  if (!rows.empty()) throw validation_error("Duplicate name '" + name + "'");
+}
+
+void owned_fog(request_context& ctx, const std::string& uuid) {
+  auto rows =
+      ctx.tx.exec_params("SELECT 1 FROM fogs WHERE uuid = $1 AND user_id = $2", uuid, ctx.user_id);
+  if (rows.empty()) invalid_fog(uuid);
+}
+
+http_response fog_list(request_context& ctx) {
+  std::string sql =
+      "SELECT coalesce(json_agg(j ORDER BY j.\"createdAt\", j.\"uuid\"), '[]')::text "
+      "FROM (SELECT " +
+      fog_json_columns() + " FROM fogs f WHERE f.user_id = $1";
+  std::vector<std::optional<std::string>> params = {std::to_string(ctx.user_id)};
+  if (const auto* sys = ctx.req.query_param("system"); sys != nullptr && *sys == "true") {
+    sql += " AND f.is_system";
+  }
+  sql += ") j WHERE true";
+  // filters[i][key] / [value] / [condition] (equals | has) over the fog's JSON fields.
+  for (int i = 0;; ++i) {
+    std::string prefix = "filters[" + std::to_string(i) + "]";
+    const auto* key = ctx.req.query_param(prefix + "[key]");
+    if (key == nullptr) break;
+    const auto* value = ctx.req.query_param(prefix + "[value]");
+    const auto* condition = ctx.req.query_param(prefix + "[condition]");
+    std::string cond = condition != nullptr ? *condition : "equals";
+    if (cond != "equals" && cond != "has")
+      throw_format("filters[" + std::to_string(i) + "][condition]");
+    params.emplace_back(*key);
+    params.emplace_back(value != nullptr ? *value : "");
+    std::string k = "$" + std::to_string(params.size() - 1);
+    std::string v = "$" + std::to_string(params.size());
+    if (cond == "equals") {
+      sql += " AND (to_json(j) ->> " + k + ") = " + v;
+    } else {
+      sql += " AND strpos(to_json(j) ->> " + k + ", " + v + ") > 0";
+    }
+  }
+  auto row = ctx.tx.exec_params1(sql, pqxx::prepare::make_dynamic_params(params));
+  return raw_json_response(200, "{\"fogs\":" + std::string(row[0].c_str()) + "}");
+}
+
+http_response fog_get(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  auto rows = ctx.tx.exec_params("SELECT row_to_json(j)::text FROM (SELECT " + fog_json_columns() +
+                                     " FROM fogs f WHERE f.uuid = $1 AND f.user_id = $2) j",
+                                 uuid, ctx.user_id);
+  if (rows.empty()) invalid_fog(uuid);
+  return raw_json_response(200, rows[0][0].c_str());
+}
+
+http_response fog_create(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto name = r.str("name", true, 1);
+  r.integer("fogType", true);
+  auto values = read_fields(r, fog_user_fields());
+  validate_router(ctx, "", router_state{}, r);
+  check_duplicate_name(ctx, *name, "");
+
+  std::string uuid = new_uuid();
+  std::string mode = r.str("routerMode").value_or("edge");
+  if (mode != "none" && find_value(values, "messaging_port") == nullptr) {
+    values.emplace_back("messaging_port", "5672");
+  }
+  std::vector<std::optional<std::string>> params = {uuid, std::to_string(ctx.user_id)};
+  std::string cols = "uuid, user_id";
+  std::string vals = "$1, $2";
+  for (auto& [col, val] : values) {
+    params.push_back(val);
+    cols += ", " + col;
+    vals += ", $" + std::to_string(params.size());
+  }
+  try {
+    ctx.tx.exec_params0("INSERT INTO fogs (" + cols + ") VALUES (" + vals + ")",
+                        pqxx::prepare::make_dynamic_params(params));
+  } catch (const pqxx::unique_violation&) {
+    throw validation_error("There already is a system agent");
+  } catch (const pqxx::not_null_violation&) {
+    throw validation_error("A required field is null");
+  }
+  http_response resp = json_response(201, json::object{{"uuid", uuid}});
+  return resp;
+}
+
+http_response fog_patch(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto rows = ctx.tx.exec_params(
+      "SELECT router_mode, host, inter_router_port IS NOT NULL, edge_router_port IS NOT NULL, "
+      "is_system FROM fogs WHERE uuid = $1 AND user_id = $2 FOR UPDATE",
+      uuid, ctx.user_id);
+  if (rows.empty()) invalid_fog(uuid);
+  router_state current;
+  current.mode = rows[0][0].c_str();
+  if (!rows[0][1].is_null()) current.host = rows[0][1].c_str();
+  current.has_inter_port = rows[0][2].as<bool>();
+  current.has_edge_port = rows[0][3].as<bool>();
+  current.is_system = rows[0][4].as<bool>();
+  if (auto name = r.str("name", false, 1)) check_duplicate_name(ctx, *name, uuid);
+  auto values = read_fields(r, fog_user_fields());
+  validate_router(ctx, uuid, current, r);
+  try {
+    exec_update(ctx.tx, "fogs", values, "uuid = $1", {uuid});
+  } catch (const pqxx::unique_violation&) {
+    throw validation_error("There already is a system agent");
+  } catch (const pqxx::not_null_violation&) {
+    throw validation_error("A required field is null");
+  }
+  // Tell the agent what to re-read.
+  bool router = false;
+  bool config = false;
+  for (const auto& [col, val] : values) {
+    if (col == "router_mode" || col == "messaging_port" || col == "inter_router_port" ||
+        col == "edge_router_port" || col == "upstream_routers" || col == "network_router" ||
+        col == "host") {
+      router = true;
+    } else if (col != "name" && col != "location" && col != "description" && col != "tags") {
+      config = true;
+    }
+  }
+  if (router)
+    raise_change(ctx.tx, uuid, {"config", "router_changed"});
+  else if (config)
+    raise_change(ctx.tx, uuid, {"config"});
+  return empty_response(204);
+}
+
+http_response fog_delete(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  auto rows = ctx.tx.exec_params("DELETE FROM fogs WHERE uuid = $1 AND user_id = $2 RETURNING 1",
+                                 uuid, ctx.user_id);
+  if (rows.empty()) invalid_fog(uuid);
+  // The agent's token went with the row: its next call gets 401, which it treats as
+  // "deprovisioned".
+  return empty_response(202);
+}
+
+http_response provisioning_key(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  owned_fog(ctx, uuid);
+  std::string key = new_provision_key();
+  auto row = ctx.tx.exec_params1(
+      "INSERT INTO fog_provision_keys (fog_uuid, key_hash, expires_at) "
+      "VALUES ($1, decode($2, 'hex'), now() + interval '20 minutes') "
+      "ON CONFLICT (fog_uuid) DO UPDATE SET key_hash = EXCLUDED.key_hash, "
+      "expires_at = EXCLUDED.expires_at "
+      "RETURNING (extract(epoch FROM expires_at) * 1000)::bigint",
+      uuid, token_digest_hex(key));
+  return json_response(201, json::object{{"key", key}, {"expirationTime", row[0].as<int64_t>()}});
+}
+
+http_response version_command(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  const auto& cmd = ctx.param("cmd");
+  if (cmd != "upgrade" && cmd != "rollback") {
+    throw validation_error("Invalid version command '" + cmd + "'");
+  }
+  auto rows = ctx.tx.exec_params(
+      "SELECT is_ready_to_upgrade, is_ready_to_rollback FROM fogs WHERE uuid = $1 AND user_id = $2",
+      uuid, ctx.user_id);
+  if (rows.empty()) invalid_fog(uuid);
+  if (cmd == "upgrade" && !rows[0][0].as<bool>()) {
+    throw validation_error("Can't upgrade version now. Latest is already installed");
+  }
+  if (cmd == "rollback" && !rows[0][1].as<bool>()) {
+    throw validation_error("Can't rollback version now. There are no backups on agent");
+  }
+  ctx.tx.exec_params0("UPDATE fogs SET version_command = $2 WHERE uuid = $1", uuid, cmd);
+  raise_change(ctx.tx, uuid, {"version"});
+  return empty_response(204);
+}
+
+handler_fn flag_handler(const char* flag) {
+  return [flag](request_context& ctx) {
+    const auto& uuid = ctx.param("uuid");
+    owned_fog(ctx, uuid);
+    raise_change(ctx.tx, uuid, {flag});
+    return empty_response(204);
+  };
+}
+
+handler_fn hal_handler(const char* column) {
+  return [column](request_context& ctx) {
+    const auto& uuid = ctx.param("uuid");
+    auto rows = ctx.tx.exec_params(
+        std::string("SELECT ") + column + " FROM fogs WHERE uuid = $1 AND user_id = $2", uuid,
+        ctx.user_id);
+    if (rows.empty()) invalid_fog(uuid);
+    json::value info = nullptr;
+    if (!rows[0][0].is_null()) info = rows[0][0].c_str();
+    return json_response(200, json::object{{"info", info}});
+  };
+}
+
+}  // namespace
+
+void register_iofog_routes(app& a) {
+  a.add_route({"GET", "/iofog-list", auth_kind::user, fog_list, "List agents"});
+  a.add_route({"POST", "/iofog", auth_kind::user, fog_create, "Create an agent", 201});
+  a.add_route({"GET", "/iofog/:uuid", auth_kind::user, fog_get, "Get an agent"});
+  a.add_route({"PATCH", "/iofog/:uuid", auth_kind::user, fog_patch, "Update an agent", 204});
+  a.add_route({"DELETE", "/iofog/:uuid", auth_kind::user, fog_delete, "Delete an agent", 202});
+  a.add_route({"GET", "/iofog/:uuid/provisioning-key", auth_kind::user, provisioning_key,
+               "New single-use provisioning key (20 min)", 201});
+  a.add_route({"POST", "/iofog/:uuid/version/:cmd", auth_kind::user, version_command,
+               "Upgrade or roll back the agent", 204});
+  a.add_route({"POST", "/iofog/:uuid/reboot", auth_kind::user, flag_handler("reboot"),
+               "Reboot the agent's host", 204});
+  a.add_route({"POST", "/iofog/:uuid/prune", auth_kind::user, flag_handler("prune"),
+               "Prune unused images on the agent", 204});
+  a.add_route({"GET", "/iofog/:uuid/hal/hw", auth_kind::user, hal_handler("hw_info"),
+               "Hardware info reported by the agent"});
+  a.add_route({"GET", "/iofog/:uuid/hal/usb", auth_kind::user, hal_handler("usb_info"),
+               "USB info reported by the agent"});
+}
+
+}  // namespace fogmesh::controller

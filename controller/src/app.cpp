@@ -1,0 +1,313 @@
+#include "app.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+
+#include "auth.hpp"
+#include "fogmesh/common/log.hpp"
+
+namespace fogmesh::controller {
+
+namespace {
+
+const std::shared_ptr<spdlog::logger>& logger() {
+  static auto l = fogmesh::log::get("controller.api");
+  return l;
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string_view::npos) next = path.size();
+    if (next > pos) out.emplace_back(path.substr(pos, next - pos));
+    pos = next + 1;
+  }
+  return out;
+}
+
+constexpr std::string_view api_prefix = "/api/v3";
+
+}  // namespace
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const std::string& request_context::param(std::string_view name) const {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  throw std::logic_error("route has no parameter " + std::string(name));
+}
+
+// --- change_notifier ---
+
+uint64_t change_notifier::sequence(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = sequences_.find(key);
+  return epoch_ + (it == sequences_.end() ? 0 : it->second);
+}
+
+uint64_t change_notifier::subscribe(const std::string& key, uint64_t seen,
+                                    std::function<void()> wake) {
+  std::unique_lock lock(mutex_);
+  auto it = sequences_.find(key);
+  uint64_t now = epoch_ + (it == sequences_.end() ? 0 : it->second);
+  if (now != seen) {
+    lock.unlock();
+    wake();
+    return 0;
+  }
+  uint64_t id = next_id_++;
+  waiters_.emplace(id, waiter{id, key, std::move(wake)});
+  by_key_.emplace(key, id);
+  return id;
+}
+
+void change_notifier::unsubscribe(uint64_t id) {
+  if (id == 0) return;
+  std::lock_guard lock(mutex_);
+  auto it = waiters_.find(id);
+  if (it == waiters_.end()) return;
+  auto range = by_key_.equal_range(it->second.key);
+  for (auto k = range.first; k != range.second; ++k) {
+    if (k->second == id) {
+      by_key_.erase(k);
+      break;
+    }
+  }
+  waiters_.erase(it);
+}
+
+void change_notifier::notify(const std::string& key) {
+  std::vector<std::function<void()>> to_wake;
+  {
+    std::lock_guard lock(mutex_);
+    ++sequences_[key];
+    auto range = by_key_.equal_range(key);
+    for (auto k = range.first; k != range.second; ++k) {
+      auto w = waiters_.find(k->second);
+      to_wake.push_back(std::move(w->second.wake));
+      waiters_.erase(w);
+    }
+    by_key_.erase(range.first, range.second);
+  }
+  for (auto& w : to_wake) w();
+}
+
+void change_notifier::notify_all() {
+  std::vector<std::function<void()>> to_wake;
+  {
+    std::lock_guard lock(mutex_);
+    ++epoch_;
+    for (auto& [id, w] : waiters_) to_wake.push_back(std::move(w.wake));
+    waiters_.clear();
+    by_key_.clear();
+  }
+  for (auto& w : to_wake) w();
+}
+
+// --- app ---
+
+app::app(server_options options, db_pool& pool)
+    : options_(std::move(options)), pool_(pool), started_at_ms_(now_ms()) {
+  register_general_routes(*this);
+  register_user_routes(*this);
+  register_iofog_routes(*this);
+  register_agent_routes(*this);
+}
+
+app::~app() {
+  stop_listener();
+}
+
+void app::add_route(route r) {
+  r.segments = split_path(r.pattern);
+  routes_.push_back(std::move(r));
+}
+
+http_response app::handle(const http_request& req, bool long_poll_final) {
+  http_response resp;
+  try {
+    resp = dispatch(req, long_poll_final);
+  } catch (const api_error& e) {
+    resp = error_response(e.status(), e.name(), e.what());
+  } catch (const pqxx::broken_connection& e) {
+    logger()->error("{} {}: database connection lost: {}", req.method, req.path, e.what());
+    resp = error_response(503, "ServiceUnavailableError", "Database unavailable");
+  } catch (const std::exception& e) {
+    // Details stay in our log; clients get no internals (upstream leaked stack traces).
+    logger()->error("{} {}: {}", req.method, req.path, e.what());
+    resp = error_response(500, "Error", "Internal server error");
+  }
+  resp.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  resp.headers.emplace_back("X-Timestamp", std::to_string(now_ms()));
+  return resp;
+}
+
+http_response app::dispatch(const http_request& req, bool long_poll_final) {
+  if (req.method == "OPTIONS") {
+    // CORS preflight, answered like the `cors` middleware upstream: the ECN Viewer calls the API
+    // cross-origin with Authorization and Content-Type headers.
+    http_response r = empty_response(204);
+    r.headers.emplace_back("Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE");
+    if (const auto* h = req.header("access-control-request-headers")) {
+      r.headers.emplace_back("Access-Control-Allow-Headers", *h);
+      r.headers.emplace_back("Vary", "Access-Control-Request-Headers");
+    }
+    r.headers.emplace_back("Access-Control-Max-Age", "86400");
+    return r;
+  }
+
+  std::string_view path = req.path;
+  const route* matched = nullptr;
+  std::vector<std::pair<std::string, std::string>> params;
+  if (path.starts_with(api_prefix) &&
+      (path.size() == api_prefix.size() || path[api_prefix.size()] == '/')) {
+    auto segments = split_path(path.substr(api_prefix.size()));
+    auto try_method = [&](std::string_view method) {
+      for (const auto& r : routes_) {
+        if (r.method != method || r.segments.size() != segments.size()) continue;
+        params.clear();
+        bool ok = true;
+        for (size_t i = 0; i < segments.size() && ok; ++i) {
+          if (r.segments[i].starts_with(':')) {
+            params.emplace_back(r.segments[i].substr(1), segments[i]);
+          } else {
+            ok = r.segments[i] == segments[i];
+          }
+        }
+        if (ok) return &r;
+      }
+      return static_cast<const route*>(nullptr);
+    };
+    matched = try_method(req.method);
+    if (matched == nullptr && req.method == "HEAD") matched = try_method("GET");
+  }
+  if (matched == nullptr) {
+    throw not_found("Cannot " + req.method + " " + req.path);
+  }
+
+  auto conn = pool_.acquire();
+  pqxx::work tx(*conn);
+  request_context ctx{req, tx, *this, std::move(params), 0, {}, false};
+  ctx.long_poll_final = long_poll_final;
+
+  if (matched->auth != auth_kind::none) {
+    const std::string* header = req.header("authorization");
+    if (header == nullptr || token_from_header(*header).empty()) throw auth_error();
+    std::string digest = token_digest_hex(token_from_header(*header));
+    if (matched->auth == auth_kind::user) {
+      // The expiry slides one hour from each use (upstream semantics); rewriting it at most once
+      // a minute keeps read requests from turning into writes.
+      auto rows = tx.exec_params(
+          "SELECT user_id, expires_at < now() + interval '59 minutes' FROM user_tokens "
+          "WHERE token_hash = decode($1, 'hex') AND expires_at > now()",
+          digest);
+      if (rows.empty()) throw auth_error();
+      ctx.user_id = rows[0][0].as<int64_t>();
+      if (rows[0][1].as<bool>()) {
+        tx.exec_params0(
+            "UPDATE user_tokens SET expires_at = now() + interval '1 hour' "
+            "WHERE token_hash = decode($1, 'hex')",
+            digest);
+      }
+    } else {
+      auto rows = tx.exec_params(
+          "SELECT fog_uuid, expires_at < now() + interval '29 days 23 hours 59 minutes' "
+          "FROM fog_tokens WHERE token_hash = decode($1, 'hex') AND expires_at > now()",
+          digest);
+      if (rows.empty()) throw auth_error();
+      ctx.fog_uuid = rows[0][0].c_str();
+      if (rows[0][1].as<bool>()) {
+        tx.exec_params0(
+            "UPDATE fog_tokens SET expires_at = now() + interval '30 days' "
+            "WHERE token_hash = decode($1, 'hex')",
+            digest);
+        tx.exec_params0("UPDATE fogs SET last_active = $2 WHERE uuid = $1", ctx.fog_uuid, now_ms());
+      }
+    }
+  }
+
+  http_response resp = matched->handler(ctx);
+  if (resp.status < 400) tx.commit();
+  return resp;
+}
+
+// --- notifications ---
+
+void app::start_listener() {
+  listener_wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (listener_wake_fd_ < 0) throw std::runtime_error("eventfd failed");
+  std::promise<void> ready;
+  auto ready_future = ready.get_future();
+  listener_ = std::thread([this, ready = std::move(ready)]() mutable {
+    bool signalled = false;
+    while (!listener_stop_) {
+      try {
+        pqxx::connection conn(pool_.conninfo());
+        struct receiver : pqxx::notification_receiver {
+          receiver(pqxx::connection_base& c, change_notifier& n)
+              : pqxx::notification_receiver(c, "fogmesh_changes"), notifier(n) {}
+          void operator()(const std::string& payload, int) override { notifier.notify(payload); }
+          change_notifier& notifier;
+        } r(conn, notifier_);
+        // Anything may have changed while we were not listening.
+        notifier_.notify_all();
+        if (!signalled) {
+          ready.set_value();
+          signalled = true;
+        }
+        while (!listener_stop_) {
+          pollfd fds[2] = {{conn.sock(), POLLIN, 0}, {listener_wake_fd_, POLLIN, 0}};
+          ::poll(fds, 2, 30000);
+          if (listener_stop_) break;
+          conn.get_notifs();
+        }
+      } catch (const std::exception& e) {
+        logger()->warn("change listener: {}; reconnecting", e.what());
+        pollfd fd{listener_wake_fd_, POLLIN, 0};
+        ::poll(&fd, 1, 1000);
+      }
+    }
+    if (!signalled) ready.set_value();
+  });
+  // Start serving only once LISTEN is in place, so no change committed afterwards is missed.
+  ready_future.wait_for(std::chrono::seconds(10));
+}
+
+void app::stop_listener() {
+  if (!listener_.joinable()) return;
+  listener_stop_ = true;
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(listener_wake_fd_, &one, sizeof one);
+  listener_.join();
+  ::close(listener_wake_fd_);
+  listener_wake_fd_ = -1;
+}
+
+void app::run_liveness_job() {
+  try {
+    auto conn = pool_.acquire();
+    pqxx::work tx(*conn);
+    auto rows = tx.exec_params(
+        "UPDATE fogs SET daemon_status = 'UNKNOWN', ip_address = '0.0.0.0', "
+        "ip_address_external = '0.0.0.0' WHERE daemon_status = 'RUNNING' AND "
+        "$1 - coalesce(last_status_time, 0) > status_frequency::bigint * 3000 RETURNING uuid",
+        now_ms());
+    tx.commit();
+    for (const auto& row : rows) logger()->info("agent {} went silent: UNKNOWN", row[0].c_str());
+  } catch (const std::exception& e) {
+    logger()->warn("liveness job: {}", e.what());
+  }
+}
+
+}  // namespace fogmesh::controller

@@ -1,0 +1,127 @@
+// The controller's request-handling core, independent of the HTTP transport: route table,
+// authentication, per-request transaction, error mapping, change notification. server.cpp feeds
+// it requests on worker threads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "db.hpp"
+#include "fogmesh/controller/server.hpp"
+#include "http.hpp"
+
+namespace fogmesh::controller {
+
+class app;
+
+enum class auth_kind { none, user, agent };
+
+struct request_context {
+  const http_request& req;
+  pqxx::work& tx;
+  class app& app;
+  std::vector<std::pair<std::string, std::string>> params;  // path parameters
+  int64_t user_id = 0;                                      // set for auth_kind::user
+  std::string fog_uuid;                                     // set for auth_kind::agent
+  bool long_poll_final = false;
+
+  const std::string& param(std::string_view name) const;
+};
+
+using handler_fn = std::function<http_response(request_context&)>;
+
+struct route {
+  route(std::string m, std::string p, auth_kind a, handler_fn h, std::string s, int ok = 200)
+      : method(std::move(m)),
+        pattern(std::move(p)),
+        auth(a),
+        handler(std::move(h)),
+        summary(std::move(s)),
+        success_status(ok) {}
+
+  std::string method;
+  std::string pattern;  // "/iofog/:uuid" (relative to /api/v3)
+  auth_kind auth = auth_kind::none;
+  handler_fn handler;
+  std::string summary;  // for the OpenAPI document
+  int success_status = 200;
+  std::vector<std::string> segments;
+};
+
+// Wakes long-polls. Keys are fog uuids; each key has a sequence that moves on every change, so a
+// handler that read the sequence before querying can never miss a change committed after.
+class change_notifier {
+ public:
+  uint64_t sequence(const std::string& key);
+  // Calls `wake` once (on the notifying thread, or at once if the sequence already moved).
+  uint64_t subscribe(const std::string& key, uint64_t seen, std::function<void()> wake);
+  void unsubscribe(uint64_t id);
+  void notify(const std::string& key);
+  void notify_all();
+
+ private:
+  struct waiter {
+    uint64_t id;
+    std::string key;
+    std::function<void()> wake;
+  };
+  std::mutex mutex_;
+  uint64_t epoch_ = 0;  // bumped by notify_all
+  uint64_t next_id_ = 1;
+  std::unordered_map<std::string, uint64_t> sequences_;
+  std::unordered_map<uint64_t, waiter> waiters_;
+  std::unordered_multimap<std::string, uint64_t> by_key_;
+};
+
+class app {
+ public:
+  app(server_options options, db_pool& pool);
+  ~app();
+
+  // Never throws: every failure becomes a JSON error response.
+  http_response handle(const http_request& req, bool long_poll_final);
+
+  void add_route(route r);
+  const std::vector<route>& routes() const { return routes_; }
+  change_notifier& notifier() { return notifier_; }
+  const server_options& options() const { return options_; }
+  db_pool& pool() { return pool_; }
+
+  // LISTEN on the change channel in a background thread (own connection, reconnects).
+  void start_listener();
+  void stop_listener();
+  // Marks agents that stopped reporting as UNKNOWN. Runs on a worker thread.
+  void run_liveness_job();
+
+  int64_t started_at_ms() const { return started_at_ms_; }
+
+ private:
+  http_response dispatch(const http_request& req, bool long_poll_final);
+  void listener_loop();
+
+  server_options options_;
+  db_pool& pool_;
+  std::vector<route> routes_;
+  change_notifier notifier_;
+  int64_t started_at_ms_;
+  std::thread listener_;
+  std::atomic<bool> listener_stop_{false};
+  int listener_wake_fd_ = -1;
+};
+
+// Route groups, one per api_*.cpp.
+void register_general_routes(app& a);
+void register_user_routes(app& a);
+void register_iofog_routes(app& a);
+void register_agent_routes(app& a);
+
+int64_t now_ms();
+
+}  // namespace fogmesh::controller

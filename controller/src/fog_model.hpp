@@ -1,0 +1,47 @@
+// The fog (agent node) record: which JSON fields map to which columns, who may write them, and
+// the helpers the user-facing (/iofog) and agent-facing (/agent) handlers share.
+#pragma once
+
+#include <initializer_list>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "validate.hpp"
+
+namespace fogmesh::controller {
+
+enum class field_type { string, integer, number, boolean, string_array, scalar_text };
+
+struct fog_field {
+  const char* json;
+  const char* column;
+  field_type type;
+};
+
+// Column/value pairs read from a request body, values as PostgreSQL text input (nullopt = NULL).
+using column_values = std::vector<std::pair<std::string, std::optional<std::string>>>;
+
+// Fields a user may set with POST/PATCH /iofog (in validation order).
+const std::vector<fog_field>& fog_user_fields();
+// Fields the agent may push with PATCH /agent/config.
+const std::vector<fog_field>& fog_agent_config_fields();
+// Fields of PUT /agent/status.
+const std::vector<fog_field>& fog_status_fields();
+
+// Reads every present field, type-checked; absent fields are skipped.
+column_values read_fields(body_reader& r, const std::vector<fog_field>& fields);
+
+// "SELECT ... AS \"jsonName\", ..." over table alias `f` producing the full fog JSON object.
+const std::string& fog_json_columns();
+
+// Records a change for the agent (ChangeTracking row); commits wake its long-poll.
+void raise_change(pqxx::work& tx, const std::string& fog_uuid,
+                  std::initializer_list<const char*> flag_columns);
+
+// INSERT/UPDATE builders over column_values with positional parameters.
+void exec_update(pqxx::work& tx, const std::string& table, const column_values& values,
+                 const std::string& where_sql, const std::vector<std::string>& where_params);
+
+}  // namespace fogmesh::controller
