@@ -142,7 +142,12 @@ start_router() { # start_router NAME: starts it, waits (max 5 s) until the port 
   fi
   # 10,000 idle connections need more than the default 1024 descriptors.
   ulimit -n "$(ulimit -Hn)"
-  pin "$ROUTER_CPU" "${router_cmd[@]}" -c "$cfg" > "$results/router-$name.log" 2>&1 &
+  # Not through pin(): a backgrounded shell function would make $! a subshell, not the router.
+  if [ -n "$ROUTER_CPU" ]; then
+    taskset -c "$ROUTER_CPU" "${router_cmd[@]}" -c "$cfg" > "$results/router-$name.log" 2>&1 &
+  else
+    "${router_cmd[@]}" -c "$cfg" > "$results/router-$name.log" 2>&1 &
+  fi
   router_pid=$!
   local deadline=$((SECONDS + 5)) up=0
   while [ $SECONDS -le $deadline ]; do
