@@ -11,7 +11,7 @@
 #                   started as "$ROUTER -c <generated qdrouterd-style config>", so qdrouterd or
 #                   benchmarks/load/tools/amqp_forwarder.py work too (a command with arguments
 #                   is allowed, e.g. ROUTER="/usr/bin/python3 benchmarks/load/tools/amqp_forwarder.py").
-#   BENCH           load tool (default build/bench-rel/load/fogmesh-bench)
+#   BENCH           load tool (default build/bench-rel/benchmarks/load/fogmesh-bench)
 #   WORKER_THREADS  router workerThreads (default 1)     PORT  listener port (default 25672)
 #   SCALE           multiplies message counts (default 1; e.g. 0.01 against a slow test router)
 #   RATE_DURATION   seconds of the fixed-rate scenario (default 10)
@@ -24,7 +24,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUTER=${ROUTER:-$repo/build/release/router-core/fogmesh-router}
-BENCH=${BENCH:-$repo/build/bench-rel/load/fogmesh-bench}
+BENCH=${BENCH:-$repo/build/bench-rel/benchmarks/load/fogmesh-bench}
 WORKER_THREADS=${WORKER_THREADS:-1}
 PORT=${PORT:-25672}
 SCALE=${SCALE:-1}
@@ -59,7 +59,7 @@ raw=$results/results.jsonl
 die() { echo "run-router-vs-direct: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
-[ -x "$BENCH" ] || die "load tool not found at $BENCH (build: cmake -B build/bench-rel -G Ninja -DCMAKE_BUILD_TYPE=Release && ninja -C build/bench-rel fogmesh-bench)"
+[ -x "$BENCH" ] || die "load tool not found at $BENCH (build: cmake -S . -B build/bench-rel -G Ninja -DCMAKE_BUILD_TYPE=Release && ninja -C build/bench-rel -j2 fogmesh-bench)"
 read -r -a router_cmd <<< "$ROUTER"
 if [ $direct_only = 0 ]; then
   # Fail before spending minutes on direct runs when the router cannot run at all.
