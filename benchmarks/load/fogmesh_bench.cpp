@@ -571,6 +571,7 @@ void load_run::pump_sender() {
     --credit;
     --budget;
     now = now_ns();
+    last_progress_ns_ = now;
   }
   // The count may be reached exactly on the last credit: enter draining without waiting for
   // more credit that would never come.
@@ -838,10 +839,14 @@ void load_run::on_tick() {
     finish();  // pre-settled losses are expected from routers; they are reported, not fatal
     return;
   }
-  if (now - last_progress_ns_ > stall_ns && phase_ != phase::measuring) {
-    fail(phase_ == phase::connecting ? "timed out connecting/attaching links"
-                                     : "no progress for " + std::to_string(opt_.stall_timeout_s) +
-                                           " s while draining (messages lost?)");
+  // Progress is any message sent or received: a router that withholds credit, stops
+  // forwarding, or loses messages makes the run fail instead of hanging.
+  if (now - last_progress_ns_ > stall_ns) {
+    const std::string secs = std::to_string(static_cast<int>(opt_.stall_timeout_s));
+    fail(phase_ == phase::connecting ? "timed out after " + secs + " s connecting/attaching links"
+         : phase_ == phase::draining
+             ? "nothing received for " + secs + " s after the last send (messages lost?)"
+             : "no credit and nothing received for " + secs + " s (stalled)");
     return;
   }
   schedule_tick();
