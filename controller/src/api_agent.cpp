@@ -1,6 +1,8 @@
 // Agent-facing endpoints (/agent/*): provisioning, config, status, change tracking with
 // at-least-once acks and long-poll, version, HAL, node deletion. Authenticated by the fog token
 // issued at provisioning (see app.cpp).
+#include <algorithm>
+
 #include "app.hpp"
 #include "auth.hpp"
 #include "fog_model.hpp"
@@ -117,6 +119,17 @@ http_response changes_get(request_context& ctx) {
   // Read the notifier's sequence before querying: a change committed after our query bumps it,
   // so the long-poll below cannot sleep through it.
   uint64_t seen = ctx.app.notifier().sequence(ctx.fog_uuid);
+  int64_t wait_seconds = 0;
+  if (const auto* wait = ctx.req.query_param("wait")) {
+    try {
+      size_t used = 0;
+      wait_seconds = std::stoll(*wait, &used);
+      if (used != wait->size()) throw std::invalid_argument("trailing characters");
+    } catch (const std::exception&) {
+      throw_format("wait");
+    }
+    wait_seconds = std::clamp<int64_t>(wait_seconds, 0, ctx.app.options().max_long_poll_sec);
+  }
   std::string sql = "SELECT count(*)";
   for (const auto& [key, col] : change_flags) sql += std::string(", bool_or(") + col + ")";
   sql +=
@@ -124,21 +137,10 @@ http_response changes_get(request_context& ctx) {
       "FROM change_tracking WHERE fog_uuid = $1";
   auto row = ctx.tx.exec_params1(sql, ctx.fog_uuid);
   bool any = row[0].as<int64_t>() > 0;
-  if (!any && !ctx.long_poll_final) {
-    if (const auto* wait = ctx.req.query_param("wait")) {
-      int64_t seconds = 0;
-      try {
-        seconds = std::stoll(*wait);
-      } catch (const std::exception&) {
-        throw_format("wait");
-      }
-      seconds = std::clamp<int64_t>(seconds, 0, ctx.app.options().max_long_poll_sec);
-      if (seconds > 0) {
-        http_response hold;
-        hold.long_poll = long_poll_request{ctx.fog_uuid, seen, seconds * 1000};
-        return hold;
-      }
-    }
+  if (!any && !ctx.long_poll_final && wait_seconds > 0) {
+    http_response hold;
+    hold.long_poll = long_poll_request{ctx.fog_uuid, seen, wait_seconds * 1000};
+    return hold;
   }
   json::object o;
   int i = 1;

@@ -100,7 +100,9 @@ http_response openapi(request_context& ctx) {
     }
     responses["404"] = json::object{{"description", "NotFoundError"}};
     op["responses"] = std::move(responses);
-    paths[path].emplace_object()[method] = std::move(op);
+    auto& entry = paths[path];
+    if (!entry.is_object()) entry.emplace_object();
+    entry.as_object()[method] = std::move(op);
   }
   json::object doc;
   doc["openapi"] = "3.0.3";
@@ -111,6 +113,28 @@ http_response openapi(request_context& ctx) {
   doc["components"] = json::object{
       {"securitySchemes", json::object{{"userToken", key_scheme}, {"agentToken", key_scheme}}}};
   return json_response(200, doc);
+}
+
+http_response metrics(request_context& ctx) {
+  std::string out;
+  out += "# HELP fogmesh_controller_uptime_seconds Seconds since the controller started.\n";
+  out += "# TYPE fogmesh_controller_uptime_seconds gauge\n";
+  out += "fogmesh_controller_uptime_seconds " +
+         std::to_string((now_ms() - ctx.app.started_at_ms()) / 1000) + "\n";
+  out += "# HELP fogmesh_controller_long_polls_waiting Agent long-polls currently held.\n";
+  out += "# TYPE fogmesh_controller_long_polls_waiting gauge\n";
+  out += "fogmesh_controller_long_polls_waiting " + std::to_string(ctx.app.notifier().waiting()) +
+         "\n";
+  out += "# HELP fogmesh_controller_responses_total HTTP responses by status class.\n";
+  out += "# TYPE fogmesh_controller_responses_total counter\n";
+  for (int c = 1; c <= 5; ++c) {
+    out += "fogmesh_controller_responses_total{code=\"" + std::to_string(c) + "xx\"} " +
+           std::to_string(ctx.app.responses(c)) + "\n";
+  }
+  http_response r = empty_response(200);
+  r.body = std::move(out);
+  r.content_type = "text/plain; version=0.0.4";
+  return r;
 }
 
 }  // namespace
@@ -126,6 +150,8 @@ void register_general_routes(app& a) {
   a.add_route({"GET", "/config", auth_kind::user, config_list, "List controller settings"});
   a.add_route({"GET", "/config/:key", auth_kind::user, config_get, "Get a controller setting"});
   a.add_route({"PUT", "/config", auth_kind::user, config_put, "Set a controller setting"});
+  a.add_route(
+      {"GET", "/metrics", auth_kind::none, metrics, "Prometheus metrics (also at /metrics)"});
   a.add_route({"GET", "/openapi.json", auth_kind::none, openapi, "This OpenAPI document"});
   a.add_route({"GET", "/docs", auth_kind::none, openapi, "This OpenAPI document"});
 }

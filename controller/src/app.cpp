@@ -103,6 +103,11 @@ void change_notifier::notify(const std::string& key) {
   for (auto& w : to_wake) w();
 }
 
+size_t change_notifier::waiting() {
+  std::lock_guard lock(mutex_);
+  return waiters_.size();
+}
+
 void change_notifier::notify_all() {
   std::vector<std::function<void()>> to_wake;
   {
@@ -148,6 +153,7 @@ http_response app::handle(const http_request& req, bool long_poll_final) {
     logger()->error("{} {}: {}", req.method, req.path, e.what());
     resp = error_response(500, "Error", "Internal server error");
   }
+  if (!resp.long_poll) responses_[static_cast<size_t>(resp.status / 100) % 6]++;
   resp.headers.emplace_back("Access-Control-Allow-Origin", "*");
   resp.headers.emplace_back("X-Timestamp", std::to_string(now_ms()));
   return resp;
@@ -170,6 +176,7 @@ http_response app::dispatch(const http_request& req, bool long_poll_final) {
   std::string_view path = req.path;
   const route* matched = nullptr;
   std::vector<std::pair<std::string, std::string>> params;
+  if (path == "/metrics") path = "/api/v3/metrics";  // Prometheus' conventional path
   if (path.starts_with(api_prefix) &&
       (path.size() == api_prefix.size() || path[api_prefix.size()] == '/')) {
     auto segments = split_path(path.substr(api_prefix.size()));

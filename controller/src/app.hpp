@@ -3,6 +3,7 @@
 // it requests on worker threads.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -65,6 +66,7 @@ class change_notifier {
   void unsubscribe(uint64_t id);
   void notify(const std::string& key);
   void notify_all();
+  size_t waiting();
 
  private:
   struct waiter {
@@ -101,6 +103,8 @@ class app {
   void run_liveness_job();
 
   int64_t started_at_ms() const { return started_at_ms_; }
+  // Responses by status class (index status / 100), for /metrics.
+  uint64_t responses(int status_class) const { return responses_[status_class % 6].load(); }
 
  private:
   http_response dispatch(const http_request& req, bool long_poll_final);
@@ -114,6 +118,7 @@ class app {
   std::thread listener_;
   std::atomic<bool> listener_stop_{false};
   int listener_wake_fd_ = -1;
+  std::array<std::atomic<uint64_t>, 6> responses_{};
 };
 
 // Route groups, one per api_*.cpp.

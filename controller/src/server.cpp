@@ -38,6 +38,26 @@ bool is_disconnect(const boost::system::error_code& ec) {
          ec == asio::error::bad_descriptor;
 }
 
+// Clients (browsers, axios, qs) send `filters[0][key]=...` with raw brackets and the like, which
+// RFC 3986 does not allow in a query; percent-encode such characters instead of refusing them.
+std::string encode_lax(std::string_view target) {
+  static constexpr std::string_view allowed =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/?%";
+  std::string out;
+  for (char c : target) {
+    if (allowed.find(c) != std::string_view::npos) {
+      out += c;
+    } else {
+      static constexpr char hex[] = "0123456789ABCDEF";
+      auto b = static_cast<unsigned char>(c);
+      out += '%';
+      out += hex[b >> 4];
+      out += hex[b & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 struct server::impl {
@@ -120,6 +140,11 @@ struct server::impl {
 
         http_response resp;
         auto url = boost::urls::parse_origin_form(req.target);
+        std::string lax;
+        if (!url) {
+          lax = encode_lax(req.target);
+          url = boost::urls::parse_origin_form(lax);
+        }
         if (!url) {
           resp = core->handle(req, true);  // path stays empty: answers a JSON 404
         } else {

@@ -1,0 +1,217 @@
+// Agent-facing API: provisioning, config, status, change tracking and long-poll (including a
+// change made through a second controller on the same database).
+#include <chrono>
+#include <thread>
+
+#include "testkit.hpp"
+
+namespace fogmesh::controller::test {
+namespace {
+
+using agent_api = api_test;
+namespace json = boost::json;
+
+// Waits (without asserting any duration) until `port`'s controller holds `n` long-polls.
+void wait_for_held_polls(uint16_t port, int n) {
+  std::string needle = "fogmesh_controller_long_polls_waiting " + std::to_string(n) + "\n";
+  for (int i = 0; i < 6000; ++i) {
+    if (http(port, "GET", "/metrics").body.find(needle) != std::string::npos) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  FAIL() << "long-poll never held";
+}
+
+TEST_F(agent_api, ProvisionIsSingleUse) {
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "agent-1");
+  auto k = get("/api/v3/iofog/" + fog + "/provisioning-key", token);
+  std::string key(k.json().at("key").as_string());
+
+  expect_error(post("/api/v3/agent/provision", R"({"key":"nope1234","type":1})"), 404,
+               "NotFoundError", "Invalid Provisioning Key");
+  expect_error(post("/api/v3/agent/provision", R"({"key":")" + key + R"("})"), 400,
+               "ValidationError", "Required field 'type' is missing");
+  expect_error(post("/api/v3/agent/provision", R"({"key":")" + key + R"(","type":5})"), 400,
+               "ValidationError");
+  auto p = post("/api/v3/agent/provision", R"({"key":")" + key + R"(","type":2})");
+  ASSERT_EQ(p.status, 200) << p.body;
+  EXPECT_EQ(p.json().at("uuid").as_string(), fog);
+  std::string agent(p.json().at("token").as_string());
+  expect_error(post("/api/v3/agent/provision", R"({"key":")" + key + R"(","type":2})"), 404,
+               "NotFoundError", "Invalid Provisioning Key");
+  EXPECT_EQ(get("/api/v3/iofog/" + fog, token).json().at("fogTypeId").as_int64(), 2);
+
+  // Agent tokens only open /agent/*, user tokens never do.
+  EXPECT_EQ(get("/api/v3/agent/config", agent).status, 200);
+  expect_error(get("/api/v3/agent/config", token), 401, "AuthenticationError");
+  expect_error(get("/api/v3/iofog-list", agent), 401, "AuthenticationError");
+
+  // Re-provisioning replaces the agent: the old token dies.
+  std::string agent2 = provision_agent(token, fog);
+  expect_error(get("/api/v3/agent/config", agent), 401, "AuthenticationError");
+  EXPECT_EQ(get("/api/v3/agent/config", agent2).status, 200);
+
+  // Expired keys are refused (and consumed).
+  auto k2 = get("/api/v3/iofog/" + fog + "/provisioning-key", token);
+  db().query("UPDATE fog_provision_keys SET expires_at = now() - interval '1 minute'");
+  expect_error(
+      post("/api/v3/agent/provision",
+           R"({"key":")" + std::string(k2.json().at("key").as_string()) + R"(","type":1})"),
+      401, "AuthenticationError", "Expired");
+}
+
+TEST_F(agent_api, ConfigAndStatus) {
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "cfg", R"("cpuLimit":55,"statusFrequency":5)");
+  std::string agent = provision_agent(token, fog);
+
+  auto c = get("/api/v3/agent/config", agent);
+  ASSERT_EQ(c.status, 200) << c.body;
+  auto cfg = c.json();
+  EXPECT_EQ(cfg.at("cpuLimit").to_number<double>(), 55);
+  EXPECT_EQ(cfg.at("statusFrequency").as_int64(), 5);
+  EXPECT_EQ(cfg.at("routerHost").as_string(), "localhost");
+  EXPECT_EQ(cfg.at("routerPort").as_int64(), 5672);
+  EXPECT_EQ(cfg.at("dockerUrl").as_string(), "unix:///var/run/docker.sock");
+
+  EXPECT_EQ(patch("/api/v3/agent/config", R"({"logLevel":"FINE","diskLimit":20})", agent).status,
+            204);
+  auto f = get("/api/v3/iofog/" + fog, token).json();
+  EXPECT_EQ(f.at("logLevel").as_string(), "FINE");
+  expect_error(patch("/api/v3/agent/config", R"({"diskLimit":"big"})", agent), 400,
+               "ValidationError", "Field 'diskLimit' is not of a type(s) number");
+
+  auto s =
+      put("/api/v3/agent/status",
+          R"({"daemonStatus":"RUNNING","memoryUsage":12.5,"cpuUsage":3,"ipAddress":"192.168.1.9",
+                   "version":"3.0.1","isReadyToUpgrade":false,"cpuViolation":false,
+                   "microserviceStatus":"[]","lastStatusTime":1})",
+          agent);
+  ASSERT_EQ(s.status, 204) << s.body;
+  f = get("/api/v3/iofog/" + fog, token).json();
+  EXPECT_EQ(f.at("daemonStatus").as_string(), "RUNNING");
+  EXPECT_EQ(f.at("ipAddress").as_string(), "192.168.1.9");
+  EXPECT_EQ(f.at("version").as_string(), "3.0.1");
+  EXPECT_EQ(f.at("memoryUsage").to_number<double>(), 12.5);
+  EXPECT_GT(f.at("lastStatusTime").as_int64(), 1);  // the controller's clock, not the agent's
+  expect_error(put("/api/v3/agent/status", R"({"cpuUsage":"high"})", agent), 400,
+               "ValidationError");
+  expect_error(put("/api/v3/agent/status", "{", agent), 400, "ValidationError");
+  EXPECT_EQ(get("/api/v3/iofog/" + fog, token).json().at("cpuUsage").to_number<double>(), 3);
+
+  EXPECT_EQ(put("/api/v3/agent/hal/hw", R"({"info":"{\"cpus\":4}"})", agent).status, 204);
+  EXPECT_EQ(get("/api/v3/iofog/" + fog + "/hal/hw", token).json().at("info").as_string(),
+            "{\"cpus\":4}");
+}
+
+TEST_F(agent_api, ChangesAreAckedAtLeastOnce) {
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "changes");
+  std::string agent = provision_agent(token, fog);
+
+  auto none = get("/api/v3/agent/config/changes", agent).json();
+  EXPECT_EQ(none.at("config"), false);
+  EXPECT_EQ(none.at("reboot"), false);
+  EXPECT_FALSE(none.as_object().contains("lastUpdated"));
+
+  ASSERT_EQ(patch("/api/v3/iofog/" + fog, R"({"cpuLimit":10})", token).status, 204);
+  auto first = get("/api/v3/agent/config/changes", agent).json();
+  EXPECT_EQ(first.at("config"), true);
+  EXPECT_EQ(first.at("routerChanged"), false);
+  std::string seen(first.at("lastUpdated").as_string());
+
+  // A change made while the agent works on the first one survives its ack.
+  ASSERT_EQ(post("/api/v3/iofog/" + fog + "/reboot", "", token).status, 204);
+  EXPECT_EQ(
+      patch("/api/v3/agent/config/changes", R"({"lastUpdated":")" + seen + R"("})", agent).status,
+      204);
+  auto second = get("/api/v3/agent/config/changes", agent).json();
+  EXPECT_EQ(second.at("config"), false);
+  EXPECT_EQ(second.at("reboot"), true);
+  EXPECT_EQ(
+      patch("/api/v3/agent/config/changes",
+            R"({"lastUpdated":")" + std::string(second.at("lastUpdated").as_string()) + R"("})",
+            agent)
+          .status,
+      204);
+  EXPECT_EQ(get("/api/v3/agent/config/changes", agent).json().at("reboot"), false);
+
+  expect_error(patch("/api/v3/agent/config/changes", R"({"lastUpdated":"yesterday-ish"})", agent),
+               400, "ValidationError", "Invalid format for field 'lastUpdated'");
+  expect_error(patch("/api/v3/agent/config/changes", "{}", agent), 400, "ValidationError",
+               "Required field 'lastUpdated' is missing");
+
+  // Router changes raise routerChanged; version commands raise version.
+  ASSERT_EQ(patch("/api/v3/iofog/" + fog, R"({"host":"10.9.9.9"})", token).status, 204);
+  ASSERT_EQ(post("/api/v3/iofog/" + fog + "/version/upgrade", "", token).status, 204);
+  auto third = get("/api/v3/agent/config/changes", agent).json();
+  EXPECT_EQ(third.at("routerChanged"), true);
+  EXPECT_EQ(third.at("version"), true);
+  auto v = get("/api/v3/agent/version", agent);
+  ASSERT_EQ(v.status, 200) << v.body;
+  EXPECT_EQ(v.json().at("versionCommand").as_string(), "upgrade");
+  EXPECT_EQ(v.json().at("provisionKey").as_string().size(), 8u);
+}
+
+TEST_F(agent_api, LongPollWakesOnChange) {
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "poller");
+  std::string agent = provision_agent(token, fog);
+
+  // No change yet: the poll is held until the user changes something.
+  http_result polled;
+  std::thread poller(
+      [&] { polled = http(port(), "GET", "/api/v3/agent/config/changes?wait=300", "", agent); });
+  wait_for_held_polls(port(), 1);
+  ASSERT_EQ(post("/api/v3/iofog/" + fog + "/prune", "", token).status, 204);
+  poller.join();
+  ASSERT_EQ(polled.status, 200) << polled.body;
+  EXPECT_EQ(polled.json().at("prune"), true);
+
+  // With a pending change the poll answers at once.
+  auto again = http(port(), "GET", "/api/v3/agent/config/changes?wait=300", "", agent);
+  EXPECT_EQ(again.json().at("prune"), true);
+  expect_error(get("/api/v3/agent/config/changes?wait=soon", agent), 400, "ValidationError");
+}
+
+TEST_F(agent_api, LongPollWakesAcrossControllers) {
+  server second(default_options(db().conninfo()));
+  second.start();
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "replicated");
+  std::string agent = provision_agent(token, fog);
+
+  http_result polled;
+  std::thread poller([&] {
+    polled = http(second.port(), "GET", "/api/v3/agent/config/changes?wait=300", "", agent);
+  });
+  wait_for_held_polls(second.port(), 1);
+  // The change goes through the first controller; NOTIFY carries it to the second.
+  ASSERT_EQ(patch("/api/v3/iofog/" + fog, R"({"logLevel":"WARNING"})", token).status, 204);
+  poller.join();
+  ASSERT_EQ(polled.status, 200) << polled.body;
+  EXPECT_EQ(polled.json().at("config"), true);
+  second.stop();
+}
+
+TEST_F(agent_api, DeletedOrDeprovisionedAgentsAreLockedOut) {
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "leaving");
+  std::string agent = provision_agent(token, fog);
+  EXPECT_EQ(post("/api/v3/agent/deprovision", R"({"microserviceUuids":[]})", agent).status, 204);
+  expect_error(get("/api/v3/agent/config", agent), 401, "AuthenticationError");
+
+  std::string agent2 = provision_agent(token, fog);
+  EXPECT_EQ(get("/api/v3/agent/config", agent2).status, 200);
+  EXPECT_EQ(del("/api/v3/iofog/" + fog, token).status, 202);
+  expect_error(get("/api/v3/agent/config/changes", agent2), 401, "AuthenticationError");
+
+  std::string fog3 = create_fog(token, "self-delete");
+  std::string agent3 = provision_agent(token, fog3);
+  EXPECT_EQ(del("/api/v3/agent/delete-node", agent3).status, 204);
+  expect_error(get("/api/v3/iofog/" + fog3, token), 404, "NotFoundError");
+  expect_error(get("/api/v3/agent/tunnel", agent3), 401, "AuthenticationError");
+}
+
+}  // namespace
+}  // namespace fogmesh::controller::test

@@ -1,0 +1,114 @@
+// Test kit for the controller's API tests: a throwaway PostgreSQL cluster (the same embedded
+// cluster code the controller uses, with fsync off), the server in-process on 127.0.0.1:0, a
+// minimal blocking HTTP client, and a launcher for the real binary.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fogmesh/controller/embedded_postgres.hpp"
+#include "fogmesh/controller/server.hpp"
+
+namespace fogmesh::controller::test {
+
+// mkdtemp'd directory removed (recursively) on destruction.
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class pg_cluster {
+ public:
+  pg_cluster();
+  ~pg_cluster();
+  std::string conninfo() const { return pg_->conninfo(); }
+  // Runs one SQL statement and returns the first column of the first row as text ("" if none).
+  std::string query(const std::string& sql) const;
+
+ private:
+  temp_dir dir_;
+  std::unique_ptr<embedded_postgres> pg_;
+};
+
+struct http_result {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // lower-case names
+  std::string body;
+
+  boost::json::value json() const;
+  std::string header(const std::string& name) const;
+};
+
+// One request on a fresh connection (Connection: close). `auth` is sent as Authorization.
+http_result http(uint16_t port, const std::string& method, const std::string& path,
+                 const std::string& body = "", const std::string& auth = "",
+                 const std::vector<std::pair<std::string, std::string>>& extra_headers = {},
+                 int timeout_sec = 120);
+
+// A cluster plus an in-process server, shared by all tests of a suite.
+class api_test : public ::testing::Test {
+ public:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+
+ protected:
+  static uint16_t port();
+  static pg_cluster& db();
+  static server_options default_options(const std::string& conninfo);
+
+  http_result get(const std::string& path, const std::string& auth = "") {
+    return http(port(), "GET", path, "", auth);
+  }
+  http_result post(const std::string& path, const std::string& body, const std::string& auth = "") {
+    return http(port(), "POST", path, body, auth);
+  }
+  http_result patch(const std::string& path, const std::string& body,
+                    const std::string& auth = "") {
+    return http(port(), "PATCH", path, body, auth);
+  }
+  http_result put(const std::string& path, const std::string& body, const std::string& auth = "") {
+    return http(port(), "PUT", path, body, auth);
+  }
+  http_result del(const std::string& path, const std::string& auth = "",
+                  const std::string& body = "") {
+    return http(port(), "DELETE", path, body, auth);
+  }
+
+  // Signs up a fresh user (unique email) and returns its access token.
+  std::string new_user_token();
+  // Creates a fog for `token` and returns its uuid.
+  std::string create_fog(const std::string& token, const std::string& name,
+                         const std::string& extra_json = "");
+  // Provisions an agent for the fog and returns the agent token.
+  std::string provision_agent(const std::string& token, const std::string& fog_uuid);
+};
+
+// Asserts a {name,message} error body.
+void expect_error(const http_result& r, int status, const std::string& name,
+                  const std::string& message_substring = "");
+
+// The fogmesh-controller binary as a child process (own process group), embedded PostgreSQL.
+class controller_process {
+ public:
+  explicit controller_process(const std::string& data_dir, std::vector<std::string> extra = {});
+  ~controller_process();  // SIGKILL if still running
+  uint16_t port() const { return port_; }
+  int terminate();  // SIGTERM, wait, returns the exit status
+  void kill9();     // SIGKILL the controller only (its PostgreSQL keeps running)
+
+ private:
+  int pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+}  // namespace fogmesh::controller::test
