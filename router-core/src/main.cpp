@@ -118,6 +118,10 @@ int main(int argc, char** argv) {
     return fail_usage("unknown log level '" + log_level + "'");
   }
   auto logger = fogmesh::log::get("router");
+  for (const auto& ignored : config.ignored) {
+    logger->info("{}:{}: attribute '{}' of {} is accepted for qdrouterd compatibility but has no "
+                 "effect", config.file, ignored.line, ignored.attribute, ignored.entity);
+  }
 
   // Signals are taken synchronously by this thread; the shard thread never sees them.
   sigset_t signals;

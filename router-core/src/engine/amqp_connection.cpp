@@ -77,7 +77,7 @@ void amqp_connection::on_completion(io::op_kind kind, int res, std::uint32_t fla
     case io::op_kind::recv: {
       if ((flags & IORING_CQE_F_MORE) == 0) recv_armed_ = false;
       if (res > 0) {
-        if (state_ != state::closed) on_bytes(data);
+        if (state_ != state::closed) on_received(data);
       } else if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED)) {
         if (state_ != state::closed) {
           if (res < 0) logger()->debug("[C{}] receive failed: {}", id_, std::strerror(-res));
@@ -120,7 +120,7 @@ void amqp_connection::on_completion(io::op_kind kind, int res, std::uint32_t fla
           core_.resume(*l);
         }
       }
-      if (!out_.empty()) {
+      if (!out_.empty() || (tls_ && !tls_cipher_.empty())) {
         owner_.mark_dirty(this);
       } else if (close_after_flush_) {
         teardown();
@@ -131,6 +131,34 @@ void amqp_connection::on_completion(io::op_kind kind, int res, std::uint32_t fla
     default:
       break;
   }
+}
+
+void amqp_connection::on_received(std::span<const std::uint8_t> data) {
+  if (!tls_decided_) {
+    // A TLS ClientHello starts with a handshake record (0x16); AMQP starts with 'A'.
+    tls_decided_ = true;
+    if (settings_.tls && (settings_.require_tls || data[0] == 0x16)) {
+      tls_ = std::make_unique<tls_stream>(settings_.tls);
+    } else if (settings_.require_tls) {
+      logger()->info("[C{}] {} did not start TLS on a listener that requires it", id_, peer_);
+      teardown();
+      close_socket();
+      return;
+    }
+  }
+  if (!tls_) {
+    on_bytes(data);
+    return;
+  }
+  tls_plain_.clear();
+  if (!tls_->receive(data, tls_plain_)) {
+    logger()->info("[C{}] TLS failure with {}: {}", id_, peer_, tls_->last_error());
+    teardown();
+    close_socket();
+    return;
+  }
+  owner_.mark_dirty(this);  // handshake bytes may be waiting
+  if (!tls_plain_.empty()) on_bytes(tls_plain_);
 }
 
 void amqp_connection::close_socket() {
@@ -172,8 +200,22 @@ void amqp_connection::flush() {
 }
 
 void amqp_connection::start_send() {
-  if (send_in_flight_ || out_.empty() || socket_closed_) return;
-  std::swap(out_, sending_);
+  if (send_in_flight_ || socket_closed_) return;
+  if (tls_) {
+    if (!tls_->send(out_, tls_cipher_)) {
+      logger()->info("[C{}] TLS failure with {}: {}", id_, peer_, tls_->last_error());
+      out_.clear();
+      teardown();
+      close_socket();
+      return;
+    }
+    out_.clear();
+    if (tls_cipher_.empty()) return;
+    std::swap(tls_cipher_, sending_);
+  } else {
+    if (out_.empty()) return;
+    std::swap(out_, sending_);
+  }
   sending_offset_ = 0;
   send_in_flight_ = owner_.loop().send(slot_, fd_, sending_.data(), sending_.size());
   last_output_ = clock::now();
@@ -286,7 +328,11 @@ bool amqp_connection::handle_protocol_header(std::span<const std::uint8_t> data)
   if (state_ == state::header && proto == amqp::protocol_id::sasl) {
     out_.insert(out_.end(), amqp::sasl_protocol_header.begin(), amqp::sasl_protocol_header.end());
     amqp::sasl_mechanisms mechs;
-    for (const auto& m : settings_.sasl_mechanisms) mechs.mechanisms.push_back(m);
+    for (const auto& m : settings_.sasl_mechanisms) {
+      // EXTERNAL means "the identity of my verified TLS client certificate".
+      if (m == "EXTERNAL" && (!tls_ || tls_->peer_identity().empty())) continue;
+      mechs.mechanisms.push_back(m);
+    }
     amqp::append_frame(out_, 0, mechs, {}, amqp::frame_type_sasl);
     state_ = state::sasl;
     return true;
@@ -328,6 +374,10 @@ void amqp_connection::handle_sasl_frame(const amqp::frame_view& frame) {
   if (offered && init.mechanism == "ANONYMOUS") {
     ok = true;
     user_ = "anonymous";
+  } else if (offered && init.mechanism == "EXTERNAL" && tls_ &&
+             !tls_->peer_identity().empty()) {
+    ok = true;
+    user_ = tls_->peer_identity();
   } else if (offered && init.mechanism == "PLAIN" && init.initial_response) {
     auto creds = sasl::parse_plain(*init.initial_response);
     if (creds && sasl::verify_user(settings_.users_file, creds->authcid, creds->password)) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "amqp/frame.hpp"
+#include "engine/tls.hpp"
 #include "io/event_loop.hpp"
 #include "routing/model.hpp"
 
@@ -33,6 +34,8 @@ struct connection_settings {
   std::uint64_t max_message_size = 0;
   std::string listener_name;
   std::string users_file;
+  std::shared_ptr<tls_context> tls;           // set when the listener has an sslProfile
+  bool require_tls = false;
 };
 
 class amqp_connection final : public io::completion_target {
@@ -91,7 +94,8 @@ class amqp_connection final : public io::completion_target {
  private:
   enum class state { header, sasl, amqp_header, open, opened, closing, closed };
 
-  void on_bytes(std::span<const std::uint8_t> data);
+  void on_received(std::span<const std::uint8_t> data);  // socket bytes (TLS or not)
+  void on_bytes(std::span<const std::uint8_t> data);     // AMQP bytes
   // Consumes as many complete units (headers/frames) as possible; returns bytes consumed.
   std::size_t process(std::span<const std::uint8_t> data);
   bool handle_protocol_header(std::span<const std::uint8_t> data);
@@ -142,6 +146,10 @@ class amqp_connection final : public io::completion_target {
   std::vector<std::unique_ptr<session>> sessions_;    // index = our channel
   std::vector<session*> sessions_by_remote_;          // index = remote channel
 
+  std::unique_ptr<tls_stream> tls_;
+  bool tls_decided_ = false;
+  amqp::byte_buffer tls_plain_;   // decrypted input of one receive
+  amqp::byte_buffer tls_cipher_;  // encrypted output waiting for the socket
   amqp::byte_buffer carry_;       // an incomplete frame carried to the next receive
   amqp::byte_buffer out_;         // frames produced this batch
   amqp::byte_buffer sending_;     // frames handed to the kernel

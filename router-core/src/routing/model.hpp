@@ -46,6 +46,7 @@ struct delivery {
 
   bool multicast_copy = false;      // a fan-out copy: no ingress side of its own
   bool routed = false;              // a destination was chosen (or multicast copies made)
+  bool freed = false;               // back in the pool (guards a late maybe_free)
 
   amqp::byte_buffer pending;        // received, not yet written to out_link
 

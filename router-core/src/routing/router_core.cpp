@@ -40,10 +40,13 @@ delivery* router_core::allocate() {
   if (free_list_.empty()) return new delivery;
   delivery* d = free_list_.back();
   free_list_.pop_back();
+  d->freed = false;
   return d;
 }
 
 void router_core::maybe_free(delivery* d) {
+  // Forwarding may already have returned d to the pool inside the caller's call chain.
+  if (d->freed) return;
   if (d->queued || d->in_tracked || d->out_tracked) return;
   if (d->in_link != nullptr && d->in_link->current == d) return;
   detach_live(*d);
@@ -55,6 +58,7 @@ void router_core::maybe_free(delivery* d) {
   if (keep.capacity() > 65536) keep = {};
   *d = delivery{};
   d->pending = std::move(keep);
+  d->freed = true;
   free_list_.push_back(d);
 }
 
@@ -474,8 +478,7 @@ void router_core::fan_out(delivery& d, address_entry& a) {
     copy->routed = true;
     copy->message_format = d.message_format;
     copy->pending = d.pending;  // each consumer drains at its own pace
-    enqueue(*copy, *out);
-    maybe_free(copy);
+    enqueue(*copy, *out);       // frees the copy itself once written
   }
   // Multicast is at-most-once per consumer: the sender learns it was accepted by the router.
   consume_pending(d, d.pending.size());

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -21,7 +22,7 @@ const std::shared_ptr<spdlog::logger>& logger() {
   return l;
 }
 
-listener_endpoint bind_listener(const listener_config& cfg) {
+listener_endpoint bind_listener(const listener_config& cfg, const router_config& all) {
   auto port = resolve_port(cfg.port);
   if (!port) {
     throw std::system_error(EINVAL, std::generic_category(),
@@ -42,6 +43,23 @@ listener_endpoint bind_listener(const listener_config& cfg) {
   int last_errno = 0;
   listener_endpoint ep;
   ep.config = cfg;
+  if (!cfg.ssl_profile.empty()) {
+    auto it = std::find_if(all.ssl_profiles.begin(), all.ssl_profiles.end(),
+                           [&](const ssl_profile_config& p) { return p.name == cfg.ssl_profile; });
+    if (it == all.ssl_profiles.end()) {
+      freeaddrinfo(res);
+      throw std::system_error(EINVAL, std::generic_category(),
+                              "listener '" + cfg.name + "': no sslProfile named '" +
+                                  cfg.ssl_profile + "'");
+    }
+    const bool only_external = cfg.authenticate_peer && cfg.sasl_mechanisms == "EXTERNAL";
+    try {
+      ep.tls = tls_context::make_server(*it, only_external);
+    } catch (const std::runtime_error& e) {
+      freeaddrinfo(res);
+      throw std::system_error(EINVAL, std::generic_category(), e.what());
+    }
+  }
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
     int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
@@ -95,7 +113,7 @@ router::router(router_config config) : impl_(std::make_unique<impl>()) {
   }
   std::vector<listener_endpoint> endpoints;
   for (const auto& l : cfg.listeners) {
-    endpoints.push_back(bind_listener(l));
+    endpoints.push_back(bind_listener(l, cfg));
     impl_->ports.push_back(endpoints.back().bound_port);
     logger()->info("listening on {}:{} (listener '{}', role {})",
                    l.host.empty() ? "*" : l.host, endpoints.back().bound_port, l.name,

@@ -47,8 +47,11 @@ std::vector<std::string> split_words(const std::string& s) {
   return out;
 }
 
-connection_settings settings_for(const listener_config& l) {
+connection_settings settings_for(const listener_endpoint& ep) {
+  const listener_config& l = ep.config;
   connection_settings s;
+  s.tls = ep.tls;
+  s.require_tls = l.require_ssl;
   s.role = l.role;
   s.max_frame_size = std::max<std::uint32_t>(l.max_frame_size, amqp::min_max_frame_size);
   s.channel_max = static_cast<std::uint16_t>(
@@ -166,7 +169,7 @@ void shard::accept(listener_endpoint& ep, int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   auto conn = std::make_unique<amqp_connection>(*this, fd, next_connection_id_++,
-                                                describe_peer(fd), settings_for(ep.config));
+                                                describe_peer(fd), settings_for(ep));
   conn->start();
   connections_.push_back(std::move(conn));
 }

@@ -23,6 +23,7 @@ namespace fogmesh::router {
 
 struct listener_endpoint {
   listener_config config;
+  std::shared_ptr<tls_context> tls;
   int fd = -1;
   std::uint16_t bound_port = 0;
 };
