@@ -357,6 +357,7 @@ def parse_args(extra=None):
 def main(test, extra_args=None):
     """Runs test(args) and exits 0/1/77. Prints router logs on failure (or with -v)."""
     args = parse_args(extra_args)
+    args.router = os.path.abspath(args.router)
     if not os.access(args.router, os.X_OK):
         print("router binary %s is not executable" % args.router)
         sys.exit(FAIL)
