@@ -52,7 +52,28 @@ amqp_connection::~amqp_connection() {
 void amqp_connection::start() {
   slot_ = owner_.loop().register_target(this);
   recv_armed_ = owner_.loop().recv_multishot(slot_, fd_);
-  logger()->debug("[C{}] accepted from {}", id_, peer_);
+  if (settings_.client) {
+    client_start();
+  } else {
+    logger()->debug("[C{}] accepted from {}", id_, peer_);
+  }
+}
+
+void amqp_connection::client_start() {
+  // SASL first, always: brokers and routers alike accept ANONYMOUS when nothing else is set.
+  out_.insert(out_.end(), amqp::sasl_protocol_header.begin(), amqp::sasl_protocol_header.end());
+  owner_.mark_dirty(this);
+  logger()->info("[C{}] connected to {} (connector '{}')", id_, peer_, settings_.connector_name);
+}
+
+void amqp_connection::write_client_open() {
+  amqp::open o;
+  o.container_id = owner_.router_id();
+  o.hostname = settings_.hostname;
+  o.max_frame_size = settings_.max_frame_size;
+  o.channel_max = settings_.channel_max;
+  if (settings_.idle_timeout_ms > 0) o.idle_timeout_ms = settings_.idle_timeout_ms;
+  amqp::append_frame(out_, 0, o);
 }
 
 std::size_t amqp_connection::session_count() const noexcept {
@@ -325,6 +346,20 @@ bool amqp_connection::handle_protocol_header(std::span<const std::uint8_t> data)
   }
   const amqp::protocol_id proto = **id;
   owner_.mark_dirty(this);
+  if (settings_.client) {
+    if (state_ == state::header && proto == amqp::protocol_id::sasl) {
+      state_ = state::sasl;
+      return true;
+    }
+    if (state_ == state::amqp_header && proto == amqp::protocol_id::amqp) {
+      state_ = state::open;
+      return true;
+    }
+    logger()->warn("[C{}] {} answered with protocol {}; closing", id_, peer_,
+                   static_cast<int>(proto));
+    close_after_flush_ = true;
+    return false;
+  }
   if (state_ == state::header && proto == amqp::protocol_id::sasl) {
     out_.insert(out_.end(), amqp::sasl_protocol_header.begin(), amqp::sasl_protocol_header.end());
     amqp::sasl_mechanisms mechs;
@@ -358,6 +393,48 @@ void amqp_connection::handle_sasl_frame(const amqp::frame_view& frame) {
     return;
   }
   auto body = amqp::decode_sasl_body(frame);
+  if (settings_.client && body) {
+    if (auto* mechs = std::get_if<amqp::sasl_mechanisms>(&*body)) {
+      auto offers = [&](std::string_view m) {
+        return std::find(mechs->mechanisms.begin(), mechs->mechanisms.end(), m) !=
+               mechs->mechanisms.end();
+      };
+      amqp::sasl_init init;
+      init.hostname = settings_.hostname;
+      if (!settings_.sasl_username.empty() && offers("PLAIN")) {
+        init.mechanism = "PLAIN";
+        std::string response = std::string(1, '\0') + settings_.sasl_username + '\0' +
+                               settings_.sasl_password;
+        init.initial_response = amqp::byte_buffer(response.begin(), response.end());
+      } else if (offers("ANONYMOUS")) {
+        init.mechanism = "ANONYMOUS";
+        init.initial_response = amqp::byte_buffer{};
+      } else {
+        logger()->warn("[C{}] {} offers no SASL mechanism we can use", id_, peer_);
+        teardown();
+        close_socket();
+        return;
+      }
+      amqp::append_frame(out_, 0, init, {}, amqp::frame_type_sasl);
+      owner_.mark_dirty(this);
+      return;
+    }
+    if (auto* outcome = std::get_if<amqp::sasl_outcome>(&*body)) {
+      if (outcome->code != amqp::sasl_outcome::code_t::ok) {
+        logger()->warn("[C{}] {} refused our credentials (SASL outcome {})", id_, peer_,
+                       static_cast<int>(outcome->code));
+        teardown();
+        close_socket();
+        return;
+      }
+      out_.insert(out_.end(), amqp::amqp_protocol_header.begin(),
+                  amqp::amqp_protocol_header.end());
+      write_client_open();
+      owner_.mark_dirty(this);
+      state_ = state::amqp_header;
+      return;
+    }
+  }
   if (!body || !std::holds_alternative<amqp::sasl_init>(*body)) {
     logger()->info("[C{}] unexpected SASL frame from {}", id_, peer_);
     amqp::sasl_outcome outcome;
@@ -462,6 +539,13 @@ void amqp_connection::handle_open(const amqp::open& o) {
   peer_max_frame_size_ = std::max(o.max_frame_size, amqp::min_max_frame_size);
   peer_channel_max_ = o.channel_max;
   peer_idle_timeout_ms_ = o.idle_timeout_ms.value_or(0);
+  if (settings_.client) {
+    state_ = state::opened;
+    logger()->info("[C{}] connection to {} opened (container {})", id_, peer_,
+                   remote_container_);
+    core_.connection_opened(*this);
+    return;
+  }
   amqp::open reply;
   reply.container_id = owner_.router_id();
   reply.max_frame_size = settings_.max_frame_size;
@@ -489,6 +573,22 @@ session* amqp_connection::session_by_remote(std::uint16_t channel) {
 }
 
 void amqp_connection::handle_begin(std::uint16_t channel, const amqp::begin& b) {
+  if (b.remote_channel) {
+    // The answer to a begin we sent.
+    const std::uint16_t ours = *b.remote_channel;
+    if (ours >= sessions_.size() || !sessions_[ours] || sessions_[ours]->remote_begun) {
+      fail("amqp:connection:framing-error", "begin answers a session we did not start");
+      return;
+    }
+    session& s = *sessions_[ours];
+    s.remote_begun = true;
+    s.remote_channel = channel;
+    s.next_incoming_id = b.next_outgoing_id;
+    s.remote_incoming_window = b.incoming_window;
+    s.handle_max = b.handle_max;
+    store(sessions_by_remote_, channel, &s);
+    return;
+  }
   if (session_by_remote(channel) != nullptr) {
     fail("amqp:connection:framing-error", "begin on a channel already in use");
     return;
@@ -521,6 +621,25 @@ void amqp_connection::handle_begin(std::uint16_t channel, const amqp::begin& b) 
 }
 
 void amqp_connection::handle_attach(session& s, amqp::attach& a) {
+  for (link* mine : s.links_by_handle) {
+    if (mine == nullptr || mine->remote_attached || mine->name != a.name) continue;
+    // The peer's answer to an attach we sent.
+    if (lookup(s.links_by_remote_handle, a.handle) != nullptr) {
+      fail("amqp:session:handle-in-use", "attach answer on a handle already in use");
+      return;
+    }
+    mine->remote_attached = true;
+    mine->remote_handle = a.handle;
+    store(s.links_by_remote_handle, a.handle, mine);
+    const bool refused = mine->kind == link_kind::outgoing ? !a.target : !a.source;
+    core_.initiated_link_attached(*mine, !refused);
+    if (refused) return;  // a detach with the reason follows
+    if (mine->kind == link_kind::incoming) {
+      mine->peer_delivery_count = a.initial_delivery_count.value_or(0);
+      core_.grant_credit(*mine, true);
+    }
+    return;
+  }
   if (lookup(s.links_by_remote_handle, a.handle) != nullptr) {
     fail("amqp:session:handle-in-use", "attach on handle " + std::to_string(a.handle) +
                                            " which is already attached");
@@ -560,6 +679,11 @@ void amqp_connection::handle_attach(session& s, amqp::attach& a) {
   store(s.links_by_handle, handle, raw);
 
   auto decision = core_.link_attached(*raw);
+  if (decision.deferred) {
+    // Link route: the reply waits for the far side's attach (router_core::partner_attached).
+    pending_attach_[raw] = a;
+    return;
+  }
 
   amqp::attach reply;
   reply.name = a.name;
@@ -678,6 +802,7 @@ void amqp_connection::handle_detach(session& s, const amqp::detach& d) {
     return;
   }
   l->detach_received = true;
+  l->detach_error = d.err;
   if (!l->detach_sent) write_detach(*l, d.closed, nullptr);
   drop_link(*l, true);
 }
@@ -693,6 +818,7 @@ void amqp_connection::drop_link(link& l, bool) {
     s.links_by_handle[l.handle] = nullptr;
   }
   if (l.blocked) std::erase(blocked_links_, &l);
+  pending_attach_.erase(&l);
   delete &l;
 }
 
@@ -719,10 +845,11 @@ void amqp_connection::end_session(session& s, const amqp::error* err) {
     s.end_sent = true;
     owner_.mark_dirty(this);
   }
-  if (s.remote_channel < sessions_by_remote_.size() &&
+  if (s.remote_begun && s.remote_channel < sessions_by_remote_.size() &&
       sessions_by_remote_[s.remote_channel] == &s) {
     sessions_by_remote_[s.remote_channel] = nullptr;
   }
+  if (router_session_ == &s) router_session_ = nullptr;
   sessions_[s.channel].reset();
 }
 
@@ -789,6 +916,102 @@ void amqp_connection::teardown() {
   sessions_.clear();
   sessions_by_remote_.clear();
   blocked_links_.clear();
+  router_session_ = nullptr;
+  if (!closed_notified_) {
+    closed_notified_ = true;
+    core_.connection_closed(*this);
+  }
+}
+
+// ---- router-initiated sessions and links ----------------------------------------------------
+
+session& amqp_connection::router_session() {
+  if (router_session_ != nullptr) return *router_session_;
+  std::size_t ours = 0;
+  while (ours < sessions_.size() && sessions_[ours]) ++ours;
+  if (ours >= sessions_.size()) sessions_.resize(ours + 1);
+  sessions_[ours] = std::make_unique<session>();
+  session& s = *sessions_[ours];
+  s.channel = static_cast<std::uint16_t>(ours);
+  s.remote_begun = false;
+  amqp::begin b;
+  b.next_outgoing_id = s.next_outgoing_id;
+  b.incoming_window = s.incoming_window;
+  b.outgoing_window = 0x7fffffff;
+  b.handle_max = 0xffff;
+  amqp::append_frame(out_, s.channel, b);
+  s.begin_sent = true;
+  owner_.mark_dirty(this);
+  router_session_ = &s;
+  return s;
+}
+
+link* amqp_connection::attach_link(link_kind kind, const std::string& name,
+                                   const std::string& address,
+                                   amqp::sender_settle_mode snd_mode) {
+  if (state_ != state::opened) return nullptr;
+  session& s = router_session();
+  auto l = std::make_unique<link>();
+  l->conn = this;
+  l->sess = &s;
+  l->name = name;
+  l->id = next_link_id_++;
+  l->kind = kind;
+  l->address = address;
+  l->snd_settle_mode = snd_mode;
+  l->remote_attached = false;
+  l->capacity = settings_.link_capacity;
+  std::uint32_t handle = 0;
+  while (handle < s.links_by_handle.size() && s.links_by_handle[handle] != nullptr) ++handle;
+  l->handle = handle;
+  amqp::attach a;
+  a.name = name;
+  a.handle = handle;
+  a.role = kind == link_kind::incoming ? amqp::role::receiver : amqp::role::sender;
+  a.snd_settle_mode = snd_mode;
+  a.source = amqp::terminus{};
+  a.target = amqp::terminus{};
+  if (kind == link_kind::incoming) a.source->address = address;
+  else a.target->address = address;
+  if (kind == link_kind::outgoing) a.initial_delivery_count = 0;
+  amqp::append_frame(out_, s.channel, a);
+  owner_.mark_dirty(this);
+  link* raw = l.release();
+  store(s.links_by_handle, handle, raw);
+  return raw;
+}
+
+void amqp_connection::detach_link(link& l, const amqp::error* err) {
+  write_detach(l, true, err);
+  if (l.detach_received || !l.remote_attached) {
+    // Nothing more will come from the peer for this link.
+    if (!l.remote_attached) {
+      drop_link(l, false);
+    }
+  }
+}
+
+void amqp_connection::complete_attach(link& l, bool accepted, const amqp::error* err) {
+  auto it = pending_attach_.find(&l);
+  if (it == pending_attach_.end()) return;
+  amqp::attach a = std::move(it->second);
+  pending_attach_.erase(it);
+  amqp::attach reply;
+  reply.name = a.name;
+  reply.handle = l.handle;
+  reply.role = a.role == amqp::role::sender ? amqp::role::receiver : amqp::role::sender;
+  reply.snd_settle_mode = a.snd_settle_mode;
+  reply.rcv_settle_mode = a.rcv_settle_mode;
+  reply.source = a.source;
+  reply.target = a.target;
+  if (!accepted) {
+    if (l.kind == link_kind::outgoing) reply.source.reset();
+    else reply.target.reset();
+  }
+  if (reply.role == amqp::role::sender) reply.initial_delivery_count = 0;
+  amqp::append_frame(out_, l.sess->channel, reply);
+  owner_.mark_dirty(this);
+  if (!accepted) write_detach(l, true, err);
 }
 
 // ---- output --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "amqp/frame.hpp"
@@ -36,6 +37,11 @@ struct connection_settings {
   std::string users_file;
   std::shared_ptr<tls_context> tls;           // set when the listener has an sslProfile
   bool require_tls = false;
+  // Outbound (connector) connections: we speak first and authenticate as a client.
+  bool client = false;
+  std::string connector_name;
+  std::string hostname;
+  std::string sasl_username, sasl_password;
 };
 
 class amqp_connection final : public io::completion_target {
@@ -90,9 +96,22 @@ class amqp_connection final : public io::completion_target {
   void pause_reading();
   void resume_reading();
   std::size_t& pending_in_bytes() noexcept { return pending_in_bytes_; }
+  bool opened() const noexcept { return state_ == state::opened; }
+  // Router-initiated links (auto-links, link routes) on a connection we opened as a client
+  // or on any open connection: begins a session on first use, sends the attach and returns the
+  // link; the peer's attach completes it.
+  link* attach_link(link_kind kind, const std::string& name, const std::string& address,
+                    amqp::sender_settle_mode snd_mode);
+  // Detaches a router-initiated or peer link from our side (e.g. its link-route partner left).
+  void detach_link(link& l, const amqp::error* err);
+  // Sends the deferred attach reply of a link-routed link once its partner answered.
+  void complete_attach(link& l, bool accepted, const amqp::error* err);
 
  private:
   enum class state { header, sasl, amqp_header, open, opened, closing, closed };
+  void client_start();
+  void write_client_open();
+  session& router_session();
 
   void on_received(std::span<const std::uint8_t> data);  // socket bytes (TLS or not)
   void on_bytes(std::span<const std::uint8_t> data);     // AMQP bytes
@@ -165,6 +184,9 @@ class amqp_connection final : public io::completion_target {
   std::vector<link*> blocked_links_;
   amqp::byte_buffer scratch_;
   std::uint64_t next_link_id_ = 1;
+  session* router_session_ = nullptr;   // session for router-initiated links
+  std::unordered_map<link*, amqp::attach> pending_attach_;  // link-routed attaches awaiting
+  bool closed_notified_ = false;
 
   friend class shard;
   friend class router_core;

@@ -73,7 +73,8 @@ address_entry& address_table::get(std::string_view name) {
   if (it != entries_.end()) return *it->second;
   auto entry = std::make_unique<address_entry>();
   entry->name = std::string(name);
-  if (const address_config* cfg = matcher_.match(name)) {
+  const std::string_view base = name.substr(0, name.find('\x1f'));
+  if (const address_config* cfg = matcher_.match(base)) {
     entry->dist = cfg->dist;
     entry->priority = cfg->priority;
   } else {

@@ -50,6 +50,10 @@ class address_table {
  public:
   explicit address_table(address_matcher matcher) : matcher_(std::move(matcher)) {}
 
+  // The table key of an address phase: phase 0 is the address itself.
+  static std::string phase_key(const std::string& address, int phase) {
+    return phase == 0 ? address : address + '\x1f' + std::to_string(phase);
+  }
   // Returns the entry for name, creating it with its configured distribution.
   address_entry& get(std::string_view name);
   address_entry* find(std::string_view name);

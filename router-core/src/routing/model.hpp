@@ -71,6 +71,10 @@ struct link {
   amqp::receiver_settle_mode rcv_settle_mode = amqp::receiver_settle_mode::first;
   bool detach_received = false;
   bool detach_sent = false;
+  bool remote_attached = true;       // false while a router-initiated attach awaits its reply
+  link* peer = nullptr;              // link-route partner: everything is forwarded to it
+  std::optional<amqp::error> detach_error;  // what the peer said when it detached
+  bool auto_link = false;
   std::uint64_t id = 0;              // shard-unique, for logs and management
 
   // Outgoing link state (router → peer receiver).
@@ -98,6 +102,7 @@ struct link {
 struct session {
   std::uint16_t channel = 0;         // ours
   std::uint16_t remote_channel = 0;
+  bool remote_begun = true;          // false while our own begin awaits its reply
   bool begin_sent = false;
   bool end_sent = false;
   bool end_received = false;

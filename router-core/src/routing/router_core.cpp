@@ -82,9 +82,113 @@ void router_core::detach_live(delivery& d) {
 
 // ---- links -------------------------------------------------------------------------------
 
+void router_core::set_routes(std::vector<link_route_config> link_routes,
+                             std::vector<auto_link_config> auto_links) {
+  link_routes_ = std::move(link_routes);
+  auto_links_ = std::move(auto_links);
+}
+
+amqp_connection* router_core::find_route_container(const std::string& connection,
+                                                   const std::string& container_id) const {
+  for (amqp_connection* c : route_containers_) {
+    const auto& s = c->settings();
+    if (!connection.empty() && (s.connector_name == connection || s.listener_name == connection)) {
+      return c;
+    }
+    if (!container_id.empty() && c->container_id() == container_id) return c;
+  }
+  return nullptr;
+}
+
+void router_core::connection_opened(amqp_connection& c) {
+  if (c.settings().role != connection_role::route_container) return;
+  route_containers_.push_back(&c);
+  for (const auto& al : auto_links_) {
+    const auto& s = c.settings();
+    const bool ours = (!al.connection.empty() &&
+                       (al.connection == s.connector_name || al.connection == s.listener_name)) ||
+                      (!al.container_id.empty() && al.container_id == c.container_id());
+    if (!ours) continue;
+    const std::string& external = al.external_address.empty() ? al.address : al.external_address;
+    const link_kind kind = al.direction == link_direction::in ? link_kind::incoming
+                                                              : link_kind::outgoing;
+    link* l = c.attach_link(kind, "autoLink/" + al.address, external,
+                            amqp::sender_settle_mode::unsettled);
+    if (l == nullptr) continue;
+    l->auto_link = true;
+    l->address = al.address;
+    const int phase = al.phase.value_or(kind == link_kind::outgoing ? 0 : 1);
+    address_entry& a = addresses_.get(address_table::phase_key(al.address, phase));
+    l->addr = &a;
+    if (kind == link_kind::outgoing) {
+      // The broker queue is one more consumer of the address (a waypoint).
+      const bool first_consumer = a.consumers.empty();
+      a.consumers.push_back(l);
+      if (first_consumer) {
+        for (link* producer : a.producers) grant_credit(*producer, true);
+      }
+    } else {
+      a.producers.push_back(l);
+    }
+  }
+}
+
+void router_core::connection_closed(amqp_connection& c) { std::erase(route_containers_, &c); }
+
+void router_core::initiated_link_attached(link& l, bool accepted) {
+  if (l.peer == nullptr) return;
+  amqp::error err{"qd:no-route-to-dest", "the route container refused the link", {}};
+  l.peer->conn->complete_attach(*l.peer, accepted, accepted ? nullptr : &err);
+  if (accepted) {
+    // Credit flows from whichever side receives: mirror what is already known.
+    if (l.kind == link_kind::outgoing) grant_credit(*l.peer, true);
+    else grant_credit(l, true);
+  }
+}
+
+bool router_core::attach_link_route(link& l, attach_decision& decision) {
+  if (l.address.empty() || link_routes_.empty()) return false;
+  for (const auto& lr : link_routes_) {
+    const bool direction_ok = (lr.direction == link_direction::in) == (l.kind == link_kind::incoming);
+    if (!direction_ok) continue;
+    const bool match = !lr.prefix.empty() ? address_matcher::prefix_matches(lr.prefix, l.address)
+                                          : address_matcher::pattern_matches(lr.pattern, l.address);
+    if (!match) continue;
+    amqp_connection* target = find_route_container(lr.connection, lr.container_id);
+    if (target == nullptr || !target->opened()) {
+      decision.accepted = false;
+      decision.error.condition = "qd:no-route-to-dest";
+      decision.error.description = "no route container is connected for link route '" +
+                                   (lr.prefix.empty() ? lr.pattern : lr.prefix) + "'";
+      return true;
+    }
+    std::string external = l.address;
+    if (!lr.del_external_prefix.empty() && external.starts_with(lr.del_external_prefix)) {
+      external.erase(0, lr.del_external_prefix.size());
+    }
+    external = lr.add_external_prefix + external;
+    link* partner = target->attach_link(l.kind == link_kind::incoming ? link_kind::outgoing
+                                                                      : link_kind::incoming,
+                                        l.name, external, l.snd_settle_mode);
+    if (partner == nullptr) {
+      decision.accepted = false;
+      decision.error.condition = "qd:no-route-to-dest";
+      decision.error.description = "route container connection is not open";
+      return true;
+    }
+    partner->peer = &l;
+    l.peer = partner;
+    decision.deferred = true;
+    decision.address = l.address;
+    return true;
+  }
+  return false;
+}
+
 router_core::attach_decision router_core::link_attached(link& l) {
   attach_decision decision;
   ++counters_.links_attached;
+  if (!l.dynamic && attach_link_route(l, decision)) return decision;
   if (l.dynamic) {
     // qdrouterd's shape for temporary reply addresses; the salt keeps them unguessable enough
     // that two router restarts do not hand out the same names.
@@ -106,7 +210,14 @@ router_core::attach_decision router_core::link_attached(link& l) {
     l.capacity = l.conn->settings().link_capacity;
     return decision;
   }
-  address_entry& a = addresses_.get(l.address);
+  // Waypoint addresses have two halves: senders feed phase 0 (towards the broker's queue),
+  // receivers drain phase 1 (from it), so the router never loops a message back.
+  int phase = 0;
+  if (const address_config* cfg = addresses_.matcher().match(l.address); cfg && cfg->waypoint) {
+    phase = l.kind == link_kind::incoming ? cfg->ingress_phase.value_or(0)
+                                          : cfg->egress_phase.value_or(1);
+  }
+  address_entry& a = addresses_.get(address_table::phase_key(l.address, phase));
   if (a.dist == distribution::unavailable) {
     addresses_.release_if_unused(a);
     decision.accepted = false;
@@ -129,6 +240,17 @@ router_core::attach_decision router_core::link_attached(link& l) {
 }
 
 void router_core::link_detached(link& l) {
+  if (link* partner = l.peer) {
+    // A link-routed pair lives and dies together.
+    l.peer = nullptr;
+    partner->peer = nullptr;
+    // A detach passes through as the peer sent it; a lost connection becomes routed-link-lost.
+    amqp::error lost{"qd:routed-link-lost", "the other side of the link route went away", {}};
+    const amqp::error* err = l.detach_received ? (l.detach_error ? &*l.detach_error : nullptr)
+                                               : &lost;
+    partner->conn->complete_attach(*partner, false, err != nullptr ? err : &lost);
+    if (!partner->detach_sent) partner->conn->detach_link(*partner, err);
+  }
   if (l.kind == link_kind::outgoing) {
     // Deliveries routed here that never started go elsewhere or back to their sender.
     std::deque<delivery*> queue;
@@ -229,6 +351,18 @@ bool router_core::routable(const link& in) const {
 
 void router_core::grant_credit(link& l, bool force) {
   if (l.kind != link_kind::incoming || l.detach_sent || l.detach_received) return;
+  if (!l.remote_attached) return;  // the attach answer comes first
+  if (l.peer != nullptr) {
+    // Link-routed: the sender may send exactly what the far receiver can take.
+    const link& out = *l.peer;
+    const std::uint32_t queued = static_cast<std::uint32_t>(out.queue.size());
+    const std::uint32_t target = out.credit > queued ? out.credit - queued : 0;
+    if (target != l.credit_outstanding || force) {
+      l.credit_outstanding = target;
+      l.conn->write_flow(l);
+    }
+    return;
+  }
   if (!routable(l)) return;  // held until a consumer appears (qdrouterd semantics)
   const std::uint32_t target = l.capacity;
   const std::uint32_t in_use = l.credit_outstanding;
@@ -389,6 +523,11 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
 bool router_core::route(delivery& d) {
   address_entry* a = nullptr;
   link* in = d.in_link;
+  if (in != nullptr && in->peer != nullptr) {
+    d.routed = true;
+    enqueue(d, *in->peer);
+    return true;
+  }
   if (in != nullptr && in->addr != nullptr) {
     a = in->addr;
   } else if (!d.multicast_copy) {
@@ -576,7 +715,10 @@ void router_core::finish_ingress(delivery& d, const amqp::delivery_state& state,
 
 // ---- credit and dispositions from peers ----------------------------------------------------
 
-void router_core::credit_updated(link& l) { pump(l); }
+void router_core::credit_updated(link& l) {
+  pump(l);
+  if (l.peer != nullptr) grant_credit(*l.peer, false);
+}
 
 void router_core::disposition(session& s, amqp::role peer_role, std::uint32_t id, bool settled,
                               const amqp::delivery_state& state) {

@@ -41,7 +41,18 @@ class router_core {
 
   const std::string& router_id() const noexcept { return router_id_; }
 
+  // Link routes and auto-links from the configuration.
+  void set_routes(std::vector<link_route_config> link_routes,
+                  std::vector<auto_link_config> auto_links);
+  // A connection finished its open handshake / went away: route-container bookkeeping,
+  // auto-links.
+  void connection_opened(amqp_connection& c);
+  void connection_closed(amqp_connection& c);
+  // The peer answered an attach the router sent (auto-link or link-route partner).
+  void initiated_link_attached(link& l, bool accepted);
+
   struct attach_decision {
+    bool deferred = false;  // link route: the reply waits for the partner's attach
     bool accepted = true;
     std::string address;  // the address the link is bound to (generated for dynamic links)
     amqp::error error;    // when refused
@@ -90,7 +101,14 @@ class router_core {
   void add_pending(delivery& d, amqp::bytes_view bytes);
   void credit_restored(delivery& d);
 
+  amqp_connection* find_route_container(const std::string& connection,
+                                        const std::string& container_id) const;
+  bool attach_link_route(link& l, attach_decision& decision);
+
   std::string router_id_;
+  std::vector<link_route_config> link_routes_;
+  std::vector<auto_link_config> auto_links_;
+  std::vector<amqp_connection*> route_containers_;
   address_table addresses_;
   std::vector<delivery*> free_list_;
   std::size_t live_deliveries_ = 0;

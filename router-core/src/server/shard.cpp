@@ -1,6 +1,7 @@
 #include "server/shard.hpp"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
@@ -129,6 +130,102 @@ class shard::control_target final : public io::completion_target {
   std::uint64_t wake_value_ = 0;
 };
 
+// One configured connector: connects, hands the socket to an amqp_connection, and reconnects
+// with back-off (retryDelaySeconds doubling up to 60 s) whenever that connection goes away.
+class shard::connector_target final : public io::completion_target {
+ public:
+  connector_target(shard& owner, connector_config cfg) : owner_(owner), cfg_(std::move(cfg)) {
+    slot_ = owner_.loop().register_target(this);
+    delay_ = std::chrono::seconds(std::max(1u, cfg_.retry_delay_seconds));
+  }
+  ~connector_target() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  void tick(std::chrono::steady_clock::time_point now) {
+    if (connection_ != nullptr || connecting_ || owner_.draining_ || now < next_attempt_) return;
+    start_connect();
+  }
+  // The connection we made is gone: try again after the back-off.
+  void connection_gone(amqp_connection* c) {
+    if (c != connection_) return;
+    connection_ = nullptr;
+    schedule_retry(false);
+  }
+
+  void on_completion(io::op_kind, int res, std::uint32_t, std::span<const std::uint8_t>) override {
+    connecting_ = false;
+    if (res < 0) {
+      logger()->warn("connector '{}': cannot connect to {}:{}: {}", cfg_.name, cfg_.host,
+                     cfg_.port, std::strerror(-res));
+      ::close(fd_);
+      fd_ = -1;
+      schedule_retry(true);
+      return;
+    }
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    connection_settings s;
+    s.client = true;
+    s.role = cfg_.role;
+    s.connector_name = cfg_.name;
+    s.hostname = cfg_.host;
+    s.sasl_username = cfg_.sasl_username;
+    s.sasl_password = cfg_.sasl_password;
+    s.max_frame_size = std::max<std::uint32_t>(cfg_.max_frame_size, amqp::min_max_frame_size);
+    s.idle_timeout_ms = cfg_.idle_timeout_seconds * 1000;
+    s.link_capacity = cfg_.link_capacity > 0 ? cfg_.link_capacity : 250;
+    s.strip = cfg_.strip;
+    auto conn = std::make_unique<amqp_connection>(owner_, fd_, owner_.next_connection_id_++,
+                                                  cfg_.host + ":" + cfg_.port, std::move(s));
+    fd_ = -1;  // owned by the connection now
+    connection_ = conn.get();
+    conn->start();
+    owner_.connections_.push_back(std::move(conn));
+    delay_ = std::chrono::seconds(std::max(1u, cfg_.retry_delay_seconds));
+  }
+
+ private:
+  void start_connect() {
+    auto port = resolve_port(cfg_.port);
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    const std::string port_text = std::to_string(port.value_or(5672));
+    if (!port || getaddrinfo(cfg_.host.c_str(), port_text.c_str(), &hints, &res) != 0 ||
+        res == nullptr) {
+      logger()->warn("connector '{}': cannot resolve {}:{}", cfg_.name, cfg_.host, cfg_.port);
+      schedule_retry(true);
+      return;
+    }
+    std::memcpy(&addr_, res->ai_addr, res->ai_addrlen);
+    addr_len_ = res->ai_addrlen;
+    fd_ = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    freeaddrinfo(res);
+    if (fd_ < 0) {
+      schedule_retry(true);
+      return;
+    }
+    connecting_ = owner_.loop().connect(slot_, fd_, reinterpret_cast<sockaddr*>(&addr_), addr_len_);
+  }
+  void schedule_retry(bool failed) {
+    next_attempt_ = std::chrono::steady_clock::now() + delay_;
+    if (failed) delay_ = std::min(delay_ * 2, std::chrono::seconds(60));
+  }
+
+  shard& owner_;
+  connector_config cfg_;
+  std::uint32_t slot_ = 0;
+  int fd_ = -1;
+  bool connecting_ = false;
+  amqp_connection* connection_ = nullptr;
+  std::chrono::steady_clock::time_point next_attempt_{};
+  std::chrono::seconds delay_{2};
+  sockaddr_storage addr_{};
+  socklen_t addr_len_ = 0;
+};
+
 shard::shard(unsigned index, const router_config& config, std::vector<listener_endpoint> listeners)
     : index_(index),
       config_(config),
@@ -136,12 +233,14 @@ shard::shard(unsigned index, const router_config& config, std::vector<listener_e
       core_(config.router.id,
             address_matcher(config.addresses, config.router.default_distribution)),
       listeners_(std::move(listeners)) {
+  core_.set_routes(config.link_routes, config.auto_links);
   wake_fd_ = eventfd(0, EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
 }
 
 shard::~shard() {
   connections_.clear();
+  connectors_.clear();
   listener_targets_.clear();
   for (auto& ep : listeners_) {
     if (ep.fd >= 0) ::close(ep.fd);
@@ -177,6 +276,7 @@ void shard::accept(listener_endpoint& ep, int fd) {
 void shard::tick() {
   const auto now = std::chrono::steady_clock::now();
   for (auto& c : connections_) c->tick(now);
+  for (auto& c : connectors_) c->tick(now);
   if (draining_ && now >= drain_deadline_) {
     logger()->info("shutdown: {} connection(s) did not close in time; dropping them",
                    connections_.size());
@@ -216,6 +316,7 @@ void shard::reap_closed() {
       return false;
     }
     loop_.unregister_target(c->slot_);
+    for (auto& connector : connectors_) connector->connection_gone(c.get());
     return true;
   });
 }
@@ -226,6 +327,10 @@ void shard::run() {
   control_->arm_tick();
   for (auto& ep : listeners_) {
     listener_targets_.push_back(std::make_unique<listener_target>(*this, ep));
+  }
+  for (const auto& c : config_.connectors) {
+    connectors_.push_back(std::make_unique<connector_target>(*this, c));
+    connectors_.back()->tick(std::chrono::steady_clock::now());
   }
   loop_.run([this] { after_batch(); });
   listener_targets_.clear();

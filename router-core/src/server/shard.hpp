@@ -50,6 +50,8 @@ class shard {
  private:
   class listener_target;
   class control_target;
+  class connector_target;
+  void connectors_tick(std::chrono::steady_clock::time_point now);
   void accept(listener_endpoint& ep, int fd);
   void after_batch();
   void tick();
@@ -62,6 +64,7 @@ class shard {
   std::vector<listener_endpoint> listeners_;
   std::vector<std::unique_ptr<listener_target>> listener_targets_;
   std::unique_ptr<control_target> control_;
+  std::vector<std::unique_ptr<connector_target>> connectors_;
   std::vector<std::unique_ptr<amqp_connection>> connections_;
   std::vector<amqp_connection*> dirty_;
   std::uint64_t next_connection_id_ = 1;
