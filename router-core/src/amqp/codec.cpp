@@ -32,9 +32,9 @@ class codec_category_impl final : public std::error_category {
   }
 };
 
-// Beyond this many nested compounds/descriptors a value is rejected. Real AMQP traffic nests a
-// handful of levels; the limit only exists so hostile input cannot exhaust the stack.
-constexpr int max_depth = 32;
+// Real AMQP traffic nests a handful of levels; the limit only exists so hostile input cannot
+// exhaust the stack.
+constexpr int max_depth = max_decode_depth;
 
 // How the bytes after a format code are laid out (part 1 §1.2: the high nibble is the
 // subcategory, which fixes the width of the size prefix).
@@ -634,21 +634,23 @@ result<bytes_view> decoder::skip_value() {
 // ---------------------------------------------------------------------------------------------
 // encoder
 
+// Single push_backs rather than range inserts: with reserved capacity they inline to a store and
+// a capacity check, where insert() is an out-of-line call per value.
 void encoder::put_be16(std::uint16_t v) {
-  const std::uint8_t b[2] = {static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
-  out_->insert(out_->end(), b, b + 2);
+  put(static_cast<std::uint8_t>(v >> 8));
+  put(static_cast<std::uint8_t>(v));
 }
 
 void encoder::put_be32(std::uint32_t v) {
-  const std::uint8_t b[4] = {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
-                             static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
-  out_->insert(out_->end(), b, b + 4);
+  put(static_cast<std::uint8_t>(v >> 24));
+  put(static_cast<std::uint8_t>(v >> 16));
+  put(static_cast<std::uint8_t>(v >> 8));
+  put(static_cast<std::uint8_t>(v));
 }
 
 void encoder::put_be64(std::uint64_t v) {
-  std::uint8_t b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
-  out_->insert(out_->end(), b, b + 8);
+  put_be32(static_cast<std::uint32_t>(v >> 32));
+  put_be32(static_cast<std::uint32_t>(v));
 }
 
 void encoder::write_null() {
@@ -672,8 +674,8 @@ void encoder::write_uint(std::uint32_t v) {
   if (v == 0) {
     put(code::uint0);
   } else if (v <= 0xff) {
-    const std::uint8_t b[2] = {code::smalluint, static_cast<std::uint8_t>(v)};
-    out_->insert(out_->end(), b, b + 2);
+    put(code::smalluint);
+    put(static_cast<std::uint8_t>(v));
   } else {
     put(code::uint);
     put_be32(v);
@@ -684,8 +686,8 @@ void encoder::write_ulong(std::uint64_t v) {
   if (v == 0) {
     put(code::ulong0);
   } else if (v <= 0xff) {
-    const std::uint8_t b[2] = {code::smallulong, static_cast<std::uint8_t>(v)};
-    out_->insert(out_->end(), b, b + 2);
+    put(code::smallulong);
+    put(static_cast<std::uint8_t>(v));
   } else {
     put(code::ulong);
     put_be64(v);
@@ -752,16 +754,21 @@ inline void put_variable(byte_buffer& out, std::uint8_t c8, std::uint8_t c32, co
                          std::size_t n) {
   const auto* bytes = static_cast<const std::uint8_t*>(data);
   if (n <= 0xff) {
-    const std::uint8_t h[2] = {c8, static_cast<std::uint8_t>(n)};
-    out.insert(out.end(), h, h + 2);
+    out.push_back(c8);
+    out.push_back(static_cast<std::uint8_t>(n));
   } else {
     const auto len = static_cast<std::uint32_t>(n);
-    const std::uint8_t h[5] = {c32, static_cast<std::uint8_t>(len >> 24),
-                               static_cast<std::uint8_t>(len >> 16),
-                               static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len)};
-    out.insert(out.end(), h, h + 5);
+    out.push_back(c32);
+    out.push_back(static_cast<std::uint8_t>(len >> 24));
+    out.push_back(static_cast<std::uint8_t>(len >> 16));
+    out.push_back(static_cast<std::uint8_t>(len >> 8));
+    out.push_back(static_cast<std::uint8_t>(len));
   }
-  out.insert(out.end(), bytes, bytes + n);
+  if (n <= 16) {
+    for (std::size_t i = 0; i < n; ++i) out.push_back(bytes[i]);
+  } else {
+    out.insert(out.end(), bytes, bytes + n);
+  }
 }
 
 inline void store_be32(std::uint8_t* p, std::uint32_t v) noexcept {
@@ -834,8 +841,9 @@ void encoder::write_symbol_array(std::span<const std::string> symbols) {
 
 void encoder::write_descriptor(std::uint64_t code) {
   if (code <= 0xff) {
-    const std::uint8_t b[3] = {code::described, code::smallulong, static_cast<std::uint8_t>(code)};
-    out_->insert(out_->end(), b, b + 3);
+    put(code::described);
+    put(code::smallulong);
+    put(static_cast<std::uint8_t>(code));
   } else {
     put(code::described);
     put(code::ulong);
@@ -875,7 +883,7 @@ void end_compound(byte_buffer& out, std::size_t marker, std::uint32_t count, std
 
 std::size_t encoder::begin_list() {
   const std::size_t marker = out_->size();
-  out_->resize(marker + compound32_header);
+  for (std::size_t i = 0; i < compound32_header; ++i) put(0);
   return marker;
 }
 

@@ -56,6 +56,9 @@ inline constexpr std::uint8_t map8 = 0xc1, map32 = 0xd1;
 inline constexpr std::uint8_t array8 = 0xe0, array32 = 0xf0;
 }  // namespace code
 
+// Nesting limit of the decoder: deeper compounds/descriptors fail with too_deep.
+inline constexpr int max_decode_depth = 32;
+
 // A descriptor of a described type: either a numeric code (domain<<32 | id) or a symbol.
 struct descriptor {
   std::uint64_t code = 0;
@@ -81,6 +84,9 @@ class decoder {
   // True when the next value is described (0x00). False at end of input.
   bool next_is_described() const noexcept;
   int depth() const noexcept { return depth_; }
+  // Moves the cursor n bytes on (n <= remaining().size()), for callers that parsed the bytes
+  // themselves on a hot path.
+  void advance(std::size_t n) noexcept { pos_ += n; }
 
   result<void> read_null();
   result<bool> read_bool();

@@ -87,13 +87,23 @@ result<std::optional<frame_view>> parse_frame(bytes_view data, std::uint32_t max
 }
 
 result<amqp_frame> decode_amqp_frame(const frame_view& frame) {
-  if (frame.type != frame_type_amqp) return fogmesh::unexpected(frame_errc::unknown_frame_type);
-  // An empty body is a heartbeat, which carries no performative; the engine checks for it first.
-  if (frame.body.empty()) return fogmesh::unexpected(codec_errc::truncated);
-  decoder in(frame.body);
-  auto p = decode_performative(in);
-  if (!p) return unexpected_error{p.error()};
-  return amqp_frame{std::move(*p), in.remaining()};
+  // One named result on every path so it is constructed in place (NRVO) and the performative
+  // is decoded straight into it.
+  result<amqp_frame> out{amqp_frame{performative{std::in_place_type<end>}, {}}};
+  if (frame.type != frame_type_amqp) {
+    out = fogmesh::unexpected(frame_errc::unknown_frame_type);
+  } else if (frame.body.empty()) {
+    // A heartbeat carries no performative; the engine checks for it first.
+    out = fogmesh::unexpected(codec_errc::truncated);
+  } else {
+    decoder in(frame.body);
+    if (const codec_errc e = detail::decode_performative_into(in, out->body); e != codec_errc{}) {
+      out = fogmesh::unexpected(e);
+    } else {
+      out->payload = in.remaining();
+    }
+  }
+  return out;
 }
 
 result<sasl_frame> decode_sasl_body(const frame_view& frame) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <utility>
 
 namespace fogmesh::router::amqp {
@@ -130,10 +131,6 @@ result<void> get_ushort(fields& f, std::optional<std::uint16_t>& out) {
 }
 result<void> get_bool(fields& f, bool& out, bool mandatory = false) {
   if (!f.next()) return missing(mandatory);
-  return assign(f.in().read_bool(), out);
-}
-result<void> get_bool(fields& f, std::optional<bool>& out) {
-  if (!f.next()) return {};
   return assign(f.in().read_bool(), out);
 }
 result<void> get_role(fields& f, role& out) {
@@ -274,16 +271,7 @@ result<void> get_terminus(fields& f, std::optional<terminus>& out, bool is_sourc
   return {};
 }
 
-result<void> get_state(fields& f, delivery_state& out) {
-  if (!f.next()) return {};
-  auto s = decode_delivery_state(f.in());
-  if (!s) return unexpected_error{s.error()};
-  out = std::move(*s);
-  return {};
-}
-
-result<performative> decode_open(fields& f) {
-  open v;
+result<void> decode_open(fields& f, open& v) {
   FM_TRY(get_string(f, v.container_id, true));
   FM_TRY(get_string(f, v.hostname));
   FM_TRY(get_uint(f, v.max_frame_size));
@@ -294,11 +282,10 @@ result<performative> decode_open(fields& f) {
   FM_TRY(get_symbols(f, v.offered_capabilities));
   FM_TRY(get_symbols(f, v.desired_capabilities));
   FM_TRY(get_raw(f, v.properties));
-  return performative{std::move(v)};
+  return {};
 }
 
-result<performative> decode_begin(fields& f) {
-  begin v;
+result<void> decode_begin(fields& f, begin& v) {
   FM_TRY(get_ushort(f, v.remote_channel));
   FM_TRY(get_uint(f, v.next_outgoing_id, true));
   FM_TRY(get_uint(f, v.incoming_window, true));
@@ -307,11 +294,10 @@ result<performative> decode_begin(fields& f) {
   FM_TRY(get_symbols(f, v.offered_capabilities));
   FM_TRY(get_symbols(f, v.desired_capabilities));
   FM_TRY(get_raw(f, v.properties));
-  return performative{std::move(v)};
+  return {};
 }
 
-result<performative> decode_attach(fields& f) {
-  attach v;
+result<void> decode_attach(fields& f, attach& v) {
   FM_TRY(get_string(f, v.name, true));
   FM_TRY(get_uint(f, v.handle, true));
   FM_TRY(get_role(f, v.role));
@@ -333,58 +319,281 @@ result<performative> decode_attach(fields& f) {
   FM_TRY(get_symbols(f, v.offered_capabilities));
   FM_TRY(get_symbols(f, v.desired_capabilities));
   FM_TRY(get_raw(f, v.properties));
-  return performative{std::move(v)};
-}
-
-result<performative> decode_flow(fields& f) {
-  flow v;
-  FM_TRY(get_uint(f, v.next_incoming_id));
-  FM_TRY(get_uint(f, v.incoming_window, true));
-  FM_TRY(get_uint(f, v.next_outgoing_id, true));
-  FM_TRY(get_uint(f, v.outgoing_window, true));
-  FM_TRY(get_uint(f, v.handle));
-  FM_TRY(get_uint(f, v.delivery_count));
-  FM_TRY(get_uint(f, v.link_credit));
-  FM_TRY(get_uint(f, v.available));
-  FM_TRY(get_bool(f, v.drain));
-  FM_TRY(get_bool(f, v.echo));
-  FM_TRY(get_raw_view(f, v.properties));
-  return performative{std::in_place_type<flow>, v};
-}
-
-result<void> decode_transfer_fields(fields& f, transfer& v) {
-  FM_TRY(get_uint(f, v.handle, true));
-  FM_TRY(get_uint(f, v.delivery_id));
-  if (f.next()) FM_TRY(assign(f.in().read_binary(), v.delivery_tag));
-  FM_TRY(get_uint(f, v.message_format));
-  FM_TRY(get_bool(f, v.settled));
-  FM_TRY(get_bool(f, v.more));
-  FM_TRY(get_rcv_settle_mode(f, v.rcv_settle_mode));
-  FM_TRY(get_state(f, v.state));
-  FM_TRY(get_bool(f, v.resume));
-  FM_TRY(get_bool(f, v.aborted));
-  FM_TRY(get_bool(f, v.batchable));
   return {};
 }
 
-result<performative> decode_disposition(fields& f) {
-  result<performative> out{performative{std::in_place_type<disposition>}};
-  auto& v = std::get<disposition>(*out);
-  FM_TRY(get_role(f, v.role));
-  FM_TRY(get_uint(f, v.first, true));
-  FM_TRY(get_uint(f, v.last));
-  FM_TRY(get_bool(f, v.settled));
-  FM_TRY(get_state(f, v.state));
-  FM_TRY(get_bool(f, v.batchable));
-  return out;
-}
-
-result<performative> decode_detach(fields& f) {
-  detach v;
+result<void> decode_detach(fields& f, detach& v) {
   FM_TRY(get_uint(f, v.handle, true));
   FM_TRY(get_bool(f, v.closed));
   FM_TRY(get_error(f, v.err));
-  return performative{std::move(v)};
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hot path: transfer, flow and disposition arrive for every message, so their fields are read
+// with a raw cursor and plain error codes (codec_errc{} = success) instead of result<>, whose
+// default-constructed error_code costs an out-of-line call per field.
+
+#define HOT_TRY(expr)                                                       \
+  do {                                                                      \
+    if (const codec_errc hot_try_e_ = (expr); hot_try_e_ != codec_errc{}) { \
+      return hot_try_e_;                                                    \
+    }                                                                       \
+  } while (0)
+
+inline std::uint32_t load_be32(const std::uint8_t* p) noexcept {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         std::uint32_t{p[3]};
+}
+
+struct hot_fields {
+  const std::uint8_t* p;
+  const std::uint8_t* end;
+  std::uint32_t left;
+  int depth;
+
+  hot_fields(const std::uint8_t* data, std::size_t size, std::uint32_t count, int d) noexcept
+      : p(data), end(data + size), left(count), depth(d) {}
+
+  // Moves to the next field. False when it is absent or null (a null is consumed).
+  bool next() noexcept {
+    if (left == 0) return false;
+    --left;
+    if (p != end && *p == code::null) {
+      ++p;
+      return false;
+    }
+    return true;
+  }
+  std::size_t avail() const noexcept { return static_cast<std::size_t>(end - p); }
+  bytes_view rest() const noexcept { return {p, avail()}; }
+};
+
+// The error for a value of the wrong type at the cursor: garbage or merely unwanted.
+codec_errc mismatch(const hot_fields& f) {
+  decoder d(f.rest());
+  auto r = d.skip_value();
+  if (!r && r.error() == codec_errc::invalid_constructor) return codec_errc::invalid_constructor;
+  return codec_errc::unexpected_type;
+}
+
+inline codec_errc to_errc(std::error_code ec) noexcept {
+  return ec ? static_cast<codec_errc>(ec.value()) : codec_errc{};
+}
+
+inline codec_errc hot_uint(hot_fields& f, std::uint32_t& out) {
+  if (f.p == f.end) return codec_errc::truncated;
+  switch (f.p[0]) {
+    case code::uint0:
+      out = 0;
+      f.p += 1;
+      return {};
+    case code::smalluint:
+      if (f.avail() < 2) return codec_errc::truncated;
+      out = f.p[1];
+      f.p += 2;
+      return {};
+    case code::uint:
+      if (f.avail() < 5) return codec_errc::truncated;
+      out = load_be32(f.p + 1);
+      f.p += 5;
+      return {};
+    default:
+      return mismatch(f);
+  }
+}
+
+inline codec_errc hot_uint(hot_fields& f, std::optional<std::uint32_t>& out) {
+  if (!f.next()) return {};
+  std::uint32_t v = 0;
+  HOT_TRY(hot_uint(f, v));
+  out = v;
+  return {};
+}
+
+inline codec_errc hot_required_uint(hot_fields& f, std::uint32_t& out) {
+  if (!f.next()) return codec_errc::missing_field;
+  return hot_uint(f, out);
+}
+
+inline codec_errc hot_bool_value(hot_fields& f, bool& out) {
+  if (f.p == f.end) return codec_errc::truncated;
+  switch (f.p[0]) {
+    case code::bool_true:
+      out = true;
+      f.p += 1;
+      return {};
+    case code::bool_false:
+      out = false;
+      f.p += 1;
+      return {};
+    case code::boolean:
+      if (f.avail() < 2) return codec_errc::truncated;
+      if (f.p[1] > 1) return codec_errc::invalid_value;
+      out = f.p[1] == 1;
+      f.p += 2;
+      return {};
+    default:
+      return mismatch(f);
+  }
+}
+
+inline codec_errc hot_bool(hot_fields& f, bool& out, bool mandatory = false) {
+  if (!f.next()) return mandatory ? codec_errc::missing_field : codec_errc{};
+  return hot_bool_value(f, out);
+}
+
+inline codec_errc hot_bool(hot_fields& f, std::optional<bool>& out) {
+  if (!f.next()) return {};
+  bool v = false;
+  HOT_TRY(hot_bool_value(f, v));
+  out = v;
+  return {};
+}
+
+inline codec_errc hot_binary(hot_fields& f, std::optional<bytes_view>& out) {
+  if (!f.next()) return {};
+  if (f.p == f.end) return codec_errc::truncated;
+  std::size_t header, len;
+  if (f.p[0] == code::vbin8) {
+    if (f.avail() < 2) return codec_errc::truncated;
+    header = 2;
+    len = f.p[1];
+  } else if (f.p[0] == code::vbin32) {
+    if (f.avail() < 5) return codec_errc::truncated;
+    header = 5;
+    len = load_be32(f.p + 1);
+  } else {
+    return mismatch(f);
+  }
+  if (f.avail() - header < len) return codec_errc::truncated;
+  out = bytes_view(f.p + header, len);
+  f.p += header + len;
+  return {};
+}
+
+inline codec_errc hot_rcv_settle_mode(hot_fields& f, std::optional<receiver_settle_mode>& out) {
+  if (!f.next()) return {};
+  if (f.p == f.end) return codec_errc::truncated;
+  if (f.p[0] != code::ubyte) return mismatch(f);
+  if (f.avail() < 2) return codec_errc::truncated;
+  if (f.p[1] > 1) return codec_errc::invalid_value;
+  out = static_cast<receiver_settle_mode>(f.p[1]);
+  f.p += 2;
+  return {};
+}
+
+// Rare fields of the hot performatives go through the general decoder.
+codec_errc hot_state(hot_fields& f, delivery_state& out) {
+  if (!f.next()) return {};
+  // accepted and released with an empty list are the common outcomes: no general decoder.
+  if (f.avail() >= 4 && f.p[0] == code::described && f.p[1] == code::smallulong &&
+      f.p[3] == code::list0 &&
+      (f.p[2] == descriptor_code::accepted || f.p[2] == descriptor_code::released)) {
+    out.type = f.p[2] == descriptor_code::accepted ? delivery_state::kind::accepted
+                                                   : delivery_state::kind::released;
+    f.p += 4;
+    return {};
+  }
+  decoder d(f.rest(), f.depth);
+  auto s = decode_delivery_state(d);
+  if (!s) return to_errc(s.error());
+  out = std::move(*s);
+  f.p += d.position();
+  return {};
+}
+
+codec_errc hot_map_view(hot_fields& f, bytes_view& out) {
+  if (!f.next()) return {};
+  if (f.p == f.end) return codec_errc::truncated;
+  if (f.p[0] != code::map8 && f.p[0] != code::map32) return mismatch(f);
+  decoder d(f.rest(), f.depth);
+  auto v = d.skip_value();
+  if (!v) return to_errc(v.error());
+  out = *v;
+  f.p += v->size();
+  return {};
+}
+
+codec_errc decode_transfer_hot(hot_fields& f, transfer& v) {
+  HOT_TRY(hot_required_uint(f, v.handle));
+  HOT_TRY(hot_uint(f, v.delivery_id));
+  HOT_TRY(hot_binary(f, v.delivery_tag));
+  HOT_TRY(hot_uint(f, v.message_format));
+  HOT_TRY(hot_bool(f, v.settled));
+  HOT_TRY(hot_bool(f, v.more));
+  HOT_TRY(hot_rcv_settle_mode(f, v.rcv_settle_mode));
+  HOT_TRY(hot_state(f, v.state));
+  HOT_TRY(hot_bool(f, v.resume));
+  HOT_TRY(hot_bool(f, v.aborted));
+  HOT_TRY(hot_bool(f, v.batchable));
+  return {};
+}
+
+codec_errc decode_flow_hot(hot_fields& f, flow& v) {
+  HOT_TRY(hot_uint(f, v.next_incoming_id));
+  HOT_TRY(hot_required_uint(f, v.incoming_window));
+  HOT_TRY(hot_required_uint(f, v.next_outgoing_id));
+  HOT_TRY(hot_required_uint(f, v.outgoing_window));
+  HOT_TRY(hot_uint(f, v.handle));
+  HOT_TRY(hot_uint(f, v.delivery_count));
+  HOT_TRY(hot_uint(f, v.link_credit));
+  HOT_TRY(hot_uint(f, v.available));
+  HOT_TRY(hot_bool(f, v.drain));
+  HOT_TRY(hot_bool(f, v.echo));
+  HOT_TRY(hot_map_view(f, v.properties));
+  return {};
+}
+
+codec_errc decode_disposition_hot(hot_fields& f, disposition& v) {
+  bool receiver = false;
+  HOT_TRY(hot_bool(f, receiver, true));
+  v.role = static_cast<role>(receiver);
+  HOT_TRY(hot_required_uint(f, v.first));
+  HOT_TRY(hot_uint(f, v.last));
+  HOT_TRY(hot_bool(f, v.settled));
+  HOT_TRY(hot_state(f, v.state));
+  HOT_TRY(hot_bool(f, v.batchable));
+  return {};
+}
+
+// Parses "0x00 0x53 <code> <list0|list8|list32>" (how every peer encodes performatives) without
+// the general machinery. False when the bytes take another form; the general path then decides.
+struct hot_prelude {
+  std::uint8_t code = 0;
+  std::size_t header = 0;  // descriptor + list header bytes
+  std::size_t size = 0;    // list content bytes
+  std::uint32_t count = 0;
+};
+inline bool parse_hot_prelude(bytes_view b, hot_prelude& out) noexcept {
+  const std::uint8_t* p = b.data();
+  const std::size_t n = b.size();
+  if (n < 4 || p[0] != code::described || p[1] != code::smallulong) return false;
+  out.code = p[2];
+  switch (p[3]) {
+    case code::list0:
+      out.header = 4;
+      out.size = 0;
+      out.count = 0;
+      return true;
+    case code::list8:
+      if (n < 6 || p[4] < 1 || p[5] > p[4] - 1u || n - 6 < p[4] - 1u) return false;
+      out.header = 6;
+      out.size = p[4] - 1u;
+      out.count = p[5];
+      return true;
+    case code::list32: {
+      if (n < 12) return false;
+      const std::uint32_t size = load_be32(p + 4), count = load_be32(p + 8);
+      if (size < 4 || count > size - 4 || n - 12 < size - 4) return false;
+      out.header = 12;
+      out.size = size - 4;
+      out.count = count;
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -579,54 +788,90 @@ result<delivery_state> decode_delivery_state(decoder& in) {
   return s;
 }
 
-result<performative> decode_performative(decoder& in) {
+codec_errc detail::decode_performative_into(decoder& in, performative& out) {
+  hot_prelude pre;
+  if (in.depth() + 1 <= max_decode_depth && parse_hot_prelude(in.remaining(), pre)) {
+    hot_fields f(in.remaining().data() + pre.header, pre.size, pre.count, in.depth() + 1);
+    codec_errc e = codec_errc::invalid_descriptor;
+    bool hot = true;
+    switch (pre.code) {
+      case descriptor_code::transfer:
+        e = decode_transfer_hot(f, out.emplace<transfer>());
+        break;
+      case descriptor_code::disposition:
+        e = decode_disposition_hot(f, out.emplace<disposition>());
+        break;
+      case descriptor_code::flow:
+        e = decode_flow_hot(f, out.emplace<flow>());
+        break;
+      default:
+        hot = false;
+        break;
+    }
+    if (hot) {
+      if (e == codec_errc{}) in.advance(pre.header + pre.size);
+      return e;
+    }
+  }
   decoder copy = in;
   auto dl = read_described_list(copy);
-  if (!dl) return unexpected_error{dl.error()};
+  if (!dl) return to_errc(dl.error());
+  codec_errc e{};
+  if (dl->code == descriptor_code::transfer || dl->code == descriptor_code::disposition ||
+      dl->code == descriptor_code::flow) {
+    const bytes_view b = dl->list.elements.remaining();
+    hot_fields hf(b.data(), b.size(), dl->list.count, dl->list.elements.depth());
+    if (dl->code == descriptor_code::transfer) {
+      e = decode_transfer_hot(hf, out.emplace<transfer>());
+    } else if (dl->code == descriptor_code::disposition) {
+      e = decode_disposition_hot(hf, out.emplace<disposition>());
+    } else {
+      e = decode_flow_hot(hf, out.emplace<flow>());
+    }
+    if (e == codec_errc{}) in = copy;
+    return e;
+  }
   fields f(dl->list);
-  result<performative> out = err(codec_errc::invalid_descriptor);
+  result<void> r;
   switch (dl->code) {
     case descriptor_code::open:
-      out = decode_open(f);
+      r = decode_open(f, out.emplace<open>());
       break;
     case descriptor_code::begin:
-      out = decode_begin(f);
+      r = decode_begin(f, out.emplace<begin>());
       break;
     case descriptor_code::attach:
-      out = decode_attach(f);
-      break;
-    case descriptor_code::flow:
-      out = decode_flow(f);
-      break;
-    case descriptor_code::transfer: {
-      out = performative{std::in_place_type<transfer>};
-      if (auto r = decode_transfer_fields(f, std::get<transfer>(*out)); !r) {
-        return unexpected_error{r.error()};
-      }
-      break;
-    }
-    case descriptor_code::disposition:
-      out = decode_disposition(f);
+      r = decode_attach(f, out.emplace<attach>());
       break;
     case descriptor_code::detach:
-      out = decode_detach(f);
+      r = decode_detach(f, out.emplace<detach>());
       break;
-    case descriptor_code::end: {
-      end v;
-      FM_TRY(get_error(f, v.err));
-      out = performative{std::move(v)};
+    case descriptor_code::end:
+      r = get_error(f, out.emplace<end>().err);
       break;
-    }
-    case descriptor_code::close: {
-      close v;
-      FM_TRY(get_error(f, v.err));
-      out = performative{std::move(v)};
+    case descriptor_code::close:
+      r = get_error(f, out.emplace<close>().err);
       break;
-    }
     default:
-      break;
+      return codec_errc::invalid_descriptor;
   }
-  if (out) in = copy;
+  if (!r) return to_errc(r.error());
+  in = copy;
+  return e;
+}
+
+result<void> decode_performative(decoder& in, performative& out) {
+  if (const codec_errc e = detail::decode_performative_into(in, out); e != codec_errc{}) {
+    return fogmesh::unexpected(e);
+  }
+  return {};
+}
+
+result<performative> decode_performative(decoder& in) {
+  result<performative> out{performative{std::in_place_type<end>}};
+  if (const codec_errc e = detail::decode_performative_into(in, *out); e != codec_errc{}) {
+    out = fogmesh::unexpected(e);
+  }
   return out;
 }
 
@@ -737,7 +982,83 @@ void encode(encoder& out, const attach& v) {
   w.finish();
 }
 
-void encode(encoder& out, const flow& v) {
+namespace {
+
+// Hot-path encoding: one resize for the worst case, raw stores, one shrink. Used when every field
+// is small (no delivery state, short tag, no properties) so the list is known to fit a list8.
+struct hot_writer {
+  std::uint8_t* p;
+  std::uint8_t* content;
+  std::uint8_t* kept;
+  std::uint32_t n = 0;
+  std::uint32_t count = 0;
+
+  explicit hot_writer(std::uint8_t* base) : p(base + 6), content(base + 6), kept(base + 6) {}
+  void keep() {
+    ++n;
+    count = n;
+    kept = p;
+  }
+  void null() {
+    *p++ = code::null;
+    ++n;
+  }
+  void uint(std::uint32_t v) {
+    if (v == 0) {
+      *p++ = code::uint0;
+    } else if (v <= 0xff) {
+      *p++ = code::smalluint;
+      *p++ = static_cast<std::uint8_t>(v);
+    } else {
+      *p++ = code::uint;
+      *p++ = static_cast<std::uint8_t>(v >> 24);
+      *p++ = static_cast<std::uint8_t>(v >> 16);
+      *p++ = static_cast<std::uint8_t>(v >> 8);
+      *p++ = static_cast<std::uint8_t>(v);
+    }
+    keep();
+  }
+  void uint(std::optional<std::uint32_t> v) {
+    if (v) {
+      uint(*v);
+    } else {
+      null();
+    }
+  }
+  void flag(bool v) {
+    if (v) {
+      *p++ = code::bool_true;
+      keep();
+    } else {
+      null();
+    }
+  }
+  // Writes descriptor + list8 header in front of the content and trims the buffer.
+  void finish(byte_buffer& out, std::size_t start, std::uint8_t descriptor) {
+    std::uint8_t* base = content - 6;
+    base[0] = code::described;
+    base[1] = code::smallulong;
+    base[2] = descriptor;
+    const auto size = static_cast<std::size_t>(kept - content);
+    if (count == 0) {
+      base[3] = code::list0;
+      out.resize(start + 4);
+    } else {
+      base[3] = code::list8;
+      base[4] = static_cast<std::uint8_t>(size + 1);
+      base[5] = static_cast<std::uint8_t>(count);
+      out.resize(start + 6 + size);
+    }
+  }
+};
+
+// Longest tag the hot transfer encoder takes: keeps the whole list under list8's 255 bytes.
+constexpr std::size_t hot_max_tag = 200;
+
+}  // namespace
+
+namespace {
+void encode_flow_general(encoder& out, const flow& v) {
   list_writer w(out, descriptor_code::flow);
   w.uint(v.next_incoming_id);
   w.uint(v.incoming_window);
@@ -752,8 +1073,32 @@ void encode(encoder& out, const flow& v) {
   w.raw(v.properties);
   w.finish();
 }
+}  // namespace
 
-void encode(encoder& out, const transfer& v) {
+void encode(encoder& out, const flow& v) {
+  if (!v.properties.empty()) {
+    encode_flow_general(out, v);
+    return;
+  }
+  byte_buffer& b = out.buffer();
+  const std::size_t start = b.size();
+  b.resize(start + 64);
+  hot_writer w(b.data() + start);
+  w.uint(v.next_incoming_id);
+  w.uint(v.incoming_window);
+  w.uint(v.next_outgoing_id);
+  w.uint(v.outgoing_window);
+  w.uint(v.handle);
+  w.uint(v.delivery_count);
+  w.uint(v.link_credit);
+  w.uint(v.available);
+  w.flag(v.drain);
+  w.flag(v.echo);
+  w.finish(b, start, descriptor_code::flow);
+}
+
+namespace {
+void encode_transfer_general(encoder& out, const transfer& v) {
   list_writer w(out, descriptor_code::transfer);
   w.uint(v.handle);
   w.uint(v.delivery_id);
@@ -775,6 +1120,50 @@ void encode(encoder& out, const transfer& v) {
   w.flag(v.aborted);
   w.flag(v.batchable);
   w.finish();
+}
+}  // namespace
+
+void encode(encoder& out, const transfer& v) {
+  const std::size_t tag_len = v.delivery_tag ? v.delivery_tag->size() : 0;
+  if (v.state.type != delivery_state::kind::none || tag_len > hot_max_tag) {
+    encode_transfer_general(out, v);
+    return;
+  }
+  byte_buffer& b = out.buffer();
+  const std::size_t start = b.size();
+  b.resize(start + 64 + tag_len);
+  hot_writer w(b.data() + start);
+  w.uint(v.handle);
+  w.uint(v.delivery_id);
+  if (v.delivery_tag) {
+    *w.p++ = code::vbin8;
+    *w.p++ = static_cast<std::uint8_t>(tag_len);
+    if (tag_len != 0) std::memcpy(w.p, v.delivery_tag->data(), tag_len);
+    w.p += tag_len;
+    w.keep();
+  } else {
+    w.null();
+  }
+  w.uint(v.message_format);
+  if (v.settled) {
+    *w.p++ = *v.settled ? code::bool_true : code::bool_false;
+    w.keep();
+  } else {
+    w.null();
+  }
+  w.flag(v.more);
+  if (v.rcv_settle_mode) {
+    *w.p++ = code::ubyte;
+    *w.p++ = static_cast<std::uint8_t>(*v.rcv_settle_mode);
+    w.keep();
+  } else {
+    w.null();
+  }
+  w.null();  // state: none
+  w.flag(v.resume);
+  w.flag(v.aborted);
+  w.flag(v.batchable);
+  w.finish(b, start, descriptor_code::transfer);
 }
 
 void encode(encoder& out, const disposition& v) {

@@ -194,6 +194,14 @@ using sasl_frame =
 // a mandatory field missing → missing_field. Extra trailing list elements are ignored
 // (forward compatibility, as the spec asks).
 result<performative> decode_performative(decoder& in);
+// The same, decoding into `out` (whose alternative is replaced): lets a caller that already
+// holds a performative skip the moves of a returned one.
+result<void> decode_performative(decoder& in, performative& out);
+namespace detail {
+// decode_performative(in, out) for the engine's per-frame path: codec_errc{} on success, so a
+// success costs no std::error_code construction.
+codec_errc decode_performative_into(decoder& in, performative& out);
+}  // namespace detail
 // The numeric code of a descriptor; symbolic descriptors ("amqp:open:list" etc.) are mapped to
 // their codes. nullopt for an unknown symbol.
 std::optional<std::uint64_t> resolve_descriptor(const descriptor& d) noexcept;
