@@ -185,6 +185,32 @@ http_response status_put(request_context& ctx) {
   } catch (const pqxx::not_null_violation&) {
     throw validation_error("A required field is null");
   }
+  // microserviceStatus is a JSON string holding [{id, status, ...}]; only this agent's
+  // microservices are updated.
+  if (auto ms = r.str("microserviceStatus"); ms && !ms->empty()) {
+    boost::system::error_code ec;
+    auto parsed = json::parse(*ms, ec);
+    if (ec || !parsed.is_array()) throw_format("microserviceStatus");
+    try {
+      ctx.tx.exec_params0(
+          "UPDATE microservice_status s SET status = coalesce(x.status, s.status), "
+          "percentage = coalesce(x.percentage, s.percentage), "
+          "error_message = coalesce(x.\"errorMessage\", ''), "
+          "container_id = coalesce(x.\"containerId\", s.container_id), "
+          "start_time = coalesce(x.\"startTime\"::bigint, s.start_time), "
+          "operating_duration = coalesce(x.\"operatingDuration\"::bigint, s.operating_duration), "
+          "cpu_usage = coalesce(x.\"cpuUsage\", s.cpu_usage), "
+          "memory_usage = coalesce(x.\"memoryUsage\"::bigint, s.memory_usage) "
+          "FROM json_to_recordset($2::json) AS x(id text, status text, percentage float8, "
+          "\"errorMessage\" text, \"containerId\" text, \"startTime\" float8, "
+          "\"operatingDuration\" float8, \"cpuUsage\" float8, \"memoryUsage\" float8) "
+          "WHERE s.microservice_uuid = x.id AND EXISTS (SELECT 1 FROM microservices m "
+          "WHERE m.uuid = x.id AND m.iofog_uuid = $1)",
+          ctx.fog_uuid, *ms);
+    } catch (const pqxx::data_exception&) {
+      throw_format("microserviceStatus");
+    }
+  }
   return empty_response(204);
 }
 

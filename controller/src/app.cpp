@@ -128,6 +128,8 @@ app::app(server_options options, db_pool& pool)
   register_user_routes(*this);
   register_iofog_routes(*this);
   register_agent_routes(*this);
+  register_application_routes(*this);
+  register_catalog_routes(*this);
 }
 
 app::~app() {

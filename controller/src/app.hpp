@@ -126,6 +126,8 @@ void register_general_routes(app& a);
 void register_user_routes(app& a);
 void register_iofog_routes(app& a);
 void register_agent_routes(app& a);
+void register_application_routes(app& a);
+void register_catalog_routes(app& a);
 
 int64_t now_ms();
 

@@ -1,6 +1,6 @@
 #include "http.hpp"
 
-#include <regex>
+#include <cctype>
 
 #include "validate.hpp"
 
@@ -183,16 +183,54 @@ std::optional<std::string> body_reader::enumeration(std::string_view key,
   throw validation_error("Field " + std::string(key) + " is not one of enum values: " + list);
 }
 
+// Hand-written rather than std::regex: GCC 12's <regex> trips -Wmaybe-uninitialized at -O1.
 bool is_dns_name(std::string_view name) {
-  static const std::regex re("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
-  return !name.empty() && name.size() <= 253 && std::regex_match(name.begin(), name.end(), re);
+  if (name.empty() || name.size() > 253) return false;
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('.', start);
+    if (end == std::string_view::npos) end = name.size();
+    std::string_view label = name.substr(start, end - start);
+    if (label.empty() || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    }
+    start = end + 1;
+  }
+  return true;
 }
 
 bool is_email(std::string_view email) {
-  static const std::regex re(
-      "^[^<>()\\[\\]\\\\.,;:\\s@\"]+(\\.[^<>()\\[\\]\\\\.,;:\\s@\"]+)*@([a-zA-Z0-9-]+\\.)+[a-zA-Z]{"
-      "2,}$");
-  return email.size() <= 254 && std::regex_match(email.begin(), email.end(), re);
+  if (email.size() > 254) return false;
+  auto at = email.find('@');
+  if (at == std::string_view::npos || at == 0) return false;
+  std::string_view local = email.substr(0, at);
+  std::string_view domain = email.substr(at + 1);
+  static constexpr std::string_view forbidden = "<>()[]\\,;:@\" \t\r\n";
+  if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos) {
+    return false;
+  }
+  for (char c : local) {
+    if (forbidden.find(c) != std::string_view::npos) return false;
+  }
+  auto last_dot = domain.rfind('.');
+  if (last_dot == std::string_view::npos || last_dot == 0) return false;
+  std::string_view tld = domain.substr(last_dot + 1);
+  if (tld.size() < 2) return false;
+  for (char c : tld) {
+    if (!std::isalpha(static_cast<unsigned char>(c))) return false;
+  }
+  size_t start = 0;
+  while (start < last_dot) {
+    size_t end = domain.find('.', start);
+    if (end == start) return false;
+    for (size_t i = start; i < end; ++i) {
+      char c = domain[i];
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    }
+    start = end + 1;
+  }
+  return true;
 }
 
 }  // namespace fogmesh::controller

@@ -1,0 +1,692 @@
+// Applications (and the legacy /flow alias is left for later), microservices with their images,
+// ports, volumes, env, cmd and extra hosts, and the agent's view of them (/agent/microservices).
+// Agents only receive microservices of activated applications; every change that affects an
+// agent raises its change flags (see fog_model.hpp: raise_change).
+#include "app.hpp"
+#include "auth.hpp"
+#include "fog_model.hpp"
+#include "validate.hpp"
+
+namespace fogmesh::controller {
+
+namespace json = boost::json;
+
+namespace {
+
+// Full microservice JSON, built by PostgreSQL; `m` is microservices, `a` its application.
+constexpr const char* msvc_json_sql =
+    "json_build_object("
+    "'uuid', m.uuid, 'name', m.name, 'config', m.config, 'catalogItemId', m.catalog_item_id, "
+    "'iofogUuid', m.iofog_uuid, 'application', a.name, 'applicationId', a.id, 'flowId', a.id, "
+    "'rootHostAccess', m.root_host_access, 'logSize', m.log_size, 'rebuild', m.rebuild, "
+    "'registryId', m.registry_id, 'userId', m.user_id, "
+    "'images', coalesce((SELECT json_agg(json_build_object('containerImage', i.container_image, "
+    "  'fogTypeId', i.fog_type_id) ORDER BY i.fog_type_id) FROM microservice_images i "
+    "  WHERE i.microservice_uuid = m.uuid), '[]'), "
+    "'ports', coalesce((SELECT json_agg(json_build_object('internal', p.port_internal, "
+    "  'external', p.port_external, 'protocol', CASE WHEN p.is_udp THEN 'udp' ELSE 'tcp' END) "
+    "  ORDER BY p.port_internal) FROM microservice_ports p WHERE p.microservice_uuid = m.uuid), "
+    "  '[]'), "
+    "'volumeMappings', coalesce((SELECT json_agg(json_build_object('id', v.id, "
+    "  'hostDestination', v.host_destination, 'containerDestination', v.container_destination, "
+    "  'accessMode', v.access_mode, 'type', v.type) ORDER BY v.id) FROM microservice_volumes v "
+    "  WHERE v.microservice_uuid = m.uuid), '[]'), "
+    "'routes', coalesce((SELECT json_agg(r.dest_microservice_uuid ORDER BY r.id) FROM routes r "
+    "  WHERE r.source_microservice_uuid = m.uuid), '[]'), "
+    "'env', m.env, 'cmd', m.cmd, 'extraHosts', m.extra_hosts, "
+    "'status', (SELECT json_build_object('status', s.status, 'percentage', s.percentage, "
+    "  'errorMessage', s.error_message, 'containerId', s.container_id, 'startTime', s.start_time, "
+    "  'operatingDuration', s.operating_duration, 'cpuUsage', s.cpu_usage, "
+    "  'memoryUsage', s.memory_usage) FROM microservice_status s "
+    "  WHERE s.microservice_uuid = m.uuid), "
+    "'createdAt', m.created_at, 'updatedAt', m.updated_at)";
+
+[[noreturn]] void invalid_msvc(const std::string& uuid) {
+  throw not_found("Invalid microservice UUID '" + uuid + "'");
+}
+
+void check_name(const std::string& field, const std::string& name) {
+  if (!is_dns_name(name)) throw_format(field);
+}
+
+struct app_row {
+  int64_t id;
+  bool activated;
+};
+
+app_row find_app(request_context& ctx, const std::string& name) {
+  auto rows = ctx.tx.exec_params(
+      "SELECT id, is_activated FROM applications WHERE name = $1 AND user_id = $2", name,
+      ctx.user_id);
+  if (rows.empty()) throw not_found("Invalid application name '" + name + "'");
+  return {rows[0][0].as<int64_t>(), rows[0][1].as<bool>()};
+}
+
+// Raises flags on every agent that runs a microservice of the application.
+void touch_app_fogs(request_context& ctx, int64_t app_id,
+                    std::initializer_list<const char*> flags) {
+  auto fogs = ctx.tx.exec_params(
+      "SELECT DISTINCT iofog_uuid FROM microservices WHERE application_id = $1 AND iofog_uuid IS "
+      "NOT NULL",
+      app_id);
+  for (const auto& f : fogs) raise_change(ctx.tx, f[0].c_str(), flags);
+}
+
+struct port_input {
+  int64_t internal;
+  int64_t external;
+  bool udp;
+};
+
+port_input read_port(const json::value& v, const std::string& field) {
+  if (!v.is_object()) throw_type_error(field, "object");
+  body_reader r(v.as_object());
+  port_input p{};
+  p.internal = *r.integer("internal", true, 1, 65535);
+  p.external = *r.integer("external", true, 1, 65535);
+  auto proto = r.enumeration("protocol", {"tcp", "udp", "TCP", "UDP"});
+  p.udp = proto && (*proto == "udp" || *proto == "UDP");
+  r.obj("public");  // type-checked; public ports are allocated in a later milestone
+  return p;
+}
+
+void add_port(request_context& ctx, const std::string& uuid, const std::optional<std::string>& fog,
+              const port_input& p) {
+  if (fog) {
+    auto used = ctx.tx.exec_params(
+        "SELECT 1 FROM microservice_ports p JOIN microservices m ON m.uuid = p.microservice_uuid "
+        "WHERE m.iofog_uuid = $1 AND p.port_external = $2 AND p.is_udp = $3",
+        *fog, p.external, p.udp);
+    if (!used.empty()) {
+      throw validation_error("Port '" + std::to_string(p.external) + "' is not available");
+    }
+  }
+  try {
+    ctx.tx.exec_params0(
+        "INSERT INTO microservice_ports (microservice_uuid, port_internal, port_external, is_udp) "
+        "VALUES ($1, $2, $3, $4)",
+        uuid, p.internal, p.external, p.udp);
+  } catch (const pqxx::unique_violation&) {
+    throw validation_error("Port mapping for internal port '" + std::to_string(p.internal) +
+                           "' already exists");
+  }
+}
+
+int64_t add_volume(request_context& ctx, const std::string& uuid, const json::value& v,
+                   const std::string& field) {
+  if (!v.is_object()) throw_type_error(field, "object");
+  body_reader r(v.as_object());
+  auto host = r.str("hostDestination", true, 1);
+  auto container = r.str("containerDestination", true, 1);
+  auto mode = r.str("accessMode", true, 1);
+  auto type = r.enumeration("type", {"bind", "volume"}).value_or("bind");
+  auto row = ctx.tx.exec_params1(
+      "INSERT INTO microservice_volumes (microservice_uuid, host_destination, "
+      "container_destination, access_mode, type) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+      uuid, *host, *container, *mode, type);
+  return row[0].as<int64_t>();
+}
+
+// env [{key,value}], cmd [string], extraHosts [{name,address}] are stored as given (jsonb) once
+// their shape is checked.
+std::optional<std::string> read_env(body_reader& r) {
+  const auto* a = r.array("env");
+  if (a == nullptr) return std::nullopt;
+  json::array out;
+  for (const auto& e : *a) {
+    if (!e.is_object()) throw_type_error("env", "object");
+    body_reader er(e.as_object());
+    out.push_back(
+        json::object{{"key", *er.str("key", true)}, {"value", er.str("value").value_or("")}});
+  }
+  return json::serialize(out);
+}
+
+std::optional<std::string> read_cmd(body_reader& r) {
+  auto cmd = r.string_array("cmd");
+  if (!cmd) return std::nullopt;
+  json::array out(cmd->begin(), cmd->end());
+  return json::serialize(out);
+}
+
+std::optional<std::string> read_extra_hosts(body_reader& r) {
+  const auto* a = r.array("extraHosts");
+  if (a == nullptr) return std::nullopt;
+  json::array out;
+  for (const auto& e : *a) {
+    if (!e.is_object()) throw_type_error("extraHosts", "object");
+    body_reader er(e.as_object());
+    auto name = er.str("name", true, 1);
+    auto address = er.str("address", true, 1);
+    out.push_back(json::object{{"name", *name}, {"address", *address}, {"value", *address}});
+  }
+  return json::serialize(out);
+}
+
+std::optional<std::string> read_config(body_reader& r) {
+  const auto& obj = r.object();
+  auto it = obj.find("config");
+  if (it == obj.end() || it->value().is_null()) return std::nullopt;
+  if (it->value().is_string()) return std::string(it->value().as_string());
+  // iofogctl sends a JSON string; accept an object too and store its text.
+  if (it->value().is_object()) return json::serialize(it->value());
+  throw_type_error("config", "string");
+}
+
+std::optional<std::string> resolve_fog(request_context& ctx, body_reader& r) {
+  if (auto uuid = r.str("iofogUuid")) {
+    auto rows = ctx.tx.exec_params("SELECT 1 FROM fogs WHERE uuid = $1 AND user_id = $2", *uuid,
+                                   ctx.user_id);
+    if (rows.empty()) throw not_found("Invalid ioFog UUID '" + *uuid + "'");
+    return uuid;
+  }
+  if (auto name = r.str("agentName")) {
+    auto rows = ctx.tx.exec_params("SELECT uuid FROM fogs WHERE name = $1 AND user_id = $2", *name,
+                                   ctx.user_id);
+    if (rows.empty()) throw not_found("Invalid ioFog name '" + *name + "'");
+    return std::string(rows[0][0].c_str());
+  }
+  return std::nullopt;
+}
+
+void replace_images(request_context& ctx, const std::string& uuid, const json::array& images) {
+  if (images.size() > 2) throw validation_error("Field images does not meet maximum length of 2");
+  ctx.tx.exec_params0("DELETE FROM microservice_images WHERE microservice_uuid = $1", uuid);
+  for (const auto& img : images) {
+    if (!img.is_object()) throw_type_error("images", "object");
+    body_reader ir(img.as_object());
+    auto image = ir.str("containerImage", true, 1);
+    auto type = ir.integer("fogTypeId", true, 1, 2);
+    try {
+      ctx.tx.exec_params0(
+          "INSERT INTO microservice_images (microservice_uuid, fog_type_id, container_image) "
+          "VALUES ($1, $2, $3)",
+          uuid, *type, *image);
+    } catch (const pqxx::unique_violation&) {
+      throw validation_error("Duplicate image for fogTypeId " + std::to_string(*type));
+    }
+  }
+}
+
+void check_catalog_and_registry(request_context& ctx, body_reader& r) {
+  if (auto cid = r.integer("catalogItemId", false, 1)) {
+    auto rows = ctx.tx.exec_params(
+        "SELECT 1 FROM catalog_items WHERE id = $1 AND (user_id IS NULL OR user_id = $2)", *cid,
+        ctx.user_id);
+    if (rows.empty()) throw not_found("Invalid catalog item id '" + std::to_string(*cid) + "'");
+  }
+  if (auto rid = r.integer("registryId", false, 1)) {
+    auto rows =
+        ctx.tx.exec_params("SELECT 1 FROM registries WHERE id = $1 AND (is_public OR user_id = $2)",
+                           *rid, ctx.user_id);
+    if (rows.empty()) throw not_found("Invalid registry id '" + std::to_string(*rid) + "'");
+  }
+}
+
+// Creates a microservice from a (validated here) body; returns its uuid.
+std::string create_microservice(request_context& ctx, const json::object& body,
+                                std::optional<int64_t> app_id) {
+  body_reader r(body);
+  auto name = r.str("name", true, 1);
+  check_name("name", *name);
+  auto config = read_config(r);
+  if (!app_id) {
+    std::string app_name;
+    if (auto a = r.str("application")) {
+      app_name = *a;
+    } else if (auto flow = r.integer("flowId")) {
+      auto rows = ctx.tx.exec_params("SELECT name FROM applications WHERE id = $1 AND user_id = $2",
+                                     *flow, ctx.user_id);
+      if (rows.empty()) throw not_found("Invalid flow id '" + std::to_string(*flow) + "'");
+      app_name = rows[0][0].c_str();
+    } else {
+      throw_missing("application");
+    }
+    app_id = find_app(ctx, app_name).id;
+  }
+  auto fog = resolve_fog(ctx, r);
+  check_catalog_and_registry(ctx, r);
+  auto catalog_id = r.integer("catalogItemId", false, 1);
+  const auto* images = r.array("images");
+  if (!catalog_id && (images == nullptr || images->empty())) throw_missing("images");
+  auto registry_id = r.integer("registryId", false, 1);
+  auto root = r.boolean("rootHostAccess");
+  auto log_size = r.integer("logSize", false, 0);
+  auto env = read_env(r);
+  auto cmd = read_cmd(r);
+  auto hosts = read_extra_hosts(r);
+  const auto* ports = r.array("ports");
+  const auto* volumes = r.array("volumeMappings");
+
+  auto dup = ctx.tx.exec_params(
+      "SELECT 1 FROM microservices WHERE application_id = $1 AND name = $2", *app_id, *name);
+  if (!dup.empty()) throw validation_error("Duplicate name '" + *name + "'");
+
+  std::string uuid = new_uuid();
+  ctx.tx.exec_params0(
+      "INSERT INTO microservices (uuid, name, config, catalog_item_id, registry_id, iofog_uuid, "
+      "application_id, root_host_access, log_size, env, cmd, extra_hosts, user_id) VALUES ($1, "
+      "$2, coalesce($3, '{}'), $4, coalesce($5, 1), $6, $7, coalesce($8, false), coalesce($9, 0), "
+      "coalesce($10::jsonb, '[]'), coalesce($11::jsonb, '[]'), coalesce($12::jsonb, '[]'), $13)",
+      uuid, *name, config, catalog_id, registry_id, fog, *app_id, root, log_size, env, cmd, hosts,
+      ctx.user_id);
+  ctx.tx.exec_params0("INSERT INTO microservice_status (microservice_uuid) VALUES ($1)", uuid);
+  if (catalog_id) {
+    ctx.tx.exec_params0(
+        "INSERT INTO microservice_images (microservice_uuid, fog_type_id, container_image) "
+        "SELECT $1, fog_type_id, container_image FROM catalog_item_images "
+        "WHERE catalog_item_id = $2",
+        uuid, *catalog_id);
+  } else {
+    replace_images(ctx, uuid, *images);
+  }
+  if (ports != nullptr) {
+    for (size_t i = 0; i < ports->size(); ++i) {
+      add_port(ctx, uuid, fog, read_port((*ports)[i], "ports"));
+    }
+  }
+  if (volumes != nullptr) {
+    for (const auto& v : *volumes) add_volume(ctx, uuid, v, "volumeMappings");
+  }
+  if (fog) raise_change(ctx.tx, *fog, {"microservice_list"});
+  return uuid;
+}
+
+std::string app_json(request_context& ctx, const std::string& where, const std::string& param) {
+  auto row = ctx.tx.exec_params1(
+      "SELECT coalesce(json_agg(json_build_object('id', a.id, 'name', a.name, 'description', "
+      "a.description, 'isActivated', a.is_activated, 'isSystem', a.is_system, 'userId', a.user_id, "
+      "'microservices', coalesce((SELECT json_agg(" +
+          std::string(msvc_json_sql) +
+          " ORDER BY m.created_at, m.uuid) FROM microservices m WHERE m.application_id = a.id), "
+          "'[]'), "
+          "'routes', coalesce((SELECT json_agg(json_build_object('name', r.name, 'from', s.name, "
+          "'to', d.name) ORDER BY r.id) FROM routes r JOIN microservices s ON s.uuid = "
+          "r.source_microservice_uuid JOIN microservices d ON d.uuid = r.dest_microservice_uuid "
+          "WHERE r.application_id = a.id), '[]')) ORDER BY a.id), '[]')::text "
+          "FROM applications a WHERE a.user_id = $1 " +
+          where,
+      ctx.user_id, param);
+  return row[0].c_str();
+}
+
+void add_routes(request_context& ctx, int64_t app_id, const json::array& routes) {
+  for (size_t i = 0; i < routes.size(); ++i) {
+    if (!routes[i].is_object()) throw_type_error("routes", "object");
+    body_reader rr(routes[i].as_object());
+    auto from = rr.str("from", true, 1);
+    auto to = rr.str("to", true, 1);
+    std::string name = rr.str("name").value_or(*from + "-" + *to);
+    auto ids = ctx.tx.exec_params(
+        "SELECT (SELECT uuid FROM microservices WHERE application_id = $1 AND name = $2), "
+        "(SELECT uuid FROM microservices WHERE application_id = $1 AND name = $3)",
+        app_id, *from, *to);
+    if (ids[0][0].is_null()) throw not_found("Invalid microservice name '" + *from + "'");
+    if (ids[0][1].is_null()) throw not_found("Invalid microservice name '" + *to + "'");
+    try {
+      ctx.tx.exec_params0(
+          "INSERT INTO routes (name, application_id, source_microservice_uuid, "
+          "dest_microservice_uuid) VALUES ($1, $2, $3, $4)",
+          name, app_id, ids[0][0].c_str(), ids[0][1].c_str());
+    } catch (const pqxx::unique_violation&) {
+      throw validation_error("Duplicate name '" + name + "'");
+    }
+  }
+}
+
+// --- applications ---
+
+http_response app_list(request_context& ctx) {
+  return raw_json_response(200, "{\"applications\":" + app_json(ctx, "AND $2 = $2", "") + "}");
+}
+
+http_response app_get(request_context& ctx) {
+  const auto& name = ctx.param("name");
+  std::string arr = app_json(ctx, "AND a.name = $2", name);
+  if (arr == "[]") throw not_found("Invalid application name '" + name + "'");
+  return raw_json_response(200, arr.substr(1, arr.size() - 2));
+}
+
+http_response app_create(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto name = r.str("name", true, 1);
+  check_name("name", *name);
+  auto description = r.str("description").value_or("");
+  bool activated = r.boolean("isActivated").value_or(false);
+  const auto* msvcs = r.array("microservices");
+  const auto* routes = r.array("routes");
+  if (r.has("template")) {
+    throw validation_error("Application templates are not supported yet");
+  }
+  pqxx::result row;
+  try {
+    row = ctx.tx.exec_params(
+        "INSERT INTO applications (name, description, is_activated, user_id) "
+        "VALUES ($1, $2, $3, $4) RETURNING id",
+        *name, description, activated, ctx.user_id);
+  } catch (const pqxx::unique_violation&) {
+    throw validation_error("Duplicate name '" + *name + "'");
+  }
+  int64_t id = row[0][0].as<int64_t>();
+  // All-or-nothing: any failure below aborts the request's transaction.
+  if (msvcs != nullptr) {
+    for (const auto& m : *msvcs) {
+      if (!m.is_object()) throw_type_error("microservices", "object");
+      create_microservice(ctx, m.as_object(), id);
+    }
+  }
+  if (routes != nullptr) add_routes(ctx, id, *routes);
+  return json_response(201, json::object{{"id", id}, {"name", *name}});
+}
+
+http_response app_patch(request_context& ctx) {
+  auto app = find_app(ctx, ctx.param("name"));
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto name = r.str("name", false, 1);
+  if (name) check_name("name", *name);
+  auto description = r.str("description");
+  auto activated = r.boolean("isActivated");
+  try {
+    ctx.tx.exec_params0(
+        "UPDATE applications SET name = coalesce($2, name), description = coalesce($3, "
+        "description), is_activated = coalesce($4, is_activated), updated_at = now() "
+        "WHERE id = $1",
+        app.id, name, description, activated);
+  } catch (const pqxx::unique_violation&) {
+    throw validation_error("Duplicate name '" + *name + "'");
+  }
+  if (activated && *activated != app.activated) touch_app_fogs(ctx, app.id, {"microservice_list"});
+  return empty_response(204);
+}
+
+http_response app_delete(request_context& ctx) {
+  auto app = find_app(ctx, ctx.param("name"));
+  // Agents drop containers that are no longer in their list.
+  touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
+  ctx.tx.exec_params0("DELETE FROM applications WHERE id = $1", app.id);
+  return empty_response(204);
+}
+
+// --- microservices ---
+
+struct msvc_row {
+  std::optional<std::string> fog;
+};
+
+msvc_row owned_msvc(request_context& ctx, const std::string& uuid) {
+  auto rows = ctx.tx.exec_params(
+      "SELECT iofog_uuid FROM microservices WHERE uuid = $1 AND user_id = $2 FOR UPDATE", uuid,
+      ctx.user_id);
+  if (rows.empty()) invalid_msvc(uuid);
+  msvc_row m;
+  if (!rows[0][0].is_null()) m.fog = rows[0][0].c_str();
+  return m;
+}
+
+http_response msvc_list(request_context& ctx) {
+  std::string where = "m.user_id = $1";
+  std::vector<std::optional<std::string>> params = {std::to_string(ctx.user_id)};
+  if (const auto* app = ctx.req.query_param("application")) {
+    params.emplace_back(*app);
+    where += " AND a.name = $2";
+  } else if (const auto* flow = ctx.req.query_param("flowId")) {
+    params.emplace_back(*flow);
+    where += " AND a.id::text = $2";
+  }
+  auto row = ctx.tx.exec_params1("SELECT coalesce(json_agg(" + std::string(msvc_json_sql) +
+                                     " ORDER BY m.created_at, m.uuid), '[]')::text FROM "
+                                     "microservices m JOIN applications a ON a.id = "
+                                     "m.application_id WHERE " +
+                                     where,
+                                 pqxx::prepare::make_dynamic_params(params));
+  return raw_json_response(200, "{\"microservices\":" + std::string(row[0].c_str()) + "}");
+}
+
+http_response msvc_get(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  auto rows = ctx.tx.exec_params(
+      "SELECT " + std::string(msvc_json_sql) +
+          "::text FROM microservices m JOIN applications a ON a.id = m.application_id "
+          "WHERE m.uuid = $1 AND m.user_id = $2",
+      uuid, ctx.user_id);
+  if (rows.empty()) invalid_msvc(uuid);
+  return raw_json_response(200, rows[0][0].c_str());
+}
+
+http_response msvc_create(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  std::string uuid = create_microservice(ctx, body, std::nullopt);
+  auto name = body.at("name").as_string();
+  return json_response(201, json::object{{"uuid", uuid}, {"name", name}});
+}
+
+http_response msvc_patch(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  auto current = owned_msvc(ctx, uuid);
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto name = r.str("name", false, 1);
+  if (name) check_name("name", *name);
+  auto config = read_config(r);
+  auto new_fog = resolve_fog(ctx, r);
+  auto rebuild = r.boolean("rebuild");
+  auto root = r.boolean("rootHostAccess");
+  auto log_size = r.integer("logSize", false, 0);
+  auto env = read_env(r);
+  auto cmd = read_cmd(r);
+  auto hosts = read_extra_hosts(r);
+  const auto* images = r.array("images");
+  const auto* volumes = r.array("volumeMappings");
+  const auto* ports = r.array("ports");
+  try {
+    ctx.tx.exec_params0(
+        "UPDATE microservices SET name = coalesce($2, name), config = coalesce($3, config), "
+        "iofog_uuid = coalesce($4, iofog_uuid), rebuild = coalesce($5, rebuild), "
+        "root_host_access = coalesce($6, root_host_access), log_size = coalesce($7, log_size), "
+        "env = coalesce($8::jsonb, env), cmd = coalesce($9::jsonb, cmd), "
+        "extra_hosts = coalesce($10::jsonb, extra_hosts), updated_at = now() WHERE uuid = $1",
+        uuid, name, config, new_fog, rebuild, root, log_size, env, cmd, hosts);
+  } catch (const pqxx::unique_violation&) {
+    throw validation_error("Duplicate name '" + *name + "'");
+  }
+  if (images != nullptr) replace_images(ctx, uuid, *images);
+  if (volumes != nullptr) {
+    ctx.tx.exec_params0("DELETE FROM microservice_volumes WHERE microservice_uuid = $1", uuid);
+    for (const auto& v : *volumes) add_volume(ctx, uuid, v, "volumeMappings");
+  }
+  std::optional<std::string> fog = new_fog ? new_fog : current.fog;
+  if (ports != nullptr) {
+    ctx.tx.exec_params0("DELETE FROM microservice_ports WHERE microservice_uuid = $1", uuid);
+    for (const auto& p : *ports) add_port(ctx, uuid, fog, read_port(p, "ports"));
+  } else if (new_fog && new_fog != current.fog) {
+    // Moving: the ports must be free on the new agent.
+    auto clash = ctx.tx.exec_params(
+        "SELECT p.port_external FROM microservice_ports p JOIN microservice_ports q ON "
+        "q.port_external = p.port_external AND q.is_udp = p.is_udp JOIN microservices o ON o.uuid "
+        "= q.microservice_uuid WHERE p.microservice_uuid = $1 AND o.iofog_uuid = $2 AND o.uuid <> "
+        "$1",
+        uuid, *new_fog);
+    if (!clash.empty()) {
+      throw validation_error("Port '" + std::string(clash[0][0].c_str()) + "' is not available");
+    }
+  }
+  bool only_config = config && !name && !new_fog && !rebuild && !root && !log_size && !env &&
+                     !cmd && !hosts && images == nullptr && volumes == nullptr && ports == nullptr;
+  if (current.fog) {
+    if (only_config)
+      raise_change(ctx.tx, *current.fog, {"microservice_config"});
+    else
+      raise_change(ctx.tx, *current.fog, {"microservice_list", "microservice_config"});
+  }
+  if (new_fog && new_fog != current.fog) {
+    raise_change(ctx.tx, *new_fog, {"microservice_list", "microservice_config"});
+  }
+  return empty_response(204);
+}
+
+http_response msvc_delete(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  auto current = owned_msvc(ctx, uuid);
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  r.boolean("withCleanup");
+  ctx.tx.exec_params0("DELETE FROM microservices WHERE uuid = $1", uuid);
+  if (current.fog) raise_change(ctx.tx, *current.fog, {"microservice_list", "routing"});
+  return empty_response(204);
+}
+
+http_response ports_get(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  owned_msvc(ctx, uuid);
+  auto row = ctx.tx.exec_params1(
+      "SELECT coalesce(json_agg(json_build_object('internal', port_internal, 'external', "
+      "port_external, 'protocol', CASE WHEN is_udp THEN 'udp' ELSE 'tcp' END) ORDER BY "
+      "port_internal), '[]')::text FROM microservice_ports WHERE microservice_uuid = $1",
+      uuid);
+  return raw_json_response(200, "{\"ports\":" + std::string(row[0].c_str()) + "}");
+}
+
+http_response ports_post(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  auto current = owned_msvc(ctx, uuid);
+  auto body = parse_body(ctx.req);
+  add_port(ctx, uuid, current.fog, read_port(body, "body"));
+  if (current.fog) raise_change(ctx.tx, *current.fog, {"microservice_list"});
+  return json_response(201, json::object{});
+}
+
+http_response ports_delete(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  auto current = owned_msvc(ctx, uuid);
+  const auto& port = ctx.param("internalPort");
+  auto rows = ctx.tx.exec_params(
+      "DELETE FROM microservice_ports WHERE microservice_uuid = $1 AND port_internal::text = $2 "
+      "RETURNING 1",
+      uuid, port);
+  if (rows.empty()) throw not_found("Port mapping not found: '" + port + "'");
+  if (current.fog) raise_change(ctx.tx, *current.fog, {"microservice_list"});
+  return empty_response(204);
+}
+
+http_response volumes_get(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  owned_msvc(ctx, uuid);
+  auto row = ctx.tx.exec_params1(
+      "SELECT coalesce(json_agg(json_build_object('id', id, 'hostDestination', host_destination, "
+      "'containerDestination', container_destination, 'accessMode', access_mode, 'type', type) "
+      "ORDER BY id), '[]')::text FROM microservice_volumes WHERE microservice_uuid = $1",
+      uuid);
+  return raw_json_response(200, "{\"volumeMappings\":" + std::string(row[0].c_str()) + "}");
+}
+
+http_response volumes_post(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  auto current = owned_msvc(ctx, uuid);
+  auto body = parse_body(ctx.req);
+  int64_t id = add_volume(ctx, uuid, body, "body");
+  if (current.fog) raise_change(ctx.tx, *current.fog, {"microservice_list"});
+  return json_response(201, json::object{{"id", id}});
+}
+
+http_response volumes_delete(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  auto current = owned_msvc(ctx, uuid);
+  const auto& id = ctx.param("id");
+  auto rows = ctx.tx.exec_params(
+      "DELETE FROM microservice_volumes WHERE microservice_uuid = $1 AND id::text = $2 RETURNING 1",
+      uuid, id);
+  if (rows.empty()) throw not_found("Volume mapping not found: '" + id + "'");
+  if (current.fog) raise_change(ctx.tx, *current.fog, {"microservice_list"});
+  return empty_response(204);
+}
+
+// --- agent side ---
+
+http_response agent_microservices(request_context& ctx) {
+  // Activated applications only, and only microservices with an image for this agent's type.
+  auto row = ctx.tx.exec_params1(
+      "SELECT coalesce(json_agg(json_build_object("
+      "'uuid', m.uuid, 'imageId', i.container_image, 'config', m.config, 'rebuild', m.rebuild, "
+      "'rootHostAccess', m.root_host_access, 'logSize', m.log_size, 'registryId', m.registry_id, "
+      "'portMappings', coalesce((SELECT json_agg(json_build_object('portInternal', "
+      "  p.port_internal, 'portExternal', p.port_external, 'isUdp', p.is_udp) ORDER BY "
+      "  p.port_internal) FROM microservice_ports p WHERE p.microservice_uuid = m.uuid), '[]'), "
+      "'volumeMappings', coalesce((SELECT json_agg(json_build_object('hostDestination', "
+      "  v.host_destination, 'containerDestination', v.container_destination, 'accessMode', "
+      "  v.access_mode, 'type', v.type) ORDER BY v.id) FROM microservice_volumes v WHERE "
+      "  v.microservice_uuid = m.uuid), '[]'), "
+      "'imageSnapshot', '', 'delete', false, 'deleteWithCleanup', false, "
+      "'env', m.env, 'cmd', m.cmd, "
+      "'extraHosts', coalesce((SELECT json_agg((h ->> 'name') || ':' || (h ->> 'address')) FROM "
+      "  jsonb_array_elements(m.extra_hosts) h), '[]'), "
+      "'routes', coalesce((SELECT json_agg(r.dest_microservice_uuid ORDER BY r.id) FROM routes r "
+      "  WHERE r.source_microservice_uuid = m.uuid), '[]'), "
+      "'isConsumer', EXISTS (SELECT 1 FROM routes r WHERE r.dest_microservice_uuid = m.uuid)"
+      ") ORDER BY m.created_at, m.uuid), '[]')::text "
+      "FROM microservices m JOIN applications a ON a.id = m.application_id "
+      "JOIN fogs f ON f.uuid = m.iofog_uuid "
+      "JOIN microservice_images i ON i.microservice_uuid = m.uuid AND i.fog_type_id = "
+      "f.fog_type_id "
+      "WHERE m.iofog_uuid = $1 AND a.is_activated",
+      ctx.fog_uuid);
+  // `rebuild` is a one-shot order: served once, then cleared (as upstream).
+  ctx.tx.exec_params0("UPDATE microservices SET rebuild = false WHERE iofog_uuid = $1 AND rebuild",
+                      ctx.fog_uuid);
+  return raw_json_response(200, "{\"microservices\":" + std::string(row[0].c_str()) + "}");
+}
+
+http_response agent_registries(request_context& ctx) {
+  // Agents need the credentials to pull; this is the only place passwords leave the database.
+  auto row = ctx.tx.exec_params1(
+      "SELECT coalesce(json_agg(json_build_object('id', r.id, 'url', r.url, 'isPublic', "
+      "r.is_public, 'secure', r.requires_cert, 'certificate', r.certificate, 'requiresCert', "
+      "r.requires_cert, 'username', r.username, 'password', r.password, 'userEmail', "
+      "r.user_email) ORDER BY r.id), '[]')::text FROM registries r JOIN fogs f ON f.uuid = $1 "
+      "WHERE r.is_public OR r.user_id = f.user_id",
+      ctx.fog_uuid);
+  return raw_json_response(200, "{\"registries\":" + std::string(row[0].c_str()) + "}");
+}
+
+}  // namespace
+
+void register_application_routes(app& a) {
+  a.add_route({"GET", "/application", auth_kind::user, app_list, "List applications"});
+  a.add_route({"POST", "/application", auth_kind::user, app_create,
+               "Create an application with its microservices and routes", 201});
+  a.add_route({"GET", "/application/:name", auth_kind::user, app_get, "Get an application"});
+  a.add_route({"PATCH", "/application/:name", auth_kind::user, app_patch,
+               "Rename, describe, activate or deactivate an application", 204});
+  a.add_route({"DELETE", "/application/:name", auth_kind::user, app_delete,
+               "Delete an application and its microservices", 204});
+
+  a.add_route({"GET", "/microservices", auth_kind::user, msvc_list,
+               "List microservices (?application=NAME)"});
+  a.add_route(
+      {"POST", "/microservices", auth_kind::user, msvc_create, "Create a microservice", 201});
+  a.add_route({"GET", "/microservices/:uuid", auth_kind::user, msvc_get, "Get a microservice"});
+  a.add_route({"PATCH", "/microservices/:uuid", auth_kind::user, msvc_patch,
+               "Update or move a microservice", 204});
+  a.add_route({"DELETE", "/microservices/:uuid", auth_kind::user, msvc_delete,
+               "Delete a microservice", 204});
+  a.add_route({"GET", "/microservices/:uuid/port-mapping", auth_kind::user, ports_get,
+               "List port mappings"});
+  a.add_route({"POST", "/microservices/:uuid/port-mapping", auth_kind::user, ports_post,
+               "Add a port mapping", 201});
+  a.add_route({"DELETE", "/microservices/:uuid/port-mapping/:internalPort", auth_kind::user,
+               ports_delete, "Remove a port mapping", 204});
+  a.add_route({"GET", "/microservices/:uuid/volume-mapping", auth_kind::user, volumes_get,
+               "List volume mappings"});
+  a.add_route({"POST", "/microservices/:uuid/volume-mapping", auth_kind::user, volumes_post,
+               "Add a volume mapping", 201});
+  a.add_route({"DELETE", "/microservices/:uuid/volume-mapping/:id", auth_kind::user, volumes_delete,
+               "Remove a volume mapping", 204});
+
+  a.add_route({"GET", "/agent/microservices", auth_kind::agent, agent_microservices,
+               "Microservices this agent must run"});
+  a.add_route({"GET", "/agent/registries", auth_kind::agent, agent_registries,
+               "Registries (with credentials) for pulling images"});
+}
+
+}  // namespace fogmesh::controller

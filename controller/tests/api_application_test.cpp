@@ -1,0 +1,307 @@
+// Applications, microservices (images, ports, volumes, env, cmd, extra hosts), registries,
+// catalog, and what the agent receives from /agent/microservices and /agent/registries.
+#include "testkit.hpp"
+
+namespace fogmesh::controller::test {
+namespace {
+
+using application_api = api_test;
+namespace json = boost::json;
+
+constexpr const char* app_body = R"({
+  "name": "demo-app", "description": "d", "isActivated": true,
+  "microservices": [
+    {"name": "producer", "agentName": "edge-a", "config": "{\"rate\":1}",
+     "images": [{"containerImage": "busybox:x86", "fogTypeId": 1},
+                {"containerImage": "busybox:arm", "fogTypeId": 2}],
+     "ports": [{"internal": 80, "external": 8080, "protocol": "tcp"}],
+     "volumeMappings": [{"hostDestination": "/data", "containerDestination": "/d",
+                         "accessMode": "rw", "type": "bind"}],
+     "env": [{"key": "A", "value": "1"}], "cmd": ["sh", "-c", "run"],
+     "extraHosts": [{"name": "db", "address": "10.0.0.9"}]},
+    {"name": "consumer", "agentName": "edge-a", "catalogItemId": 2}
+  ],
+  "routes": [{"name": "p-to-c", "from": "producer", "to": "consumer"}]
+})";
+
+TEST_F(application_api, ApplicationLifecycleAndAgentView) {
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "edge-a");
+  std::string agent = provision_agent(token, fog);  // type 1 (x86)
+
+  auto c = post("/api/v3/application", app_body, token);
+  ASSERT_EQ(c.status, 201) << c.body;
+  EXPECT_EQ(c.json().at("name").as_string(), "demo-app");
+
+  auto g = get("/api/v3/application/demo-app", token);
+  ASSERT_EQ(g.status, 200) << g.body;
+  auto app = g.json();
+  EXPECT_EQ(app.at("isActivated"), true);
+  auto msvcs = app.at("microservices").as_array();
+  ASSERT_EQ(msvcs.size(), 2u);
+  auto producer = msvcs[0].as_object();
+  EXPECT_EQ(producer.at("name").as_string(), "producer");
+  EXPECT_EQ(producer.at("iofogUuid").as_string(), fog);
+  EXPECT_EQ(producer.at("config").as_string(), "{\"rate\":1}");
+  EXPECT_EQ(producer.at("images").as_array().size(), 2u);
+  EXPECT_EQ(producer.at("ports").at(0).at("external").as_int64(), 8080);
+  EXPECT_EQ(producer.at("env").at(0).at("key").as_string(), "A");
+  EXPECT_EQ(producer.at("cmd").as_array().size(), 3u);
+  EXPECT_EQ(producer.at("status").at("status").as_string(), "QUEUED");
+  EXPECT_EQ(app.at("routes").at(0).at("to").as_string(), "consumer");
+  std::string producer_uuid(producer.at("uuid").as_string());
+  std::string consumer_uuid(msvcs[1].at("uuid").as_string());
+  EXPECT_EQ(producer.at("routes").at(0).as_string(), consumer_uuid);
+  EXPECT_EQ(msvcs[1].at("images").at(0).at("containerImage").as_string(),
+            "ghcr.io/fogmesh/proxy:latest");  // from the catalog item
+
+  auto list = get("/api/v3/application", token).json().at("applications").as_array();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(get("/api/v3/microservices?application=demo-app", token)
+                .json()
+                .at("microservices")
+                .as_array()
+                .size(),
+            2u);
+
+  // The agent sees both, with the x86 image, and knows the list changed.
+  EXPECT_EQ(get("/api/v3/agent/config/changes", agent).json().at("microserviceList"), true);
+  auto am = get("/api/v3/agent/microservices", agent);
+  ASSERT_EQ(am.status, 200) << am.body;
+  auto agent_msvcs = am.json().at("microservices").as_array();
+  ASSERT_EQ(agent_msvcs.size(), 2u);
+  EXPECT_EQ(agent_msvcs[0].at("imageId").as_string(), "busybox:x86");
+  EXPECT_EQ(agent_msvcs[0].at("portMappings").at(0).at("portExternal").as_int64(), 8080);
+  EXPECT_EQ(agent_msvcs[0].at("extraHosts").at(0).as_string(), "db:10.0.0.9");
+  EXPECT_EQ(agent_msvcs[0].at("routes").at(0).as_string(), consumer_uuid);
+  EXPECT_EQ(agent_msvcs[1].at("isConsumer"), true);
+
+  // Status reports land in the microservice's status.
+  std::string status = R"({"daemonStatus":"RUNNING","microserviceStatus":"[{\"id\":\")" +
+                       producer_uuid +
+                       R"(\",\"status\":\"RUNNING\",\"containerId\":\"abc\",\"cpuUsage\":1.5}]"})";
+  ASSERT_EQ(put("/api/v3/agent/status", status, agent).status, 204);
+  auto ms = get("/api/v3/microservices/" + producer_uuid, token).json();
+  EXPECT_EQ(ms.at("status").at("status").as_string(), "RUNNING");
+  EXPECT_EQ(ms.at("status").at("containerId").as_string(), "abc");
+
+  // Deactivated applications are not run.
+  ASSERT_EQ(patch("/api/v3/application/demo-app", R"({"isActivated":false})", token).status, 204);
+  EXPECT_EQ(get("/api/v3/agent/microservices", agent).json().at("microservices").as_array().size(),
+            0u);
+  ASSERT_EQ(patch("/api/v3/application/demo-app", R"({"isActivated":true})", token).status, 204);
+
+  // Config-only edits raise microserviceConfig; rebuild is served once.
+  auto ch = get("/api/v3/agent/config/changes", agent).json();
+  ASSERT_EQ(
+      patch("/api/v3/agent/config/changes",
+            R"({"lastUpdated":")" + std::string(ch.at("lastUpdated").as_string()) + R"("})", agent)
+          .status,
+      204);
+  ASSERT_EQ(
+      patch("/api/v3/microservices/" + producer_uuid, R"({"config":"{\"rate\":2}"})", token).status,
+      204);
+  auto ch2 = get("/api/v3/agent/config/changes", agent).json();
+  EXPECT_EQ(ch2.at("microserviceConfig"), true);
+  EXPECT_EQ(ch2.at("microserviceList"), false);
+  ASSERT_EQ(patch("/api/v3/microservices/" + producer_uuid, R"({"rebuild":true})", token).status,
+            204);
+  EXPECT_EQ(
+      get("/api/v3/agent/microservices", agent).json().at("microservices").at(0).at("rebuild"),
+      true);
+  EXPECT_EQ(
+      get("/api/v3/agent/microservices", agent).json().at("microservices").at(0).at("rebuild"),
+      false);
+
+  EXPECT_EQ(del("/api/v3/application/demo-app", token).status, 204);
+  expect_error(get("/api/v3/application/demo-app", token), 404, "NotFoundError");
+  expect_error(get("/api/v3/microservices/" + producer_uuid, token), 404, "NotFoundError");
+  EXPECT_EQ(get("/api/v3/agent/microservices", agent).json().at("microservices").as_array().size(),
+            0u);
+}
+
+TEST_F(application_api, ApplicationCreateIsAllOrNothing) {
+  std::string token = new_user_token();
+  std::string other = new_user_token();
+  std::string fog = create_fog(token, "edge-a");
+  std::string foreign_fog = create_fog(other, "theirs");
+  std::string apps = db().query("SELECT count(*) FROM applications");
+  std::string msvcs = db().query("SELECT count(*) FROM microservices");
+
+  expect_error(post("/api/v3/application", "{", token), 400, "ValidationError");
+  expect_error(post("/api/v3/application", R"({"description":"x"})", token), 400, "ValidationError",
+               "Required field 'name' is missing");
+  expect_error(post("/api/v3/application", R"({"name":"Bad_Name"})", token), 400, "ValidationError",
+               "Invalid format for field 'name'");
+  expect_error(post("/api/v3/application", R"({"name":"ok","isActivated":"yes"})", token), 400,
+               "ValidationError", "Field 'isActivated' is not of a type(s) boolean");
+  // Second microservice is broken: the application and the first microservice are not kept.
+  expect_error(post("/api/v3/application",
+                    R"({"name":"half","microservices":[
+                         {"name":"good","images":[{"containerImage":"x","fogTypeId":1}]},
+                         {"name":"bad"}]})",
+                    token),
+               400, "ValidationError", "Required field 'images' is missing");
+  expect_error(post("/api/v3/application",
+                    R"({"name":"half","microservices":[
+                         {"name":"m","iofogUuid":")" +
+                        foreign_fog + R"(","images":[{"containerImage":"x","fogTypeId":1}]}]})",
+                    token),
+               404, "NotFoundError", "Invalid ioFog UUID");
+  expect_error(
+      post(
+          "/api/v3/application",
+          R"({"name":"half","microservices":[
+                         {"name":"a","iofogUuid":")" +
+              fog +
+              R"(","images":[{"containerImage":"x","fogTypeId":1}],"ports":[{"internal":1,"external":9000}]},
+                         {"name":"b","iofogUuid":")" +
+              fog +
+              R"(","images":[{"containerImage":"x","fogTypeId":1}],"ports":[{"internal":2,"external":9000}]}]})",
+          token),
+      400, "ValidationError", "Port '9000' is not available");
+  expect_error(
+      post(
+          "/api/v3/application",
+          R"({"name":"half","microservices":[{"name":"a","images":[{"containerImage":"x","fogTypeId":1}]}],
+                        "routes":[{"from":"a","to":"nobody"}]})",
+          token),
+      404, "NotFoundError", "Invalid microservice name 'nobody'");
+  EXPECT_EQ(db().query("SELECT count(*) FROM applications"), apps);
+  EXPECT_EQ(db().query("SELECT count(*) FROM microservices"), msvcs);
+
+  ASSERT_EQ(post("/api/v3/application", R"({"name":"dup"})", token).status, 201);
+  expect_error(post("/api/v3/application", R"({"name":"dup"})", token), 400, "ValidationError",
+               "Duplicate name 'dup'");
+  // Another user's application is invisible.
+  expect_error(get("/api/v3/application/dup", other), 404, "NotFoundError");
+  expect_error(patch("/api/v3/application/dup", R"({"isActivated":true})", other), 404,
+               "NotFoundError");
+  expect_error(del("/api/v3/application/dup", other), 404, "NotFoundError");
+}
+
+TEST_F(application_api, MicroservicePortsVolumesAndValidation) {
+  std::string token = new_user_token();
+  std::string other = new_user_token();
+  std::string fog = create_fog(token, "edge-m");
+  ASSERT_EQ(post("/api/v3/application", R"({"name":"svc"})", token).status, 201);
+
+  expect_error(post("/api/v3/microservices",
+                    R"({"name":"m1","images":[{"containerImage":"x","fogTypeId":1}]})", token),
+               400, "ValidationError", "Required field 'application' is missing");
+  expect_error(
+      post("/api/v3/microservices",
+           R"({"name":"m1","application":"nope","images":[{"containerImage":"x","fogTypeId":1}]})",
+           token),
+      404, "NotFoundError", "Invalid application name 'nope'");
+  expect_error(
+      post("/api/v3/microservices",
+           R"({"name":"m1","application":"svc","images":[{"containerImage":"x","fogTypeId":3}]})",
+           token),
+      400, "ValidationError");
+  expect_error(post("/api/v3/microservices",
+                    R"({"name":"m1","application":"svc","catalogItemId":999})", token),
+               404, "NotFoundError", "Invalid catalog item id '999'");
+  expect_error(
+      post(
+          "/api/v3/microservices",
+          R"({"name":"m1","application":"svc","images":[{"containerImage":"x","fogTypeId":1}],"ports":[{"internal":"80","external":80}]})",
+          token),
+      400, "ValidationError", "Field 'internal' is not of a type(s) integer");
+  EXPECT_EQ(db().query("SELECT count(*) FROM microservices"), "0");
+
+  auto c = post("/api/v3/microservices",
+                R"({"name":"m1","application":"svc","iofogUuid":")" + fog +
+                    R"(","images":[{"containerImage":"x","fogTypeId":1}]})",
+                token);
+  ASSERT_EQ(c.status, 201) << c.body;
+  std::string uuid(c.json().at("uuid").as_string());
+  std::string base = "/api/v3/microservices/" + uuid;
+
+  EXPECT_EQ(
+      post(base + "/port-mapping", R"({"internal":80,"external":8081,"protocol":"tcp"})", token)
+          .status,
+      201);
+  expect_error(post(base + "/port-mapping", R"({"internal":81,"external":8081})", token), 400,
+               "ValidationError", "Port '8081' is not available");
+  auto ports = get(base + "/port-mapping", token).json().at("ports").as_array();
+  ASSERT_EQ(ports.size(), 1u);
+  EXPECT_EQ(ports[0].at("protocol").as_string(), "tcp");
+  EXPECT_EQ(del(base + "/port-mapping/80", token).status, 204);
+  expect_error(del(base + "/port-mapping/80", token), 404, "NotFoundError");
+
+  auto v = post(
+      base + "/volume-mapping",
+      R"({"hostDestination":"/h","containerDestination":"/c","accessMode":"ro","type":"volume"})",
+      token);
+  ASSERT_EQ(v.status, 201) << v.body;
+  auto vid = v.json().at("id").as_int64();
+  expect_error(post(base + "/volume-mapping", R"({"hostDestination":"/h"})", token), 400,
+               "ValidationError", "Required field 'containerDestination' is missing");
+  EXPECT_EQ(get(base + "/volume-mapping", token).json().at("volumeMappings").as_array().size(), 1u);
+  EXPECT_EQ(del(base + "/volume-mapping/" + std::to_string(vid), token).status, 204);
+
+  // Ownership: 404 for someone else, and nothing changes.
+  expect_error(get(base, other), 404, "NotFoundError", "Invalid microservice UUID");
+  expect_error(patch(base, R"({"name":"stolen"})", other), 404, "NotFoundError");
+  expect_error(post(base + "/port-mapping", R"({"internal":1,"external":2})", other), 404,
+               "NotFoundError");
+  expect_error(del(base, other), 404, "NotFoundError");
+  expect_error(patch(base, R"({"logSize":"big"})", token), 400, "ValidationError");
+  EXPECT_EQ(get(base, token).json().at("name").as_string(), "m1");
+
+  EXPECT_EQ(patch(base, R"({"name":"m1-renamed","env":[{"key":"K","value":"V"}]})", token).status,
+            204);
+  auto m = get(base, token).json();
+  EXPECT_EQ(m.at("name").as_string(), "m1-renamed");
+  EXPECT_EQ(m.at("env").at(0).at("value").as_string(), "V");
+  EXPECT_EQ(del(base, token, R"({"withCleanup":true})").status, 204);
+  expect_error(get(base, token), 404, "NotFoundError");
+}
+
+TEST_F(application_api, RegistriesAndCatalog) {
+  std::string token = new_user_token();
+  std::string other = new_user_token();
+  std::string fog = create_fog(token, "edge-r");
+  std::string agent = provision_agent(token, fog);
+
+  auto seeded = get("/api/v3/registries", token).json().at("registries").as_array();
+  ASSERT_GE(seeded.size(), 2u);
+  EXPECT_EQ(seeded[0].at("url").as_string(), "registry.hub.docker.com");
+  EXPECT_EQ(seeded[1].at("url").as_string(), "from_cache");
+
+  expect_error(post("/api/v3/registries", R"({"username":"u"})", token), 400, "ValidationError",
+               "Required field 'url' is missing");
+  auto c = post(
+      "/api/v3/registries",
+      R"({"url":"registry.example.com","username":"bob","password":"s3cret","email":"b@example.com","isPublic":false})",
+      token);
+  ASSERT_EQ(c.status, 201) << c.body;
+  auto id = std::to_string(c.json().at("id").as_int64());
+  auto list = get("/api/v3/registries", token);
+  EXPECT_EQ(list.body.find("s3cret"), std::string::npos) << "password leaked: " << list.body;
+  EXPECT_EQ(get("/api/v3/registries", other).body.find("registry.example.com"), std::string::npos);
+
+  // The agent gets the credentials (it has to pull) and a registries change.
+  EXPECT_EQ(get("/api/v3/agent/config/changes", agent).json().at("registries"), true);
+  auto ar = get("/api/v3/agent/registries", agent);
+  EXPECT_NE(ar.body.find("s3cret"), std::string::npos);
+
+  expect_error(patch("/api/v3/registries/" + id, R"({"url":"x"})", other), 404, "NotFoundError");
+  expect_error(patch("/api/v3/registries/1", R"({"url":"x"})", token), 404, "NotFoundError");
+  EXPECT_EQ(patch("/api/v3/registries/" + id, R"({"username":"alice"})", token).status, 204);
+  EXPECT_NE(get("/api/v3/registries", token).body.find("alice"), std::string::npos);
+  EXPECT_EQ(del("/api/v3/registries/" + id, token).status, 204);
+  EXPECT_EQ(get("/api/v3/registries", token).body.find("registry.example.com"), std::string::npos);
+
+  auto catalog = get("/api/v3/catalog/microservices", token);
+  ASSERT_EQ(catalog.status, 200);
+  auto items = catalog.json().at("catalogItems").as_array();
+  ASSERT_GE(items.size(), 2u);
+  EXPECT_EQ(items[0].at("category").as_string(), "SYSTEM");
+  EXPECT_EQ(get("/api/v3/catalog/microservices/1", token).json().at("name").as_string(), "Router");
+  expect_error(get("/api/v3/catalog/microservices/4242", token), 404, "NotFoundError");
+}
+
+}  // namespace
+}  // namespace fogmesh::controller::test
