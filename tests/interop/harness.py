@@ -54,6 +54,23 @@ def skip(message):
     raise TestSkip(message)
 
 
+class known_bug:
+    """`with harness.known_bug("text"):` turns a failure inside into a skip (exit 77) printed as
+    "KNOWN BUG: text". Remove the wrapper once the router is fixed: the test then guards the fix.
+    """
+
+    def __init__(self, text):
+        self.text = text
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and issubclass(exc_type, TestFailure):
+            raise TestSkip("KNOWN BUG: %s (failure: %s)" % (self.text, exc))
+        return False
+
+
 def check(condition, message):
     if not condition:
         raise TestFailure(message)
