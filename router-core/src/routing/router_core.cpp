@@ -1,6 +1,7 @@
 #include "routing/router_core.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 
 #include "amqp/message.hpp"
@@ -435,6 +436,25 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
     d->receiving = !last;
     if (!last) l.current = d;
 
+    // stripAnnotations in/both (qdrouterd's default on normal listeners): router annotations a
+    // client put on a message are removed before routing. The byte search keeps the common
+    // case (no such annotations) at one memmem over the first frame.
+    const strip_annotations strip = l.conn->settings().strip;
+    if ((strip == strip_annotations::both || strip == strip_annotations::in) && !t.aborted &&
+        memmem(payload.data(), payload.size(), "x-opt-qd.", 9) != nullptr) {
+      if (strip_router_annotations(*d, payload, last)) {
+        if (!route(*d)) {
+          if (!d->receiving) {
+            no_destination(*d);
+            maybe_free(d);
+          }
+        } else {
+          maybe_free(d);
+        }
+        return;
+      }
+    }
+
     // Fast path: a whole message for a named address whose chosen consumer can take it now is
     // written straight from the receive buffer, never copied into the delivery.
     if (last && !t.aborted && l.addr != nullptr && l.addr->dist != distribution::multicast) {
@@ -518,6 +538,25 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
     pump(*d->out_link);
   }
   maybe_free(d);
+}
+
+bool router_core::strip_router_annotations(delivery& d, amqp::bytes_view first_frame,
+                                           bool complete) {
+  auto scan = amqp::scan_message(first_frame, complete);
+  if (!scan || scan->message_annotations.empty() ||
+      !amqp::has_router_annotations(scan->message_annotations)) {
+    return false;
+  }
+  const auto* base = first_frame.data();
+  const std::size_t ma_start = static_cast<std::size_t>(scan->message_annotations.data() - base);
+  amqp::byte_buffer rewritten;
+  rewritten.reserve(first_frame.size());
+  rewritten.insert(rewritten.end(), base, base + ma_start);
+  amqp::append_message_annotations(rewritten, scan->message_annotations, {});
+  rewritten.insert(rewritten.end(), base + scan->after_annotations,
+                   base + first_frame.size());
+  add_pending(d, rewritten);
+  return true;
 }
 
 bool router_core::route(delivery& d) {

@@ -96,6 +96,9 @@ class router_core {
   void start_outgoing(delivery& d, link& out);
   void forwarded(delivery& d);
   void no_destination(delivery& d);
+  // Rewrites the first frame without x-opt-qd.* annotations into d.pending. False when there
+  // was nothing to strip (or the section did not fit in the first frame).
+  bool strip_router_annotations(delivery& d, amqp::bytes_view first_frame, bool complete);
   void finish_ingress(delivery& d, const amqp::delivery_state& state, bool settled);
   void consume_pending(delivery& d, std::size_t n);
   void add_pending(delivery& d, amqp::bytes_view bytes);
