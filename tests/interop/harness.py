@@ -419,3 +419,141 @@ def main(test, extra_args=None):
         r.cleanup(keep=args.keep)
     sys.stdout.flush()
     sys.exit(code)
+
+
+# -- raw AMQP over a socket (for idle-timeout and malformed-frame tests) ------------------------
+
+AMQP_HEADER = b"AMQP\x00\x01\x00\x00"
+SASL_HEADER = b"AMQP\x03\x01\x00\x00"
+
+
+def encode_performative(code, fields):
+    """A described list (code, [fields...]) encoded with proton.Data."""
+    from proton import Data, ulong
+    d = Data()
+    d.put_described()
+    d.enter()
+    d.put_ulong(code)
+    d.put_list()
+    d.enter()
+    for f in fields:
+        d.put_object(f)
+    d.exit()
+    d.exit()
+    return d.encode()
+
+
+def frame(body, frame_type=0, channel=0):
+    import struct
+    return struct.pack(">IBBH", 8 + len(body), 2, frame_type, channel) + body
+
+
+def open_frame(container_id="raw-client", max_frame_size=None, idle_timeout_ms=None):
+    from proton import uint
+    fields = [container_id, None]
+    if max_frame_size is not None or idle_timeout_ms is not None:
+        fields += [uint(max_frame_size or 4294967295), None,
+                   uint(idle_timeout_ms) if idle_timeout_ms is not None else None]
+    return frame(encode_performative(0x10, fields))
+
+
+class RawConnection:
+    """A plain socket speaking just enough AMQP to open and then misbehave."""
+
+    def __init__(self, addr, timeout=10):
+        self.sock = socket.create_connection(addr, timeout=deadline(timeout))
+        self.buf = b""
+        self.eof = False
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            self.eof = True
+            return False
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def read_exact(self, n, timeout=10):
+        end = time.monotonic() + deadline(timeout)
+        while len(self.buf) < n:
+            left = end - time.monotonic()
+            if left <= 0 or self.eof or not self._fill(left):
+                if len(self.buf) >= n:
+                    break
+                return None
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_frame(self, timeout=10):
+        """(type, channel, performative-code or None, decoded fields list or None), or None."""
+        import struct
+        from proton import Data
+        head = self.read_exact(8, timeout)
+        if head is None:
+            return None
+        size, doff, ftype, channel = struct.unpack(">IBBH", head)
+        rest = self.read_exact(size - 8, timeout)
+        if rest is None:
+            return None
+        body = rest[doff * 4 - 8:]
+        if not body:
+            return (ftype, channel, None, None)  # empty frame (heartbeat)
+        d = Data()
+        d.decode(body)
+        d.rewind()
+        d.next()
+        obj = d.get_object()
+        return (ftype, channel, int(obj.descriptor), list(obj.value) if obj.value else [])
+
+    def handshake(self, idle_timeout_ms=None):
+        """Sends the AMQP header and an open; returns the router's open fields."""
+        self.send(AMQP_HEADER + open_frame(idle_timeout_ms=idle_timeout_ms))
+        hdr = self.read_exact(8)
+        check(hdr == AMQP_HEADER, "router answered the AMQP header with %r" % hdr)
+        f = self.read_frame()
+        check(f is not None and f[2] == 0x10, "expected the router's open, got %r" % (f,))
+        return f[3]
+
+    def wait_close(self, timeout):
+        """Reads frames until a close (returns its error fields) or EOF (returns None).
+        Returns "timeout" when the connection is still open after `timeout` seconds."""
+        end = time.monotonic() + deadline(timeout)
+        while time.monotonic() < end:
+            f = self.read_frame(max(0.1, end - time.monotonic()) / TIMEOUT_SCALE)
+            if f is None:
+                return None if self.eof else "timeout"
+            if f[2] == 0x18:  # close
+                err = f[3][0] if f[3] else None
+                if err is not None:
+                    fields = list(err.value)
+                    return {"condition": str(fields[0]),
+                            "description": fields[1] if len(fields) > 1 else None}
+                return {"condition": None}
+        return "timeout"
+
+    def closed_by_peer(self, timeout=10):
+        """True once the router closed the socket (EOF/reset) within timeout."""
+        end = time.monotonic() + deadline(timeout)
+        while not self.eof and time.monotonic() < end:
+            if not self._fill(max(0.05, end - time.monotonic())):
+                if self.eof:
+                    break
+            else:
+                self.buf = b""
+        return self.eof
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
