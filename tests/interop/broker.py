@@ -97,6 +97,14 @@ class Broker(MessagingHandler):
                 if link in q.consumers:
                     q.consumers.remove(link)
 
+    # Proton's default closes the whole connection when a peer detaches a link with an error
+    # (e.g. the router's qd:routed-link-lost when a link-routed client goes away): a broker must
+    # keep the connection (the router's route-container connection serves many links).
+    def on_link_error(self, event):
+        say("link %s detached with %s" % (event.link.name, event.link.remote_condition))
+        self._unlink(event.link)
+        event.link.close()
+
     def on_link_closing(self, event):
         self._unlink(event.link)
 
@@ -147,7 +155,9 @@ def main():
         s.close()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        Container(Broker(a.host, port)).run()
+        c = Container(Broker(a.host, port))
+        c.container_id = "fogmesh-test-broker"
+        c.run()
     except KeyboardInterrupt:
         pass
 

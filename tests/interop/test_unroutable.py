@@ -4,14 +4,15 @@
 1. closest and balanced: a sender attached to an address with no receiver gets no credit
    (checked after 2 s); when a receiver attaches the sender gets credit and its message arrives.
 2. `unavailable` distribution: the attach is refused (the router detaches the link with an error
-   or answers with a null source/target).
+   or answers with a null source/target), for a sender and for a receiver that grants credit
+   straight away; the connection stays usable afterwards.
 """
 import time
 
 import harness
 from proton import Message
 from proton.handlers import MessagingHandler
-from proton.reactor import AtLeastOnce
+from proton.reactor import AtLeastOnce, AtMostOnce
 from proton.utils import BlockingConnection, LinkDetached
 
 ADDRESSES = [{"prefix": "closest", "distribution": "closest"},
@@ -77,6 +78,28 @@ def test(args):
                 harness.log("unavailable sender refused: %s" % e)
                 refused = True
             harness.check(refused, "attach to an `unavailable` address was not refused")
+
+            # A refused receiver: the client grants credit right after its attach, before it
+            # sees the router's detach. The flow for the (still attached, from the client's
+            # view) handle must not kill the connection.
+            refused = False
+            try:
+                conn.create_receiver("gone.y", credit=10)
+            except LinkDetached as e:
+                harness.log("unavailable receiver refused: %s" % e)
+                refused = True
+            harness.check(refused, "receiver attach to an `unavailable` address was not refused")
+            with harness.known_bug(
+                    "after refusing a link (attach + detach sent), the client's flow/detach for "
+                    "that handle closes the connection with amqp:session:unattached-handle"):
+                try:
+                    rcv = conn.create_receiver("closest.after", credit=1)
+                    snd = conn.create_sender("closest.after", options=AtMostOnce())
+                    snd.send(Message(body="same connection"))
+                    m = rcv.receive(timeout=harness.deadline(10))
+                except Exception as e:
+                    harness.fail("connection unusable after a refused receiver: %s" % e)
+                harness.check(m.body == "same connection", "got %r" % m.body)
         finally:
             conn.close()
 
