@@ -1,6 +1,7 @@
 #include "http.hpp"
 
 #include <cctype>
+#include <cmath>
 
 #include "validate.hpp"
 
@@ -108,9 +109,8 @@ std::optional<int64_t> body_reader::integer(std::string_view key, bool required,
     n = v->as_int64();
   } else if (v->is_uint64() && v->as_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
     n = static_cast<int64_t>(v->as_uint64());
-  } else if (v->is_double() &&
-             v->as_double() == static_cast<double>(static_cast<int64_t>(v->as_double())) &&
-             std::abs(v->as_double()) < 9e15) {
+  } else if (v->is_double() && std::abs(v->as_double()) < 9e15 &&
+             v->as_double() == std::trunc(v->as_double())) {
     n = static_cast<int64_t>(v->as_double());  // 10.0 is an integer to JSON Schema
   } else {
     throw_type_error(key, "integer");

@@ -185,6 +185,7 @@ TEST_F(application_api, MicroservicePortsVolumesAndValidation) {
   std::string other = new_user_token();
   std::string fog = create_fog(token, "edge-m");
   ASSERT_EQ(post("/api/v3/application", R"({"name":"svc"})", token).status, 201);
+  std::string before = db().query("SELECT count(*) FROM microservices");
 
   expect_error(post("/api/v3/microservices",
                     R"({"name":"m1","images":[{"containerImage":"x","fogTypeId":1}]})", token),
@@ -208,7 +209,7 @@ TEST_F(application_api, MicroservicePortsVolumesAndValidation) {
           R"({"name":"m1","application":"svc","images":[{"containerImage":"x","fogTypeId":1}],"ports":[{"internal":"80","external":80}]})",
           token),
       400, "ValidationError", "Field 'internal' is not of a type(s) integer");
-  EXPECT_EQ(db().query("SELECT count(*) FROM microservices"), "0");
+  EXPECT_EQ(db().query("SELECT count(*) FROM microservices"), before);
 
   auto c = post("/api/v3/microservices",
                 R"({"name":"m1","application":"svc","iofogUuid":")" + fog +

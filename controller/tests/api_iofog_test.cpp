@@ -113,6 +113,11 @@ TEST_F(iofog_api, ValidationAndOwnership) {
                "ValidationError", "Field 'fogType' is not of a type(s) integer");
   expect_error(post("/api/v3/iofog", R"({"name":"x","fogType":7,"host":"h"})", token), 400,
                "ValidationError");
+  expect_error(post("/api/v3/iofog", R"({"name":"x","fogType":1e300,"host":"h"})", token), 400,
+               "ValidationError", "Field 'fogType' is not of a type(s) integer");
+  expect_error(post("/api/v3/iofog",
+                    R"({"name":"x","fogType":1,"host":"h","logFileCount":99999999999})", token),
+               400, "ValidationError");
   expect_error(
       post("/api/v3/iofog", R"({"name":"x","fogType":1,"cpuLimit":"lots","host":"h"})", token), 400,
       "ValidationError", "Field 'cpuLimit' is not of a type(s) number");

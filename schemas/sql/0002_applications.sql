@@ -73,7 +73,9 @@ CREATE TABLE microservices (
   cmd                  jsonb NOT NULL DEFAULT '[]',   -- [string]
   extra_hosts          jsonb NOT NULL DEFAULT '[]',   -- [{name,address}]
   user_id              bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  created_at           timestamptz NOT NULL DEFAULT now(),
+  -- clock_timestamp, not now(): an application's microservices are created in one transaction
+  -- and are listed in creation order.
+  created_at           timestamptz NOT NULL DEFAULT clock_timestamp(),
   updated_at           timestamptz NOT NULL DEFAULT now(),
   UNIQUE (application_id, name)
 );
