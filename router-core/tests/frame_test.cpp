@@ -12,6 +12,7 @@
 #include <proton/terminus.h>
 #include <proton/transport.h>
 
+#include <algorithm>
 #include <string>
 
 #include "amqp/message.hpp"
@@ -23,7 +24,7 @@ namespace amqp = fogmesh::router::amqp;
 
 byte_buffer frame_bytes(std::uint32_t size, std::uint8_t doff, std::uint8_t type,
                         std::uint16_t channel, std::size_t total) {
-  byte_buffer b(total, 0);
+  byte_buffer b(std::max<std::size_t>(total, 8), 0);
   b[0] = static_cast<std::uint8_t>(size >> 24);
   b[1] = static_cast<std::uint8_t>(size >> 16);
   b[2] = static_cast<std::uint8_t>(size >> 8);
@@ -32,6 +33,7 @@ byte_buffer frame_bytes(std::uint32_t size, std::uint8_t doff, std::uint8_t type
   b[5] = type;
   b[6] = static_cast<std::uint8_t>(channel >> 8);
   b[7] = static_cast<std::uint8_t>(channel);
+  b.resize(total);
   return b;
 }
 

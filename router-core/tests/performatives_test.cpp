@@ -14,15 +14,17 @@
 namespace {
 std::atomic<std::size_t> allocations{0};
 }  // namespace
-void* operator new(std::size_t n) {
+// noinline: once inlined, g++ sees free() on a pointer from operator new and warns
+// (-Wmismatched-new-delete) although the pair is consistent.
+[[gnu::noinline]] void* operator new(std::size_t n) {
   allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept {
+[[gnu::noinline]] void operator delete(void* p) noexcept {
   std::free(p);
 }
-void operator delete(void* p, std::size_t) noexcept {
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
   std::free(p);
 }
 

@@ -120,12 +120,20 @@ result<message_scan> scan_message(bytes_view data, bool complete) {
   while (!in.at_end()) {
     const std::size_t start = in.position();
     decoder probe = in;
-    auto d = probe.read_descriptor();
-    if (!d) {
-      if (is_truncation(d.error()) && !complete) return s;
-      return unexpected_error{d.error()};
+    std::optional<std::uint64_t> code;
+    const bytes_view rest = in.remaining();
+    if (rest.size() >= 3 && rest[0] == code::described && rest[1] == code::smallulong) {
+      // The usual form; skips the general descriptor parse and symbol lookup.
+      code = rest[2];
+      probe.advance(3);
+    } else {
+      auto d = probe.read_descriptor();
+      if (!d) {
+        if (is_truncation(d.error()) && !complete) return s;
+        return unexpected_error{d.error()};
+      }
+      code = resolve_descriptor(*d);
     }
-    auto code = resolve_descriptor(*d);
     if (!code || *code < descriptor_code::header || *code > descriptor_code::footer) {
       return err(codec_errc::invalid_descriptor);
     }
@@ -139,11 +147,15 @@ result<message_scan> scan_message(bytes_view data, bool complete) {
     // The bare message's sections come in a fixed order, each at most once.
     if (*code <= last) return err(codec_errc::invalid_value);
     last = *code;
-    auto section = in.skip_value();
-    if (!section) {
-      if (is_truncation(section.error()) && !complete) return s;
-      return unexpected_error{section.error()};
+    decoder value = probe;
+    if (auto v = value.skip_value(); !v) {
+      if (is_truncation(v.error()) && !complete) return s;
+      return unexpected_error{v.error()};
     }
+    const std::size_t section_size = value.position() - start;
+    const bytes_view section_bytes = data.subspan(start, section_size);
+    in.advance(section_size);
+    const bytes_view* section = &section_bytes;
     switch (*code) {
       case descriptor_code::header: {
         s.header = *section;
