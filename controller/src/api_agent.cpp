@@ -40,7 +40,7 @@ http_response provision(request_context& ctx) {
   if (*type != 1 && *type != 2) throw validation_error("Field type is not one of enum values: 1,2");
   // Deleting the key in the same statement that finds it makes it single-use even under
   // concurrent provisioning attempts.
-  auto rows = ctx.tx.exec_params(
+  auto rows = ctx.tx().exec_params(
       "DELETE FROM fog_provision_keys WHERE key_hash = decode($1, 'hex') "
       "RETURNING fog_uuid, expires_at < now()",
       token_digest_hex(*key));
@@ -48,17 +48,17 @@ http_response provision(request_context& ctx) {
   std::string uuid = rows[0][0].c_str();
   if (rows[0][1].as<bool>()) {
     // Commit the key's deletion anyway: an expired key is useless.
-    ctx.tx.commit();
+    ctx.tx().commit();
     throw auth_error("Expired Provisioning Key");
   }
   std::string token = new_token();
   // A re-provisioned node replaces the previous agent: its old token stops working.
-  ctx.tx.exec_params0("DELETE FROM fog_tokens WHERE fog_uuid = $1", uuid);
-  ctx.tx.exec_params0(
+  ctx.tx().exec_params0("DELETE FROM fog_tokens WHERE fog_uuid = $1", uuid);
+  ctx.tx().exec_params0(
       "INSERT INTO fog_tokens (token_hash, fog_uuid, expires_at) "
       "VALUES (decode($1, 'hex'), $2, now() + interval '30 days')",
       token_digest_hex(token), uuid);
-  ctx.tx.exec_params0(
+  ctx.tx().exec_params0(
       "UPDATE fogs SET fog_type_id = $2, last_active = $3, version_command = NULL, "
       "updated_at = now() WHERE uuid = $1",
       uuid, *type, now_ms());
@@ -69,16 +69,16 @@ http_response deprovision(request_context& ctx) {
   auto body = parse_body(ctx.req);
   body_reader r(body);
   r.string_array("microserviceUuids");  // type-checked; microservices are not tracked yet
-  ctx.tx.exec_params0(
+  ctx.tx().exec_params0(
       "UPDATE fogs SET daemon_status = 'UNKNOWN', ip_address = '0.0.0.0', "
       "ip_address_external = '0.0.0.0', updated_at = now() WHERE uuid = $1",
       ctx.fog_uuid);
-  ctx.tx.exec_params0("DELETE FROM fog_tokens WHERE fog_uuid = $1", ctx.fog_uuid);
+  ctx.tx().exec_params0("DELETE FROM fog_tokens WHERE fog_uuid = $1", ctx.fog_uuid);
   return empty_response(204);
 }
 
 http_response config_get(request_context& ctx) {
-  auto row = ctx.tx.exec_params1(
+  auto row = ctx.tx().exec_params1(
       "SELECT json_build_object("
       "'networkInterface', f.network_interface, 'dockerUrl', f.docker_url, "
       "'diskLimit', f.disk_limit, 'diskDirectory', f.disk_directory, "
@@ -108,7 +108,7 @@ http_response config_patch(request_context& ctx) {
   body_reader r(body);
   auto values = read_fields(r, fog_agent_config_fields());
   try {
-    exec_update(ctx.tx, "fogs", values, "uuid = $1", {ctx.fog_uuid});
+    exec_update(ctx.tx(), "fogs", values, "uuid = $1", {ctx.fog_uuid});
   } catch (const pqxx::not_null_violation&) {
     throw validation_error("A required field is null");
   }
@@ -135,7 +135,7 @@ http_response changes_get(request_context& ctx) {
   sql +=
       ", to_char(max(last_updated) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
       "FROM change_tracking WHERE fog_uuid = $1";
-  auto row = ctx.tx.exec_params1(sql, ctx.fog_uuid);
+  auto row = ctx.tx().exec_params1(sql, ctx.fog_uuid);
   bool any = row[0].as<int64_t>() > 0;
   if (!any && !ctx.long_poll_final && wait_seconds > 0) {
     http_response hold;
@@ -158,7 +158,7 @@ http_response changes_ack(request_context& ctx) {
   auto last = r.str("lastUpdated", true);
   // Only rows up to what the agent saw go: changes made while it worked stay for the next poll.
   try {
-    ctx.tx.exec_params0(
+    ctx.tx().exec_params0(
         "DELETE FROM change_tracking WHERE fog_uuid = $1 AND last_updated <= $2::timestamptz",
         ctx.fog_uuid, *last);
   } catch (const pqxx::data_exception&) {
@@ -181,7 +181,7 @@ http_response status_put(request_context& ctx) {
   }
   if (!has_last) values.emplace_back("last_status_time", std::to_string(now_ms()));
   try {
-    exec_update(ctx.tx, "fogs", values, "uuid = $1", {ctx.fog_uuid});
+    exec_update(ctx.tx(), "fogs", values, "uuid = $1", {ctx.fog_uuid});
   } catch (const pqxx::not_null_violation&) {
     throw validation_error("A required field is null");
   }
@@ -192,7 +192,7 @@ http_response status_put(request_context& ctx) {
     auto parsed = json::parse(*ms, ec);
     if (ec || !parsed.is_array()) throw_format("microserviceStatus");
     try {
-      ctx.tx.exec_params0(
+      ctx.tx().exec_params0(
           "UPDATE microservice_status s SET status = coalesce(x.status, s.status), "
           "percentage = coalesce(x.percentage, s.percentage), "
           "error_message = coalesce(x.\"errorMessage\", ''), "
@@ -215,11 +215,12 @@ http_response status_put(request_context& ctx) {
 }
 
 http_response version_get(request_context& ctx) {
-  auto row = ctx.tx.exec_params1("SELECT version_command FROM fogs WHERE uuid = $1", ctx.fog_uuid);
+  auto row =
+      ctx.tx().exec_params1("SELECT version_command FROM fogs WHERE uuid = $1", ctx.fog_uuid);
   if (row[0].is_null()) throw not_found("Version command not found");
   // The upgrade script re-provisions the agent with this key.
   std::string key = new_provision_key();
-  auto exp = ctx.tx.exec_params1(
+  auto exp = ctx.tx().exec_params1(
       "INSERT INTO fog_provision_keys (fog_uuid, key_hash, expires_at) "
       "VALUES ($1, decode($2, 'hex'), now() + interval '20 minutes') "
       "ON CONFLICT (fog_uuid) DO UPDATE SET key_hash = EXCLUDED.key_hash, "
@@ -236,14 +237,14 @@ handler_fn hal_put(const char* column) {
     auto body = parse_body(ctx.req);
     body_reader r(body);
     auto info = r.str("info", true);
-    ctx.tx.exec_params0(std::string("UPDATE fogs SET ") + column + " = $2 WHERE uuid = $1",
-                        ctx.fog_uuid, *info);
+    ctx.tx().exec_params0(std::string("UPDATE fogs SET ") + column + " = $2 WHERE uuid = $1",
+                          ctx.fog_uuid, *info);
     return empty_response(204);
   };
 }
 
 http_response delete_node(request_context& ctx) {
-  ctx.tx.exec_params0("DELETE FROM fogs WHERE uuid = $1", ctx.fog_uuid);
+  ctx.tx().exec_params0("DELETE FROM fogs WHERE uuid = $1", ctx.fog_uuid);
   return empty_response(204);
 }
 

@@ -55,7 +55,7 @@ struct app_row {
 };
 
 app_row find_app(request_context& ctx, const std::string& name) {
-  auto rows = ctx.tx.exec_params(
+  auto rows = ctx.tx().exec_params(
       "SELECT id, is_activated FROM applications WHERE name = $1 AND user_id = $2", name,
       ctx.user_id);
   if (rows.empty()) throw not_found("Invalid application name '" + name + "'");
@@ -65,11 +65,11 @@ app_row find_app(request_context& ctx, const std::string& name) {
 // Raises flags on every agent that runs a microservice of the application.
 void touch_app_fogs(request_context& ctx, int64_t app_id,
                     std::initializer_list<const char*> flags) {
-  auto fogs = ctx.tx.exec_params(
+  auto fogs = ctx.tx().exec_params(
       "SELECT DISTINCT iofog_uuid FROM microservices WHERE application_id = $1 AND iofog_uuid IS "
       "NOT NULL",
       app_id);
-  for (const auto& f : fogs) raise_change(ctx.tx, f[0].c_str(), flags);
+  for (const auto& f : fogs) raise_change(ctx.tx(), f[0].c_str(), flags);
 }
 
 struct port_input {
@@ -93,7 +93,7 @@ port_input read_port(const json::value& v, const std::string& field) {
 void add_port(request_context& ctx, const std::string& uuid, const std::optional<std::string>& fog,
               const port_input& p) {
   if (fog) {
-    auto used = ctx.tx.exec_params(
+    auto used = ctx.tx().exec_params(
         "SELECT 1 FROM microservice_ports p JOIN microservices m ON m.uuid = p.microservice_uuid "
         "WHERE m.iofog_uuid = $1 AND p.port_external = $2 AND p.is_udp = $3",
         *fog, p.external, p.udp);
@@ -102,7 +102,7 @@ void add_port(request_context& ctx, const std::string& uuid, const std::optional
     }
   }
   try {
-    ctx.tx.exec_params0(
+    ctx.tx().exec_params0(
         "INSERT INTO microservice_ports (microservice_uuid, port_internal, port_external, is_udp) "
         "VALUES ($1, $2, $3, $4)",
         uuid, p.internal, p.external, p.udp);
@@ -120,7 +120,7 @@ int64_t add_volume(request_context& ctx, const std::string& uuid, const json::va
   auto container = r.str("containerDestination", true, 1);
   auto mode = r.str("accessMode", true, 1);
   auto type = r.enumeration("type", {"bind", "volume"}).value_or("bind");
-  auto row = ctx.tx.exec_params1(
+  auto row = ctx.tx().exec_params1(
       "INSERT INTO microservice_volumes (microservice_uuid, host_destination, "
       "container_destination, access_mode, type) VALUES ($1, $2, $3, $4, $5) RETURNING id",
       uuid, *host, *container, *mode, type);
@@ -175,14 +175,14 @@ std::optional<std::string> read_config(body_reader& r) {
 
 std::optional<std::string> resolve_fog(request_context& ctx, body_reader& r) {
   if (auto uuid = r.str("iofogUuid")) {
-    auto rows = ctx.tx.exec_params("SELECT 1 FROM fogs WHERE uuid = $1 AND user_id = $2", *uuid,
-                                   ctx.user_id);
+    auto rows = ctx.tx().exec_params("SELECT 1 FROM fogs WHERE uuid = $1 AND user_id = $2", *uuid,
+                                     ctx.user_id);
     if (rows.empty()) throw not_found("Invalid ioFog UUID '" + *uuid + "'");
     return uuid;
   }
   if (auto name = r.str("agentName")) {
-    auto rows = ctx.tx.exec_params("SELECT uuid FROM fogs WHERE name = $1 AND user_id = $2", *name,
-                                   ctx.user_id);
+    auto rows = ctx.tx().exec_params("SELECT uuid FROM fogs WHERE name = $1 AND user_id = $2",
+                                     *name, ctx.user_id);
     if (rows.empty()) throw not_found("Invalid ioFog name '" + *name + "'");
     return std::string(rows[0][0].c_str());
   }
@@ -191,14 +191,14 @@ std::optional<std::string> resolve_fog(request_context& ctx, body_reader& r) {
 
 void replace_images(request_context& ctx, const std::string& uuid, const json::array& images) {
   if (images.size() > 2) throw validation_error("Field images does not meet maximum length of 2");
-  ctx.tx.exec_params0("DELETE FROM microservice_images WHERE microservice_uuid = $1", uuid);
+  ctx.tx().exec_params0("DELETE FROM microservice_images WHERE microservice_uuid = $1", uuid);
   for (const auto& img : images) {
     if (!img.is_object()) throw_type_error("images", "object");
     body_reader ir(img.as_object());
     auto image = ir.str("containerImage", true, 1);
     auto type = ir.integer("fogTypeId", true, 1, 2);
     try {
-      ctx.tx.exec_params0(
+      ctx.tx().exec_params0(
           "INSERT INTO microservice_images (microservice_uuid, fog_type_id, container_image) "
           "VALUES ($1, $2, $3)",
           uuid, *type, *image);
@@ -210,15 +210,15 @@ void replace_images(request_context& ctx, const std::string& uuid, const json::a
 
 void check_catalog_and_registry(request_context& ctx, body_reader& r) {
   if (auto cid = r.integer("catalogItemId", false, 1)) {
-    auto rows = ctx.tx.exec_params(
+    auto rows = ctx.tx().exec_params(
         "SELECT 1 FROM catalog_items WHERE id = $1 AND (user_id IS NULL OR user_id = $2)", *cid,
         ctx.user_id);
     if (rows.empty()) throw not_found("Invalid catalog item id '" + std::to_string(*cid) + "'");
   }
   if (auto rid = r.integer("registryId", false, 1)) {
-    auto rows =
-        ctx.tx.exec_params("SELECT 1 FROM registries WHERE id = $1 AND (is_public OR user_id = $2)",
-                           *rid, ctx.user_id);
+    auto rows = ctx.tx().exec_params(
+        "SELECT 1 FROM registries WHERE id = $1 AND (is_public OR user_id = $2)", *rid,
+        ctx.user_id);
     if (rows.empty()) throw not_found("Invalid registry id '" + std::to_string(*rid) + "'");
   }
 }
@@ -235,8 +235,8 @@ std::string create_microservice(request_context& ctx, const json::object& body,
     if (auto a = r.str("application")) {
       app_name = *a;
     } else if (auto flow = r.integer("flowId")) {
-      auto rows = ctx.tx.exec_params("SELECT name FROM applications WHERE id = $1 AND user_id = $2",
-                                     *flow, ctx.user_id);
+      auto rows = ctx.tx().exec_params(
+          "SELECT name FROM applications WHERE id = $1 AND user_id = $2", *flow, ctx.user_id);
       if (rows.empty()) throw not_found("Invalid flow id '" + std::to_string(*flow) + "'");
       app_name = rows[0][0].c_str();
     } else {
@@ -258,21 +258,21 @@ std::string create_microservice(request_context& ctx, const json::object& body,
   const auto* ports = r.array("ports");
   const auto* volumes = r.array("volumeMappings");
 
-  auto dup = ctx.tx.exec_params(
+  auto dup = ctx.tx().exec_params(
       "SELECT 1 FROM microservices WHERE application_id = $1 AND name = $2", *app_id, *name);
   if (!dup.empty()) throw validation_error("Duplicate name '" + *name + "'");
 
   std::string uuid = new_uuid();
-  ctx.tx.exec_params0(
+  ctx.tx().exec_params0(
       "INSERT INTO microservices (uuid, name, config, catalog_item_id, registry_id, iofog_uuid, "
       "application_id, root_host_access, log_size, env, cmd, extra_hosts, user_id) VALUES ($1, "
       "$2, coalesce($3, '{}'), $4, coalesce($5, 1), $6, $7, coalesce($8, false), coalesce($9, 0), "
       "coalesce($10::jsonb, '[]'), coalesce($11::jsonb, '[]'), coalesce($12::jsonb, '[]'), $13)",
       uuid, *name, config, catalog_id, registry_id, fog, *app_id, root, log_size, env, cmd, hosts,
       ctx.user_id);
-  ctx.tx.exec_params0("INSERT INTO microservice_status (microservice_uuid) VALUES ($1)", uuid);
+  ctx.tx().exec_params0("INSERT INTO microservice_status (microservice_uuid) VALUES ($1)", uuid);
   if (catalog_id) {
-    ctx.tx.exec_params0(
+    ctx.tx().exec_params0(
         "INSERT INTO microservice_images (microservice_uuid, fog_type_id, container_image) "
         "SELECT $1, fog_type_id, container_image FROM catalog_item_images "
         "WHERE catalog_item_id = $2",
@@ -288,12 +288,12 @@ std::string create_microservice(request_context& ctx, const json::object& body,
   if (volumes != nullptr) {
     for (const auto& v : *volumes) add_volume(ctx, uuid, v, "volumeMappings");
   }
-  if (fog) raise_change(ctx.tx, *fog, {"microservice_list"});
+  if (fog) raise_change(ctx.tx(), *fog, {"microservice_list"});
   return uuid;
 }
 
 std::string app_json(request_context& ctx, const std::string& where, const std::string& param) {
-  auto row = ctx.tx.exec_params1(
+  auto row = ctx.tx().exec_params1(
       "SELECT coalesce(json_agg(json_build_object('id', a.id, 'name', a.name, 'description', "
       "a.description, 'isActivated', a.is_activated, 'isSystem', a.is_system, 'userId', a.user_id, "
       "'microservices', coalesce((SELECT json_agg(" +
@@ -317,14 +317,14 @@ void add_routes(request_context& ctx, int64_t app_id, const json::array& routes)
     auto from = rr.str("from", true, 1);
     auto to = rr.str("to", true, 1);
     std::string name = rr.str("name").value_or(*from + "-" + *to);
-    auto ids = ctx.tx.exec_params(
+    auto ids = ctx.tx().exec_params(
         "SELECT (SELECT uuid FROM microservices WHERE application_id = $1 AND name = $2), "
         "(SELECT uuid FROM microservices WHERE application_id = $1 AND name = $3)",
         app_id, *from, *to);
     if (ids[0][0].is_null()) throw not_found("Invalid microservice name '" + *from + "'");
     if (ids[0][1].is_null()) throw not_found("Invalid microservice name '" + *to + "'");
     try {
-      ctx.tx.exec_params0(
+      ctx.tx().exec_params0(
           "INSERT INTO routes (name, application_id, source_microservice_uuid, "
           "dest_microservice_uuid) VALUES ($1, $2, $3, $4)",
           name, app_id, ids[0][0].c_str(), ids[0][1].c_str());
@@ -361,7 +361,7 @@ http_response app_create(request_context& ctx) {
   }
   pqxx::result row;
   try {
-    row = ctx.tx.exec_params(
+    row = ctx.tx().exec_params(
         "INSERT INTO applications (name, description, is_activated, user_id) "
         "VALUES ($1, $2, $3, $4) RETURNING id",
         *name, description, activated, ctx.user_id);
@@ -389,7 +389,7 @@ http_response app_patch(request_context& ctx) {
   auto description = r.str("description");
   auto activated = r.boolean("isActivated");
   try {
-    ctx.tx.exec_params0(
+    ctx.tx().exec_params0(
         "UPDATE applications SET name = coalesce($2, name), description = coalesce($3, "
         "description), is_activated = coalesce($4, is_activated), updated_at = now() "
         "WHERE id = $1",
@@ -405,7 +405,7 @@ http_response app_delete(request_context& ctx) {
   auto app = find_app(ctx, ctx.param("name"));
   // Agents drop containers that are no longer in their list.
   touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
-  ctx.tx.exec_params0("DELETE FROM applications WHERE id = $1", app.id);
+  ctx.tx().exec_params0("DELETE FROM applications WHERE id = $1", app.id);
   return empty_response(204);
 }
 
@@ -416,7 +416,7 @@ struct msvc_row {
 };
 
 msvc_row owned_msvc(request_context& ctx, const std::string& uuid) {
-  auto rows = ctx.tx.exec_params(
+  auto rows = ctx.tx().exec_params(
       "SELECT iofog_uuid FROM microservices WHERE uuid = $1 AND user_id = $2 FOR UPDATE", uuid,
       ctx.user_id);
   if (rows.empty()) invalid_msvc(uuid);
@@ -435,18 +435,18 @@ http_response msvc_list(request_context& ctx) {
     params.emplace_back(*flow);
     where += " AND a.id::text = $2";
   }
-  auto row = ctx.tx.exec_params1("SELECT coalesce(json_agg(" + std::string(msvc_json_sql) +
-                                     " ORDER BY m.created_at, m.uuid), '[]')::text FROM "
-                                     "microservices m JOIN applications a ON a.id = "
-                                     "m.application_id WHERE " +
-                                     where,
-                                 pqxx::prepare::make_dynamic_params(params));
+  auto row = ctx.tx().exec_params1("SELECT coalesce(json_agg(" + std::string(msvc_json_sql) +
+                                       " ORDER BY m.created_at, m.uuid), '[]')::text FROM "
+                                       "microservices m JOIN applications a ON a.id = "
+                                       "m.application_id WHERE " +
+                                       where,
+                                   pqxx::prepare::make_dynamic_params(params));
   return raw_json_response(200, "{\"microservices\":" + std::string(row[0].c_str()) + "}");
 }
 
 http_response msvc_get(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
-  auto rows = ctx.tx.exec_params(
+  auto rows = ctx.tx().exec_params(
       "SELECT " + std::string(msvc_json_sql) +
           "::text FROM microservices m JOIN applications a ON a.id = m.application_id "
           "WHERE m.uuid = $1 AND m.user_id = $2",
@@ -481,7 +481,7 @@ http_response msvc_patch(request_context& ctx) {
   const auto* volumes = r.array("volumeMappings");
   const auto* ports = r.array("ports");
   try {
-    ctx.tx.exec_params0(
+    ctx.tx().exec_params0(
         "UPDATE microservices SET name = coalesce($2, name), config = coalesce($3, config), "
         "iofog_uuid = coalesce($4, iofog_uuid), rebuild = coalesce($5, rebuild), "
         "root_host_access = coalesce($6, root_host_access), log_size = coalesce($7, log_size), "
@@ -493,16 +493,16 @@ http_response msvc_patch(request_context& ctx) {
   }
   if (images != nullptr) replace_images(ctx, uuid, *images);
   if (volumes != nullptr) {
-    ctx.tx.exec_params0("DELETE FROM microservice_volumes WHERE microservice_uuid = $1", uuid);
+    ctx.tx().exec_params0("DELETE FROM microservice_volumes WHERE microservice_uuid = $1", uuid);
     for (const auto& v : *volumes) add_volume(ctx, uuid, v, "volumeMappings");
   }
   std::optional<std::string> fog = new_fog ? new_fog : current.fog;
   if (ports != nullptr) {
-    ctx.tx.exec_params0("DELETE FROM microservice_ports WHERE microservice_uuid = $1", uuid);
+    ctx.tx().exec_params0("DELETE FROM microservice_ports WHERE microservice_uuid = $1", uuid);
     for (const auto& p : *ports) add_port(ctx, uuid, fog, read_port(p, "ports"));
   } else if (new_fog && new_fog != current.fog) {
     // Moving: the ports must be free on the new agent.
-    auto clash = ctx.tx.exec_params(
+    auto clash = ctx.tx().exec_params(
         "SELECT p.port_external FROM microservice_ports p JOIN microservice_ports q ON "
         "q.port_external = p.port_external AND q.is_udp = p.is_udp JOIN microservices o ON o.uuid "
         "= q.microservice_uuid WHERE p.microservice_uuid = $1 AND o.iofog_uuid = $2 AND o.uuid <> "
@@ -516,12 +516,12 @@ http_response msvc_patch(request_context& ctx) {
                      !cmd && !hosts && images == nullptr && volumes == nullptr && ports == nullptr;
   if (current.fog) {
     if (only_config)
-      raise_change(ctx.tx, *current.fog, {"microservice_config"});
+      raise_change(ctx.tx(), *current.fog, {"microservice_config"});
     else
-      raise_change(ctx.tx, *current.fog, {"microservice_list", "microservice_config"});
+      raise_change(ctx.tx(), *current.fog, {"microservice_list", "microservice_config"});
   }
   if (new_fog && new_fog != current.fog) {
-    raise_change(ctx.tx, *new_fog, {"microservice_list", "microservice_config"});
+    raise_change(ctx.tx(), *new_fog, {"microservice_list", "microservice_config"});
   }
   return empty_response(204);
 }
@@ -532,15 +532,15 @@ http_response msvc_delete(request_context& ctx) {
   auto body = parse_body(ctx.req);
   body_reader r(body);
   r.boolean("withCleanup");
-  ctx.tx.exec_params0("DELETE FROM microservices WHERE uuid = $1", uuid);
-  if (current.fog) raise_change(ctx.tx, *current.fog, {"microservice_list", "routing"});
+  ctx.tx().exec_params0("DELETE FROM microservices WHERE uuid = $1", uuid);
+  if (current.fog) raise_change(ctx.tx(), *current.fog, {"microservice_list", "routing"});
   return empty_response(204);
 }
 
 http_response ports_get(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   owned_msvc(ctx, uuid);
-  auto row = ctx.tx.exec_params1(
+  auto row = ctx.tx().exec_params1(
       "SELECT coalesce(json_agg(json_build_object('internal', port_internal, 'external', "
       "port_external, 'protocol', CASE WHEN is_udp THEN 'udp' ELSE 'tcp' END) ORDER BY "
       "port_internal), '[]')::text FROM microservice_ports WHERE microservice_uuid = $1",
@@ -553,7 +553,7 @@ http_response ports_post(request_context& ctx) {
   auto current = owned_msvc(ctx, uuid);
   auto body = parse_body(ctx.req);
   add_port(ctx, uuid, current.fog, read_port(body, "body"));
-  if (current.fog) raise_change(ctx.tx, *current.fog, {"microservice_list"});
+  if (current.fog) raise_change(ctx.tx(), *current.fog, {"microservice_list"});
   return json_response(201, json::object{});
 }
 
@@ -561,19 +561,19 @@ http_response ports_delete(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   auto current = owned_msvc(ctx, uuid);
   const auto& port = ctx.param("internalPort");
-  auto rows = ctx.tx.exec_params(
+  auto rows = ctx.tx().exec_params(
       "DELETE FROM microservice_ports WHERE microservice_uuid = $1 AND port_internal::text = $2 "
       "RETURNING 1",
       uuid, port);
   if (rows.empty()) throw not_found("Port mapping not found: '" + port + "'");
-  if (current.fog) raise_change(ctx.tx, *current.fog, {"microservice_list"});
+  if (current.fog) raise_change(ctx.tx(), *current.fog, {"microservice_list"});
   return empty_response(204);
 }
 
 http_response volumes_get(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   owned_msvc(ctx, uuid);
-  auto row = ctx.tx.exec_params1(
+  auto row = ctx.tx().exec_params1(
       "SELECT coalesce(json_agg(json_build_object('id', id, 'hostDestination', host_destination, "
       "'containerDestination', container_destination, 'accessMode', access_mode, 'type', type) "
       "ORDER BY id), '[]')::text FROM microservice_volumes WHERE microservice_uuid = $1",
@@ -586,7 +586,7 @@ http_response volumes_post(request_context& ctx) {
   auto current = owned_msvc(ctx, uuid);
   auto body = parse_body(ctx.req);
   int64_t id = add_volume(ctx, uuid, body, "body");
-  if (current.fog) raise_change(ctx.tx, *current.fog, {"microservice_list"});
+  if (current.fog) raise_change(ctx.tx(), *current.fog, {"microservice_list"});
   return json_response(201, json::object{{"id", id}});
 }
 
@@ -594,11 +594,11 @@ http_response volumes_delete(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   auto current = owned_msvc(ctx, uuid);
   const auto& id = ctx.param("id");
-  auto rows = ctx.tx.exec_params(
+  auto rows = ctx.tx().exec_params(
       "DELETE FROM microservice_volumes WHERE microservice_uuid = $1 AND id::text = $2 RETURNING 1",
       uuid, id);
   if (rows.empty()) throw not_found("Volume mapping not found: '" + id + "'");
-  if (current.fog) raise_change(ctx.tx, *current.fog, {"microservice_list"});
+  if (current.fog) raise_change(ctx.tx(), *current.fog, {"microservice_list"});
   return empty_response(204);
 }
 
@@ -606,7 +606,7 @@ http_response volumes_delete(request_context& ctx) {
 
 http_response agent_microservices(request_context& ctx) {
   // Activated applications only, and only microservices with an image for this agent's type.
-  auto row = ctx.tx.exec_params1(
+  auto row = ctx.tx().exec_params1(
       "SELECT coalesce(json_agg(json_build_object("
       "'uuid', m.uuid, 'imageId', i.container_image, 'config', m.config, 'rebuild', m.rebuild, "
       "'rootHostAccess', m.root_host_access, 'logSize', m.log_size, 'registryId', m.registry_id, "
@@ -632,14 +632,14 @@ http_response agent_microservices(request_context& ctx) {
       "WHERE m.iofog_uuid = $1 AND a.is_activated",
       ctx.fog_uuid);
   // `rebuild` is a one-shot order: served once, then cleared (as upstream).
-  ctx.tx.exec_params0("UPDATE microservices SET rebuild = false WHERE iofog_uuid = $1 AND rebuild",
-                      ctx.fog_uuid);
+  ctx.tx().exec_params0(
+      "UPDATE microservices SET rebuild = false WHERE iofog_uuid = $1 AND rebuild", ctx.fog_uuid);
   return raw_json_response(200, "{\"microservices\":" + std::string(row[0].c_str()) + "}");
 }
 
 http_response agent_registries(request_context& ctx) {
   // Agents need the credentials to pull; this is the only place passwords leave the database.
-  auto row = ctx.tx.exec_params1(
+  auto row = ctx.tx().exec_params1(
       "SELECT coalesce(json_agg(json_build_object('id', r.id, 'url', r.url, 'isPublic', "
       "r.is_public, 'secure', r.requires_cert, 'certificate', r.certificate, 'requiresCert', "
       "r.requires_cert, 'username', r.username, 'password', r.password, 'userEmail', "
@@ -649,9 +649,163 @@ http_response agent_registries(request_context& ctx) {
   return raw_json_response(200, "{\"registries\":" + std::string(row[0].c_str()) + "}");
 }
 
+// --- routes ---
+
+constexpr const char* route_obj_sql =
+    "json_build_object('name', r.name, 'application', a.name, 'from', s.name, 'to', d.name)";
+constexpr const char* route_from_sql =
+    " FROM routes r JOIN applications a ON a.id = r.application_id "
+    "JOIN microservices s ON s.uuid = r.source_microservice_uuid "
+    "JOIN microservices d ON d.uuid = r.dest_microservice_uuid ";
+
+// Both ends' agents re-read their routes.
+void touch_route_fogs(request_context& ctx, const std::string& source, const std::string& dest) {
+  auto fogs = ctx.tx().exec_params(
+      "SELECT DISTINCT iofog_uuid FROM microservices WHERE uuid IN ($1, $2) AND iofog_uuid IS NOT "
+      "NULL",
+      source, dest);
+  for (const auto& f : fogs) raise_change(ctx.tx(), f[0].c_str(), {"routing"});
+}
+
+std::string msvc_in_app(request_context& ctx, int64_t app_id, const std::string& name) {
+  auto rows = ctx.tx().exec_params(
+      "SELECT uuid FROM microservices WHERE application_id = $1 AND name = $2", app_id, name);
+  if (rows.empty()) throw not_found("Invalid microservice name '" + name + "'");
+  return rows[0][0].c_str();
+}
+
+struct route_row {
+  int64_t id;
+  std::string source;
+  std::string dest;
+};
+
+route_row find_route(request_context& ctx, int64_t app_id, const std::string& name) {
+  auto rows = ctx.tx().exec_params(
+      "SELECT id, source_microservice_uuid, dest_microservice_uuid FROM routes "
+      "WHERE application_id = $1 AND name = $2",
+      app_id, name);
+  if (rows.empty()) throw not_found("Invalid route name '" + name + "'");
+  return {rows[0][0].as<int64_t>(), rows[0][1].c_str(), rows[0][2].c_str()};
+}
+
+http_response routes_list(request_context& ctx) {
+  auto row = ctx.tx().exec_params1("SELECT coalesce(json_agg(" + std::string(route_obj_sql) +
+                                       " ORDER BY r.id), '[]')::text" + route_from_sql +
+                                       "WHERE a.user_id = $1",
+                                   ctx.user_id);
+  return raw_json_response(200, "{\"routes\":" + std::string(row[0].c_str()) + "}");
+}
+
+http_response route_get(request_context& ctx) {
+  auto app = find_app(ctx, ctx.param("app"));
+  auto rows =
+      ctx.tx().exec_params("SELECT " + std::string(route_obj_sql) + "::text" + route_from_sql +
+                               "WHERE r.application_id = $1 AND r.name = $2",
+                           app.id, ctx.param("name"));
+  if (rows.empty()) throw not_found("Invalid route name '" + ctx.param("name") + "'");
+  return raw_json_response(200, rows[0][0].c_str());
+}
+
+http_response route_create(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto name = r.str("name", true, 1);
+  check_name("name", *name);
+  auto from = r.str("from", true, 1);
+  auto to = r.str("to", true, 1);
+  auto app_name = r.str("application", true, 1);
+  auto app = find_app(ctx, *app_name);
+  json::array routes{json::object{{"name", *name}, {"from", *from}, {"to", *to}}};
+  add_routes(ctx, app.id, routes);
+  touch_route_fogs(ctx, msvc_in_app(ctx, app.id, *from), msvc_in_app(ctx, app.id, *to));
+  return json_response(201, json::object{{"name", *name}});
+}
+
+http_response route_patch(request_context& ctx) {
+  auto app = find_app(ctx, ctx.param("app"));
+  auto route = find_route(ctx, app.id, ctx.param("name"));
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto name = r.str("name", false, 1);
+  if (name) check_name("name", *name);
+  auto from = r.str("from", false, 1);
+  auto to = r.str("to", false, 1);
+  std::string source = from ? msvc_in_app(ctx, app.id, *from) : route.source;
+  std::string dest = to ? msvc_in_app(ctx, app.id, *to) : route.dest;
+  try {
+    ctx.tx().exec_params0(
+        "UPDATE routes SET name = coalesce($2, name), source_microservice_uuid = $3, "
+        "dest_microservice_uuid = $4 WHERE id = $1",
+        route.id, name, source, dest);
+  } catch (const pqxx::unique_violation&) {
+    throw validation_error("Duplicate name '" + *name + "'");
+  }
+  touch_route_fogs(ctx, route.source, route.dest);
+  touch_route_fogs(ctx, source, dest);
+  return empty_response(204);
+}
+
+http_response route_delete(request_context& ctx) {
+  auto app = find_app(ctx, ctx.param("app"));
+  auto route = find_route(ctx, app.id, ctx.param("name"));
+  ctx.tx().exec_params0("DELETE FROM routes WHERE id = $1", route.id);
+  touch_route_fogs(ctx, route.source, route.dest);
+  return empty_response(204);
+}
+
+// Legacy point-to-point routes between two microservices of the same application.
+http_response msvc_route_create(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  const auto& receiver = ctx.param("receiverUuid");
+  owned_msvc(ctx, uuid);
+  owned_msvc(ctx, receiver);
+  auto apps = ctx.tx().exec_params(
+      "SELECT s.application_id, s.application_id = d.application_id, s.name, d.name FROM "
+      "microservices s, microservices d WHERE s.uuid = $1 AND d.uuid = $2",
+      uuid, receiver);
+  if (!apps[0][1].as<bool>()) {
+    throw validation_error("Microservices of different applications cannot be routed");
+  }
+  std::string name = std::string(apps[0][2].c_str()) + "-" + apps[0][3].c_str();
+  try {
+    ctx.tx().exec_params0(
+        "INSERT INTO routes (name, application_id, source_microservice_uuid, "
+        "dest_microservice_uuid) VALUES ($1, $2, $3, $4)",
+        name, apps[0][0].as<int64_t>(), uuid, receiver);
+  } catch (const pqxx::unique_violation&) {
+    throw validation_error("Route from '" + uuid + "' to '" + receiver + "' already exists");
+  }
+  touch_route_fogs(ctx, uuid, receiver);
+  return empty_response(201);
+}
+
+http_response msvc_route_delete(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  const auto& receiver = ctx.param("receiverUuid");
+  owned_msvc(ctx, uuid);
+  auto rows = ctx.tx().exec_params(
+      "DELETE FROM routes WHERE source_microservice_uuid = $1 AND dest_microservice_uuid = $2 "
+      "RETURNING 1",
+      uuid, receiver);
+  if (rows.empty()) throw not_found("Route not found");
+  touch_route_fogs(ctx, uuid, receiver);
+  return empty_response(204);
+}
+
 }  // namespace
 
 void register_application_routes(app& a) {
+  a.add_route({"GET", "/routes", auth_kind::user, routes_list, "List routes"});
+  a.add_route({"POST", "/routes", auth_kind::user, route_create, "Create a route", 201});
+  a.add_route({"GET", "/routes/:app/:name", auth_kind::user, route_get, "Get a route"});
+  a.add_route({"PATCH", "/routes/:app/:name", auth_kind::user, route_patch, "Update a route", 204});
+  a.add_route(
+      {"DELETE", "/routes/:app/:name", auth_kind::user, route_delete, "Delete a route", 204});
+  a.add_route({"POST", "/microservices/:uuid/routes/:receiverUuid", auth_kind::user,
+               msvc_route_create, "Route a microservice's messages to another", 201});
+  a.add_route({"DELETE", "/microservices/:uuid/routes/:receiverUuid", auth_kind::user,
+               msvc_route_delete, "Remove a point-to-point route", 204});
   a.add_route({"GET", "/application", auth_kind::user, app_list, "List applications"});
   a.add_route({"POST", "/application", auth_kind::user, app_create,
                "Create an application with its microservices and routes", 201});

@@ -40,7 +40,7 @@ http_response fog_types(request_context&) {
 }
 
 http_response config_list(request_context& ctx) {
-  auto rows = ctx.tx.exec("SELECT key, value FROM controller_config ORDER BY key");
+  auto rows = ctx.tx().exec("SELECT key, value FROM controller_config ORDER BY key");
   json::array out;
   for (const auto& r : rows)
     out.push_back(json::object{{"key", r[0].c_str()}, {"value", r[1].c_str()}});
@@ -49,7 +49,7 @@ http_response config_list(request_context& ctx) {
 
 http_response config_get(request_context& ctx) {
   const auto& key = ctx.param("key");
-  auto rows = ctx.tx.exec_params("SELECT key, value FROM controller_config WHERE key = $1", key);
+  auto rows = ctx.tx().exec_params("SELECT key, value FROM controller_config WHERE key = $1", key);
   if (rows.empty()) throw not_found("Invalid config key '" + key + "'");
   return json_response(200,
                        json::object{{"key", rows[0][0].c_str()}, {"value", rows[0][1].c_str()}});
@@ -60,7 +60,7 @@ http_response config_put(request_context& ctx) {
   body_reader r(body);
   auto key = r.str("key", true, 1);
   auto value = r.str("value", true);
-  ctx.tx.exec_params0(
+  ctx.tx().exec_params0(
       "INSERT INTO controller_config (key, value) VALUES ($1, $2) "
       "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
       *key, *value);
@@ -140,20 +140,23 @@ http_response metrics(request_context& ctx) {
 }  // namespace
 
 void register_general_routes(app& a) {
-  a.add_route({"GET", "/status", auth_kind::none, status, "Controller status"});
+  a.add_route({"GET", "/status", auth_kind::none, status, "Controller status"}).needs_db = false;
   a.add_route({"GET", "/email-activation", auth_kind::none,
                [](request_context&) {
                  return json_response(200, json::object{{"isEmailActivationEnabled", false}});
                },
-               "Is email activation enabled"});
-  a.add_route({"GET", "/fog-types", auth_kind::none, fog_types, "Agent types"});
+               "Is email activation enabled"})
+      .needs_db = false;
+  a.add_route({"GET", "/fog-types", auth_kind::none, fog_types, "Agent types"}).needs_db = false;
   a.add_route({"GET", "/config", auth_kind::user, config_list, "List controller settings"});
   a.add_route({"GET", "/config/:key", auth_kind::user, config_get, "Get a controller setting"});
   a.add_route({"PUT", "/config", auth_kind::user, config_put, "Set a controller setting"});
   a.add_route(
-      {"GET", "/metrics", auth_kind::none, metrics, "Prometheus metrics (also at /metrics)"});
-  a.add_route({"GET", "/openapi.json", auth_kind::none, openapi, "This OpenAPI document"});
-  a.add_route({"GET", "/docs", auth_kind::none, openapi, "This OpenAPI document"});
+       {"GET", "/metrics", auth_kind::none, metrics, "Prometheus metrics (also at /metrics)"})
+      .needs_db = false;
+  a.add_route({"GET", "/openapi.json", auth_kind::none, openapi, "This OpenAPI document"})
+      .needs_db = false;
+  a.add_route({"GET", "/docs", auth_kind::none, openapi, "This OpenAPI document"}).needs_db = false;
 }
 
 }  // namespace fogmesh::controller

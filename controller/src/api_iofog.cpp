@@ -61,7 +61,7 @@ void validate_router(request_context& ctx, const std::string& self_uuid, router_
   for (const auto& up : refs) {
     if (up == "default-router") continue;
     if (up == self_uuid) throw validation_error("An agent cannot be its own upstream router");
-    auto rows = ctx.tx.exec_params(
+    auto rows = ctx.tx().exec_params(
         "SELECT router_mode FROM fogs WHERE uuid = $1 AND (user_id = $2 OR is_system)", up,
         ctx.user_id);
     if (rows.empty()) invalid_fog(up);
@@ -74,14 +74,14 @@ void validate_router(request_context& ctx, const std::string& self_uuid, router_
 void check_duplicate_name(request_context& ctx, const std::string& name,
                           const std::string& except_uuid) {
   auto rows =
-      ctx.tx.exec_params("SELECT 1 FROM fogs WHERE user_id = $1 AND name = $2 AND uuid <> $3",
-                         ctx.user_id, name, except_uuid);
+      ctx.tx().exec_params("SELECT 1 FROM fogs WHERE user_id = $1 AND name = $2 AND uuid <> $3",
+                           ctx.user_id, name, except_uuid);
   if (!rows.empty()) throw validation_error("Duplicate name '" + name + "'");
 }
 
 void owned_fog(request_context& ctx, const std::string& uuid) {
-  auto rows =
-      ctx.tx.exec_params("SELECT 1 FROM fogs WHERE uuid = $1 AND user_id = $2", uuid, ctx.user_id);
+  auto rows = ctx.tx().exec_params("SELECT 1 FROM fogs WHERE uuid = $1 AND user_id = $2", uuid,
+                                   ctx.user_id);
   if (rows.empty()) invalid_fog(uuid);
 }
 
@@ -115,15 +115,16 @@ http_response fog_list(request_context& ctx) {
       sql += " AND strpos(to_json(j) ->> " + k + ", " + v + ") > 0";
     }
   }
-  auto row = ctx.tx.exec_params1(sql, pqxx::prepare::make_dynamic_params(params));
+  auto row = ctx.tx().exec_params1(sql, pqxx::prepare::make_dynamic_params(params));
   return raw_json_response(200, "{\"fogs\":" + std::string(row[0].c_str()) + "}");
 }
 
 http_response fog_get(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
-  auto rows = ctx.tx.exec_params("SELECT row_to_json(j)::text FROM (SELECT " + fog_json_columns() +
-                                     " FROM fogs f WHERE f.uuid = $1 AND f.user_id = $2) j",
-                                 uuid, ctx.user_id);
+  auto rows =
+      ctx.tx().exec_params("SELECT row_to_json(j)::text FROM (SELECT " + fog_json_columns() +
+                               " FROM fogs f WHERE f.uuid = $1 AND f.user_id = $2) j",
+                           uuid, ctx.user_id);
   if (rows.empty()) invalid_fog(uuid);
   return raw_json_response(200, rows[0][0].c_str());
 }
@@ -151,8 +152,8 @@ http_response fog_create(request_context& ctx) {
     vals += ", $" + std::to_string(params.size());
   }
   try {
-    ctx.tx.exec_params0("INSERT INTO fogs (" + cols + ") VALUES (" + vals + ")",
-                        pqxx::prepare::make_dynamic_params(params));
+    ctx.tx().exec_params0("INSERT INTO fogs (" + cols + ") VALUES (" + vals + ")",
+                          pqxx::prepare::make_dynamic_params(params));
   } catch (const pqxx::unique_violation&) {
     throw validation_error("There already is a system agent");
   } catch (const pqxx::not_null_violation&) {
@@ -166,7 +167,7 @@ http_response fog_patch(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   auto body = parse_body(ctx.req);
   body_reader r(body);
-  auto rows = ctx.tx.exec_params(
+  auto rows = ctx.tx().exec_params(
       "SELECT router_mode, host, inter_router_port IS NOT NULL, edge_router_port IS NOT NULL, "
       "is_system FROM fogs WHERE uuid = $1 AND user_id = $2 FOR UPDATE",
       uuid, ctx.user_id);
@@ -181,7 +182,7 @@ http_response fog_patch(request_context& ctx) {
   auto values = read_fields(r, fog_user_fields());
   validate_router(ctx, uuid, current, r);
   try {
-    exec_update(ctx.tx, "fogs", values, "uuid = $1", {uuid});
+    exec_update(ctx.tx(), "fogs", values, "uuid = $1", {uuid});
   } catch (const pqxx::unique_violation&) {
     throw validation_error("There already is a system agent");
   } catch (const pqxx::not_null_violation&) {
@@ -200,16 +201,16 @@ http_response fog_patch(request_context& ctx) {
     }
   }
   if (router)
-    raise_change(ctx.tx, uuid, {"config", "router_changed"});
+    raise_change(ctx.tx(), uuid, {"config", "router_changed"});
   else if (config)
-    raise_change(ctx.tx, uuid, {"config"});
+    raise_change(ctx.tx(), uuid, {"config"});
   return empty_response(204);
 }
 
 http_response fog_delete(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
-  auto rows = ctx.tx.exec_params("DELETE FROM fogs WHERE uuid = $1 AND user_id = $2 RETURNING 1",
-                                 uuid, ctx.user_id);
+  auto rows = ctx.tx().exec_params("DELETE FROM fogs WHERE uuid = $1 AND user_id = $2 RETURNING 1",
+                                   uuid, ctx.user_id);
   if (rows.empty()) invalid_fog(uuid);
   // The agent's token went with the row: its next call gets 401, which it treats as
   // "deprovisioned".
@@ -220,7 +221,7 @@ http_response provisioning_key(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   owned_fog(ctx, uuid);
   std::string key = new_provision_key();
-  auto row = ctx.tx.exec_params1(
+  auto row = ctx.tx().exec_params1(
       "INSERT INTO fog_provision_keys (fog_uuid, key_hash, expires_at) "
       "VALUES ($1, decode($2, 'hex'), now() + interval '20 minutes') "
       "ON CONFLICT (fog_uuid) DO UPDATE SET key_hash = EXCLUDED.key_hash, "
@@ -236,7 +237,7 @@ http_response version_command(request_context& ctx) {
   if (cmd != "upgrade" && cmd != "rollback") {
     throw validation_error("Invalid version command '" + cmd + "'");
   }
-  auto rows = ctx.tx.exec_params(
+  auto rows = ctx.tx().exec_params(
       "SELECT is_ready_to_upgrade, is_ready_to_rollback FROM fogs WHERE uuid = $1 AND user_id = $2",
       uuid, ctx.user_id);
   if (rows.empty()) invalid_fog(uuid);
@@ -246,8 +247,8 @@ http_response version_command(request_context& ctx) {
   if (cmd == "rollback" && !rows[0][1].as<bool>()) {
     throw validation_error("Can't rollback version now. There are no backups on agent");
   }
-  ctx.tx.exec_params0("UPDATE fogs SET version_command = $2 WHERE uuid = $1", uuid, cmd);
-  raise_change(ctx.tx, uuid, {"version"});
+  ctx.tx().exec_params0("UPDATE fogs SET version_command = $2 WHERE uuid = $1", uuid, cmd);
+  raise_change(ctx.tx(), uuid, {"version"});
   return empty_response(204);
 }
 
@@ -255,7 +256,7 @@ handler_fn flag_handler(const char* flag) {
   return [flag](request_context& ctx) {
     const auto& uuid = ctx.param("uuid");
     owned_fog(ctx, uuid);
-    raise_change(ctx.tx, uuid, {flag});
+    raise_change(ctx.tx(), uuid, {flag});
     return empty_response(204);
   };
 }
@@ -263,7 +264,7 @@ handler_fn flag_handler(const char* flag) {
 handler_fn hal_handler(const char* column) {
   return [column](request_context& ctx) {
     const auto& uuid = ctx.param("uuid");
-    auto rows = ctx.tx.exec_params(
+    auto rows = ctx.tx().exec_params(
         std::string("SELECT ") + column + " FROM fogs WHERE uuid = $1 AND user_id = $2", uuid,
         ctx.user_id);
     if (rows.empty()) invalid_fog(uuid);

@@ -136,9 +136,10 @@ app::~app() {
   stop_listener();
 }
 
-void app::add_route(route r) {
+route& app::add_route(route r) {
   r.segments = split_path(r.pattern);
   routes_.push_back(std::move(r));
+  return routes_.back();
 }
 
 http_response app::handle(const http_request& req, bool long_poll_final) {
@@ -205,10 +206,13 @@ http_response app::dispatch(const http_request& req, bool long_poll_final) {
     throw not_found("Cannot " + req.method + " " + req.path);
   }
 
+  if (!matched->needs_db) {
+    request_context ctx{req, nullptr, *this, std::move(params), 0, {}, long_poll_final};
+    return matched->handler(ctx);
+  }
   auto conn = pool_.acquire();
   pqxx::work tx(*conn);
-  request_context ctx{req, tx, *this, std::move(params), 0, {}, false};
-  ctx.long_poll_final = long_poll_final;
+  request_context ctx{req, &tx, *this, std::move(params), 0, {}, long_poll_final};
 
   if (matched->auth != auth_kind::none) {
     const std::string* header = req.header("authorization");

@@ -26,7 +26,7 @@ enum class auth_kind { none, user, agent };
 
 struct request_context {
   const http_request& req;
-  pqxx::work& tx;
+  pqxx::work* work;  // null for routes that do not touch the database
   class app& app;
   std::vector<std::pair<std::string, std::string>> params;  // path parameters
   int64_t user_id = 0;                                      // set for auth_kind::user
@@ -34,6 +34,7 @@ struct request_context {
   bool long_poll_final = false;
 
   const std::string& param(std::string_view name) const;
+  pqxx::work& tx() { return *work; }
 };
 
 using handler_fn = std::function<http_response(request_context&)>;
@@ -53,6 +54,8 @@ struct route {
   handler_fn handler;
   std::string summary;  // for the OpenAPI document
   int success_status = 200;
+  // Routes that never query (status, metrics, ...) skip the pool and the transaction.
+  bool needs_db = true;
   std::vector<std::string> segments;
 };
 
@@ -90,7 +93,7 @@ class app {
   // Never throws: every failure becomes a JSON error response.
   http_response handle(const http_request& req, bool long_poll_final);
 
-  void add_route(route r);
+  route& add_route(route r);
   const std::vector<route>& routes() const { return routes_; }
   change_notifier& notifier() { return notifier_; }
   const server_options& options() const { return options_; }

@@ -304,5 +304,106 @@ TEST_F(application_api, RegistriesAndCatalog) {
   expect_error(get("/api/v3/catalog/microservices/4242", token), 404, "NotFoundError");
 }
 
+TEST_F(application_api, RoutesEndpoints) {
+  std::string token = new_user_token();
+  std::string other = new_user_token();
+  std::string fog = create_fog(token, "edge-a");
+  std::string agent = provision_agent(token, fog);
+  ASSERT_EQ(post("/api/v3/application", app_body, token).status, 201);
+  auto app = get("/api/v3/application/demo-app", token).json();
+  std::string producer(app.at("microservices").at(0).at("uuid").as_string());
+  std::string consumer(app.at("microservices").at(1).at("uuid").as_string());
+
+  auto list = get("/api/v3/routes", token).json().at("routes").as_array();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].at("application").as_string(), "demo-app");
+  EXPECT_EQ(list[0].at("from").as_string(), "producer");
+  EXPECT_EQ(get("/api/v3/routes", other).json().at("routes").as_array().size(), 0u);
+
+  expect_error(
+      post("/api/v3/routes", R"({"name":"back","from":"consumer","to":"producer"})", token), 400,
+      "ValidationError", "Required field 'application' is missing");
+  expect_error(
+      post("/api/v3/routes",
+           R"({"name":"back","from":"consumer","to":"ghost","application":"demo-app"})", token),
+      404, "NotFoundError", "Invalid microservice name 'ghost'");
+  expect_error(
+      post("/api/v3/routes",
+           R"({"name":"p-to-c","from":"producer","to":"consumer","application":"demo-app"})",
+           token),
+      400, "ValidationError", "Duplicate name 'p-to-c'");
+  ASSERT_EQ(
+      post("/api/v3/routes",
+           R"({"name":"back","from":"consumer","to":"producer","application":"demo-app"})", token)
+          .status,
+      201);
+  EXPECT_EQ(get("/api/v3/agent/config/changes", agent).json().at("routing"), true);
+  auto back = get("/api/v3/routes/demo-app/back", token);
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_EQ(back.json().at("to").as_string(), "producer");
+  expect_error(get("/api/v3/routes/demo-app/back", other), 404, "NotFoundError");
+  EXPECT_EQ(patch("/api/v3/routes/demo-app/back", R"({"name":"back-2"})", token).status, 204);
+  expect_error(get("/api/v3/routes/demo-app/back", token), 404, "NotFoundError");
+  EXPECT_EQ(del("/api/v3/routes/demo-app/back-2", token).status, 204);
+
+  // Legacy point-to-point routes.
+  EXPECT_EQ(del("/api/v3/microservices/" + producer + "/routes/" + consumer, token).status, 204);
+  EXPECT_EQ(get("/api/v3/microservices/" + producer, token).json().at("routes").as_array().size(),
+            0u);
+  EXPECT_EQ(post("/api/v3/microservices/" + producer + "/routes/" + consumer, "", token).status,
+            201);
+  EXPECT_EQ(get("/api/v3/microservices/" + producer, token).json().at("routes").at(0).as_string(),
+            consumer);
+  expect_error(post("/api/v3/microservices/" + producer + "/routes/" + consumer, "", other), 404,
+               "NotFoundError");
+}
+
+TEST_F(application_api, CatalogItemsCrud) {
+  std::string token = new_user_token();
+  std::string other = new_user_token();
+  std::string body =
+      R"({"name":"my-sensor","description":"reads","category":"SENSORS","images":[{"containerImage":"me/sensor:1","fogTypeId":1}],"configExample":"{}","inputType":{"infoType":"t","infoFormat":"f"}})";
+  auto c = post("/api/v3/catalog/microservices", body, token);
+  ASSERT_EQ(c.status, 201) << c.body;
+  std::string id = std::to_string(c.json().at("id").as_int64());
+  expect_error(post("/api/v3/catalog/microservices", body, token), 409, "DuplicatePropertyError",
+               "Duplicate name 'my-sensor'");
+  expect_error(post("/api/v3/catalog/microservices", R"({"name":"x"})", token), 400,
+               "ValidationError", "Required field 'images' is missing");
+  expect_error(post("/api/v3/catalog/microservices",
+                    R"({"name":"x","images":[{"containerImage":"i","fogTypeId":9}]})", token),
+               400, "ValidationError");
+
+  auto item = get("/api/v3/catalog/microservices/" + id, token).json();
+  EXPECT_EQ(item.at("category").as_string(), "SENSORS");
+  EXPECT_EQ(item.at("images").at(0).at("containerImage").as_string(), "me/sensor:1");
+  expect_error(get("/api/v3/catalog/microservices/" + id, other), 404, "NotFoundError");
+  expect_error(patch("/api/v3/catalog/microservices/1", R"({"name":"mine-now"})", token), 404,
+               "NotFoundError");  // SYSTEM items are read-only
+
+  EXPECT_EQ(
+      patch(
+          "/api/v3/catalog/microservices/" + id,
+          R"({"description":"better","images":[{"containerImage":"me/sensor:2","fogTypeId":1},{"containerImage":"me/sensor:2-arm","fogTypeId":2}]})",
+          token)
+          .status,
+      204);
+  item = get("/api/v3/catalog/microservices/" + id, token).json();
+  EXPECT_EQ(item.at("description").as_string(), "better");
+  EXPECT_EQ(item.at("images").as_array().size(), 2u);
+
+  // In use by a microservice: not deletable; afterwards it is.
+  ASSERT_EQ(
+      post("/api/v3/application",
+           R"({"name":"uses-catalog","microservices":[{"name":"s","catalogItemId":)" + id + "}]}",
+           token)
+          .status,
+      201);
+  expect_error(del("/api/v3/catalog/microservices/" + id, token), 400, "ValidationError");
+  ASSERT_EQ(del("/api/v3/application/uses-catalog", token).status, 204);
+  EXPECT_EQ(del("/api/v3/catalog/microservices/" + id, token).status, 204);
+  expect_error(get("/api/v3/catalog/microservices/" + id, token), 404, "NotFoundError");
+}
+
 }  // namespace
 }  // namespace fogmesh::controller::test
