@@ -401,6 +401,58 @@ http_response app_patch(request_context& ctx) {
   return empty_response(204);
 }
 
+void update_microservice(request_context& ctx, const std::string& uuid, const json::object& body);
+
+// Full replace (iofogctl deploy): microservices are matched by name (updated in place, keeping
+// their uuids), missing ones are deleted, new ones created; routes are replaced.
+http_response app_put(request_context& ctx) {
+  auto app = find_app(ctx, ctx.param("name"));
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto name = r.str("name", true, 1);
+  check_name("name", *name);
+  auto description = r.str("description").value_or("");
+  bool activated = r.boolean("isActivated").value_or(app.activated);
+  const auto* msvcs = r.array("microservices");
+  const auto* routes = r.array("routes");
+  // Agents of the old set learn about removals too.
+  touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
+  try {
+    ctx.tx().exec_params0(
+        "UPDATE applications SET name = $2, description = $3, is_activated = $4, updated_at = "
+        "now() WHERE id = $1",
+        app.id, *name, description, activated);
+  } catch (const pqxx::unique_violation&) {
+    throw validation_error("Duplicate name '" + *name + "'");
+  }
+  ctx.tx().exec_params0("DELETE FROM routes WHERE application_id = $1", app.id);
+  std::vector<std::string> keep;
+  if (msvcs != nullptr) {
+    for (const auto& m : *msvcs) {
+      if (!m.is_object()) throw_type_error("microservices", "object");
+      body_reader mr(m.as_object());
+      auto mname = mr.str("name", true, 1);
+      auto existing = ctx.tx().exec_params(
+          "SELECT uuid FROM microservices WHERE application_id = $1 AND name = $2", app.id, *mname);
+      if (existing.empty()) {
+        keep.push_back(create_microservice(ctx, m.as_object(), app.id));
+      } else {
+        keep.emplace_back(existing[0][0].c_str());
+        update_microservice(ctx, keep.back(), m.as_object());
+      }
+    }
+  }
+  std::string keep_list = "{";
+  for (size_t i = 0; i < keep.size(); ++i) keep_list += (i ? "," : "") + keep[i];
+  keep_list += "}";
+  ctx.tx().exec_params0(
+      "DELETE FROM microservices WHERE application_id = $1 AND NOT (uuid = ANY($2::text[]))",
+      app.id, keep_list);
+  if (routes != nullptr) add_routes(ctx, app.id, *routes);
+  touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
+  return empty_response(204);
+}
+
 http_response app_delete(request_context& ctx) {
   auto app = find_app(ctx, ctx.param("name"));
   // Agents drop containers that are no longer in their list.
@@ -463,9 +515,14 @@ http_response msvc_create(request_context& ctx) {
 }
 
 http_response msvc_patch(request_context& ctx) {
-  const auto& uuid = ctx.param("uuid");
-  auto current = owned_msvc(ctx, uuid);
   auto body = parse_body(ctx.req);
+  update_microservice(ctx, ctx.param("uuid"), body);
+  return empty_response(204);
+}
+
+// PATCH semantics: only present fields change; arrays (images, ports, volumes) are replaced.
+void update_microservice(request_context& ctx, const std::string& uuid, const json::object& body) {
+  auto current = owned_msvc(ctx, uuid);
   body_reader r(body);
   auto name = r.str("name", false, 1);
   if (name) check_name("name", *name);
@@ -523,7 +580,6 @@ http_response msvc_patch(request_context& ctx) {
   if (new_fog && new_fog != current.fog) {
     raise_change(ctx.tx(), *new_fog, {"microservice_list", "microservice_config"});
   }
-  return empty_response(204);
 }
 
 http_response msvc_delete(request_context& ctx) {
@@ -812,6 +868,8 @@ void register_application_routes(app& a) {
   a.add_route({"GET", "/application/:name", auth_kind::user, app_get, "Get an application"});
   a.add_route({"PATCH", "/application/:name", auth_kind::user, app_patch,
                "Rename, describe, activate or deactivate an application", 204});
+  a.add_route({"PUT", "/application/:name", auth_kind::user, app_put,
+               "Replace an application (microservices matched by name)", 204});
   a.add_route({"DELETE", "/application/:name", auth_kind::user, app_delete,
                "Delete an application and its microservices", 204});
 

@@ -304,6 +304,42 @@ TEST_F(application_api, RegistriesAndCatalog) {
   expect_error(get("/api/v3/catalog/microservices/4242", token), 404, "NotFoundError");
 }
 
+TEST_F(application_api, PutReplacesMicroservicesByName) {
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "edge-a");
+  ASSERT_EQ(post("/api/v3/application", app_body, token).status, 201);
+  auto before = get("/api/v3/application/demo-app", token).json();
+  std::string producer(before.at("microservices").at(0).at("uuid").as_string());
+  std::string consumer(before.at("microservices").at(1).at("uuid").as_string());
+
+  // producer kept (same uuid, new config), consumer dropped, sink added, one new route.
+  auto r = put("/api/v3/application/demo-app", R"({
+    "name": "demo-app", "isActivated": true,
+    "microservices": [
+      {"name": "producer", "config": "{\"rate\":5}"},
+      {"name": "sink", "agentName": "edge-a", "images": [{"containerImage": "sink:1", "fogTypeId": 1}]}],
+    "routes": [{"name": "p-to-s", "from": "producer", "to": "sink"}]})",
+               token);
+  ASSERT_EQ(r.status, 204) << r.body;
+  auto after = get("/api/v3/application/demo-app", token).json();
+  auto msvcs = after.at("microservices").as_array();
+  ASSERT_EQ(msvcs.size(), 2u);
+  EXPECT_EQ(msvcs[0].at("uuid").as_string(), producer);
+  EXPECT_EQ(msvcs[0].at("config").as_string(), "{\"rate\":5}");
+  EXPECT_EQ(msvcs[1].at("name").as_string(), "sink");
+  expect_error(get("/api/v3/microservices/" + consumer, token), 404, "NotFoundError");
+  ASSERT_EQ(after.at("routes").as_array().size(), 1u);
+  EXPECT_EQ(after.at("routes").at(0).at("to").as_string(), "sink");
+
+  // A bad replacement changes nothing.
+  expect_error(put("/api/v3/application/demo-app",
+                   R"({"name":"demo-app","microservices":[{"name":"new-one"}]})", token),
+               400, "ValidationError");
+  EXPECT_EQ(get("/api/v3/application/demo-app", token).json().at("microservices").as_array().size(),
+            2u);
+  expect_error(put("/api/v3/application/nope", R"({"name":"nope"})", token), 404, "NotFoundError");
+}
+
 TEST_F(application_api, RoutesEndpoints) {
   std::string token = new_user_token();
   std::string other = new_user_token();
