@@ -1,4 +1,4 @@
-// Applications (and the legacy /flow alias is left for later), microservices with their images,
+// Applications (and their legacy /flow alias, keyed by id), microservices with their images,
 // ports, volumes, env, cmd and extra hosts, and the agent's view of them (/agent/microservices).
 // Agents only receive microservices of activated applications; every change that affects an
 // agent raises its change flags (see fog_model.hpp: raise_change).
@@ -849,9 +849,39 @@ http_response msvc_route_delete(request_context& ctx) {
   return empty_response(204);
 }
 
+// --- /flow: upstream's pre-v3 name for applications, addressed by numeric id ---
+
+handler_fn by_flow_id(handler_fn inner) {
+  return [inner = std::move(inner)](request_context& ctx) {
+    const auto& id = ctx.param("id");
+    auto rows = ctx.tx().exec_params(
+        "SELECT name FROM applications WHERE id::text = $1 AND user_id = $2", id, ctx.user_id);
+    if (rows.empty()) throw not_found("Invalid flow id '" + id + "'");
+    ctx.params.emplace_back("name", rows[0][0].c_str());
+    return inner(ctx);
+  };
+}
+
+http_response flow_list(request_context& ctx) {
+  return raw_json_response(200, "{\"flows\":" + app_json(ctx, "AND $2 = $2", "") + "}");
+}
+
+http_response flow_create(request_context& ctx) {
+  http_response created = app_create(ctx);
+  auto v = json::parse(created.body);
+  return json_response(201, json::object{{"id", v.at("id")}});
+}
+
 }  // namespace
 
 void register_application_routes(app& a) {
+  a.add_route({"GET", "/flow", auth_kind::user, flow_list, "List flows (legacy applications)"});
+  a.add_route({"POST", "/flow", auth_kind::user, flow_create, "Create a flow (legacy)", 201});
+  a.add_route({"GET", "/flow/:id", auth_kind::user, by_flow_id(app_get), "Get a flow (legacy)"});
+  a.add_route({"PATCH", "/flow/:id", auth_kind::user, by_flow_id(app_patch),
+               "Update a flow (legacy)", 204});
+  a.add_route({"DELETE", "/flow/:id", auth_kind::user, by_flow_id(app_delete),
+               "Delete a flow (legacy)", 204});
   a.add_route({"GET", "/routes", auth_kind::user, routes_list, "List routes"});
   a.add_route({"POST", "/routes", auth_kind::user, route_create, "Create a route", 201});
   a.add_route({"GET", "/routes/:app/:name", auth_kind::user, route_get, "Get a route"});

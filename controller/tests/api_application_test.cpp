@@ -340,6 +340,28 @@ TEST_F(application_api, PutReplacesMicroservicesByName) {
   expect_error(put("/api/v3/application/nope", R"({"name":"nope"})", token), 404, "NotFoundError");
 }
 
+TEST_F(application_api, LegacyFlowAlias) {
+  std::string token = new_user_token();
+  auto c = post("/api/v3/flow", R"({"name":"old-style","description":"v2"})", token);
+  ASSERT_EQ(c.status, 201) << c.body;
+  std::string id = std::to_string(c.json().at("id").as_int64());
+  EXPECT_EQ(get("/api/v3/flow", token).json().at("flows").as_array().size(), 1u);
+  EXPECT_EQ(get("/api/v3/flow/" + id, token).json().at("name").as_string(), "old-style");
+  EXPECT_EQ(patch("/api/v3/flow/" + id, R"({"isActivated":true})", token).status, 204);
+  EXPECT_EQ(get("/api/v3/application/old-style", token).json().at("isActivated"), true);
+  // flowId is accepted where an application is expected.
+  auto m =
+      post("/api/v3/microservices",
+           R"({"name":"m","flowId":)" + id + R"(,"images":[{"containerImage":"x","fogTypeId":1}]})",
+           token);
+  EXPECT_EQ(m.status, 201) << m.body;
+  EXPECT_EQ(
+      get("/api/v3/microservices?flowId=" + id, token).json().at("microservices").as_array().size(),
+      1u);
+  EXPECT_EQ(del("/api/v3/flow/" + id, token).status, 204);
+  expect_error(get("/api/v3/flow/" + id, token), 404, "NotFoundError", "Invalid flow id");
+}
+
 TEST_F(application_api, RoutesEndpoints) {
   std::string token = new_user_token();
   std::string other = new_user_token();
