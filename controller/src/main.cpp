@@ -28,6 +28,7 @@ Options:
   --db URL            use an external PostgreSQL (postgresql://user:pass@host:port/db or
                       libpq key=value string) instead of the embedded cluster
   --db-connections N  database connections / worker threads (default 4)
+  --io-threads N      threads for HTTP I/O (default 1)
   --log-level LEVEL   trace, debug, info, warning, error (default info)
   --port-file FILE    write the bound port to FILE once listening (for scripts and tests)
   --help              this text
@@ -83,6 +84,9 @@ int main(int argc, char** argv) {
         options.db_conninfo = value();
       } else if (arg == "--db-connections") {
         options.db_connections = std::stoi(value());
+      } else if (arg == "--io-threads") {
+        options.io_threads = std::stoi(value());
+        if (options.io_threads < 1) throw std::out_of_range("io threads");
       } else if (arg == "--log-level") {
         if (!fogmesh::log::set_default_level(value())) throw std::invalid_argument("level");
       } else if (arg == "--port-file") {

@@ -3,11 +3,14 @@
 // on a timer, and writes the response.
 #include "fogmesh/controller/server.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
+#include <cerrno>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -90,7 +93,11 @@ struct server::impl {
         asio::use_awaitable);
   }
 
-  asio::awaitable<http_response> wait_for_change(const http_request& req, http_response resp) {
+  // Holds a long-poll until the agent's change sequence moves or the timeout passes. Returns
+  // nullopt when the client hung up meanwhile: it is not answered, and its slot is freed at once.
+  asio::awaitable<std::optional<http_response>> wait_for_change(beast::tcp_stream& stream,
+                                                                const http_request& req,
+                                                                http_response resp) {
     auto lp = *resp.long_poll;
     if (stopping) co_return co_await on_worker(req, true);
     auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
@@ -99,9 +106,23 @@ struct server::impl {
       // Called from the listener thread: hop to the timer's executor to cancel it.
       asio::post(timer->get_executor(), [timer] { timer->cancel(); });
     });
+    auto gone = std::make_shared<bool>(false);
+    auto& sock = stream.socket();
+    sock.async_wait(tcp::socket::wait_read, [timer, gone, &sock](boost::system::error_code ec) {
+      if (ec) return;  // cancelled: the wait ended first (sock may be gone; do not touch it)
+      char c = 0;
+      ssize_t n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        *gone = true;
+        timer->cancel();
+      }
+      // n > 0: a pipelined request; it is read after this response.
+    });
     boost::system::error_code ec;
     co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     core->notifier().unsubscribe(id);
+    sock.cancel(ec);  // ends the read-watch
+    if (*gone) co_return std::nullopt;
     co_return co_await on_worker(req, true);
   }
 
@@ -152,7 +173,11 @@ struct server::impl {
           for (auto p : url->params()) req.query.emplace_back(p.key, p.has_value ? p.value : "");
           stream.expires_never();
           resp = co_await on_worker(req, false);
-          if (resp.long_poll) resp = co_await wait_for_change(req, std::move(resp));
+          if (resp.long_poll) {
+            auto answered = co_await wait_for_change(stream, req, std::move(resp));
+            if (!answered) break;  // the client went away
+            resp = std::move(*answered);
+          }
         }
 
         bhttp::response<bhttp::string_body> bres;
@@ -186,7 +211,10 @@ struct server::impl {
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
-      auto [ec, socket] = co_await acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
+      // Each connection gets its own strand: with several io threads, a session's coroutine,
+      // its long-poll timer and its socket watch still run one at a time.
+      auto [ec, socket] = co_await acceptor->async_accept(asio::make_strand(io),
+                                                          asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted || stopping) co_return;
         logger()->warn("accept: {}", ec.message());
@@ -196,7 +224,8 @@ struct server::impl {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(acceptor->get_executor(), session(std::move(socket)), asio::detached);
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
     }
   }
 
@@ -239,18 +268,20 @@ void server::start() {
   s.core->start_listener();
 
   auto address = asio::ip::make_address(s.options.bind_address);
-  s.acceptor = std::make_unique<tcp::acceptor>(s.io);
+  // The acceptor and the liveness timer live on their own strands so stop() can reach them
+  // safely with several io threads.
+  s.acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(s.io));
   tcp::endpoint ep(address, s.options.port);
   s.acceptor->open(ep.protocol());
   s.acceptor->set_option(asio::socket_base::reuse_address(true));
   s.acceptor->bind(ep);
   s.acceptor->listen(asio::socket_base::max_listen_connections);
   s.bound_port = s.acceptor->local_endpoint().port();
-  s.liveness_timer = std::make_unique<asio::steady_timer>(s.io);
+  s.liveness_timer = std::make_unique<asio::steady_timer>(asio::make_strand(s.io));
 
   s.work.emplace(s.io.get_executor());
-  asio::co_spawn(s.io, s.accept_loop(), asio::detached);
-  asio::co_spawn(s.io, s.liveness_loop(), asio::detached);
+  asio::co_spawn(s.acceptor->get_executor(), s.accept_loop(), asio::detached);
+  asio::co_spawn(s.liveness_timer->get_executor(), s.liveness_loop(), asio::detached);
   for (int i = 0; i < std::max(1, s.options.io_threads); ++i) {
     s.io_threads.emplace_back([&s] { s.io.run(); });
   }
@@ -263,12 +294,22 @@ void server::stop() {
   if (!s.started) return;
   s.started = false;
   s.stopping = true;
-  asio::post(s.io, [&s] {
+  asio::post(s.acceptor->get_executor(), [&s] {
     boost::system::error_code ec;
     s.acceptor->close(ec);
-    s.liveness_timer->cancel();
+  });
+  asio::post(s.liveness_timer->get_executor(), [&s] { s.liveness_timer->cancel(); });
+  asio::post(s.io, [&s] {
     std::lock_guard lock(s.sessions_mutex);
-    for (auto* stream : s.sessions) stream->socket().cancel(ec);
+    for (auto* stream : s.sessions) {
+      // On the session's strand; a stream still in the set is alive there, because it removes
+      // itself on that same strand.
+      asio::post(stream->get_executor(), [&s, stream] {
+        std::lock_guard inner(s.sessions_mutex);
+        boost::system::error_code ignored;
+        if (s.sessions.count(stream) != 0) stream->socket().cancel(ignored);
+      });
+    }
   });
   s.core->notifier().notify_all();  // answers held long-polls now
   s.work.reset();

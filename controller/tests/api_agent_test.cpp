@@ -1,5 +1,10 @@
 // Agent-facing API: provisioning, config, status, change tracking and long-poll (including a
 // change made through a second controller on the same database).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <thread>
 
@@ -172,6 +177,27 @@ TEST_F(agent_api, LongPollWakesOnChange) {
   auto again = http(port(), "GET", "/api/v3/agent/config/changes?wait=300", "", agent);
   EXPECT_EQ(again.json().at("prune"), true);
   expect_error(get("/api/v3/agent/config/changes?wait=soon", agent), 400, "ValidationError");
+}
+
+TEST_F(agent_api, AbandonedLongPollIsDropped) {
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "quitter");
+  std::string agent = provision_agent(token, fog);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string req =
+      "GET /api/v3/agent/config/changes?wait=300 HTTP/1.1\r\nHost: x\r\nAuthorization: " + agent +
+      "\r\n\r\n";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  wait_for_held_polls(port(), 1);
+  ::close(fd);
+  // The controller notices the hang-up without any change or timeout.
+  wait_for_held_polls(port(), 0);
 }
 
 TEST_F(agent_api, LongPollWakesAcrossControllers) {

@@ -153,6 +153,7 @@ server_options api_test::default_options(const std::string& conninfo) {
   o.port = 0;
   o.db_conninfo = conninfo;
   o.db_connections = 4;
+  o.io_threads = 2;  // exercises the per-connection strands
   o.max_long_poll_sec = 300;
   return o;
 }
