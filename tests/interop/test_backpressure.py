@@ -64,15 +64,11 @@ class SameConnection(MessagingHandler):
 
 def test(args):
     with harness.Router(args, listeners=[{"idleTimeoutSeconds": 4}]) as router:
-        with harness.known_bug(
-                "router_core::add_pending pauses reading the whole connection at 1 MiB of "
-                "undelivered bytes; the receiver's flow frames on that connection are never "
-                "read, so nothing moves until the idle timeout closes the connection"):
-            h = harness.run_container(SameConnection(router.url()), 60, "same-connection flow")
-            harness.log(h.progress())
-            harness.check(len(h.got) == len(SIZES) and all(h.got.values()),
-                          "not every message arrived intact: %s" % h.progress())
-            harness.check(h.accepted == len(SIZES) and h.other == 0, h.progress())
+        h = harness.run_container(SameConnection(router.url()), 60, "same-connection flow")
+        harness.log(h.progress())
+        harness.check(len(h.got) == len(SIZES) and all(h.got.values()),
+                      "not every message arrived intact: %s" % h.progress())
+        harness.check(h.accepted == len(SIZES) and h.other == 0, h.progress())
 
 
 if __name__ == "__main__":

@@ -89,17 +89,14 @@ def test(args):
                 harness.log("unavailable receiver refused: %s" % e)
                 refused = True
             harness.check(refused, "receiver attach to an `unavailable` address was not refused")
-            with harness.known_bug(
-                    "after refusing a link (attach + detach sent), the client's flow/detach for "
-                    "that handle closes the connection with amqp:session:unattached-handle"):
-                try:
-                    rcv = conn.create_receiver("closest.after", credit=1)
-                    snd = conn.create_sender("closest.after", options=AtMostOnce())
-                    snd.send(Message(body="same connection"))
-                    m = rcv.receive(timeout=harness.deadline(10))
-                except Exception as e:
-                    harness.fail("connection unusable after a refused receiver: %s" % e)
-                harness.check(m.body == "same connection", "got %r" % m.body)
+            try:
+                rcv = conn.create_receiver("closest.after", credit=1)
+                snd = conn.create_sender("closest.after", options=AtMostOnce())
+                snd.send(Message(body="same connection"))
+                m = rcv.receive(timeout=harness.deadline(10))
+            except Exception as e:
+                harness.fail("connection unusable after a refused receiver: %s" % e)
+            harness.check(m.body == "same connection", "got %r" % m.body)
         finally:
             conn.close()
 
