@@ -5,6 +5,7 @@
 #include "app.hpp"
 #include "auth.hpp"
 #include "fog_model.hpp"
+#include "templates.hpp"
 #include "validate.hpp"
 
 namespace fogmesh::controller {
@@ -356,8 +357,13 @@ http_response app_create(request_context& ctx) {
   bool activated = r.boolean("isActivated").value_or(false);
   const auto* msvcs = r.array("microservices");
   const auto* routes = r.array("routes");
-  if (r.has("template")) {
-    throw validation_error("Application templates are not supported yet");
+  // With a template, its rendered microservices and routes are the application's.
+  json::object rendered;
+  if (const auto* tpl = r.obj("template")) {
+    rendered = render_application_template(ctx, *tpl);
+    body_reader tr(rendered);
+    msvcs = tr.array("microservices");
+    routes = tr.array("routes");
   }
   pqxx::result row;
   try {

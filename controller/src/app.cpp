@@ -130,6 +130,7 @@ app::app(server_options options, db_pool& pool)
   register_agent_routes(*this);
   register_application_routes(*this);
   register_catalog_routes(*this);
+  register_template_routes(*this);
 }
 
 app::~app() {

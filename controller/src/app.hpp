@@ -131,6 +131,7 @@ void register_iofog_routes(app& a);
 void register_agent_routes(app& a);
 void register_application_routes(app& a);
 void register_catalog_routes(app& a);
+void register_template_routes(app& a);
 
 int64_t now_ms();
 
