@@ -54,11 +54,10 @@ def test(args):
             results.append(h.progress())
             harness.check(h.received == 5, "round %d: %s" % (i, h.progress()))
         harness.log("rounds: %s" % results)
-        with harness.known_bug(
-                "with 2+ shards, the receiver's `accepted` for a delivery whose sender is on "
-                "another connection (shard) often never reaches the sender"):
-            bad = [r for r in results if "accepted 5)" not in r]
-            harness.check(not bad, "rounds with missing outcomes: %s" % bad)
+        # With 2+ shards, sender and receiver often land on different shards: the outcome
+        # must cross back (it once did not: router_core::disposition for remote-origin).
+        bad = [r for r in results if "accepted 5)" not in r]
+        harness.check(not bad, "rounds with missing outcomes: %s" % bad)
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ void amqp_connection::on_completion(io::op_kind kind, int res, std::uint32_t fla
           close_socket();
         }
       }
-      if (!recv_armed_ && !reading_paused_ && state_ != state::closed && !socket_closed_) {
+      if (!recv_armed_ && state_ != state::closed && !socket_closed_) {
         recv_armed_ = owner_.loop().recv_multishot(slot_, fd_);
       }
       break;
@@ -194,16 +194,38 @@ void amqp_connection::close_socket() {
   owner_.any_closed_ = true;
 }
 
-void amqp_connection::pause_reading() {
-  if (reading_paused_ || socket_closed_) return;
-  reading_paused_ = true;
-  if (recv_armed_) owner_.loop().cancel(slot_, io::op_kind::recv);
+// Per session, the peer may have this many bytes of transfers held in the router before its
+// window closes. 4 MiB keeps a fast sender busy across a loop turn and bounds memory.
+constexpr std::size_t session_window_bytes = 4u << 20;
+
+std::uint32_t amqp_connection::window_frames() const {
+  return static_cast<std::uint32_t>(
+      std::max<std::size_t>(16, session_window_bytes / settings_.max_frame_size));
 }
 
-void amqp_connection::resume_reading() {
-  if (!reading_paused_) return;
-  reading_paused_ = false;
-  if (!recv_armed_ && !socket_closed_) recv_armed_ = owner_.loop().recv_multishot(slot_, fd_);
+std::uint32_t amqp_connection::free_window(const session& s) const {
+  const std::size_t frame = settings_.max_frame_size;
+  const std::size_t held_frames = (s.pending_bytes + frame - 1) / frame;
+  const std::uint32_t total = window_frames();
+  return held_frames >= total ? 0 : total - static_cast<std::uint32_t>(held_frames);
+}
+
+void amqp_connection::fill_session_fields(amqp::flow& f, session& s) {
+  s.incoming_window = free_window(s);
+  s.window_base = s.next_incoming_id;
+  f.next_incoming_id = s.next_incoming_id;
+  f.incoming_window = s.incoming_window;
+  f.next_outgoing_id = s.next_outgoing_id;
+  f.outgoing_window = 0x7fffffff;
+}
+
+void amqp_connection::window_may_open(session& s) {
+  // What the peer may still send before our last window closes.
+  const std::uint32_t used = s.next_incoming_id - s.window_base;
+  const std::uint32_t remaining = used >= s.incoming_window ? 0 : s.incoming_window - used;
+  if (remaining >= window_frames() / 2) return;
+  if (free_window(s) <= remaining + window_frames() / 4) return;  // not worth a frame yet
+  write_session_flow(s);
 }
 
 void amqp_connection::mark_blocked(link& l) {
@@ -612,6 +634,8 @@ void amqp_connection::handle_begin(std::uint16_t channel, const amqp::begin& b) 
   amqp::begin reply;
   reply.remote_channel = channel;
   reply.next_outgoing_id = s.next_outgoing_id;
+  s.incoming_window = window_frames();
+  s.window_base = s.next_incoming_id;
   reply.incoming_window = s.incoming_window;
   reply.outgoing_window = 0x7fffffff;
   reply.handle_max = 0xffff;
@@ -713,11 +737,10 @@ void amqp_connection::handle_attach(session& s, amqp::attach& a) {
   if (!decision.accepted) {
     logger()->info("[C{}] refused link '{}' to '{}': {}", id_, a.name, raw->address,
                    decision.error.description);
+    // The link stays known until the peer answers with its own detach (its flow or detach
+    // for this handle is still legal until then).
     write_detach(*raw, true, &decision.error);
     core_.link_detached(*raw);
-    s.links_by_remote_handle[a.handle] = nullptr;
-    s.links_by_handle[handle] = nullptr;
-    delete raw;
     return;
   }
   if (raw->kind == link_kind::incoming) core_.grant_credit(*raw, true);
@@ -769,12 +792,16 @@ void amqp_connection::handle_transfer(session& s, const amqp::transfer& t,
          "transfer on handle " + std::to_string(t.handle) + " which is not a sending link");
     return;
   }
+  if (l->detach_sent) return;  // refused or closing: nothing more is routed from it
   if (settings_.max_message_size > 0 && l->current == nullptr &&
       payload.size() > settings_.max_message_size) {
     // Checked on the first frame only; streamed excess is caught by the receiver's limits.
     logger()->info("[C{}] message larger than maxMessageSize", id_);
   }
   core_.transfer(*l, t, payload);
+  // Bytes that were forwarded (or are held outside the window) leave room: keep the sender's
+  // window open without waiting for a later drain.
+  if (state_ == state::opened) window_may_open(s);
 }
 
 void amqp_connection::handle_disposition(session& s, const amqp::disposition& d) {
@@ -936,6 +963,7 @@ session& amqp_connection::router_session() {
   s.remote_begun = false;
   amqp::begin b;
   b.next_outgoing_id = s.next_outgoing_id;
+  s.incoming_window = window_frames();
   b.incoming_window = s.incoming_window;
   b.outgoing_window = 0x7fffffff;
   b.handle_max = 0xffff;
@@ -1079,10 +1107,7 @@ void amqp_connection::write_abort(link& l) {
 void amqp_connection::write_flow(link& l, bool echo) {
   session& s = *l.sess;
   amqp::flow f;
-  f.next_incoming_id = s.next_incoming_id;
-  f.incoming_window = s.incoming_window;
-  f.next_outgoing_id = s.next_outgoing_id;
-  f.outgoing_window = 0x7fffffff;
+  fill_session_fields(f, s);
   f.handle = l.handle;
   if (l.kind == link_kind::incoming) {
     f.delivery_count = l.peer_delivery_count;
@@ -1100,10 +1125,7 @@ void amqp_connection::write_flow(link& l, bool echo) {
 
 void amqp_connection::write_session_flow(session& s) {
   amqp::flow f;
-  f.next_incoming_id = s.next_incoming_id;
-  f.incoming_window = s.incoming_window;
-  f.next_outgoing_id = s.next_outgoing_id;
-  f.outgoing_window = 0x7fffffff;
+  fill_session_fields(f, s);
   amqp::append_frame(out_, s.channel, f);
   owner_.mark_dirty(this);
 }

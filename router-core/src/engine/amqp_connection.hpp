@@ -93,8 +93,8 @@ class amqp_connection final : public io::completion_target {
                          const amqp::delivery_state& state);
   void write_detach(link& l, bool closed, const amqp::error* err);
   void mark_blocked(link& l);
-  void pause_reading();
-  void resume_reading();
+  // Re-opens a session's incoming window once held bytes drained (sends a flow if worth it).
+  void window_may_open(session& s);
   std::size_t& pending_in_bytes() noexcept { return pending_in_bytes_; }
   bool opened() const noexcept { return state_ == state::opened; }
   // Router-initiated links (auto-links, link routes) on a connection we opened as a client
@@ -135,6 +135,10 @@ class amqp_connection final : public io::completion_target {
   void drop_link(link& l, bool closed_by_peer);
   void flush_dispositions(session& s);
   void write_session_flow(session& s);
+  // The incoming window to advertise now: room left for held bytes, in frames.
+  std::uint32_t free_window(const session& s) const;
+  void fill_session_fields(amqp::flow& f, session& s);
+  std::uint32_t window_frames() const;
 
   // Protocol violation: send close with the error, then drop after the close is written.
   void fail(const std::string& condition, const std::string& description);
@@ -175,7 +179,6 @@ class amqp_connection final : public io::completion_target {
   std::size_t sending_offset_ = 0;
   bool send_in_flight_ = false;
   bool recv_armed_ = false;
-  bool reading_paused_ = false;
   bool close_after_flush_ = false;
   bool socket_closed_ = false;
   bool dirty_ = false;

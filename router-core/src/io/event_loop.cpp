@@ -168,6 +168,15 @@ bool event_loop::cancel(std::uint32_t slot, op_kind kind) {
   return true;
 }
 
+bool event_loop::wake_other(int target_ring_fd) {
+  io_uring_sqe* sqe = get_sqe();
+  if (sqe == nullptr) return false;
+  io_uring_prep_msg_ring(sqe, target_ring_fd, 0, pack(0, 0, op_kind::cross_shard), 0);
+  // Our own completion of the send is of no interest.
+  io_uring_sqe_set_data64(sqe, pack(0, 0, op_kind::cancel));
+  return true;
+}
+
 void event_loop::recycle_buffer(std::uint16_t bid) {
   io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t{bid} * opts_.recv_buffer_size,
                         opts_.recv_buffer_size, bid, io_uring_buf_ring_mask(opts_.recv_buffer_count),
@@ -190,6 +199,10 @@ void event_loop::dispatch(io_uring_cqe* cqe) {
     }
   }
   if (kind == op_kind::recv && cqe->res == -ENOBUFS) ++enobufs_;
+  if (kind == op_kind::cross_shard) {
+    if (cross_shard_handler_) cross_shard_handler_();
+    return;
+  }
   if (kind != op_kind::cancel && slot < slots_.size() && slots_[slot].generation == gen &&
       slots_[slot].target != nullptr) {
     slots_[slot].target->on_completion(kind, cqe->res, cqe->flags, data);

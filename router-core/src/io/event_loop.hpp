@@ -26,6 +26,7 @@ enum class op_kind : std::uint8_t {
   wake,    // eventfd read used to interrupt the loop (stop, cross-thread work)
   cancel,  // completion of a cancel request (ignored)
   close,
+  cross_shard,  // MSG_RING from another shard: its inbox has work for us
 };
 
 // Something that receives completions: a listener, a connection, the loop's own timer.
@@ -66,6 +67,14 @@ class event_loop {
   // Cancels every pending op of `slot` with `kind` on fd (used to pause a multishot recv).
   bool cancel(std::uint32_t slot, op_kind kind);
 
+  // Posts a completion to another shard's ring (IORING_OP_MSG_RING); that loop then calls its
+  // cross-shard handler. Submitted with the next batch, like every other op.
+  bool wake_other(int target_ring_fd);
+  void set_cross_shard_handler(std::function<void()> handler) {
+    cross_shard_handler_ = std::move(handler);
+  }
+  int ring_fd() const noexcept { return ring_.ring_fd; }
+
   // Runs until stop() is called: submit, wait for at least one completion, dispatch all ready
   // completions, then call `after_batch` (the shard flushes output there) and repeat.
   void run(const std::function<void()>& after_batch);
@@ -96,6 +105,7 @@ class event_loop {
   std::uint8_t* buffers_ = nullptr;
   static constexpr std::uint16_t buffer_group_ = 1;
   std::vector<slot_entry> slots_;
+  std::function<void()> cross_shard_handler_;
   std::vector<std::uint32_t> free_slots_;
   bool stopping_ = false;
   std::uint64_t loop_turns_ = 0;

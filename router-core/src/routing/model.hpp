@@ -48,7 +48,26 @@ struct delivery {
   bool routed = false;              // a destination was chosen (or multicast copies made)
   bool freed = false;               // back in the pool (guards a late maybe_free)
 
+  // Cross-shard: a delivery forwarded to another shard waits there for its outcome
+  // (awaiting_remote, with remote_token); one that arrived from another shard reports its
+  // outcome back (origin_shard/origin_token) instead of to a local sender.
+  bool awaiting_remote = false;
+  std::uint32_t remote_token = 0;
+  int remote_shard = -1;            // chosen while the message is still arriving
+  bool remote_origin = false;
+  bool outcome_sent = false;
+  unsigned origin_shard = 0;
+  std::uint32_t origin_token = 0;
+  std::string address_key;          // remote-origin deliveries: where they were sent
+
   amqp::byte_buffer pending;        // received, not yet written to out_link
+  std::size_t pending_offset = 0;   // bytes at the front of `pending` already written
+
+  // The bytes still to be written.
+  amqp::bytes_view held() const noexcept {
+    return amqp::bytes_view(pending).subspan(pending_offset);
+  }
+  std::size_t held_size() const noexcept { return pending.size() - pending_offset; }
 
   // Membership in in_link's list of live deliveries (so a detaching sender can orphan them).
   delivery* in_prev = nullptr;
@@ -113,9 +132,13 @@ struct session {
   std::uint32_t remote_incoming_window = 0;
   std::uint32_t handle_max = 0xffffffff;
 
-  // Incoming transfers.
+  // Incoming transfers. The window we give the peer is what back-pressure uses: bytes of its
+  // deliveries still held here shrink it, so a sender whose receiver is slow stops sending
+  // transfers while its flows and dispositions keep coming (part 2 §2.5.6).
   std::uint32_t next_incoming_id = 0;
-  std::uint32_t incoming_window = 0x7fffffff;
+  std::uint32_t incoming_window = 0x7fffffff;  // last advertised
+  std::uint32_t window_base = 0;               // next_incoming_id when it was advertised
+  std::size_t pending_bytes = 0;               // bytes of this session's deliveries held
 
   std::vector<link*> links_by_remote_handle;  // index = remote handle
   std::vector<link*> links_by_handle;         // index = our handle

@@ -27,12 +27,19 @@ bool is_terminal(amqp::delivery_state::kind k) {
 
 }  // namespace
 
-router_core::router_core(std::string router_id, address_matcher matcher)
-    : router_id_(std::move(router_id)), addresses_(std::move(matcher)) {
+router_core::router_core(std::string router_id, address_matcher matcher, shard_group* group,
+                         unsigned shard_index, std::function<void(unsigned, cross_message&&)> post)
+    : group_(group),
+      shard_index_(shard_index),
+      post_(std::move(post)),
+      router_id_(std::move(router_id)),
+      addresses_(std::move(matcher)) {
   dynamic_salt_ = std::random_device{}();
 }
 
 router_core::~router_core() {
+  // Deliveries still waiting for another shard's outcome at shutdown belong to nobody else.
+  remote_waiting_.for_each([](std::uint32_t, delivery* d) { delete d; });
   for (delivery* d : free_list_) delete d;
 }
 
@@ -48,7 +55,7 @@ delivery* router_core::allocate() {
 void router_core::maybe_free(delivery* d) {
   // Forwarding may already have returned d to the pool inside the caller's call chain.
   if (d->freed) return;
-  if (d->queued || d->in_tracked || d->out_tracked) return;
+  if (d->queued || d->in_tracked || d->out_tracked || d->awaiting_remote) return;
   if (d->in_link != nullptr && d->in_link->current == d) return;
   detach_live(*d);
   --live_deliveries_;
@@ -76,7 +83,10 @@ void router_core::detach_live(delivery& d) {
   if (d.in_prev != nullptr) d.in_prev->in_next = d.in_next;
   else d.in_link->live_head = d.in_next;
   if (d.in_next != nullptr) d.in_next->in_prev = d.in_prev;
-  if (!d.pending.empty()) d.in_link->conn->pending_in_bytes() -= d.pending.size();
+  if (d.held_size() != 0 && d.remote_shard < 0) {
+    d.in_link->sess->pending_bytes -= d.held_size();
+    d.in_link->conn->pending_in_bytes() -= d.held_size();
+  }
   d.in_prev = d.in_next = nullptr;
   d.in_link = nullptr;
 }
@@ -123,11 +133,7 @@ void router_core::connection_opened(amqp_connection& c) {
     l->addr = &a;
     if (kind == link_kind::outgoing) {
       // The broker queue is one more consumer of the address (a waypoint).
-      const bool first_consumer = a.consumers.empty();
-      a.consumers.push_back(l);
-      if (first_consumer) {
-        for (link* producer : a.producers) grant_credit(*producer, true);
-      }
+      add_consumer(a, *l);
     } else {
       a.producers.push_back(l);
     }
@@ -228,11 +234,7 @@ router_core::attach_decision router_core::link_attached(link& l) {
   }
   l.addr = &a;
   if (l.kind == link_kind::outgoing) {
-    const bool first_consumer = a.consumers.empty();
-    a.consumers.push_back(&l);
-    if (first_consumer) {
-      for (link* producer : a.producers) grant_credit(*producer, true);
-    }
+    add_consumer(a, l);
   } else {
     a.producers.push_back(&l);
     l.capacity = l.conn->settings().link_capacity;
@@ -253,7 +255,9 @@ void router_core::link_detached(link& l) {
     if (!partner->detach_sent) partner->conn->detach_link(*partner, err);
   }
   if (l.kind == link_kind::outgoing) {
-    // Deliveries routed here that never started go elsewhere or back to their sender.
+    // No new deliveries for this link; those routed here that never started go elsewhere or
+    // back to their sender.
+    if (l.addr != nullptr) remove_consumer(*l.addr, l);
     std::deque<delivery*> queue;
     queue.swap(l.queue);
     for (delivery* d : queue) {
@@ -267,17 +271,12 @@ void router_core::link_detached(link& l) {
           d->out_tracked = false;
         }
         if (d->receiving) d->discard = true;
-        consume_pending(*d, d->pending.size());
+        consume_pending(*d, d->held_size());
         finish_ingress(*d, make_state(amqp::delivery_state::kind::modified, true), true);
         ++counters_.deliveries_modified;
         maybe_free(d);
       } else {
         d->routed = false;
-        if (!d->multicast_copy && l.addr != nullptr) {
-          // Re-route to another consumer of the same address if one is left.
-          auto& cons = l.addr->consumers;
-          std::erase(cons, &l);
-        }
         if (d->multicast_copy || !route(*d)) {
           if (!d->routed) no_destination(*d);
         }
@@ -298,7 +297,6 @@ void router_core::link_detached(link& l) {
       maybe_free(d);
     }
     if (l.addr != nullptr) {
-      std::erase(l.addr->consumers, &l);
       addresses_.release_if_unused(*l.addr);
       l.addr = nullptr;
     }
@@ -347,7 +345,104 @@ void router_core::link_detached(link& l) {
 
 bool router_core::routable(const link& in) const {
   if (in.addr == nullptr) return true;  // anonymous: decided per message
-  return in.addr->dist == distribution::multicast || !in.addr->consumers.empty();
+  return in.addr->dist == distribution::multicast || !in.addr->consumers.empty() ||
+         (group_ != nullptr && group_->any_consumer(in.addr->name));
+}
+
+void router_core::add_consumer(address_entry& a, link& l) {
+  const bool first_here = a.consumers.empty();
+  a.consumers.push_back(&l);
+  if (!first_here) return;
+  for (link* producer : a.producers) grant_credit(*producer, true);
+  if (group_ != nullptr && group_->consumer_added(shard_index_, a.name)) {
+    // First consumer in the whole router: senders on other shards may now get credit.
+    for (unsigned s = 0; s < group_->size(); ++s) {
+      if (s == shard_index_) continue;
+      cross_message m;
+      m.type = cross_message::kind::routable;
+      m.from = shard_index_;
+      m.address = a.name;
+      post_(s, std::move(m));
+    }
+  }
+}
+
+void router_core::remove_consumer(address_entry& a, link& l) {
+  const auto before = a.consumers.size();
+  std::erase(a.consumers, &l);
+  if (before > 0 && a.consumers.empty() && group_ != nullptr) {
+    group_->consumer_removed(shard_index_, a.name);
+  }
+}
+
+void router_core::send_remote(delivery& d, unsigned shard, const std::string& key) {
+  cross_message m;
+  m.type = cross_message::kind::forward;
+  m.from = shard_index_;
+  m.address = key;
+  m.presettled = d.in_settled;
+  m.message_format = d.message_format;
+  m.bytes.assign(d.held().begin(), d.held().end());
+  consume_pending(d, d.held_size());
+  d.routed = true;
+  d.remote_shard = -1;
+  if (!d.in_settled && d.in_tracked) {
+    m.token = next_token_++;
+    if (m.token == 0) m.token = next_token_++;
+    if (remote_waiting_.insert(m.token, &d)) {
+      d.awaiting_remote = true;
+      d.remote_token = m.token;
+    } else {
+      m.token = 0;  // window overflow: cannot track; the sender learns "released" instead
+      finish_ingress(d, make_state(amqp::delivery_state::kind::released), true);
+    }
+  }
+  post_(shard, std::move(m));
+  ++counters_.deliveries_egress;
+  credit_restored(d);
+}
+
+void router_core::on_cross_message(cross_message& m) {
+  switch (m.type) {
+    case cross_message::kind::routable: {
+      if (address_entry* a = addresses_.find(m.address)) {
+        for (link* producer : a->producers) grant_credit(*producer, true);
+      }
+      return;
+    }
+    case cross_message::kind::outcome: {
+      delivery* d = remote_waiting_.erase(m.token);
+      if (d == nullptr) return;
+      d->awaiting_remote = false;
+      amqp::delivery_state state = make_state(m.state, m.delivery_failed);
+      state.undeliverable_here = m.undeliverable_here;
+      finish_ingress(*d, state, true);
+      maybe_free(d);
+      return;
+    }
+    case cross_message::kind::forward: {
+      delivery* d = allocate();
+      d->remote_origin = true;
+      d->origin_shard = m.from;
+      d->origin_token = m.token;
+      d->in_settled = m.presettled || m.token == 0;
+      d->message_format = m.message_format;
+      d->pending = std::move(m.bytes);
+      d->address_key = m.address;
+      ++counters_.deliveries_ingress;
+      address_entry* a = addresses_.find(m.address);
+      if (a != nullptr && a->dist == distribution::multicast) {
+        fan_out(*d, *a, /*local_only=*/true);
+      } else if (link* out = a != nullptr ? pick_consumer(*a) : nullptr) {
+        d->routed = true;
+        enqueue(*d, *out);
+      } else {
+        no_destination(*d);  // the consumer left meanwhile: released back to the origin
+      }
+      maybe_free(d);
+      return;
+    }
+  }
 }
 
 void router_core::grant_credit(link& l, bool force) {
@@ -386,26 +481,35 @@ void router_core::credit_restored(delivery& d) {
 
 void router_core::add_pending(delivery& d, amqp::bytes_view bytes) {
   d.pending.insert(d.pending.end(), bytes.begin(), bytes.end());
-  if (d.in_link != nullptr) {
-    amqp_connection& c = *d.in_link->conn;
-    c.pending_in_bytes() += bytes.size();
-    // Q2-style back-pressure: stop reading a connection whose deliveries pile up here.
-    if (c.pending_in_bytes() > (1u << 20)) c.pause_reading();
+  // Held bytes shrink the sender's session window (amqp_connection::update_windows). A message
+  // crossing to another shard is sent whole, so it is not counted (it could never complete).
+  if (d.in_link != nullptr && d.remote_shard < 0) {
+    d.in_link->sess->pending_bytes += bytes.size();
+    d.in_link->conn->pending_in_bytes() += bytes.size();
   }
 }
 
 void router_core::consume_pending(delivery& d, std::size_t n) {
   if (n == 0) return;
-  if (n >= d.pending.size()) {
-    n = d.pending.size();
+  if (n >= d.held_size()) {
+    n = d.held_size();
     d.pending.clear();
+    d.pending_offset = 0;
   } else {
-    d.pending.erase(d.pending.begin(), d.pending.begin() + static_cast<std::ptrdiff_t>(n));
+    // Advance instead of erasing: a large message drains in many partial writes, and moving
+    // the rest down each time would be quadratic. Compact once the dead prefix dominates.
+    d.pending_offset += n;
+    if (d.pending_offset > d.pending.size() / 2) {
+      d.pending.erase(d.pending.begin(),
+                      d.pending.begin() + static_cast<std::ptrdiff_t>(d.pending_offset));
+      d.pending_offset = 0;
+    }
   }
-  if (d.in_link != nullptr) {
+  if (d.in_link != nullptr && d.remote_shard < 0) {
+    d.in_link->sess->pending_bytes -= n;
     amqp_connection& c = *d.in_link->conn;
     c.pending_in_bytes() -= n;
-    if (c.pending_in_bytes() < (256u << 10)) c.resume_reading();
+    c.window_may_open(*d.in_link->sess);
   }
 }
 
@@ -491,7 +595,7 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
     l.current = nullptr;
     d->receiving = false;
     d->aborted = true;
-    consume_pending(*d, d->pending.size());
+    consume_pending(*d, d->held_size());
     if (d->in_tracked) {
       l.sess->in_unsettled.erase(d->in_id);
       d->in_tracked = false;
@@ -536,6 +640,8 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
     }
   } else if (d->out_link != nullptr && d->queued) {
     pump(*d->out_link);
+  } else if (!d->receiving && d->remote_shard >= 0) {
+    send_remote(*d, static_cast<unsigned>(d->remote_shard), d->address_key);
   }
   maybe_free(d);
 }
@@ -560,45 +666,78 @@ bool router_core::strip_router_annotations(delivery& d, amqp::bytes_view first_f
 }
 
 bool router_core::route(delivery& d) {
-  address_entry* a = nullptr;
   link* in = d.in_link;
   if (in != nullptr && in->peer != nullptr) {
     d.routed = true;
     enqueue(d, *in->peer);
     return true;
   }
+  if (d.multicast_copy) return false;
+  // The address table key: the link's address, the key a remote-origin delivery came with, or
+  // for anonymous links the message's `to`.
+  std::string anonymous_to;
+  const std::string* key = nullptr;
   if (in != nullptr && in->addr != nullptr) {
-    a = in->addr;
-  } else if (!d.multicast_copy) {
-    // Anonymous link: the destination is the message's `to`.
-    auto scan = amqp::scan_message(d.pending, !d.receiving);
+    key = &in->addr->name;
+  } else if (!d.address_key.empty()) {
+    key = &d.address_key;
+  } else {
+    auto scan = amqp::scan_message(d.held(), !d.receiving);
     if (!scan) {
       // Not a valid message: reject it rather than forward garbage.
       d.discard = d.receiving;
       amqp::delivery_state rejected = make_state(amqp::delivery_state::kind::rejected);
       rejected.rejected_error = amqp::error{"amqp:decode-error", "malformed message sections", {}};
-      consume_pending(d, d.pending.size());
+      consume_pending(d, d.held_size());
       d.routed = true;
       finish_ingress(d, rejected, true);
       return true;
     }
-    if (!scan->routing_complete) return false;
-    if (!scan->to) return false;
-    a = addresses_.find(*scan->to);
-    if (a == nullptr) return false;
+    if (!scan->routing_complete || !scan->to) return false;
+    anonymous_to.assign(scan->to->begin(), scan->to->end());
+    key = &anonymous_to;
   }
-  if (a == nullptr) return false;
-  ++a->deliveries_in;
-  if (a->dist == distribution::multicast) {
-    if (d.receiving) return true;  // fan out once complete
-    fan_out(d, *a);
+  address_entry* a = addresses_.find(*key);
+  const address_config* cfg = addresses_.matcher().match(key->substr(0, key->find('\x1f')));
+  const distribution dist = a != nullptr ? a->dist
+                            : cfg != nullptr ? cfg->dist
+                                             : addresses_.matcher().default_distribution();
+  if (a != nullptr) ++a->deliveries_in;
+  if (dist == distribution::multicast) {
+    if (d.receiving) return true;  // fan out once complete (route() runs again per frame)
+    if (a != nullptr) {
+      fan_out(d, *a, false);
+    } else {
+      address_entry& created = addresses_.get(*key);
+      fan_out(d, created, false);
+      addresses_.release_if_unused(created);
+    }
     return true;
   }
-  link* out = pick_consumer(*a);
-  if (out == nullptr) return false;
-  d.routed = true;
-  enqueue(d, *out);
-  return true;
+  if (link* out = a != nullptr ? pick_consumer(*a) : nullptr) {
+    d.routed = true;
+    enqueue(d, *out);
+    return true;
+  }
+  // No consumer on this shard: another shard's, if any. The message crosses whole.
+  if (group_ != nullptr && !d.remote_origin) {
+    const int shard = group_->pick_remote(shard_index_, *key);
+    if (shard >= 0) {
+      if (d.receiving) {
+        d.routed = true;
+        if (d.in_link != nullptr) {  // from now on held outside the session window
+          d.in_link->sess->pending_bytes -= d.pending.size();
+          d.in_link->conn->pending_in_bytes() -= d.pending.size();
+        }
+        d.remote_shard = shard;
+        d.address_key = *key;
+        return true;
+      }
+      send_remote(d, static_cast<unsigned>(shard), *key);
+      return true;
+    }
+  }
+  return false;
 }
 
 link* router_core::pick_consumer(address_entry& a) {
@@ -643,9 +782,21 @@ void router_core::enqueue(delivery& d, link& out) {
   if (out.queue.size() == 1) pump(out);
 }
 
-void router_core::fan_out(delivery& d, address_entry& a) {
+void router_core::fan_out(delivery& d, address_entry& a, bool local_only) {
   d.routed = true;
-  if (a.consumers.empty()) {
+  std::vector<unsigned> remote;
+  if (group_ != nullptr && !local_only) remote = group_->remote_shards_with(shard_index_, a.name);
+  for (unsigned shard : remote) {
+    cross_message m;
+    m.type = cross_message::kind::forward;
+    m.from = shard_index_;
+    m.address = a.name;
+    m.presettled = true;
+    m.message_format = d.message_format;
+    m.bytes.assign(d.held().begin(), d.held().end());
+    post_(shard, std::move(m));
+  }
+  if (a.consumers.empty() && remote.empty()) {
     no_destination(d);
     return;
   }
@@ -655,11 +806,11 @@ void router_core::fan_out(delivery& d, address_entry& a) {
     copy->in_settled = true;
     copy->routed = true;
     copy->message_format = d.message_format;
-    copy->pending = d.pending;  // each consumer drains at its own pace
+    copy->pending.assign(d.held().begin(), d.held().end());  // each drains at its own pace
     enqueue(*copy, *out);       // frees the copy itself once written
   }
   // Multicast is at-most-once per consumer: the sender learns it was accepted by the router.
-  consume_pending(d, d.pending.size());
+  consume_pending(d, d.held_size());
   finish_ingress(d, make_state(amqp::delivery_state::kind::accepted), true);
   credit_restored(d);
 }
@@ -676,15 +827,15 @@ void router_core::pump(link& out) {
         conn.mark_blocked(out);
         break;
       }
-      if (d.receiving && d.pending.empty()) break;  // nothing to send yet
+      if (d.receiving && d.held_size() == 0) break;  // nothing to send yet
       start_outgoing(d, out);
       first = true;
     } else if (!conn.writable() || s.remote_incoming_window == 0) {
       conn.mark_blocked(out);
       break;
     }
-    if (d.pending.empty() && d.receiving) break;  // streaming: wait for the next frame
-    auto written = conn.write_transfer(out, d, d.pending, first, d.receiving);
+    if (d.held_size() == 0 && d.receiving) break;  // streaming: wait for the next frame
+    auto written = conn.write_transfer(out, d, d.held(), first, d.receiving);
     consume_pending(d, written.consumed);
     if (!written.done) {
       conn.mark_blocked(out);
@@ -729,7 +880,7 @@ void router_core::forwarded(delivery& d) {
 }
 
 void router_core::no_destination(delivery& d) {
-  consume_pending(d, d.pending.size());
+  consume_pending(d, d.held_size());
   if (d.in_settled) {
     ++counters_.dropped_presettled;
     if (d.in_link != nullptr) ++d.in_link->dropped_presettled;
@@ -743,6 +894,20 @@ void router_core::no_destination(delivery& d) {
 }
 
 void router_core::finish_ingress(delivery& d, const amqp::delivery_state& state, bool settled) {
+  if (d.remote_origin) {
+    // The sender lives on another shard: its outcome travels back there.
+    if (!settled || d.outcome_sent || d.in_settled || d.origin_token == 0) return;
+    d.outcome_sent = true;
+    cross_message m;
+    m.type = cross_message::kind::outcome;
+    m.from = shard_index_;
+    m.token = d.origin_token;
+    m.state = state.type;
+    m.delivery_failed = state.delivery_failed;
+    m.undeliverable_here = state.undeliverable_here;
+    post_(d.origin_shard, std::move(m));
+    return;
+  }
   if (d.in_link == nullptr || !d.in_tracked) return;
   link& in = *d.in_link;
   in.conn->queue_disposition(*in.sess, amqp::role::receiver, d.in_id, settled, state);
@@ -764,7 +929,8 @@ void router_core::disposition(session& s, amqp::role peer_role, std::uint32_t id
   if (peer_role == amqp::role::receiver) {
     delivery* d = s.out_unsettled.find(id);
     if (d == nullptr) return;
-    if (is_terminal(state.type) && d->in_link != nullptr && d->in_tracked) {
+    const bool sender_waits = (d->in_link != nullptr && d->in_tracked) || d->remote_origin;
+    if (is_terminal(state.type) && sender_waits) {
       // End-to-end: the sender gets the receiver's outcome, settled when the receiver settled.
       if (state.type == amqp::delivery_state::kind::released) ++counters_.deliveries_released;
       if (state.type == amqp::delivery_state::kind::modified) ++counters_.deliveries_modified;
@@ -776,9 +942,7 @@ void router_core::disposition(session& s, amqp::role peer_role, std::uint32_t id
       if (d->out_link != nullptr) {
         link& out = *d->out_link;
         if (out.unsettled > 0) --out.unsettled;
-        if (d->in_link != nullptr && d->in_tracked) {
-          finish_ingress(*d, state, true);
-        }
+        if (sender_waits) finish_ingress(*d, state, true);
       }
       maybe_free(d);
     }

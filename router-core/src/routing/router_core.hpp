@@ -11,12 +11,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "amqp/performatives.hpp"
 #include "routing/address_table.hpp"
 #include "routing/model.hpp"
+#include "server/shard_group.hpp"
 
 namespace fogmesh::router {
 
@@ -34,7 +36,12 @@ struct router_counters {
 
 class router_core {
  public:
-  router_core(std::string router_id, address_matcher matcher);
+  // group may be null (a single shard); post sends a message to another shard.
+  router_core(std::string router_id, address_matcher matcher, shard_group* group = nullptr,
+              unsigned shard_index = 0,
+              std::function<void(unsigned, cross_message&&)> post = {});
+  // A batch of messages from other shards.
+  void on_cross_message(cross_message& m);
   ~router_core();
   router_core(const router_core&) = delete;
   router_core& operator=(const router_core&) = delete;
@@ -90,7 +97,9 @@ class router_core {
   bool route(delivery& d);
   link* pick_consumer(address_entry& a);
   void enqueue(delivery& d, link& out);
-  void fan_out(delivery& d, address_entry& a);
+  // Copies d to every consumer; unless local_only, also one copy to each other shard with
+  // consumers (which fans out there).
+  void fan_out(delivery& d, address_entry& a, bool local_only);
   void pump(link& out);
   // Assigns the outgoing delivery-id, consumes credit and tracks settlement.
   void start_outgoing(delivery& d, link& out);
@@ -101,12 +110,22 @@ class router_core {
   bool strip_router_annotations(delivery& d, amqp::bytes_view first_frame, bool complete);
   void finish_ingress(delivery& d, const amqp::delivery_state& state, bool settled);
   void consume_pending(delivery& d, std::size_t n);
+  void add_consumer(address_entry& a, link& l);
+  void remove_consumer(address_entry& a, link& l);
+  // Sends a complete delivery to another shard's consumers of `key`.
+  void send_remote(delivery& d, unsigned shard, const std::string& key);
   void add_pending(delivery& d, amqp::bytes_view bytes);
   void credit_restored(delivery& d);
 
   amqp_connection* find_route_container(const std::string& connection,
                                         const std::string& container_id) const;
   bool attach_link_route(link& l, attach_decision& decision);
+
+  shard_group* group_ = nullptr;
+  unsigned shard_index_ = 0;
+  std::function<void(unsigned, cross_message&&)> post_;
+  id_window<delivery*> remote_waiting_;  // by token
+  std::uint32_t next_token_ = 1;
 
   std::string router_id_;
   std::vector<link_route_config> link_routes_;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <latch>
 #include <mutex>
 #include <thread>
 
@@ -22,7 +23,8 @@ const std::shared_ptr<spdlog::logger>& logger() {
   return l;
 }
 
-listener_endpoint bind_listener(const listener_config& cfg, const router_config& all) {
+listener_endpoint bind_listener(const listener_config& cfg, const router_config& all,
+                                 std::uint16_t fixed_port) {
   auto port = resolve_port(cfg.port);
   if (!port) {
     throw std::system_error(EINVAL, std::generic_category(),
@@ -33,7 +35,9 @@ listener_endpoint bind_listener(const listener_config& cfg, const router_config&
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* res = nullptr;
-  const std::string port_text = std::to_string(*port);
+  // Every shard has its own socket on the same port (SO_REUSEPORT): the kernel spreads new
+  // connections over the shards. A port of 0 is resolved by the first shard's bind.
+  const std::string port_text = std::to_string(fixed_port != 0 ? fixed_port : *port);
   const char* host = cfg.host.empty() ? nullptr : cfg.host.c_str();
   if (int rc = getaddrinfo(host, port_text.c_str(), &hints, &res); rc != 0) {
     throw std::system_error(EINVAL, std::generic_category(),
@@ -68,6 +72,7 @@ listener_endpoint bind_listener(const listener_config& cfg, const router_config&
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 1024) == 0) {
       ep.fd = fd;
       sockaddr_storage ss{};
@@ -96,55 +101,85 @@ listener_endpoint bind_listener(const listener_config& cfg, const router_config&
 struct router::impl {
   router_config config;
   std::vector<std::uint16_t> ports;
-  std::vector<listener_endpoint> endpoints;
-  // The shard is built on the thread that runs it: its ring is SINGLE_ISSUER.
+  std::vector<std::vector<listener_endpoint>> endpoints;  // per shard
+  std::unique_ptr<shard_group> group;
+  // Shards are built on the threads that run them: their rings are SINGLE_ISSUER.
   std::mutex mutex;
-  shard* running = nullptr;
+  std::vector<shard*> running;
   bool stop_requested = false;
 };
 
 router::router(router_config config) : impl_(std::make_unique<impl>()) {
   impl_->config = std::move(config);
   auto& cfg = impl_->config;
-  if (cfg.router.worker_threads > 1) {
-    // Cross-shard forwarding is not built yet (DESIGN.md); one shard serves every connection.
-    logger()->warn("workerThreads {} requested; this version runs 1 shard",
-                   cfg.router.worker_threads);
+  unsigned shards = cfg.router.worker_threads;
+  if (shards == 0) {
+    shards = std::max(1u, std::thread::hardware_concurrency());
+    // Link routes and auto-links pair links with the route-container connection, which lives
+    // on shard 0; until link pairs can cross shards, such routers default to one shard.
+    if (!cfg.link_routes.empty() || !cfg.auto_links.empty()) shards = 1;
+  } else if (shards > 1 && (!cfg.link_routes.empty() || !cfg.auto_links.empty())) {
+    logger()->warn("workerThreads {}: link routes and auto-links work only for connections "
+                   "on shard 0 in this version",
+                   shards);
   }
-  std::vector<listener_endpoint> endpoints;
+  impl_->group = std::make_unique<shard_group>(shards);
+  impl_->endpoints.resize(shards);
   for (const auto& l : cfg.listeners) {
-    endpoints.push_back(bind_listener(l, cfg));
-    impl_->ports.push_back(endpoints.back().bound_port);
+    std::uint16_t port = 0;
+    for (unsigned s = 0; s < shards; ++s) {
+      impl_->endpoints[s].push_back(bind_listener(l, cfg, port));
+      port = impl_->endpoints[s].back().bound_port;
+    }
+    impl_->ports.push_back(port);
     logger()->info("listening on {}:{} (listener '{}', role {})",
-                   l.host.empty() ? "*" : l.host, endpoints.back().bound_port, l.name,
-                   static_cast<int>(l.role));
+                   l.host.empty() ? "*" : l.host, port, l.name, static_cast<int>(l.role));
   }
-  impl_->endpoints = std::move(endpoints);
+  logger()->info("{} shard(s)", shards);
 }
 
 router::~router() {
-  for (auto& ep : impl_->endpoints) {
-    if (ep.fd >= 0) ::close(ep.fd);
+  for (auto& shard_endpoints : impl_->endpoints) {
+    for (auto& ep : shard_endpoints) {
+      if (ep.fd >= 0) ::close(ep.fd);
+    }
   }
 }
 
 void router::run() {
-  shard s(0, impl_->config, std::move(impl_->endpoints));
-  impl_->endpoints.clear();
-  {
+  const unsigned n = impl_->group->size();
+  std::latch constructed(n);
+  auto run_shard = [&](unsigned index) {
+    std::unique_ptr<shard> s;
+    try {
+      s = std::make_unique<shard>(index, impl_->config, std::move(impl_->endpoints[index]),
+                                  *impl_->group);
+    } catch (...) {
+      constructed.count_down();
+      throw;
+    }
+    {
+      std::lock_guard lock(impl_->mutex);
+      impl_->running.push_back(s.get());
+      if (impl_->stop_requested) s->request_stop();
+    }
+    // No shard may post to another before that one's ring exists.
+    constructed.arrive_and_wait();
+    s->run();
     std::lock_guard lock(impl_->mutex);
-    if (impl_->stop_requested) return;
-    impl_->running = &s;
-  }
-  s.run();
-  std::lock_guard lock(impl_->mutex);
-  impl_->running = nullptr;
+    std::erase(impl_->running, s.get());
+  };
+  std::vector<std::thread> others;
+  for (unsigned i = 1; i < n; ++i) others.emplace_back(run_shard, i);
+  run_shard(0);
+  for (auto& t : others) t.join();
+  impl_->endpoints.clear();
 }
 
 void router::stop() {
   std::lock_guard lock(impl_->mutex);
   impl_->stop_requested = true;
-  if (impl_->running != nullptr) impl_->running->request_stop();
+  for (shard* s : impl_->running) s->request_stop();
 }
 
 std::vector<std::uint16_t> router::listener_ports() const { return impl_->ports; }

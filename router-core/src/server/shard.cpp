@@ -176,7 +176,7 @@ class shard::connector_target final : public io::completion_target {
     s.idle_timeout_ms = cfg_.idle_timeout_seconds * 1000;
     s.link_capacity = cfg_.link_capacity > 0 ? cfg_.link_capacity : 250;
     s.strip = cfg_.strip;
-    auto conn = std::make_unique<amqp_connection>(owner_, fd_, owner_.next_connection_id_++,
+    auto conn = std::make_unique<amqp_connection>(owner_, fd_, owner_.group_.next_connection_id(),
                                                   cfg_.host + ":" + cfg_.port, std::move(s));
     fd_ = -1;  // owned by the connection now
     connection_ = conn.get();
@@ -226,19 +226,26 @@ class shard::connector_target final : public io::completion_target {
   socklen_t addr_len_ = 0;
 };
 
-shard::shard(unsigned index, const router_config& config, std::vector<listener_endpoint> listeners)
+shard::shard(unsigned index, const router_config& config, std::vector<listener_endpoint> listeners,
+             shard_group& group)
     : index_(index),
+      group_(group),
       config_(config),
       loop_(io::event_loop::options{}),
       core_(config.router.id,
-            address_matcher(config.addresses, config.router.default_distribution)),
+            address_matcher(config.addresses, config.router.default_distribution),
+            group.size() > 1 ? &group : nullptr, index,
+            [this](unsigned to, cross_message&& m) { post(to, std::move(m)); }),
       listeners_(std::move(listeners)) {
   core_.set_routes(config.link_routes, config.auto_links);
+  group_.set_ring_fd(index_, loop_.ring_fd());
+  loop_.set_cross_shard_handler([this] { drain_inbox(); });
   wake_fd_ = eventfd(0, EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
 }
 
 shard::~shard() {
+  group_.set_ring_fd(index_, -1);
   connections_.clear();
   connectors_.clear();
   listener_targets_.clear();
@@ -254,6 +261,18 @@ void shard::request_stop() {
   [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
 }
 
+void shard::post(unsigned to, cross_message&& m) {
+  if (group_.post(to, std::move(m))) {
+    const int fd = group_.ring_fd(to);
+    if (fd >= 0) loop_.wake_other(fd);
+  }
+}
+
+void shard::drain_inbox() {
+  auto messages = group_.take(index_);
+  for (auto& m : messages) core_.on_cross_message(m);
+}
+
 void shard::mark_dirty(amqp_connection* c) {
   if (c->dirty_) return;
   c->dirty_ = true;
@@ -267,7 +286,7 @@ void shard::accept(listener_endpoint& ep, int fd) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto conn = std::make_unique<amqp_connection>(*this, fd, next_connection_id_++,
+  auto conn = std::make_unique<amqp_connection>(*this, fd, group_.next_connection_id(),
                                                 describe_peer(fd), settings_for(ep));
   conn->start();
   connections_.push_back(std::move(conn));
@@ -328,7 +347,7 @@ void shard::run() {
   for (auto& ep : listeners_) {
     listener_targets_.push_back(std::make_unique<listener_target>(*this, ep));
   }
-  for (const auto& c : config_.connectors) {
+  for (const auto& c : index_ == 0 ? config_.connectors : std::vector<connector_config>{}) {
     connectors_.push_back(std::make_unique<connector_target>(*this, c));
     connectors_.back()->tick(std::chrono::steady_clock::now());
   }

@@ -18,6 +18,7 @@
 #include "fogmesh/router/config.hpp"
 #include "io/event_loop.hpp"
 #include "routing/router_core.hpp"
+#include "server/shard_group.hpp"
 
 namespace fogmesh::router {
 
@@ -30,7 +31,9 @@ struct listener_endpoint {
 
 class shard {
  public:
-  shard(unsigned index, const router_config& config, std::vector<listener_endpoint> listeners);
+  // group: the shards of this router (size 1 for a single shard). Connectors run on shard 0.
+  shard(unsigned index, const router_config& config, std::vector<listener_endpoint> listeners,
+        shard_group& group);
   ~shard();
   shard(const shard&) = delete;
   shard& operator=(const shard&) = delete;
@@ -57,7 +60,11 @@ class shard {
   void tick();
   void reap_closed();
 
+  void post(unsigned to, cross_message&& m);
+  void drain_inbox();
+
   unsigned index_;
+  shard_group& group_;
   router_config config_;
   io::event_loop loop_;
   router_core core_;
@@ -67,7 +74,6 @@ class shard {
   std::vector<std::unique_ptr<connector_target>> connectors_;
   std::vector<std::unique_ptr<amqp_connection>> connections_;
   std::vector<amqp_connection*> dirty_;
-  std::uint64_t next_connection_id_ = 1;
   int wake_fd_ = -1;
   std::atomic<bool> stop_requested_{false};
   bool draining_ = false;
