@@ -244,6 +244,7 @@ handler_fn hal_put(const char* column) {
 }
 
 http_response delete_node(request_context& ctx) {
+  ctx.tx().exec_params0("DELETE FROM microservices WHERE iofog_uuid = $1", ctx.fog_uuid);
   ctx.tx().exec_params0("DELETE FROM fogs WHERE uuid = $1", ctx.fog_uuid);
   return empty_response(204);
 }

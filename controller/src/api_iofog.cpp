@@ -209,9 +209,10 @@ http_response fog_patch(request_context& ctx) {
 
 http_response fog_delete(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
-  auto rows = ctx.tx().exec_params("DELETE FROM fogs WHERE uuid = $1 AND user_id = $2 RETURNING 1",
-                                   uuid, ctx.user_id);
-  if (rows.empty()) invalid_fog(uuid);
+  owned_fog(ctx, uuid);
+  // Its microservices go with it, as upstream (the foreign key alone would only unassign them).
+  ctx.tx().exec_params0("DELETE FROM microservices WHERE iofog_uuid = $1", uuid);
+  ctx.tx().exec_params0("DELETE FROM fogs WHERE uuid = $1", uuid);
   // The agent's token went with the row: its next call gets 401, which it treats as
   // "deprovisioned".
   return empty_response(202);

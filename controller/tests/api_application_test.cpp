@@ -340,6 +340,23 @@ TEST_F(application_api, PutReplacesMicroservicesByName) {
   expect_error(put("/api/v3/application/nope", R"({"name":"nope"})", token), 404, "NotFoundError");
 }
 
+TEST_F(application_api, DeletingAnAgentDeletesItsMicroservices) {
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "edge-a");
+  ASSERT_EQ(post("/api/v3/application", app_body, token).status, 201);
+  auto msvcs = get("/api/v3/application/demo-app", token).json().at("microservices").as_array();
+  ASSERT_EQ(msvcs.size(), 2u);
+  EXPECT_EQ(del("/api/v3/iofog/" + fog, token).status, 202);
+  for (const auto& m : msvcs) {
+    expect_error(get("/api/v3/microservices/" + std::string(m.at("uuid").as_string()), token), 404,
+                 "NotFoundError");
+  }
+  // The application itself stays, with its routes gone along with their microservices.
+  auto app = get("/api/v3/application/demo-app", token).json();
+  EXPECT_EQ(app.at("microservices").as_array().size(), 0u);
+  EXPECT_EQ(app.at("routes").as_array().size(), 0u);
+}
+
 TEST_F(application_api, LegacyFlowAlias) {
   std::string token = new_user_token();
   auto c = post("/api/v3/flow", R"({"name":"old-style","description":"v2"})", token);
