@@ -619,12 +619,7 @@ void amqp_connection::handle_begin(std::uint16_t channel, const amqp::begin& b) 
     fail("amqp:connection:framing-error", "channel above channel-max");
     return;
   }
-  std::size_t ours = 0;
-  while (ours < sessions_.size() && sessions_[ours]) ++ours;
-  if (ours >= sessions_.size()) sessions_.resize(ours + 1);
-  sessions_[ours] = std::make_unique<session>();
-  session& s = *sessions_[ours];
-  s.channel = static_cast<std::uint16_t>(ours);
+  session& s = new_session();
   s.remote_channel = channel;
   s.next_incoming_id = b.next_outgoing_id;
   s.remote_incoming_window = b.incoming_window;
@@ -952,14 +947,18 @@ void amqp_connection::teardown() {
 
 // ---- router-initiated sessions and links ----------------------------------------------------
 
-session& amqp_connection::router_session() {
-  if (router_session_ != nullptr) return *router_session_;
+session& amqp_connection::new_session() {
   std::size_t ours = 0;
   while (ours < sessions_.size() && sessions_[ours]) ++ours;
   if (ours >= sessions_.size()) sessions_.resize(ours + 1);
   sessions_[ours] = std::make_unique<session>();
-  session& s = *sessions_[ours];
-  s.channel = static_cast<std::uint16_t>(ours);
+  sessions_[ours]->channel = static_cast<std::uint16_t>(ours);
+  return *sessions_[ours];
+}
+
+session& amqp_connection::router_session() {
+  if (router_session_ != nullptr) return *router_session_;
+  session& s = new_session();
   s.remote_begun = false;
   amqp::begin b;
   b.next_outgoing_id = s.next_outgoing_id;

@@ -112,6 +112,7 @@ class amqp_connection final : public io::completion_target {
   void client_start();
   void write_client_open();
   session& router_session();
+  session& new_session();  // on the lowest free channel of ours
 
   void on_received(std::span<const std::uint8_t> data);  // socket bytes (TLS or not)
   void on_bytes(std::span<const std::uint8_t> data);     // AMQP bytes
