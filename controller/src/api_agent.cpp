@@ -51,6 +51,16 @@ http_response provision(request_context& ctx) {
     ctx.tx().commit();
     throw auth_error("Expired Provisioning Key");
   }
+  // Whatever is already assigned to the node must be runnable on its architecture. (A failure
+  // rolls back the key's deletion: the user can fix the images and retry with the same key.)
+  auto missing = ctx.tx().exec_params(
+      "SELECT m.name FROM microservices m WHERE m.iofog_uuid = $1 AND NOT EXISTS (SELECT 1 FROM "
+      "microservice_images i WHERE i.microservice_uuid = m.uuid AND i.fog_type_id = $2) LIMIT 1",
+      uuid, *type);
+  if (!missing.empty()) {
+    throw validation_error("Microservice '" + std::string(missing[0][0].c_str()) +
+                           "' has no image for agent type " + std::to_string(*type));
+  }
   std::string token = new_token();
   // A re-provisioned node replaces the previous agent: its old token stops working.
   ctx.tx().exec_params0("DELETE FROM fog_tokens WHERE fog_uuid = $1", uuid);
@@ -68,7 +78,15 @@ http_response provision(request_context& ctx) {
 http_response deprovision(request_context& ctx) {
   auto body = parse_body(ctx.req);
   body_reader r(body);
-  r.string_array("microserviceUuids");  // type-checked; microservices are not tracked yet
+  // The agent stops these containers: they show as DELETING until it reports otherwise.
+  if (auto ids = r.string_array("microserviceUuids"); ids && !ids->empty()) {
+    json::array list(ids->begin(), ids->end());
+    ctx.tx().exec_params0(
+        "UPDATE microservice_status s SET status = 'DELETING' FROM microservices m "
+        "WHERE m.uuid = s.microservice_uuid AND m.iofog_uuid = $1 "
+        "AND s.microservice_uuid IN (SELECT json_array_elements_text($2::json))",
+        ctx.fog_uuid, json::serialize(list));
+  }
   ctx.tx().exec_params0(
       "UPDATE fogs SET daemon_status = 'UNKNOWN', ip_address = '0.0.0.0', "
       "ip_address_external = '0.0.0.0', updated_at = now() WHERE uuid = $1",

@@ -312,10 +312,14 @@ void app::run_liveness_job() {
   try {
     auto conn = pool_.acquire();
     pqxx::work tx(*conn);
+    // Silent for three status periods: the agent and what it runs are UNKNOWN.
     auto rows = tx.exec_params(
-        "UPDATE fogs SET daemon_status = 'UNKNOWN', ip_address = '0.0.0.0', "
+        "WITH silent AS (UPDATE fogs SET daemon_status = 'UNKNOWN', ip_address = '0.0.0.0', "
         "ip_address_external = '0.0.0.0' WHERE daemon_status = 'RUNNING' AND "
-        "$1 - coalesce(last_status_time, 0) > status_frequency::bigint * 3000 RETURNING uuid",
+        "$1 - coalesce(last_status_time, 0) > status_frequency::bigint * 3000 RETURNING uuid), "
+        "msvcs AS (UPDATE microservice_status s SET status = 'UNKNOWN' FROM microservices m, "
+        "silent WHERE m.uuid = s.microservice_uuid AND m.iofog_uuid = silent.uuid) "
+        "SELECT uuid FROM silent",
         now_ms());
     tx.commit();
     for (const auto& row : rows) logger()->info("agent {} went silent: UNKNOWN", row[0].c_str());

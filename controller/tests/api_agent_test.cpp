@@ -220,6 +220,27 @@ TEST_F(agent_api, LongPollWakesAcrossControllers) {
   second.stop();
 }
 
+TEST_F(agent_api, SilentAgentsBecomeUnknown) {
+  // A controller whose liveness job runs every second; the agent reports every second, so three
+  // silent seconds make it UNKNOWN. The test waits for that state; it asserts no duration.
+  auto options = default_options(db().conninfo());
+  options.liveness_interval_sec = 1;
+  server fast(options);
+  fast.start();
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "silent", R"("statusFrequency":1)");
+  std::string agent = provision_agent(token, fog);
+  ASSERT_EQ(put("/api/v3/agent/status", R"({"daemonStatus":"RUNNING"})", agent).status, 204);
+  EXPECT_EQ(get("/api/v3/iofog/" + fog, token).json().at("daemonStatus").as_string(), "RUNNING");
+  bool unknown = false;
+  for (int i = 0; i < 600 && !unknown; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    unknown = get("/api/v3/iofog/" + fog, token).json().at("daemonStatus").as_string() == "UNKNOWN";
+  }
+  EXPECT_TRUE(unknown);
+  fast.stop();
+}
+
 TEST_F(agent_api, DeletedOrDeprovisionedAgentsAreLockedOut) {
   std::string token = new_user_token();
   std::string fog = create_fog(token, "leaving");

@@ -357,6 +357,39 @@ TEST_F(application_api, DeletingAnAgentDeletesItsMicroservices) {
   EXPECT_EQ(app.at("routes").as_array().size(), 0u);
 }
 
+TEST_F(application_api, ProvisioningChecksImagesAndDeprovisionMarksDeleting) {
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "edge-x86-only");
+  ASSERT_EQ(
+      post("/api/v3/application",
+           R"({"name":"x86-app","microservices":[{"name":"only-x86","agentName":"edge-x86-only",
+                     "images":[{"containerImage":"x:1","fogTypeId":1}]}]})",
+           token)
+          .status,
+      201);
+  auto k = get("/api/v3/iofog/" + fog + "/provisioning-key", token);
+  std::string key(k.json().at("key").as_string());
+  // An ARM node cannot run it: refused, and the key survives for a corrected attempt.
+  expect_error(post("/api/v3/agent/provision", R"({"key":")" + key + R"(","type":2})"), 400,
+               "ValidationError", "Microservice 'only-x86' has no image for agent type 2");
+  auto p = post("/api/v3/agent/provision", R"({"key":")" + key + R"(","type":1})");
+  ASSERT_EQ(p.status, 200) << p.body;
+  std::string agent(p.json().at("token").as_string());
+
+  std::string uuid(get("/api/v3/application/x86-app", token)
+                       .json()
+                       .at("microservices")
+                       .at(0)
+                       .at("uuid")
+                       .as_string());
+  ASSERT_EQ(post("/api/v3/agent/deprovision", R"({"microserviceUuids":[")" + uuid + R"("]})", agent)
+                .status,
+            204);
+  EXPECT_EQ(
+      get("/api/v3/microservices/" + uuid, token).json().at("status").at("status").as_string(),
+      "DELETING");
+}
+
 TEST_F(application_api, LegacyFlowAlias) {
   std::string token = new_user_token();
   auto c = post("/api/v3/flow", R"({"name":"old-style","description":"v2"})", token);
