@@ -30,6 +30,8 @@ Options:
   --db-connections N  database connections / worker threads (default 4)
   --io-threads N      threads for HTTP I/O (default 1)
   --log-level LEVEL   trace, debug, info, warning, error (default info)
+  --tls-cert FILE     serve HTTPS with this PEM certificate chain (needs --tls-key)
+  --tls-key FILE      PEM private key for --tls-cert
   --port-file FILE    write the bound port to FILE once listening (for scripts and tests)
   --help              this text
   --version           print the version
@@ -89,6 +91,10 @@ int main(int argc, char** argv) {
         if (options.io_threads < 1) throw std::out_of_range("io threads");
       } else if (arg == "--log-level") {
         if (!fogmesh::log::set_default_level(value())) throw std::invalid_argument("level");
+      } else if (arg == "--tls-cert") {
+        options.tls_cert_file = value();
+      } else if (arg == "--tls-key") {
+        options.tls_key_file = value();
       } else if (arg == "--port-file") {
         port_file = value();
       } else {
@@ -99,6 +105,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "fogmesh-controller: bad value for %s\n", arg.c_str());
       return 2;
     }
+  }
+
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    std::fprintf(stderr, "fogmesh-controller: --tls-cert and --tls-key go together\n");
+    return 2;
   }
 
   // Signals are taken synchronously by this thread; every other thread inherits the mask.

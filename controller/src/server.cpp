@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <cerrno>
 #include <chrono>
@@ -80,6 +82,7 @@ struct server::impl {
   bool started = false;
   uint16_t bound_port = 0;
 
+  std::optional<asio::ssl::context> ssl_ctx;  // set when serving HTTPS
   std::mutex sessions_mutex;
   std::set<beast::tcp_stream*> sessions;
 
@@ -126,24 +129,43 @@ struct server::impl {
     co_return co_await on_worker(req, true);
   }
 
+  // One connection: plain, or TLS when the server has a certificate. The HTTP loop is the same
+  // for both (serve<Stream>).
   asio::awaitable<void> session(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    {
-      std::lock_guard lock(sessions_mutex);
-      sessions.insert(&stream);
-    }
-    beast::flat_buffer buffer;
     std::string remote;
     {
       boost::system::error_code ec;
-      auto ep = stream.socket().remote_endpoint(ec);
+      auto ep = socket.remote_endpoint(ec);
       if (!ec) remote = ep.address().to_string();
     }
+    try {
+      if (ssl_ctx) {
+        beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *ssl_ctx);
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+        co_await stream.async_handshake(asio::ssl::stream_base::server, asio::use_awaitable);
+        co_await serve(stream, remote);
+      } else {
+        beast::tcp_stream stream(std::move(socket));
+        co_await serve(stream, remote);
+      }
+    } catch (const boost::system::system_error& e) {
+      logger()->debug("connection from {}: {}", remote, e.code().message());
+    }
+  }
+
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream, const std::string& remote) {
+    beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+    {
+      std::lock_guard lock(sessions_mutex);
+      sessions.insert(&lowest);
+    }
+    beast::flat_buffer buffer;
     try {
       for (;;) {
         bhttp::request_parser<bhttp::string_body> parser;
         parser.body_limit(16 * 1024 * 1024);
-        stream.expires_after(std::chrono::seconds(120));  // idle keep-alive connections
+        lowest.expires_after(std::chrono::seconds(120));  // idle keep-alive connections
         co_await bhttp::async_read(stream, buffer, parser, asio::use_awaitable);
         auto& breq = parser.get();
 
@@ -171,10 +193,10 @@ struct server::impl {
         } else {
           req.path = url->path();
           for (auto p : url->params()) req.query.emplace_back(p.key, p.has_value ? p.value : "");
-          stream.expires_never();
+          lowest.expires_never();
           resp = co_await on_worker(req, false);
           if (resp.long_poll) {
-            auto answered = co_await wait_for_change(stream, req, std::move(resp));
+            auto answered = co_await wait_for_change(lowest, req, std::move(resp));
             if (!answered) break;  // the client went away
             resp = std::move(*answered);
           }
@@ -190,7 +212,7 @@ struct server::impl {
         bres.body() = std::move(resp.body);
         bres.prepare_payload();
         if (req.method == "HEAD") bres.body().clear();  // Content-Length stays that of GET
-        stream.expires_after(std::chrono::seconds(30));
+        lowest.expires_after(std::chrono::seconds(30));
         co_await bhttp::async_write(stream, bres, asio::use_awaitable);
         if (!bres.keep_alive()) break;
       }
@@ -203,10 +225,10 @@ struct server::impl {
     }
     {
       std::lock_guard lock(sessions_mutex);
-      sessions.erase(&stream);
+      sessions.erase(&lowest);
     }
     boost::system::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
   asio::awaitable<void> accept_loop() {
@@ -267,6 +289,14 @@ void server::start() {
   s.core = std::make_unique<app>(s.options, *s.pool);
   s.core->start_listener();
 
+  if (!s.options.tls_cert_file.empty()) {
+    s.ssl_ctx.emplace(asio::ssl::context::tls_server);
+    s.ssl_ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                           asio::ssl::context::no_tlsv1_1);
+    s.ssl_ctx->use_certificate_chain_file(s.options.tls_cert_file);
+    s.ssl_ctx->use_private_key_file(s.options.tls_key_file, asio::ssl::context::pem);
+  }
   auto address = asio::ip::make_address(s.options.bind_address);
   // The acceptor and the liveness timer live on their own strands so stop() can reach them
   // safely with several io threads.
@@ -286,7 +316,8 @@ void server::start() {
     s.io_threads.emplace_back([&s] { s.io.run(); });
   }
   s.started = true;
-  logger()->info("listening on {}:{}", s.options.bind_address, s.bound_port);
+  logger()->info("listening on {}:{}{}", s.options.bind_address, s.bound_port,
+                 s.ssl_ctx ? " (TLS)" : "");
 }
 
 void server::stop() {

@@ -196,5 +196,27 @@ TEST_F(user_api, ConfigOpenApiAndMetrics) {
   EXPECT_NE(m.body.find("fogmesh_controller_long_polls_waiting"), std::string::npos);
 }
 
+TEST_F(user_api, TlsListener) {
+  temp_dir dir;
+  std::string cert = dir.path() + "/cert.pem";
+  std::string key = dir.path() + "/key.pem";
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " + key +
+      " -out " + cert + " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  auto options = default_options(db().conninfo());
+  options.tls_cert_file = cert;
+  options.tls_key_file = key;
+  server tls(options);
+  tls.start();
+  auto r = https_get(tls.port(), "/api/v3/status");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("status").as_string(), "online");
+  expect_error(https_get(tls.port(), "/api/v3/user/profile"), 401, "AuthenticationError");
+  // Plain HTTP is not served on a TLS listener.
+  EXPECT_ANY_THROW(http(tls.port(), "GET", "/api/v3/status", "", "", {}, 10));
+  tls.stop();
+}
+
 }  // namespace
 }  // namespace fogmesh::controller::test

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -68,10 +69,34 @@ std::string http_result::header(const std::string& name) const {
   return "";
 }
 
-http_result http(uint16_t port, const std::string& method, const std::string& path,
-                 const std::string& body, const std::string& auth,
-                 const std::vector<std::pair<std::string, std::string>>& extra_headers,
-                 int timeout_sec) {
+http_result parse_response(const std::string& raw) {
+  http_result res;
+  auto head_end = raw.find("\r\n\r\n");
+  if (head_end == std::string::npos || raw.size() < 12) {
+    throw std::runtime_error("malformed HTTP response: " + raw);
+  }
+  res.status = std::stoi(raw.substr(9, 3));
+  size_t pos = raw.find("\r\n") + 2;
+  while (pos < head_end) {
+    size_t eol = raw.find("\r\n", pos);
+    std::string line = raw.substr(pos, eol - pos);
+    auto colon = line.find(':');
+    if (colon != std::string::npos) {
+      std::string name = line.substr(0, colon);
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      res.headers.emplace_back(name, value);
+    }
+    pos = eol + 2;
+  }
+  res.body = raw.substr(head_end + 4);
+  return res;
+}
+
+namespace {
+
+int connect_loopback(uint16_t port, int timeout_sec) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket failed");
   timeval tv{timeout_sec, 0};
@@ -84,6 +109,37 @@ http_result http(uint16_t port, const std::string& method, const std::string& pa
     ::close(fd);
     throw std::runtime_error(std::string("connect failed: ") + std::strerror(errno));
   }
+  return fd;
+}
+
+}  // namespace
+
+http_result https_get(uint16_t port, const std::string& path) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  int fd = connect_loopback(port, 30);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  std::string raw;
+  bool ok = SSL_connect(ssl) == 1;  // self-signed test certificate: not verified
+  if (ok) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    ok = SSL_write(ssl, req.data(), static_cast<int>(req.size())) == static_cast<int>(req.size());
+    char buf[16384];
+    for (int n; ok && (n = SSL_read(ssl, buf, sizeof buf)) > 0;)
+      raw.append(buf, static_cast<size_t>(n));
+  }
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ::close(fd);
+  if (!ok) throw std::runtime_error("TLS request failed");
+  return parse_response(raw);
+}
+
+http_result http(uint16_t port, const std::string& method, const std::string& path,
+                 const std::string& body, const std::string& auth,
+                 const std::vector<std::pair<std::string, std::string>>& extra_headers,
+                 int timeout_sec) {
+  int fd = connect_loopback(port, timeout_sec);
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   if (!auth.empty()) req += "Authorization: " + auth + "\r\n";
   bool has_type = false;
@@ -117,28 +173,7 @@ http_result http(uint16_t port, const std::string& method, const std::string& pa
     raw.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
-  http_result res;
-  auto head_end = raw.find("\r\n\r\n");
-  if (head_end == std::string::npos || raw.size() < 12) {
-    throw std::runtime_error("malformed HTTP response: " + raw);
-  }
-  res.status = std::stoi(raw.substr(9, 3));
-  size_t pos = raw.find("\r\n") + 2;
-  while (pos < head_end) {
-    size_t eol = raw.find("\r\n", pos);
-    std::string line = raw.substr(pos, eol - pos);
-    auto colon = line.find(':');
-    if (colon != std::string::npos) {
-      std::string name = line.substr(0, colon);
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      std::string value = line.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-      res.headers.emplace_back(name, value);
-    }
-    pos = eol + 2;
-  }
-  res.body = raw.substr(head_end + 4);
-  return res;
+  return parse_response(raw);
 }
 
 namespace {

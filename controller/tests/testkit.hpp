@@ -55,6 +55,10 @@ http_result http(uint16_t port, const std::string& method, const std::string& pa
                  const std::vector<std::pair<std::string, std::string>>& extra_headers = {},
                  int timeout_sec = 120);
 
+// GET over TLS (certificate not verified), Connection: close.
+http_result https_get(uint16_t port, const std::string& path);
+http_result parse_response(const std::string& raw);
+
 // A cluster plus an in-process server, shared by all tests of a suite.
 class api_test : public ::testing::Test {
  public:

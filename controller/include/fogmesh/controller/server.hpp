@@ -20,6 +20,9 @@ struct server_options {
   // Upper bound for ?wait= on GET /agent/config/changes.
   int max_long_poll_sec = 60;
   std::string version = "3.0.4-fogmesh";
+  // PEM certificate chain and private key: when set, the listener speaks HTTPS only.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class server {
