@@ -121,7 +121,7 @@ def test(args):
                                          {"maxFrameSize": 262144,
                                           "idleTimeoutSeconds": 600}]) as router:
         run(router, "big.1mib", [1 << 20])
-        run(router, "big.64mib", [64 << 20], index=2, seconds=240)
+        run(router, "big.64mib", [64 << 20], index=2, seconds=420)
         sizes = [100] + [int(200 * 1024 * k / 19) for k in range(1, 20)]
         h = run(router, "small.frames", sizes, index=1)
         harness.check(h is None or h.remote_max_frame == 512,

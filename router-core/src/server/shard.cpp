@@ -262,9 +262,18 @@ void shard::request_stop() {
 }
 
 void shard::post(unsigned to, cross_message&& m) {
-  if (group_.post(to, std::move(m))) {
-    const int fd = group_.ring_fd(to);
-    if (fd >= 0) loop_.wake_other(fd);
+  // Collected for the whole loop turn: one lock and at most one wake-up per target per turn.
+  if (outboxes_.size() <= to) outboxes_.resize(group_.size());
+  outboxes_[to].push_back(std::move(m));
+}
+
+void shard::flush_outboxes() {
+  for (unsigned to = 0; to < outboxes_.size(); ++to) {
+    if (outboxes_[to].empty()) continue;
+    if (group_.post_batch(to, outboxes_[to])) {
+      const int fd = group_.ring_fd(to);
+      if (fd >= 0) loop_.wake_other(fd);
+    }
   }
 }
 
@@ -322,6 +331,7 @@ void shard::after_batch() {
     batch.swap(dirty_);
     for (amqp_connection* c : batch) c->flush();
   }
+  flush_outboxes();
   if (any_closed_) reap_closed();
   if (draining_ && connections_.empty()) loop_.stop();
 }

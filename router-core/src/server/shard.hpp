@@ -61,11 +61,13 @@ class shard {
   void reap_closed();
 
   void post(unsigned to, cross_message&& m);
+  void flush_outboxes();
   void drain_inbox();
 
   unsigned index_;
   shard_group& group_;
   router_config config_;
+  std::vector<std::vector<cross_message>> outboxes_;  // per target shard, sent per loop turn
   io::event_loop loop_;
   router_core core_;
   std::vector<listener_endpoint> listeners_;

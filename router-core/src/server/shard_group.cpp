@@ -68,6 +68,20 @@ bool shard_group::post(unsigned to, cross_message&& m) {
   return !box.wake_pending.exchange(true);
 }
 
+bool shard_group::post_batch(unsigned to, std::vector<cross_message>& batch) {
+  inbox& box = *inboxes_[to];
+  {
+    std::lock_guard lock(box.mutex);
+    if (box.messages.empty()) {
+      box.messages.swap(batch);
+    } else {
+      for (auto& m : batch) box.messages.push_back(std::move(m));
+    }
+  }
+  batch.clear();
+  return !box.wake_pending.exchange(true);
+}
+
 std::vector<cross_message> shard_group::take(unsigned shard) {
   inbox& box = *inboxes_[shard];
   // Clear the flag first: a post that lands after the swap wakes us again.

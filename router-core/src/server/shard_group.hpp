@@ -55,6 +55,8 @@ class shard_group {
   // Appends m to shard `to`'s inbox. Returns true when the caller must wake `to` (post a
   // MSG_RING completion to ring_fd(to)).
   bool post(unsigned to, cross_message&& m);
+  // Appends a whole batch (one lock); same wake rule as post().
+  bool post_batch(unsigned to, std::vector<cross_message>& batch);
   // Takes everything in shard `shard`'s inbox (call on a wake-up).
   std::vector<cross_message> take(unsigned shard);
 
