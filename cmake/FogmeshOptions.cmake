@@ -6,6 +6,8 @@ target_compile_options(fogmesh_warnings INTERFACE -Wall -Wextra -Wpedantic
 if(FOGMESH_BUILD_FUZZERS)
   # Everything linked into a fuzz target carries coverage instrumentation.
   add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  # Executables that are not fuzz targets (if someone builds them here) still link.
+  add_link_options(-fsanitize=address,undefined)
 elseif(FOGMESH_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
