@@ -87,7 +87,14 @@ port_input read_port(const json::value& v, const std::string& field) {
   p.external = *r.integer("external", true, 1, 65535);
   auto proto = r.enumeration("protocol", {"tcp", "udp", "TCP", "UDP"});
   p.udp = proto && (*proto == "udp" || *proto == "UDP");
-  r.obj("public");  // type-checked; public ports are allocated in a later milestone
+  // Public ports need the router topology (next milestone): refuse rather than silently ignore.
+  // ({"enabled": false} asks for nothing and is accepted.)
+  const auto* pub = r.obj("public");
+  bool wants_public =
+      pub != nullptr && !(pub->contains("enabled") && pub->at("enabled") == json::value(false));
+  if (wants_public || r.boolean("proxy").value_or(false)) {
+    throw validation_error("Public ports are not supported yet");
+  }
   return p;
 }
 

@@ -225,6 +225,10 @@ TEST_F(application_api, MicroservicePortsVolumesAndValidation) {
       201);
   expect_error(post(base + "/port-mapping", R"({"internal":81,"external":8081})", token), 400,
                "ValidationError", "Port '8081' is not available");
+  expect_error(
+      post(base + "/port-mapping",
+           R"({"internal":81,"external":8082,"public":{"enabled":true,"protocol":"http"}})", token),
+      400, "ValidationError", "Public ports are not supported yet");
   auto ports = get(base + "/port-mapping", token).json().at("ports").as_array();
   ASSERT_EQ(ports.size(), 1u);
   EXPECT_EQ(ports[0].at("protocol").as_string(), "tcp");
