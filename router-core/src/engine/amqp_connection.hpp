@@ -146,6 +146,7 @@ class amqp_connection final : public io::completion_target {
   void teardown();       // releases everything routed through this connection
   void close_socket();
   void start_send();
+  void sent(int res);  // a send finished (res bytes or -errno), synchronously or as a CQE
   bool sasl_verify_plain(amqp::bytes_view response);
 
   shard& owner_;
