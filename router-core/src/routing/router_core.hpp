@@ -108,6 +108,7 @@ class router_core {
   // Rewrites the first frame without x-opt-qd.* annotations into d.pending. False when there
   // was nothing to strip (or the section did not fit in the first frame).
   bool strip_router_annotations(delivery& d, amqp::bytes_view first_frame, bool complete);
+  static bool has_annotations_section(amqp::bytes_view message);
   void finish_ingress(delivery& d, const amqp::delivery_state& state, bool settled);
   void consume_pending(delivery& d, std::size_t n);
   void add_consumer(address_entry& a, link& l);
