@@ -140,15 +140,7 @@ void amqp_connection::sent(int res) {
   sending_.clear();
   sending_offset_ = 0;
   if (state_ == state::closed) return;
-  // Output drained: links that waited for the socket may continue.
-  if (!blocked_links_.empty() && writable()) {
-    std::vector<link*> blocked;
-    blocked.swap(blocked_links_);
-    for (link* l : blocked) {
-      l->blocked = false;
-      core_.resume(*l);
-    }
-  }
+  resume_blocked();  // output drained: links that waited for the socket may continue
   if (!out_.empty() || (tls_ && !tls_cipher_.empty())) {
     owner_.mark_dirty(this);
   } else if (close_after_flush_) {
@@ -229,6 +221,16 @@ void amqp_connection::window_may_open(session& s) {
   if (remaining >= window_frames() / 2) return;
   if (free_window(s) <= remaining + window_frames() / 4) return;  // not worth a frame yet
   write_session_flow(s);
+}
+
+void amqp_connection::resume_blocked() {
+  if (blocked_links_.empty() || !writable()) return;
+  std::vector<link*> blocked;
+  blocked.swap(blocked_links_);
+  for (link* l : blocked) {
+    l->blocked = false;
+    core_.resume(*l);
+  }
 }
 
 void amqp_connection::mark_blocked(link& l) {
@@ -723,30 +725,12 @@ void amqp_connection::handle_attach(session& s, amqp::attach& a) {
     return;
   }
 
-  amqp::attach reply;
-  reply.name = a.name;
-  reply.handle = handle;
-  reply.role = a.role == amqp::role::sender ? amqp::role::receiver : amqp::role::sender;
-  reply.snd_settle_mode = a.snd_settle_mode;
-  reply.rcv_settle_mode = amqp::receiver_settle_mode::first;
-  reply.source = a.source;
-  reply.target = a.target;
-  if (decision.accepted) {
-    if (raw->dynamic) {
-      auto& term = raw->kind == link_kind::outgoing ? reply.source : reply.target;
-      if (term) term->address = decision.address;
-    }
-  } else {
-    // Refusal (part 2 §2.6.3): attach with a null terminus, then detach with the error.
-    if (raw->kind == link_kind::outgoing) reply.source.reset();
-    else reply.target.reset();
+  amqp::attach reply = attach_reply(a, *raw, decision.accepted);
+  if (decision.accepted && raw->dynamic) {
+    auto& term = raw->kind == link_kind::outgoing ? reply.source : reply.target;
+    if (term) term->address = decision.address;
   }
-  if (reply.role == amqp::role::sender) reply.initial_delivery_count = 0;
-  // The reply must precede any flow that link_attached() queued: move it to the front of the
-  // frames written since then.
-  const std::size_t mark = out_.size();
   amqp::append_frame(out_, s.channel, reply);
-  (void)mark;
   owner_.mark_dirty(this);
   if (!decision.accepted) {
     logger()->info("[C{}] refused link '{}' to '{}': {}", id_, a.name, raw->address,
@@ -786,15 +770,7 @@ void amqp_connection::handle_flow(session* s, const amqp::flow& f) {
   } else if (f.echo) {
     write_session_flow(*s);
   }
-  // A window that opened lets blocked links go on.
-  if (s->remote_incoming_window > 0 && !blocked_links_.empty() && writable()) {
-    std::vector<link*> blocked;
-    blocked.swap(blocked_links_);
-    for (link* l : blocked) {
-      l->blocked = false;
-      core_.resume(*l);
-    }
-  }
+  if (s->remote_incoming_window > 0) resume_blocked();  // a window that opened
 }
 
 void amqp_connection::handle_transfer(session& s, const amqp::transfer& t,
@@ -807,11 +783,6 @@ void amqp_connection::handle_transfer(session& s, const amqp::transfer& t,
     return;
   }
   if (l->detach_sent) return;  // refused or closing: nothing more is routed from it
-  if (settings_.max_message_size > 0 && l->current == nullptr &&
-      payload.size() > settings_.max_message_size) {
-    // Checked on the first frame only; streamed excess is caught by the receiver's limits.
-    logger()->info("[C{}] message larger than maxMessageSize", id_);
-  }
   core_.transfer(*l, t, payload);
   // Bytes that were forwarded (or are held outside the window) leave room: keep the sender's
   // window open without waiting for a later drain.
@@ -845,10 +816,10 @@ void amqp_connection::handle_detach(session& s, const amqp::detach& d) {
   l->detach_received = true;
   l->detach_error = d.err;
   if (!l->detach_sent) write_detach(*l, d.closed, nullptr);
-  drop_link(*l, true);
+  drop_link(*l);
 }
 
-void amqp_connection::drop_link(link& l, bool) {
+void amqp_connection::drop_link(link& l) {
   core_.link_detached(l);
   session& s = *l.sess;
   if (l.remote_handle < s.links_by_remote_handle.size() &&
@@ -876,7 +847,7 @@ void amqp_connection::handle_end(std::uint16_t channel, const amqp::end& e) {
 
 void amqp_connection::end_session(session& s, const amqp::error* err) {
   for (link* l : std::vector<link*>(s.links_by_handle)) {
-    if (l != nullptr) drop_link(*l, false);
+    if (l != nullptr) drop_link(*l);
   }
   if (s.pending_disposition.active) flush_dispositions(s);
   if (!s.end_sent) {
@@ -950,7 +921,7 @@ void amqp_connection::teardown() {
   for (auto& s : sessions_) {
     if (!s) continue;
     for (link* l : std::vector<link*>(s->links_by_handle)) {
-      if (l != nullptr) drop_link(*l, false);
+      if (l != nullptr) drop_link(*l);
     }
     if (s->pending_disposition.active) flush_dispositions(*s);
   }
@@ -1029,12 +1000,30 @@ link* amqp_connection::attach_link(link_kind kind, const std::string& name,
 
 void amqp_connection::detach_link(link& l, const amqp::error* err) {
   write_detach(l, true, err);
-  if (l.detach_received || !l.remote_attached) {
-    // Nothing more will come from the peer for this link.
-    if (!l.remote_attached) {
-      drop_link(l, false);
-    }
+  // A link the peer never attached gets no detach back: forget it now. Otherwise the peer's
+  // detach (handle_detach) drops it.
+  if (!l.remote_attached) drop_link(l);
+}
+
+amqp::attach amqp_connection::attach_reply(const amqp::attach& a, const link& l, bool accepted) {
+  // Link-routed links settle end to end (the far side decides); routed links are settled by
+  // the router as soon as it knows the outcome.
+  const bool end_to_end = l.peer != nullptr;
+  amqp::attach reply;
+  reply.name = a.name;
+  reply.handle = l.handle;
+  reply.role = a.role == amqp::role::sender ? amqp::role::receiver : amqp::role::sender;
+  reply.snd_settle_mode = a.snd_settle_mode;
+  reply.rcv_settle_mode = end_to_end ? a.rcv_settle_mode : amqp::receiver_settle_mode::first;
+  reply.source = a.source;
+  reply.target = a.target;
+  if (!accepted) {
+    // Refusal (part 2 §2.6.3): attach with a null terminus, then detach with the error.
+    if (l.kind == link_kind::outgoing) reply.source.reset();
+    else reply.target.reset();
   }
+  if (reply.role == amqp::role::sender) reply.initial_delivery_count = 0;
+  return reply;
 }
 
 void amqp_connection::complete_attach(link& l, bool accepted, const amqp::error* err) {
@@ -1042,20 +1031,7 @@ void amqp_connection::complete_attach(link& l, bool accepted, const amqp::error*
   if (it == pending_attach_.end()) return;
   amqp::attach a = std::move(it->second);
   pending_attach_.erase(it);
-  amqp::attach reply;
-  reply.name = a.name;
-  reply.handle = l.handle;
-  reply.role = a.role == amqp::role::sender ? amqp::role::receiver : amqp::role::sender;
-  reply.snd_settle_mode = a.snd_settle_mode;
-  reply.rcv_settle_mode = a.rcv_settle_mode;
-  reply.source = a.source;
-  reply.target = a.target;
-  if (!accepted) {
-    if (l.kind == link_kind::outgoing) reply.source.reset();
-    else reply.target.reset();
-  }
-  if (reply.role == amqp::role::sender) reply.initial_delivery_count = 0;
-  amqp::append_frame(out_, l.sess->channel, reply);
+  amqp::append_frame(out_, l.sess->channel, attach_reply(a, l, accepted));
   owner_.mark_dirty(this);
   if (!accepted) write_detach(l, true, err);
 }

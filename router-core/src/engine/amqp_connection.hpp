@@ -93,9 +93,9 @@ class amqp_connection final : public io::completion_target {
                          const amqp::delivery_state& state);
   void write_detach(link& l, bool closed, const amqp::error* err);
   void mark_blocked(link& l);
+  void resume_blocked();
   // Re-opens a session's incoming window once held bytes drained (sends a flow if worth it).
   void window_may_open(session& s);
-  std::size_t& pending_in_bytes() noexcept { return pending_in_bytes_; }
   bool opened() const noexcept { return state_ == state::opened; }
   // Router-initiated links (auto-links, link routes) on a connection we opened as a client
   // or on any open connection: begins a session on first use, sends the attach and returns the
@@ -106,6 +106,7 @@ class amqp_connection final : public io::completion_target {
   void detach_link(link& l, const amqp::error* err);
   // Sends the deferred attach reply of a link-routed link once its partner answered.
   void complete_attach(link& l, bool accepted, const amqp::error* err);
+  amqp::attach attach_reply(const amqp::attach& a, const link& l, bool accepted);
 
  private:
   enum class state { header, sasl, amqp_header, open, opened, closing, closed };
@@ -133,7 +134,7 @@ class amqp_connection final : public io::completion_target {
 
   session* session_by_remote(std::uint16_t channel);
   void end_session(session& s, const amqp::error* err);
-  void drop_link(link& l, bool closed_by_peer);
+  void drop_link(link& l);
   void flush_dispositions(session& s);
   void write_session_flow(session& s);
   // The incoming window to advertise now: room left for held bytes, in frames.
@@ -184,7 +185,6 @@ class amqp_connection final : public io::completion_target {
   bool close_after_flush_ = false;
   bool socket_closed_ = false;
   bool dirty_ = false;
-  std::size_t pending_in_bytes_ = 0;
   std::size_t high_water_ = 4u << 20;
   std::vector<link*> blocked_links_;
   amqp::byte_buffer scratch_;

@@ -85,7 +85,6 @@ void router_core::detach_live(delivery& d) {
   if (d.in_next != nullptr) d.in_next->in_prev = d.in_prev;
   if (d.held_size() != 0 && d.remote_shard < 0) {
     d.in_link->sess->pending_bytes -= d.held_size();
-    d.in_link->conn->pending_in_bytes() -= d.held_size();
   }
   d.in_prev = d.in_next = nullptr;
   d.in_link = nullptr;
@@ -309,22 +308,7 @@ void router_core::link_detached(link& l) {
     l.current = nullptr;
     d->receiving = false;
     d->aborted = true;
-    if (d->out_link != nullptr && d->out_started && d->queued) {
-      link& out = *d->out_link;
-      out.conn->write_abort(out);
-      if (d->out_tracked) {
-        out.sess->out_unsettled.erase(d->out_id);
-        d->out_tracked = false;
-        --out.unsettled;
-      }
-      out.queue.pop_front();
-      d->queued = false;
-      pump(out);
-    } else if (d->queued) {
-      std::erase(d->out_link->queue, d);
-      d->queued = false;
-    }
-    ++counters_.deliveries_aborted;
+    abort_outgoing(*d);
   }
   while (delivery* d = l.live_head) {
     if (d->in_tracked) {
@@ -485,7 +469,6 @@ void router_core::add_pending(delivery& d, amqp::bytes_view bytes) {
   // crossing to another shard is sent whole, so it is not counted (it could never complete).
   if (d.in_link != nullptr && d.remote_shard < 0) {
     d.in_link->sess->pending_bytes += bytes.size();
-    d.in_link->conn->pending_in_bytes() += bytes.size();
   }
 }
 
@@ -507,9 +490,7 @@ void router_core::consume_pending(delivery& d, std::size_t n) {
   }
   if (d.in_link != nullptr && d.remote_shard < 0) {
     d.in_link->sess->pending_bytes -= n;
-    amqp_connection& c = *d.in_link->conn;
-    c.pending_in_bytes() -= n;
-    c.window_may_open(*d.in_link->sess);
+    d.in_link->conn->window_may_open(*d.in_link->sess);
   }
 }
 
@@ -601,21 +582,7 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
       l.sess->in_unsettled.erase(d->in_id);
       d->in_tracked = false;
     }
-    if (d->queued) {
-      link& out = *d->out_link;
-      if (d->out_started) {
-        out.conn->write_abort(out);
-        if (d->out_tracked) {
-          out.sess->out_unsettled.erase(d->out_id);
-          d->out_tracked = false;
-          --out.unsettled;
-        }
-      }
-      std::erase(out.queue, d);
-      d->queued = false;
-      pump(out);
-    }
-    ++counters_.deliveries_aborted;
+    abort_outgoing(*d);
     credit_restored(*d);
     maybe_free(d);
     return;
@@ -665,6 +632,24 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
     send_remote(*d, static_cast<unsigned>(d->remote_shard), d->address_key);
   }
   maybe_free(d);
+}
+
+void router_core::abort_outgoing(delivery& d) {
+  ++counters_.deliveries_aborted;
+  if (!d.queued) return;
+  link& out = *d.out_link;
+  if (d.out_started) {
+    // The receiver saw part of it: tell it to throw the part away (part 2 §2.6.14).
+    out.conn->write_abort(out);
+    if (d.out_tracked) {
+      out.sess->out_unsettled.erase(d.out_id);
+      d.out_tracked = false;
+      --out.unsettled;
+    }
+  }
+  std::erase(out.queue, &d);
+  d.queued = false;
+  pump(out);
 }
 
 bool router_core::has_annotations_section(amqp::bytes_view message) {
@@ -764,8 +749,7 @@ bool router_core::route(delivery& d) {
       if (d.receiving) {
         d.routed = true;
         if (d.in_link != nullptr) {  // from now on held outside the session window
-          d.in_link->sess->pending_bytes -= d.pending.size();
-          d.in_link->conn->pending_in_bytes() -= d.pending.size();
+          d.in_link->sess->pending_bytes -= d.held_size();
         }
         d.remote_shard = shard;
         d.address_key = *key;

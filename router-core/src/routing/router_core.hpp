@@ -105,6 +105,8 @@ class router_core {
   void start_outgoing(delivery& d, link& out);
   void forwarded(delivery& d);
   void no_destination(delivery& d);
+  // The sender gave up on d (or went away mid-message): withdraw it from its outgoing link.
+  void abort_outgoing(delivery& d);
   // Rewrites the first frame without x-opt-qd.* annotations into d.pending. False when there
   // was nothing to strip (or the section did not fit in the first frame).
   bool strip_router_annotations(delivery& d, amqp::bytes_view first_frame, bool complete);
