@@ -17,6 +17,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   libpqxx-dev libpq-dev postgresql libsodium-dev
   openssl
+  nginx-light wrk iperf3
 )
 
 missing=()

@@ -356,6 +356,11 @@ result<void> message_to_http::on_section(std::uint64_t descriptor, bytes_view by
       to_ = p->to.value_or("");
       has_content_type_ = p->content_type.has_value();
       content_type_ = p->content_type.value_or("");
+      if (properties_hook_) {
+        auto r = properties_hook_(*this);
+        if (!r) return r;
+        keep_alive_ = kind_ == kind::request || options_.client_keep_alive;
+      }
       return {};
     }
     case section::application_properties:

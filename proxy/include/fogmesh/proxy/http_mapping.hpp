@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -107,6 +108,14 @@ class message_to_http final : private message_reader::handler {
   // Appends HTTP bytes for this piece to `out`. `complete` = last piece of the delivery.
   result<void> feed(bytes_view piece, bool complete, std::string& out);
 
+  // Called once, right after the properties section was read and before any HTTP byte is
+  // written: a listener matches the correlation-id to its request here and sets the options
+  // that depend on it (set_options). Returning an error fails the feed.
+  void on_properties(std::function<result<void>(message_to_http&)> hook) {
+    properties_hook_ = std::move(hook);
+  }
+  void set_options(http_output_options options) { options_ = std::move(options); }
+
   bool head_written() const noexcept { return head_written_; }
   bool done() const noexcept { return done_; }
   bool has_properties() const noexcept { return has_properties_; }
@@ -130,6 +139,7 @@ class message_to_http final : private message_reader::handler {
 
   kind kind_;
   http_output_options options_;
+  std::function<result<void>(message_to_http&)> properties_hook_;
   message_reader reader_;
   std::string* out_ = nullptr;
   bool has_properties_ = false;
