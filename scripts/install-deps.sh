@@ -18,6 +18,9 @@ packages=(
   libpqxx-dev libpq-dev postgresql libsodium-dev
   openssl
   nginx-light wrk iperf3
+  flatbuffers-compiler libflatbuffers-dev
+  podman runc conmon catatonit netavark aardvark-dns containernetworking-plugins uidmap
+  busybox-static
 )
 
 missing=()
