@@ -197,7 +197,6 @@ class http_listener_connection final : private http::parser_handler {
   bool client_eof_ = false;
   bool input_stopped_ = false;  // parse error / connection close: read no more requests
   bool close_after_output_ = false;
-  bool closed_notified_ = false;
   clock::time_point now_;
   std::uint64_t requests_started_ = 0;
 };
