@@ -873,6 +873,12 @@ router_config parse_config(std::string_view text, const std::string& file) {
   return cfg;
 }
 
+router_config build_config(const std::vector<config_entity>& entities, const std::string& file) {
+  router_config cfg;
+  loader(file, cfg).load(entities);
+  return cfg;
+}
+
 router_config load_config_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw config_error(path, 0, "", std::string("cannot open: ") + std::strerror(errno));

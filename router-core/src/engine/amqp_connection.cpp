@@ -690,7 +690,7 @@ void amqp_connection::handle_attach(session& s, amqp::attach& a) {
     return;
   }
   auto l = std::make_unique<link>();
-  l->conn = this;
+  l->owner = this;
   l->sess = &s;
   l->remote_handle = a.handle;
   l->name = a.name;
@@ -969,7 +969,7 @@ link* amqp_connection::attach_link(link_kind kind, const std::string& name,
   if (state_ != state::opened) return nullptr;
   session& s = router_session();
   auto l = std::make_unique<link>();
-  l->conn = this;
+  l->owner = this;
   l->sess = &s;
   l->name = name;
   l->id = next_link_id_++;

@@ -16,6 +16,7 @@
 #include "amqp/frame.hpp"
 #include "engine/tls.hpp"
 #include "io/event_loop.hpp"
+#include "routing/link_owner.hpp"
 #include "routing/model.hpp"
 
 namespace fogmesh::router {
@@ -23,28 +24,7 @@ namespace fogmesh::router {
 class shard;
 class router_core;
 
-struct connection_settings {
-  connection_role role = connection_role::normal;
-  std::uint32_t max_frame_size = 16384;
-  std::uint16_t channel_max = 32767;
-  std::uint32_t idle_timeout_ms = 16000;      // 0 = none
-  bool authenticate_peer = false;
-  std::vector<std::string> sasl_mechanisms;   // offered, in order
-  std::uint32_t link_capacity = 250;
-  strip_annotations strip = strip_annotations::both;
-  std::uint64_t max_message_size = 0;
-  std::string listener_name;
-  std::string users_file;
-  std::shared_ptr<tls_context> tls;           // set when the listener has an sslProfile
-  bool require_tls = false;
-  // Outbound (connector) connections: we speak first and authenticate as a client.
-  bool client = false;
-  std::string connector_name;
-  std::string hostname;
-  std::string sasl_username, sasl_password;
-};
-
-class amqp_connection final : public io::completion_target {
+class amqp_connection final : public io::completion_target, public link_owner {
  public:
   using clock = std::chrono::steady_clock;
 
@@ -70,32 +50,38 @@ class amqp_connection final : public io::completion_target {
   const std::string& peer() const noexcept { return peer_; }
   const std::string& container_id() const noexcept { return remote_container_; }
   const std::string& user() const noexcept { return user_; }
-  const connection_settings& settings() const noexcept { return settings_; }
+  const connection_settings& settings() const noexcept override { return settings_; }
   std::size_t session_count() const noexcept;
   std::size_t link_count() const noexcept;
+  bool encrypted() const noexcept { return tls_ != nullptr; }
+  template <class F>
+  void for_each_link(F&& f) const {
+    for (const auto& s : sessions_) {
+      if (!s) continue;
+      for (const link* l : s->links_by_handle) {
+        if (l != nullptr) f(*l);
+      }
+    }
+  }
 
   // --- used by router_core -------------------------------------------------------------
   // True while the socket is keeping up (unsent output below the high-water mark).
-  bool writable() const noexcept { return out_.size() < high_water_; }
+  bool writable() const noexcept override { return out_.size() < high_water_; }
   std::uint32_t peer_max_frame_size() const noexcept { return peer_max_frame_size_; }
   // Writes the transfer frames of `bytes` for delivery d on link l; `first` adds delivery-id,
   // tag, format and settled; `more` marks the delivery as continuing after these bytes.
-  struct write_result {
-    std::size_t consumed = 0;  // bytes of `bytes` written
-    bool done = false;         // all of them written (false: the session window closed)
-  };
   write_result write_transfer(link& l, delivery& d, amqp::bytes_view bytes, bool first,
-                              bool more);
-  void write_abort(link& l);
-  void write_flow(link& l, bool echo = false);
+                              bool more) override;
+  void write_abort(link& l) override;
+  void write_flow(link& l, bool echo = false) override;
   // Queues a disposition for coalescing within this batch.
   void queue_disposition(session& s, amqp::role role, std::uint32_t id, bool settled,
-                         const amqp::delivery_state& state);
+                         const amqp::delivery_state& state) override;
   void write_detach(link& l, bool closed, const amqp::error* err);
-  void mark_blocked(link& l);
+  void mark_blocked(link& l) override;
   void resume_blocked();
   // Re-opens a session's incoming window once held bytes drained (sends a flow if worth it).
-  void window_may_open(session& s);
+  void window_may_open(session& s) override;
   bool opened() const noexcept { return state_ == state::opened; }
   // Router-initiated links (auto-links, link routes) on a connection we opened as a client
   // or on any open connection: begins a session on first use, sends the attach and returns the
@@ -103,9 +89,9 @@ class amqp_connection final : public io::completion_target {
   link* attach_link(link_kind kind, const std::string& name, const std::string& address,
                     amqp::sender_settle_mode snd_mode);
   // Detaches a router-initiated or peer link from our side (e.g. its link-route partner left).
-  void detach_link(link& l, const amqp::error* err);
+  void detach_link(link& l, const amqp::error* err) override;
   // Sends the deferred attach reply of a link-routed link once its partner answered.
-  void complete_attach(link& l, bool accepted, const amqp::error* err);
+  void complete_attach(link& l, bool accepted, const amqp::error* err) override;
   amqp::attach attach_reply(const amqp::attach& a, const link& l, bool accepted);
 
  private:
@@ -143,7 +129,7 @@ class amqp_connection final : public io::completion_target {
   std::uint32_t window_frames() const;
 
   // Protocol violation: send close with the error, then drop after the close is written.
-  void fail(const std::string& condition, const std::string& description);
+  void fail(const std::string& condition, const std::string& description) override;
   void teardown();       // releases everything routed through this connection
   void close_socket();
   void start_send();

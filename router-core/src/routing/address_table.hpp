@@ -63,6 +63,9 @@ class address_table {
     return entries_;
   }
   const address_matcher& matcher() const noexcept { return matcher_; }
+  // New address configuration (management): applies to addresses from their next first use;
+  // entries in use keep the distribution they started with, as in qdrouterd.
+  void set_matcher(address_matcher matcher) { matcher_ = std::move(matcher); }
 
  private:
   address_matcher matcher_;

@@ -18,7 +18,7 @@
 
 namespace fogmesh::router {
 
-class amqp_connection;
+class link_owner;
 struct session;
 struct link;
 struct address_entry;
@@ -77,7 +77,7 @@ struct delivery {
 enum class link_kind : std::uint8_t { incoming, outgoing };
 
 struct link {
-  amqp_connection* conn = nullptr;
+  link_owner* owner = nullptr;        // the connection or in-router endpoint it belongs to
   session* sess = nullptr;
   std::uint32_t handle = 0;          // ours
   std::uint32_t remote_handle = 0;
@@ -95,6 +95,7 @@ struct link {
   std::optional<amqp::error> detach_error;  // what the peer said when it detached
   bool auto_link = false;
   std::uint64_t id = 0;              // shard-unique, for logs and management
+  void* endpoint_data = nullptr;     // in-router endpoints: their bookkeeping for this link
 
   // Outgoing link state (router → peer receiver).
   std::uint32_t delivery_count = 0;
@@ -140,6 +141,7 @@ struct session {
   std::uint32_t window_base = 0;               // next_incoming_id when it was advertised
   std::size_t pending_bytes = 0;               // bytes of this session's deliveries held
 
+  void* endpoint_data = nullptr;               // in-router endpoints: as link::endpoint_data
   std::vector<link*> links_by_remote_handle;  // index = remote handle
   std::vector<link*> links_by_handle;         // index = our handle
   id_window<delivery*> in_unsettled;          // by the sender's delivery-id

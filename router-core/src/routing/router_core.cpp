@@ -144,7 +144,7 @@ void router_core::connection_closed(amqp_connection& c) { std::erase(route_conta
 void router_core::initiated_link_attached(link& l, bool accepted) {
   if (l.peer == nullptr) return;
   amqp::error err{"qd:no-route-to-dest", "the route container refused the link", {}};
-  l.peer->conn->complete_attach(*l.peer, accepted, accepted ? nullptr : &err);
+  l.peer->owner->complete_attach(*l.peer, accepted, accepted ? nullptr : &err);
   if (accepted) {
     // Credit flows from whichever side receives: mirror what is already known.
     if (l.kind == link_kind::outgoing) grant_credit(*l.peer, true);
@@ -213,7 +213,7 @@ router_core::attach_decision router_core::link_attached(link& l) {
       return decision;
     }
     // Anonymous senders route per message; the engine grants credit after its attach reply.
-    l.capacity = l.conn->settings().link_capacity;
+    l.capacity = l.owner->settings().link_capacity;
     return decision;
   }
   // Waypoint addresses have two halves: senders feed phase 0 (towards the broker's queue),
@@ -236,7 +236,7 @@ router_core::attach_decision router_core::link_attached(link& l) {
     add_consumer(a, l);
   } else {
     a.producers.push_back(&l);
-    l.capacity = l.conn->settings().link_capacity;
+    l.capacity = l.owner->settings().link_capacity;
   }
   return decision;
 }
@@ -250,8 +250,8 @@ void router_core::link_detached(link& l) {
     amqp::error lost{"qd:routed-link-lost", "the other side of the link route went away", {}};
     const amqp::error* err = l.detach_received ? (l.detach_error ? &*l.detach_error : nullptr)
                                                : &lost;
-    partner->conn->complete_attach(*partner, false, err != nullptr ? err : &lost);
-    if (!partner->detach_sent) partner->conn->detach_link(*partner, err);
+    partner->owner->complete_attach(*partner, false, err != nullptr ? err : &lost);
+    if (!partner->detach_sent) partner->owner->detach_link(*partner, err);
   }
   if (l.kind == link_kind::outgoing) {
     // No new deliveries for this link; those routed here that never started go elsewhere or
@@ -388,6 +388,8 @@ void router_core::send_remote(delivery& d, unsigned shard, const std::string& ke
 
 void router_core::on_cross_message(cross_message& m) {
   switch (m.type) {
+    case cross_message::kind::task:
+      return;  // run by the shard, never routed here
     case cross_message::kind::routable: {
       if (address_entry* a = addresses_.find(m.address)) {
         for (link* producer : a->producers) grant_credit(*producer, true);
@@ -439,7 +441,7 @@ void router_core::grant_credit(link& l, bool force) {
     const std::uint32_t target = out.credit > queued ? out.credit - queued : 0;
     if (target != l.credit_outstanding || force) {
       l.credit_outstanding = target;
-      l.conn->write_flow(l);
+      l.owner->write_flow(l);
     }
     return;
   }
@@ -452,7 +454,7 @@ void router_core::grant_credit(link& l, bool force) {
   if (!force && missing < std::max<std::uint32_t>(1, target / 2) && in_use > 0) return;
   l.credit_outstanding = target;
   l.credit_to_restore = 0;
-  l.conn->write_flow(l);
+  l.owner->write_flow(l);
 }
 
 void router_core::credit_restored(delivery& d) {
@@ -490,7 +492,7 @@ void router_core::consume_pending(delivery& d, std::size_t n) {
   }
   if (d.in_link != nullptr && d.remote_shard < 0) {
     d.in_link->sess->pending_bytes -= n;
-    d.in_link->conn->window_may_open(*d.in_link->sess);
+    d.in_link->owner->window_may_open(*d.in_link->sess);
   }
 }
 
@@ -509,7 +511,7 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
         detach_live(*d);
         d->in_link = nullptr;
         maybe_free(d);
-        l.conn->fail("amqp:session:errant-link", "duplicate or out-of-window delivery-id");
+        l.owner->fail("amqp:session:errant-link", "duplicate or out-of-window delivery-id");
         return;
       }
       d->in_tracked = true;
@@ -524,7 +526,7 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
     // stripAnnotations in/both (qdrouterd's default on normal listeners): router annotations a
     // client put on a message are removed before routing. The byte search keeps the common
     // case (no such annotations) at one memmem over the first frame.
-    const strip_annotations strip = l.conn->settings().strip;
+    const strip_annotations strip = l.owner->settings().strip;
     if ((strip == strip_annotations::both || strip == strip_annotations::in) && !t.aborted &&
         has_annotations_section(payload) &&
         memmem(payload.data(), payload.size(), "x-opt-qd.", 9) != nullptr) {
@@ -545,20 +547,20 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
     // written straight from the receive buffer, never copied into the delivery.
     if (last && !t.aborted && l.addr != nullptr && l.addr->dist != distribution::multicast) {
       link* out = pick_consumer(*l.addr);
-      if (out != nullptr && out->queue.empty() && out->credit > 0 && out->conn->writable() &&
+      if (out != nullptr && out->queue.empty() && out->credit > 0 && out->owner->writable() &&
           out->sess->remote_incoming_window > 0) {
         d->routed = true;
         d->out_link = out;
         ++l.addr->deliveries_in;
         start_outgoing(*d, *out);
-        auto written = out->conn->write_transfer(*out, *d, payload, true, false);
+        auto written = out->owner->write_transfer(*out, *d, payload, true, false);
         if (written.done) {
           forwarded(*d);
         } else {
           add_pending(*d, payload.subspan(written.consumed));
           d->queued = true;
           out->queue.push_back(d);
-          out->conn->mark_blocked(*out);
+          out->owner->mark_blocked(*out);
         }
         return;
       }
@@ -603,11 +605,11 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
   // for large messages).
   if (d->routed && d->queued && d->out_started && d->held_size() == 0) {
     link& out = *d->out_link;
-    if (out.queue.front() == d && out.conn->writable() && out.sess->remote_incoming_window > 0) {
-      auto written = out.conn->write_transfer(out, *d, payload, false, d->receiving);
+    if (out.queue.front() == d && out.owner->writable() && out.sess->remote_incoming_window > 0) {
+      auto written = out.owner->write_transfer(out, *d, payload, false, d->receiving);
       if (!written.done) {
         add_pending(*d, payload.subspan(written.consumed));
-        out.conn->mark_blocked(out);
+        out.owner->mark_blocked(out);
       } else if (!d->receiving) {
         out.queue.pop_front();
         d->queued = false;
@@ -640,7 +642,7 @@ void router_core::abort_outgoing(delivery& d) {
   link& out = *d.out_link;
   if (d.out_started) {
     // The receiver saw part of it: tell it to throw the part away (part 2 §2.6.14).
-    out.conn->write_abort(out);
+    out.owner->write_abort(out);
     if (d.out_tracked) {
       out.sess->out_unsettled.erase(d.out_id);
       d.out_tracked = false;
@@ -838,29 +840,29 @@ void router_core::fan_out(delivery& d, address_entry& a, bool local_only) {
 }
 
 void router_core::pump(link& out) {
-  amqp_connection& conn = *out.conn;
+  link_owner& owner = *out.owner;
   session& s = *out.sess;
   while (!out.queue.empty()) {
     delivery& d = *out.queue.front();
     bool first = false;
     if (!d.out_started) {
       if (out.credit == 0) break;
-      if (!conn.writable() || s.remote_incoming_window == 0) {
-        conn.mark_blocked(out);
+      if (!owner.writable() || s.remote_incoming_window == 0) {
+        owner.mark_blocked(out);
         break;
       }
       if (d.receiving && d.held_size() == 0) break;  // nothing to send yet
       start_outgoing(d, out);
       first = true;
-    } else if (!conn.writable() || s.remote_incoming_window == 0) {
-      conn.mark_blocked(out);
+    } else if (!owner.writable() || s.remote_incoming_window == 0) {
+      owner.mark_blocked(out);
       break;
     }
     if (d.held_size() == 0 && d.receiving) break;  // streaming: wait for the next frame
-    auto written = conn.write_transfer(out, d, d.held(), first, d.receiving);
+    auto written = owner.write_transfer(out, d, d.held(), first, d.receiving);
     consume_pending(d, written.consumed);
     if (!written.done) {
-      conn.mark_blocked(out);
+      owner.mark_blocked(out);
       break;
     }
     if (d.receiving) break;  // the rest of this delivery is still to come
@@ -872,7 +874,7 @@ void router_core::pump(link& out) {
     // Nothing to send: use up the credit as the receiver asked (part 2 §2.6.7).
     out.delivery_count += out.credit;
     out.credit = 0;
-    conn.write_flow(out);
+    owner.write_flow(out);
   }
 }
 
@@ -932,7 +934,7 @@ void router_core::finish_ingress(delivery& d, const amqp::delivery_state& state,
   }
   if (d.in_link == nullptr || !d.in_tracked) return;
   link& in = *d.in_link;
-  in.conn->queue_disposition(*in.sess, amqp::role::receiver, d.in_id, settled, state);
+  in.owner->queue_disposition(*in.sess, amqp::role::receiver, d.in_id, settled, state);
   if (settled) {
     in.sess->in_unsettled.erase(d.in_id);
     d.in_tracked = false;
@@ -978,7 +980,7 @@ void router_core::disposition(session& s, amqp::role peer_role, std::uint32_t id
   d->in_settled = true;
   if (d->out_tracked && d->out_link != nullptr) {
     link& out = *d->out_link;
-    out.conn->queue_disposition(*out.sess, amqp::role::sender, d->out_id, true, state);
+    out.owner->queue_disposition(*out.sess, amqp::role::sender, d->out_id, true, state);
     out.sess->out_unsettled.erase(d->out_id);
     d->out_tracked = false;
     if (out.unsettled > 0) --out.unsettled;

@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <latch>
 #include <mutex>
 #include <thread>
@@ -22,6 +25,41 @@ const std::shared_ptr<spdlog::logger>& logger() {
   static const auto l = log::get("router.server");
   return l;
 }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (!in) throw std::runtime_error("cannot read");
+  return buf.str();
+}
+
+// Entities without a `name` get the name the loader gave them (listener/connector:
+// "<type>/<host>:<port>"), or "<type>/<n>", so management can address every one.
+void name_unnamed_entities(std::vector<config_entity>& entities, const router_config& cfg) {
+  std::map<std::string, std::size_t> seen;
+  for (auto& e : entities) {
+    const entity_schema* schema = find_entity_schema(e.type);
+    if (schema == nullptr) continue;
+    const std::size_t index = seen[schema->name]++;
+    if (std::any_of(e.attributes.begin(), e.attributes.end(),
+                    [](const config_attribute& a) { return a.name == "name"; })) {
+      continue;
+    }
+    std::string name = schema->name + "/" + std::to_string(index);
+    if (schema->name == "listener" && index < cfg.listeners.size()) {
+      name = cfg.listeners[index].name;
+    } else if (schema->name == "connector" && index < cfg.connectors.size()) {
+      name = cfg.connectors[index].name;
+    } else if (schema->name == "address" && index < cfg.addresses.size() &&
+               !cfg.addresses[index].name.empty()) {
+      name = cfg.addresses[index].name;
+    }
+    e.attributes.push_back({"name", name, false, e.line});
+  }
+}
+
+}  // namespace
 
 listener_endpoint bind_listener(const listener_config& cfg, const router_config& all,
                                  std::uint16_t fixed_port) {
@@ -96,7 +134,6 @@ listener_endpoint bind_listener(const listener_config& cfg, const router_config&
   return ep;
 }
 
-}  // namespace
 
 struct router::impl {
   router_config config;
@@ -124,6 +161,17 @@ router::router(router_config config) : impl_(std::make_unique<impl>()) {
                    shards);
   }
   impl_->group = std::make_unique<shard_group>(shards);
+  impl_->group->config = cfg;
+  if (!cfg.file.empty()) {
+    // Management answers with the attributes as written: keep the file's entities. The file
+    // parsed a moment ago; if it changed since, management shows the new text's entities.
+    try {
+      impl_->group->entities = parse_config_entities(read_file(cfg.file), cfg.file);
+    } catch (const std::exception& e) {
+      logger()->warn("management: cannot re-read {}: {}", cfg.file, e.what());
+    }
+  }
+  name_unnamed_entities(impl_->group->entities, cfg);
   impl_->endpoints.resize(shards);
   for (const auto& l : cfg.listeners) {
     std::uint16_t port = 0;

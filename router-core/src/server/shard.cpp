@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "fogmesh/common/log.hpp"
+#include "management/agent.hpp"
 
 namespace fogmesh::router {
 
@@ -97,6 +98,7 @@ class shard::listener_target final : public io::completion_target {
   void stop() {
     if (armed_) owner_.loop().cancel(slot_, io::op_kind::accept);
   }
+  const std::string& name() const noexcept { return ep_.config.name; }
 
  private:
   shard& owner_;
@@ -139,8 +141,11 @@ class shard::connector_target final : public io::completion_target {
     delay_ = std::chrono::seconds(std::max(1u, cfg_.retry_delay_seconds));
   }
   ~connector_target() override {
+    owner_.loop().unregister_target(slot_);  // a connect still in flight completes unseen
     if (fd_ >= 0) ::close(fd_);
   }
+  const std::string& name() const noexcept { return cfg_.name; }
+  amqp_connection* connection() const noexcept { return connection_; }
 
   void tick(std::chrono::steady_clock::time_point now) {
     if (connection_ != nullptr || connecting_ || owner_.draining_ || now < next_attempt_) return;
@@ -236,7 +241,8 @@ shard::shard(unsigned index, const router_config& config, std::vector<listener_e
             address_matcher(config.addresses, config.router.default_distribution),
             group.size() > 1 ? &group : nullptr, index,
             [this](unsigned to, cross_message&& m) { post(to, std::move(m)); }),
-      listeners_(std::move(listeners)) {
+      listeners_(std::make_move_iterator(listeners.begin()),
+                 std::make_move_iterator(listeners.end())) {
   core_.set_routes(config.link_routes, config.auto_links);
   group_.set_ring_fd(index_, loop_.ring_fd());
   loop_.set_cross_shard_handler([this] { drain_inbox(); });
@@ -279,7 +285,71 @@ void shard::flush_outboxes() {
 
 void shard::drain_inbox() {
   auto messages = group_.take(index_);
-  for (auto& m : messages) core_.on_cross_message(m);
+  for (auto& m : messages) {
+    if (m.type == cross_message::kind::task) {
+      m.task(*this);
+    } else {
+      core_.on_cross_message(m);
+    }
+  }
+}
+
+void shard::post_task(unsigned to, std::function<void(shard&)> task) {
+  cross_message m;
+  m.type = cross_message::kind::task;
+  m.from = index_;
+  m.task = std::move(task);
+  post(to, std::move(m));
+}
+
+local_endpoint& shard::make_endpoint(std::string name) {
+  endpoints_.push_back(std::make_unique<local_endpoint>(
+      core_, std::move(name), [this](local_endpoint& e) { dirty_endpoints_.push_back(&e); }));
+  return *endpoints_.back();
+}
+
+void shard::add_listener(listener_endpoint ep) {
+  listeners_.push_back(std::move(ep));
+  listener_targets_.push_back(std::make_unique<listener_target>(*this, listeners_.back()));
+}
+
+bool shard::remove_listener(const std::string& name) {
+  bool found = false;
+  std::erase_if(listener_targets_, [&](const std::unique_ptr<listener_target>& t) {
+    if (t->name() != name) return false;
+    t->stop();
+    return found = true;
+  });
+  for (auto it = listeners_.begin(); it != listeners_.end();) {
+    if (it->config.name == name) {
+      if (it->fd >= 0) ::close(it->fd);
+      it = listeners_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return found;
+}
+
+void shard::add_connector(const connector_config& c) {
+  connectors_.push_back(std::make_unique<connector_target>(*this, c));
+  connectors_.back()->tick(std::chrono::steady_clock::now());
+}
+
+bool shard::remove_connector(const std::string& name) {
+  auto it = std::find_if(connectors_.begin(), connectors_.end(),
+                         [&](const auto& c) { return c->name() == name; });
+  if (it == connectors_.end()) return false;
+  if (amqp_connection* c = (*it)->connection(); c != nullptr && !c->closed()) {
+    c->shutdown("", "connector " + name + " deleted");
+  }
+  connectors_.erase(it);
+  return true;
+}
+
+void shard::set_addresses(const std::vector<address_config>& addresses,
+                          distribution default_dist) {
+  core_.addresses().set_matcher(address_matcher(addresses, default_dist));
 }
 
 void shard::mark_dirty(amqp_connection* c) {
@@ -326,7 +396,10 @@ void shard::after_batch() {
     for (auto& c : connections_) c->shutdown("", "");
   }
   // Flushing may complete work that dirties other connections: loop until quiet.
-  while (!dirty_.empty()) {
+  while (!dirty_.empty() || !dirty_endpoints_.empty()) {
+    std::vector<local_endpoint*> endpoints;
+    endpoints.swap(dirty_endpoints_);
+    for (local_endpoint* e : endpoints) e->flush();
     std::vector<amqp_connection*> batch;
     batch.swap(dirty_);
     for (amqp_connection* c : batch) c->flush();
@@ -357,12 +430,14 @@ void shard::run() {
   for (auto& ep : listeners_) {
     listener_targets_.push_back(std::make_unique<listener_target>(*this, ep));
   }
+  management_ = std::make_unique<management::agent>(*this);
   for (const auto& c : index_ == 0 ? config_.connectors : std::vector<connector_config>{}) {
     connectors_.push_back(std::make_unique<connector_target>(*this, c));
     connectors_.back()->tick(std::chrono::steady_clock::now());
   }
   loop_.run([this] { after_batch(); });
   listener_targets_.clear();
+  management_.reset();
 }
 
 }  // namespace fogmesh::router

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,10 +19,15 @@
 #include "engine/amqp_connection.hpp"
 #include "fogmesh/router/config.hpp"
 #include "io/event_loop.hpp"
+#include "routing/local_endpoint.hpp"
 #include "routing/router_core.hpp"
 #include "server/shard_group.hpp"
 
 namespace fogmesh::router {
+
+namespace management {
+class agent;
+}
 
 struct listener_endpoint {
   listener_config config;
@@ -28,6 +35,12 @@ struct listener_endpoint {
   int fd = -1;
   std::uint16_t bound_port = 0;
 };
+
+// Binds one listening socket for cfg (SO_REUSEPORT, so every shard has its own on the same
+// port). fixed_port != 0 overrides the configured port (the port the first shard got for
+// port 0). Throws std::system_error naming the listener.
+listener_endpoint bind_listener(const listener_config& cfg, const router_config& all,
+                                std::uint16_t fixed_port);
 
 class shard {
  public:
@@ -49,6 +62,23 @@ class shard {
   const router_config& config() const noexcept { return config_; }
   void mark_dirty(amqp_connection* c);
   std::size_t connection_count() const noexcept { return connections_.size(); }
+  const std::vector<std::unique_ptr<amqp_connection>>& connections() const noexcept {
+    return connections_;
+  }
+  shard_group& group() noexcept { return group_; }
+
+  // Runs task on shard `to`'s thread (this one included) after the current loop turn.
+  void post_task(unsigned to, std::function<void(shard&)> task);
+
+  // An in-router endpoint owned by this shard (flushed once per loop turn).
+  local_endpoint& make_endpoint(std::string name);
+
+  // Runtime configuration from management, applied on this shard's thread.
+  void add_listener(listener_endpoint ep);
+  bool remove_listener(const std::string& name);  // existing connections stay
+  void add_connector(const connector_config& c);   // shard 0 only
+  bool remove_connector(const std::string& name);  // closes its connection
+  void set_addresses(const std::vector<address_config>& addresses, distribution default_dist);
 
  private:
   class listener_target;
@@ -70,12 +100,15 @@ class shard {
   std::vector<std::vector<cross_message>> outboxes_;  // per target shard, sent per loop turn
   io::event_loop loop_;
   router_core core_;
-  std::vector<listener_endpoint> listeners_;
+  std::list<listener_endpoint> listeners_;  // stable addresses: targets refer to them
   std::vector<std::unique_ptr<listener_target>> listener_targets_;
   std::unique_ptr<control_target> control_;
   std::vector<std::unique_ptr<connector_target>> connectors_;
   std::vector<std::unique_ptr<amqp_connection>> connections_;
   std::vector<amqp_connection*> dirty_;
+  std::vector<std::unique_ptr<local_endpoint>> endpoints_;
+  std::vector<local_endpoint*> dirty_endpoints_;
+  std::unique_ptr<management::agent> management_;
   int wake_fd_ = -1;
   std::atomic<bool> stop_requested_{false};
   bool draining_ = false;

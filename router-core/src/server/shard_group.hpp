@@ -10,7 +10,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,14 +20,18 @@
 #include <vector>
 
 #include "amqp/performatives.hpp"
+#include "fogmesh/router/config.hpp"
 
 namespace fogmesh::router {
+
+class shard;
 
 struct cross_message {
   enum class kind : std::uint8_t {
     forward,   // a complete delivery for `address` on the target shard
     outcome,   // the final outcome of a forwarded unsettled delivery, back to its origin
     routable,  // `address` gained its first consumer somewhere: senders may get credit
+    task,      // run `task` on the target shard's thread (management, runtime configuration)
   };
   kind type = kind::forward;
   unsigned from = 0;
@@ -37,6 +43,7 @@ struct cross_message {
   amqp::delivery_state::kind state = amqp::delivery_state::kind::none;  // outcome
   bool delivery_failed = false;
   bool undeliverable_here = false;
+  std::function<void(shard&)> task;
 };
 
 class shard_group {
@@ -62,6 +69,14 @@ class shard_group {
 
   // Connection ids unique across shards (log lines and management name connections by them).
   std::uint64_t next_connection_id() { return next_connection_id_.fetch_add(1); }
+
+  // The router's current configuration as management sees it: the loaded file plus what
+  // CREATE/DELETE changed since. Readers and writers hold config_mutex.
+  std::mutex config_mutex;
+  router_config config;
+  // Every configuration entity with its attributes as written (QUERY/READ answer from these).
+  std::vector<config_entity> entities;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   void set_ring_fd(unsigned shard, int fd) { inboxes_[shard]->ring_fd.store(fd); }
   int ring_fd(unsigned shard) const { return inboxes_[shard]->ring_fd.load(); }

@@ -200,6 +200,9 @@ struct config_entity {
 // Syntax only (either syntax): no schema check. Throws config_error on malformed text.
 std::vector<config_entity> parse_config_entities(std::string_view text,
                                                  const std::string& file = "<config>");
+// Schema check and typing of already-parsed entities (management CREATE). Throws config_error.
+router_config build_config(const std::vector<config_entity>& entities,
+                           const std::string& file = "<management>");
 
 enum class attribute_type { string, integer, boolean, enumeration, list, map };
 
