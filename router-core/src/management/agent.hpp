@@ -5,9 +5,10 @@
 // shard with tasks and answered when the last shard has replied.
 //
 // Operations: QUERY, READ, CREATE, DELETE, GET-TYPES, GET-ATTRIBUTES, GET-OPERATIONS,
-// GET-MGMT-NODES. CREATE/DELETE take effect at once for listener, connector and
-// router.config.address; other configuration types are answered 501 until they can change at
-// run time.
+// GET-MGMT-NODES. CREATE/DELETE take effect at once for listener, connector,
+// router.config.address and the adaptor entities (tcpListener, httpConnector, ... when the
+// proxy adaptors are registered); other configuration types are answered 501 until they can
+// change at run time.
 //
 // Thread: the owning shard's thread.
 #pragma once

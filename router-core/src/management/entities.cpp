@@ -455,7 +455,7 @@ namespace {
 
 bool changeable(const entity_type& t) {
   return t.config_name == "listener" || t.config_name == "connector" ||
-         t.config_name == "address";
+         t.config_name == "address" || find_adaptor(t.config_name) != nullptr;
 }
 
 // Pushes the new address configuration to every shard.
@@ -542,6 +542,18 @@ response create(shard& origin, const entity_type& type, const request& req) {
     origin.post_task(0, [c](shard& s) { s.add_connector(c); });
     group.config.connectors.push_back(c);
     logger()->info("connector '{}' created to {}:{}", name, c.host, c.port);
+  } else if (const adaptor_type* adaptor = find_adaptor(type.config_name)) {
+    generic_entity g = typed.other.back();
+    try {
+      adaptor->validate(g);
+    } catch (const std::exception& e) {
+      return error(400, std::string("Bad Request: ") + e.what());
+    }
+    for (unsigned i = 0; i < group.size(); ++i) {
+      origin.post_task(i, [g](shard& s) { s.add_adaptor(g); });
+    }
+    group.config.other.push_back(std::move(g));
+    logger()->info("{} '{}' created", type.config_name, name);
   } else {
     group.config.addresses.push_back(typed.addresses.back());
     publish_addresses(origin, group.config);
@@ -576,6 +588,14 @@ response remove(shard& origin, const entity_type& type, const request& req) {
   } else if (type.config_name == "connector") {
     std::erase_if(group.config.connectors, [&](const auto& c) { return c.name == name; });
     origin.post_task(0, [name](shard& s) { s.remove_connector(name); });
+  } else if (find_adaptor(type.config_name) != nullptr) {
+    std::erase_if(group.config.other, [&](const generic_entity& g) {
+      auto it = g.attributes.find("name");
+      return g.type == type.config_name && it != g.attributes.end() && it->second == name;
+    });
+    for (unsigned i = 0; i < group.size(); ++i) {
+      origin.post_task(i, [name](shard& s) { s.remove_adaptor(name); });
+    }
   } else {
     std::erase_if(group.config.addresses, [&](const auto& a) { return a.name == name; });
     publish_addresses(origin, group.config);

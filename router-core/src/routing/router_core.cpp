@@ -954,6 +954,14 @@ void router_core::disposition(session& s, amqp::role peer_role, std::uint32_t id
     delivery* d = s.out_unsettled.find(id);
     if (d == nullptr) return;
     const bool sender_waits = (d->in_link != nullptr && d->in_tracked) || d->remote_origin;
+    if (state.type == amqp::delivery_state::kind::received && !settled && d->in_link != nullptr &&
+        d->in_tracked) {
+      // Progress of a streaming delivery (how many bytes the receiver has taken): the TCP
+      // adaptor's byte window rides on it, so it goes back to the sender unsettled.
+      d->in_link->owner->queue_disposition(*d->in_link->sess, amqp::role::receiver, d->in_id,
+                                           false, state);
+      return;
+    }
     if (is_terminal(state.type) && sender_waits) {
       // End-to-end: the sender gets the receiver's outcome, settled when the receiver settled.
       if (state.type == amqp::delivery_state::kind::released) ++counters_.deliveries_released;

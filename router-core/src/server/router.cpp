@@ -59,6 +59,32 @@ void name_unnamed_entities(std::vector<config_entity>& entities, const router_co
   }
 }
 
+// Names unnamed adaptor entities "<type>/<n>" (as management does) and checks each with its
+// adaptor, so a bad tcpListener stops the router at start like any config error.
+void prepare_adaptor_entities(router_config& cfg) {
+  std::map<std::string, std::size_t> seen;
+  for (auto& e : cfg.other) {
+    const std::size_t index = seen[e.type]++;
+    if (!e.attributes.count("name")) e.attributes["name"] = e.type + "/" + std::to_string(index);
+    const adaptor_type* type = find_adaptor(e.type);
+    if (type == nullptr) {
+      if (e.type.starts_with("tcp") || e.type.starts_with("http")) {
+        logger()->warn("{} '{}' (line {}) has no effect: this router was built without the "
+                       "proxy adaptors",
+                       e.type, e.attributes["name"], e.line);
+      }
+      continue;
+    }
+    try {
+      type->validate(e);
+    } catch (const config_error&) {
+      throw;
+    } catch (const std::exception& ex) {
+      throw config_error(cfg.file, e.line, e.type, ex.what());
+    }
+  }
+}
+
 }  // namespace
 
 listener_endpoint bind_listener(const listener_config& cfg, const router_config& all,
@@ -161,6 +187,7 @@ router::router(router_config config) : impl_(std::make_unique<impl>()) {
                    shards);
   }
   impl_->group = std::make_unique<shard_group>(shards);
+  prepare_adaptor_entities(cfg);
   impl_->group->config = cfg;
   if (!cfg.file.empty()) {
     // Management answers with the attributes as written: keep the file's entities. The file

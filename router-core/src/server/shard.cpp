@@ -347,6 +347,26 @@ bool shard::remove_connector(const std::string& name) {
   return true;
 }
 
+void shard::add_adaptor(const generic_entity& entity) {
+  const adaptor_type* type = find_adaptor(entity.type);
+  if (type == nullptr) return;
+  const auto name_it = entity.attributes.find("name");
+  const std::string name = name_it != entity.attributes.end() ? name_it->second : entity.type;
+  try {
+    adaptors_.emplace_back(name, type->create(*this, entity));
+  } catch (const std::exception& e) {
+    logger()->error("{} '{}' not started on shard {}: {}", entity.type, name, index_, e.what());
+  }
+}
+
+bool shard::remove_adaptor(const std::string& name) {
+  return std::erase_if(adaptors_, [&](auto& a) {
+           if (a.first != name) return false;
+           a.second->stop();
+           return true;
+         }) > 0;
+}
+
 void shard::set_addresses(const std::vector<address_config>& addresses,
                           distribution default_dist) {
   core_.addresses().set_matcher(address_matcher(addresses, default_dist));
@@ -373,6 +393,7 @@ void shard::accept(listener_endpoint& ep, int fd) {
 
 void shard::tick() {
   const auto now = std::chrono::steady_clock::now();
+  for (auto& [name, adaptor] : adaptors_) adaptor->tick();
   for (auto& c : connections_) c->tick(now);
   for (auto& c : connectors_) c->tick(now);
   if (draining_ && now >= drain_deadline_) {
@@ -393,6 +414,7 @@ void shard::after_batch() {
     drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     logger()->info("shutting down: closing {} connection(s)", connections_.size());
     for (auto& t : listener_targets_) t->stop();
+    for (auto& [name, adaptor] : adaptors_) adaptor->stop();
     for (auto& c : connections_) c->shutdown("", "");
   }
   // Flushing may complete work that dirties other connections: loop until quiet.
@@ -431,12 +453,14 @@ void shard::run() {
     listener_targets_.push_back(std::make_unique<listener_target>(*this, ep));
   }
   management_ = std::make_unique<management::agent>(*this);
+  for (const auto& entity : config_.other) add_adaptor(entity);
   for (const auto& c : index_ == 0 ? config_.connectors : std::vector<connector_config>{}) {
     connectors_.push_back(std::make_unique<connector_target>(*this, c));
     connectors_.back()->tick(std::chrono::steady_clock::now());
   }
   loop_.run([this] { after_batch(); });
   listener_targets_.clear();
+  adaptors_.clear();
   management_.reset();
 }
 

@@ -21,6 +21,7 @@
 #include "io/event_loop.hpp"
 #include "routing/local_endpoint.hpp"
 #include "routing/router_core.hpp"
+#include "server/adaptors.hpp"
 #include "server/shard_group.hpp"
 
 namespace fogmesh::router {
@@ -79,6 +80,9 @@ class shard {
   void add_connector(const connector_config& c);   // shard 0 only
   bool remove_connector(const std::string& name);  // closes its connection
   void set_addresses(const std::vector<address_config>& addresses, distribution default_dist);
+  // Adaptor entities (server/adaptors.hpp): creates this shard's instance / destroys it.
+  void add_adaptor(const generic_entity& entity);
+  bool remove_adaptor(const std::string& name);
 
  private:
   class listener_target;
@@ -109,6 +113,8 @@ class shard {
   std::vector<std::unique_ptr<local_endpoint>> endpoints_;
   std::vector<local_endpoint*> dirty_endpoints_;
   std::unique_ptr<management::agent> management_;
+  // Declared after endpoints_: destroyed before the endpoints their links live on.
+  std::vector<std::pair<std::string, std::unique_ptr<adaptor_instance>>> adaptors_;
   int wake_fd_ = -1;
   std::atomic<bool> stop_requested_{false};
   bool draining_ = false;
