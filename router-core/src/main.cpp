@@ -16,6 +16,9 @@
 #include "fogmesh/router/config.hpp"
 #include "fogmesh/router/router.hpp"
 #include "fogmesh/router/version.hpp"
+#ifdef FOGMESH_WITH_PROXY
+#include "fogmesh/proxy/router_adaptors.hpp"
+#endif
 
 namespace {
 
@@ -102,6 +105,9 @@ int main(int argc, char** argv) {
     }
   }
 
+#ifdef FOGMESH_WITH_PROXY
+  fogmesh::proxy::register_router_adaptors();  // tcp/http listeners and connectors
+#endif
   fogmesh::router::router_config config;
   try {
     config = fogmesh::router::load_config_file(config_path);

@@ -105,6 +105,10 @@ void local_endpoint::settle(link& l, std::uint32_t id, const amqp::delivery_stat
   core_.disposition(*l.sess, amqp::role::receiver, id, true, state);
 }
 
+void local_endpoint::update(link& l, std::uint32_t id, const amqp::delivery_state& state) {
+  core_.disposition(*l.sess, amqp::role::receiver, id, false, state);
+}
+
 void local_endpoint::set_credit(link& l, std::uint32_t credit) {
   l.credit = credit;
   core_.credit_updated(l);

@@ -84,6 +84,9 @@ class local_endpoint final : public link_owner {
   std::deque<incoming_delivery>& incoming(link& l);
   // Final outcome for delivery `id` (not needed for presettled ones).
   void settle(link& l, std::uint32_t id, const amqp::delivery_state& state);
+  // A non-terminal state for delivery `id` without settling it: the `received` progress of a
+  // streaming delivery (the TCP adaptor's byte window), which the core forwards to the sender.
+  void update(link& l, std::uint32_t id, const amqp::delivery_state& state);
   // Sets the link's credit to `credit` deliveries beyond those already received.
   void set_credit(link& l, std::uint32_t credit);
   // The handler consumed bytes: lets the core write more if it had to hold back.
