@@ -93,11 +93,12 @@ class Router:
     """
 
     def __init__(self, args, listeners=None, addresses=None, extra="", router_id=None,
-                 log_level=None, start=True, expect_exit_code=0):
+                 log_level=None, start=True, expect_exit_code=0, mode="standalone"):
         self.binary = args.router
         self.listeners = listeners if listeners is not None else [{}]
         self.addresses = addresses if addresses is not None else []
         self.extra = extra
+        self.mode = mode
         self.router_id = router_id or "interop-%d" % os.getpid()
         self.log_level = log_level or os.environ.get("FOGMESH_INTEROP_LOG_LEVEL")
         self.expect_exit_code = expect_exit_code
@@ -113,7 +114,7 @@ class Router:
 
     # -- config ----------------------------------------------------------------------------
     def config_text(self):
-        lines = ["router {", "    mode: standalone", "    id: %s" % self.router_id, "}", ""]
+        lines = ["router {", "    mode: %s" % self.mode, "    id: %s" % self.router_id, "}", ""]
         for attrs in self.listeners:
             attrs = dict(attrs)
             attrs.setdefault("host", "127.0.0.1")

@@ -609,6 +609,7 @@ void amqp_connection::handle_open(const amqp::open& o) {
   state_ = state::opened;
   logger()->info("[C{}] connection from {} opened (container {}, user {})", id_, peer_,
                  remote_container_, user_);
+  core_.connection_opened(*this);
 }
 
 session* amqp_connection::session_by_remote(std::uint16_t channel) {
@@ -691,6 +692,7 @@ void amqp_connection::handle_attach(session& s, amqp::attach& a) {
   }
   auto l = std::make_unique<link>();
   l->owner = this;
+  l->inter_router = settings_.role == connection_role::inter_router;
   l->sess = &s;
   l->remote_handle = a.handle;
   l->name = a.name;
@@ -970,6 +972,7 @@ link* amqp_connection::attach_link(link_kind kind, const std::string& name,
   session& s = router_session();
   auto l = std::make_unique<link>();
   l->owner = this;
+  l->inter_router = settings_.role == connection_role::inter_router;
   l->sess = &s;
   l->name = name;
   l->id = next_link_id_++;

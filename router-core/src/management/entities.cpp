@@ -7,6 +7,7 @@
 #include "engine/amqp_connection.hpp"
 #include "fogmesh/common/log.hpp"
 #include "fogmesh/router/version.hpp"
+#include "mesh/mesh_agent.hpp"
 #include "server/shard.hpp"
 
 namespace fogmesh::router::management {
@@ -66,12 +67,12 @@ std::vector<entity_type> build_types() {
                     "priority"},
                    state_operations,
                    {"subscriberCount", "deliveriesIngress", "deliveriesEgress"}});
-  // No mesh yet: the router knows no other routers.
+  // Other routers of the mesh as shard 0's routing agent knows them (interior routers only).
   types.push_back({"router.node",
                    "",
                    true,
                    {"identity", "name", "type", "id", "protocolVersion", "instance",
-                    "linkState", "nextHop", "validOrigins", "address", "cost"},
+                    "linkState", "nextHop", "address", "cost"},
                    state_operations,
                    {}});
   for (const entity_schema& schema : config_schema()) {
@@ -335,6 +336,8 @@ value_list shard_rows(shard& s, const entity_type& type) {
         rows.push_back(value{std::move(r)});
       });
     }
+  } else if (type.name == "router.node") {
+    if (s.mesh() != nullptr) rows = s.mesh()->node_rows();
   } else if (type.name == "router.address") {
     for (const auto& [key, a] : core.addresses().entries()) {
       int phase = 0;

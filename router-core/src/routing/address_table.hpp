@@ -22,6 +22,8 @@ struct address_entry {
   std::vector<link*> consumers;  // outgoing links (peer receivers)
   std::vector<link*> producers;  // incoming links with this target
   std::size_t next_consumer = 0; // round-robin cursor for closest ties
+  std::uint32_t local_consumers = 0;  // consumers that are not links to other routers
+  std::uint32_t mesh_links = 0;       // consumers that are links to neighbour routers
   std::uint64_t deliveries_in = 0;
   std::uint64_t deliveries_out = 0;
   std::uint64_t dropped = 0;

@@ -26,6 +26,7 @@ class tls_context;
 // Per-connection settings, taken from the listener or connector that made the connection.
 struct connection_settings {
   connection_role role = connection_role::normal;
+  unsigned cost = 1;                          // inter-router: the listener/connector's cost
   std::uint32_t max_frame_size = 16384;
   std::uint16_t channel_max = 32767;
   std::uint32_t idle_timeout_ms = 16000;      // 0 = none

@@ -94,6 +94,8 @@ struct link {
   link* peer = nullptr;              // link-route partner: everything is forwarded to it
   std::optional<amqp::error> detach_error;  // what the peer said when it detached
   bool auto_link = false;
+  bool inter_router = false;         // on a connection to a neighbour router (mesh)
+  unsigned mesh_cost = 0;            // inter-router consumer: cost of the path it leads on
   std::uint64_t id = 0;              // shard-unique, for logs and management
   void* endpoint_data = nullptr;     // in-router endpoints: their bookkeeping for this link
 

@@ -1,6 +1,7 @@
 #include "routing/router_core.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <random>
 
@@ -111,6 +112,10 @@ amqp_connection* router_core::find_route_container(const std::string& connection
 }
 
 void router_core::connection_opened(amqp_connection& c) {
+  if (c.settings().role == connection_role::inter_router) {
+    if (on_neighbour) on_neighbour(c, true);
+    return;
+  }
   if (c.settings().role != connection_role::route_container) return;
   route_containers_.push_back(&c);
   for (const auto& al : auto_links_) {
@@ -139,7 +144,10 @@ void router_core::connection_opened(amqp_connection& c) {
   }
 }
 
-void router_core::connection_closed(amqp_connection& c) { std::erase(route_containers_, &c); }
+void router_core::connection_closed(amqp_connection& c) {
+  std::erase(route_containers_, &c);
+  if (c.settings().role == connection_role::inter_router && on_neighbour) on_neighbour(c, false);
+}
 
 void router_core::initiated_link_attached(link& l, bool accepted) {
   if (l.peer == nullptr) return;
@@ -333,9 +341,23 @@ bool router_core::routable(const link& in) const {
          (group_ != nullptr && group_->any_consumer(in.addr->name));
 }
 
+void router_core::bind_mesh_link(link& l, const std::string& key, unsigned cost) {
+  l.inter_router = true;
+  l.mesh_cost = cost;
+  l.address = key;
+  address_entry& a = addresses_.get(key);
+  l.addr = &a;
+  add_consumer(a, l);
+}
+
 void router_core::add_consumer(address_entry& a, link& l) {
   const bool first_here = a.consumers.empty();
   a.consumers.push_back(&l);
+  if (l.inter_router) {
+    ++a.mesh_links;
+  } else if (++a.local_consumers == 1 && on_local_address) {
+    on_local_address(a.name, true);
+  }
   if (!first_here) return;
   for (link* producer : a.producers) grant_credit(*producer, true);
   if (group_ != nullptr && group_->consumer_added(shard_index_, a.name)) {
@@ -353,7 +375,13 @@ void router_core::add_consumer(address_entry& a, link& l) {
 
 void router_core::remove_consumer(address_entry& a, link& l) {
   const auto before = a.consumers.size();
-  std::erase(a.consumers, &l);
+  if (std::erase(a.consumers, &l) > 0) {
+    if (l.inter_router) {
+      --a.mesh_links;
+    } else if (--a.local_consumers == 0 && on_local_address) {
+      on_local_address(a.name, false);
+    }
+  }
   if (before > 0 && a.consumers.empty() && group_ != nullptr) {
     group_->consumer_removed(shard_index_, a.name);
   }
@@ -419,7 +447,7 @@ void router_core::on_cross_message(cross_message& m) {
       address_entry* a = addresses_.find(m.address);
       if (a != nullptr && a->dist == distribution::multicast) {
         fan_out(*d, *a, /*local_only=*/true);
-      } else if (link* out = a != nullptr ? pick_consumer(*a) : nullptr) {
+      } else if (link* out = a != nullptr ? pick_consumer(*a, nullptr) : nullptr) {
         d->routed = true;
         enqueue(*d, *out);
       } else {
@@ -546,7 +574,7 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
     // Fast path: a whole message for a named address whose chosen consumer can take it now is
     // written straight from the receive buffer, never copied into the delivery.
     if (last && !t.aborted && l.addr != nullptr && l.addr->dist != distribution::multicast) {
-      link* out = pick_consumer(*l.addr);
+      link* out = pick_consumer(*l.addr, &l);
       if (out != nullptr && out->queue.empty() && out->credit > 0 && out->owner->writable() &&
           out->sess->remote_incoming_window > 0) {
         d->routed = true;
@@ -739,7 +767,7 @@ bool router_core::route(delivery& d) {
     }
     return true;
   }
-  if (link* out = a != nullptr ? pick_consumer(*a) : nullptr) {
+  if (link* out = a != nullptr ? pick_consumer(*a, d.in_link) : nullptr) {
     d.routed = true;
     enqueue(d, *out);
     return true;
@@ -764,9 +792,47 @@ bool router_core::route(delivery& d) {
   return false;
 }
 
-link* router_core::pick_consumer(address_entry& a) {
+link* router_core::pick_mesh_consumer(address_entry& a, const link* from) {
+  // Local consumers first (closest: cost 0); a delivery that came from another router goes
+  // only to local consumers or on along the shortest path — never back where it came from —
+  // which keeps anycast loop-free while the routers agree on the topology.
+  const bool from_mesh = from != nullptr && from->inter_router;
+  link* best_local = nullptr;
+  std::size_t best_load = SIZE_MAX;
+  link* best_remote = nullptr;
+  unsigned best_cost = UINT_MAX;
+  std::size_t best_remote_load = SIZE_MAX;
+  const std::size_t n = a.consumers.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    link* c = a.consumers[(a.next_consumer + i) % n];
+    const std::size_t load = c->queue.size() + c->unsettled + (c->credit == 0 ? n : 0);
+    if (!c->inter_router) {
+      if (load < best_load) {
+        best_local = c;
+        best_load = load;
+      }
+      continue;
+    }
+    if (from != nullptr && c->owner == from->owner) continue;
+    if (c->mesh_cost < best_cost || (c->mesh_cost == best_cost && load < best_remote_load)) {
+      best_remote = c;
+      best_cost = c->mesh_cost;
+      best_remote_load = load;
+    }
+  }
+  a.next_consumer = (a.next_consumer + 1) % std::max<std::size_t>(n, 1);
+  if (best_local != nullptr &&
+      (a.dist != distribution::balanced || from_mesh || best_remote == nullptr ||
+       best_load <= best_remote_load)) {
+    return best_local;
+  }
+  return best_remote != nullptr ? best_remote : best_local;
+}
+
+link* router_core::pick_consumer(address_entry& a, const link* from) {
   auto& cons = a.consumers;
   if (cons.empty()) return nullptr;
+  if (a.mesh_links > 0) return pick_mesh_consumer(a, from);
   if (cons.size() == 1) return cons.front();
   if (a.dist == distribution::balanced) {
     // Fewest outstanding (queued + unsettled) deliveries wins; credit breaks ties.

@@ -81,6 +81,14 @@ class router_core {
   // Tops up the credit of an incoming link if enough has been consumed since the last flow.
   void grant_credit(link& l, bool force);
 
+  // Mesh: told when an address gains its first / loses its last consumer that is not a link to
+  // another router (what this router advertises), and when a neighbour router's connection
+  // opens or closes. Set by the shard.
+  std::function<void(const std::string& key, bool present)> on_local_address;
+  std::function<void(amqp_connection& c, bool up)> on_neighbour;
+  // Binds a router-initiated outgoing link on an inter-router connection as a consumer of key.
+  void bind_mesh_link(link& l, const std::string& key, unsigned cost);
+
   address_table& addresses() noexcept { return addresses_; }
   const router_counters& counters() const noexcept { return counters_; }
   std::size_t live_deliveries() const noexcept { return live_deliveries_; }
@@ -95,7 +103,10 @@ class router_core {
   // Chooses a destination for d once its routing information is known. Returns false while
   // the routing information (an anonymous link's `to`) is still incomplete.
   bool route(delivery& d);
-  link* pick_consumer(address_entry& a);
+  // `from`: the link the delivery arrived on (null for cross-shard/remote-origin deliveries);
+  // a delivery is never sent back to the router it came from.
+  link* pick_consumer(address_entry& a, const link* from);
+  link* pick_mesh_consumer(address_entry& a, const link* from);
   void enqueue(delivery& d, link& out);
   // Copies d to every consumer; unless local_only, also one copy to each other shard with
   // consumers (which fans out there).

@@ -13,6 +13,7 @@
 
 #include "fogmesh/common/log.hpp"
 #include "management/agent.hpp"
+#include "mesh/mesh_agent.hpp"
 
 namespace fogmesh::router {
 
@@ -55,6 +56,7 @@ connection_settings settings_for(const listener_endpoint& ep) {
   s.tls = ep.tls;
   s.require_tls = l.require_ssl;
   s.role = l.role;
+  s.cost = std::max(1u, l.cost);
   s.max_frame_size = std::max<std::uint32_t>(l.max_frame_size, amqp::min_max_frame_size);
   s.channel_max = static_cast<std::uint16_t>(
       std::min<std::uint32_t>(l.max_sessions > 0 ? l.max_sessions - 1 : 0, 0xffff));
@@ -173,6 +175,7 @@ class shard::connector_target final : public io::completion_target {
     connection_settings s;
     s.client = true;
     s.role = cfg_.role;
+    s.cost = std::max(1u, cfg_.cost);
     s.connector_name = cfg_.name;
     s.hostname = cfg_.host;
     s.sasl_username = cfg_.sasl_username;
@@ -367,6 +370,80 @@ bool shard::remove_adaptor(const std::string& name) {
          }) > 0;
 }
 
+void shard::neighbour_changed(amqp_connection& c, bool up) {
+  if (config_.router.mode != router_mode::interior) {
+    logger()->warn("[C{}] inter-router connection to '{}' on a {} router: not used for routing "
+                   "(only interior routers run the mesh protocol)",
+                   c.id(), c.container_id(),
+                   config_.router.mode == router_mode::edge ? "edge" : "standalone");
+    return;
+  }
+  const std::string peer = c.container_id();
+  if (!up) {
+    neighbours_.erase(&c);
+    post_task(0, [peer](shard& s) {
+      if (s.mesh_) s.mesh_->neighbour_down(peer);
+    });
+    return;
+  }
+  if (peer == router_id()) {
+    c.shutdown("amqp:connection:forced", "inter-router connection to ourselves");
+    return;
+  }
+  neighbour_links& n = neighbours_[&c];
+  n.id = peer;
+  // The control link: the mesh agent reaches this neighbour through the internal address
+  // `_mesh/<id>`, wherever the connection lives.
+  if (link* control = c.attach_link(link_kind::outgoing, "fogmesh.control", "_local/qdrouter",
+                                    amqp::sender_settle_mode::settled)) {
+    core_.bind_mesh_link(*control, "_mesh/" + peer, 0);
+  }
+  attach_mesh_links(c, n);
+  const unsigned cost = c.settings().cost;
+  post_task(0, [peer, cost](shard& s) {
+    if (s.mesh_) s.mesh_->neighbour_up(peer, cost);
+  });
+}
+
+void shard::attach_mesh_links(amqp_connection& c, neighbour_links& n) {
+  std::map<std::string, unsigned> wanted;
+  if (mesh_routes_) {
+    for (const auto& [address, options] : *mesh_routes_) {
+      for (const auto& [via, cost] : options) {
+        if (via == n.id) wanted[address] = cost;
+      }
+    }
+  }
+  for (auto it = n.data.begin(); it != n.data.end();) {
+    auto w = wanted.find(it->first);
+    link* l = it->second;
+    if (w != wanted.end()) {
+      l->mesh_cost = w->second;
+      ++it;
+      continue;
+    }
+    // No longer a route through this neighbour: what is queued goes elsewhere (or back).
+    core_.link_detached(*l);
+    c.detach_link(*l, nullptr);
+    it = n.data.erase(it);
+  }
+  for (const auto& [address, cost] : wanted) {
+    if (n.data.count(address)) continue;
+    link* l = c.attach_link(link_kind::outgoing, "fogmesh.data/" + address, address,
+                            amqp::sender_settle_mode::unsettled);
+    if (l == nullptr) continue;
+    core_.bind_mesh_link(*l, address, cost);
+    n.data[address] = l;
+  }
+}
+
+void shard::apply_mesh_routes(std::shared_ptr<const mesh::route_table> routes) {
+  mesh_routes_ = std::move(routes);
+  for (auto& [conn, n] : neighbours_) {
+    if (!conn->closed()) attach_mesh_links(*conn, n);
+  }
+}
+
 void shard::set_addresses(const std::vector<address_config>& addresses,
                           distribution default_dist) {
   core_.addresses().set_matcher(address_matcher(addresses, default_dist));
@@ -394,6 +471,7 @@ void shard::accept(listener_endpoint& ep, int fd) {
 void shard::tick() {
   const auto now = std::chrono::steady_clock::now();
   for (auto& [name, adaptor] : adaptors_) adaptor->tick();
+  if (mesh_) mesh_->tick();
   for (auto& c : connections_) c->tick(now);
   for (auto& c : connectors_) c->tick(now);
   if (draining_ && now >= drain_deadline_) {
@@ -453,6 +531,15 @@ void shard::run() {
     listener_targets_.push_back(std::make_unique<listener_target>(*this, ep));
   }
   management_ = std::make_unique<management::agent>(*this);
+  core_.on_neighbour = [this](amqp_connection& c, bool up) { neighbour_changed(c, up); };
+  if (config_.router.mode == router_mode::interior) {
+    if (index_ == 0) mesh_ = std::make_unique<mesh::agent>(*this);
+    core_.on_local_address = [this](const std::string& key, bool present) {
+      post_task(0, [key, present](shard& s) {
+        if (s.mesh_) s.mesh_->local_address(key, present);
+      });
+    };
+  }
   for (const auto& entity : config_.other) add_adaptor(entity);
   for (const auto& c : index_ == 0 ? config_.connectors : std::vector<connector_config>{}) {
     connectors_.push_back(std::make_unique<connector_target>(*this, c));
@@ -461,6 +548,7 @@ void shard::run() {
   loop_.run([this] { after_batch(); });
   listener_targets_.clear();
   adaptors_.clear();
+  mesh_.reset();
   management_.reset();
 }
 

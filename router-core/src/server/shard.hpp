@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,10 @@ namespace fogmesh::router {
 
 namespace management {
 class agent;
+}
+namespace mesh {
+class agent;
+using route_table = std::map<std::string, std::vector<std::pair<std::string, unsigned>>>;
 }
 
 struct listener_endpoint {
@@ -84,6 +89,11 @@ class shard {
   void add_adaptor(const generic_entity& entity);
   bool remove_adaptor(const std::string& name);
 
+  // Mesh (interior routers): the routing agent runs on shard 0; every shard applies its table
+  // to the inter-router connections it holds.
+  mesh::agent* mesh() noexcept { return mesh_.get(); }
+  void apply_mesh_routes(std::shared_ptr<const mesh::route_table> routes);
+
  private:
   class listener_target;
   class control_target;
@@ -113,6 +123,17 @@ class shard {
   std::vector<std::unique_ptr<local_endpoint>> endpoints_;
   std::vector<local_endpoint*> dirty_endpoints_;
   std::unique_ptr<management::agent> management_;
+  std::unique_ptr<mesh::agent> mesh_;
+  // Inter-router connections on this shard: the neighbour's id, its control link and one data
+  // link per address it leads to.
+  struct neighbour_links {
+    std::string id;
+    std::map<std::string, link*> data;
+  };
+  std::map<amqp_connection*, neighbour_links> neighbours_;
+  std::shared_ptr<const mesh::route_table> mesh_routes_;
+  void neighbour_changed(amqp_connection& c, bool up);
+  void attach_mesh_links(amqp_connection& c, neighbour_links& n);
   // Declared after endpoints_: destroyed before the endpoints their links live on.
   std::vector<std::pair<std::string, std::unique_ptr<adaptor_instance>>> adaptors_;
   int wake_fd_ = -1;
