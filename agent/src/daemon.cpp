@@ -1,0 +1,583 @@
+// The daemon: one io_context thread runs the sync loop (controller), the status loop, the
+// reconcile loop (container engine) and the local API. Everything here runs on that thread, so
+// no state needs a lock; blocking work (file writes of a few KB) is kept small.
+#include "fogmesh/agent/daemon.hpp"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "controller_client.hpp"
+#include "fogmesh/agent/config_store.hpp"
+#include "fogmesh/agent/docker_client.hpp"
+#include "fogmesh/common/log.hpp"
+#include "local_api.hpp"
+#include "message_bus.hpp"
+#include "reconciler.hpp"
+#include "system_info.hpp"
+
+namespace fogmesh::agent {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+auto logger() {
+  static auto l = log::get("agent");
+  return l;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int config_int(const json::object& o, const char* key, int fallback) {
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_number()) return fallback;
+  return v->to_number<int>();
+}
+
+class agent_daemon {
+ public:
+  explicit agent_daemon(const std::string& dir) : store_(dir) {}
+
+  int run() {
+    settings_ = store_.load_settings();
+    log::set_default_level(settings_.log_level);
+    store_.ensure_dir();
+    admin_token_ = store_.local_api_admin_token();
+    identity_ = store_.load_identity();
+    load_state();
+
+    local_api_options api_options;
+    api_options.bind = settings_.local_api_bind;
+    api_options.port = settings_.local_api_port;
+    api_options.require_token = settings_.local_api_require_token;
+    api_options.admin_token = admin_token_;
+    api_options.status = [this] { return local_status(); };
+    api_options.info = [this] { return local_info(); };
+    if (!settings_.local_api_require_token) {
+      logger()->warn("local API runs WITHOUT microservice tokens (localApiRequireToken=false)");
+    }
+    api_ = std::make_unique<local_api>(io_, api_options, bus_);
+    api_->start();
+    // Tests and tools find an ephemeral port here.
+    write_file_atomic(store_.path("local-api-port"), std::to_string(api_->port()) + "\n", 0644);
+
+    apply_microservices(false);
+    asio::co_spawn(io_, sync_loop(), log_exit("sync"));
+    asio::co_spawn(io_, reconcile_loop(), log_exit("reconcile"));
+    asio::co_spawn(io_, status_loop(), log_exit("status"));
+
+    asio::signal_set signals(io_, SIGTERM, SIGINT);
+    signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      logger()->info("signal {}: stopping (containers keep running)", sig);
+      stopping_ = true;
+      api_->stop();
+      try {
+        save_state();
+      } catch (const std::exception& e) {
+        logger()->error("saving state failed: {}", e.what());
+      }
+      io_.stop();
+    });
+    logger()->info("fogmesh-agent started (config dir {}, {})", store_.dir(),
+                   identity_ ? "provisioned as " + identity_->uuid : std::string("not provisioned"));
+    io_.run();
+    return 0;
+  }
+
+ private:
+  static std::function<void(std::exception_ptr)> log_exit(const char* what) {
+    return [what](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        logger()->critical("{} loop ended: {}", what, ex.what());
+      }
+    };
+  }
+
+  // --- persisted state ---
+
+  void load_state() {
+    auto state = store_.load_state();
+    if (auto* v = state.if_contains("config"); v && v->is_object()) controller_config_ = v->get_object();
+    if (auto* v = state.if_contains("microservices"); v && v->is_array()) microservices_ = v->get_array();
+    if (auto* v = state.if_contains("registries"); v && v->is_array()) registries_ = v->get_array();
+    if (auto* v = state.if_contains("tokens"); v && v->is_object()) tokens_ = v->get_object();
+    if (auto* v = state.if_contains("fogUuid"); v && v->is_string()) last_fog_uuid_ = v->get_string();
+    if (identity_) last_fog_uuid_ = identity_->uuid;
+  }
+
+  void save_state() {
+    json::object state{{"config", controller_config_},
+                       {"microservices", microservices_},
+                       {"registries", registries_},
+                       {"tokens", tokens_},
+                       {"fogUuid", last_fog_uuid_}};
+    store_.save_state(state);
+  }
+
+  // --- applying what the controller sent ---
+
+  void apply_microservices(bool notify_changes) {
+    std::vector<microservice_desired> desired;
+    std::map<std::string, std::string> new_configs;
+    for (const auto& item : microservices_) {
+      if (!item.is_object()) continue;
+      try {
+        desired.push_back(microservice_desired::from_json(item.get_object()));
+      } catch (const std::exception& e) {
+        logger()->warn("skipping a microservice the controller sent: {}", e.what());
+      }
+    }
+    if (!identity_) desired.clear();  // deprovisioned: nothing may run
+    std::set<std::string> uuids;
+    std::map<std::string, std::vector<std::string>> routes;
+    std::map<std::string, std::pair<std::string, std::string>> api_view;
+    json::object tokens;
+    for (const auto& m : desired) {
+      uuids.insert(m.uuid);
+      routes[m.uuid] = m.routes;
+      std::string token;
+      if (auto* t = tokens_.if_contains(m.uuid); t && t->is_string()) {
+        token = t->get_string();
+      } else {
+        token = random_token_hex();
+      }
+      tokens[m.uuid] = token;
+      api_view[m.uuid] = {m.config, token};
+    }
+    tokens_ = std::move(tokens);
+    bus_.set_local_microservices(uuids);
+    bus_.set_routes(std::move(routes));
+    api_->set_microservices(api_view);
+    if (notify_changes) {
+      for (const auto& m : desired) {
+        auto old = configs_.find(m.uuid);
+        if (old != configs_.end() && old->second != m.config) {
+          logger()->info("config of microservice {} changed: signalling its control socket", m.uuid);
+          api_->notify_config_changed(m.uuid);
+        }
+      }
+    }
+    configs_.clear();
+    for (const auto& m : desired) configs_[m.uuid] = m.config;
+    desired_ = std::move(desired);
+    registries_map_.clear();
+    for (const auto& r : registries_) {
+      if (r.is_object()) {
+        auto info = registry_info::from_json(r.get_object());
+        registries_map_[info.id] = info;
+      }
+    }
+    if (reconciler_) reconciler_->set_desired(desired_, registries_map_);
+    reconcile_timer_.cancel();
+  }
+
+  // --- container engine ---
+
+  std::string effective_docker_url() const {
+    if (const char* env = std::getenv("DOCKER_HOST"); env && *env) return env;
+    if (!settings_.docker_url.empty()) return settings_.docker_url;
+    if (auto* v = controller_config_.if_contains("dockerUrl"); v && v->is_string() && !v->get_string().empty()) {
+      return std::string(v->get_string());
+    }
+    return "unix:///var/run/docker.sock";
+  }
+
+  void ensure_engine() {
+    std::string url = effective_docker_url();
+    std::string fog = identity_ ? identity_->uuid : last_fog_uuid_;
+    if (docker_ && url == docker_url_ && fog == reconciler_fog_) return;
+    try {
+      docker_ = std::make_unique<docker_client>(url);
+    } catch (const std::exception& e) {
+      if (url != docker_url_) logger()->error("container engine URL {}: {}", url, e.what());
+      docker_url_ = url;
+      docker_.reset();
+      reconciler_.reset();
+      return;
+    }
+    docker_url_ = url;
+    reconciler_fog_ = fog;
+    bridge_checked_ = false;
+    reconciler_options o;
+    o.fog_uuid = fog;
+    o.local_api_port = api_->port();
+    o.restart_backoff = std::chrono::milliseconds(settings_.restart_backoff_ms);
+    o.restart_backoff_max = std::chrono::milliseconds(settings_.restart_backoff_max_ms);
+    if (auto* tz = controller_config_.if_contains("timeZone"); tz && tz->is_string()) o.time_zone = tz->get_string();
+    o.token_for = [this](const std::string& uuid) {
+      auto* t = tokens_.if_contains(uuid);
+      return t && t->is_string() ? std::string(t->get_string()) : std::string();
+    };
+    reconciler_ = std::make_unique<reconciler>(*docker_, o);
+    reconciler_->set_desired(desired_, registries_map_);
+    logger()->info("container engine: {}", url);
+  }
+
+  asio::awaitable<void> reconcile_loop() {
+    bool engine_down_logged = false;
+    while (!stopping_) {
+      // The CLI may have provisioned or deprovisioned this node meanwhile.
+      auto identity = store_.load_identity();
+      bool changed = identity.has_value() != identity_.has_value() ||
+                     (identity && identity_ && (identity->uuid != identity_->uuid || identity->token != identity_->token));
+      if (changed) on_identity_changed(std::move(identity));
+      ensure_engine();
+      if (reconciler_ && !reconciler_fog_.empty()) {
+        try {
+          if (!bridge_checked_) co_await discover_bridge();
+          auto before = status_fingerprint();
+          co_await reconciler_->reconcile();
+          if (status_fingerprint() != before) status_timer_.cancel();  // report soon
+          if (engine_down_logged) logger()->info("container engine reachable again");
+          engine_down_logged = false;
+        } catch (const std::exception& e) {
+          if (!engine_down_logged) logger()->warn("container engine {} unavailable: {}", docker_url_, e.what());
+          engine_down_logged = true;
+        }
+      }
+      reconcile_timer_.expires_after(std::chrono::milliseconds(settings_.reconcile_interval_ms));
+      boost::system::error_code ec;
+      co_await reconcile_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
+  // Containers reach the host (and so the local API) at the bridge's gateway: that is the
+  // `iofog` extra host, and the local API listens there too (not on 0.0.0.0).
+  asio::awaitable<void> discover_bridge() {
+    std::string gateway = co_await docker_->bridge_gateway();
+    reconciler_->set_iofog_host(gateway);
+    bridge_checked_ = true;
+    if (gateway.empty() || !settings_.local_api_bind_bridge || bridge_bound_ == gateway) co_return;
+    try {
+      api_->listen_also(gateway);
+      bridge_bound_ = gateway;
+    } catch (const std::exception& e) {
+      // The bridge interface may not exist until the first container starts: retry later.
+      logger()->info("{} (will retry)", e.what());
+      bridge_checked_ = false;
+      reconciler_->set_iofog_host(gateway);
+    }
+  }
+
+  std::string status_fingerprint() const {
+    std::string s;
+    if (!reconciler_) return s;
+    for (const auto& [uuid, st] : reconciler_->statuses()) {
+      s += uuid + st.status + st.container_id + std::to_string(st.percentage) + ";";
+    }
+    return s;
+  }
+
+  void on_identity_changed(std::optional<agent_identity> identity) {
+    if (identity) {
+      logger()->info("provisioned as {} (controller {})", identity->uuid, identity->controller_url);
+      if (identity_ && identity_->uuid != identity->uuid) {
+        // A different node identity: the old one's state does not apply.
+        microservices_.clear();
+        controller_config_.clear();
+      }
+      last_fog_uuid_ = identity->uuid;
+      need_initial_sync_ = true;
+    } else {
+      logger()->info("deprovisioned: removing this node's microservices");
+      microservices_.clear();
+    }
+    identity_ = std::move(identity);
+    apply_microservices(false);
+    sync_timer_.cancel();
+  }
+
+  // --- controller sync ---
+
+  asio::awaitable<void> sync_loop() {
+    auto backoff = std::chrono::milliseconds(1000);
+    const auto backoff_max = std::chrono::milliseconds(settings_.retry_backoff_max_ms);
+    bool offline_logged = false;
+    while (!stopping_) {
+      if (!identity_) {
+        co_await sleep(sync_timer_, std::chrono::seconds(2));
+        continue;
+      }
+      auto identity = *identity_;
+      bool failed = true;  // cleared by the paths that succeed
+      try {
+        controller_client client(identity.controller_url, identity.token);
+        if (need_initial_sync_) {
+          // As upstream on start: fetch everything regardless of flags.
+          controller_config_ = (co_await client.config()).as_object();
+          registries_ = (co_await client.registries()).at("registries").as_array();
+          microservices_ = (co_await client.microservices()).at("microservices").as_array();
+          need_initial_sync_ = false;
+          apply_microservices(true);
+          save_state();
+          logger()->info("synced with controller: {} microservice(s)", microservices_.size());
+        }
+        int wait = settings_.long_poll_seconds;
+        auto asked = std::chrono::steady_clock::now();
+        auto changes = co_await client.changes(wait);
+        if (offline_logged) logger()->info("controller reachable again");
+        offline_logged = false;
+        failed = false;
+        backoff = std::chrono::milliseconds(1000);
+        if (identity_ && identity_->token != identity.token) continue;  // re-provisioned meanwhile
+        bool any = co_await handle_changes(client, changes.as_object());
+        if (!any && std::chrono::steady_clock::now() - asked < std::chrono::seconds(std::max(1, wait / 2))) {
+          // The controller answered at once with nothing: it does not hold requests (plain
+          // ioFog): fall back to polling every changeFrequency seconds.
+          co_await sleep(sync_timer_, std::chrono::seconds(config_int(controller_config_, "changeFrequency", 20)));
+        }
+      } catch (const controller_error& e) {
+        if (e.status() == 401) {
+          logger()->error("controller rejects this agent's token ({}): not provisioned?", e.what());
+        } else {
+          logger()->warn("controller error: {} {} — retrying", e.status(), e.what());
+        }
+      } catch (const std::exception& e) {
+        if (!offline_logged) {
+          logger()->warn("controller {} unreachable ({}); running on the last known config, retrying",
+                         identity.controller_url, e.what());
+        }
+        offline_logged = true;
+      }
+      if (failed && !stopping_) {
+        co_await sleep(sync_timer_, backoff);
+        backoff = std::min(backoff * 2, backoff_max);
+      }
+    }
+  }
+
+  asio::awaitable<bool> handle_changes(controller_client& client, const json::object& flags) {
+    auto flag = [&flags](const char* key) {
+      auto* v = flags.if_contains(key);
+      return v && v->is_bool() && v->get_bool();
+    };
+    bool any = false;
+    for (const auto& [k, v] : flags) {
+      if (v.is_bool() && v.get_bool()) any = true;
+    }
+    if (!any) co_return false;
+    if (flag("deleteNode")) {
+      logger()->warn("controller deleted this node: deprovisioning");
+      try {
+        co_await client.delete_node();
+      } catch (const std::exception&) {
+      }
+      store_.remove_identity();
+      on_identity_changed(std::nullopt);
+      co_return true;
+    }
+    if (flag("config") || flag("routerChanged")) {
+      // The engine (dockerUrl) is switched by the reconcile loop between passes, never here:
+      // a pass may be suspended inside the current reconciler.
+      controller_config_ = (co_await client.config()).as_object();
+    }
+    if (flag("registries")) registries_ = (co_await client.registries()).at("registries").as_array();
+    if (flag("microserviceList") || flag("microserviceConfig") || flag("routing") || flag("registries")) {
+      microservices_ = (co_await client.microservices()).at("microservices").as_array();
+    }
+    apply_microservices(true);
+    save_state();
+    if (auto* last = flags.if_contains("lastUpdated"); last && last->is_string()) {
+      co_await client.ack_changes(std::string(last->get_string()));
+    }
+    last_command_ms_ = now_ms();
+    co_return true;
+  }
+
+  asio::awaitable<void> sleep(asio::steady_timer& timer, std::chrono::milliseconds d) {
+    timer.expires_after(d);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  // --- status ---
+
+  json::array microservice_statuses() const {
+    json::array list;
+    if (!reconciler_) return list;
+    int64_t now = now_ms();
+    for (const auto& [uuid, st] : reconciler_->statuses()) {
+      list.push_back(json::object{{"id", uuid},
+                                  {"status", st.status},
+                                  {"percentage", st.percentage},
+                                  {"containerId", st.container_id},
+                                  {"startTime", st.start_time},
+                                  {"operatingDuration", st.start_time > 0 ? now - st.start_time : 0},
+                                  {"cpuUsage", 0},
+                                  {"memoryUsage", 0},
+                                  {"errorMessage", st.error_message}});
+    }
+    return list;
+  }
+
+  json::object status_body() {
+    auto sys = sample_system(store_.dir());
+    int64_t now = now_ms();
+    json::object counts;
+    for (const auto& [pub, n] : bus_.published_counts()) counts[pub] = n;
+    return json::object{
+        {"daemonStatus", "RUNNING"},
+        {"daemonOperatingDuration", now - started_ms_},
+        {"daemonLastStart", started_ms_},
+        {"memoryUsage", sys.process_rss_mb},
+        {"diskUsage", 0},
+        {"cpuUsage", sys.process_cpu_percent},
+        {"memoryViolation", false},
+        {"diskViolation", false},
+        {"cpuViolation", false},
+        {"systemAvailableDisk", sys.available_disk_bytes},
+        {"systemAvailableMemory", sys.available_memory_bytes},
+        {"systemTotalCpu", sys.total_cpu_percent},
+        {"securityStatus", "OK"},
+        {"securityViolationInfo", "No violation"},
+        {"microserviceStatus", json::serialize(microservice_statuses())},
+        {"repositoryCount", registries_.size()},
+        {"repositoryStatus", "[]"},
+        {"systemTime", now},
+        {"lastStatusTime", now},
+        {"ipAddress", sys.ip_address},
+        {"ipAddressExternal", sys.ip_address},
+        {"processedMessages", bus_.processed()},
+        {"microserviceMessageCounts", json::serialize(counts)},
+        {"messageSpeed", 0},
+        {"lastCommandTime", last_command_ms_},
+        {"tunnelStatus", "closed"},
+        {"version", "fogmesh-agent 0.1.0"},
+        {"isReadyToUpgrade", false},
+        {"isReadyToRollback", false},
+    };
+  }
+
+  asio::awaitable<void> status_loop() {
+    auto last_sent = std::chrono::steady_clock::now() - std::chrono::hours(1);
+    while (!stopping_) {
+      int every = std::max(1, config_int(controller_config_, "statusFrequency", 10));
+      // Woken early when a microservice's state changes, but not more than once a second.
+      co_await sleep(status_timer_, std::chrono::seconds(every));
+      auto since = std::chrono::steady_clock::now() - last_sent;
+      if (since < std::chrono::seconds(1)) {
+        co_await sleep(status_retry_timer_, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::seconds(1) - since));
+      }
+      if (!identity_) continue;
+      co_await report_status();
+      last_sent = std::chrono::steady_clock::now();
+    }
+  }
+
+  // Sends the status. A controller that refuses a field ("Field x must be ...": ours limits
+  // some epoch-ms and byte counts to 32 bits) gets reports without that field from then on,
+  // rather than no status at all.
+  asio::awaitable<void> report_status() {
+    for (int attempt = 0; attempt < 16 && identity_; ++attempt) {
+      auto body = status_body();
+      for (const auto& f : refused_status_fields_) body.erase(f);
+      std::string refused;
+      try {
+        controller_client client(identity_->controller_url, identity_->token);
+        co_await client.put_status(body);
+        co_return;
+      } catch (const controller_error& e) {
+        std::string message = e.what();
+        if (e.status() == 400 && message.rfind("Field ", 0) == 0) {
+          refused = message.substr(6, message.find(' ', 6) - 6);
+        }
+        if (refused.empty() || !body.contains(refused)) {
+          logger()->warn("status report refused: {}", message);
+          co_return;
+        }
+        logger()->warn("controller refuses status field '{}' ({}); leaving it out", refused, message);
+        refused_status_fields_.insert(refused);
+      } catch (const std::exception& e) {
+        logger()->debug("status report failed: {}", e.what());
+        co_return;
+      }
+    }
+  }
+
+  json::object local_status() {
+    json::object o{{"provisioned", identity_.has_value()},
+                   {"uuid", identity_ ? identity_->uuid : ""},
+                   {"controllerUrl", identity_ ? identity_->controller_url : ""},
+                   {"containerEngine", docker_url_},
+                   {"localApiPort", api_->port()},
+                   {"microservices", microservice_statuses()},
+                   {"processedMessages", bus_.processed()},
+                   {"undeliverableMessages", bus_.undeliverable()},
+                   {"droppedMessages", bus_.dropped()},
+                   {"uptimeMs", now_ms() - started_ms_}};
+    return o;
+  }
+
+  json::object local_info() {
+    json::object o = local_status();
+    o["settings"] = settings_.to_json();
+    o["controllerConfig"] = controller_config_;
+    return o;
+  }
+
+  asio::io_context io_;
+  config_store store_;
+  agent_settings settings_;
+  std::string admin_token_;
+  std::optional<agent_identity> identity_;
+  std::string last_fog_uuid_;
+  bool need_initial_sync_ = true;
+  json::object controller_config_;
+  json::array microservices_;
+  json::array registries_;
+  json::object tokens_;
+  std::map<std::string, std::string> configs_;
+  std::vector<microservice_desired> desired_;
+  std::map<int64_t, registry_info> registries_map_;
+  message_bus bus_;
+  std::unique_ptr<local_api> api_;
+  std::unique_ptr<docker_client> docker_;
+  std::unique_ptr<reconciler> reconciler_;
+  std::string docker_url_;
+  std::string reconciler_fog_;
+  bool bridge_checked_ = false;
+  std::string bridge_bound_;
+  asio::steady_timer reconcile_timer_{io_};
+  asio::steady_timer sync_timer_{io_};
+  asio::steady_timer status_timer_{io_};
+  asio::steady_timer status_retry_timer_{io_};
+  bool stopping_ = false;
+  int64_t started_ms_ = now_ms();
+  int64_t last_command_ms_ = 0;
+  std::set<std::string> refused_status_fields_;
+};
+
+}  // namespace
+
+int run_daemon(const std::string& config_dir) {
+  agent_daemon d(config_dir);
+  return d.run();
+}
+
+}  // namespace fogmesh::agent

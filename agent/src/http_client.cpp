@@ -1,0 +1,115 @@
+#include "http_client.hpp"
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <stdexcept>
+
+namespace fogmesh::agent {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+template <class Stream>
+asio::awaitable<http_reply> exchange(Stream& stream, const http_endpoint& endpoint,
+                                     http_request_options& request) {
+  http::request<http::string_body> req;
+  req.method_string(request.method);
+  req.target(endpoint.base_path + request.target);
+  req.version(11);
+  req.set(http::field::host, endpoint.host.empty() ? "localhost" : endpoint.host);
+  req.set(http::field::user_agent, "fogmesh-agent");
+  req.set(http::field::connection, "close");
+  for (const auto& [name, value] : request.headers) req.set(name, value);
+  if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
+      request.method == "PATCH") {
+    req.set(http::field::content_type, request.content_type);
+    req.body() = std::move(request.body);
+    req.prepare_payload();
+  }
+  stream.expires_after(request.timeout);
+  co_await http::async_write(stream, req, asio::use_awaitable);
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(boost::none);
+  http_reply reply;
+  if (request.on_body) {
+    // Hand over each chunk as it arrives and keep nothing: a pull's progress stream is long.
+    auto on_chunk = [&request](std::uint64_t, beast::string_view body,
+                               beast::error_code&) -> std::size_t {
+      request.on_body(std::string_view(body.data(), body.size()));
+      return body.size();
+    };
+    parser.on_chunk_body(on_chunk);
+  }
+  co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
+  auto& res = parser.get();
+  reply.status = res.result_int();
+  reply.content_type = std::string(res[http::field::content_type]);
+  if (request.on_body && !parser.chunked() && !res.body().empty()) request.on_body(res.body());
+  if (!request.on_body) reply.body = std::move(res.body());
+  co_return reply;
+}
+
+}  // namespace
+
+asio::awaitable<http_reply> http_request(const http_endpoint& endpoint,
+                                         http_request_options request) {
+  auto executor = co_await asio::this_coro::executor;
+  if (!endpoint.socket_path.empty()) {
+    beast::basic_stream<asio::local::stream_protocol> stream(executor);
+    stream.expires_after(request.timeout);
+    co_await stream.async_connect(asio::local::stream_protocol::endpoint(endpoint.socket_path),
+                                  asio::use_awaitable);
+    auto reply = co_await exchange(stream, endpoint, request);
+    beast::error_code ignored;
+    stream.socket().shutdown(asio::socket_base::shutdown_both, ignored);
+    co_return reply;
+  }
+  asio::ip::tcp::resolver resolver(executor);
+  auto results = co_await resolver.async_resolve(endpoint.host, endpoint.port, asio::use_awaitable);
+  beast::tcp_stream stream(executor);
+  stream.expires_after(request.timeout);
+  co_await stream.async_connect(results, asio::use_awaitable);
+  auto reply = co_await exchange(stream, endpoint, request);
+  beast::error_code ignored;
+  stream.socket().shutdown(asio::socket_base::shutdown_both, ignored);
+  co_return reply;
+}
+
+http_endpoint parse_endpoint_url(const std::string& url, const std::string& default_base_path) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) throw std::invalid_argument("'" + url + "' is not a URL: " + parsed.error().message());
+  http_endpoint e;
+  std::string scheme(parsed->scheme());
+  if (scheme == "unix") {
+    e.socket_path = std::string(parsed->path());
+    if (e.socket_path.empty()) throw std::invalid_argument("'" + url + "' names no socket path");
+    e.host = "localhost";
+    e.base_path = default_base_path;
+    return e;
+  }
+  if (scheme == "https") {
+    throw std::invalid_argument("'" + url + "': https is not supported by this agent yet");
+  }
+  if (scheme != "http" && scheme != "tcp") {
+    throw std::invalid_argument("'" + url + "': scheme must be http, tcp or unix");
+  }
+  e.host = std::string(parsed->host());
+  if (e.host.empty()) throw std::invalid_argument("'" + url + "' names no host");
+  if (e.host.size() > 2 && e.host.front() == '[') e.host = e.host.substr(1, e.host.size() - 2);
+  e.port = parsed->has_port() ? std::string(parsed->port()) : "80";
+  std::string path(parsed->path());
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  // "http://host:51121" and "http://host:51121/api/v3/" both mean the v3 API.
+  e.base_path = path.empty() ? default_base_path : path;
+  return e;
+}
+
+}  // namespace fogmesh::agent

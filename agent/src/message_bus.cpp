@@ -1,0 +1,121 @@
+#include "message_bus.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "fogmesh/agent/config_store.hpp"
+#include "fogmesh/common/log.hpp"
+
+namespace fogmesh::agent {
+
+namespace {
+size_t approx_size(const io_message& m) {
+  return sizeof(io_message) + m.id.size() + m.tag.size() + m.group_id.size() +
+         m.publisher.size() + m.auth_id.size() + m.auth_group.size() + m.hash.size() +
+         m.previous_hash.size() + m.nonce.size() + m.info_type.size() + m.info_format.size() +
+         m.context_data.size() + m.content_data.size();
+}
+}  // namespace
+
+message_bus::message_bus(message_bus_limits limits) : limits_(limits) {}
+
+void message_bus::set_local_microservices(std::set<std::string> uuids) {
+  local_ = std::move(uuids);
+  // Queues of microservices that left this agent are dropped with them.
+  for (auto it = queues_.begin(); it != queues_.end();) {
+    it = local_.count(it->first) ? std::next(it) : queues_.erase(it);
+  }
+}
+
+void message_bus::set_routes(std::map<std::string, std::vector<std::string>> routes) {
+  routes_ = std::move(routes);
+}
+
+bool message_bus::routes_to(const std::string& publisher, const std::string& receiver) const {
+  auto it = routes_.find(publisher);
+  return it != routes_.end() &&
+         std::find(it->second.begin(), it->second.end(), receiver) != it->second.end();
+}
+
+io_message message_bus::publish(io_message message) {
+  // As upstream: the agent, not the publisher, decides id and timestamp.
+  message.id = random_token_hex(16);
+  message.timestamp = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  ++processed_;
+  ++published_counts_[message.publisher];
+  archive_bytes_ += approx_size(message);
+  archive_.push_back(message);
+  while (archive_bytes_ > limits_.archive_bytes && !archive_.empty()) {
+    archive_bytes_ -= approx_size(archive_.front());
+    archive_.pop_front();
+  }
+  if (auto it = routes_.find(message.publisher); it != routes_.end()) {
+    for (const auto& receiver : it->second) {
+      if (local_.count(receiver)) {
+        deliver_local(receiver, message);
+      } else if (remote_ == nullptr || !remote_->send(receiver, message)) {
+        ++undeliverable_;
+        log::get("agent.bus")->debug("no path to receiver {} for message {}", receiver, message.id);
+      }
+    }
+  }
+  return message;
+}
+
+void message_bus::deliver_inbound(const std::string& receiver_uuid, const io_message& message) {
+  if (local_.count(receiver_uuid)) {
+    deliver_local(receiver_uuid, message);
+  } else {
+    ++undeliverable_;
+  }
+}
+
+void message_bus::deliver_local(const std::string& receiver, const io_message& message) {
+  if (auto l = listeners_.find(receiver); l != listeners_.end()) {
+    l->second(message);
+    return;
+  }
+  auto& q = queues_[receiver];
+  q.push_back(message);
+  if (q.size() > limits_.queue_messages) {
+    q.pop_front();
+    ++dropped_;
+  }
+}
+
+std::vector<io_message> message_bus::take_queued(const std::string& receiver_uuid) {
+  auto it = queues_.find(receiver_uuid);
+  if (it == queues_.end()) return {};
+  std::vector<io_message> out(std::make_move_iterator(it->second.begin()),
+                              std::make_move_iterator(it->second.end()));
+  it->second.clear();
+  return out;
+}
+
+std::vector<io_message> message_bus::query(const std::string& receiver_uuid, int64_t start,
+                                           int64_t end,
+                                           const std::vector<std::string>& publishers) const {
+  std::vector<io_message> out;
+  for (const auto& m : archive_) {
+    if (m.timestamp < start || m.timestamp > end) continue;
+    if (std::find(publishers.begin(), publishers.end(), m.publisher) == publishers.end()) continue;
+    if (!routes_to(m.publisher, receiver_uuid)) continue;
+    out.push_back(m);
+  }
+  return out;
+}
+
+void message_bus::attach_listener(const std::string& receiver_uuid, listener l) {
+  // Whatever queued up while nobody listened goes out first, in order.
+  auto queued = take_queued(receiver_uuid);
+  for (const auto& m : queued) l(m);
+  listeners_[receiver_uuid] = std::move(l);
+}
+
+void message_bus::detach_listener(const std::string& receiver_uuid) {
+  listeners_.erase(receiver_uuid);
+}
+
+}  // namespace fogmesh::agent

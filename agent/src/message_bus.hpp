@@ -1,0 +1,88 @@
+// The agent's ioMessage bus: routes each published message to the receivers the controller's
+// routes name. Receivers on this agent get it in their queue (/v2/messages/next) or on their
+// message WebSocket; receivers elsewhere go through a pluggable remote transport (the router
+// mesh, an AMQP address per microservice — not wired yet). Published messages are archived
+// for /v2/messages/query.
+//
+// Owned and called by the daemon's loop thread only; never blocks.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "fogmesh/agent/iomessage.hpp"
+
+namespace fogmesh::agent {
+
+// Delivery to microservices on other agents. Implementations: the AMQP router mesh (later).
+class message_transport {
+ public:
+  virtual ~message_transport() = default;
+  // Hands `message` over for `receiver_uuid`; false when it cannot be sent now (not connected,
+  // no such address): the bus counts it as undeliverable rather than retrying blindly.
+  virtual bool send(const std::string& receiver_uuid, const io_message& message) = 0;
+};
+
+struct message_bus_limits {
+  size_t queue_messages = 10000;          // per receiver; the oldest is dropped beyond it
+  size_t archive_bytes = 64 * 1024 * 1024;  // all publishers together; oldest dropped first
+};
+
+class message_bus {
+ public:
+  using listener = std::function<void(const io_message&)>;
+
+  explicit message_bus(message_bus_limits limits = {});
+
+  // Microservices running on this agent, and publisher → receivers from the controller.
+  void set_local_microservices(std::set<std::string> uuids);
+  void set_routes(std::map<std::string, std::vector<std::string>> routes);
+  void set_remote_transport(message_transport* transport) { remote_ = transport; }
+
+  // Gives the message a fresh id (32 hex) and timestamp (epoch ms), archives it and delivers it
+  // to every receiver of its publisher. Returns the message as delivered.
+  io_message publish(io_message message);
+  // A message that arrived from another agent for a local receiver.
+  void deliver_inbound(const std::string& receiver_uuid, const io_message& message);
+
+  // Drains the receiver's queue (/v2/messages/next).
+  std::vector<io_message> take_queued(const std::string& receiver_uuid);
+  // Archived messages from `publishers` (each must route to `receiver_uuid`) with
+  // start <= timestamp <= end.
+  std::vector<io_message> query(const std::string& receiver_uuid, int64_t start, int64_t end,
+                                const std::vector<std::string>& publishers) const;
+  bool routes_to(const std::string& publisher, const std::string& receiver) const;
+
+  // While a listener is attached (a message WebSocket), messages go to it instead of the queue.
+  void attach_listener(const std::string& receiver_uuid, listener l);
+  void detach_listener(const std::string& receiver_uuid);
+
+  uint64_t processed() const { return processed_; }
+  uint64_t undeliverable() const { return undeliverable_; }
+  uint64_t dropped() const { return dropped_; }
+  // Published messages per publisher since start (status report's microserviceMessageCounts).
+  const std::map<std::string, uint64_t>& published_counts() const { return published_counts_; }
+
+ private:
+  void deliver_local(const std::string& receiver_uuid, const io_message& message);
+
+  message_bus_limits limits_;
+  std::set<std::string> local_;
+  std::map<std::string, std::vector<std::string>> routes_;
+  message_transport* remote_ = nullptr;
+  std::map<std::string, std::deque<io_message>> queues_;
+  std::map<std::string, listener> listeners_;
+  std::deque<io_message> archive_;
+  size_t archive_bytes_ = 0;
+  uint64_t processed_ = 0;
+  uint64_t undeliverable_ = 0;
+  uint64_t dropped_ = 0;
+  std::map<std::string, uint64_t> published_counts_;
+};
+
+}  // namespace fogmesh::agent

@@ -1,0 +1,237 @@
+// Microservices as containers through podman's Docker-compatible API: deploy with ports,
+// volumes (read-only honoured), env and extra hosts; the controller sees RUNNING; agent
+// restarts adopt running containers; unknown managed containers are removed; a crash loop ends
+// in STUCK_IN_RESTART; deleting the microservice removes its container; the controller going
+// away leaves containers running and the agent resyncs when it returns.
+// Exits 77 (skipped) when podman cannot run here; CI runs it as root.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "agent_testkit.hpp"
+
+namespace fogmesh::agent::test {
+namespace {
+
+namespace json = boost::json;
+
+class containers_test : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    if (auto reason = podman_service::skip_reason(); !reason.empty()) {
+      std::cerr << "SKIP: " << reason << "\n";
+      std::exit(77);
+    }
+    dir_ = new temp_dir();
+    podman_ = new podman_service();
+    controller_ = new controller_env();
+    fog_ = controller_->create_fog("edge-podman", R"("statusFrequency":1)");
+    auto key = controller_->provisioning_key(fog_);
+    config_dir_ = dir_->path() + "/agent";
+    write_test_settings(config_dir_);
+    auto p = run_agent_cli({"--config-dir", config_dir_, "provision", key, "--controller", controller_->url()});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    start_agent();
+  }
+  static void TearDownTestSuite() {
+    delete agent_;
+    delete controller_;
+    delete podman_;
+    delete dir_;
+  }
+
+ protected:
+  static void start_agent() {
+    agent_ = new agent_process(config_dir_, {"DOCKER_HOST=" + podman_->docker_host()});
+    agent_->local_api_port();
+  }
+
+  static json::value inspect(const std::string& name) {
+    int rc = 0;
+    auto out = podman_->podman({"inspect", name}, &rc);
+    if (rc != 0) return nullptr;
+    boost::system::error_code ec;
+    auto v = json::parse(out, ec);
+    if (ec || !v.is_array() || v.as_array().empty()) return nullptr;
+    return v.as_array()[0];
+  }
+  static std::string state_of(const std::string& name) {
+    auto v = inspect(name);
+    if (v.is_null()) return "";
+    return std::string(v.at("State").at("Status").as_string());
+  }
+  static std::string id_of(const std::string& name) {
+    auto v = inspect(name);
+    return v.is_null() ? "" : std::string(v.at("Id").as_string());
+  }
+  static int free_port() {
+    // Bind port 0 to learn a free port for a published container port.
+    auto r = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(r, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(r, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(r);
+    return ntohs(a.sin_port);
+  }
+
+  static temp_dir* dir_;
+  static podman_service* podman_;
+  static controller_env* controller_;
+  static agent_process* agent_;
+  static std::string config_dir_, fog_;
+};
+temp_dir* containers_test::dir_ = nullptr;
+podman_service* containers_test::podman_ = nullptr;
+controller_env* containers_test::controller_ = nullptr;
+agent_process* containers_test::agent_ = nullptr;
+std::string containers_test::config_dir_, containers_test::fog_;
+
+TEST_F(containers_test, DeploysWithSettingsAdoptsOnRestartAndRemovesOnDelete) {
+  int host_port = free_port();
+  std::string host_dir = dir_->path() + "/shared";
+  std::filesystem::create_directories(host_dir);
+  std::ofstream(host_dir + "/note.txt") << "from the host\n";
+  std::string body = R"({"name": "web-app", "isActivated": true, "microservices": [
+      {"name": "web", "agentName": "edge-podman", "config": "{}", "registryId": 2,
+       "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
+       "cmd": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+       "ports": [{"internal": 8080, "external": )" + std::to_string(host_port) + R"(, "protocol": "tcp"}],
+       "volumeMappings": [{"hostDestination": ")" + host_dir + R"(", "containerDestination": "/shared",
+                           "accessMode": "ro", "type": "bind"}],
+       "env": [{"key": "GREETING", "value": "hello"}],
+       "extraHosts": [{"name": "db", "address": "10.1.2.3"}]}]})";
+  auto c = controller_->post("/api/v3/application", body);
+  ASSERT_EQ(c.status, 201) << c.body;
+  std::string uuid = controller_->microservice_uuid("web-app", "web");
+  std::string name = "iofog_" + uuid;
+
+  ASSERT_TRUE(eventually([&] { return state_of(name) == "running"; })) << agent_->log();
+  auto v = inspect(name);
+  // Env: the microservice's own, SELFNAME, its local API token.
+  std::string env = json::serialize(v.at("Config").at("Env"));
+  EXPECT_NE(env.find("GREETING=hello"), std::string::npos) << env;
+  EXPECT_NE(env.find("SELFNAME=" + uuid), std::string::npos) << env;
+  EXPECT_NE(env.find("FOGMESH_LOCAL_API_TOKEN=" + agent_->microservice_token(uuid)), std::string::npos);
+  EXPECT_EQ(v.at("Config").at("Labels").at("iofog-uuid").as_string(), fog_);
+  std::string hosts = json::serialize(v.at("HostConfig").at("ExtraHosts"));
+  EXPECT_NE(hosts.find("db:10.1.2.3"), std::string::npos) << hosts;
+  EXPECT_FALSE(v.at("HostConfig").at("Privileged").as_bool());
+  // The read-only bind is read-only inside the container.
+  int rc = 0;
+  auto cat = podman_->podman({"exec", name, "cat", "/shared/note.txt"}, &rc);
+  EXPECT_EQ(rc, 0) << cat;
+  EXPECT_NE(cat.find("from the host"), std::string::npos) << cat;
+  auto write = podman_->podman({"exec", name, "sh", "-c", "echo x > /shared/new.txt"}, &rc);
+  EXPECT_NE(rc, 0) << "write to a ro volume succeeded: " << write;
+  // The published port serves.
+  http_result page;
+  EXPECT_TRUE(eventually([&] {
+    try {
+      page = http(static_cast<uint16_t>(host_port), "GET", "/", "", "", {}, 5);
+      return page.status == 200;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }));
+  EXPECT_NE(page.body.find("hello from fogmesh"), std::string::npos);
+  EXPECT_TRUE(eventually([&] { return controller_->microservice_status(uuid) == "RUNNING"; })) << agent_->log();
+
+  // SIGTERM leaves the container running; the next agent adopts it (same container id).
+  std::string id = id_of(name);
+  EXPECT_EQ(agent_->terminate(), 0);
+  delete agent_;
+  agent_ = nullptr;
+  EXPECT_EQ(state_of(name), "running");
+  start_agent();
+  // Let the new agent run several reconcile passes, then check nothing was recreated.
+  EXPECT_TRUE(eventually([&] {
+    auto s = run_agent_cli({"--config-dir", config_dir_, "status"});
+    return s.out.find("\"RUNNING\"") != std::string::npos;
+  })) << agent_->log();
+  EXPECT_EQ(id_of(name), id);
+  EXPECT_EQ(state_of(name), "running");
+
+  // A container that claims to be ours but is not wanted is removed.
+  std::string stray = "iofog_00000000000000000000000000stray";
+  podman_->podman({"run", "-d", "--name", stray, "--label", "iofog-uuid=" + fog_, "localhost/busybox:latest", "sleep", "600"}, &rc);
+  ASSERT_EQ(rc, 0);
+  EXPECT_TRUE(eventually([&] { return state_of(stray).empty(); })) << agent_->log();
+
+  // Deleting the microservice removes its container.
+  ASSERT_EQ(controller_->del("/api/v3/microservices/" + uuid).status, 204);
+  EXPECT_TRUE(eventually([&] { return state_of(name).empty(); })) << agent_->log();
+}
+
+TEST_F(containers_test, CrashLoopEndsInStuckInRestart) {
+  auto c = controller_->post("/api/v3/application", R"({"name": "crash-app", "isActivated": true, "microservices": [
+      {"name": "crasher", "agentName": "edge-podman", "registryId": 2,
+       "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
+       "cmd": ["sh", "-c", "exit 3"]}]})");
+  ASSERT_EQ(c.status, 201) << c.body;
+  std::string uuid = controller_->microservice_uuid("crash-app", "crasher");
+  EXPECT_TRUE(eventually([&] { return controller_->microservice_status(uuid) == "STUCK_IN_RESTART"; },
+                         std::chrono::seconds(120)))
+      << agent_->log();
+  ASSERT_EQ(controller_->del("/api/v3/application/crash-app").status, 204);
+  EXPECT_TRUE(eventually([&] { return state_of("iofog_" + uuid).empty(); })) << agent_->log();
+}
+
+TEST_F(containers_test, MissingImageFailsWithTheEnginesMessage) {
+  auto c = controller_->post("/api/v3/application", R"({"name": "missing-app", "isActivated": true, "microservices": [
+      {"name": "ghost", "agentName": "edge-podman",
+       "images": [{"containerImage": "localhost/does-not-exist:1", "fogTypeId": 1}]}]})");
+  ASSERT_EQ(c.status, 201) << c.body;
+  std::string uuid = controller_->microservice_uuid("missing-app", "ghost");
+  std::string message;
+  EXPECT_TRUE(eventually([&] {
+    auto r = controller_->get("/api/v3/microservices/" + uuid);
+    if (r.status != 200) return false;
+    auto v = r.json();
+    const auto& st = v.at("status");
+    message = std::string(st.at("errorMessage").as_string());
+    return st.at("status").as_string() == "FAILED" && !message.empty();
+  })) << agent_->log();
+  EXPECT_NE(message.find("does-not-exist"), std::string::npos) << message;
+  ASSERT_EQ(controller_->del("/api/v3/application/missing-app").status, 204);
+}
+
+TEST_F(containers_test, ControllerOutageKeepsContainersAndResyncs) {
+  auto c = controller_->post("/api/v3/application", R"({"name": "steady-app", "isActivated": true, "microservices": [
+      {"name": "steady", "agentName": "edge-podman", "registryId": 2,
+       "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
+       "cmd": ["sleep", "3600"]}]})");
+  ASSERT_EQ(c.status, 201) << c.body;
+  std::string uuid = controller_->microservice_uuid("steady-app", "steady");
+  ASSERT_TRUE(eventually([&] { return state_of("iofog_" + uuid) == "running"; })) << agent_->log();
+  std::string id = id_of("iofog_" + uuid);
+
+  controller_->stop();
+  // The agent notices (its long-poll fails) and keeps the container across several passes.
+  EXPECT_TRUE(eventually([&] { return agent_->log().find("unreachable") != std::string::npos; })) << agent_->log();
+  EXPECT_EQ(state_of("iofog_" + uuid), "running");
+  EXPECT_EQ(id_of("iofog_" + uuid), id);
+  controller_->restart();
+  // Back online: a change made now reaches the agent.
+  auto d = controller_->post("/api/v3/application", R"({"name": "after-app", "isActivated": true, "microservices": [
+      {"name": "later", "agentName": "edge-podman", "registryId": 2,
+       "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
+       "cmd": ["sleep", "3600"]}]})");
+  ASSERT_EQ(d.status, 201) << d.body;
+  std::string later = controller_->microservice_uuid("after-app", "later");
+  EXPECT_TRUE(eventually([&] { return state_of("iofog_" + later) == "running"; })) << agent_->log();
+  EXPECT_EQ(id_of("iofog_" + uuid), id);
+  ASSERT_EQ(controller_->del("/api/v3/application/steady-app").status, 204);
+  ASSERT_EQ(controller_->del("/api/v3/application/after-app").status, 204);
+}
+
+}  // namespace
+}  // namespace fogmesh::agent::test

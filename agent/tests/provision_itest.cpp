@@ -1,0 +1,135 @@
+// Provisioning and the CLI against our controller (no container engine needed): good, reused
+// and expired keys, identity files and modes, argument errors, deprovision.
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "agent_testkit.hpp"
+
+namespace fogmesh::agent::test {
+namespace {
+
+class provision_test : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() { controller_ = new controller_env(); }
+  static void TearDownTestSuite() {
+    delete controller_;
+    controller_ = nullptr;
+  }
+
+ protected:
+  static controller_env* controller_;
+  temp_dir dir_;
+  std::string config_dir() const { return dir_.path() + "/agent"; }
+};
+controller_env* provision_test::controller_ = nullptr;
+
+TEST_F(provision_test, GoodKeyProvisionsAndStoresAPrivateToken) {
+  auto fog = controller_->create_fog("edge-good");
+  auto key = controller_->provisioning_key(fog);
+  auto r = run_agent_cli({"--config-dir", config_dir(), "provision", key, "--controller", controller_->url()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(fog), std::string::npos) << r.out;
+  struct stat st {};
+  ASSERT_EQ(::stat((config_dir() + "/token").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto info = run_agent_cli({"--config-dir", config_dir(), "info"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  auto v = boost::json::parse(info.out);
+  EXPECT_EQ(v.at("uuid").as_string(), fog);
+  EXPECT_EQ(v.at("provisioned").as_bool(), true);
+  EXPECT_EQ(v.at("settings").at("controllerUrl").as_string(), controller_->url());
+  // The token works: the controller accepts it on the agent API.
+  std::string token;
+  std::ifstream(config_dir() + "/token") >> token;
+  EXPECT_EQ(http(controller_->port(), "GET", "/api/v3/agent/config", "", token).status, 200);
+}
+
+TEST_F(provision_test, ReusedKeyIsRefusedWithTheControllersMessage) {
+  auto fog = controller_->create_fog("edge-reuse");
+  auto key = controller_->provisioning_key(fog);
+  ASSERT_EQ(run_agent_cli({"--config-dir", config_dir(), "provision", key, "--controller", controller_->url()}).exit_code, 0);
+  temp_dir other;
+  auto r = run_agent_cli({"--config-dir", other.path(), "provision", key, "--controller", controller_->url()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("Invalid Provisioning Key"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(other.path() + "/token"));
+}
+
+TEST_F(provision_test, ExpiredKeyIsRefused) {
+  auto fog = controller_->create_fog("edge-expired");
+  auto key = controller_->provisioning_key(fog);
+  controller_->db().query("UPDATE fog_provision_keys SET expires_at = now() - interval '1 minute' "
+                          "WHERE fog_uuid = '" + fog + "'");
+  auto r = run_agent_cli({"--config-dir", config_dir(), "provision", key, "--controller", controller_->url()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("Expired Provisioning Key"), std::string::npos) << r.err;
+}
+
+TEST_F(provision_test, UnreachableControllerAndBadArgumentsGiveClearErrors) {
+  auto r = run_agent_cli({"--config-dir", config_dir(), "provision", "ABCDEFGH", "--controller", "http://127.0.0.1:1/api/v3"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot reach the controller"), std::string::npos) << r.err;
+  r = run_agent_cli({"--config-dir", config_dir(), "provision"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("usage"), std::string::npos) << r.err;
+  r = run_agent_cli({"--config-dir", config_dir(), "provision", "K", "--controller", "ftp://x"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("scheme"), std::string::npos) << r.err;
+  r = run_agent_cli({"--config-dir", config_dir(), "frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown command"), std::string::npos) << r.err;
+  r = run_agent_cli({"--config-dir", config_dir(), "config", "--local-api-port", "70000"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--local-api-port"), std::string::npos) << r.err;
+  r = run_agent_cli({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("provision <key>"), std::string::npos);
+  r = run_agent_cli({"--config-dir", config_dir(), "deprovision"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not provisioned"), std::string::npos) << r.err;
+}
+
+TEST_F(provision_test, ConfigCommandEditsSettings) {
+  auto r = run_agent_cli({"--config-dir", config_dir(), "config", "--local-api-bind", "127.0.0.1,10.88.0.1",
+                          "--local-api-require-token", "false"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto shown = run_agent_cli({"--config-dir", config_dir(), "config"});
+  auto v = boost::json::parse(shown.out);
+  EXPECT_EQ(v.at("localApiBind").as_array().size(), 2u);
+  EXPECT_EQ(v.at("localApiRequireToken").as_bool(), false);
+}
+
+TEST_F(provision_test, DaemonReportsStatusAndDeprovisionForgetsTheNode) {
+  auto fog = controller_->create_fog("edge-daemon", R"("statusFrequency":1)");
+  auto key = controller_->provisioning_key(fog);
+  write_test_settings(config_dir());
+  ASSERT_EQ(run_agent_cli({"--config-dir", config_dir(), "provision", key, "--controller", controller_->url()}).exit_code, 0);
+  agent_process agent(config_dir(), {"DOCKER_HOST=unix://" + dir_.path() + "/no-engine.sock"});
+  agent.local_api_port();
+  EXPECT_TRUE(eventually([&] {
+    auto f = controller_->get("/api/v3/iofog/" + fog);
+    return f.status == 200 && f.json().at("daemonStatus").as_string() == "RUNNING";
+  })) << agent.log();
+  auto status = run_agent_cli({"--config-dir", config_dir(), "status"});
+  ASSERT_EQ(status.exit_code, 0);
+  auto sv = boost::json::parse(status.out);
+  EXPECT_EQ(sv.at("daemon").as_string(), "running") << status.out;
+  EXPECT_EQ(sv.at("status").at("uuid").as_string(), fog);
+
+  auto d = run_agent_cli({"--config-dir", config_dir(), "deprovision"},
+                         {"DOCKER_HOST=unix://" + dir_.path() + "/no-engine.sock"});
+  EXPECT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_FALSE(std::filesystem::exists(config_dir() + "/token"));
+  // The controller dropped the token; the daemon notices and stays up unprovisioned.
+  EXPECT_TRUE(eventually([&] {
+    auto s = run_agent_cli({"--config-dir", config_dir(), "status"});
+    auto j = boost::json::parse(s.out);
+    return j.at("daemon").as_string() == "running" && !j.at("status").at("provisioned").as_bool();
+  })) << agent.log();
+  EXPECT_EQ(agent.terminate(), 0);
+}
+
+}  // namespace
+}  // namespace fogmesh::agent::test
