@@ -34,7 +34,8 @@ class containers_test : public ::testing::Test {
     fog_ = controller_->create_fog("edge-podman", R"("statusFrequency":1)");
     auto key = controller_->provisioning_key(fog_);
     config_dir_ = dir_->path() + "/agent";
-    write_test_settings(config_dir_);
+    // Microservices reach the local API at the bridge gateway ("iofog"), so listen there too.
+    write_test_settings(config_dir_, R"("localApiBindBridge":true)");
     auto p = run_agent_cli({"--config-dir", config_dir_, "provision", key, "--controller", controller_->url()});
     ASSERT_EQ(p.exit_code, 0) << p.err;
     start_agent();
@@ -169,6 +170,33 @@ TEST_F(containers_test, DeploysWithSettingsAdoptsOnRestartAndRemovesOnDelete) {
   // Deleting the microservice removes its container.
   ASSERT_EQ(controller_->del("/api/v3/microservices/" + uuid).status, 204);
   EXPECT_TRUE(eventually([&] { return state_of(name).empty(); })) << agent_->log();
+}
+
+TEST_F(containers_test, MicroserviceReadsItsConfigThroughTheLocalApiWithItsToken) {
+  // Inside the container: POST /v2/config/get to iofog:<port> with its own token and SELFNAME.
+  std::string script =
+      "until wget -q -O /tmp/config --header \"Authorization: $FOGMESH_LOCAL_API_TOKEN\" "
+      "--header 'Content-Type: application/json' --post-data \"{\\\"id\\\":\\\"$SELFNAME\\\"}\" "
+      "http://iofog:$FOGMESH_LOCAL_API_PORT/v2/config/get; do sleep 1; done; sleep 3600";
+  json::object ms{{"name", "reader"},
+                  {"agentName", "edge-podman"},
+                  {"registryId", 2},
+                  {"config", R"({"answer":42})"},
+                  {"images", json::array{json::object{{"containerImage", "localhost/busybox:latest"}, {"fogTypeId", 1}}}},
+                  {"cmd", json::array{"sh", "-c", script}}};
+  json::object app{{"name", "reader-app"}, {"isActivated", true}, {"microservices", json::array{ms}}};
+  auto c = controller_->post("/api/v3/application", json::serialize(app));
+  ASSERT_EQ(c.status, 201) << c.body;
+  std::string uuid = controller_->microservice_uuid("reader-app", "reader");
+  std::string name = "iofog_" + uuid;
+  std::string config;
+  EXPECT_TRUE(eventually([&] {
+    int rc = 0;
+    config = podman_->podman({"exec", name, "cat", "/tmp/config"}, &rc);
+    return rc == 0 && config.find("okay") != std::string::npos;
+  })) << config << "\n" << agent_->log();
+  EXPECT_NE(config.find(R"(\"answer\":42)"), std::string::npos) << config;
+  ASSERT_EQ(controller_->del("/api/v3/application/reader-app").status, 204);
 }
 
 TEST_F(containers_test, CrashLoopEndsInStuckInRestart) {
