@@ -163,6 +163,7 @@ enum class settle_mode { unsettled, presettled };
 
 struct options {
   std::string url;
+  std::string send_url;  // sender's router when it differs from the receiver's (mesh runs)
   bool direct = false;
   std::string address = "bench";
   size_t size = 100;
@@ -385,6 +386,7 @@ class load_run {
   pn_proactor_t* proactor_ = nullptr;
   pn_listener_t* listener_ = nullptr;
   std::string host_, port_;
+  std::string send_host_, send_port_;
   pn_connection_t* sender_conn_ = nullptr;
   pn_connection_t* receiver_conn_ = nullptr;
   pn_link_t* sender_ = nullptr;
@@ -478,7 +480,7 @@ void load_run::connect_receiver() {
 void load_run::connect_sender() {
   sender_conn_ = pn_connection();
   pn_connection_set_container(sender_conn_, "fogmesh-bench-sender");
-  pn_connection_set_hostname(sender_conn_, host_.c_str());
+  pn_connection_set_hostname(sender_conn_, send_host_.c_str());
   pn_connection_open(sender_conn_);
   pn_session_t* s = pn_session(sender_conn_);
   pn_session_open(s);
@@ -488,7 +490,7 @@ void load_run::connect_sender() {
       sender_, opt_.settle == settle_mode::presettled ? PN_SND_SETTLED : PN_SND_UNSETTLED);
   pn_link_open(sender_);
   char addr[PN_MAX_ADDR];
-  pn_proactor_addr(addr, sizeof addr, host_.c_str(), port_.c_str());
+  pn_proactor_addr(addr, sizeof addr, send_host_.c_str(), send_port_.c_str());
   pn_proactor_connect2(proactor_, sender_conn_,
                        opt_.direct ? pn_transport() : client_transport(opt_), addr);
   ++open_transports_;
@@ -700,6 +702,8 @@ void load_run::handle(pn_event_t* e) {
       pn_netaddr_host_port(pn_listener_addr(pn_event_listener(e)), host, sizeof host, port,
                            sizeof port);
       port_ = port;
+      send_host_ = host_;
+      send_port_ = port_;
       connect_sender();
       break;
     }
@@ -889,6 +893,13 @@ int load_run::run() {
   } else {
     if (!split_host_port(opt_.url, &host_, &port_)) {
       std::fprintf(stderr, "fogmesh-bench: --url must be HOST:PORT, got '%s'\n", opt_.url.c_str());
+      return 1;
+    }
+    send_host_ = host_;
+    send_port_ = port_;
+    if (!opt_.send_url.empty() && !split_host_port(opt_.send_url, &send_host_, &send_port_)) {
+      std::fprintf(stderr, "fogmesh-bench: --send-url must be HOST:PORT, got '%s'\n",
+                   opt_.send_url.c_str());
       return 1;
     }
     connect_receiver();
@@ -1092,6 +1103,7 @@ void usage(FILE* out) {
       "usage: fogmesh-bench (--url HOST:PORT | --direct) [options]\n"
       "       fogmesh-bench --url HOST:PORT --idle-connections N [--hold SECONDS]\n"
       "  --url HOST:PORT        router to use: sender and receiver both connect there\n"
+      "  --send-url HOST:PORT   the sender connects here instead (e.g. another router of a mesh)\n"
       "  --direct               no router: sender connects to the tool's own loopback listener\n"
       "  --address ADDR         link address (default bench)\n"
       "  --size BYTES           Data body size, >= 16 (default 100)\n"
@@ -1118,6 +1130,7 @@ bool parse_number(const char* s, double* out) {
 int parse_options(int argc, char** argv, options* opt) {
   enum : int {
     kUrl = 1000,
+    kSendUrl,
     kDirect,
     kAddress,
     kSize,
@@ -1136,6 +1149,7 @@ int parse_options(int argc, char** argv, options* opt) {
   };
   static const option long_opts[] = {
       {"url", required_argument, nullptr, kUrl},
+      {"send-url", required_argument, nullptr, kSendUrl},
       {"direct", no_argument, nullptr, kDirect},
       {"address", required_argument, nullptr, kAddress},
       {"size", required_argument, nullptr, kSize},
@@ -1165,6 +1179,9 @@ int parse_options(int argc, char** argv, options* opt) {
     switch (c) {
       case kUrl:
         opt->url = optarg;
+        break;
+      case kSendUrl:
+        opt->send_url = optarg;
         break;
       case kDirect:
         opt->direct = true;
