@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <deque>
+#include <functional>
 #include <set>
 
 #include "fogmesh/common/log.hpp"
@@ -71,6 +72,55 @@ struct ws_session : std::enable_shared_from_this<ws_session> {
   uint8_t unacked_signal = 0;
   int signal_tries = 0;
   uint64_t acks = 0;
+  // Message socket: frames sent and not yet acknowledged (0xB acks the oldest), with their
+  // send count. Resent every 2 s; a frame sent 10 times without an ack ends real-time delivery
+  // on this socket (as upstream): messages then wait in the queue for /v2/messages/next.
+  std::deque<std::pair<std::string, int>> unacked_messages;
+  bool resend_running = false;
+  std::function<void(std::vector<std::string>)> on_realtime_disabled;
+
+  void send_message(std::string frame) {
+    unacked_messages.emplace_back(frame, 1);
+    send(std::move(frame));
+    if (!resend_running) {
+      resend_running = true;
+      asio::co_spawn(ws.get_executor(), message_resend_loop(shared_from_this()), asio::detached);
+    }
+  }
+
+  void on_ack() {
+    ++acks;
+    if (type == kind::control) {
+      unacked_signal = 0;
+    } else if (!unacked_messages.empty()) {
+      unacked_messages.pop_front();
+    }
+  }
+
+  static asio::awaitable<void> message_resend_loop(std::shared_ptr<ws_session> self) {
+    asio::steady_timer timer(self->ws.get_executor());
+    while (!self->closed && !self->unacked_messages.empty()) {
+      timer.expires_after(std::chrono::seconds(2));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (self->closed) break;
+      for (auto& [frame, tries] : self->unacked_messages) {
+        if (tries >= max_signal_tries) {
+          logger()->warn("microservice {} did not acknowledge a message after {} sends: real-time "
+                         "delivery off for this socket, messages go to /v2/messages/next",
+                         self->microservice, tries);
+          std::vector<std::string> frames;
+          for (auto& f : self->unacked_messages) frames.push_back(std::move(f.first));
+          self->unacked_messages.clear();
+          if (self->on_realtime_disabled) self->on_realtime_disabled(std::move(frames));
+          break;
+        }
+        ++tries;
+        self->send(frame);
+      }
+    }
+    self->resend_running = false;
+  }
 
   void send(std::string payload, bool binary = true) {
     if (closed) return;
@@ -404,8 +454,17 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
         uint32_t len = static_cast<uint32_t>(encoded->size());
         for (int i = 0; i < 4; ++i) frame[1 + i] = static_cast<char>(len >> (8 * (3 - i)));
         frame.append(encoded->begin(), encoded->end());
-        session->send(std::move(frame));
+        session->send_message(std::move(frame));
       });
+      s->on_realtime_disabled = [this, id, weak](std::vector<std::string> frames) {
+        auto session = weak.lock();
+        if (session && message_sockets[id] == session) bus.detach_listener(id);
+        // What was never acknowledged is not lost: it waits for /v2/messages/next.
+        for (const auto& f : frames) {
+          auto m = decode_binary(std::span(reinterpret_cast<const uint8_t*>(f.data()) + 5, f.size() - 5));
+          if (m) bus.deliver_inbound(id, m.message);
+        }
+      };
     }
     logger()->info("{} socket opened for {}", kind == ws_session::kind::control ? "control" : "message", id);
     try {
@@ -437,8 +496,7 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
     auto opcode = static_cast<uint8_t>(data[0]);
     if (opcode == op_ping) return s.send(std::string(1, static_cast<char>(op_pong)));
     if (opcode == op_ack) {
-      ++s.acks;
-      s.unacked_signal = 0;
+      s.on_ack();
       return;
     }
     if (s.type == ws_session::kind::control) {

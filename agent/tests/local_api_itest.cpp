@@ -202,6 +202,18 @@ TEST_F(local_api_test, BinaryMessagesOverWebSocketsWithReceipts) {
   auto frame2 = receiver.receive();
   ASSERT_TRUE(frame2);
   EXPECT_EQ(static_cast<uint8_t>((*frame2)[0]), 0x0D);
+  receiver.send_binary(std::string(1, '\x0B'));
+
+  // Not acknowledged → sent again (upstream resends until acked, at most 10 times).
+  m.tag = "resend-me";
+  publisher.send_binary(message_frame(m));
+  ASSERT_TRUE(publisher.receive());  // receipt
+  auto first = receiver.receive();
+  ASSERT_TRUE(first);
+  auto resent = receiver.receive(std::chrono::seconds(30));
+  ASSERT_TRUE(resent);
+  EXPECT_EQ(*resent, *first);
+  receiver.send_binary(std::string(1, '\x0B'));
 
   // Malformed HTTP is answered with 400, and the agent keeps serving.
   auto raw = http(static_cast<uint16_t>(port_), "BR<EW", "/v2/config/get", "", token_a_);
