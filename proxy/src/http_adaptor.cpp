@@ -382,6 +382,7 @@ struct exchange {
   message_to_http converter;
   std::string http;           // request bytes not yet written to the target
   bool request_complete = false;  // every byte of the delivery was converted
+  bool fed_complete = false;      // the converter saw the end of the message
   bool aborted = false;
   bool settled = false;
   std::string reply_to;
@@ -491,6 +492,7 @@ class http_connector final : public router::adaptor_instance, private local_endp
   // A generated answer (502, 504) to the request's reply-to, and the request settled.
   void answer(exchange& ex, int status, std::string_view detail) {
     if (ex.settled) return;
+    bool sent = false;
     if (ex.has_properties && !ex.reply_to.empty() && errors_ != nullptr) {
       std::string body(http::reason_phrase(status));
       body += "\n";
@@ -510,9 +512,14 @@ class http_connector final : public router::adaptor_instance, private local_endp
       (void)enc.finish(m);
       // Small and complete: the shared sender is never held by a stream. Without credit
       // (nobody to answer to) the request's outcome alone tells the listener.
-      if (ctx_.ep.can_start(*errors_)) ctx_.ep.send(*errors_, m, true, false, true);
+      if (ctx_.ep.can_start(*errors_)) {
+        ctx_.ep.send(*errors_, m, true, false, true);
+        sent = true;
+      }
     }
-    settle(ex, status == 504 ? delivery_outcome::modified : delivery_outcome::accepted);
+    // Accepted when the generated response is the answer (a failure outcome could overtake it
+    // and make the listener answer 502 instead); without one, the failure tells the listener.
+    settle(ex, sent ? delivery_outcome::accepted : delivery_outcome::modified);
   }
 
   void settle(exchange& ex, delivery_outcome o) {
@@ -609,14 +616,18 @@ class http_connector final : public router::adaptor_instance, private local_endp
       if (d.aborted) {
         ex.aborted = true;
         ex.request_complete = true;
+        std::erase(waiting_, it->current);  // not worth a target connection any more
         q.pop_front();
         it->current.reset();
         continue;
       }
       // Convert while the exchange holds little unwritten: the rest waits in the link.
-      if (ex.http.size() < request_buffer_limit && (!d.bytes.empty() || d.complete)) {
+      const bool feed = !d.bytes.empty() ? ex.http.size() < request_buffer_limit
+                                         : d.complete && !ex.fed_complete;
+      if (feed) {
         auto r = ex.converter.feed(d.bytes, d.complete, ex.http);
         d.bytes.clear();
+        if (d.complete) ex.fed_complete = true;
         if (!ex.has_properties && ex.converter.has_properties()) {
           ex.has_properties = true;
           ex.reply_to = ex.converter.reply_to();
@@ -636,7 +647,7 @@ class http_connector final : public router::adaptor_instance, private local_endp
           continue;
         }
       }
-      if (d.complete && d.bytes.empty()) {
+      if (d.complete && ex.fed_complete) {
         ex.request_complete = true;
         q.pop_front();
         it->current.reset();
