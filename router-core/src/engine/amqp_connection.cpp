@@ -692,7 +692,8 @@ void amqp_connection::handle_attach(session& s, amqp::attach& a) {
   }
   auto l = std::make_unique<link>();
   l->owner = this;
-  l->inter_router = settings_.role == connection_role::inter_router;
+  l->inter_router = settings_.role == connection_role::inter_router ||
+                     settings_.role == connection_role::edge;
   l->sess = &s;
   l->remote_handle = a.handle;
   l->name = a.name;
@@ -972,7 +973,8 @@ link* amqp_connection::attach_link(link_kind kind, const std::string& name,
   session& s = router_session();
   auto l = std::make_unique<link>();
   l->owner = this;
-  l->inter_router = settings_.role == connection_role::inter_router;
+  l->inter_router = settings_.role == connection_role::inter_router ||
+                     settings_.role == connection_role::edge;
   l->sess = &s;
   l->name = name;
   l->id = next_link_id_++;

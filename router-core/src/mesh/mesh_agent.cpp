@@ -53,14 +53,42 @@ amqp::byte_buffer encode_message(const std::string& to, const std::string& from,
 
 }  // namespace
 
-agent::agent(shard& owner)
+agent::agent(shard& owner, bool edge)
     : owner_(owner),
       endpoint_(owner.make_endpoint("mesh")),
       id_(owner.router_id()),
       instance_(static_cast<std::int64_t>(std::random_device{}() & 0x7fffffff)) {
   in_ = endpoint_.open_receiver("_local/qdrouter", *this, 1000);
   out_ = endpoint_.open_sender("", *this);
-  logger()->info("interior router '{}': link-state routing on", id_);
+  edge_mode_ = edge;
+  if (edge) {
+    logger()->info("edge router '{}': advertises its addresses to its interior", id_);
+  } else {
+    logger()->info("interior router '{}': link-state routing on", id_);
+  }
+}
+
+void agent::edge_up(const std::string& id) {
+  edges_[id] = router_state{};  // a reconnecting edge starts its sequence again
+  edges_[id].refreshed = clock::now();
+  logger()->info("edge router '{}' attached", id);
+}
+
+void agent::edge_down(const std::string& id) {
+  if (edges_.erase(id) == 0) return;
+  logger()->info("edge router '{}' detached", id);
+  mobile_dirty_ = true;
+  topology_dirty_ = true;
+}
+
+void agent::uplink_up(const std::string& id) {
+  uplink_ = id;
+  logger()->info("attached to interior router '{}'", id);
+  send(id, "MAU", mau_body(id_, self_));
+}
+
+void agent::uplink_down(const std::string& id) {
+  if (uplink_ == id) uplink_.clear();
 }
 
 agent::~agent() = default;
@@ -100,6 +128,22 @@ void agent::local_address(const std::string& key, bool present) {
 
 void agent::tick() {
   const auto now = clock::now();
+  if (edge_mode_) {
+    const bool refresh = now - last_refresh_ >= refresh_interval;
+    if (mobile_dirty_) {
+      mobile_dirty_ = false;
+      self_.addresses.clear();
+      for (const auto& [key, count] : local_keys_) self_.addresses.insert(key);
+      ++self_.mobile_seq;
+    } else if (!refresh) {
+      flush_out();
+      return;
+    }
+    last_refresh_ = now;
+    if (!uplink_.empty()) send(uplink_, "MAU", mau_body(id_, self_));
+    flush_out();
+    return;
+  }
   if (now - last_hello_ >= hello_interval) {
     last_hello_ = now;
     const value_map hello = hello_body();
@@ -117,10 +161,15 @@ void agent::tick() {
   if (links_changed) own_links_changed();
   if (mobile_dirty_) {
     mobile_dirty_ = false;
-    self_.addresses.clear();
-    for (const auto& [key, count] : local_keys_) self_.addresses.insert(key);
-    ++self_.mobile_seq;
-    flood("", "MAU", mau_body(id_, self_));
+    // What we advertise: our own consumers' addresses and those of our edge routers.
+    std::set<std::string> addresses;
+    for (const auto& [key, count] : local_keys_) addresses.insert(key);
+    for (const auto& [id, e] : edges_) addresses.insert(e.addresses.begin(), e.addresses.end());
+    if (addresses != self_.addresses) {
+      self_.addresses = std::move(addresses);
+      ++self_.mobile_seq;
+      flood("", "MAU", mau_body(id_, self_));
+    }
   }
   if (now - last_refresh_ >= refresh_interval) {
     last_refresh_ = now;
@@ -268,6 +317,22 @@ void agent::handle(const std::string& from, const value_map& props, const value_
     return;
   }
 
+  if (auto edge = edges_.find(origin); edge != edges_.end()) {
+    if (op != "MAU") return;
+    router_state& e = edge->second;
+    const std::int64_t seq = int_of(body, "mobile_seq");
+    e.refreshed = now;
+    if (seq <= e.mobile_seq) return;
+    e.mobile_seq = seq;
+    e.addresses.clear();
+    if (const value* exist = management::find(body, "exist"); exist && exist->list()) {
+      for (const auto& a : *exist->list()) e.addresses.insert(a.to_text());
+    }
+    mobile_dirty_ = true;
+    topology_dirty_ = true;
+    return;
+  }
+  if (edge_mode_) return;  // edges run no link-state protocol
   router_state& r = routers_[origin];
   if (op == "LSU") {
     const std::int64_t seq = int_of(body, "ls_seq");
@@ -354,6 +419,15 @@ void agent::recompute() {
       } else {
         same->second = std::min(same->second, hop.first);
       }
+    }
+  }
+  for (const auto& [id, e] : edges_) {
+    for (const auto& address : e.addresses) {
+      auto& options = routes[address];
+      options.erase(std::remove_if(options.begin(), options.end(),
+                                   [&](const auto& o) { return o.first == id; }),
+                    options.end());
+      options.emplace_back(id, 1u);
     }
   }
   if (routes == published_) return;

@@ -45,12 +45,18 @@ class agent final : public local_endpoint::handler {
   static constexpr auto refresh_interval = std::chrono::seconds(4);
   static constexpr auto remote_max_age = std::chrono::seconds(15);
 
-  explicit agent(shard& owner);
+  // edge = true: an edge router's agent, which only tells its interior (the uplink) which
+  // addresses have consumers here; interiors advertise those as their own.
+  agent(shard& owner, bool edge);
   ~agent();
 
   // From the shards (through tasks onto shard 0).
   void neighbour_up(const std::string& id, unsigned cost);
   void neighbour_down(const std::string& id);
+  void edge_up(const std::string& id);    // interior: an edge router attached
+  void edge_down(const std::string& id);
+  void uplink_up(const std::string& id);  // edge: connected to this interior
+  void uplink_down(const std::string& id);
   void local_address(const std::string& key, bool present);
   void tick();  // every 250 ms
 
@@ -95,6 +101,9 @@ class agent final : public local_endpoint::handler {
   std::map<std::string, neighbour> neighbours_;
   router_state self_;
   std::map<std::string, router_state> routers_;  // every other router we heard of
+  bool edge_mode_ = false;
+  std::map<std::string, router_state> edges_;    // interior: attached edge routers
+  std::string uplink_;                           // edge: the interior we are attached to
   std::map<std::string, unsigned> local_keys_;   // address → shards with local consumers
   bool mobile_dirty_ = false;
   bool topology_dirty_ = false;

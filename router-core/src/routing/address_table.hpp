@@ -24,6 +24,7 @@ struct address_entry {
   std::size_t next_consumer = 0; // round-robin cursor for closest ties
   std::uint32_t local_consumers = 0;  // consumers that are not links to other routers
   std::uint32_t mesh_links = 0;       // consumers that are links to neighbour routers
+  std::uint32_t local_producers = 0;  // senders that are not links from other routers
   std::uint64_t deliveries_in = 0;
   std::uint64_t deliveries_out = 0;
   std::uint64_t dropped = 0;

@@ -112,7 +112,8 @@ amqp_connection* router_core::find_route_container(const std::string& connection
 }
 
 void router_core::connection_opened(amqp_connection& c) {
-  if (c.settings().role == connection_role::inter_router) {
+  if (c.settings().role == connection_role::inter_router ||
+      c.settings().role == connection_role::edge) {
     if (on_neighbour) on_neighbour(c, true);
     return;
   }
@@ -146,7 +147,11 @@ void router_core::connection_opened(amqp_connection& c) {
 
 void router_core::connection_closed(amqp_connection& c) {
   std::erase(route_containers_, &c);
-  if (c.settings().role == connection_role::inter_router && on_neighbour) on_neighbour(c, false);
+  if ((c.settings().role == connection_role::inter_router ||
+       c.settings().role == connection_role::edge) &&
+      on_neighbour) {
+    on_neighbour(c, false);
+  }
 }
 
 void router_core::initiated_link_attached(link& l, bool accepted) {
@@ -245,6 +250,9 @@ router_core::attach_decision router_core::link_attached(link& l) {
   } else {
     a.producers.push_back(&l);
     l.capacity = l.owner->settings().link_capacity;
+    if (!l.inter_router && ++a.local_producers == 1 && on_local_producer) {
+      on_local_producer(a.name, true);
+    }
   }
   return decision;
 }
@@ -327,7 +335,10 @@ void router_core::link_detached(link& l) {
     maybe_free(d);
   }
   if (l.addr != nullptr) {
-    std::erase(l.addr->producers, &l);
+    if (std::erase(l.addr->producers, &l) > 0 && !l.inter_router &&
+        --l.addr->local_producers == 0 && on_local_producer) {
+      on_local_producer(l.addr->name, false);
+    }
     addresses_.release_if_unused(*l.addr);
     l.addr = nullptr;
   }
@@ -337,8 +348,14 @@ void router_core::link_detached(link& l) {
 
 bool router_core::routable(const link& in) const {
   if (in.addr == nullptr) return true;  // anonymous: decided per message
-  return in.addr->dist == distribution::multicast || !in.addr->consumers.empty() ||
-         (group_ != nullptr && group_->any_consumer(in.addr->name));
+  const address_entry& a = *in.addr;
+  if (a.dist == distribution::multicast) return true;
+  // A link to another router counts once that router gave it credit: it has a consumer
+  // behind it (qdrouterd: no credit to a sender until a receiver exists somewhere).
+  for (const link* c : a.consumers) {
+    if (!c->inter_router || c->credit > 0 || !c->queue.empty()) return true;
+  }
+  return group_ != nullptr && group_->any_consumer(a.name);
 }
 
 void router_core::bind_mesh_link(link& l, const std::string& key, unsigned cost) {
@@ -789,6 +806,25 @@ bool router_core::route(delivery& d) {
       return true;
     }
   }
+  // Edge router: a message addressed by `to` with no consumer here goes up to the interior,
+  // which knows the whole mesh. (Link-addressed senders have their own uplink links.)
+  if (!default_route_key.empty() && *key != default_route_key && d.address_key.empty() &&
+      (in == nullptr || in->addr == nullptr) && !d.remote_origin) {
+    if (address_entry* up = addresses_.find(default_route_key)) {
+      if (link* out = pick_consumer(*up, in)) {
+        d.routed = true;
+        enqueue(d, *out);
+        return true;
+      }
+    }
+    if (group_ != nullptr) {
+      const int shard = group_->pick_remote(shard_index_, default_route_key);
+      if (shard >= 0 && !d.receiving) {
+        send_remote(d, static_cast<unsigned>(shard), default_route_key);
+        return true;
+      }
+    }
+  }
   return false;
 }
 
@@ -1012,6 +1048,12 @@ void router_core::finish_ingress(delivery& d, const amqp::delivery_state& state,
 void router_core::credit_updated(link& l) {
   pump(l);
   if (l.peer != nullptr) grant_credit(*l.peer, false);
+  if (l.inter_router && l.addr != nullptr && l.credit > 0) {
+    // The router behind this link has a consumer now: our senders may send.
+    for (link* producer : l.addr->producers) {
+      if (producer->credit_outstanding == 0) grant_credit(*producer, true);
+    }
+  }
 }
 
 void router_core::disposition(session& s, amqp::role peer_role, std::uint32_t id, bool settled,

@@ -86,6 +86,11 @@ class router_core {
   // opens or closes. Set by the shard.
   std::function<void(const std::string& key, bool present)> on_local_address;
   std::function<void(amqp_connection& c, bool up)> on_neighbour;
+  // Edge routers: an address gained its first / lost its last local sender (the uplink gets a
+  // link for it), and the key of the uplink's anonymous link, where messages go whose `to`
+  // has no consumer here.
+  std::function<void(const std::string& key, bool present)> on_local_producer;
+  std::string default_route_key;
   // Binds a router-initiated outgoing link on an inter-router connection as a consumer of key.
   void bind_mesh_link(link& l, const std::string& key, unsigned cost);
 

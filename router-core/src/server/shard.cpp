@@ -163,8 +163,8 @@ class shard::connector_target final : public io::completion_target {
   void on_completion(io::op_kind, int res, std::uint32_t, std::span<const std::uint8_t>) override {
     connecting_ = false;
     if (res < 0) {
-      logger()->warn("connector '{}': cannot connect to {}:{}: {}", cfg_.name, cfg_.host,
-                     cfg_.port, std::strerror(-res));
+      logger()->warn("connector '{}': cannot connect to {}: {}", cfg_.name, current_,
+                     std::strerror(-res));
       ::close(fd_);
       fd_ = -1;
       schedule_retry(true);
@@ -177,15 +177,15 @@ class shard::connector_target final : public io::completion_target {
     s.role = cfg_.role;
     s.cost = std::max(1u, cfg_.cost);
     s.connector_name = cfg_.name;
-    s.hostname = cfg_.host;
     s.sasl_username = cfg_.sasl_username;
     s.sasl_password = cfg_.sasl_password;
     s.max_frame_size = std::max<std::uint32_t>(cfg_.max_frame_size, amqp::min_max_frame_size);
     s.idle_timeout_ms = cfg_.idle_timeout_seconds * 1000;
     s.link_capacity = cfg_.link_capacity > 0 ? cfg_.link_capacity : 250;
     s.strip = cfg_.strip;
+    s.hostname = target().first;
     auto conn = std::make_unique<amqp_connection>(owner_, fd_, owner_.group_.next_connection_id(),
-                                                  cfg_.host + ":" + cfg_.port, std::move(s));
+                                                  current_, std::move(s));
     fd_ = -1;  // owned by the connection now
     connection_ = conn.get();
     conn->start();
@@ -194,16 +194,40 @@ class shard::connector_target final : public io::completion_target {
   }
 
  private:
+  // The configured host:port, then each failoverUrls entry ("amqp://host:port", "host:port"
+  // or "host"), in turn: an edge router moves to another interior when its uplink dies.
+  std::pair<std::string, std::string> target() const {
+    const std::size_t n = 1 + cfg_.failover_urls.size();
+    const std::size_t i = attempt_ % n;
+    if (i == 0) return {cfg_.host, cfg_.port};
+    std::string url = cfg_.failover_urls[i - 1];
+    if (auto scheme = url.find("://"); scheme != std::string::npos) url.erase(0, scheme + 3);
+    std::string host = url, port = "amqp";
+    if (!url.empty() && url.front() == '[') {
+      const auto close = url.find(']');
+      host = url.substr(1, close - 1);
+      if (close != std::string::npos && close + 1 < url.size() && url[close + 1] == ':') {
+        port = url.substr(close + 2);
+      }
+    } else if (auto colon = url.rfind(':'); colon != std::string::npos) {
+      host = url.substr(0, colon);
+      port = url.substr(colon + 1);
+    }
+    return {host, port};
+  }
+
   void start_connect() {
-    auto port = resolve_port(cfg_.port);
+    const auto [host, port_name] = target();
+    current_ = host + ":" + port_name;
+    auto port = resolve_port(port_name);
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
     addrinfo* res = nullptr;
     const std::string port_text = std::to_string(port.value_or(5672));
-    if (!port || getaddrinfo(cfg_.host.c_str(), port_text.c_str(), &hints, &res) != 0 ||
+    if (!port || getaddrinfo(host.c_str(), port_text.c_str(), &hints, &res) != 0 ||
         res == nullptr) {
-      logger()->warn("connector '{}': cannot resolve {}:{}", cfg_.name, cfg_.host, cfg_.port);
+      logger()->warn("connector '{}': cannot resolve {}", cfg_.name, current_);
       schedule_retry(true);
       return;
     }
@@ -218,6 +242,14 @@ class shard::connector_target final : public io::completion_target {
     connecting_ = owner_.loop().connect(slot_, fd_, reinterpret_cast<sockaddr*>(&addr_), addr_len_);
   }
   void schedule_retry(bool failed) {
+    if (!cfg_.failover_urls.empty()) {
+      // Try the next address at once; back off only after a whole round failed.
+      ++attempt_;
+      if (attempt_ % (1 + cfg_.failover_urls.size()) != 0) {
+        next_attempt_ = std::chrono::steady_clock::now();
+        return;
+      }
+    }
     next_attempt_ = std::chrono::steady_clock::now() + delay_;
     if (failed) delay_ = std::min(delay_ * 2, std::chrono::seconds(60));
   }
@@ -230,6 +262,8 @@ class shard::connector_target final : public io::completion_target {
   amqp_connection* connection_ = nullptr;
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::seconds delay_{2};
+  std::size_t attempt_ = 0;  // index into host:port + failoverUrls (modulo their count)
+  std::string current_;      // "host:port" being tried / connected
   sockaddr_storage addr_{};
   socklen_t addr_len_ = 0;
 };
@@ -371,18 +405,27 @@ bool shard::remove_adaptor(const std::string& name) {
 }
 
 void shard::neighbour_changed(amqp_connection& c, bool up) {
-  if (config_.router.mode != router_mode::interior) {
-    logger()->warn("[C{}] inter-router connection to '{}' on a {} router: not used for routing "
-                   "(only interior routers run the mesh protocol)",
-                   c.id(), c.container_id(),
-                   config_.router.mode == router_mode::edge ? "edge" : "standalone");
+  const router_mode mode = config_.router.mode;
+  const bool edge_link = c.settings().role == connection_role::edge;
+  // Interior: inter-router connections and edge routers attached to us. Edge: the uplink.
+  const bool used = mode == router_mode::interior || (mode == router_mode::edge && edge_link);
+  if (!used) {
+    if (up) {
+      logger()->warn("[C{}] {} connection to '{}' on a {} router: not used for routing", c.id(),
+                     edge_link ? "edge" : "inter-router", c.container_id(),
+                     mode == router_mode::edge ? "edge" : "standalone");
+    }
     return;
   }
   const std::string peer = c.container_id();
+  const bool uplink = mode == router_mode::edge;
   if (!up) {
-    neighbours_.erase(&c);
-    post_task(0, [peer](shard& s) {
-      if (s.mesh_) s.mesh_->neighbour_down(peer);
+    if (neighbours_.erase(&c) == 0) return;
+    post_task(0, [peer, uplink, edge_link](shard& s) {
+      if (!s.mesh_) return;
+      if (uplink) s.mesh_->uplink_down(peer);
+      else if (edge_link) s.mesh_->edge_down(peer);
+      else s.mesh_->neighbour_down(peer);
     });
     return;
   }
@@ -392,22 +435,45 @@ void shard::neighbour_changed(amqp_connection& c, bool up) {
   }
   neighbour_links& n = neighbours_[&c];
   n.id = peer;
-  // The control link: the mesh agent reaches this neighbour through the internal address
+  // The control link: the routing agent reaches this router through the internal address
   // `_mesh/<id>`, wherever the connection lives.
   if (link* control = c.attach_link(link_kind::outgoing, "fogmesh.control", "_local/qdrouter",
                                     amqp::sender_settle_mode::settled)) {
     core_.bind_mesh_link(*control, "_mesh/" + peer, 0);
   }
+  if (uplink) {
+    // Messages addressed by `to` that have no consumer here go up on one anonymous link.
+    if (link* up_link = c.attach_link(link_kind::outgoing, "fogmesh.uplink", "",
+                                      amqp::sender_settle_mode::unsettled)) {
+      core_.bind_mesh_link(*up_link, core_.default_route_key, 1);
+    }
+  }
   attach_mesh_links(c, n);
   const unsigned cost = c.settings().cost;
-  post_task(0, [peer, cost](shard& s) {
-    if (s.mesh_) s.mesh_->neighbour_up(peer, cost);
+  post_task(0, [peer, cost, uplink, edge_link](shard& s) {
+    if (!s.mesh_) return;
+    if (uplink) s.mesh_->uplink_up(peer);
+    else if (edge_link) s.mesh_->edge_up(peer);
+    else s.mesh_->neighbour_up(peer, cost);
   });
+}
+
+void shard::edge_producer(const std::string& key, bool present) {
+  if (key.starts_with("_local/") || key.starts_with("_mesh/") || key.starts_with("$")) return;
+  auto& count = edge_producers_[key];
+  count += present ? 1 : -1;
+  if (count <= 0) edge_producers_.erase(key);
+  // On an edge router the "routes" are the uplink links for our senders' addresses.
+  for (auto& [conn, links] : neighbours_) {
+    if (!conn->closed()) attach_mesh_links(*conn, links);
+  }
 }
 
 void shard::attach_mesh_links(amqp_connection& c, neighbour_links& n) {
   std::map<std::string, unsigned> wanted;
-  if (mesh_routes_) {
+  if (config_.router.mode == router_mode::edge) {
+    for (const auto& [address, count] : edge_producers_) wanted[address] = 1;
+  } else if (mesh_routes_) {
     for (const auto& [address, options] : *mesh_routes_) {
       for (const auto& [via, cost] : options) {
         if (via == n.id) wanted[address] = cost;
@@ -532,13 +598,20 @@ void shard::run() {
   }
   management_ = std::make_unique<management::agent>(*this);
   core_.on_neighbour = [this](amqp_connection& c, bool up) { neighbour_changed(c, up); };
-  if (config_.router.mode == router_mode::interior) {
-    if (index_ == 0) mesh_ = std::make_unique<mesh::agent>(*this);
+  if (config_.router.mode != router_mode::standalone) {
+    const bool edge = config_.router.mode == router_mode::edge;
+    if (index_ == 0) mesh_ = std::make_unique<mesh::agent>(*this, edge);
     core_.on_local_address = [this](const std::string& key, bool present) {
       post_task(0, [key, present](shard& s) {
         if (s.mesh_) s.mesh_->local_address(key, present);
       });
     };
+    if (edge) {
+      core_.default_route_key = "_edge/uplink";
+      core_.on_local_producer = [this](const std::string& key, bool present) {
+        post_task(0, [key, present](shard& s) { s.edge_producer(key, present); });
+      };
+    }
   }
   for (const auto& entity : config_.other) add_adaptor(entity);
   for (const auto& c : index_ == 0 ? config_.connectors : std::vector<connector_config>{}) {

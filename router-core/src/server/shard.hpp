@@ -132,7 +132,9 @@ class shard {
   };
   std::map<amqp_connection*, neighbour_links> neighbours_;
   std::shared_ptr<const mesh::route_table> mesh_routes_;
+  std::map<std::string, int> edge_producers_;  // edge, shard 0: addresses with local senders
   void neighbour_changed(amqp_connection& c, bool up);
+  void edge_producer(const std::string& key, bool present);
   void attach_mesh_links(amqp_connection& c, neighbour_links& n);
   // Declared after endpoints_: destroyed before the endpoints their links live on.
   std::vector<std::pair<std::string, std::unique_ptr<adaptor_instance>>> adaptors_;
