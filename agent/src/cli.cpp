@@ -2,6 +2,7 @@
 // info, config, run. Every command takes --config-dir DIR (default /etc/fogmesh/agent).
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <exception>
@@ -29,7 +30,8 @@ constexpr const char* usage = R"(fogmesh-agent — fogmesh edge node agent (ioFo
 Usage: fogmesh-agent [--config-dir DIR] <command> [options]
 
 Commands:
-  provision <key> [--controller URL] [--type 1|2]
+  provision <key> [--controller URL] [--type 1|2] [--controller-ca FILE]
+                  [--insecure-tls true]
                       provision this node with a key from the controller
                       (GET /api/v3/iofog/:uuid/provisioning-key); URL like
                       http://controller:51121/api/v3 (saved for later commands)
@@ -148,7 +150,7 @@ std::optional<std::string> option(const cli_args& a, const char* name) {
 }
 
 int cmd_provision(const cli_args& a) {
-  reject_unknown(a, {"--controller", "--type"});
+  reject_unknown(a, {"--controller", "--type", "--controller-ca", "--insecure-tls"});
   if (a.positional.size() != 1) throw std::invalid_argument("usage: fogmesh-agent provision <key> [--controller URL]");
   config_store store(a.config_dir);
   auto settings = store.load_settings();
@@ -157,7 +159,14 @@ int cmd_provision(const cli_args& a) {
     throw std::invalid_argument("no controller URL: pass --controller http://HOST:51121/api/v3");
   }
   int type = option(a, "--type") ? parse_int("--type", *option(a, "--type"), 1, 2) : detect_fog_type();
-  controller_client client(url, "");
+  if (auto ca = option(a, "--controller-ca")) {
+    if (!read_file(*ca)) throw std::invalid_argument("--controller-ca: no such file " + *ca);
+    settings.controller_ca_file = *ca;
+  }
+  if (auto insecure = option(a, "--insecure-tls")) {
+    settings.controller_tls_insecure = parse_bool("--insecure-tls", *insecure);
+  }
+  controller_client client(url, "", settings.controller_ca_file, settings.controller_tls_insecure);
   provision_result r;
   try {
     r = run_sync(client.provision(a.positional[0], type));
@@ -165,7 +174,11 @@ int cmd_provision(const cli_args& a) {
     std::cerr << "provisioning failed: " << e.what() << " (" << e.name() << ", HTTP " << e.status() << ")\n";
     return 1;
   } catch (const boost::system::system_error& e) {
-    std::cerr << "provisioning failed: cannot reach the controller at " << url << ": " << e.code().message() << "\n";
+    std::string why = e.code().message();
+    if (e.code().category() == boost::asio::error::get_ssl_category()) {
+      why = "TLS: " + why + " (pass --controller-ca FILE with the controller's CA certificate)";
+    }
+    std::cerr << "provisioning failed: cannot reach the controller at " << url << ": " << why << "\n";
     return 1;
   }
   settings.controller_url = url;
@@ -204,7 +217,8 @@ int cmd_deprovision(const cli_args& a) {
   }
   int rc = 0;
   try {
-    controller_client client(identity->controller_url, identity->token);
+    controller_client client(identity->controller_url, identity->token, settings.controller_ca_file,
+                             settings.controller_tls_insecure);
     run_sync_void(client.deprovision(uuids));
   } catch (const std::exception& e) {
     // Deprovisioning must work without the controller (upstream Agent PR #295).
@@ -247,7 +261,9 @@ int cmd_status(const cli_args& a) {
     }
   }
   try {
-    http_endpoint e{local_api_host(settings), std::to_string(port), "", ""};
+    http_endpoint e;
+    e.host = local_api_host(settings);
+    e.port = std::to_string(port);
     http_request_options req;
     req.target = "/v2/status";
     req.timeout = std::chrono::seconds(5);

@@ -79,6 +79,8 @@ json::object agent_settings::to_json() const {
   json::array bind;
   for (const auto& b : local_api_bind) bind.emplace_back(b);
   return json::object{{"controllerUrl", controller_url},
+                      {"controllerCaCert", controller_ca_file},
+                      {"controllerTlsInsecure", controller_tls_insecure},
                       {"localApiBind", bind},
                       {"localApiBindBridge", local_api_bind_bridge},
                       {"localApiPort", local_api_port},
@@ -125,6 +127,8 @@ agent_settings agent_settings::from_json(const json::value& v) {
   const auto& o = v.get_object();
   agent_settings s;
   s.controller_url = string_field(o, "controllerUrl", s.controller_url);
+  s.controller_ca_file = string_field(o, "controllerCaCert", s.controller_ca_file);
+  s.controller_tls_insecure = bool_field(o, "controllerTlsInsecure", s.controller_tls_insecure);
   if (auto it = o.find("localApiBind"); it != o.end()) {
     if (!it->value().is_array()) throw std::invalid_argument("'localApiBind' must be an array of addresses");
     s.local_api_bind.clear();

@@ -22,8 +22,12 @@ std::string ack_body(const std::string& last_updated) {
 }
 }  // namespace
 
-controller_client::controller_client(const std::string& url, std::string token)
-    : endpoint_(parse_endpoint_url(url, "/api/v3")), token_(std::move(token)) {}
+controller_client::controller_client(const std::string& url, std::string token,
+                                     const std::string& ca_file, bool tls_insecure)
+    : endpoint_(parse_endpoint_url(url, "/api/v3")), token_(std::move(token)) {
+  endpoint_.ca_file = ca_file;
+  endpoint_.tls_insecure = tls_insecure;
+}
 
 asio::awaitable<json::value> controller_client::call(const std::string& method,
                                                      const std::string& target, std::string body,

@@ -34,8 +34,11 @@ struct provision_result {
 
 class controller_client {
  public:
-  // url: "http://host:port" or "http://host:port/api/v3"; throws std::invalid_argument.
-  controller_client(const std::string& url, std::string token);
+  // url: "http[s]://host:port" or "http[s]://host:port/api/v3"; throws std::invalid_argument.
+  // For https, ca_file (PEM) verifies the controller's certificate (else the system store);
+  // tls_insecure skips verification.
+  controller_client(const std::string& url, std::string token, const std::string& ca_file = "",
+                    bool tls_insecure = false);
 
   boost::asio::awaitable<provision_result> provision(const std::string& key, int fog_type);
   boost::asio::awaitable<void> deprovision(const std::vector<std::string>& microservice_uuids);

@@ -327,7 +327,8 @@ class agent_daemon {
       auto identity = *identity_;
       bool failed = true;  // cleared by the paths that succeed
       try {
-        controller_client client(identity.controller_url, identity.token);
+        controller_client client(identity.controller_url, identity.token, settings_.controller_ca_file,
+                                 settings_.controller_tls_insecure);
         if (need_initial_sync_) {
           // As upstream on start: fetch everything regardless of flags.
           controller_config_ = (co_await client.config()).as_object();
@@ -499,7 +500,8 @@ class agent_daemon {
       for (const auto& f : refused_status_fields_) body.erase(f);
       std::string refused;
       try {
-        controller_client client(identity_->controller_url, identity_->token);
+        controller_client client(identity_->controller_url, identity_->token, settings_.controller_ca_file,
+                                 settings_.controller_tls_insecure);
         co_await client.put_status(body);
         co_return;
       } catch (const controller_error& e) {

@@ -1,6 +1,8 @@
 #include "http_client.hpp"
 
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -32,7 +34,7 @@ asio::awaitable<http_reply> exchange(Stream& stream, const http_endpoint& endpoi
     req.body() = std::move(request.body);
     req.prepare_payload();
   }
-  stream.expires_after(request.timeout);
+  beast::get_lowest_layer(stream).expires_after(request.timeout);
   co_await http::async_write(stream, req, asio::use_awaitable);
 
   beast::flat_buffer buffer;
@@ -74,6 +76,36 @@ asio::awaitable<http_reply> http_request(const http_endpoint& endpoint,
   }
   asio::ip::tcp::resolver resolver(executor);
   auto results = co_await resolver.async_resolve(endpoint.host, endpoint.port, asio::use_awaitable);
+  if (endpoint.tls) {
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                    asio::ssl::context::no_tlsv1_1);
+    if (endpoint.tls_insecure) {
+      ctx.set_verify_mode(asio::ssl::verify_none);
+    } else {
+      if (!endpoint.ca_file.empty()) {
+        ctx.load_verify_file(endpoint.ca_file);
+      } else {
+        ctx.set_default_verify_paths();
+      }
+      ctx.set_verify_mode(asio::ssl::verify_peer);
+      ctx.set_verify_callback(asio::ssl::host_name_verification(endpoint.host));
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(executor, ctx);
+    if (!SSL_set_tlsext_host_name(stream.native_handle(), endpoint.host.c_str())) {
+      throw boost::system::system_error(
+          boost::system::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
+          "TLS server name");
+    }
+    beast::get_lowest_layer(stream).expires_after(request.timeout);
+    co_await beast::get_lowest_layer(stream).async_connect(results, asio::use_awaitable);
+    co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+    auto reply = co_await exchange(stream, endpoint, request);
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream).socket().shutdown(asio::socket_base::shutdown_both, ignored);
+    co_return reply;
+  }
   beast::tcp_stream stream(executor);
   stream.expires_after(request.timeout);
   co_await stream.async_connect(results, asio::use_awaitable);
@@ -95,16 +127,14 @@ http_endpoint parse_endpoint_url(const std::string& url, const std::string& defa
     e.base_path = default_base_path;
     return e;
   }
-  if (scheme == "https") {
-    throw std::invalid_argument("'" + url + "': https is not supported by this agent yet");
+  if (scheme != "http" && scheme != "https" && scheme != "tcp") {
+    throw std::invalid_argument("'" + url + "': scheme must be http, https, tcp or unix");
   }
-  if (scheme != "http" && scheme != "tcp") {
-    throw std::invalid_argument("'" + url + "': scheme must be http, tcp or unix");
-  }
+  e.tls = scheme == "https";
   e.host = std::string(parsed->host());
   if (e.host.empty()) throw std::invalid_argument("'" + url + "' names no host");
   if (e.host.size() > 2 && e.host.front() == '[') e.host = e.host.substr(1, e.host.size() - 2);
-  e.port = parsed->has_port() ? std::string(parsed->port()) : "80";
+  e.port = parsed->has_port() ? std::string(parsed->port()) : (e.tls ? "443" : "80");
   std::string path(parsed->path());
   while (!path.empty() && path.back() == '/') path.pop_back();
   // "http://host:51121" and "http://host:51121/api/v3/" both mean the v3 API.

@@ -21,6 +21,11 @@ struct http_endpoint {
   std::string port;
   std::string socket_path;
   std::string base_path;  // prefixed to every target ("/api/v3", "/v1.41")
+  // HTTPS: the server certificate is verified against ca_file (PEM) when set, else the
+  // system's CA store, and must name `host`. tls_insecure skips verification (explicit only).
+  bool tls = false;
+  std::string ca_file;
+  bool tls_insecure = false;
 };
 
 struct http_reply {
@@ -46,8 +51,8 @@ struct http_request_options {
 boost::asio::awaitable<http_reply> http_request(const http_endpoint& endpoint,
                                                 http_request_options request);
 
-// Parses "http://host:port/path", "unix:///path/to.sock" or "tcp://host:port". Throws
-// std::invalid_argument naming what is wrong; https is refused explicitly (not supported yet).
+// Parses "http[s]://host:port/path", "unix:///path/to.sock" or "tcp://host:port". Throws
+// std::invalid_argument naming what is wrong.
 http_endpoint parse_endpoint_url(const std::string& url, const std::string& default_base_path);
 
 }  // namespace fogmesh::agent

@@ -189,7 +189,16 @@ void tcp_forwarder::stop() {
 
 // --- controller ---
 
-controller_env::controller_env() {
+controller_env::controller_env(bool tls) : tls_(tls) {
+  if (tls_) {
+    cert_dir_ = std::make_unique<temp_dir>();
+    ca_file_ = cert_dir_->path() + "/cert.pem";
+    key_file_ = cert_dir_->path() + "/key.pem";
+    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+                      "-addext subjectAltName=IP:127.0.0.1 -keyout " + key_file_ + " -out " + ca_file_ +
+                      " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl req failed");
+  }
   db_ = std::make_unique<controller::test::pg_cluster>();
   restart();
   std::string email = "agent-test-" + std::to_string(::getpid()) + "@example.com";
@@ -220,11 +229,29 @@ void controller_env::restart() {
   o.db_connections = 4;
   o.io_threads = 1;
   o.max_long_poll_sec = 60;
+  if (tls_) {
+    o.tls_cert_file = ca_file_;
+    o.tls_key_file = key_file_;
+  }
   server_ = std::make_unique<controller::server>(o);
   server_->start();
   port_ = server_->port();
   forwarder_.set_target(port_);
   forwarder_.start();
+}
+
+http_result controller_env::request(const std::string& method, const std::string& path,
+                                    const std::string& body) {
+  if (!tls_) return http(port_, method, path, body, token_);
+  // Over TLS with curl (the controller testkit's TLS helper only does GET).
+  temp_dir d;
+  std::ofstream(d.path() + "/body") << body;
+  std::string cmd = "curl -sk -i -X " + method + " -H 'Content-Type: application/json' " +
+                    (token_.empty() ? "" : "-H 'Authorization: " + token_ + "' ") +
+                    (body.empty() ? "" : "--data-binary @" + d.path() + "/body ") + "https://127.0.0.1:" +
+                    std::to_string(port_) + path + " > " + d.path() + "/out";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("curl failed: " + cmd);
+  return controller::test::parse_response(slurp(d.path() + "/out"));
 }
 
 std::string controller_env::create_fog(const std::string& name, const std::string& extra) {

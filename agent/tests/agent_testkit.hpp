@@ -50,23 +50,29 @@ class tcp_forwarder {
 // through a tcp_forwarder so it can be taken away and brought back.
 class controller_env {
  public:
-  controller_env();
+  // tls: serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (ca_file() is its PEM).
+  explicit controller_env(bool tls = false);
   ~controller_env();
+  const std::string& ca_file() const { return ca_file_; }
   uint16_t port() const { return port_; }
   // What agents are given: the forwarder's stable address.
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(forwarder_.port()) + "/api/v3"; }
+  std::string url() const {
+    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(forwarder_.port()) + "/api/v3";
+  }
   void stop();
   void restart();
   controller::test::pg_cluster& db() { return *db_; }
 
-  http_result get(const std::string& path) { return http(port_, "GET", path, "", token_); }
+  http_result get(const std::string& path) { return request("GET", path, ""); }
   http_result post(const std::string& path, const std::string& body) {
-    return http(port_, "POST", path, body, token_);
+    return request("POST", path, body);
   }
   http_result patch(const std::string& path, const std::string& body) {
-    return http(port_, "PATCH", path, body, token_);
+    return request("PATCH", path, body);
   }
-  http_result del(const std::string& path) { return http(port_, "DELETE", path, "", token_); }
+  http_result del(const std::string& path) { return request("DELETE", path, ""); }
+  // Over TLS when the controller serves HTTPS.
+  http_result request(const std::string& method, const std::string& path, const std::string& body);
 
   // Creates a fog (x86) and returns its uuid; `extra` is added to the JSON body.
   std::string create_fog(const std::string& name, const std::string& extra = "");
@@ -81,6 +87,10 @@ class controller_env {
   std::unique_ptr<controller::server> server_;
   tcp_forwarder forwarder_;
   uint16_t port_ = 0;
+  bool tls_ = false;
+  std::string ca_file_;
+  std::string key_file_;
+  std::unique_ptr<temp_dir> cert_dir_;
   std::string token_;
 };
 

@@ -91,6 +91,40 @@ TEST_F(provision_test, UnreachableControllerAndBadArgumentsGiveClearErrors) {
   EXPECT_NE(r.err.find("not provisioned"), std::string::npos) << r.err;
 }
 
+TEST(provision_tls, HttpsControllerIsVerifiedAgainstTheGivenCa) {
+  controller_env tls_controller(true);
+  temp_dir dir;
+  auto fog = tls_controller.create_fog("edge-tls");
+  auto key = tls_controller.provisioning_key(fog);
+  // Without the CA the certificate is not trusted: a clear error, nothing stored.
+  auto r = run_agent_cli({"--config-dir", dir.path(), "provision", key, "--controller", tls_controller.url()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("TLS"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--controller-ca"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/token"));
+  r = run_agent_cli({"--config-dir", dir.path(), "provision", key, "--controller", tls_controller.url(),
+                     "--controller-ca", tls_controller.ca_file()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The daemon keeps using the CA: its status reaches the controller over HTTPS.
+  std::string saved;
+  {
+    std::ifstream in(dir.path() + "/agent.json");
+    saved.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto settings = boost::json::parse(saved).as_object();
+  EXPECT_EQ(settings.at("controllerCaCert").as_string(), tls_controller.ca_file());
+  settings["localApiPort"] = 0;
+  settings["longPollSeconds"] = 5;
+  std::ofstream(dir.path() + "/agent.json") << boost::json::serialize(settings);
+  agent_process agent(dir.path(), {"DOCKER_HOST=unix://" + dir.path() + "/no-engine.sock"});
+  agent.local_api_port();
+  EXPECT_TRUE(eventually([&] {
+    auto f = tls_controller.get("/api/v3/iofog/" + fog);
+    return f.status == 200 && f.json().at("daemonStatus").as_string() == "RUNNING";
+  })) << agent.log();
+  EXPECT_EQ(agent.terminate(), 0);
+}
+
 TEST_F(provision_test, ConfigCommandEditsSettings) {
   auto r = run_agent_cli({"--config-dir", config_dir(), "config", "--local-api-bind", "127.0.0.1,10.88.0.1",
                           "--local-api-require-token", "false"});

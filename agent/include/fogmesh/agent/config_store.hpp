@@ -23,7 +23,9 @@ namespace fogmesh::agent {
 inline constexpr const char* default_config_dir = "/etc/fogmesh/agent";
 
 struct agent_settings {
-  std::string controller_url;  // "http://host:51121/api/v3"
+  std::string controller_url;  // "http://host:51121/api/v3" or https://…
+  std::string controller_ca_file;        // PEM to verify an https controller (else system CAs)
+  bool controller_tls_insecure = false;  // skip certificate verification: explicit only
   // Local API listen addresses: loopback by default (not 0.0.0.0); the daemon also binds the
   // container bridge's gateway when `local_api_bind_bridge` is set, so microservices reach it.
   std::vector<std::string> local_api_bind = {"127.0.0.1"};
