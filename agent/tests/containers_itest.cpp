@@ -199,6 +199,35 @@ TEST_F(containers_test, MicroserviceReadsItsConfigThroughTheLocalApiWithItsToken
   ASSERT_EQ(controller_->del("/api/v3/application/reader-app").status, 204);
 }
 
+TEST_F(containers_test, TwoAgentsOnOneEngineLeaveEachOthersContainersAlone) {
+  auto fog2 = controller_->create_fog("edge-podman-2", R"("statusFrequency":1)");
+  std::string dir2 = dir_->path() + "/agent2";
+  write_test_settings(dir2);
+  ASSERT_EQ(run_agent_cli({"--config-dir", dir2, "provision", controller_->provisioning_key(fog2),
+                           "--controller", controller_->url()}).exit_code, 0);
+  agent_process agent2(dir2, {"DOCKER_HOST=" + podman_->docker_host()});
+  auto app = [](const std::string& name, const std::string& agent) {
+    return R"({"name": ")" + name + R"(", "isActivated": true, "microservices": [{"name": "s", "agentName": ")" +
+           agent + R"(", "registryId": 2, "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
+           "cmd": ["sleep", "3600"]}]})";
+  };
+  ASSERT_EQ(controller_->post("/api/v3/application", app("second-app", "edge-podman-2")).status, 201);
+  std::string second = "iofog_" + controller_->microservice_uuid("second-app", "s");
+  ASSERT_TRUE(eventually([&] { return state_of(second) == "running"; })) << agent2.log();
+  std::string second_id = id_of(second);
+  // The first agent runs a full pass after that container exists (it deploys this one)...
+  ASSERT_EQ(controller_->post("/api/v3/application", app("first-app", "edge-podman")).status, 201);
+  std::string first = "iofog_" + controller_->microservice_uuid("first-app", "s");
+  ASSERT_TRUE(eventually([&] { return state_of(first) == "running"; })) << agent_->log();
+  // ...and leaves the other fog's container alone.
+  EXPECT_EQ(id_of(second), second_id);
+  EXPECT_EQ(state_of(second), "running");
+  ASSERT_EQ(controller_->del("/api/v3/application/first-app").status, 204);
+  ASSERT_EQ(controller_->del("/api/v3/application/second-app").status, 204);
+  EXPECT_TRUE(eventually([&] { return state_of(first).empty() && state_of(second).empty(); }));
+  EXPECT_EQ(agent2.terminate(), 0);
+}
+
 TEST_F(containers_test, CrashLoopEndsInStuckInRestart) {
   auto c = controller_->post("/api/v3/application", R"({"name": "crash-app", "isActivated": true, "microservices": [
       {"name": "crasher", "agentName": "edge-podman", "registryId": 2,
