@@ -253,6 +253,7 @@ class agent_daemon {
           if (!bridge_checked_) co_await discover_bridge();
           auto before = status_fingerprint();
           co_await reconciler_->reconcile();
+          co_await maybe_prune_for_disk();
           if (status_fingerprint() != before) status_timer_.cancel();  // report soon
           if (engine_down_logged) logger()->info("container engine reachable again");
           engine_down_logged = false;
@@ -393,6 +394,7 @@ class agent_daemon {
       on_identity_changed(std::nullopt);
       co_return true;
     }
+    if (flag("prune")) co_await prune_images("the controller asked (prune)");
     if (flag("config") || flag("routerChanged")) {
       // The engine (dockerUrl) is switched by the reconcile loop between passes, never here:
       // a pass may be suspended inside the current reconciler.
@@ -409,6 +411,30 @@ class agent_daemon {
     }
     last_command_ms_ = now_ms();
     co_return true;
+  }
+
+  // Unused images go when the controller asks or free disk drops below
+  // availableDiskThreshold % (checked every 30 min, as upstream). Failures are logged only.
+  asio::awaitable<void> prune_images(const char* why) {
+    if (!docker_) co_return;
+    docker_client docker = *docker_;  // shares the connection settings; safe if the engine is swapped
+    try {
+      int removed = co_await docker.prune_images();
+      logger()->info("pruned {} unused image(s): {}", removed, why);
+    } catch (const std::exception& e) {
+      logger()->warn("image prune failed: {}", e.what());
+    }
+  }
+
+  asio::awaitable<void> maybe_prune_for_disk() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_disk_check_ < std::chrono::minutes(30)) co_return;
+    last_disk_check_ = now;
+    int threshold = config_int(controller_config_, "availableDiskThreshold", 20);
+    struct statvfs fs {};
+    if (::statvfs("/", &fs) != 0 || fs.f_blocks == 0) co_return;
+    double free_percent = 100.0 * static_cast<double>(fs.f_bavail) / static_cast<double>(fs.f_blocks);
+    if (free_percent < threshold) co_await prune_images("free disk below availableDiskThreshold");
   }
 
   asio::awaitable<void> sleep(asio::steady_timer& timer, std::chrono::milliseconds d) {
@@ -572,6 +598,7 @@ class agent_daemon {
   bool stopping_ = false;
   int64_t started_ms_ = now_ms();
   int64_t last_command_ms_ = 0;
+  std::chrono::steady_clock::time_point last_disk_check_{};
   std::set<std::string> refused_status_fields_;
 };
 

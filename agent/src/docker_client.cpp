@@ -1,6 +1,7 @@
 #include "fogmesh/agent/docker_client.hpp"
 
 #include <boost/json.hpp>
+#include <set>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 
@@ -182,6 +183,37 @@ asio::awaitable<void> docker_client::remove_image(const std::string& image) {
   impl::check(r, "remove image " + image);
 }
 
+asio::awaitable<int> docker_client::prune_images() {
+  // Done by hand rather than with /images/prune: podman's compat endpoint refuses the
+  // dangling=false filter that "all unused images" needs. An image is in use when any
+  // container (running or not) was created from it; the engine refuses (409) to delete one
+  // that is, so a race with a new container is harmless.
+  auto containers = co_await list_containers(true);
+  std::set<std::string> used;
+  for (const auto& c : containers) used.insert(c.image_id);
+  auto r = co_await impl_->request("GET", "/images/json");
+  impl::check(r, "list images");
+  std::vector<std::string> unused;
+  auto v = json::parse(r.body);
+  if (v.is_array()) {
+    for (const auto& img : v.get_array()) {
+      if (!img.is_object()) continue;
+      auto* id = img.get_object().if_contains("Id");
+      if (!id || !id->is_string()) continue;
+      std::string image_id(id->get_string());
+      std::string bare = image_id.rfind("sha256:", 0) == 0 ? image_id.substr(7) : image_id;
+      if (used.count(image_id) || used.count(bare) || used.count("sha256:" + bare)) continue;
+      unused.push_back(bare);
+    }
+  }
+  int removed = 0;
+  for (const auto& id : unused) {
+    auto d = co_await impl_->request("DELETE", "/images/" + id + "?force=false");
+    if (d.status < 300) ++removed;
+  }
+  co_return removed;
+}
+
 asio::awaitable<std::vector<container_summary>> docker_client::list_containers(bool all) {
   auto r = co_await impl_->request("GET", std::string("/containers/json?all=") +
                                               (all ? "true" : "false"));
@@ -197,6 +229,7 @@ asio::awaitable<std::vector<container_summary>> docker_client::list_containers(b
       if (!c.name.empty() && c.name[0] == '/') c.name.erase(0, 1);
     }
     if (auto* image = o.if_contains("Image"); image && image->is_string()) c.image = image->get_string();
+    if (auto* iid = o.if_contains("ImageID"); iid && iid->is_string()) c.image_id = iid->get_string();
     if (auto* state = o.if_contains("State"); state && state->is_string()) c.state = state->get_string();
     if (auto* labels = o.if_contains("Labels"); labels && labels->is_object()) {
       for (const auto& [k, lv] : labels->get_object()) {

@@ -491,6 +491,14 @@ podman_service::podman_service() {
   if (rc != 0) throw std::runtime_error("podman import failed");
 }
 
+void podman_service::import_image(const std::string& name) const {
+  std::string cmd = "tar -C " + dir_.path() + "/rootfs -c . | CONTAINERS_CONF=" + dir_.path() +
+                    "/containers.conf podman --root " + dir_.path() + "/root --runroot " +
+                    dir_.path() + "/run import --change 'CMD [\"/bin/true\"]' --change 'LABEL name=" +
+                    name + "' - " + name + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("podman import of " + name + " failed");
+}
+
 podman_service::~podman_service() {
   podman({"rm", "-a", "-f", "-t", "0"});
   if (pid_ > 0) {

@@ -158,6 +158,8 @@ class podman_service {
   std::string docker_host() const { return "unix://" + socket_; }
   // Runs `podman <args>` against this service's storage; returns stdout.
   std::string podman(const std::vector<std::string>& args, int* exit_code = nullptr) const;
+  // Imports the busybox rootfs again as a distinct image (its own config) named `name`.
+  void import_image(const std::string& name) const;
 
  private:
   temp_dir dir_;

@@ -228,6 +228,31 @@ TEST_F(containers_test, TwoAgentsOnOneEngineLeaveEachOthersContainersAlone) {
   EXPECT_EQ(agent2.terminate(), 0);
 }
 
+TEST_F(containers_test, PruneFlagRemovesUnusedImagesOnly) {
+  auto c = controller_->post("/api/v3/application", R"({"name": "keep-app", "isActivated": true, "microservices": [
+      {"name": "keep", "agentName": "edge-podman", "registryId": 2,
+       "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
+       "cmd": ["sleep", "3600"]}]})");
+  ASSERT_EQ(c.status, 201) << c.body;
+  std::string keep = "iofog_" + controller_->microservice_uuid("keep-app", "keep");
+  ASSERT_TRUE(eventually([&] { return state_of(keep) == "running"; })) << agent_->log();
+  podman_->import_image("localhost/unused:1");
+  int rc = 0;
+  podman_->podman({"image", "exists", "localhost/unused:1"}, &rc);
+  ASSERT_EQ(rc, 0);
+  ASSERT_EQ(controller_->post("/api/v3/iofog/" + fog_ + "/prune", "").status, 204);
+  EXPECT_TRUE(eventually([&] {
+    int exists = 0;
+    podman_->podman({"image", "exists", "localhost/unused:1"}, &exists);
+    return exists != 0;
+  })) << agent_->log();
+  podman_->podman({"image", "exists", "localhost/busybox:latest"}, &rc);
+  EXPECT_EQ(rc, 0) << "an image in use was pruned";
+  EXPECT_EQ(state_of(keep), "running");
+  ASSERT_EQ(controller_->del("/api/v3/application/keep-app").status, 204);
+  EXPECT_TRUE(eventually([&] { return state_of(keep).empty(); }));
+}
+
 TEST_F(containers_test, CrashLoopEndsInStuckInRestart) {
   auto c = controller_->post("/api/v3/application", R"({"name": "crash-app", "isActivated": true, "microservices": [
       {"name": "crasher", "agentName": "edge-podman", "registryId": 2,

@@ -37,6 +37,7 @@ struct container_summary {
   std::string id;
   std::string name;   // without the leading '/'
   std::string image;
+  std::string image_id;
   std::string state;  // "running", "exited", "created", ...
   std::map<std::string, std::string> labels;
 };
@@ -96,6 +97,8 @@ class docker_client {
                                     const std::optional<registry_credentials>& credentials,
                                     std::function<void(int)> progress);
   boost::asio::awaitable<void> remove_image(const std::string& image);
+  // Removes every image no container uses (`docker image prune -a`); returns how many went.
+  boost::asio::awaitable<int> prune_images();
 
   boost::asio::awaitable<std::vector<container_summary>> list_containers(bool all);
   // nullopt when there is no such container.
