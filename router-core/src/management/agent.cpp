@@ -137,8 +137,11 @@ amqp::byte_buffer encode_response(const request& req, const response& res) {
 // ---- the agent -----------------------------------------------------------------------------
 
 agent::agent(shard& owner) : owner_(owner), endpoint_(owner.make_endpoint("$management")) {
-  const char* addresses[2] = {"$management", "_local/$management"};
-  for (int i = 0; i < 2; ++i) {
+  // _topo/0/<id>/$management: reachable from anywhere in the mesh (advertised like any
+  // address with a consumer), so tools can ask a remote router.
+  const std::string addresses[3] = {"$management", "_local/$management",
+                                    "_topo/0/" + owner.router_id() + "/$management"};
+  for (int i = 0; i < 3; ++i) {
     amqp::error err;
     receivers_[i] = endpoint_.open_receiver(addresses[i], *this, 64, false, &err);
     if (receivers_[i] == nullptr) {

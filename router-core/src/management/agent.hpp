@@ -69,7 +69,7 @@ class agent final : public local_endpoint::handler {
 
   shard& owner_;
   local_endpoint& endpoint_;
-  link* receivers_[2] = {nullptr, nullptr};
+  link* receivers_[3] = {nullptr, nullptr, nullptr};
   link* replies_ = nullptr;  // anonymous sender: routes each reply by its `to`
   std::deque<amqp::byte_buffer> outbox_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <mutex>
+#include <cstdio>
+#include <unistd.h>
 
 #include "engine/amqp_connection.hpp"
 #include "fogmesh/common/log.hpp"
@@ -37,7 +39,8 @@ std::vector<entity_type> build_types() {
                     "uptimeSeconds", "connectionCount", "linkCount", "addrCount", "nodeCount",
                     "linkRouteCount", "autoLinkCount", "deliveriesIngress", "deliveriesEgress",
                     "deliveriesTransit", "releasedDeliveries", "modifiedDeliveries",
-                    "droppedPresettledDeliveries", "deliveriesAborted", "liveDeliveries"},
+                    "droppedPresettledDeliveries", "deliveriesAborted", "liveDeliveries",
+                    "memoryUsage"},
                    state_operations,
                    {"connectionCount", "linkCount", "deliveriesIngress", "deliveriesEgress",
                     "releasedDeliveries", "modifiedDeliveries", "droppedPresettledDeliveries",
@@ -143,6 +146,16 @@ std::string entity_name(const config_entity& e) {
     if (a.name == "name") return a.value;
   }
   return {};
+}
+
+// Resident set size of the process (qdrouterd's router.memoryUsage).
+std::int64_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  long pages = 0, resident = 0;
+  const int n = std::fscanf(f, "%ld %ld", &pages, &resident);
+  std::fclose(f);
+  return n == 2 ? static_cast<std::int64_t>(resident) * sysconf(_SC_PAGESIZE) : 0;
 }
 
 const char* role_name(connection_role r) {
@@ -269,7 +282,7 @@ value_list shard_rows(shard& s, const entity_type& type) {
     r.emplace_back("connectionCount", value{s.connection_count()});
     r.emplace_back("linkCount", value{links});
     r.emplace_back("addrCount", value{core.addresses().entries().size()});
-    r.emplace_back("nodeCount", value{0});
+    r.emplace_back("nodeCount", value{s.mesh() != nullptr ? s.mesh()->node_count() : 0});
     {
       std::lock_guard lock(s.group().config_mutex);
       r.emplace_back("linkRouteCount", value{s.group().config.link_routes.size()});
@@ -283,6 +296,7 @@ value_list shard_rows(shard& s, const entity_type& type) {
     r.emplace_back("droppedPresettledDeliveries", value{c.dropped_presettled});
     r.emplace_back("deliveriesAborted", value{c.deliveries_aborted});
     r.emplace_back("liveDeliveries", value{core.live_deliveries()});
+    r.emplace_back("memoryUsage", value{resident_bytes()});
     rows.push_back(value{std::move(r)});
   } else if (type.name == "connection") {
     for (const auto& conn : s.connections()) {

@@ -62,6 +62,7 @@ class agent final : public local_endpoint::handler {
 
   // For management (router.node).
   management::value_list node_rows() const;
+  std::size_t node_count() const noexcept { return next_hops_.size(); }
 
  private:
   struct neighbour {

@@ -596,7 +596,6 @@ void shard::run() {
   for (auto& ep : listeners_) {
     listener_targets_.push_back(std::make_unique<listener_target>(*this, ep));
   }
-  management_ = std::make_unique<management::agent>(*this);
   core_.on_neighbour = [this](amqp_connection& c, bool up) { neighbour_changed(c, up); };
   if (config_.router.mode != router_mode::standalone) {
     const bool edge = config_.router.mode == router_mode::edge;
@@ -613,6 +612,8 @@ void shard::run() {
       };
     }
   }
+  // After the mesh hooks: its $management addresses are advertised like any other.
+  management_ = std::make_unique<management::agent>(*this);
   for (const auto& entity : config_.other) add_adaptor(entity);
   for (const auto& c : index_ == 0 ? config_.connectors : std::vector<connector_config>{}) {
     connectors_.push_back(std::make_unique<connector_target>(*this, c));
