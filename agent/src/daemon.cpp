@@ -339,6 +339,7 @@ class agent_daemon {
           apply_microservices(true);
           save_state();
           logger()->info("synced with controller: {} microservice(s)", microservices_.size());
+          status_timer_.cancel();  // report at once: the controller sees the node up now
         }
         int wait = settings_.long_poll_seconds;
         auto asked = std::chrono::steady_clock::now();
