@@ -457,11 +457,46 @@ class agent_daemon {
                                   {"containerId", st.container_id},
                                   {"startTime", st.start_time},
                                   {"operatingDuration", st.start_time > 0 ? now - st.start_time : 0},
-                                  {"cpuUsage", 0},
-                                  {"memoryUsage", 0},
+                                  {"cpuUsage", usage_for(st.container_id).first},
+                                  {"memoryUsage", usage_for(st.container_id).second},
                                   {"errorMessage", st.error_message}});
     }
     return list;
+  }
+
+  // CPU % and memory (bytes) of a container from the last two stats samples.
+  std::pair<double, double> usage_for(const std::string& container_id) const {
+    auto it = usage_.find(container_id);
+    return it == usage_.end() ? std::pair<double, double>{0, 0} : it->second.usage;
+  }
+
+  asio::awaitable<void> sample_containers() {
+    if (!docker_ || !reconciler_) co_return;
+    docker_client docker = *docker_;  // safe if the engine is swapped meanwhile
+    std::map<std::string, usage_sample> next;
+    std::vector<std::string> ids;
+    for (const auto& [uuid, st] : reconciler_->statuses()) {
+      if (st.status == "RUNNING" && !st.container_id.empty()) ids.push_back(st.container_id);
+    }
+    for (const auto& id : ids) {
+      try {
+        auto s = co_await docker.stats(id);
+        usage_sample u;
+        u.stats = s;
+        u.usage.second = static_cast<double>(s.memory_bytes);  // bytes, as upstream reports it
+        if (auto prev = usage_.find(id); prev != usage_.end()) {
+          auto cpu = s.cpu_total_ns - prev->second.stats.cpu_total_ns;
+          auto sys = s.system_cpu_ns - prev->second.stats.system_cpu_ns;
+          if (s.system_cpu_ns > prev->second.stats.system_cpu_ns && s.cpu_total_ns >= prev->second.stats.cpu_total_ns) {
+            u.usage.first = 100.0 * static_cast<double>(cpu) / static_cast<double>(sys) * s.online_cpus;
+          }
+        }
+        next[id] = u;
+      } catch (const std::exception& e) {
+        logger()->debug("stats of {} failed: {}", id.substr(0, 12), e.what());
+      }
+    }
+    usage_ = std::move(next);
   }
 
   json::object status_body() {
@@ -476,9 +511,10 @@ class agent_daemon {
         {"memoryUsage", sys.process_rss_mb},
         {"diskUsage", 0},
         {"cpuUsage", sys.process_cpu_percent},
-        {"memoryViolation", false},
+        // memoryLimit (MB) and cpuLimit (%) are the agent's own limits, as upstream.
+        {"memoryViolation", sys.process_rss_mb > config_int(controller_config_, "memoryLimit", 4096)},
         {"diskViolation", false},
-        {"cpuViolation", false},
+        {"cpuViolation", sys.process_cpu_percent > config_int(controller_config_, "cpuLimit", 80)},
         {"systemAvailableDisk", sys.available_disk_bytes},
         {"systemAvailableMemory", sys.available_memory_bytes},
         {"systemTotalCpu", sys.total_cpu_percent},
@@ -513,6 +549,7 @@ class agent_daemon {
         co_await sleep(status_retry_timer_, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::seconds(1) - since));
       }
       if (!identity_) continue;
+      co_await sample_containers();
       co_await report_status();
       last_sent = std::chrono::steady_clock::now();
     }
@@ -600,6 +637,11 @@ class agent_daemon {
   int64_t started_ms_ = now_ms();
   int64_t last_command_ms_ = 0;
   std::chrono::steady_clock::time_point last_disk_check_{};
+  struct usage_sample {
+    container_stats stats;
+    std::pair<double, double> usage;  // CPU %, memory bytes
+  };
+  std::map<std::string, usage_sample> usage_;  // by container id
   std::set<std::string> refused_status_fields_;
 };
 

@@ -1,5 +1,6 @@
 #include "fogmesh/agent/docker_client.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <set>
 #include <boost/url/encode.hpp>
@@ -351,6 +352,39 @@ asio::awaitable<void> docker_client::remove(const std::string& id, bool force) {
                                    "", std::chrono::seconds(60));
   if (r.status == 404) co_return;
   impl::check(r, "remove container " + id);
+}
+
+namespace {
+uint64_t u64_at(const json::object& o, std::initializer_list<const char*> path) {
+  const json::value* v = nullptr;
+  const json::object* cur = &o;
+  for (const char* key : path) {
+    if (!cur) return 0;
+    v = cur->if_contains(key);
+    if (!v) return 0;
+    cur = v->is_object() ? &v->get_object() : nullptr;
+  }
+  return v && v->is_number() ? v->to_number<uint64_t>() : 0;
+}
+
+container_stats parse_stats(const std::string& body) {
+  container_stats st;
+  auto v = json::parse(body);
+  if (!v.is_object()) return st;
+  const auto& o = v.get_object();
+  st.memory_bytes = u64_at(o, {"memory_stats", "usage"});
+  st.cpu_total_ns = u64_at(o, {"cpu_stats", "cpu_usage", "total_usage"});
+  st.system_cpu_ns = u64_at(o, {"cpu_stats", "system_cpu_usage"});
+  st.online_cpus = static_cast<int>(std::max<uint64_t>(1, u64_at(o, {"cpu_stats", "online_cpus"})));
+  return st;
+}
+}  // namespace
+
+asio::awaitable<container_stats> docker_client::stats(const std::string& id) {
+  auto r = co_await impl_->request("GET", "/containers/" + encode_component(id) +
+                                              "/stats?stream=false&one-shot=true");
+  impl::check(r, "stats of container " + id);
+  co_return parse_stats(r.body);
 }
 
 asio::awaitable<std::string> docker_client::bridge_gateway() {

@@ -145,6 +145,14 @@ TEST_F(containers_test, DeploysWithSettingsAdoptsOnRestartAndRemovesOnDelete) {
   }));
   EXPECT_NE(page.body.find("hello from fogmesh"), std::string::npos);
   EXPECT_TRUE(eventually([&] { return controller_->microservice_status(uuid) == "RUNNING"; })) << agent_->log();
+  // Its resource usage reaches the controller too (memory from the engine's stats).
+  EXPECT_TRUE(eventually([&] {
+    auto r = controller_->get("/api/v3/microservices/" + uuid);
+    if (r.status != 200) return false;
+    auto j = r.json();
+    const auto& mem = j.at("status").at("memoryUsage");
+    return mem.is_number() && mem.to_number<double>() > 0;
+  })) << agent_->log();
 
   // SIGTERM leaves the container running; the next agent adopts it (same container id).
   std::string id = id_of(name);

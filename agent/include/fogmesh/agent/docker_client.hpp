@@ -84,6 +84,13 @@ struct container_state {
   boost::json::object raw;  // the whole inspect answer, for callers that need more
 };
 
+struct container_stats {
+  uint64_t memory_bytes = 0;
+  uint64_t cpu_total_ns = 0;   // the container's cumulative CPU time
+  uint64_t system_cpu_ns = 0;  // the host's cumulative CPU time (same clock)
+  int online_cpus = 1;
+};
+
 class docker_client {
  public:
   // url: "unix:///var/run/docker.sock" (tcp:// works too but is unauthenticated: avoid).
@@ -108,6 +115,8 @@ class docker_client {
   boost::asio::awaitable<void> start(const std::string& id);
   boost::asio::awaitable<void> stop(const std::string& id, int timeout_seconds);
   boost::asio::awaitable<void> remove(const std::string& id, bool force);
+  // One sample (no stream); CPU percentages come from the difference of two samples.
+  boost::asio::awaitable<container_stats> stats(const std::string& id);
   // The gateway address of the default bridge network ("bridge" on Docker, "podman" on
   // podman): where containers reach the host. Empty when there is none.
   boost::asio::awaitable<std::string> bridge_gateway();
