@@ -400,7 +400,11 @@ value_list merge_rows(const entity_type& type, std::vector<value_list> per_shard
           if (k != attribute || add == nullptr) continue;
           const auto* a = std::get_if<std::int64_t>(&v.v);
           const auto* b = std::get_if<std::int64_t>(&add->v);
-          if (a != nullptr && b != nullptr) v = value{*a + *b};
+          // Counters wrap rather than overflow (UB) in the sum.
+          if (a != nullptr && b != nullptr) {
+            v = value{static_cast<std::int64_t>(static_cast<std::uint64_t>(*a) +
+                                                static_cast<std::uint64_t>(*b))};
+          }
         }
       }
     }

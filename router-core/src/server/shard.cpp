@@ -345,6 +345,15 @@ local_endpoint& shard::make_endpoint(std::string name) {
   return *endpoints_.back();
 }
 
+void shard::release_endpoint(local_endpoint& e) {
+  auto it = std::find_if(endpoints_.begin(), endpoints_.end(),
+                         [&](const auto& p) { return p.get() == &e; });
+  if (it == endpoints_.end()) return;
+  std::erase(dirty_endpoints_, &e);
+  released_endpoints_.push_back(std::move(*it));
+  endpoints_.erase(it);
+}
+
 void shard::add_listener(listener_endpoint ep) {
   listeners_.push_back(std::move(ep));
   listener_targets_.push_back(std::make_unique<listener_target>(*this, listeners_.back()));
@@ -565,7 +574,14 @@ void shard::after_batch() {
   while (!dirty_.empty() || !dirty_endpoints_.empty()) {
     std::vector<local_endpoint*> endpoints;
     endpoints.swap(dirty_endpoints_);
-    for (local_endpoint* e : endpoints) e->flush();
+    for (local_endpoint* e : endpoints) {
+      const bool released = std::any_of(released_endpoints_.begin(), released_endpoints_.end(),
+                                        [e](const auto& p) { return p.get() == e; });
+      if (!released) e->flush();
+    }
+    // Destroying an endpoint detaches its links, which may give connections work: flushed
+    // just below.
+    released_endpoints_.clear();
     std::vector<amqp_connection*> batch;
     batch.swap(dirty_);
     for (amqp_connection* c : batch) c->flush();

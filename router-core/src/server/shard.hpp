@@ -78,6 +78,8 @@ class shard {
 
   // An in-router endpoint owned by this shard (flushed once per loop turn).
   local_endpoint& make_endpoint(std::string name);
+  // Closes its links and frees it at the end of this loop turn (safe from its own callbacks).
+  void release_endpoint(local_endpoint& e);
 
   // Runtime configuration from management, applied on this shard's thread.
   void add_listener(listener_endpoint ep);
@@ -122,6 +124,7 @@ class shard {
   std::vector<amqp_connection*> dirty_;
   std::vector<std::unique_ptr<local_endpoint>> endpoints_;
   std::vector<local_endpoint*> dirty_endpoints_;
+  std::vector<std::unique_ptr<local_endpoint>> released_endpoints_;
   std::unique_ptr<management::agent> management_;
   std::unique_ptr<mesh::agent> mesh_;
   // Inter-router connections on this shard: the neighbour's id, its control link and one data
