@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,6 +55,8 @@ int spawn(const std::vector<std::string>& args, const std::vector<std::string>& 
   int pid = ::fork();
   if (pid == 0) {
     ::setpgid(0, 0);
+    // Dies with the test (a crashed test must not leave agents or podman services behind).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (out >= 0) ::dup2(out, 1);
