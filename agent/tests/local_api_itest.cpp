@@ -221,6 +221,31 @@ TEST_F(local_api_test, BinaryMessagesOverWebSocketsWithReceipts) {
   EXPECT_EQ(local_post(port_, "/v2/config/get", R"({"id":")" + a_ + R"("})", token_a_).status, 200);
 }
 
+TEST_F(local_api_test, UnauthenticatedModeIsAnExplicitSetting) {
+  auto fog = controller_->create_fog("edge-open");
+  temp_dir dir;
+  std::string config_dir = dir.path() + "/agent";
+  write_test_settings(config_dir, R"("localApiRequireToken":false)");
+  ASSERT_EQ(run_agent_cli({"--config-dir", config_dir, "provision", controller_->provisioning_key(fog),
+                           "--controller", controller_->url()}).exit_code, 0);
+  auto c = controller_->post("/api/v3/application", R"({"name": "open-app", "isActivated": true,
+      "microservices": [{"name": "o", "agentName": "edge-open", "config": "{\"open\":true}",
+        "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}]}]})");
+  ASSERT_EQ(c.status, 201) << c.body;
+  std::string uuid = controller_->microservice_uuid("open-app", "o");
+  agent_process open_agent(config_dir, {"DOCKER_HOST=unix://" + dir.path() + "/no-engine.sock"});
+  int port = open_agent.local_api_port();
+  http_result r;
+  EXPECT_TRUE(eventually([&] {
+    r = local_post(port, "/v2/config/get", R"({"id":")" + uuid + R"("})", "");
+    return r.status == 200;
+  })) << r.body << open_agent.log();
+  EXPECT_EQ(body_json(r).at("config").as_string(), R"({"open":true})");
+  EXPECT_NE(open_agent.log().find("WITHOUT microservice tokens"), std::string::npos);
+  EXPECT_EQ(open_agent.terminate(), 0);
+  ASSERT_EQ(controller_->del("/api/v3/application/open-app").status, 204);
+}
+
 TEST_F(local_api_test, ConfigChangeSignalsTheControlSocket) {
   ws_client control(port_, "/v2/control/socket/id/" + a_, token_a_);
   auto r = controller_->patch("/api/v3/microservices/" + a_, R"({"config":"{\"role\":\"changed\"}"})");
