@@ -20,7 +20,7 @@ packages=(
   nginx-light wrk iperf3
   flatbuffers-compiler libflatbuffers-dev
   podman runc conmon catatonit netavark aardvark-dns containernetworking-plugins uidmap
-  busybox-static
+  busybox-static iptables curl
 )
 
 missing=()
