@@ -215,7 +215,6 @@ int cmd_deprovision(const cli_args& a) {
       if (m.is_object() && m.get_object().contains("uuid")) uuids.emplace_back(m.at("uuid").as_string());
     }
   }
-  int rc = 0;
   try {
     controller_client client(identity->controller_url, identity->token, settings.controller_ca_file,
                              settings.controller_tls_insecure);
@@ -233,11 +232,13 @@ int cmd_deprovision(const cli_args& a) {
     reconciler r(docker, o);
     run_sync_void(r.remove_all());
   } catch (const std::exception& e) {
-    std::cerr << "warning: could not remove this node's containers: " << e.what() << "\n";
-    rc = 0;
+    // The identity is gone already; a running daemon still removes them once the engine
+    // answers, otherwise they must go by hand: say which.
+    std::cerr << "warning: could not remove this node's containers: " << e.what()
+              << " (they carry the label iofog-uuid=" << identity->uuid << ")\n";
   }
   std::cout << "Deprovisioned: node " << identity->uuid << "\n";
-  return rc;
+  return 0;
 }
 
 std::string local_api_host(const agent_settings& s) {

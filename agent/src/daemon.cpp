@@ -3,11 +3,7 @@
 // no state needs a lock; blocking work (file writes of a few KB) is kept small.
 #include "fogmesh/agent/daemon.hpp"
 
-#include <ifaddrs.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <sys/statvfs.h>
-#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,10 +14,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <set>
-#include <sstream>
 
 #include "controller_client.hpp"
 #include "fogmesh/agent/config_store.hpp"
