@@ -1,5 +1,7 @@
 #include "adaptor_io.hpp"
 
+#include "server/shard.hpp"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -208,45 +210,7 @@ accept_socket::accept_socket(io::event_loop& loop, const std::string& name,
                              const std::string& host, const std::string& port,
                              std::function<void(int)> on_accept)
     : loop_(loop), name_(name), on_accept_(std::move(on_accept)) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* res = nullptr;
-  const char* h = host.empty() ? nullptr : host.c_str();
-  if (int rc = getaddrinfo(h, port.c_str(), &hints, &res); rc != 0) {
-    throw std::system_error(EINVAL, std::generic_category(),
-                            name + ": cannot resolve '" + host + ":" + port + "': " +
-                                gai_strerror(rc));
-  }
-  int last_errno = 0;
-  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      last_errno = errno;
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    // Every shard binds its own socket on the same port: the kernel spreads the clients.
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 1024) == 0) {
-      fd_ = fd;
-      break;
-    }
-    last_errno = errno;
-    ::close(fd);
-  }
-  freeaddrinfo(res);
-  if (fd_ < 0) {
-    throw std::system_error(last_errno, std::generic_category(),
-                            name + ": cannot listen on " + (host.empty() ? "*" : host) + ":" + port);
-  }
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
-  port_ = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                                         : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  fd_ = fogmesh::router::open_listen_socket(name, host, port, &port_);
   slot_ = loop_.register_target(this);
   armed_ = loop_.accept_multishot(slot_, fd_);
 }

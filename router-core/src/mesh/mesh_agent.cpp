@@ -405,29 +405,34 @@ void agent::recompute() {
   }
   next_hops_.clear();
   route_table routes;
-  for (const auto& [id, hop] : best) {
+  // (Plain copies of the loop's names: clang 14 cannot capture structured bindings.)
+  for (const auto& entry : best) {
+    const std::string& id = entry.first;
+    const unsigned cost = entry.second.first;
+    const std::string via = entry.second.second;
     if (id == id_) continue;
-    next_hops_[id] = {hop.second, hop.first};
+    next_hops_[id] = {via, cost};
     auto it = routers_.find(id);
     if (it == routers_.end()) continue;
     for (const auto& address : it->second.addresses) {
       auto& options = routes[address];
       auto same = std::find_if(options.begin(), options.end(),
-                               [&](const auto& o) { return o.first == hop.second; });
+                               [&via](const auto& o) { return o.first == via; });
       if (same == options.end()) {
-        options.emplace_back(hop.second, hop.first);
+        options.emplace_back(via, cost);
       } else {
-        same->second = std::min(same->second, hop.first);
+        same->second = std::min(same->second, cost);
       }
     }
   }
-  for (const auto& [id, e] : edges_) {
-    for (const auto& address : e.addresses) {
+  for (const auto& edge : edges_) {
+    const std::string& edge_id = edge.first;
+    for (const auto& address : edge.second.addresses) {
       auto& options = routes[address];
       options.erase(std::remove_if(options.begin(), options.end(),
-                                   [&](const auto& o) { return o.first == id; }),
+                                   [&edge_id](const auto& o) { return o.first == edge_id; }),
                     options.end());
-      options.emplace_back(id, 1u);
+      options.emplace_back(edge_id, 1u);
     }
   }
   if (routes == published_) return;

@@ -87,47 +87,21 @@ void prepare_adaptor_entities(router_config& cfg) {
 
 }  // namespace
 
-listener_endpoint bind_listener(const listener_config& cfg, const router_config& all,
-                                 std::uint16_t fixed_port) {
-  auto port = resolve_port(cfg.port);
-  if (!port) {
-    throw std::system_error(EINVAL, std::generic_category(),
-                            "listener '" + cfg.name + "': unknown port '" + cfg.port + "'");
-  }
+int open_listen_socket(const std::string& what, const std::string& host,
+                       const std::string& port, std::uint16_t* bound_port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  hints.ai_flags = AI_PASSIVE;
   addrinfo* res = nullptr;
-  // Every shard has its own socket on the same port (SO_REUSEPORT): the kernel spreads new
-  // connections over the shards. A port of 0 is resolved by the first shard's bind.
-  const std::string port_text = std::to_string(fixed_port != 0 ? fixed_port : *port);
-  const char* host = cfg.host.empty() ? nullptr : cfg.host.c_str();
-  if (int rc = getaddrinfo(host, port_text.c_str(), &hints, &res); rc != 0) {
+  const char* h = host.empty() ? nullptr : host.c_str();
+  if (int rc = getaddrinfo(h, port.c_str(), &hints, &res); rc != 0) {
     throw std::system_error(EINVAL, std::generic_category(),
-                            "listener '" + cfg.name + "': cannot resolve '" + cfg.host +
-                                "': " + gai_strerror(rc));
+                            what + ": cannot resolve '" + host + ":" + port + "': " +
+                                gai_strerror(rc));
   }
   int last_errno = 0;
-  listener_endpoint ep;
-  ep.config = cfg;
-  if (!cfg.ssl_profile.empty()) {
-    auto it = std::find_if(all.ssl_profiles.begin(), all.ssl_profiles.end(),
-                           [&](const ssl_profile_config& p) { return p.name == cfg.ssl_profile; });
-    if (it == all.ssl_profiles.end()) {
-      freeaddrinfo(res);
-      throw std::system_error(EINVAL, std::generic_category(),
-                              "listener '" + cfg.name + "': no sslProfile named '" +
-                                  cfg.ssl_profile + "'");
-    }
-    const bool only_external = cfg.authenticate_peer && cfg.sasl_mechanisms == "EXTERNAL";
-    try {
-      ep.tls = tls_context::make_server(*it, only_external);
-    } catch (const std::runtime_error& e) {
-      freeaddrinfo(res);
-      throw std::system_error(EINVAL, std::generic_category(), e.what());
-    }
-  }
+  int listening = -1;
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
     int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
@@ -136,30 +110,61 @@ listener_endpoint bind_listener(const listener_config& cfg, const router_config&
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // Every shard binds its own socket on the same port: the kernel spreads the clients.
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 1024) == 0) {
-      ep.fd = fd;
-      sockaddr_storage ss{};
-      socklen_t len = sizeof ss;
-      getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-      ep.bound_port = ntohs(ss.ss_family == AF_INET6
-                                ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                                : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+      listening = fd;
       break;
     }
     last_errno = errno;
     ::close(fd);
   }
   freeaddrinfo(res);
-  if (ep.fd < 0) {
+  if (listening < 0) {
     throw std::system_error(last_errno, std::generic_category(),
-                            "listener '" + cfg.name + "' on " +
-                                (cfg.host.empty() ? std::string("*") : cfg.host) + ":" +
-                                port_text);
+                            what + " on " + (host.empty() ? std::string("*") : host) + ":" +
+                                port);
   }
-  return ep;
+  if (bound_port != nullptr) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    getsockname(listening, reinterpret_cast<sockaddr*>(&ss), &len);
+    *bound_port = ntohs(ss.ss_family == AF_INET6
+                            ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                            : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  }
+  return listening;
 }
 
+listener_endpoint bind_listener(const listener_config& cfg, const router_config& all,
+                                std::uint16_t fixed_port) {
+  auto port = resolve_port(cfg.port);
+  if (!port) {
+    throw std::system_error(EINVAL, std::generic_category(),
+                            "listener '" + cfg.name + "': unknown port '" + cfg.port + "'");
+  }
+  // A port of 0 is resolved by the first shard's bind; the others use the port it got.
+  const std::string port_text = std::to_string(fixed_port != 0 ? fixed_port : *port);
+  listener_endpoint ep;
+  ep.config = cfg;
+  if (!cfg.ssl_profile.empty()) {
+    auto it = std::find_if(all.ssl_profiles.begin(), all.ssl_profiles.end(),
+                           [&](const ssl_profile_config& p) { return p.name == cfg.ssl_profile; });
+    if (it == all.ssl_profiles.end()) {
+      throw std::system_error(EINVAL, std::generic_category(),
+                              "listener '" + cfg.name + "': no sslProfile named '" +
+                                  cfg.ssl_profile + "'");
+    }
+    const bool only_external = cfg.authenticate_peer && cfg.sasl_mechanisms == "EXTERNAL";
+    try {
+      ep.tls = tls_context::make_server(*it, only_external);
+    } catch (const std::runtime_error& e) {
+      throw std::system_error(EINVAL, std::generic_category(), e.what());
+    }
+  }
+  ep.fd = open_listen_socket("listener '" + cfg.name + "'", cfg.host, port_text, &ep.bound_port);
+  return ep;
+}
 
 struct router::impl {
   router_config config;

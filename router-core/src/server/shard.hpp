@@ -42,6 +42,12 @@ struct listener_endpoint {
   std::uint16_t bound_port = 0;
 };
 
+// A listening TCP socket on host:port (numeric port; "" host = all interfaces) with
+// SO_REUSEPORT, so every shard can have its own on the same port. Stores the bound port (for
+// port 0). Throws std::system_error whose message starts with `what`.
+int open_listen_socket(const std::string& what, const std::string& host,
+                       const std::string& port, std::uint16_t* bound_port);
+
 // Binds one listening socket for cfg (SO_REUSEPORT, so every shard has its own on the same
 // port). fixed_port != 0 overrides the configured port (the port the first shard got for
 // port 0). Throws std::system_error naming the listener.
