@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mesh throughput, side by side in one run: the tool's own client pair (direct), one router,
-# two interior routers in a line (sender on the first, receiver on the second) and three in a
-# line. 100-byte unsettled messages (the receiver accepts each), fogmesh-bench, interleaved
+# two interior routers in a line (sender on the first, receiver on the second), three in a
+# line, and an edge router attached to the first interior (sender on the edge, receiver on
+# that interior / on the second interior). 100-byte unsettled messages (the receiver accepts each), fogmesh-bench, interleaved
 # repeats so machine noise hits every topology alike.
 #
 # Usage: benchmarks/run-mesh.sh [--repeat N] [--count N]
@@ -50,10 +51,12 @@ start_router() {
     printf 'listener {\n  host: 127.0.0.1\n  port: %s\n  saslMechanisms: ANONYMOUS\n}\n' "$port"
     if [ "$mode" = interior ]; then
       printf 'listener {\n  host: 127.0.0.1\n  port: %s\n  role: inter-router\n}\n' "$ir"
+      printf 'listener {\n  host: 127.0.0.1\n  port: %s\n  role: edge\n}\n' $((ir + 100))
     fi
     if [ -n "$up" ]; then
-      printf 'connector {\n  host: 127.0.0.1\n  port: %s\n  role: inter-router\n}\n' \
-        $((BASE_PORT + 2 * up + 1))
+      local role=inter-router up_port=$((BASE_PORT + 2 * up + 1))
+      if [ "$mode" = edge ]; then role=edge up_port=$((up_port + 100)); fi
+      printf 'connector {\n  host: 127.0.0.1\n  port: %s\n  role: %s\n}\n' "$up_port" "$role"
     fi
   } > "$work/$name.conf"
   "$ROUTER" -c "$work/$name.conf" > "$work/$name.log" 2>&1 &
@@ -71,6 +74,7 @@ start_router single 0 standalone
 start_router A 1 interior
 start_router B 2 interior 1
 start_router C 3 interior 2
+start_router E 4 edge 1
 sleep 2  # HELLOs exchanged; routes themselves settle while the first run waits for credit
 
 raw=$work/results.jsonl
@@ -90,6 +94,8 @@ for r in $(seq "$repeat"); do
   run one-router --url "$(p 0)"
   run line-2 --url "$(p 2)" --send-url "$(p 1)" --address "mesh2.$r"
   run line-3 --url "$(p 3)" --send-url "$(p 1)" --address "mesh3.$r"
+  run edge-int --url "$(p 1)" --send-url "$(p 4)" --address "edge1.$r"
+  run edge-int-int --url "$(p 2)" --send-url "$(p 4)" --address "edge2.$r"
 done
 
 echo
