@@ -266,6 +266,20 @@ struct block_taker {
 };
 }  // namespace
 
+bool parser::take_block(bytes_view input, std::size_t& pos, parse_errc too_large,
+                        std::string_view& block) {
+  block_taker taker{carry_, carry_scan_};
+  switch (taker.take(input, pos, limits_.max_head_bytes, block)) {
+    case block_status::need_more:
+      return false;
+    case block_status::too_large:
+      return fail(too_large);
+    case block_status::found:
+      return true;
+  }
+  return false;
+}
+
 bool parser::step_head(bytes_view input, std::size_t& pos, parser_handler& handler) {
   if (state_ == state::start) {
     // RFC 9112 §2.2: ignore empty lines before a request line (some clients send CRLF after a
@@ -275,15 +289,7 @@ bool parser::step_head(bytes_view input, std::size_t& pos, parser_handler& handl
     state_ = state::head;
   }
   std::string_view block;
-  block_taker taker{carry_, carry_scan_};
-  switch (taker.take(input, pos, limits_.max_head_bytes, block)) {
-    case block_status::need_more:
-      return false;
-    case block_status::too_large:
-      return fail(parse_errc::head_too_large);
-    case block_status::found:
-      break;
-  }
+  if (!take_block(input, pos, parse_errc::head_too_large, block)) return false;
   bool paused = false;
   const bool ok = parse_head_block(block, handler, paused);
   carry_.clear();
@@ -570,15 +576,7 @@ bool parser::step_chunk_data_end(bytes_view input, std::size_t& pos) {
 
 bool parser::step_trailers(bytes_view input, std::size_t& pos, parser_handler& handler) {
   std::string_view block;
-  block_taker taker{carry_, carry_scan_};
-  switch (taker.take(input, pos, limits_.max_head_bytes, block)) {
-    case block_status::need_more:
-      return false;
-    case block_status::too_large:
-      return fail(parse_errc::trailers_too_large);
-    case block_status::found:
-      break;
-  }
+  if (!take_block(input, pos, parse_errc::trailers_too_large, block)) return false;
   bool paused = false;
   const bool ok = parse_trailer_block(block, handler, paused);
   carry_.clear();

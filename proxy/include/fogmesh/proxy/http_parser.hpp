@@ -177,6 +177,10 @@ class parser {
   };
 
   // Consumes from input at pos; each returns false when parse() must stop.
+  // The next head or trailer block (ending in an empty line), assembled across inputs when
+  // split. False while more input is needed, or after fail(too_large).
+  bool take_block(bytes_view input, std::size_t& pos, parse_errc too_large,
+                  std::string_view& block);
   bool step_head(bytes_view input, std::size_t& pos, parser_handler& handler);
   bool step_trailers(bytes_view input, std::size_t& pos, parser_handler& handler);
   bool step_chunk_line(bytes_view input, std::size_t& pos);
