@@ -96,30 +96,30 @@ const std::vector<fog_field>& fog_agent_config_fields() {
 const std::vector<fog_field>& fog_status_fields() {
   static const std::vector<fog_field> fields = {
       {"daemonStatus", "daemon_status", ft::string},
-      {"daemonOperatingDuration", "daemon_operating_duration", ft::integer},
-      {"daemonLastStart", "daemon_last_start", ft::integer},
+      {"daemonOperatingDuration", "daemon_operating_duration", ft::bigint},
+      {"daemonLastStart", "daemon_last_start", ft::bigint},
       {"memoryUsage", "memory_usage", ft::number},
       {"diskUsage", "disk_usage", ft::number},
       {"cpuUsage", "cpu_usage", ft::number},
       {"memoryViolation", "memory_violation", ft::scalar_text},
       {"diskViolation", "disk_violation", ft::scalar_text},
       {"cpuViolation", "cpu_violation", ft::scalar_text},
-      {"systemAvailableDisk", "system_available_disk", ft::integer},
-      {"systemAvailableMemory", "system_available_memory", ft::integer},
+      {"systemAvailableDisk", "system_available_disk", ft::bigint},
+      {"systemAvailableMemory", "system_available_memory", ft::bigint},
       {"systemTotalCpu", "system_total_cpu", ft::number},
       {"securityStatus", "security_status", ft::string},
       {"securityViolationInfo", "security_violation_info", ft::string},
       {"microserviceStatus", "catalog_item_status", ft::string},
       {"repositoryCount", "repository_count", ft::integer},
       {"repositoryStatus", "repository_status", ft::string},
-      {"systemTime", "system_time", ft::integer},
-      {"lastStatusTime", "last_status_time", ft::integer},
+      {"systemTime", "system_time", ft::bigint},
+      {"lastStatusTime", "last_status_time", ft::bigint},
       {"ipAddress", "ip_address", ft::string},
       {"ipAddressExternal", "ip_address_external", ft::string},
-      {"processedMessages", "processed_messages", ft::integer},
+      {"processedMessages", "processed_messages", ft::bigint},
       {"microserviceMessageCounts", "catalog_item_message_counts", ft::string},
       {"messageSpeed", "message_speed", ft::number},
-      {"lastCommandTime", "last_command_time", ft::integer},
+      {"lastCommandTime", "last_command_time", ft::bigint},
       {"tunnelStatus", "tunnel", ft::string},
       {"version", "version", ft::string},
       {"isReadyToUpgrade", "is_ready_to_upgrade", ft::boolean},
@@ -149,6 +149,9 @@ column_values read_fields(body_reader& r, const std::vector<fog_field>& fields) 
       case ft::integer:
         // Ranges beyond PostgreSQL's integer are type errors too.
         v = std::to_string(*r.integer(f.json, true, -2147483648LL, 2147483647LL));
+        break;
+      case ft::bigint:
+        v = std::to_string(*r.integer(f.json, true));
         break;
       case ft::number: {
         double d = *r.number(f.json, true);

@@ -12,7 +12,8 @@
 
 namespace fogmesh::controller {
 
-enum class field_type { string, integer, number, boolean, string_array, scalar_text };
+// integer: PostgreSQL integer (32-bit); bigint: 64-bit (epoch-ms timestamps, byte counts, counters).
+enum class field_type { string, integer, bigint, number, boolean, string_array, scalar_text };
 
 struct fog_field {
   const char* json;

@@ -66,20 +66,21 @@ std::string encode_lax(std::string_view target) {
 }  // namespace
 
 struct server::impl {
-  explicit impl(server_options o)
-      : options(std::move(o)), workers(std::max(1, options.db_connections)) {}
+  explicit impl(server_options o) : options(std::move(o)) {}
 
   server_options options;
   std::unique_ptr<db_pool> pool;
   std::unique_ptr<app> core;
   asio::io_context io;
-  asio::thread_pool workers;
+  // Recreated by every start(): a joined thread_pool cannot run again.
+  std::unique_ptr<asio::thread_pool> workers;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> liveness_timer;
   std::vector<std::thread> io_threads;
   std::atomic<bool> stopping{false};
   bool started = false;
+  bool ever_started = false;
   uint16_t bound_port = 0;
 
   std::optional<asio::ssl::context> ssl_ctx;  // set when serving HTTPS
@@ -89,7 +90,7 @@ struct server::impl {
   // Runs the (blocking) app on a worker thread and resumes on the session's executor.
   asio::awaitable<http_response> on_worker(const http_request& req, bool final) {
     co_return co_await asio::co_spawn(
-        workers.get_executor(),
+        workers->get_executor(),
         [this, &req, final]() -> asio::awaitable<http_response> {
           co_return core->handle(req, final);
         },
@@ -257,7 +258,7 @@ struct server::impl {
       auto [ec] = co_await liveness_timer->async_wait(asio::as_tuple(asio::use_awaitable));
       if (ec || stopping) co_return;
       co_await asio::co_spawn(
-          workers.get_executor(),
+          workers->get_executor(),
           [this]() -> asio::awaitable<void> {
             core->run_liveness_job();
             co_return;
@@ -279,7 +280,16 @@ uint16_t server::port() const {
 
 void server::start() {
   auto& s = *impl_;
+  if (s.started) return;
   if (s.options.db_conninfo.empty()) throw std::runtime_error("no database configured");
+  // A stopped server starts again from scratch (the io_context ran out of work in stop()).
+  if (s.ever_started) {
+    s.core.reset();
+    s.io.restart();
+  }
+  s.ever_started = true;
+  s.stopping = false;
+  s.workers = std::make_unique<asio::thread_pool>(std::max(1, s.options.db_connections));
   s.pool = std::make_unique<db_pool>(s.options.db_conninfo, std::max(1, s.options.db_connections));
   {
     auto conn = s.pool->acquire();
@@ -346,8 +356,14 @@ void server::stop() {
   s.work.reset();
   for (auto& t : s.io_threads) t.join();
   s.io_threads.clear();
-  s.workers.join();
+  s.workers->join();
   s.core->stop_listener();
+  // The io threads are gone, so nothing else touches these now. Closing here (not only in the
+  // posted handler above) guarantees the port is free when stop() returns, whatever ran.
+  boost::system::error_code ec;
+  s.acceptor->close(ec);
+  s.acceptor.reset();
+  s.liveness_timer.reset();
   logger()->info("stopped");
 }
 

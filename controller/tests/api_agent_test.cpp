@@ -109,6 +109,73 @@ TEST_F(agent_api, ConfigAndStatus) {
             "{\"cpus\":4}");
 }
 
+// Epoch-ms timestamps and byte counts exceed 2^31: they are 64-bit from the request body to the
+// database column and back.
+TEST_F(agent_api, StatusKeepsSixtyFourBitValues) {
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "big-numbers");
+  std::string agent = provision_agent(token, fog);
+  auto s = put("/api/v3/agent/status",
+               R"({"daemonStatus":"RUNNING","daemonLastStart":1764100000000,
+                   "daemonOperatingDuration":4294967296123,
+                   "systemAvailableDisk":1764100000001,"systemAvailableMemory":1764100000002,
+                   "systemTime":1764100000003,"lastStatusTime":1764100000004,
+                   "lastCommandTime":1764100000005,"processedMessages":9007199254740993})",
+               agent);
+  ASSERT_EQ(s.status, 204) << s.body;
+  auto f = get("/api/v3/iofog/" + fog, token).json();
+  EXPECT_EQ(f.at("daemonLastStart").as_int64(), 1764100000000);
+  EXPECT_EQ(f.at("daemonOperatingDuration").as_int64(), 4294967296123);
+  EXPECT_EQ(f.at("systemAvailableDisk").as_int64(), 1764100000001);
+  EXPECT_EQ(f.at("systemAvailableMemory").as_int64(), 1764100000002);
+  EXPECT_EQ(f.at("systemTime").as_int64(), 1764100000003);
+  EXPECT_EQ(f.at("lastCommandTime").as_int64(), 1764100000005);
+  EXPECT_EQ(f.at("processedMessages").as_int64(), 9007199254740993);
+  // lastStatusTime is the controller's clock (itself far beyond 2^31).
+  EXPECT_GT(f.at("lastStatusTime").as_int64(), int64_t{1} << 40);
+  // Integer columns stay checked: a 32-bit field still refuses 2^31.
+  expect_error(put("/api/v3/agent/status", R"({"repositoryCount":2147483648})", agent), 400,
+               "ValidationError");
+
+  // ... and in the microservice status the agent reports.
+  ASSERT_EQ(post("/api/v3/application",
+                 R"({"name":"big","isActivated":true,"microservices":[{"name":"m","iofogUuid":")" +
+                     fog + R"(","images":[{"containerImage":"busybox","fogTypeId":1}]}]})",
+                 token)
+                .status,
+            201);
+  std::string msvc(
+      get("/api/v3/application/big", token).json().at("microservices").at(0).at("uuid").as_string());
+  std::string ms_status = R"([{"id":")" + msvc +
+                          R"(","status":"RUNNING","startTime":1764100000000,)"
+                          R"("operatingDuration":4294967296000,"memoryUsage":8589934592}])";
+  ASSERT_EQ(put("/api/v3/agent/status",
+                json::serialize(json::object{{"microserviceStatus", ms_status}}), agent)
+                .status,
+            204);
+  auto st = get("/api/v3/microservices/" + msvc, token).json().at("status");
+  EXPECT_EQ(st.at("status").as_string(), "RUNNING");
+  EXPECT_EQ(st.at("startTime").as_int64(), 1764100000000);
+  EXPECT_EQ(st.at("operatingDuration").as_int64(), 4294967296000);
+  EXPECT_EQ(st.at("memoryUsage").as_int64(), 8589934592);
+
+  // Every epoch-ms or byte-count column is bigint.
+  for (const char* col :
+       {"fogs.daemon_operating_duration", "fogs.daemon_last_start", "fogs.system_available_disk",
+        "fogs.system_available_memory", "fogs.system_time", "fogs.last_status_time",
+        "fogs.last_command_time", "fogs.last_active", "fogs.processed_messages",
+        "microservice_status.start_time", "microservice_status.operating_duration",
+        "microservice_status.memory_usage", "microservices.log_size",
+        "catalog_items.disk_required", "catalog_items.ram_required"}) {
+    std::string c(col);
+    auto dot = c.find('.');
+    EXPECT_EQ(db().query("SELECT data_type FROM information_schema.columns WHERE table_name = '" +
+                         c.substr(0, dot) + "' AND column_name = '" + c.substr(dot + 1) + "'"),
+              "bigint")
+        << col;
+  }
+}
+
 TEST_F(agent_api, ChangesAreAckedAtLeastOnce) {
   std::string token = new_user_token();
   std::string fog = create_fog(token, "changes");
@@ -218,6 +285,65 @@ TEST_F(agent_api, LongPollWakesAcrossControllers) {
   ASSERT_EQ(polled.status, 200) << polled.body;
   EXPECT_EQ(polled.json().at("config"), true);
   second.stop();
+}
+
+// Opens a keep-alive connection, reads one answer to GET /api/v3/status and leaves it open.
+int open_keep_alive(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+  std::string req = "GET /api/v3/status HTTP/1.1\r\nHost: x\r\n\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+    return -1;
+  char buf[4096];
+  if (::recv(fd, buf, sizeof buf, 0) <= 0) return -1;
+  return fd;
+}
+
+// stop() releases the port before it returns: the same server, or a new one, can listen on the
+// same fixed port at once, even with clients still connected and long-polls held.
+TEST_F(agent_api, RestartOnTheSamePort) {
+  uint16_t fixed = 0;
+  {
+    // A port that was free a moment ago.
+    server probe(default_options(db().conninfo()));
+    probe.start();
+    fixed = probe.port();
+    probe.stop();
+  }
+  auto options = default_options(db().conninfo());
+  options.port = fixed;
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "restarts");
+  std::string agent = provision_agent(token, fog);
+  server srv(options);
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    ASSERT_NO_THROW(srv.start());
+    ASSERT_EQ(srv.port(), fixed);
+    EXPECT_EQ(http(fixed, "GET", "/api/v3/status").status, 200);
+    int idle = open_keep_alive(fixed);
+    ASSERT_GE(idle, 0);
+    http_result polled;
+    std::thread poller(
+        [&] { polled = http(fixed, "GET", "/api/v3/agent/config/changes?wait=300", "", agent); });
+    wait_for_held_polls(fixed, 1);
+    srv.stop();
+    poller.join();
+    EXPECT_EQ(polled.status, 200);  // the held poll was answered by stop()
+    // The idle connection was closed by the server.
+    char c = 0;
+    EXPECT_EQ(::recv(idle, &c, 1, 0), 0);
+    ::close(idle);
+  }
+  // A second server object on the port the first one just left.
+  server next(options);
+  ASSERT_NO_THROW(next.start());
+  EXPECT_EQ(http(fixed, "GET", "/api/v3/status").status, 200);
+  next.stop();
 }
 
 TEST_F(agent_api, SilentAgentsBecomeUnknown) {
