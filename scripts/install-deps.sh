@@ -16,6 +16,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev libfmt-dev
   clang-14 libclang-rt-14-dev
   libpqxx-dev libpq-dev postgresql libsodium-dev
+  libyaml-cpp-dev
   openssl
   nginx-light wrk iperf3
   flatbuffers-compiler libflatbuffers-dev

@@ -1,0 +1,1161 @@
+#include "fogmesh/ctl/cli.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api_client.hpp"
+#include "fogmesh/ctl/resources.hpp"
+#include "http_client.hpp"
+#include "process.hpp"
+#include "state.hpp"
+
+#ifndef FOGMESH_VERSION
+#define FOGMESH_VERSION "0.0.0"
+#endif
+
+namespace fogmesh::ctl {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// --- errors and options ---
+
+class usage_error : public std::runtime_error {
+ public:
+  usage_error(const std::string& verb, const std::string& msg)
+      : std::runtime_error(msg), verb_(verb) {}
+  const std::string& verb() const { return verb_; }
+
+ private:
+  std::string verb_;
+};
+
+// A deploy/delete step that failed: "create application 'x': <controller message>".
+class step_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct options {
+  std::string ns = "default";
+  std::string output;  // "", json, yaml
+  bool quiet = false;
+};
+
+const std::map<std::string, std::string>& help_texts() {
+  static const std::map<std::string, std::string> h = {
+      {"", R"(fogctl: the fogmesh operator CLI (iofogctl-compatible YAML and verbs)
+
+Usage: fogctl [global options] VERB [arguments]
+
+Verbs:
+  deploy -f FILE        create or update what the YAML documents describe (idempotent)
+  get RESOURCE          list: all, controllers, agents, applications, microservices,
+                        routes, catalog, registries
+  describe KIND NAME    print a resource as YAML that can be deployed again
+  delete KIND NAME      delete a resource (application, microservice, route, registry,
+                        catalogitem, agent, controlplane)
+  connect               connect this namespace to a running controller
+  disconnect            forget this namespace's controller connection
+  version               print fogctl's (and the controller's) version
+
+Global options:
+  -n, --namespace NS    namespace (one controller connection each; default "default")
+  -o, --output FORMAT   json or yaml instead of tables (get, describe)
+  -q, --quiet           no progress output
+  -h, --help            help; `fogctl VERB --help` for a verb
+
+State lives in ~/.fogmesh (set FOGMESH_HOME to move it).
+)"},
+      {"deploy", R"(Usage: fogctl deploy -f FILE [-f FILE...] [-n NS] [-q]
+
+Creates or updates every document of the YAML file(s) (`---` separates documents; FILE "-"
+reads stdin). Kinds: LocalControlPlane, LocalAgent, AgentConfig, Agent, Registry, CatalogItem,
+Application, Microservice, Route. Documents are checked before anything is deployed: a bad
+document deploys nothing. Deploying the same file twice changes nothing the second time.
+Order: control plane, agents, registries, catalog items, applications, microservices, routes.
+
+Example:
+  apiVersion: iofog.org/v2
+  kind: Application
+  metadata:
+    name: demo
+  spec:
+    microservices:
+    - name: sensor
+      agent: {name: edge-1}
+      images: {x86: localhost/sensor:1, registry: local}
+      config: {interval: 5}
+    routes:
+    - {from: sensor, to: viewer}
+)"},
+      {"get", R"(Usage: fogctl get RESOURCE [-n NS] [-o json|yaml]
+
+RESOURCE: all, controllers, agents, applications, microservices, routes, catalog, registries
+)"},
+      {"describe", R"(Usage: fogctl describe KIND NAME [-n NS] [-o json]
+
+KIND: application, microservice (NAME or APP/NAME), route (APP/NAME or NAME),
+registry (ID), catalogitem (NAME), agent (NAME; printed as AgentConfig).
+The YAML printed can be deployed again with `fogctl deploy -f`; that changes nothing.
+)"},
+      {"delete", R"(Usage: fogctl delete KIND NAME [-n NS]
+       fogctl delete controlplane [-n NS]
+
+KIND: application, microservice (NAME or APP/NAME), route (APP/NAME or NAME), registry (ID),
+catalogitem (NAME), agent (NAME; a LocalAgent's process is stopped and deprovisioned).
+`delete controlplane` stops the local controller and agents fogctl started in the namespace
+and removes the namespace's local state.
+)"},
+      {"connect", R"(Usage: fogctl connect --controller URL --email EMAIL --password PASSWORD
+                     [--name NAME] [-n NS]
+
+Logs in to a running controller (URL like http://host:51121) and stores the connection for
+the namespace: the token (mode 0600) and the password to log in again when it expires.
+)"},
+      {"disconnect", R"(Usage: fogctl disconnect [-n NS]
+
+Logs out and forgets the namespace's controller connection (the controller keeps running).
+)"},
+      {"version", R"(Usage: fogctl version [-n NS]
+
+Prints fogctl's version and, when connected, the controller's.
+)"},
+  };
+  return h;
+}
+
+// --- output ---
+
+void pretty(std::ostream& out, const json::value& v, int indent) {
+  std::string pad(static_cast<size_t>(indent), ' ');
+  if (v.is_object() && !v.as_object().empty()) {
+    out << "{\n";
+    bool first = true;
+    for (const auto& kv : v.as_object()) {
+      if (!first) out << ",\n";
+      first = false;
+      out << pad << "  " << json::serialize(json::value(kv.key())) << ": ";
+      pretty(out, kv.value(), indent + 2);
+    }
+    out << "\n" << pad << "}";
+  } else if (v.is_array() && !v.as_array().empty()) {
+    out << "[\n";
+    bool first = true;
+    for (const auto& e : v.as_array()) {
+      if (!first) out << ",\n";
+      first = false;
+      out << pad << "  ";
+      pretty(out, e, indent + 2);
+    }
+    out << "\n" << pad << "]";
+  } else {
+    out << json::serialize(v);
+  }
+}
+
+std::string pretty_json(const json::value& v) {
+  std::ostringstream s;
+  pretty(s, v, 0);
+  s << "\n";
+  return s.str();
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  if (rows.empty()) return;
+  std::vector<size_t> width;
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 3, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+std::string s_of(const json::value& v) {
+  if (v.is_string()) return std::string(v.as_string());
+  if (v.is_null()) return "-";
+  return json::serialize(v);
+}
+
+std::string field(const json::object& o, const char* key) {
+  auto it = o.find(key);
+  return it == o.end() ? "-" : s_of(it->value());
+}
+
+// A copy: callers iterate over it straight from a temporary API answer.
+json::array list_of(const json::value& v, const char* key) {
+  if (!v.is_object()) return {};
+  auto it = v.as_object().find(key);
+  if (it == v.as_object().end() || !it->value().is_array()) return {};
+  return it->value().as_array();
+}
+
+// --- the namespace's controller ---
+
+std::string login(const endpoint& ep, const std::string& email, const std::string& password) {
+  api_client anon(ep, "");
+  auto r = anon.post("/user/login", json::object{{"email", email}, {"password", password}});
+  if (!r.is_object() || !r.as_object().contains("accessToken")) {
+    throw std::runtime_error("the controller's login answer has no accessToken");
+  }
+  return std::string(r.as_object().at("accessToken").as_string());
+}
+
+struct session {
+  state st;
+  connection conn;
+  std::unique_ptr<api_client> api;
+};
+
+session open_session(const std::string& ns) {
+  session s{state(ns), {}, nullptr};
+  auto conn = s.st.load();
+  if (!conn) {
+    throw std::runtime_error("namespace '" + ns +
+                             "' is not connected to a controller: run `fogctl connect --controller "
+                             "URL --email EMAIL --password PASSWORD` or deploy a "
+                             "LocalControlPlane");
+  }
+  s.conn = *conn;
+  auto ep = endpoint::parse(conn->endpoint);
+  state st = s.st;
+  std::string email = conn->email;
+  s.api = std::make_unique<api_client>(ep, s.st.token(), [st, ep, email]() {
+    std::string password = st.password();
+    if (password.empty()) throw std::runtime_error("the token expired; run fogctl connect again");
+    std::string token = login(ep, email, password);
+    st.save_token(token);
+    return token;
+  });
+  return s;
+}
+
+// Runs one step; failures become step_error("STEP: controller message").
+template <typename F>
+auto step(const std::string& what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const api_error& e) {
+    throw step_error(what + ": " + e.what() + " (HTTP " + std::to_string(e.status()) + " " +
+                     e.name() + ")");
+  } catch (const transport_error& e) {
+    throw step_error(what + ": " + e.what());
+  } catch (const step_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw step_error(what + ": " + e.what());
+  }
+}
+
+fog_name_map fog_names(api_client& api) {
+  fog_name_map m;
+  for (const auto& f : list_of(api.get("/iofog-list"), "fogs")) {
+    const auto& o = f.as_object();
+    m[field(o, "uuid")] = field(o, "name");
+  }
+  return m;
+}
+
+std::optional<json::object> find_fog(api_client& api, const std::string& name) {
+  for (const auto& f : list_of(api.get("/iofog-list"), "fogs")) {
+    if (field(f.as_object(), "name") == name) return f.as_object();
+  }
+  return std::nullopt;
+}
+
+std::optional<json::object> find_application(api_client& api, const std::string& name) {
+  try {
+    return api.get("/application/" + url_encode(name)).as_object();
+  } catch (const api_error& e) {
+    if (e.status() == 404) return std::nullopt;
+    throw;
+  }
+}
+
+std::optional<json::object> find_microservice(api_client& api, const std::string& app,
+                                              const std::string& name) {
+  for (const auto& m : list_of(api.get("/microservices?application=" + url_encode(app)), "microservices")) {
+    if (field(m.as_object(), "name") == name) return m.as_object();
+  }
+  return std::nullopt;
+}
+
+std::optional<json::object> find_catalog_item(api_client& api, const std::string& name) {
+  for (const auto& c : list_of(api.get("/catalog/microservices"), "catalogItems")) {
+    if (field(c.as_object(), "name") == name) return c.as_object();
+  }
+  return std::nullopt;
+}
+
+// --- deploy, per kind ---
+
+std::string deploy_application(api_client& api, const resource& r) {
+  auto current = step("read application '" + r.name + "'", [&] { return find_application(api, r.name); });
+  auto body = application_body(r.name, r.spec);
+  if (!current) {
+    step("create application '" + r.name + "'", [&] { return api.post("/application", body); });
+    return "created";
+  }
+  auto names = step("list agents", [&] { return fog_names(api); });
+  if (same_spec(application_spec_from_api(*current, names), r.spec)) return "unchanged";
+  step("update application '" + r.name + "'", [&] { return api.put("/application/" + url_encode(r.name), body); });
+  return "updated";
+}
+
+std::string deploy_microservice(api_client& api, const resource& r) {
+  std::string app(r.spec.at("application").as_string());
+  auto current = step("read microservice '" + app + "/" + r.name + "'",
+                      [&] { return find_microservice(api, app, r.name); });
+  auto body = microservice_body(r.spec);
+  if (!current) {
+    step("create microservice '" + app + "/" + r.name + "'", [&] { return api.post("/microservices", body); });
+    return "created";
+  }
+  auto names = step("list agents", [&] { return fog_names(api); });
+  if (same_spec(microservice_spec_from_api(*current, names, true), r.spec)) return "unchanged";
+  body.erase("application");
+  std::string uuid = field(*current, "uuid");
+  step("update microservice '" + app + "/" + r.name + "'",
+       [&] { return api.patch("/microservices/" + url_encode(uuid), body); });
+  return "updated";
+}
+
+std::string deploy_route(api_client& api, const resource& r) {
+  std::string app(r.spec.at("application").as_string());
+  std::string path = "/routes/" + url_encode(app) + "/" + url_encode(r.name);
+  auto current = step("read route '" + app + "/" + r.name + "'", [&]() -> std::optional<json::object> {
+    try {
+      return api.get(path).as_object();
+    } catch (const api_error& e) {
+      if (e.status() == 404 && std::string(e.what()).find("route") != std::string::npos) return std::nullopt;
+      throw;
+    }
+  });
+  if (!current) {
+    step("create route '" + app + "/" + r.name + "'", [&] { return api.post("/routes", route_body(r.name, r.spec)); });
+    return "created";
+  }
+  if (same_spec(route_spec_from_api(*current), r.spec)) return "unchanged";
+  step("update route '" + app + "/" + r.name + "'",
+       [&] { return api.patch(path, json::object{{"from", r.spec.at("from")}, {"to", r.spec.at("to")}}); });
+  return "updated";
+}
+
+std::string deploy_registry(api_client& api, const resource& r) {
+  auto regs = step("list registries", [&] { return api.get("/registries"); });
+  std::optional<json::object> current;
+  for (const auto& g : list_of(regs, "registries")) {
+    const auto& o = g.as_object();
+    if (r.spec.contains("id")) {
+      if (o.at("id") == r.spec.at("id")) current = o;
+    } else if (!o.at("userId").is_null() && o.at("url") == r.spec.at("url") &&
+               field(o, "username") == s_of(r.spec.at("username"))) {
+      current = o;
+    }
+  }
+  if (!current && r.spec.contains("id")) {
+    throw step_error("find registry " + s_of(r.spec.at("id")) + ": no registry with this id (leave out spec.id to create one)");
+  }
+  auto body = registry_body(r.spec);
+  if (!current) {
+    auto res = step("create registry " + s_of(r.spec.at("url")), [&] { return api.post("/registries", body); });
+    return "created (id " + field(res.as_object(), "id") + ")";
+  }
+  auto have = registry_spec_from_api(*current);
+  auto want = r.spec;
+  have.erase("id");
+  want.erase("id");
+  bool password = want.erase("password") > 0;
+  if (!password && same_spec(have, want)) return "unchanged";
+  step("update registry " + field(*current, "id"),
+       [&] { return api.patch("/registries/" + field(*current, "id"), body); });
+  return "updated";
+}
+
+std::string deploy_catalog_item(api_client& api, const resource& r) {
+  auto current = step("read catalog item '" + r.name + "'", [&] { return find_catalog_item(api, r.name); });
+  auto body = catalog_item_body(r.name, r.spec);
+  if (!current) {
+    auto res = step("create catalog item '" + r.name + "'", [&] { return api.post("/catalog/microservices", body); });
+    return "created (id " + field(res.as_object(), "id") + ")";
+  }
+  if (same_spec(catalog_item_spec_from_api(*current), r.spec)) return "unchanged";
+  step("update catalog item '" + r.name + "'",
+       [&] { return api.patch("/catalog/microservices/" + field(*current, "id"), body); });
+  return "updated";
+}
+
+// AgentConfig: create the agent record when missing (it can be provisioned later); Agent: the
+// agent must exist. Only the fields the document gives are compared and written.
+std::string deploy_agent_config(api_client& api, const resource& r, bool create) {
+  auto current = step("read agent '" + r.name + "'", [&] { return find_fog(api, r.name); });
+  auto body = agent_config_body(r.name, r.spec);
+  if (!current) {
+    if (!create) {
+      throw step_error("find agent '" + r.name + "': no such agent on the controller (fogctl "
+                       "cannot install agents over SSH yet: provision it by hand, use a "
+                       "LocalAgent, or deploy an AgentConfig to create the record)");
+    }
+    if (!body.contains("fogType")) body["fogType"] = 0;
+    step("create agent '" + r.name + "'", [&] { return api.post("/iofog", body); });
+    return "created";
+  }
+  if (agent_config_matches(body, *current)) return "unchanged";
+  step("update agent '" + r.name + "'", [&] { return api.patch("/iofog/" + field(*current, "uuid"), body); });
+  return "updated";
+}
+
+// --- local control plane and agents ---
+
+bool controller_up(const endpoint& ep) {
+  try {
+    return http_request(ep, "GET", "/api/v3/status", "", "", std::chrono::seconds(5)).status == 200;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::string deploy_local_control_plane(const resource& r, const std::string& ns, const options& opt) {
+  state st(ns);
+  const auto& user = r.spec.at("iofogUser").as_object();
+  const auto& ctl = r.spec.at("controller").as_object();
+  std::string dir = st.controller_dir();
+  std::string pid_file = dir + "/controller.pid";
+  std::string log_file = dir + "/controller.log";
+  std::string port_file = dir + "/port";
+  auto existing = st.load();
+  if (existing && !existing->local) {
+    throw step_error("start controller: namespace '" + ns + "' is connected to " +
+                     existing->endpoint + "; disconnect it first or use another namespace (-n)");
+  }
+  std::string outcome = "running";
+  auto pid = running_pid(pid_file, "fogmesh-controller");
+  if (!pid) {
+    std::string bin = step("find fogmesh-controller", [] {
+      return find_binary("fogmesh-controller", "FOGMESH_CONTROLLER_BIN", "controller");
+    });
+    fs::create_directories(dir);
+    // The embedded PostgreSQL runs as `postgres` when we are root: it must reach its data dir.
+    if (::geteuid() == 0) {
+      for (fs::path p = dir; !p.empty() && p != p.root_path(); p = p.parent_path()) {
+        struct stat sb {};
+        if (::stat(p.c_str(), &sb) == 0 && (sb.st_mode & 0001) == 0) ::chmod(p.c_str(), (sb.st_mode & 07777) | 0711);
+      }
+    }
+    std::error_code ec;
+    fs::remove(port_file, ec);
+    std::vector<std::string> argv = {bin, "--port", std::to_string(ctl.at("port").as_int64()), "--bind",
+                                     std::string(ctl.at("bind").as_string()), "--data-dir", dir + "/data",
+                                     "--port-file", port_file};
+    if (const char* extra = std::getenv("FOGMESH_CONTROLLER_EXTRA_ARGS"); extra != nullptr) {
+      std::istringstream words(extra);
+      for (std::string w; words >> w;) argv.push_back(w);
+    }
+    if (!opt.quiet) std::cout << "Starting fogmesh-controller (log: " << log_file << ")...\n" << std::flush;
+    int child = step("start fogmesh-controller", [&] { return spawn_background(argv, log_file, pid_file); });
+    // Embedded PostgreSQL's first start (initdb) takes a while; the child's exit ends the wait.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+    while (read_file(port_file).empty() || !controller_up(endpoint::parse("http://127.0.0.1:" + read_file(port_file).substr(0, read_file(port_file).find('\n'))))) {
+      if (exited(child)) {
+        std::error_code ec2;
+        fs::remove(pid_file, ec2);
+        throw step_error("start fogmesh-controller: it exited; last lines of " + log_file + ":\n" + tail(log_file, 15));
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw step_error("start fogmesh-controller: no answer on /api/v3/status after 3 minutes; see " + log_file);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    outcome = "started";
+  }
+  std::string port = read_file(port_file);
+  port = port.substr(0, port.find('\n'));
+  if (port.empty()) throw step_error("start fogmesh-controller: " + port_file + " is missing; delete controlplane and deploy again");
+  std::string host = std::string(ctl.at("bind").as_string());
+  if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+  auto ep = endpoint::parse("http://" + host + ":" + port);
+  std::string email(user.at("email").as_string());
+  std::string password(user.at("password").as_string());
+  std::string token = step("log in as " + email, [&]() -> std::string {
+    try {
+      return login(ep, email, password);
+    } catch (const api_error& e) {
+      if (e.status() != 401) throw;
+    }
+    api_client anon(ep, "");
+    anon.post("/user/signup", json::object{{"firstName", user.at("name")}, {"lastName", user.at("surname")},
+                                           {"email", email}, {"password", password}});
+    return login(ep, email, password);
+  });
+  connection c;
+  c.name = r.name;
+  c.endpoint = ep.url();
+  c.email = email;
+  c.local = true;
+  st.save(c, token, password);
+  return outcome + " at " + ep.url();
+}
+
+std::string deploy_local_agent(const resource& r, const std::string& ns, const options& opt) {
+  session s = open_session(ns);
+  std::string outcome = deploy_agent_config(*s.api, r, true);
+  auto fog = step("read agent '" + r.name + "'", [&] { return find_fog(*s.api, r.name); });
+  if (!fog) throw step_error("read agent '" + r.name + "': it disappeared");
+  std::string uuid = field(*fog, "uuid");
+  std::string dir = s.st.agent_dir(r.name);
+  std::string config_dir = dir + "/config";
+  std::string pid_file = dir + "/agent.pid";
+  std::string log_file = dir + "/agent.log";
+  std::string bin = step("find fogmesh-agent", [] { return find_binary("fogmesh-agent", "FOGMESH_AGENT_BIN", "agent"); });
+  std::string identity = read_file(config_dir + "/identity.json");
+  bool provisioned = !identity.empty() && identity.find(uuid) != std::string::npos;
+  if (!provisioned) {
+    stop_background(pid_file, "fogmesh-agent", std::chrono::seconds(30));
+    auto key = step("get a provisioning key for '" + r.name + "'",
+                    [&] { return s.api->get("/iofog/" + uuid + "/provisioning-key"); });
+    fs::create_directories(config_dir);
+    std::string out;
+    int rc = step("provision agent '" + r.name + "'", [&] {
+      return run_command({bin, "--config-dir", config_dir, "provision", field(key.as_object(), "key"),
+                          "--controller", s.api->ep().url() + "/api/v3"}, out);
+    });
+    if (rc != 0) throw step_error("provision agent '" + r.name + "': fogmesh-agent provision failed: " + out);
+    outcome = "provisioned";
+  }
+  if (!running_pid(pid_file, "fogmesh-agent")) {
+    if (!opt.quiet) std::cout << "Starting fogmesh-agent '" << r.name << "' (log: " << log_file << ")...\n" << std::flush;
+    int child = step("start fogmesh-agent", [&] {
+      return spawn_background({bin, "--config-dir", config_dir, "run"}, log_file, pid_file);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (exited(child)) {
+      throw step_error("start fogmesh-agent '" + r.name + "': it exited; last lines of " + log_file + ":\n" + tail(log_file, 15));
+    }
+    outcome += ", started";
+  } else {
+    outcome += ", running";
+  }
+  return outcome;
+}
+
+int order_of(kind k) {
+  switch (k) {
+    case kind::local_control_plane: return 0;
+    case kind::agent_config:
+    case kind::agent:
+    case kind::local_agent: return 1;
+    case kind::registry: return 2;
+    case kind::catalog_item: return 3;
+    case kind::application: return 4;
+    case kind::microservice: return 5;
+    case kind::route: return 6;
+  }
+  return 7;
+}
+
+std::string resource_label(const resource& r) {
+  std::string name = r.name;
+  if (r.k == kind::microservice || r.k == kind::route) {
+    name = std::string(r.spec.at("application").as_string()) + "/" + r.name;
+  }
+  return std::string(kind_name(r.k)) + " '" + name + "'";
+}
+
+int cmd_deploy(const std::vector<std::string>& args, const options& opt) {
+  std::vector<std::string> files;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-f" || args[i] == "--file") {
+      if (i + 1 >= args.size()) throw usage_error("deploy", "-f needs a file name");
+      files.push_back(args[++i]);
+    } else {
+      throw usage_error("deploy", "unexpected argument '" + args[i] + "'");
+    }
+  }
+  if (files.empty()) throw usage_error("deploy", "give the YAML file with -f FILE");
+  std::vector<resource> all;
+  try {
+    for (const auto& f : files) {
+      auto docs = load_file(f);
+      all.insert(all.end(), docs.begin(), docs.end());
+    }
+  } catch (const spec_error& e) {
+    std::cerr << "fogctl: " << e.what() << "\nNothing was deployed.\n";
+    return 1;
+  }
+  std::stable_sort(all.begin(), all.end(), [](const resource& a, const resource& b) { return order_of(a.k) < order_of(b.k); });
+  size_t done = 0;
+  std::map<std::string, session> sessions;
+  for (const auto& r : all) {
+    std::string ns = r.ns.empty() ? opt.ns : r.ns;
+    try {
+      std::string outcome;
+      if (r.k == kind::local_control_plane) {
+        outcome = deploy_local_control_plane(r, ns, opt);
+        sessions.erase(ns);
+      } else if (r.k == kind::local_agent) {
+        outcome = deploy_local_agent(r, ns, opt);
+      } else {
+        auto it = sessions.find(ns);
+        if (it == sessions.end()) {
+          it = sessions.emplace(ns, step("connect to the controller", [&] { return open_session(ns); })).first;
+        }
+        api_client& api = *it->second.api;
+        switch (r.k) {
+          case kind::application: outcome = deploy_application(api, r); break;
+          case kind::microservice: outcome = deploy_microservice(api, r); break;
+          case kind::route: outcome = deploy_route(api, r); break;
+          case kind::registry: outcome = deploy_registry(api, r); break;
+          case kind::catalog_item: outcome = deploy_catalog_item(api, r); break;
+          case kind::agent_config: outcome = deploy_agent_config(api, r, true); break;
+          case kind::agent: outcome = deploy_agent_config(api, r, false); break;
+          default: break;
+        }
+      }
+      ++done;
+      if (!opt.quiet) std::cout << resource_label(r) << ": " << outcome << "\n" << std::flush;
+    } catch (const std::exception& e) {
+      std::cerr << "fogctl: deploy failed at " << r.file << " document " << r.document << " ("
+                << resource_label(r) << "): " << e.what() << "\n"
+                << done << " of " << all.size()
+                << " documents deployed before it; the failed step changed nothing on the "
+                   "controller. Fix it and run the same deploy again.\n";
+      return 1;
+    }
+  }
+  return 0;
+}
+
+// --- get ---
+
+std::vector<std::vector<std::string>> agent_rows(const json::value& fogs) {
+  std::vector<std::vector<std::string>> rows = {{"AGENT", "STATUS", "VERSION", "ADDRESS", "UUID"}};
+  for (const auto& f : list_of(fogs, "fogs")) {
+    const auto& o = f.as_object();
+    std::string addr = field(o, "ipAddress");
+    if (addr == "-" || addr.empty()) addr = field(o, "host");
+    rows.push_back({field(o, "name"), field(o, "daemonStatus"), field(o, "version"), addr, field(o, "uuid")});
+  }
+  return rows;
+}
+
+std::vector<std::vector<std::string>> application_rows(const json::value& apps) {
+  std::vector<std::vector<std::string>> rows = {{"APPLICATION", "RUNNING", "MICROSERVICES"}};
+  for (const auto& a : list_of(apps, "applications")) {
+    const auto& o = a.as_object();
+    std::string msvcs;
+    for (const auto& m : list_of(a, "microservices")) msvcs += (msvcs.empty() ? "" : ", ") + field(m.as_object(), "name");
+    rows.push_back({field(o, "name"), field(o, "isActivated"), msvcs.empty() ? "-" : msvcs});
+  }
+  return rows;
+}
+
+std::vector<std::vector<std::string>> microservice_rows(const json::value& msvcs, const fog_name_map& names) {
+  std::vector<std::vector<std::string>> rows = {{"MICROSERVICE", "APPLICATION", "AGENT", "STATUS", "PORTS", "UUID"}};
+  for (const auto& m : list_of(msvcs, "microservices")) {
+    const auto& o = m.as_object();
+    std::string agent = field(o, "iofogUuid");
+    if (auto it = names.find(agent); it != names.end()) agent = it->second;
+    std::string status = "-";
+    if (auto it = o.find("status"); it != o.end() && it->value().is_object()) status = field(it->value().as_object(), "status");
+    std::string ports;
+    for (const auto& p : list_of(m, "ports")) {
+      const auto& po = p.as_object();
+      ports += (ports.empty() ? "" : ", ") + field(po, "external") + ":" + field(po, "internal");
+    }
+    rows.push_back({field(o, "name"), field(o, "application"), agent, status, ports.empty() ? "-" : ports, field(o, "uuid")});
+  }
+  return rows;
+}
+
+std::vector<std::vector<std::string>> route_rows(const json::value& routes) {
+  std::vector<std::vector<std::string>> rows = {{"ROUTE", "APPLICATION", "FROM", "TO"}};
+  for (const auto& r : list_of(routes, "routes")) {
+    const auto& o = r.as_object();
+    rows.push_back({field(o, "name"), field(o, "application"), field(o, "from"), field(o, "to")});
+  }
+  return rows;
+}
+
+std::vector<std::vector<std::string>> catalog_rows(const json::value& items) {
+  std::vector<std::vector<std::string>> rows = {{"ID", "NAME", "REGISTRY", "X86", "ARM", "DESCRIPTION"}};
+  for (const auto& c : list_of(items, "catalogItems")) {
+    const auto& o = c.as_object();
+    std::string x86 = "-", arm = "-";
+    for (const auto& i : list_of(c, "images")) {
+      const auto& io = i.as_object();
+      (field(io, "fogTypeId") == "1" ? x86 : arm) = field(io, "containerImage");
+    }
+    rows.push_back({field(o, "id"), field(o, "name"), field(o, "registryId"), x86, arm, field(o, "description")});
+  }
+  return rows;
+}
+
+std::vector<std::vector<std::string>> registry_rows(const json::value& regs) {
+  std::vector<std::vector<std::string>> rows = {{"ID", "URL", "USERNAME", "PRIVATE"}};
+  for (const auto& g : list_of(regs, "registries")) {
+    const auto& o = g.as_object();
+    std::string user = field(o, "username");
+    rows.push_back({field(o, "id"), field(o, "url"), user.empty() ? "-" : user,
+                    o.contains("isPublic") && o.at("isPublic").is_bool() && !o.at("isPublic").as_bool() ? "true" : "false"});
+  }
+  return rows;
+}
+
+json::value controllers_value(const std::string& ns) {
+  state st(ns);
+  json::array out;
+  auto conn = st.load();
+  if (!conn) return out;
+  json::object c{{"name", conn->name}, {"endpoint", conn->endpoint}, {"local", conn->local}};
+  try {
+    auto reply = http_request(endpoint::parse(conn->endpoint), "GET", "/api/v3/status", "", "", std::chrono::seconds(5));
+    auto v = json::parse(reply.body);
+    c["status"] = v.as_object().at("status");
+    if (auto it = v.as_object().find("versions"); it != v.as_object().end() && it->value().is_object()) {
+      c["version"] = it->value().as_object().at("controller");
+    }
+  } catch (const std::exception&) {
+    c["status"] = "unreachable";
+  }
+  if (conn->local) {
+    if (auto pid = running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller")) c["pid"] = *pid;
+  }
+  out.push_back(std::move(c));
+  return out;
+}
+
+void print_value(const json::value& v, const options& opt) {
+  if (opt.output == "yaml") {
+    std::cout << to_yaml(v);
+  } else {
+    std::cout << pretty_json(v);
+  }
+}
+
+int cmd_get(const std::vector<std::string>& args, const options& opt) {
+  if (args.size() != 1) throw usage_error("get", args.empty() ? "say what to get" : "get takes one resource");
+  std::string what = args[0];
+  static const std::map<std::string, std::string> aliases = {
+      {"all", "all"}, {"controllers", "controllers"}, {"controller", "controllers"}, {"controlplane", "controllers"},
+      {"agents", "agents"}, {"agent", "agents"}, {"applications", "applications"}, {"application", "applications"},
+      {"apps", "applications"}, {"microservices", "microservices"}, {"microservice", "microservices"},
+      {"routes", "routes"}, {"route", "routes"}, {"catalog", "catalog"}, {"catalogitems", "catalog"},
+      {"catalog-items", "catalog"}, {"registries", "registries"}, {"registry", "registries"}};
+  auto it = aliases.find(what);
+  if (it == aliases.end()) throw usage_error("get", "unknown resource '" + what + "'");
+  what = it->second;
+  if (what == "controllers") {
+    auto v = controllers_value(opt.ns);
+    if (!opt.output.empty()) {
+      print_value(v, opt);
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows = {{"CONTROLLER", "ENDPOINT", "STATUS", "VERSION", "LOCAL"}};
+    for (const auto& c : v.as_array()) {
+      const auto& o = c.as_object();
+      rows.push_back({field(o, "name"), field(o, "endpoint"), field(o, "status"), field(o, "version"), field(o, "local")});
+    }
+    print_table(rows);
+    return 0;
+  }
+  session s = open_session(opt.ns);
+  auto& api = *s.api;
+  auto fetch = [&](const std::string& w) -> json::value {
+    return step("get " + w, [&]() -> json::value {
+      if (w == "agents") return api.get("/iofog-list");
+      if (w == "applications") return api.get("/application");
+      if (w == "microservices") return api.get("/microservices");
+      if (w == "routes") return api.get("/routes");
+      if (w == "catalog") return api.get("/catalog/microservices");
+      return api.get("/registries");
+    });
+  };
+  if (what == "all") {
+    json::object all{{"namespace", opt.ns},
+                     {"controllers", controllers_value(opt.ns)},
+                     {"agents", list_of(fetch("agents"), "fogs")},
+                     {"applications", list_of(fetch("applications"), "applications")},
+                     {"microservices", list_of(fetch("microservices"), "microservices")},
+                     {"routes", list_of(fetch("routes"), "routes")}};
+    if (!opt.output.empty()) {
+      print_value(all, opt);
+      return 0;
+    }
+    fog_name_map names;
+    for (const auto& f : all["agents"].as_array()) names[field(f.as_object(), "uuid")] = field(f.as_object(), "name");
+    std::cout << "NAMESPACE\n" << opt.ns << "\n\n";
+    std::vector<std::vector<std::string>> rows = {{"CONTROLLER", "ENDPOINT", "STATUS", "VERSION"}};
+    for (const auto& c : all["controllers"].as_array()) {
+      const auto& o = c.as_object();
+      rows.push_back({field(o, "name"), field(o, "endpoint"), field(o, "status"), field(o, "version")});
+    }
+    print_table(rows);
+    std::cout << "\n";
+    print_table(agent_rows(json::object{{"fogs", all["agents"]}}));
+    std::cout << "\n";
+    print_table(application_rows(json::object{{"applications", all["applications"]}}));
+    std::cout << "\n";
+    print_table(microservice_rows(json::object{{"microservices", all["microservices"]}}, names));
+    std::cout << "\n";
+    print_table(route_rows(json::object{{"routes", all["routes"]}}));
+    return 0;
+  }
+  json::value v = fetch(what);
+  static const std::map<std::string, const char*> keys = {
+      {"agents", "fogs"}, {"applications", "applications"}, {"microservices", "microservices"},
+      {"routes", "routes"}, {"catalog", "catalogItems"}, {"registries", "registries"}};
+  if (!opt.output.empty()) {
+    print_value(list_of(v, keys.at(what)), opt);
+    return 0;
+  }
+  if (what == "agents") print_table(agent_rows(v));
+  if (what == "applications") print_table(application_rows(v));
+  if (what == "microservices") print_table(microservice_rows(v, step("list agents", [&] { return fog_names(api); })));
+  if (what == "routes") print_table(route_rows(v));
+  if (what == "catalog") print_table(catalog_rows(v));
+  if (what == "registries") print_table(registry_rows(v));
+  return 0;
+}
+
+// --- describe / delete: resolving names ---
+
+std::string normalise_kind(const std::string& verb, const std::string& k) {
+  static const std::map<std::string, std::string> aliases = {
+      {"application", "application"}, {"applications", "application"}, {"app", "application"},
+      {"microservice", "microservice"}, {"microservices", "microservice"}, {"msvc", "microservice"},
+      {"route", "route"}, {"routes", "route"}, {"registry", "registry"}, {"registries", "registry"},
+      {"catalogitem", "catalogitem"}, {"catalog-item", "catalogitem"}, {"catalog", "catalogitem"},
+      {"agent", "agent"}, {"agents", "agent"}, {"agentconfig", "agent"}, {"localagent", "agent"},
+      {"controlplane", "controlplane"}, {"localcontrolplane", "controlplane"}, {"controller", "controlplane"}};
+  std::string lower = k;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto it = aliases.find(lower);
+  if (it == aliases.end()) throw usage_error(verb, "unknown kind '" + k + "'");
+  return it->second;
+}
+
+json::object resolve_microservice(api_client& api, const std::string& ref) {
+  std::string app, name = ref;
+  if (auto slash = ref.find('/'); slash != std::string::npos) {
+    app = ref.substr(0, slash);
+    name = ref.substr(slash + 1);
+  }
+  std::vector<json::object> hits;
+  for (const auto& m : list_of(api.get(app.empty() ? "/microservices" : "/microservices?application=" + url_encode(app)), "microservices")) {
+    if (field(m.as_object(), "name") == name) hits.push_back(m.as_object());
+  }
+  if (hits.empty()) throw step_error("no microservice '" + ref + "'");
+  if (hits.size() > 1) throw step_error("several applications have a microservice '" + name + "': say APPLICATION/" + name);
+  return hits[0];
+}
+
+json::object resolve_route(api_client& api, const std::string& ref) {
+  std::string app, name = ref;
+  if (auto slash = ref.find('/'); slash != std::string::npos) {
+    app = ref.substr(0, slash);
+    name = ref.substr(slash + 1);
+  }
+  std::vector<json::object> hits;
+  for (const auto& r : list_of(api.get("/routes"), "routes")) {
+    const auto& o = r.as_object();
+    if (field(o, "name") == name && (app.empty() || field(o, "application") == app)) hits.push_back(o);
+  }
+  if (hits.empty()) throw step_error("no route '" + ref + "'");
+  if (hits.size() > 1) throw step_error("several applications have a route '" + name + "': say APPLICATION/" + name);
+  return hits[0];
+}
+
+json::object resolve_registry(api_client& api, const std::string& id) {
+  for (const auto& g : list_of(api.get("/registries"), "registries")) {
+    if (field(g.as_object(), "id") == id) return g.as_object();
+  }
+  throw step_error("no registry with id '" + id + "' (fogctl get registries lists them)");
+}
+
+int cmd_describe(const std::vector<std::string>& args, const options& opt) {
+  if (args.size() != 2) throw usage_error("describe", "describe takes KIND and NAME");
+  std::string k = normalise_kind("describe", args[0]);
+  const std::string& name = args[1];
+  if (k == "controlplane") throw usage_error("describe", "describe controlplane is not supported; use get controllers");
+  session s = open_session(opt.ns);
+  auto& api = *s.api;
+  std::string yaml;
+  json::value raw;
+  try {
+    if (k == "application") {
+      auto app = step("read application '" + name + "'", [&] { return api.get("/application/" + url_encode(name)).as_object(); });
+      raw = app;
+      yaml = to_yaml_document(kind::application, name, "", application_spec_from_api(app, fog_names(api)));
+    } else if (k == "microservice") {
+      auto m = step("read microservice '" + name + "'", [&] { return resolve_microservice(api, name); });
+      raw = m;
+      yaml = to_yaml_document(kind::microservice, field(m, "name"), "", microservice_spec_from_api(m, fog_names(api), true));
+    } else if (k == "route") {
+      auto r = step("read route '" + name + "'", [&] { return resolve_route(api, name); });
+      raw = r;
+      yaml = to_yaml_document(kind::route, field(r, "name"), "", route_spec_from_api(r));
+    } else if (k == "registry") {
+      auto g = step("read registry " + name, [&] { return resolve_registry(api, name); });
+      raw = g;
+      yaml = to_yaml_document(kind::registry, "registry-" + name, "", registry_spec_from_api(g));
+    } else if (k == "catalogitem") {
+      auto c = step("read catalog item '" + name + "'", [&] { return find_catalog_item(api, name); });
+      if (!c) throw step_error("no catalog item '" + name + "'");
+      raw = *c;
+      yaml = to_yaml_document(kind::catalog_item, name, "", catalog_item_spec_from_api(*c));
+    } else if (k == "agent") {
+      auto f = step("read agent '" + name + "'", [&] { return find_fog(api, name); });
+      if (!f) throw step_error("no agent '" + name + "'");
+      raw = *f;
+      yaml = to_yaml_document(kind::agent_config, name, "", agent_config_spec_from_api(*f));
+    }
+  } catch (const api_error& e) {
+    throw step_error(std::string(e.what()) + " (HTTP " + std::to_string(e.status()) + ")");
+  }
+  if (opt.output == "json") {
+    std::cout << pretty_json(raw);
+  } else {
+    std::cout << yaml;
+  }
+  return 0;
+}
+
+void stop_local_agent(const state& st, const std::string& name, const options& opt) {
+  std::string dir = st.agent_dir(name);
+  if (!fs::exists(dir)) return;
+  if (stop_background(dir + "/agent.pid", "fogmesh-agent", std::chrono::seconds(30)) && !opt.quiet) {
+    std::cout << "Stopped fogmesh-agent '" << name << "'\n";
+  }
+  try {
+    std::string bin = find_binary("fogmesh-agent", "FOGMESH_AGENT_BIN", "agent");
+    std::string out;
+    run_command({bin, "--config-dir", dir + "/config", "deprovision"}, out);
+  } catch (const std::exception&) {
+    // Best effort: the controller record is deleted anyway.
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+int cmd_delete(const std::vector<std::string>& args, const options& opt) {
+  if (args.empty()) throw usage_error("delete", "delete takes KIND and NAME");
+  std::string k = normalise_kind("delete", args[0]);
+  if (k == "controlplane") {
+    if (args.size() > 2) throw usage_error("delete", "delete controlplane takes no more than a name");
+    state st(opt.ns);
+    auto conn = st.load();
+    if (fs::exists(st.ns_dir() + "/agents")) {
+      for (const auto& e : fs::directory_iterator(st.ns_dir() + "/agents")) {
+        stop_local_agent(st, e.path().filename().string(), opt);
+      }
+    }
+    bool stopped = stop_background(st.controller_dir() + "/controller.pid", "fogmesh-controller", std::chrono::seconds(60));
+    if (!conn && !stopped) throw step_error("namespace '" + opt.ns + "' has no control plane");
+    std::error_code ec;
+    fs::remove_all(st.ns_dir(), ec);
+    if (!opt.quiet) {
+      std::cout << (stopped ? "Stopped the local controller and removed" : "Removed") << " namespace '" << opt.ns << "' state\n";
+    }
+    return 0;
+  }
+  if (args.size() != 2) throw usage_error("delete", "delete takes KIND and NAME");
+  const std::string& name = args[1];
+  session s = open_session(opt.ns);
+  auto& api = *s.api;
+  std::string label;
+  if (k == "application") {
+    step("delete application '" + name + "'", [&] { return api.del("/application/" + url_encode(name)); });
+    label = "Application '" + name + "'";
+  } else if (k == "microservice") {
+    auto m = step("find microservice '" + name + "'", [&] { return resolve_microservice(api, name); });
+    step("delete microservice '" + name + "'", [&] { return api.del("/microservices/" + field(m, "uuid")); });
+    label = "Microservice '" + field(m, "application") + "/" + field(m, "name") + "'";
+  } else if (k == "route") {
+    auto r = step("find route '" + name + "'", [&] { return resolve_route(api, name); });
+    step("delete route '" + name + "'", [&] {
+      return api.del("/routes/" + url_encode(field(r, "application")) + "/" + url_encode(field(r, "name")));
+    });
+    label = "Route '" + field(r, "application") + "/" + field(r, "name") + "'";
+  } else if (k == "registry") {
+    step("delete registry " + name, [&] { return api.del("/registries/" + url_encode(name)); });
+    label = "Registry " + name;
+  } else if (k == "catalogitem") {
+    auto c = step("find catalog item '" + name + "'", [&] { return find_catalog_item(api, name); });
+    if (!c) throw step_error("find catalog item '" + name + "': no such catalog item");
+    step("delete catalog item '" + name + "'", [&] { return api.del("/catalog/microservices/" + field(*c, "id")); });
+    label = "CatalogItem '" + name + "'";
+  } else if (k == "agent") {
+    auto f = step("find agent '" + name + "'", [&] { return find_fog(api, name); });
+    if (!f) throw step_error("find agent '" + name + "': no such agent");
+    stop_local_agent(s.st, name, opt);
+    step("delete agent '" + name + "'", [&] { return api.del("/iofog/" + field(*f, "uuid")); });
+    label = "Agent '" + name + "'";
+  }
+  if (!opt.quiet) std::cout << label << ": deleted\n";
+  return 0;
+}
+
+int cmd_connect(const std::vector<std::string>& args, const options& opt) {
+  std::string url, email, password, name = "controller";
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) throw usage_error("connect", args[i] + " needs a value");
+      return args[++i];
+    };
+    if (args[i] == "--controller" || args[i] == "--endpoint") {
+      url = value();
+    } else if (args[i] == "--email") {
+      email = value();
+    } else if (args[i] == "--password" || args[i] == "--pass") {
+      password = value();
+    } else if (args[i] == "--name") {
+      name = value();
+    } else {
+      throw usage_error("connect", "unexpected argument '" + args[i] + "'");
+    }
+  }
+  if (url.empty() || email.empty() || password.empty()) {
+    throw usage_error("connect", "--controller, --email and --password are required");
+  }
+  endpoint ep;
+  try {
+    ep = endpoint::parse(url);
+  } catch (const std::invalid_argument& e) {
+    throw usage_error("connect", e.what());
+  }
+  state st(opt.ns);
+  if (auto existing = st.load(); existing && existing->local &&
+                                 running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller")) {
+    throw step_error("namespace '" + opt.ns + "' runs a local control plane; delete controlplane first or use another namespace (-n)");
+  }
+  std::string token = step("log in to " + ep.url() + " as " + email, [&] { return login(ep, email, password); });
+  connection c;
+  c.name = name;
+  c.endpoint = ep.url();
+  c.email = email;
+  st.save(c, token, password);
+  if (!opt.quiet) std::cout << "Connected namespace '" << opt.ns << "' to " << ep.url() << " as " << email << "\n";
+  return 0;
+}
+
+int cmd_disconnect(const std::vector<std::string>& args, const options& opt) {
+  if (!args.empty()) throw usage_error("disconnect", "disconnect takes no arguments");
+  state st(opt.ns);
+  auto conn = st.load();
+  if (!conn) throw step_error("namespace '" + opt.ns + "' is not connected");
+  if (conn->local && running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller")) {
+    throw step_error("namespace '" + opt.ns + "' runs a local control plane fogctl started: use `fogctl delete controlplane` to stop it");
+  }
+  try {
+    api_client(endpoint::parse(conn->endpoint), st.token()).post("/user/logout", json::object{});
+  } catch (const std::exception&) {
+    // Already expired or unreachable: forgetting it locally is what matters.
+  }
+  st.forget();
+  if (!opt.quiet) std::cout << "Disconnected namespace '" << opt.ns << "' from " << conn->endpoint << "\n";
+  return 0;
+}
+
+int cmd_version(const std::vector<std::string>& args, const options& opt) {
+  if (!args.empty()) throw usage_error("version", "version takes no arguments");
+  std::cout << "fogctl " << FOGMESH_VERSION << "\n";
+  if (opt.quiet) return 0;
+  state st(opt.ns);
+  if (auto conn = st.load()) {
+    auto v = controllers_value(opt.ns);
+    if (!v.as_array().empty()) {
+      const auto& o = v.as_array()[0].as_object();
+      std::cout << "controller " << field(o, "version") << " at " << field(o, "endpoint") << " ("
+                << field(o, "status") << ")\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  options opt;
+  std::string verb;
+  std::vector<std::string> args;
+  bool help = false;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      auto value = [&]() -> std::string {
+        if (i + 1 >= argc) throw usage_error(verb, a + " needs a value");
+        return argv[++i];
+      };
+      if (a == "-n" || a == "--namespace") {
+        opt.ns = value();
+      } else if (a.rfind("--namespace=", 0) == 0) {
+        opt.ns = a.substr(12);
+      } else if (a == "-o" || a == "--output") {
+        opt.output = value();
+        if (opt.output != "json" && opt.output != "yaml") throw usage_error(verb, "-o takes json or yaml");
+      } else if (a == "-q" || a == "--quiet") {
+        opt.quiet = true;
+      } else if (a == "-h" || a == "--help") {
+        help = true;
+      } else if (verb.empty() && !a.empty() && a[0] != '-') {
+        verb = a;
+      } else {
+        args.push_back(a);
+      }
+    }
+    if (help || verb == "help") {
+      std::string topic = verb == "help" ? (args.empty() ? "" : args[0]) : verb;
+      auto it = help_texts().find(topic);
+      if (it == help_texts().end()) throw usage_error("", "unknown verb '" + topic + "'");
+      std::cout << it->second;
+      return 0;
+    }
+    if (verb.empty()) throw usage_error("", "no verb given");
+    (void)state(opt.ns);  // validates the namespace name
+    if (verb == "deploy") return cmd_deploy(args, opt);
+    if (verb == "get") return cmd_get(args, opt);
+    if (verb == "describe") return cmd_describe(args, opt);
+    if (verb == "delete") return cmd_delete(args, opt);
+    if (verb == "connect") return cmd_connect(args, opt);
+    if (verb == "disconnect") return cmd_disconnect(args, opt);
+    if (verb == "version") return cmd_version(args, opt);
+    throw usage_error("", "unknown verb '" + verb + "'");
+  } catch (const usage_error& e) {
+    std::string v = help_texts().count(e.verb()) ? e.verb() : "";
+    std::cerr << "fogctl" << (v.empty() ? "" : " " + v) << ": " << e.what() << "\n\n"
+              << help_texts().at(v);
+    return 2;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "fogctl: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "fogctl: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace fogmesh::ctl

@@ -1,0 +1,526 @@
+// The real fogctl binary against the real fogmesh-controller binary (on a throwaway PostgreSQL
+// cluster with fsync off): connect, deploy, get, describe -> redeploy is a no-op, update,
+// delete, bad YAML deploys nothing, API errors show the controller's message, and a
+// LocalControlPlane that fogctl starts and stops itself.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "api_client.hpp"
+#include "fogmesh/controller/embedded_postgres.hpp"
+#include "http_client.hpp"
+
+namespace fogmesh::ctl {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char tmpl[] = "/tmp/fogctl-test-XXXXXX";
+    path = ::mkdtemp(tmpl);
+    ::chmod(path.c_str(), 0755);  // the embedded cluster's user (postgres, under root) reaches it
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+struct result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs fogctl with FOGMESH_HOME=home; stdout and stderr captured through files.
+result fogctl(const std::string& home, const std::vector<std::string>& args,
+              const std::vector<std::string>& env = {}) {
+  std::string out_file = home + "/.out", err_file = home + "/.err";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("FOGMESH_HOME", home.c_str(), 1);
+    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    int o = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int e = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(o, 1);
+    ::dup2(e, 2);
+    std::vector<char*> argv{const_cast<char*>(FOGCTL_BIN)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(FOGCTL_BIN, argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out_file);
+  r.err = slurp(err_file);
+  return r;
+}
+
+std::string write(const std::string& dir, const std::string& name, const std::string& text) {
+  std::string p = dir + "/" + name;
+  std::ofstream(p) << text;
+  return p;
+}
+
+std::string show(const result& r) { return "exit " + std::to_string(r.code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err; }
+
+// The controller binary on the shared cluster: --db, port 0, --port-file.
+class controller_bin {
+ public:
+  controller_bin(const std::string& dir, const std::string& conninfo) {
+    std::string port_file = dir + "/port";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::setpgid(0, 0);
+      int log = ::open((dir + "/controller.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+      ::execl(FOGMESH_CONTROLLER_BIN, FOGMESH_CONTROLLER_BIN, "--db", conninfo.c_str(), "--port", "0",
+              "--bind", "127.0.0.1", "--port-file", port_file.c_str(), "--log-level", "warning",
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    // Waits for the port file (no deadline assertion: ctest's timeout ends a hung run).
+    while (slurp(port_file).empty()) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error("controller exited:\n" + slurp(dir + "/controller.log"));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    port_ = std::stoi(slurp(port_file));
+  }
+  ~controller_bin() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+class fogctl_test : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    dir_ = new temp_dir();
+    controller::embedded_postgres_options o;
+    o.dir = dir_->path + "/pg";
+    o.durable = false;
+    pg_ = new controller::embedded_postgres(o);
+    pg_->start();
+    ctl_ = new controller_bin(dir_->path, pg_->conninfo());
+  }
+  static void TearDownTestSuite() {
+    delete ctl_;
+    pg_->stop();
+    delete pg_;
+    delete dir_;
+  }
+
+ protected:
+  void SetUp() override {
+    home_ = std::make_unique<temp_dir>();
+    static int n = 0;
+    email_ = "user" + std::to_string(++n) + "-" + std::to_string(::getpid()) + "@example.com";
+    api_client anon(endpoint::parse(ctl_->url()), "");
+    anon.post("/user/signup", json::object{{"firstName", "Test"}, {"lastName", "User"}, {"email", email_},
+                                           {"password", "password123"}});
+    token_ = std::string(anon.post("/user/login", json::object{{"email", email_}, {"password", "password123"}})
+                             .as_object().at("accessToken").as_string());
+  }
+  const std::string& home() const { return home_->path; }
+  result run(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+    return fogctl(home(), args, env);
+  }
+  json::value api_get(const std::string& path) {
+    return api_client(endpoint::parse(ctl_->url()), token_).get(path);
+  }
+  void connect() {
+    auto r = run({"connect", "--controller", ctl_->url(), "--email", email_, "--password", "password123"});
+    ASSERT_EQ(r.code, 0) << show(r);
+  }
+  // Everything of this user the controller stores, with timestamps: equal snapshots mean
+  // nothing was written.
+  std::string snapshot() {
+    return json::serialize(api_get("/application")) + json::serialize(api_get("/routes")) +
+           json::serialize(api_get("/registries")) + json::serialize(api_get("/catalog/microservices")) +
+           json::serialize(api_get("/iofog-list"));
+  }
+
+  static temp_dir* dir_;
+  static controller::embedded_postgres* pg_;
+  static controller_bin* ctl_;
+  std::unique_ptr<temp_dir> home_;
+  std::string email_, token_;
+};
+
+temp_dir* fogctl_test::dir_ = nullptr;
+controller::embedded_postgres* fogctl_test::pg_ = nullptr;
+controller_bin* fogctl_test::ctl_ = nullptr;
+
+const char* full_yaml = R"(apiVersion: iofog.org/v2
+kind: Application
+metadata:
+  name: demo
+spec:
+  microservices:
+  - name: sensor
+    agent: {name: edge-1}
+    images:
+      x86: localhost/sensor:1
+      arm: localhost/sensor:arm
+      registry: REGISTRY_ID
+    container:
+      ports:
+      - {internal: 8080, external: 18080}
+      env:
+      - {key: MODE, value: fast}
+      commands: [--interval, "5"]
+    config:
+      interval: 5
+      label: "sensor one"
+  - name: viewer
+    agent: {name: edge-1}
+    images:
+      catalogId: CATALOG_ID
+  routes:
+  - name: sensor-to-viewer
+    from: sensor
+    to: viewer
+)";
+
+const char* infra_yaml = R"(apiVersion: iofog.org/v2
+kind: AgentConfig
+metadata: {name: edge-1}
+spec:
+  host: 127.0.0.1
+  agentType: x86
+  description: first edge node
+  memoryLimit: 2048
+---
+apiVersion: iofog.org/v2
+kind: Registry
+metadata: {name: private-registry}
+spec:
+  url: registry.example.com
+  username: bob
+  password: secret-password
+  email: bob@example.com
+  private: true
+---
+apiVersion: iofog.org/v2
+kind: CatalogItem
+metadata: {name: viewer-image}
+spec:
+  description: The viewer
+  x86: localhost/viewer:1
+  registry: local
+)";
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  return s;
+}
+
+TEST_F(fogctl_test, connect_deploy_get_describe_redeploy_delete) {
+  connect();
+  struct stat sb {};
+  ASSERT_EQ(::stat((home() + "/namespaces/default/token").c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+
+  // Agent record, registry and catalog item first (the application refers to their ids).
+  auto infra = run({"deploy", "-f", write(home(), "infra.yaml", infra_yaml)});
+  ASSERT_EQ(infra.code, 0) << show(infra);
+  EXPECT_NE(infra.out.find("AgentConfig 'edge-1': created"), std::string::npos) << show(infra);
+  EXPECT_NE(infra.out.find("Registry 'private-registry': created"), std::string::npos) << show(infra);
+  auto regs = run({"get", "registries", "-o", "json"});
+  ASSERT_EQ(regs.code, 0) << show(regs);
+  std::string registry_id;
+  auto reg_list = json::parse(regs.out);
+  for (const auto& g : reg_list.as_array()) {
+    if (g.at("url") == "registry.example.com") registry_id = json::serialize(g.at("id"));
+  }
+  ASSERT_FALSE(registry_id.empty()) << regs.out;
+  auto cat = run({"get", "catalog", "-o", "json"});
+  ASSERT_EQ(cat.code, 0) << show(cat);
+  std::string catalog_id;
+  auto cat_list = json::parse(cat.out);
+  for (const auto& c : cat_list.as_array()) {
+    if (c.at("name") == "viewer-image") catalog_id = json::serialize(c.at("id"));
+  }
+  ASSERT_FALSE(catalog_id.empty()) << cat.out;
+
+  std::string app = replace_all(replace_all(full_yaml, "REGISTRY_ID", registry_id), "CATALOG_ID", catalog_id);
+  auto deployed = run({"deploy", "-f", write(home(), "app.yaml", app)});
+  ASSERT_EQ(deployed.code, 0) << show(deployed);
+  EXPECT_NE(deployed.out.find("Application 'demo': created"), std::string::npos) << show(deployed);
+
+  // The controller holds what the YAML said.
+  auto stored = api_get("/application/demo").as_object();
+  EXPECT_EQ(stored.at("isActivated"), true);
+  ASSERT_EQ(stored.at("microservices").as_array().size(), 2u);
+  const auto& sensor = stored.at("microservices").as_array()[0].as_object();
+  EXPECT_EQ(sensor.at("name"), "sensor");
+  EXPECT_EQ(json::parse(sensor.at("config").as_string()).at("label"), "sensor one");
+  EXPECT_EQ(json::serialize(sensor.at("registryId")), registry_id);
+  EXPECT_EQ(json::serialize(sensor.at("cmd")), R"(["--interval","5"])");
+  const auto& viewer = stored.at("microservices").as_array()[1].as_object();
+  EXPECT_EQ(json::serialize(viewer.at("catalogItemId")), catalog_id);
+  EXPECT_EQ(json::serialize(stored.at("routes")), R"([{"name":"sensor-to-viewer","from":"sensor","to":"viewer"}])");
+
+  // Deploying the same files again writes nothing.
+  std::string before = snapshot();
+  auto again = run({"deploy", "-f", home() + "/app.yaml"});
+  ASSERT_EQ(again.code, 0) << show(again);
+  EXPECT_NE(again.out.find("Application 'demo': unchanged"), std::string::npos) << show(again);
+  EXPECT_EQ(snapshot(), before);
+
+  // get: tables and JSON.
+  auto msvcs = run({"get", "microservices"});
+  ASSERT_EQ(msvcs.code, 0) << show(msvcs);
+  EXPECT_NE(msvcs.out.find("sensor"), std::string::npos) << msvcs.out;
+  EXPECT_NE(msvcs.out.find("edge-1"), std::string::npos) << msvcs.out;
+  EXPECT_NE(msvcs.out.find("18080:8080"), std::string::npos) << msvcs.out;
+  auto all = run({"get", "all"});
+  ASSERT_EQ(all.code, 0) << show(all);
+  for (const char* s : {"demo", "sensor-to-viewer", "edge-1", "online"}) EXPECT_NE(all.out.find(s), std::string::npos) << s << "\n" << all.out;
+  auto routes = run({"get", "routes", "-o", "yaml"});
+  ASSERT_EQ(routes.code, 0) << show(routes);
+  EXPECT_NE(routes.out.find("from: sensor"), std::string::npos) << routes.out;
+
+  // describe -> deploy is a no-op for every kind.
+  std::vector<std::vector<std::string>> describes = {{"application", "demo"}, {"microservice", "demo/sensor"},
+                                                     {"route", "demo/sensor-to-viewer"}, {"registry", registry_id},
+                                                     {"catalogitem", "viewer-image"}, {"agent", "edge-1"}};
+  for (const auto& d : describes) {
+    auto desc = run({"describe", d[0], d[1]});
+    ASSERT_EQ(desc.code, 0) << show(desc);
+    EXPECT_NE(desc.out.find("apiVersion: iofog.org/v2"), std::string::npos) << desc.out;
+    before = snapshot();
+    auto re = run({"deploy", "-f", write(home(), "described.yaml", desc.out)});
+    ASSERT_EQ(re.code, 0) << d[0] << "\n" << desc.out << show(re);
+    EXPECT_NE(re.out.find(": unchanged"), std::string::npos) << d[0] << "\n" << desc.out << show(re);
+    EXPECT_EQ(snapshot(), before) << d[0] << " described as:\n" << desc.out;
+  }
+
+  // A change is applied in place: microservice uuids are kept.
+  std::string sensor_uuid(sensor.at("uuid").as_string());
+  auto changed = run({"deploy", "-f", write(home(), "app2.yaml", replace_all(app, "value: fast", "value: slow"))});
+  ASSERT_EQ(changed.code, 0) << show(changed);
+  EXPECT_NE(changed.out.find("Application 'demo': updated"), std::string::npos) << show(changed);
+  auto updated = api_get("/application/demo").as_object();
+  const auto& sensor2 = updated.at("microservices").as_array()[0].as_object();
+  EXPECT_EQ(sensor2.at("uuid").as_string(), sensor_uuid);
+  EXPECT_EQ(json::serialize(sensor2.at("env")), R"([{"key":"MODE","value":"slow"}])");
+
+  // Standalone Microservice and Route documents.
+  auto extra = run({"deploy", "-f", write(home(), "extra.yaml", R"(apiVersion: iofog.org/v2
+kind: Microservice
+metadata: {name: logger}
+spec:
+  application: demo
+  images: {x86: localhost/logger:1, registry: local}
+---
+apiVersion: iofog.org/v2
+kind: Route
+metadata: {name: demo/sensor-to-logger}
+spec: {from: sensor, to: logger}
+)")});
+  ASSERT_EQ(extra.code, 0) << show(extra);
+  EXPECT_NE(extra.out.find("Microservice 'demo/logger': created"), std::string::npos) << show(extra);
+  EXPECT_NE(extra.out.find("Route 'demo/sensor-to-logger': created"), std::string::npos) << show(extra);
+  EXPECT_EQ(api_get("/routes/demo/sensor-to-logger").at("to"), "logger");
+
+  // delete
+  auto d1 = run({"delete", "route", "demo/sensor-to-logger"});
+  ASSERT_EQ(d1.code, 0) << show(d1);
+  EXPECT_THROW(api_get("/routes/demo/sensor-to-logger"), api_error);
+  auto d2 = run({"delete", "microservice", "demo/logger"});
+  ASSERT_EQ(d2.code, 0) << show(d2);
+  auto d3 = run({"delete", "application", "demo"});
+  ASSERT_EQ(d3.code, 0) << show(d3);
+  EXPECT_THROW(api_get("/application/demo"), api_error);
+  auto d4 = run({"delete", "catalogitem", "viewer-image"});
+  ASSERT_EQ(d4.code, 0) << show(d4);
+  auto d5 = run({"delete", "registry", registry_id});
+  ASSERT_EQ(d5.code, 0) << show(d5);
+  auto d6 = run({"delete", "agent", "edge-1"});
+  ASSERT_EQ(d6.code, 0) << show(d6);
+  EXPECT_EQ(api_get("/iofog-list").at("fogs").as_array().size(), 0u);
+  auto gone = run({"delete", "application", "demo"});
+  EXPECT_EQ(gone.code, 1) << show(gone);
+  EXPECT_NE(gone.err.find("Invalid application name 'demo'"), std::string::npos) << show(gone);
+
+  auto bye = run({"disconnect"});
+  ASSERT_EQ(bye.code, 0) << show(bye);
+  auto after = run({"get", "applications"});
+  EXPECT_EQ(after.code, 1);
+  EXPECT_NE(after.err.find("not connected"), std::string::npos) << show(after);
+}
+
+TEST_F(fogctl_test, bad_yaml_deploys_nothing) {
+  connect();
+  std::string before = snapshot();
+  auto r = run({"deploy", "-f", write(home(), "bad.yaml", R"(apiVersion: iofog.org/v2
+kind: Application
+metadata: {name: fine}
+spec:
+  microservices:
+  - {name: a, images: {x86: localhost/a:1}}
+---
+apiVersion: iofog.org/v2
+kind: Application
+metadata: {name: broken}
+spec:
+  microservices:
+  - name: b
+    images: {x86: localhost/b:1}
+    container:
+      ports:
+      - {internal: 80}
+)")});
+  EXPECT_EQ(r.code, 1) << show(r);
+  EXPECT_NE(r.err.find("bad.yaml: document 2"), std::string::npos) << show(r);
+  EXPECT_NE(r.err.find("spec.microservices[0].container.ports[0].external"), std::string::npos) << show(r);
+  EXPECT_NE(r.err.find("Nothing was deployed"), std::string::npos) << show(r);
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_THROW(api_get("/application/fine"), api_error);
+}
+
+TEST_F(fogctl_test, api_errors_name_the_step_and_show_the_controller_message) {
+  connect();
+  // The first document deploys; the second fails on the controller (no such application).
+  auto r = run({"deploy", "-f", write(home(), "orphan.yaml", R"(apiVersion: iofog.org/v2
+kind: Application
+metadata: {name: first}
+spec:
+  microservices:
+  - {name: a, images: {x86: localhost/a:1}}
+---
+apiVersion: iofog.org/v2
+kind: Microservice
+metadata: {name: orphan}
+spec:
+  application: nowhere
+  images: {x86: localhost/a:1}
+)")});
+  EXPECT_EQ(r.code, 1) << show(r);
+  EXPECT_NE(r.err.find("document 2 (Microservice 'nowhere/orphan')"), std::string::npos) << show(r);
+  EXPECT_NE(r.err.find("create microservice 'nowhere/orphan'"), std::string::npos) << show(r);
+  EXPECT_NE(r.err.find("Invalid application name 'nowhere'"), std::string::npos) << show(r);
+  EXPECT_NE(r.err.find("1 of 2 documents deployed"), std::string::npos) << show(r);
+  EXPECT_EQ(api_get("/application/first").at("name"), "first");
+
+  auto bad_login = run({"connect", "--controller", ctl_->url(), "--email", email_, "--password", "wrong-password"});
+  EXPECT_EQ(bad_login.code, 1) << show(bad_login);
+  EXPECT_NE(bad_login.err.find("HTTP 401"), std::string::npos) << show(bad_login);
+}
+
+TEST_F(fogctl_test, usage_errors_and_help) {
+  for (const char* verb : {"deploy", "get", "describe", "delete", "connect", "disconnect", "version"}) {
+    auto h = run({verb, "--help"});
+    EXPECT_EQ(h.code, 0) << verb << show(h);
+    EXPECT_NE(h.out.find("Usage: fogctl"), std::string::npos) << verb << show(h);
+  }
+  auto none = run({"deploy"});
+  EXPECT_EQ(none.code, 2) << show(none);
+  EXPECT_NE(none.err.find("-f FILE"), std::string::npos) << show(none);
+  auto unknown = run({"frobnicate"});
+  EXPECT_EQ(unknown.code, 2) << show(unknown);
+  EXPECT_NE(unknown.err.find("unknown verb 'frobnicate'"), std::string::npos) << show(unknown);
+  auto what = run({"get", "gadgets"});
+  EXPECT_EQ(what.code, 2) << show(what);
+  auto fmt = run({"get", "agents", "-o", "xml"});
+  EXPECT_EQ(fmt.code, 2) << show(fmt);
+  auto version = run({"version"});
+  EXPECT_EQ(version.code, 0) << show(version);
+  EXPECT_NE(version.out.find("fogctl "), std::string::npos) << show(version);
+  auto missing = run({"deploy", "-f", home() + "/does-not-exist.yaml"});
+  EXPECT_EQ(missing.code, 1) << show(missing);
+  EXPECT_NE(missing.err.find("cannot read"), std::string::npos) << show(missing);
+}
+
+// fogctl starts fogmesh-controller itself (here on the test's cluster through
+// FOGMESH_CONTROLLER_EXTRA_ARGS, to skip a second initdb), signs the user up, and stops it.
+TEST_F(fogctl_test, local_control_plane_starts_and_stops_the_controller) {
+  std::string yaml = R"(apiVersion: iofog.org/v2
+kind: LocalControlPlane
+metadata: {name: local}
+spec:
+  iofogUser: {name: Local, surname: Operator, email: local@example.com, password: local-password}
+  controller: {port: 0, bind: 127.0.0.1}
+)";
+  // conninfo is "host=DIR port=N user=U dbname=D": the extra args split on blanks, so pass it
+  // in libpq's URI form.
+  std::map<std::string, std::string> kv;
+  std::istringstream words(pg_->conninfo());
+  for (std::string w; words >> w;) kv[w.substr(0, w.find('='))] = w.substr(w.find('=') + 1);
+  std::string uri = "postgresql://" + kv["user"] + "@/" + kv["dbname"] + "?host=" + kv["host"] + "&port=" + kv["port"];
+  std::string extra = "FOGMESH_CONTROLLER_EXTRA_ARGS=--db " + uri;
+  std::vector<std::string> env = {"FOGMESH_CONTROLLER_BIN=" FOGMESH_CONTROLLER_BIN, extra};
+  auto r = run({"deploy", "-f", write(home(), "cp.yaml", yaml)}, env);
+  ASSERT_EQ(r.code, 0) << show(r) << slurp(home() + "/namespaces/default/controller/controller.log");
+  EXPECT_NE(r.out.find("LocalControlPlane 'local': started"), std::string::npos) << show(r);
+  std::string pid_text = slurp(home() + "/namespaces/default/controller/controller.pid");
+  ASSERT_FALSE(pid_text.empty());
+  int pid = std::stoi(pid_text);
+  EXPECT_EQ(::kill(pid, 0), 0);
+
+  // Idempotent: a second deploy finds it running.
+  auto again = run({"deploy", "-f", home() + "/cp.yaml"}, env);
+  ASSERT_EQ(again.code, 0) << show(again);
+  EXPECT_NE(again.out.find("LocalControlPlane 'local': running"), std::string::npos) << show(again);
+
+  auto ctls = run({"get", "controllers", "-o", "json"});
+  ASSERT_EQ(ctls.code, 0) << show(ctls);
+  auto list = json::parse(ctls.out).as_array();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].at("status"), "online");
+  EXPECT_EQ(list[0].at("local"), true);
+  auto apps = run({"get", "applications"});
+  EXPECT_EQ(apps.code, 0) << show(apps);
+
+  auto del = run({"delete", "controlplane"});
+  ASSERT_EQ(del.code, 0) << show(del);
+  // stop_background waited for it: the process is gone (a zombie child of ours does not count).
+  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  bool gone = stat.empty() || stat.find(") Z") != std::string::npos;  // exited (maybe unreaped)
+  EXPECT_TRUE(gone) << stat;
+  EXPECT_FALSE(fs::exists(home() + "/namespaces/default"));
+}
+
+}  // namespace
+}  // namespace fogmesh::ctl

@@ -1,0 +1,277 @@
+// YAML documents -> canonical specs -> controller bodies, the reverse used by describe, and the
+// messages of bad documents (file, document, field).
+#include <gtest/gtest.h>
+
+#include "fogmesh/ctl/resources.hpp"
+#include "http_client.hpp"
+
+namespace fogmesh::ctl {
+namespace {
+
+const char* app_yaml = R"(apiVersion: iofog.org/v2
+kind: Application
+metadata:
+  name: health
+spec:
+  microservices:
+  - name: monitor
+    agent:
+      name: edge-1
+    images:
+      x86: example/monitor:x86
+      arm: example/monitor:arm
+      registry: remote
+    container:
+      rootHostAccess: false
+      ports:
+      - {internal: 80, external: 5000}
+      volumes:
+      - {hostDestination: /tmp/data, containerDestination: /data}
+      env:
+      - {key: MODE, value: "1"}
+      - {key: LEVEL, value: 3}
+      extraHosts:
+      - {name: db, address: 10.0.0.1}
+      commands: [run, --fast]
+    config:
+      test_mode: true
+      label: "Anonymous"
+      rate: 1.5
+      count: 7
+  - name: viewer
+    images:
+      catalogId: 5
+  routes:
+  - from: monitor
+    to: viewer
+)";
+
+resource only(const std::string& text) {
+  auto docs = parse_documents(text, "app.yaml");
+  EXPECT_EQ(docs.size(), 1u);
+  return docs.at(0);
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_documents(text, "bad.yaml");
+  } catch (const spec_error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(resources, application_maps_to_the_controller_body) {
+  auto r = only(app_yaml);
+  EXPECT_EQ(r.k, kind::application);
+  EXPECT_EQ(r.name, "health");
+  auto body = application_body(r.name, r.spec);
+  EXPECT_EQ(body.at("name"), "health");
+  EXPECT_EQ(body.at("isActivated"), true);
+  const auto& msvcs = body.at("microservices").as_array();
+  ASSERT_EQ(msvcs.size(), 2u);
+  const auto& m = msvcs[0].as_object();
+  EXPECT_EQ(m.at("name"), "monitor");
+  EXPECT_EQ(m.at("agentName"), "edge-1");
+  EXPECT_EQ(m.at("registryId"), 1);
+  EXPECT_EQ(json::serialize(m.at("images")),
+            R"([{"containerImage":"example/monitor:x86","fogTypeId":1},{"containerImage":"example/monitor:arm","fogTypeId":2}])");
+  EXPECT_EQ(json::serialize(m.at("ports")), R"([{"internal":80,"external":5000,"protocol":"tcp"}])");
+  EXPECT_EQ(json::serialize(m.at("volumeMappings")),
+            R"([{"hostDestination":"/tmp/data","containerDestination":"/data","accessMode":"rw","type":"bind"}])");
+  // env values are strings whatever YAML type they were written as
+  EXPECT_EQ(json::serialize(m.at("env")), R"([{"key":"MODE","value":"1"},{"key":"LEVEL","value":"3"}])");
+  EXPECT_EQ(json::serialize(m.at("cmd")), R"(["run","--fast"])");
+  EXPECT_EQ(json::serialize(m.at("extraHosts")), R"([{"name":"db","address":"10.0.0.1"}])");
+  // config is sent as a JSON string, typed as YAML types it
+  auto config = json::parse(m.at("config").as_string());
+  EXPECT_EQ(config.at("test_mode"), true);
+  EXPECT_EQ(config.at("label"), "Anonymous");
+  EXPECT_EQ(config.at("rate"), 1.5);
+  EXPECT_EQ(config.at("count"), 7);
+  const auto& v = msvcs[1].as_object();
+  EXPECT_EQ(v.at("catalogItemId"), 5);
+  EXPECT_FALSE(v.contains("images"));
+  EXPECT_FALSE(v.contains("agentName"));
+  EXPECT_EQ(json::serialize(body.at("routes")), R"([{"name":"monitor-viewer","from":"monitor","to":"viewer"}])");
+}
+
+// What the controller answers for that application, reduced to a spec, equals the document's
+// spec: deploy sees nothing to do, and describe prints YAML that parses to the same spec.
+TEST(resources, controller_view_round_trips_to_the_same_spec) {
+  auto r = only(app_yaml);
+  auto api = json::parse(R"({"id":1,"name":"health","description":"","isActivated":true,
+    "microservices":[
+     {"uuid":"u1","name":"monitor","config":"{\"test_mode\":true,\"label\":\"Anonymous\",\"rate\":1.5E0,\"count\":7}",
+      "catalogItemId":null,"iofogUuid":"fog-1","application":"health","rootHostAccess":false,"logSize":0,
+      "registryId":1,"images":[{"containerImage":"example/monitor:x86","fogTypeId":1},
+      {"containerImage":"example/monitor:arm","fogTypeId":2}],
+      "ports":[{"internal":80,"external":5000,"protocol":"tcp"}],
+      "volumeMappings":[{"id":4,"hostDestination":"/tmp/data","containerDestination":"/data","accessMode":"rw","type":"bind"}],
+      "env":[{"key":"MODE","value":"1"},{"key":"LEVEL","value":"3"}],"cmd":["run","--fast"],
+      "extraHosts":[{"name":"db","address":"10.0.0.1","value":"10.0.0.1"}],"status":{"status":"RUNNING"}},
+     {"uuid":"u2","name":"viewer","config":"{}","catalogItemId":5,"iofogUuid":null,"registryId":1,
+      "images":[{"containerImage":"x","fogTypeId":1}],"ports":[],"volumeMappings":[],"env":[],"cmd":[],
+      "extraHosts":[],"rootHostAccess":false}],
+    "routes":[{"name":"monitor-viewer","from":"monitor","to":"viewer"}]})");
+  fog_name_map names{{"fog-1", "edge-1"}};
+  auto spec = application_spec_from_api(api.as_object(), names);
+  EXPECT_TRUE(same_spec(spec, r.spec)) << json::serialize(spec) << "\n" << json::serialize(r.spec);
+
+  std::string described = to_yaml_document(kind::application, "health", "", spec);
+  auto again = only(described);
+  EXPECT_TRUE(same_spec(again.spec, r.spec)) << described;
+  EXPECT_NE(described.find("apiVersion: iofog.org/v2"), std::string::npos);
+}
+
+TEST(resources, strings_that_look_like_other_types_stay_strings) {
+  json::object spec{{"s1", "true"}, {"s2", "123"}, {"s3", ""}, {"s4", "null"}, {"s5", "- x"},
+                    {"s6", "a: b"}, {"n", 2.0}, {"i", 3}, {"b", false}};
+  auto back = yaml_text_to_json(to_yaml(spec));
+  EXPECT_TRUE(same_spec(back, spec)) << to_yaml(spec);
+  EXPECT_TRUE(back.at("n").is_double());
+  EXPECT_TRUE(back.at("i").is_int64());
+}
+
+TEST(resources, microservice_kind_takes_application_from_name_or_spec) {
+  auto r = only(R"(apiVersion: iofog.org/v2
+kind: Microservice
+metadata: {name: health/extra}
+spec:
+  images: {x86: a/b, registry: local}
+  agent: {name: edge-1}
+)");
+  EXPECT_EQ(r.k, kind::microservice);
+  EXPECT_EQ(r.name, "extra");
+  EXPECT_EQ(r.spec.at("application"), "health");
+  auto body = microservice_body(r.spec);
+  EXPECT_EQ(body.at("application"), "health");
+  EXPECT_EQ(body.at("name"), "extra");
+  EXPECT_EQ(body.at("registryId"), 2);
+  EXPECT_EQ(body.at("config"), "{}");
+}
+
+TEST(resources, registry_catalog_route_and_agent_bodies) {
+  auto docs = parse_documents(R"(apiVersion: iofog.org/v2
+kind: Registry
+metadata: {name: mine}
+spec: {url: registry.example.com, username: bob, password: secret1234, email: bob@example.com, private: true}
+---
+apiVersion: iofog.org/v2
+kind: CatalogItem
+metadata: {name: sensor}
+spec: {description: A sensor, x86: example/sensor:1, registry: remote, configExample: '{"a":1}'}
+---
+apiVersion: iofog.org/v2
+kind: Route
+metadata: {name: health/r1}
+spec: {from: monitor, to: viewer}
+---
+apiVersion: iofog.org/v2
+kind: AgentConfig
+metadata: {name: edge-1}
+spec:
+  host: 10.0.0.5
+  agentType: x86
+  memoryLimit: 1024
+  latitude: 46.5
+  routerConfig: {routerMode: edge, messagingPort: 5672}
+)",
+                              "multi.yaml");
+  ASSERT_EQ(docs.size(), 4u);
+  auto reg = registry_body(docs[0].spec);
+  EXPECT_EQ(reg.at("url"), "registry.example.com");
+  EXPECT_EQ(reg.at("isPublic"), false);
+  EXPECT_EQ(reg.at("password"), "secret1234");
+  auto cat = catalog_item_body(docs[1].name, docs[1].spec);
+  EXPECT_EQ(cat.at("name"), "sensor");
+  EXPECT_EQ(json::serialize(cat.at("images")), R"([{"containerImage":"example/sensor:1","fogTypeId":1}])");
+  EXPECT_EQ(cat.at("configExample"), R"({"a":1})");
+  EXPECT_EQ(cat.at("registryId"), 1);
+  auto route = route_body(docs[2].name, docs[2].spec);
+  EXPECT_EQ(json::serialize(route), R"({"name":"r1","application":"health","from":"monitor","to":"viewer"})");
+  auto agent = agent_config_body(docs[3].name, docs[3].spec);
+  EXPECT_EQ(agent.at("name"), "edge-1");
+  EXPECT_EQ(agent.at("fogType"), 1);
+  EXPECT_EQ(agent.at("routerMode"), "edge");
+  EXPECT_EQ(agent.at("messagingPort"), 5672);
+  EXPECT_EQ(agent.at("memoryLimit"), 1024);
+  EXPECT_FALSE(agent.contains("routerConfig"));
+  // The controller's fog (more fields, numbers as it stores them) matches what was asked.
+  auto fog = json::parse(R"({"uuid":"f","name":"edge-1","host":"10.0.0.5","fogTypeId":1,
+    "memoryLimit":1024.0,"latitude":46.5,"routerMode":"edge","messagingPort":5672,"cpuLimit":80})");
+  EXPECT_TRUE(agent_config_matches(agent, fog.as_object()));
+  fog.as_object()["memoryLimit"] = 2048;
+  EXPECT_FALSE(agent_config_matches(agent, fog.as_object()));
+  // describe of that fog deploys back to the same body
+  auto described = to_yaml_document(kind::agent_config, "edge-1", "", agent_config_spec_from_api(fog.as_object()));
+  auto again = only(described);
+  EXPECT_TRUE(agent_config_matches(agent_config_body("edge-1", again.spec), fog.as_object())) << described;
+}
+
+TEST(resources, errors_name_file_document_and_field) {
+  std::string bad_field = error_of(R"(apiVersion: iofog.org/v2
+kind: Application
+metadata: {name: ok}
+spec: {microservices: []}
+---
+apiVersion: iofog.org/v2
+kind: Application
+metadata: {name: second}
+spec:
+  microservices:
+  - name: a
+    images: {x86: a/b}
+    container:
+      ports:
+      - {internal: 80, external: eighty}
+)");
+  {
+    EXPECT_NE(bad_field.find("bad.yaml: document 2"), std::string::npos) << bad_field;
+    EXPECT_NE(bad_field.find("Application 'second'"), std::string::npos) << bad_field;
+    EXPECT_NE(bad_field.find("spec.microservices[0].container.ports[0].external"), std::string::npos) << bad_field;
+    EXPECT_NE(bad_field.find("must be an integer"), std::string::npos) << bad_field;
+    EXPECT_NE(bad_field.find("line 15"), std::string::npos) << bad_field;
+  }
+
+  std::string missing = error_of("apiVersion: iofog.org/v2\nkind: Application\nmetadata: {name: x}\nspec:\n  microservices:\n  - name: a\n");
+  EXPECT_NE(missing.find("document 1"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("spec.microservices[0].images"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("required field is missing"), std::string::npos) << missing;
+
+  std::string typo = error_of("apiVersion: iofog.org/v2\nkind: Application\nmetadata: {name: x}\nspec:\n  microservice: []\n");
+  EXPECT_NE(typo.find("spec.microservice'"), std::string::npos) << typo;
+  EXPECT_NE(typo.find("unknown field"), std::string::npos) << typo;
+
+  std::string kind_err = error_of("apiVersion: iofog.org/v2\nkind: Aplication\nmetadata: {name: x}\nspec: {}\n");
+  EXPECT_NE(kind_err.find("unknown kind 'Aplication'"), std::string::npos) << kind_err;
+
+  std::string route = error_of(
+      "apiVersion: iofog.org/v2\nkind: Application\nmetadata: {name: x}\nspec:\n  microservices:\n"
+      "  - {name: a, images: {x86: i}}\n  routes:\n  - {from: a, to: b}\n");
+  EXPECT_NE(route.find("spec.routes[0].to"), std::string::npos) << route;
+  EXPECT_NE(route.find("no microservice named 'b'"), std::string::npos) << route;
+
+  std::string name = error_of("apiVersion: iofog.org/v2\nkind: Application\nmetadata: {name: Bad_Name}\nspec: {}\n");
+  EXPECT_NE(name.find("metadata.name"), std::string::npos) << name;
+
+  std::string syntax = error_of("apiVersion: iofog.org/v2\nkind: Route\n---\nkind: [unclosed\n");
+  EXPECT_NE(syntax.find("invalid YAML"), std::string::npos) << syntax;
+  EXPECT_NE(syntax.find("document 2"), std::string::npos) << syntax;
+
+  std::string ssh = error_of("apiVersion: iofog.org/v2\nkind: Agent\nmetadata: {name: a}\nspec: {host: h, ssh: {user: u}}\n");
+  EXPECT_NE(ssh.find("spec.ssh"), std::string::npos) << ssh;
+}
+
+TEST(resources, endpoint_parsing) {
+  auto ep = endpoint::parse("http://10.1.2.3:51121/api/v3/");
+  EXPECT_EQ(ep.host, "10.1.2.3");
+  EXPECT_EQ(ep.port, "51121");
+  EXPECT_EQ(ep.base, "");
+  EXPECT_EQ(endpoint::parse("controller.local").port, "51121");
+  EXPECT_THROW(endpoint::parse("https://x:1"), std::invalid_argument);
+  EXPECT_THROW(endpoint::parse("http://x:abc"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace fogmesh::ctl
