@@ -44,7 +44,13 @@ Commands:
       --local-api-bind ADDR[,..]                    DOCKER_HOST overrides both)
       --local-api-port N          --local-api-require-token true|false
       --local-api-bind-bridge true|false          --log-level LEVEL
-  run                 run the daemon in the foreground (systemd: deploy/systemd/)
+      --router-binary PATH        fogmesh-router to supervise (default: next to
+                                  fogmesh-agent, else from PATH)
+      --router-run-as process|container
+                                  the fog's router microservice as a supervised
+                                  fogmesh-router process (default) or a container
+  run [--router-binary PATH]
+                      run the daemon in the foreground (systemd: deploy/systemd/)
   help, --help        this text
 
 Options:
@@ -306,7 +312,8 @@ int cmd_info(const cli_args& a) {
 
 int cmd_config(const cli_args& a) {
   reject_unknown(a, {"--controller", "--docker-url", "--local-api-bind", "--local-api-port",
-                     "--local-api-require-token", "--local-api-bind-bridge", "--log-level"});
+                     "--local-api-require-token", "--local-api-bind-bridge", "--log-level",
+                     "--router-binary", "--router-run-as"});
   config_store store(a.config_dir);
   auto s = store.load_settings();
   if (a.options.empty()) {
@@ -337,6 +344,13 @@ int cmd_config(const cli_args& a) {
       s.local_api_require_token = parse_bool(name, value);
     } else if (name == "--local-api-bind-bridge") {
       s.local_api_bind_bridge = parse_bool(name, value);
+    } else if (name == "--router-binary") {
+      s.router_binary = value;
+    } else if (name == "--router-run-as") {
+      if (value != "process" && value != "container") {
+        throw std::invalid_argument("--router-run-as takes process or container");
+      }
+      s.router_run_as = value;
     } else if (name == "--log-level") {
       spdlog::level::level_enum level;
       if (!log::parse_level(value, level)) throw std::invalid_argument("unknown log level '" + value + "'");
@@ -364,8 +378,12 @@ int run_cli(int argc, char** argv) {
     if (a.command == "info") return cmd_info(a);
     if (a.command == "config") return cmd_config(a);
     if (a.command == "run") {
-      reject_unknown(a, {});
-      return run_daemon(a.config_dir);
+      reject_unknown(a, {"--router-binary"});
+      daemon_options options;
+      for (const auto& [name, value] : a.options) {
+        if (name == "--router-binary") options.router_binary = value;
+      }
+      return run_daemon(a.config_dir, options);
     }
     std::cerr << "unknown command '" << a.command << "' (see fogmesh-agent --help)\n";
     return 2;

@@ -91,7 +91,9 @@ json::object agent_settings::to_json() const {
                       {"reconcileIntervalMs", reconcile_interval_ms},
                       {"restartBackoffMs", restart_backoff_ms},
                       {"restartBackoffMaxMs", restart_backoff_max_ms},
-                      {"retryBackoffMaxMs", retry_backoff_max_ms}};
+                      {"retryBackoffMaxMs", retry_backoff_max_ms},
+                      {"routerRunAs", router_run_as},
+                      {"routerBinary", router_binary}};
 }
 
 namespace {
@@ -147,6 +149,11 @@ agent_settings agent_settings::from_json(const json::value& v) {
   s.restart_backoff_ms = int_field(o, "restartBackoffMs", s.restart_backoff_ms, 0, 3600000);
   s.restart_backoff_max_ms = int_field(o, "restartBackoffMaxMs", s.restart_backoff_max_ms, 0, 3600000);
   s.retry_backoff_max_ms = int_field(o, "retryBackoffMaxMs", s.retry_backoff_max_ms, 100, 3600000);
+  s.router_run_as = string_field(o, "routerRunAs", s.router_run_as);
+  if (s.router_run_as != "process" && s.router_run_as != "container") {
+    throw std::invalid_argument("'routerRunAs' must be \"process\" or \"container\"");
+  }
+  s.router_binary = string_field(o, "routerBinary", s.router_binary);
   return s;
 }
 

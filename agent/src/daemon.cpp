@@ -4,6 +4,7 @@
 #include "fogmesh/agent/daemon.hpp"
 
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <set>
@@ -24,6 +26,8 @@
 #include "local_api.hpp"
 #include "message_bus.hpp"
 #include "reconciler.hpp"
+#include "router_config.hpp"
+#include "router_supervisor.hpp"
 #include "system_info.hpp"
 
 namespace fogmesh::agent {
@@ -52,7 +56,7 @@ int config_int(const json::object& o, const char* key, int fallback) {
 
 class agent_daemon {
  public:
-  explicit agent_daemon(const std::string& dir) : store_(dir) {}
+  agent_daemon(const std::string& dir, daemon_options options) : store_(dir), options_(std::move(options)) {}
 
   int run() {
     settings_ = store_.load_settings();
@@ -61,6 +65,18 @@ class agent_daemon {
     admin_token_ = store_.local_api_admin_token();
     identity_ = store_.load_identity();
     load_state();
+
+    // The edge router runs as our child process (router_supervisor.hpp), not as a container.
+    router_supervisor_options router_options;
+    router_options.binary =
+        find_router_binary(!options_.router_binary.empty() ? options_.router_binary : settings_.router_binary);
+    router_options.data_dir = store_.path("router");
+    router_options.restart_backoff = std::chrono::milliseconds(std::max(100, settings_.restart_backoff_ms));
+    router_options.restart_backoff_max =
+        std::chrono::milliseconds(std::max(settings_.restart_backoff_ms, std::min(settings_.restart_backoff_max_ms, 30000)));
+    router_options.on_change = [this] { status_timer_.cancel(); };  // report soon
+    router_ = std::make_unique<router_supervisor>(io_, router_options);
+    router_->start();
 
     local_api_options api_options;
     api_options.bind = settings_.local_api_bind;
@@ -88,6 +104,7 @@ class agent_daemon {
       logger()->info("signal {}: stopping (containers keep running)", sig);
       stopping_ = true;
       api_->stop();
+      router_->stop_blocking();
       try {
         save_state();
       } catch (const std::exception& e) {
@@ -139,15 +156,50 @@ class agent_daemon {
   void apply_microservices(bool notify_changes) {
     std::vector<microservice_desired> desired;
     std::map<std::string, std::string> new_configs;
+    std::string router_uuid, router_error;
+    std::optional<router_spec> router;
     for (const auto& item : microservices_) {
       if (!item.is_object()) continue;
+      if (settings_.router_run_as == "process" && is_router_microservice(item.get_object())) {
+        // The fog's router: supervised fogmesh-router process instead of a container.
+        const auto& o = item.get_object();
+        auto flag = [&o](const char* key) {
+          auto* v = o.if_contains(key);
+          return v && v->is_bool() && v->get_bool();
+        };
+        if (flag("delete") || flag("deleteWithCleanup")) continue;
+        auto* uuid = o.if_contains("uuid");
+        router_uuid = uuid && uuid->is_string() ? std::string(uuid->get_string()) : std::string("router");
+        auto* config = o.if_contains("config");
+        try {
+          router = router_spec::from_iofog_json(config ? *config : json::value("{}"),
+                                                identity_ ? identity_->uuid : last_fog_uuid_);
+        } catch (const std::exception& e) {
+          router_error = e.what();
+          router.reset();
+          logger()->error("router microservice {}: {}", router_uuid, router_error);
+        }
+        continue;
+      }
       try {
         desired.push_back(microservice_desired::from_json(item.get_object()));
       } catch (const std::exception& e) {
         logger()->warn("skipping a microservice the controller sent: {}", e.what());
       }
     }
-    if (!identity_) desired.clear();  // deprovisioned: nothing may run
+    if (!identity_) {  // deprovisioned: nothing may run
+      desired.clear();
+      router.reset();
+      router_error.clear();
+      router_uuid.clear();
+    }
+    if (router) {
+      router_->set_desired(router_uuid, std::move(router));
+    } else if (!router_error.empty()) {
+      router_->set_invalid(router_uuid, router_error);
+    } else {
+      router_->clear();
+    }
     std::set<std::string> uuids;
     std::map<std::string, std::vector<std::string>> routes;
     std::map<std::string, std::pair<std::string, std::string>> api_view;
@@ -455,7 +507,39 @@ class agent_daemon {
                                   {"memoryUsage", usage_for(st.container_id).second},
                                   {"errorMessage", st.error_message}});
     }
+    if (router_ && !router_->status().microservice_uuid.empty()) {
+      const auto& r = router_->status();
+      list.push_back(json::object{{"id", r.microservice_uuid},
+                                  {"status", r.status},
+                                  {"percentage", 0},
+                                  {"containerId", ""},
+                                  {"startTime", r.start_time},
+                                  {"operatingDuration", r.pid > 0 && r.start_time > 0 ? now - r.start_time : 0},
+                                  {"cpuUsage", 0.0},
+                                  {"memoryUsage", static_cast<double>(process_rss_bytes(r.pid))},
+                                  {"errorMessage", r.error_message}});
+    }
     return list;
+  }
+
+  static int64_t process_rss_bytes(pid_t pid) {
+    if (pid <= 0) return 0;
+    auto statm = read_file("/proc/" + std::to_string(pid) + "/statm");
+    if (!statm) return 0;
+    long pages = 0, resident = 0;
+    if (std::sscanf(statm->c_str(), "%ld %ld", &pages, &resident) != 2) return 0;
+    return static_cast<int64_t>(resident) * ::sysconf(_SC_PAGESIZE);
+  }
+
+  json::object router_info() const {
+    const auto& r = router_->status();
+    return json::object{{"microservice", r.microservice_uuid},
+                        {"status", r.status},
+                        {"pid", r.pid},
+                        {"restarts", r.restarts},
+                        {"errorMessage", r.error_message},
+                        {"config", router_->config_path()},
+                        {"log", router_->log_path()}};
   }
 
   // CPU % and memory (bytes) of a container from the last two stats samples.
@@ -590,6 +674,7 @@ class agent_daemon {
                    {"processedMessages", bus_.processed()},
                    {"undeliverableMessages", bus_.undeliverable()},
                    {"droppedMessages", bus_.dropped()},
+                   {"router", router_info()},
                    {"uptimeMs", now_ms() - started_ms_}};
     return o;
   }
@@ -603,6 +688,7 @@ class agent_daemon {
 
   asio::io_context io_;
   config_store store_;
+  daemon_options options_;
   agent_settings settings_;
   std::string admin_token_;
   std::optional<agent_identity> identity_;
@@ -637,12 +723,14 @@ class agent_daemon {
   };
   std::map<std::string, usage_sample> usage_;  // by container id
   std::set<std::string> refused_status_fields_;
+  // Last: destroyed first, stopping the router child while io_ still exists.
+  std::unique_ptr<router_supervisor> router_;
 };
 
 }  // namespace
 
-int run_daemon(const std::string& config_dir) {
-  agent_daemon d(config_dir);
+int run_daemon(const std::string& config_dir, const daemon_options& options) {
+  agent_daemon d(config_dir, options);
   return d.run();
 }
 

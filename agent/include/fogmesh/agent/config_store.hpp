@@ -40,6 +40,11 @@ struct agent_settings {
   int restart_backoff_ms = 1000;       // first restart delay, doubled per restart...
   int restart_backoff_max_ms = 60000;  // ...up to this
   int retry_backoff_max_ms = 60000;   // controller retry back-off cap
+  // The fog's router microservice (image iofog/router): "process" runs fogmesh-router as a
+  // supervised child of the agent (default), "container" runs the image like any microservice.
+  std::string router_run_as = "process";
+  // fogmesh-router to run; empty: next to fogmesh-agent, else from PATH.
+  std::string router_binary;
 
   boost::json::object to_json() const;
   // Throws std::invalid_argument naming the bad key.

@@ -10,9 +10,14 @@
 
 namespace fogmesh::agent {
 
+struct daemon_options {
+  std::string router_binary;  // overrides routerBinary in agent.json (--router-binary)
+};
+
 // Runs until SIGTERM/SIGINT; returns the process exit code. Throws on start-up errors (bad
-// settings file, local API address in use) with a message naming the problem.
-int run_daemon(const std::string& config_dir);
+// settings file, local API address in use) with a message naming the problem. The edge router
+// (a child process) is stopped before it returns.
+int run_daemon(const std::string& config_dir, const daemon_options& options = {});
 
 // The CLI (provision, deprovision, status, info, config, run, --help). Returns the exit code.
 int run_cli(int argc, char** argv);

@@ -1,0 +1,265 @@
+// The router supervisor against a real fogmesh-router process (FOGMESH_ROUTER_BIN, this build's):
+// the router microservice's ioFog config starts a child that accepts AMQP on the listener;
+// SIGKILL → it comes back (new pid); a tcpListener added by a config change listens while the
+// pid stays the same (management CREATE), and goes away again (DELETE); an id change restarts it;
+// clearing the router microservice stops the process; a missing binary is a FAILED status
+// naming it. Waits are bounded by generous deadlines only to fail instead of hanging.
+#include "router_supervisor.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+namespace fogmesh::agent {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+int connect_to(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool accepts_connections(int port) {
+  int fd = connect_to(port);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+// Sends the AMQP 1.0 protocol header; an AMQP peer answers with a protocol header of its own
+// ("AMQP" + id 0 or 3 for SASL).
+std::string amqp_handshake(int port) {
+  int fd = connect_to(port);
+  if (fd < 0) return "connect failed";
+  const unsigned char header[8] = {'A', 'M', 'Q', 'P', 3, 1, 0, 0};
+  if (::write(fd, header, sizeof header) != 8) {
+    ::close(fd);
+    return "write failed";
+  }
+  char reply[8];
+  size_t got = 0;
+  while (got < sizeof reply) {
+    ssize_t n = ::read(fd, reply + got, sizeof reply - got);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return std::string(reply, got);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class RouterSupervisorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(FOGMESH_ROUTER_BIN)) GTEST_SKIP() << "no " << FOGMESH_ROUTER_BIN;
+    char tmpl[] = "/tmp/fogmesh-agent-router-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (!dir_.empty() && !::testing::Test::HasFailure()) std::filesystem::remove_all(dir_);
+    if (::testing::Test::HasFailure()) std::cerr << "router log:\n" << slurp(dir_ + "/router/router.log");
+  }
+
+  router_supervisor_options options(std::string binary = FOGMESH_ROUTER_BIN) {
+    router_supervisor_options o;
+    o.binary = std::move(binary);
+    o.data_dir = dir_ + "/router";
+    o.restart_backoff = 200ms;
+    o.restart_backoff_max = 2s;
+    o.stop_timeout = 10s;
+    return o;
+  }
+
+  // Runs the agent's loop until `done` holds; fails (does not hang) after a generous deadline.
+  bool run_until(const std::function<bool()>& done, const char* what) {
+    auto deadline = std::chrono::steady_clock::now() + 90s;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "gave up waiting for: " << what;
+        return false;
+      }
+      if (io_.stopped()) io_.restart();
+      io_.run_for(50ms);
+    }
+    return true;
+  }
+
+  static router_spec spec(const std::string& id, int amqp_port, int tcp_port = 0) {
+    // The exact shape ioFog's Controller writes (reference §4) plus a public port.
+    json::object config{{"mode", "edge"},
+                        {"id", id},
+                        {"listeners", json::array{json::object{{"role", "normal"}, {"host", "127.0.0.1"}, {"port", amqp_port}}}},
+                        {"connectors", json::array{}}};
+    if (tcp_port != 0) {
+      config["tcpListeners"] = json::array{
+          json::object{{"name", "public-port-1"}, {"host", "127.0.0.1"}, {"port", tcp_port}, {"address", "pp1"}}};
+    }
+    return router_spec::from_iofog_json(json::value(json::serialize(config)), "fog");
+  }
+
+  boost::asio::io_context io_;
+  std::string dir_;
+};
+
+TEST_F(RouterSupervisorTest, StartCrashReconfigureStop) {
+  const int amqp = free_port();
+  const int tcp = free_port();
+  int changes = 0;
+  auto o = options();
+  o.on_change = [&changes] { ++changes; };
+  router_supervisor sup(io_, o);
+  sup.start();
+
+  // Start: the generated config, a real process, AMQP on the listener.
+  sup.set_desired("router-ms", spec("edge-test", amqp));
+  ASSERT_TRUE(run_until([&] { return sup.ready(); }, "router ready"));
+  const pid_t first = sup.pid();
+  ASSERT_GT(first, 0);
+  EXPECT_EQ(::kill(first, 0), 0);
+  EXPECT_EQ(sup.status().status, "RUNNING");
+  EXPECT_EQ(sup.status().microservice_uuid, "router-ms");
+  EXPECT_GT(changes, 0);
+  std::string file = slurp(sup.config_path());
+  EXPECT_NE(file.find(R"("mode":"edge")"), std::string::npos) << file;
+  EXPECT_NE(file.find(R"("id":"edge-test")"), std::string::npos) << file;
+  EXPECT_NE(file.find(std::to_string(amqp)), std::string::npos) << file;
+  std::string answer = amqp_handshake(amqp);
+  ASSERT_EQ(answer.size(), 8u) << answer;
+  EXPECT_EQ(answer.substr(0, 4), "AMQP");
+
+  // Crash: SIGKILL → restarted (a new pid), reason recorded, AMQP again.
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  ASSERT_TRUE(run_until([&] { return sup.pid() != 0 && sup.pid() != first && sup.ready(); }, "restart after SIGKILL"));
+  const pid_t second = sup.pid();
+  EXPECT_EQ(sup.status().restarts, 1);
+  EXPECT_EQ(sup.status().status, "RUNNING");
+  EXPECT_EQ(amqp_handshake(amqp).substr(0, 4), "AMQP");
+
+  // A public port appears: tcpListener CREATEd through management, same process.
+  EXPECT_FALSE(accepts_connections(tcp));
+  auto with_port = spec("edge-test", amqp, tcp);
+  sup.set_desired("router-ms", with_port);
+  ASSERT_TRUE(run_until([&] { return sup.applied() && *sup.applied() == with_port; }, "tcpListener applied"));
+  EXPECT_EQ(sup.pid(), second) << "the router was restarted for a new tcpListener";
+  EXPECT_TRUE(accepts_connections(tcp));
+  EXPECT_NE(slurp(sup.config_path()).find("tcpListener"), std::string::npos);
+  EXPECT_NE(slurp(sup.log_path()).find("public-port-1"), std::string::npos) << "router did not log the CREATE";
+
+  // ...and goes away again (DELETE), still the same process.
+  auto without_port = spec("edge-test", amqp);
+  sup.set_desired("router-ms", without_port);
+  ASSERT_TRUE(run_until([&] { return sup.applied() && *sup.applied() == without_port; }, "tcpListener deleted"));
+  EXPECT_EQ(sup.pid(), second);
+  EXPECT_TRUE(run_until([&] { return !accepts_connections(tcp); }, "deleted tcpListener refuses connections"));
+
+  // A new router id needs a restart.
+  sup.set_desired("router-ms", spec("edge-test-2", amqp));
+  ASSERT_TRUE(run_until([&] { return sup.pid() != 0 && sup.pid() != second && sup.ready(); }, "restart for a new id"));
+  const pid_t third = sup.pid();
+  EXPECT_EQ(sup.status().restarts, 1) << "a planned restart counted as a crash";
+  EXPECT_NE(slurp(sup.config_path()).find("edge-test-2"), std::string::npos);
+
+  // The router microservice disappears: the process stops.
+  sup.clear();
+  ASSERT_TRUE(run_until([&] { return sup.pid() == 0; }, "router stopped"));
+  errno = 0;
+  EXPECT_EQ(::kill(third, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+  EXPECT_TRUE(run_until([&] { return !accepts_connections(amqp); }, "listener closed"));
+}
+
+TEST_F(RouterSupervisorTest, DestructorStopsTheChild) {
+  const int amqp = free_port();
+  pid_t pid = 0;
+  {
+    router_supervisor sup(io_, options());
+    sup.start();
+    sup.set_desired("router-ms", spec("edge-test", amqp));
+    ASSERT_TRUE(run_until([&] { return sup.ready(); }, "router ready"));
+    pid = sup.pid();
+  }
+  errno = 0;
+  EXPECT_EQ(::kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
+TEST_F(RouterSupervisorTest, BadConfigFromRouterExitsAndIsReported) {
+  // The router refuses the config (unknown attribute): the crash reason names the router's error.
+  const int amqp = free_port();
+  router_supervisor sup(io_, options());
+  sup.start();
+  auto s = spec("edge-test", amqp);
+  s.entities[0].attributes["noSuchAttribute"] = "x";
+  sup.set_desired("router-ms", s);
+  ASSERT_TRUE(run_until([&] { return sup.status().restarts >= 1; }, "the router's exit"));
+  EXPECT_NE(sup.status().error_message.find("noSuchAttribute"), std::string::npos) << sup.status().error_message;
+  // A corrected config gets it running.
+  sup.set_desired("router-ms", spec("edge-test", amqp));
+  ASSERT_TRUE(run_until([&] { return sup.ready(); }, "router ready after the fix"));
+  EXPECT_EQ(sup.status().status, "RUNNING");
+}
+
+TEST_F(RouterSupervisorTest, MissingBinaryIsFailedWithItsName) {
+  router_supervisor sup(io_, options(dir_ + "/no-such-router"));
+  sup.start();
+  sup.set_desired("router-ms", spec("edge-test", free_port()));
+  ASSERT_TRUE(run_until([&] { return sup.status().status == "FAILED"; }, "FAILED status"));
+  EXPECT_NE(sup.status().error_message.find("no-such-router"), std::string::npos) << sup.status().error_message;
+  EXPECT_EQ(sup.pid(), 0);
+}
+
+TEST(RouterBinary, ExplicitPathWins) {
+  EXPECT_EQ(find_router_binary("/opt/x/fogmesh-router"), "/opt/x/fogmesh-router");
+  std::string sh = find_router_binary("sh");
+  EXPECT_EQ(sh.front(), '/') << "bare names are looked up in PATH: " << sh;
+  EXPECT_TRUE(sh.ends_with("/sh")) << sh;
+}
+
+}  // namespace
+}  // namespace fogmesh::agent
