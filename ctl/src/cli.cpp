@@ -1,5 +1,6 @@
 #include "fogmesh/ctl/cli.hpp"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -439,6 +440,29 @@ bool controller_up(const endpoint& ep) {
   }
 }
 
+// Where the local controller keeps its embedded PostgreSQL. Under root the cluster runs as
+// `postgres`, which must be able to traverse every parent directory: ~/.fogmesh is fine when the
+// home directory is traversable (we then open our own directories to 0711), else (/root is 0700
+// on Debian) the data goes to /var/lib/fogmesh/namespaces/NS/controller-data rather than
+// loosening the home directory's permissions.
+std::string controller_data_dir(const state& st) {
+  std::string inside = st.controller_dir() + "/data";
+  if (::geteuid() != 0) return inside;
+  fs::path home = fs::path(state::home()).lexically_normal();
+  for (fs::path p = home.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path()) {
+    struct stat sb {};
+    if (::stat(p.c_str(), &sb) == 0 && (sb.st_mode & 0001) == 0) {
+      return "/var/lib/fogmesh/namespaces/" + st.ns() + "/controller-data";
+    }
+  }
+  for (fs::path p = st.controller_dir(); ; p = p.parent_path()) {
+    struct stat sb {};
+    if (::stat(p.c_str(), &sb) == 0) ::chmod(p.c_str(), (sb.st_mode & 07777) | 0711);
+    if (p == home || p == p.root_path() || p.empty()) break;
+  }
+  return inside;
+}
+
 std::string deploy_local_control_plane(const resource& r, const std::string& ns, const options& opt) {
   state st(ns);
   const auto& user = r.spec.at("iofogUser").as_object();
@@ -459,17 +483,12 @@ std::string deploy_local_control_plane(const resource& r, const std::string& ns,
       return find_binary("fogmesh-controller", "FOGMESH_CONTROLLER_BIN", "controller");
     });
     fs::create_directories(dir);
-    // The embedded PostgreSQL runs as `postgres` when we are root: it must reach its data dir.
-    if (::geteuid() == 0) {
-      for (fs::path p = dir; !p.empty() && p != p.root_path(); p = p.parent_path()) {
-        struct stat sb {};
-        if (::stat(p.c_str(), &sb) == 0 && (sb.st_mode & 0001) == 0) ::chmod(p.c_str(), (sb.st_mode & 07777) | 0711);
-      }
-    }
+    std::string data_dir = controller_data_dir(st);
+    write_file(dir + "/data-dir", data_dir + "\n", 0644);
     std::error_code ec;
     fs::remove(port_file, ec);
     std::vector<std::string> argv = {bin, "--port", std::to_string(ctl.at("port").as_int64()), "--bind",
-                                     std::string(ctl.at("bind").as_string()), "--data-dir", dir + "/data",
+                                     std::string(ctl.at("bind").as_string()), "--data-dir", data_dir,
                                      "--port-file", port_file};
     if (const char* extra = std::getenv("FOGMESH_CONTROLLER_EXTRA_ARGS"); extra != nullptr) {
       std::istringstream words(extra);
@@ -522,7 +541,9 @@ std::string deploy_local_control_plane(const resource& r, const std::string& ns,
 
 std::string deploy_local_agent(const resource& r, const std::string& ns, const options& opt) {
   session s = open_session(ns);
-  std::string outcome = deploy_agent_config(*s.api, r, true);
+  resource config = r;
+  config.spec = r.spec.at("config").as_object();
+  std::string outcome = deploy_agent_config(*s.api, config, true);
   auto fog = step("read agent '" + r.name + "'", [&] { return find_fog(*s.api, r.name); });
   if (!fog) throw step_error("read agent '" + r.name + "': it disappeared");
   std::string uuid = field(*fog, "uuid");
@@ -544,7 +565,15 @@ std::string deploy_local_agent(const resource& r, const std::string& ns, const o
                           "--controller", s.api->ep().url() + "/api/v3"}, out);
     });
     if (rc != 0) throw step_error("provision agent '" + r.name + "': fogmesh-agent provision failed: " + out);
-    outcome = "provisioned";
+    outcome += ", provisioned";
+  }
+  if (auto port = r.spec.find("localApiPort"); port != r.spec.end()) {
+    std::string out;
+    int rc = step("configure agent '" + r.name + "'", [&] {
+      return run_command({bin, "--config-dir", config_dir, "config", "--local-api-port",
+                          std::to_string(port->value().as_int64())}, out);
+    });
+    if (rc != 0) throw step_error("configure agent '" + r.name + "': fogmesh-agent config failed: " + out);
   }
   if (!running_pid(pid_file, "fogmesh-agent")) {
     if (!opt.quiet) std::cout << "Starting fogmesh-agent '" << r.name << "' (log: " << log_file << ")...\n" << std::flush;
@@ -961,6 +990,26 @@ void stop_local_agent(const state& st, const std::string& name, const options& o
   fs::remove_all(dir, ec);
 }
 
+// The controller stops its embedded PostgreSQL on SIGTERM; if it was killed (or its stop
+// failed) the postmaster is still running on a data dir we are about to remove: stop it
+// (SIGINT = fast shutdown), checking that the pid really is that cluster's postmaster.
+void stop_leftover_postgres(const std::string& pgdata) {
+  std::string pid_text = read_file(pgdata + "/postmaster.pid");
+  if (pid_text.empty()) return;
+  int pid = std::atoi(pid_text.c_str());
+  auto is_ours = [&] {
+    std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    return pid > 1 && cmdline.find("postgres") != std::string::npos && cmdline.find(pgdata) != std::string::npos;
+  };
+  if (!is_ours()) return;
+  ::kill(pid, SIGINT);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (is_ours() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (is_ours()) ::kill(pid, SIGKILL);
+}
+
 int cmd_delete(const std::vector<std::string>& args, const options& opt) {
   if (args.empty()) throw usage_error("delete", "delete takes KIND and NAME");
   std::string k = normalise_kind("delete", args[0]);
@@ -974,8 +1023,12 @@ int cmd_delete(const std::vector<std::string>& args, const options& opt) {
       }
     }
     bool stopped = stop_background(st.controller_dir() + "/controller.pid", "fogmesh-controller", std::chrono::seconds(60));
+    std::string data_dir = read_file(st.controller_dir() + "/data-dir");
+    data_dir = data_dir.substr(0, data_dir.find('\n'));
+    if (!data_dir.empty()) stop_leftover_postgres(data_dir + "/pgdata");
     if (!conn && !stopped) throw step_error("namespace '" + opt.ns + "' has no control plane");
     std::error_code ec;
+    if (!data_dir.empty() && data_dir.rfind(st.ns_dir(), 0) != 0) fs::remove_all(data_dir, ec);
     fs::remove_all(st.ns_dir(), ec);
     if (!opt.quiet) {
       std::cout << (stopped ? "Stopped the local controller and removed" : "Removed") << " namespace '" << opt.ns << "' state\n";

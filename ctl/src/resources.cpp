@@ -670,14 +670,16 @@ resource read_document(const YAML::Node& doc, const std::string& file, int index
   } else if (kind_text == "LocalAgent") {
     res.k = kind::local_agent;
     check_dns(meta, "name", res.name);
-    spec.allow({"config", "container", "host"});
+    spec.allow({"config", "container", "host", "localApiPort"});
     if (spec.has("container")) {
       spec.fail_at("container", "running the agent as a container is not supported yet; "
                                 "fogctl runs fogmesh-agent natively");
     }
     json::object cfg = read_agent_config(spec.map("config"));
     cfg["host"] = spec.str("host").value_or(cfg.contains("host") ? std::string(cfg["host"].as_string()) : "127.0.0.1");
-    res.spec = std::move(cfg);
+    res.spec = json::object{{"config", std::move(cfg)}};
+    // fogmesh extension: the agent's local API port (default 54321; 0 picks a free one).
+    if (auto port = spec.integer("localApiPort", false, 0, 65535)) res.spec["localApiPort"] = *port;
   } else if (kind_text == "ControlPlane" || kind_text == "KubernetesControlPlane" ||
              kind_text == "Controller" || kind_text == "ApplicationTemplate" ||
              kind_text == "Volume" || kind_text == "EdgeResource") {

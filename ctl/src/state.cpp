@@ -94,8 +94,10 @@ std::optional<connection> state::load() const {
 
 void state::save(const connection& c, const std::string& token, const std::string& password) const {
   ::mkdir(home().c_str(), 0700);
-  fs::create_directories(ns_dir());
-  ::chmod(ns_dir().c_str(), 0700);
+  // A new namespace dir is private; an existing one keeps its mode (a local controller's
+  // PostgreSQL, running as `postgres` under root, needs 0711 to reach its data dir inside).
+  fs::create_directories(fs::path(ns_dir()).parent_path());
+  ::mkdir(ns_dir().c_str(), 0700);
   json::object o{{"name", c.name}, {"endpoint", c.endpoint}, {"email", c.email}, {"local", c.local}};
   write_file(ns_dir() + "/credentials", password, 0600);
   save_token(token);
