@@ -71,6 +71,10 @@ Verbs:
   describe KIND NAME    print a resource as YAML that can be deployed again
   delete KIND NAME      delete a resource (application, microservice, route, registry,
                         catalogitem, agent, controlplane)
+  start|stop application NAME
+                        activate or deactivate an application
+  logs controller|agent [NAME]
+                        the log of a local controller or agent
   connect               connect this namespace to a running controller
   disconnect            forget this namespace's controller connection
   version               print fogctl's (and the controller's) version
@@ -132,6 +136,21 @@ the namespace: the token (mode 0600) and the password to log in again when it ex
       {"disconnect", R"(Usage: fogctl disconnect [-n NS]
 
 Logs out and forgets the namespace's controller connection (the controller keeps running).
+)"},
+      {"start", R"(Usage: fogctl start application NAME [-n NS]
+
+Activates the application: its agents receive and run its microservices.
+)"},
+      {"stop", R"(Usage: fogctl stop application NAME [-n NS]
+
+Deactivates the application: its agents stop and remove its microservices' containers. The
+application stays defined; `fogctl start application NAME` runs it again.
+)"},
+      {"logs", R"(Usage: fogctl logs controller [-n NS] [--tail N]
+       fogctl logs agent NAME [-n NS] [--tail N]
+
+Prints the last N lines (default 100) of the log of a controller or agent fogctl runs locally
+(LocalControlPlane, LocalAgent).
 )"},
       {"version", R"(Usage: fogctl version [-n NS]
 
@@ -1072,6 +1091,54 @@ int cmd_delete(const std::vector<std::string>& args, const options& opt) {
   return 0;
 }
 
+int cmd_start_stop(const std::string& verb, const std::vector<std::string>& args, const options& opt) {
+  if (args.size() != 2 || normalise_kind(verb, args[0]) != "application") {
+    throw usage_error(verb, verb + " takes: application NAME");
+  }
+  session s = open_session(opt.ns);
+  bool start = verb == "start";
+  step(verb + " application '" + args[1] + "'", [&] {
+    return s.api->patch("/application/" + url_encode(args[1]), json::object{{"isActivated", start}});
+  });
+  if (!opt.quiet) std::cout << "Application '" << args[1] << "': " << (start ? "started" : "stopped") << "\n";
+  return 0;
+}
+
+int cmd_logs(const std::vector<std::string>& args, const options& opt) {
+  std::vector<std::string> rest;
+  int lines = 100;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--tail") {
+      if (i + 1 >= args.size()) throw usage_error("logs", "--tail needs a number");
+      try {
+        lines = std::stoi(args[++i]);
+      } catch (const std::exception&) {
+        throw usage_error("logs", "--tail needs a number");
+      }
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  if (rest.empty()) throw usage_error("logs", "say controller or agent NAME");
+  state st(opt.ns);
+  std::string file;
+  if (rest[0] == "controller" && rest.size() <= 2) {
+    file = st.controller_dir() + "/controller.log";
+  } else if (rest[0] == "agent" && rest.size() == 2) {
+    file = st.agent_dir(rest[1]) + "/agent.log";
+  } else if (rest[0] == "microservice") {
+    throw step_error("logs of microservices are not available yet (run the container engine's logs on the agent's host)");
+  } else {
+    throw usage_error("logs", "say controller or agent NAME");
+  }
+  if (!fs::exists(file)) {
+    throw step_error("no local log at " + file + " (fogctl only has logs of the controller and agents it runs itself)");
+  }
+  std::cout << tail(file, lines);
+  if (!std::string(tail(file, 1)).empty() && tail(file, 1).back() != '\n') std::cout << "\n";
+  return 0;
+}
+
 int cmd_connect(const std::vector<std::string>& args, const options& opt) {
   std::string url, email, password, name = "controller";
   for (size_t i = 0; i < args.size(); ++i) {
@@ -1194,6 +1261,8 @@ int run(int argc, char** argv) {
     if (verb == "describe") return cmd_describe(args, opt);
     if (verb == "delete") return cmd_delete(args, opt);
     if (verb == "connect") return cmd_connect(args, opt);
+    if (verb == "start" || verb == "stop") return cmd_start_stop(verb, args, opt);
+    if (verb == "logs") return cmd_logs(args, opt);
     if (verb == "disconnect") return cmd_disconnect(args, opt);
     if (verb == "version") return cmd_version(args, opt);
     throw usage_error("", "unknown verb '" + verb + "'");

@@ -336,6 +336,14 @@ TEST_F(fogctl_test, connect_deploy_get_describe_redeploy_delete) {
     EXPECT_EQ(snapshot(), before) << d[0] << " described as:\n" << desc.out;
   }
 
+  // stop / start application flip isActivated.
+  auto stop = run({"stop", "application", "demo"});
+  ASSERT_EQ(stop.code, 0) << show(stop);
+  EXPECT_EQ(api_get("/application/demo").at("isActivated"), false);
+  auto start = run({"start", "application", "demo"});
+  ASSERT_EQ(start.code, 0) << show(start);
+  EXPECT_EQ(api_get("/application/demo").at("isActivated"), true);
+
   // A change is applied in place: microservice uuids are kept.
   std::string sensor_uuid(sensor.at("uuid").as_string());
   auto changed = run({"deploy", "-f", write(home(), "app2.yaml", replace_all(app, "value: fast", "value: slow"))});
@@ -450,7 +458,8 @@ spec:
 }
 
 TEST_F(fogctl_test, usage_errors_and_help) {
-  for (const char* verb : {"deploy", "get", "describe", "delete", "connect", "disconnect", "version"}) {
+  for (const char* verb : {"deploy", "get", "describe", "delete", "connect", "disconnect", "version", "start",
+                           "stop", "logs"}) {
     auto h = run({verb, "--help"});
     EXPECT_EQ(h.code, 0) << verb << show(h);
     EXPECT_NE(h.out.find("Usage: fogctl"), std::string::npos) << verb << show(h);
@@ -512,6 +521,9 @@ spec:
   EXPECT_EQ(list[0].at("local"), true);
   auto apps = run({"get", "applications"});
   EXPECT_EQ(apps.code, 0) << show(apps);
+  auto logs = run({"logs", "controller", "--tail", "50"});
+  EXPECT_EQ(logs.code, 0) << show(logs);
+  EXPECT_NE(logs.out.find("listening on 127.0.0.1"), std::string::npos) << show(logs);
 
   auto del = run({"delete", "controlplane"});
   ASSERT_EQ(del.code, 0) << show(del);
