@@ -6,6 +6,7 @@
 #include "app.hpp"
 #include "auth.hpp"
 #include "fog_model.hpp"
+#include "router_model.hpp"
 #include "validate.hpp"
 
 namespace fogmesh::controller {
@@ -112,10 +113,10 @@ http_response config_get(request_context& ctx) {
       "'routerPort', CASE WHEN f.router_mode <> 'none' THEN f.messaging_port "
       "                   ELSE n.messaging_port END, "
       "'timeZone', f.time_zone)::text "
-      "FROM fogs f LEFT JOIN LATERAL (SELECT host, messaging_port FROM fogs x "
+      "FROM fogs f LEFT JOIN LATERAL (SELECT host, messaging_port FROM routers x "
       "  WHERE (f.network_router IS NOT NULL AND f.network_router <> 'default-router' "
-      "         AND x.uuid = f.network_router) "
-      "     OR ((f.network_router IS NULL OR f.network_router = 'default-router') AND x.is_system) "
+      "         AND x.iofog_uuid = f.network_router) "
+      "     OR ((f.network_router IS NULL OR f.network_router = 'default-router') AND x.is_default) "
       "  LIMIT 1) n ON true WHERE f.uuid = $1",
       ctx.fog_uuid);
   return raw_json_response(200, row[0].c_str());
@@ -262,8 +263,11 @@ handler_fn hal_put(const char* column) {
 }
 
 http_response delete_node(request_context& ctx) {
+  auto public_routers = public_port_routers(ctx.tx(), "m.iofog_uuid = $1", ctx.fog_uuid);
+  remove_fog_router(ctx.tx(), ctx.fog_uuid);
   ctx.tx().exec_params0("DELETE FROM microservices WHERE iofog_uuid = $1", ctx.fog_uuid);
   ctx.tx().exec_params0("DELETE FROM fogs WHERE uuid = $1", ctx.fog_uuid);
+  refresh_routers(ctx.tx(), public_routers);
   return empty_response(204);
 }
 

@@ -2,9 +2,12 @@
 // ports, volumes, env, cmd and extra hosts, and the agent's view of them (/agent/microservices).
 // Agents only receive microservices of activated applications; every change that affects an
 // agent raises its change flags (see fog_model.hpp: raise_change).
+#include <algorithm>
+
 #include "app.hpp"
 #include "auth.hpp"
 #include "fog_model.hpp"
+#include "router_model.hpp"
 #include "templates.hpp"
 #include "validate.hpp"
 
@@ -13,6 +16,25 @@ namespace fogmesh::controller {
 namespace json = boost::json;
 
 namespace {
+
+// One port mapping as upstream shows it; public ones carry `public {enabled, schemes, protocol,
+// links, router {host, port}}` (links use the public router's host; for a Kubernetes default
+// router the `default-proxy-host` config key the port manager sets).
+#define PORT_JSON_SQL                                                                           \
+  "CASE WHEN pp.id IS NULL THEN json_build_object('internal', p.port_internal, 'external', "    \
+  "p.port_external, 'protocol', CASE WHEN p.is_udp THEN 'udp' ELSE 'tcp' END) ELSE "            \
+  "json_build_object('internal', p.port_internal, 'external', p.port_external, 'protocol', "    \
+  "'tcp', 'public', json_build_object('enabled', true, 'schemes', pp.schemes, 'protocol', "     \
+  "pp.protocol, 'links', (SELECT coalesce(json_agg(sc || '://' || coalesce(hr.host, "           \
+  "(SELECT value FROM controller_config WHERE key = 'default-proxy-host'), "                    \
+  "'undefined-proxy-host') || ':' || pp.public_port), '[]') FROM "                              \
+  "jsonb_array_elements_text(pp.schemes) sc), 'router', json_build_object('host', CASE WHEN "   \
+  "coalesce(hr.is_default, true) THEN 'default-router' ELSE pp.host_key END, 'port', "          \
+  "pp.public_port)), 'proxy', pp.is_proxy) END"
+#define PORT_FROM_SQL                                                                         \
+  " FROM microservice_ports p LEFT JOIN microservice_public_ports pp ON pp.microservice_uuid " \
+  "= p.microservice_uuid AND pp.port_internal = p.port_internal LEFT JOIN routers hr ON "     \
+  "hr.iofog_uuid = pp.host_key"
 
 // Full microservice JSON, built by PostgreSQL; `m` is microservices, `a` its application.
 constexpr const char* msvc_json_sql =
@@ -24,10 +46,8 @@ constexpr const char* msvc_json_sql =
     "'images', coalesce((SELECT json_agg(json_build_object('containerImage', i.container_image, "
     "  'fogTypeId', i.fog_type_id) ORDER BY i.fog_type_id) FROM microservice_images i "
     "  WHERE i.microservice_uuid = m.uuid), '[]'), "
-    "'ports', coalesce((SELECT json_agg(json_build_object('internal', p.port_internal, "
-    "  'external', p.port_external, 'protocol', CASE WHEN p.is_udp THEN 'udp' ELSE 'tcp' END) "
-    "  ORDER BY p.port_internal) FROM microservice_ports p WHERE p.microservice_uuid = m.uuid), "
-    "  '[]'), "
+    "'ports', coalesce((SELECT json_agg(" PORT_JSON_SQL " ORDER BY p.port_internal) "
+    PORT_FROM_SQL " WHERE p.microservice_uuid = m.uuid), '[]'), "
     "'volumeMappings', coalesce((SELECT json_agg(json_build_object('id', v.id, "
     "  'hostDestination', v.host_destination, 'containerDestination', v.container_destination, "
     "  'accessMode', v.access_mode, 'type', v.type) ORDER BY v.id) FROM microservice_volumes v "
@@ -53,14 +73,22 @@ void check_name(const std::string& field, const std::string& name) {
 struct app_row {
   int64_t id;
   bool activated;
+  bool system;
 };
 
 app_row find_app(request_context& ctx, const std::string& name) {
   auto rows = ctx.tx().exec_params(
-      "SELECT id, is_activated FROM applications WHERE name = $1 AND user_id = $2", name,
-      ctx.user_id);
+      "SELECT id, is_activated, is_system FROM applications WHERE name = $1 AND user_id = $2",
+      name, ctx.user_id);
   if (rows.empty()) throw not_found("Invalid application name '" + name + "'");
-  return {rows[0][0].as<int64_t>(), rows[0][1].as<bool>()};
+  return {rows[0][0].as<int64_t>(), rows[0][1].as<bool>(), rows[0][2].as<bool>()};
+}
+
+// System applications (an agent's router) are managed by the controller alone.
+app_row find_user_app(request_context& ctx, const std::string& name) {
+  auto app = find_app(ctx, name);
+  if (app.system) throw validation_error("Application '" + name + "' is a system application");
+  return app;
 }
 
 // Raises flags on every agent that runs a microservice of the application.
@@ -73,10 +101,19 @@ void touch_app_fogs(request_context& ctx, int64_t app_id,
   for (const auto& f : fogs) raise_change(ctx.tx(), f[0].c_str(), flags);
 }
 
+struct public_input {
+  std::string protocol = "http";  // http | tcp
+  json::array schemes;
+  std::optional<std::string> host;  // public router: fog uuid or default-router
+  std::optional<int64_t> port;      // requested public port
+  bool proxy = false;
+};
+
 struct port_input {
   int64_t internal;
   int64_t external;
   bool udp;
+  std::optional<public_input> pub;
 };
 
 port_input read_port(const json::value& v, const std::string& field) {
@@ -87,15 +124,104 @@ port_input read_port(const json::value& v, const std::string& field) {
   p.external = *r.integer("external", true, 1, 65535);
   auto proto = r.enumeration("protocol", {"tcp", "udp", "TCP", "UDP"});
   p.udp = proto && (*proto == "udp" || *proto == "UDP");
-  // Public ports need the router topology (next milestone): refuse rather than silently ignore.
-  // ({"enabled": false} asks for nothing and is accepted.)
+  // `public` (unless {"enabled": false}) or `proxy: true`: a port on a public router.
   const auto* pub = r.obj("public");
   bool wants_public =
       pub != nullptr && !(pub->contains("enabled") && pub->at("enabled") == json::value(false));
-  if (wants_public || r.boolean("proxy").value_or(false)) {
-    throw validation_error("Public ports are not supported yet");
+  bool proxy = r.boolean("proxy").value_or(false);
+  if (!wants_public && !proxy) return p;
+  if (p.udp) throw validation_error("Public port for internal port '" + std::to_string(p.internal) +
+                                    "' must use protocol tcp");
+  public_input pi;
+  pi.proxy = proxy && !wants_public;
+  if (wants_public) {
+    body_reader pr(*pub);
+    pr.boolean("enabled");
+    if (auto proto = pr.enumeration("protocol", {"http", "tcp", "HTTP", "TCP"})) {
+      pi.protocol = (*proto == "tcp" || *proto == "TCP") ? "tcp" : "http";
+    }
+    if (auto schemes = pr.string_array("schemes")) {
+      for (const auto& sc : *schemes) {
+        // As upstream: an http public port only gets http(s) links.
+        if (pi.protocol == "http" && sc.rfind("http", 0) != 0) {
+          throw validation_error("Link scheme '" + sc + "' of public port for internal port '" +
+                                 std::to_string(p.internal) + "' needs protocol 'tcp'");
+        }
+        pi.schemes.emplace_back(sc);
+      }
+    }
+    if (const auto* router = pr.obj("router")) {
+      body_reader rr(*router);
+      pi.host = rr.str("host", false, 1);
+      pi.port = rr.integer("port", false, 1, 65535);
+    }
   }
+  if (pi.schemes.empty()) pi.schemes.emplace_back(pi.protocol == "tcp" ? "tcp" : "https");
+  p.pub = std::move(pi);
   return p;
+}
+
+// Allocates the public side of a port mapping: the public router (named, else the default
+// router), a free port from the configured range there (or the one asked for) and an address.
+void add_public_port(request_context& ctx, const std::string& uuid,
+                     const std::optional<std::string>& fog, const port_input& p) {
+  const auto& pub = *p.pub;
+  if (!fog) throw validation_error("ioFog node is required.");
+  auto mode = ctx.tx().exec_params1("SELECT router_mode FROM fogs WHERE uuid = $1", *fog);
+  if (std::string(mode[0].c_str()) == "none") {
+    throw validation_error("Agent '" + *fog + "' has no router for public ports");
+  }
+  std::string host_name = pub.host.value_or(default_router_name);
+  std::string host_key;
+  if (host_name == default_router_name) {
+    auto d = ctx.tx().exec("SELECT iofog_uuid FROM routers WHERE is_default");
+    if (d.empty()) throw validation_error("Invalid router host 'default-router'");
+    host_key = d[0][0].is_null() ? default_router_name : d[0][0].c_str();
+  } else {
+    auto h = ctx.tx().exec_params(
+        "SELECT 1 FROM routers r JOIN fogs f ON f.uuid = r.iofog_uuid WHERE r.iofog_uuid = $1 "
+        "AND (f.user_id = $2 OR f.is_system)",
+        host_name, ctx.user_id);
+    if (h.empty()) throw validation_error("Invalid router host '" + host_name + "'");
+    host_key = host_name;
+  }
+  // Taken on that host: other public ports, the host agent's own port mappings.
+  constexpr const char* free_sql =
+      "NOT EXISTS (SELECT 1 FROM microservice_public_ports x WHERE x.host_key = $1 AND "
+      "x.public_port = c) AND NOT EXISTS (SELECT 1 FROM microservice_ports q JOIN microservices o "
+      "ON o.uuid = q.microservice_uuid WHERE o.iofog_uuid = $1 AND q.port_external = c AND NOT "
+      "q.is_udp)";
+  int64_t public_port = 0;
+  if (pub.port) {
+    auto ok = ctx.tx().exec_params(
+        std::string("SELECT 1 FROM (SELECT $2::integer AS c) s WHERE ") + free_sql, host_key,
+        *pub.port);
+    if (ok.empty()) {
+      throw validation_error("Port '" + std::to_string(*pub.port) + "' is not available");
+    }
+    public_port = *pub.port;
+  } else {
+    auto next = ctx.tx().exec_params(
+        std::string("SELECT c FROM generate_series($2::integer, $3::integer - 1) c WHERE ") +
+            free_sql + " ORDER BY c LIMIT 1",
+        host_key, ctx.app.options().public_ports_start, ctx.app.options().public_ports_end);
+    if (next.empty()) {
+      throw validation_error("No available public port on router '" + host_name + "'");
+    }
+    public_port = next[0][0].as<int64_t>();
+  }
+  std::string address = new_uuid();
+  address.erase(std::remove(address.begin(), address.end(), '-'), address.end());
+  try {
+    ctx.tx().exec_params0(
+        "INSERT INTO microservice_public_ports (microservice_uuid, port_internal, host_key, "
+        "public_port, address, protocol, schemes, is_proxy) VALUES ($1, $2, $3, $4, $5, $6, "
+        "$7::jsonb, $8)",
+        uuid, p.internal, host_key, public_port, address, pub.protocol,
+        json::serialize(pub.schemes), pub.proxy);
+  } catch (const pqxx::unique_violation&) {
+    throw validation_error("Port '" + std::to_string(public_port) + "' is not available");
+  }
 }
 
 void add_port(request_context& ctx, const std::string& uuid, const std::optional<std::string>& fog,
@@ -105,7 +231,11 @@ void add_port(request_context& ctx, const std::string& uuid, const std::optional
         "SELECT 1 FROM microservice_ports p JOIN microservices m ON m.uuid = p.microservice_uuid "
         "WHERE m.iofog_uuid = $1 AND p.port_external = $2 AND p.is_udp = $3",
         *fog, p.external, p.udp);
-    if (!used.empty()) {
+    // Public ports this agent's router listens on are taken too.
+    auto public_used = ctx.tx().exec_params(
+        "SELECT 1 FROM microservice_public_ports WHERE host_key = $1 AND public_port = $2", *fog,
+        p.external);
+    if (!used.empty() || (!p.udp && !public_used.empty())) {
       throw validation_error("Port '" + std::to_string(p.external) + "' is not available");
     }
   }
@@ -118,6 +248,7 @@ void add_port(request_context& ctx, const std::string& uuid, const std::optional
     throw validation_error("Port mapping for internal port '" + std::to_string(p.internal) +
                            "' already exists");
   }
+  if (p.pub) add_public_port(ctx, uuid, fog, p);
 }
 
 int64_t add_volume(request_context& ctx, const std::string& uuid, const json::value& v,
@@ -231,6 +362,20 @@ void check_catalog_and_registry(request_context& ctx, body_reader& r) {
   }
 }
 
+// Routers rendering this microservice's public ports (its agent's and the public ones).
+std::set<int64_t> msvc_public_routers(request_context& ctx, const std::string& uuid) {
+  return public_port_routers(ctx.tx(), "m.uuid = $1", uuid);
+}
+
+std::set<int64_t> app_public_routers(request_context& ctx, int64_t app_id) {
+  return public_port_routers(ctx.tx(), "m.application_id = $1::integer", std::to_string(app_id));
+}
+
+std::set<int64_t> merged(std::set<int64_t> a, const std::set<int64_t>& b) {
+  a.insert(b.begin(), b.end());
+  return a;
+}
+
 // Creates a microservice from a (validated here) body; returns its uuid.
 std::string create_microservice(request_context& ctx, const json::object& body,
                                 std::optional<int64_t> app_id) {
@@ -250,7 +395,7 @@ std::string create_microservice(request_context& ctx, const json::object& body,
     } else {
       throw_missing("application");
     }
-    app_id = find_app(ctx, app_name).id;
+    app_id = find_user_app(ctx, app_name).id;
   }
   auto fog = resolve_fog(ctx, r);
   check_catalog_and_registry(ctx, r);
@@ -297,6 +442,7 @@ std::string create_microservice(request_context& ctx, const json::object& body,
     for (const auto& v : *volumes) add_volume(ctx, uuid, v, "volumeMappings");
   }
   if (fog) raise_change(ctx.tx(), *fog, {"microservice_list"});
+  refresh_routers(ctx.tx(), msvc_public_routers(ctx, uuid));
   return uuid;
 }
 
@@ -345,7 +491,8 @@ void add_routes(request_context& ctx, int64_t app_id, const json::array& routes)
 // --- applications ---
 
 http_response app_list(request_context& ctx) {
-  return raw_json_response(200, "{\"applications\":" + app_json(ctx, "AND $2 = $2", "") + "}");
+  return raw_json_response(200, "{\"applications\":" +
+                                    app_json(ctx, "AND NOT a.is_system AND $2 = $2", "") + "}");
 }
 
 http_response app_get(request_context& ctx) {
@@ -394,7 +541,7 @@ http_response app_create(request_context& ctx) {
 }
 
 http_response app_patch(request_context& ctx) {
-  auto app = find_app(ctx, ctx.param("name"));
+  auto app = find_user_app(ctx, ctx.param("name"));
   auto body = parse_body(ctx.req);
   body_reader r(body);
   auto name = r.str("name", false, 1);
@@ -419,7 +566,7 @@ void update_microservice(request_context& ctx, const std::string& uuid, const js
 // Full replace (iofogctl deploy): microservices are matched by name (updated in place, keeping
 // their uuids), missing ones are deleted, new ones created; routes are replaced.
 http_response app_put(request_context& ctx) {
-  auto app = find_app(ctx, ctx.param("name"));
+  auto app = find_user_app(ctx, ctx.param("name"));
   auto body = parse_body(ctx.req);
   body_reader r(body);
   auto name = r.str("name", true, 1);
@@ -430,6 +577,7 @@ http_response app_put(request_context& ctx) {
   const auto* routes = r.array("routes");
   // Agents of the old set learn about removals too.
   touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
+  auto public_before = app_public_routers(ctx, app.id);
   try {
     ctx.tx().exec_params0(
         "UPDATE applications SET name = $2, description = $3, is_activated = $4, updated_at = "
@@ -463,14 +611,17 @@ http_response app_put(request_context& ctx) {
       app.id, keep_list);
   if (routes != nullptr) add_routes(ctx, app.id, *routes);
   touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
+  refresh_routers(ctx.tx(), merged(public_before, app_public_routers(ctx, app.id)));
   return empty_response(204);
 }
 
 http_response app_delete(request_context& ctx) {
-  auto app = find_app(ctx, ctx.param("name"));
+  auto app = find_user_app(ctx, ctx.param("name"));
   // Agents drop containers that are no longer in their list.
   touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
+  auto public_before = app_public_routers(ctx, app.id);
   ctx.tx().exec_params0("DELETE FROM applications WHERE id = $1", app.id);
+  refresh_routers(ctx.tx(), public_before);
   return empty_response(204);
 }
 
@@ -478,15 +629,25 @@ http_response app_delete(request_context& ctx) {
 
 struct msvc_row {
   std::optional<std::string> fog;
+  bool system = false;
 };
 
 msvc_row owned_msvc(request_context& ctx, const std::string& uuid) {
   auto rows = ctx.tx().exec_params(
-      "SELECT iofog_uuid FROM microservices WHERE uuid = $1 AND user_id = $2 FOR UPDATE", uuid,
-      ctx.user_id);
+      "SELECT m.iofog_uuid, a.is_system FROM microservices m JOIN applications a ON a.id = "
+      "m.application_id WHERE m.uuid = $1 AND m.user_id = $2 FOR UPDATE OF m",
+      uuid, ctx.user_id);
   if (rows.empty()) invalid_msvc(uuid);
   msvc_row m;
   if (!rows[0][0].is_null()) m.fog = rows[0][0].c_str();
+  m.system = rows[0][1].as<bool>();
+  return m;
+}
+
+// A microservice the user may change (not a system one such as an agent's router).
+msvc_row user_msvc(request_context& ctx, const std::string& uuid) {
+  auto m = owned_msvc(ctx, uuid);
+  if (m.system) throw validation_error("Microservice '" + uuid + "' is a system microservice");
   return m;
 }
 
@@ -499,6 +660,8 @@ http_response msvc_list(request_context& ctx) {
   } else if (const auto* flow = ctx.req.query_param("flowId")) {
     params.emplace_back(*flow);
     where += " AND a.id::text = $2";
+  } else {
+    where += " AND NOT a.is_system";  // an agent's router shows under ?application=system-<uuid>
   }
   auto row = ctx.tx().exec_params1("SELECT coalesce(json_agg(" + std::string(msvc_json_sql) +
                                        " ORDER BY m.created_at, m.uuid), '[]')::text FROM "
@@ -535,7 +698,8 @@ http_response msvc_patch(request_context& ctx) {
 
 // PATCH semantics: only present fields change; arrays (images, ports, volumes) are replaced.
 void update_microservice(request_context& ctx, const std::string& uuid, const json::object& body) {
-  auto current = owned_msvc(ctx, uuid);
+  auto current = user_msvc(ctx, uuid);
+  auto public_before = msvc_public_routers(ctx, uuid);
   body_reader r(body);
   auto name = r.str("name", false, 1);
   if (name) check_name("name", *name);
@@ -593,16 +757,20 @@ void update_microservice(request_context& ctx, const std::string& uuid, const js
   if (new_fog && new_fog != current.fog) {
     raise_change(ctx.tx(), *new_fog, {"microservice_list", "microservice_config"});
   }
+  // Public ports follow a moved microservice (connector side) and replaced port lists.
+  refresh_routers(ctx.tx(), merged(public_before, msvc_public_routers(ctx, uuid)));
 }
 
 http_response msvc_delete(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
-  auto current = owned_msvc(ctx, uuid);
+  auto current = user_msvc(ctx, uuid);
   auto body = parse_body(ctx.req);
   body_reader r(body);
   r.boolean("withCleanup");
+  auto public_before = msvc_public_routers(ctx, uuid);
   ctx.tx().exec_params0("DELETE FROM microservices WHERE uuid = $1", uuid);
   if (current.fog) raise_change(ctx.tx(), *current.fog, {"microservice_list", "routing"});
+  refresh_routers(ctx.tx(), public_before);
   return empty_response(204);
 }
 
@@ -610,32 +778,34 @@ http_response ports_get(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   owned_msvc(ctx, uuid);
   auto row = ctx.tx().exec_params1(
-      "SELECT coalesce(json_agg(json_build_object('internal', port_internal, 'external', "
-      "port_external, 'protocol', CASE WHEN is_udp THEN 'udp' ELSE 'tcp' END) ORDER BY "
-      "port_internal), '[]')::text FROM microservice_ports WHERE microservice_uuid = $1",
+      "SELECT coalesce(json_agg(" PORT_JSON_SQL " ORDER BY p.port_internal), '[]')::text "
+      PORT_FROM_SQL " WHERE p.microservice_uuid = $1",
       uuid);
   return raw_json_response(200, "{\"ports\":" + std::string(row[0].c_str()) + "}");
 }
 
 http_response ports_post(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
-  auto current = owned_msvc(ctx, uuid);
+  auto current = user_msvc(ctx, uuid);
   auto body = parse_body(ctx.req);
   add_port(ctx, uuid, current.fog, read_port(body, "body"));
   if (current.fog) raise_change(ctx.tx(), *current.fog, {"microservice_list"});
+  refresh_routers(ctx.tx(), msvc_public_routers(ctx, uuid));
   return json_response(201, json::object{});
 }
 
 http_response ports_delete(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
-  auto current = owned_msvc(ctx, uuid);
+  auto current = user_msvc(ctx, uuid);
   const auto& port = ctx.param("internalPort");
+  auto public_before = msvc_public_routers(ctx, uuid);
   auto rows = ctx.tx().exec_params(
       "DELETE FROM microservice_ports WHERE microservice_uuid = $1 AND port_internal::text = $2 "
       "RETURNING 1",
       uuid, port);
   if (rows.empty()) throw not_found("Port mapping not found: '" + port + "'");
   if (current.fog) raise_change(ctx.tx(), *current.fog, {"microservice_list"});
+  refresh_routers(ctx.tx(), public_before);
   return empty_response(204);
 }
 
@@ -652,7 +822,7 @@ http_response volumes_get(request_context& ctx) {
 
 http_response volumes_post(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
-  auto current = owned_msvc(ctx, uuid);
+  auto current = user_msvc(ctx, uuid);
   auto body = parse_body(ctx.req);
   int64_t id = add_volume(ctx, uuid, body, "body");
   if (current.fog) raise_change(ctx.tx(), *current.fog, {"microservice_list"});
@@ -661,7 +831,7 @@ http_response volumes_post(request_context& ctx) {
 
 http_response volumes_delete(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
-  auto current = owned_msvc(ctx, uuid);
+  auto current = user_msvc(ctx, uuid);
   const auto& id = ctx.param("id");
   auto rows = ctx.tx().exec_params(
       "DELETE FROM microservice_volumes WHERE microservice_uuid = $1 AND id::text = $2 RETURNING 1",
@@ -669,6 +839,24 @@ http_response volumes_delete(request_context& ctx) {
   if (rows.empty()) throw not_found("Volume mapping not found: '" + id + "'");
   if (current.fog) raise_change(ctx.tx(), *current.fog, {"microservice_list"});
   return empty_response(204);
+}
+
+// The port manager's view (GET /microservices/public-ports): every public port of the user's
+// microservices, upstream's {microserviceUuid, publicPort {protocol, queueName, publicPort}}
+// plus where it lives.
+http_response public_ports_list(request_context& ctx) {
+  auto row = ctx.tx().exec_params1(
+      "SELECT coalesce(json_agg(json_build_object('microserviceUuid', m.uuid, 'publicPort', "
+      "json_build_object('protocol', pp.protocol, 'queueName', pp.address, 'publicPort', "
+      "pp.public_port, 'hostId', CASE WHEN pp.host_key = 'default-router' THEN NULL ELSE "
+      "pp.host_key END, 'schemes', pp.schemes, 'isTcp', pp.protocol = 'tcp', 'portInternal', "
+      "p.port_internal, 'portExternal', p.port_external, 'iofogUuid', m.iofog_uuid, 'isProxy', "
+      "pp.is_proxy)) ORDER BY pp.host_key, pp.public_port), '[]')::text "
+      "FROM microservice_public_ports pp JOIN microservice_ports p ON p.microservice_uuid = "
+      "pp.microservice_uuid AND p.port_internal = pp.port_internal JOIN microservices m ON m.uuid "
+      "= pp.microservice_uuid WHERE m.user_id = $1",
+      ctx.user_id);
+  return raw_json_response(200, row[0].c_str());
 }
 
 // --- agent side ---
@@ -692,7 +880,10 @@ http_response agent_microservices(request_context& ctx) {
       "  jsonb_array_elements(m.extra_hosts) h), '[]'), "
       "'routes', coalesce((SELECT json_agg(r.dest_microservice_uuid ORDER BY r.id) FROM routes r "
       "  WHERE r.source_microservice_uuid = m.uuid), '[]'), "
-      "'isConsumer', EXISTS (SELECT 1 FROM routes r WHERE r.dest_microservice_uuid = m.uuid)"
+      "'isConsumer', EXISTS (SELECT 1 FROM routes r WHERE r.dest_microservice_uuid = m.uuid), "
+      // Extras: the agent runs the router microservice as its own fogmesh-router.
+      "'catalogItemId', m.catalog_item_id, 'name', m.name, "
+      "'isRouter', coalesce(m.catalog_item_id = 1 AND a.is_system, false)"
       ") ORDER BY m.created_at, m.uuid), '[]')::text "
       "FROM microservices m JOIN applications a ON a.id = m.application_id "
       "JOIN fogs f ON f.uuid = m.iofog_uuid "
@@ -876,7 +1067,8 @@ handler_fn by_flow_id(handler_fn inner) {
 }
 
 http_response flow_list(request_context& ctx) {
-  return raw_json_response(200, "{\"flows\":" + app_json(ctx, "AND $2 = $2", "") + "}");
+  return raw_json_response(200,
+                           "{\"flows\":" + app_json(ctx, "AND NOT a.is_system AND $2 = $2", "") + "}");
 }
 
 http_response flow_create(request_context& ctx) {
@@ -920,6 +1112,9 @@ void register_application_routes(app& a) {
                "List microservices (?application=NAME)"});
   a.add_route(
       {"POST", "/microservices", auth_kind::user, msvc_create, "Create a microservice", 201});
+  // Before /microservices/:uuid: the first matching route wins.
+  a.add_route({"GET", "/microservices/public-ports", auth_kind::user, public_ports_list,
+               "Public ports of the user's microservices (for the port manager)"});
   a.add_route({"GET", "/microservices/:uuid", auth_kind::user, msvc_get, "Get a microservice"});
   a.add_route({"PATCH", "/microservices/:uuid", auth_kind::user, msvc_patch,
                "Update or move a microservice", 204});

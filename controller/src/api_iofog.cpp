@@ -3,6 +3,7 @@
 #include "app.hpp"
 #include "auth.hpp"
 #include "fog_model.hpp"
+#include "router_model.hpp"
 #include "validate.hpp"
 
 namespace fogmesh::controller {
@@ -57,17 +58,34 @@ void validate_router(request_context& ctx, const std::string& self_uuid, router_
   }
   std::vector<std::string> refs;
   if (auto ups = r.string_array("upstreamRouters")) refs = *ups;
+  size_t upstream_count = refs.size();
   if (auto nr = r.str("networkRouter")) refs.push_back(*nr);
-  for (const auto& up : refs) {
-    if (up == "default-router") continue;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    const auto& up = refs[i];
+    bool is_upstream = i < upstream_count;
+    if (up == default_router_name) {
+      // Named explicitly, the default router must exist (upstream: 404 "Invalid router").
+      if (is_upstream && ctx.tx().exec("SELECT 1 FROM routers WHERE is_default").empty()) {
+        throw not_found("Invalid router 'default-router'");
+      }
+      continue;
+    }
     if (up == self_uuid) throw validation_error("An agent cannot be its own upstream router");
     auto rows = ctx.tx().exec_params(
         "SELECT router_mode FROM fogs WHERE uuid = $1 AND (user_id = $2 OR is_system)", up,
         ctx.user_id);
     if (rows.empty()) invalid_fog(up);
-    if (std::string(rows[0][0].c_str()) != "interior") {
-      throw validation_error("Upstream router '" + up + "' is not an interior router");
+    std::string mode = rows[0][0].c_str();
+    // Upstreams must be interior routers; a network router may be any router.
+    if (is_upstream ? mode != "interior" : mode == "none") {
+      throw validation_error((is_upstream ? "Upstream router '" : "Network router '") + up +
+                             "' is not an interior router");
     }
+  }
+  // An interior router that others connect to cannot become an edge router.
+  if (!self_uuid.empty() && s.mode == "edge" && has_downstream_routers(ctx.tx(), self_uuid)) {
+    throw validation_error("Router of agent '" + self_uuid +
+                           "' has downstream routers and cannot become an edge router");
   }
 }
 
@@ -159,6 +177,10 @@ http_response fog_create(request_context& ctx) {
   } catch (const pqxx::not_null_violation&) {
     throw validation_error("A required field is null");
   }
+  sync_fog_router(ctx.tx(), uuid);
+  // No agent runs this fog yet, and a new agent syncs everything at its start: creating the
+  // router microservice is no news for anyone.
+  ctx.tx().exec_params0("DELETE FROM change_tracking WHERE fog_uuid = $1", uuid);
   http_response resp = json_response(201, json::object{{"uuid", uuid}});
   return resp;
 }
@@ -200,6 +222,7 @@ http_response fog_patch(request_context& ctx) {
       config = true;
     }
   }
+  if (router || find_value(values, "is_system") != nullptr) sync_fog_router(ctx.tx(), uuid);
   if (router)
     raise_change(ctx.tx(), uuid, {"config", "router_changed"});
   else if (config)
@@ -211,8 +234,11 @@ http_response fog_delete(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   owned_fog(ctx, uuid);
   // Its microservices go with it, as upstream (the foreign key alone would only unassign them).
+  auto public_routers = public_port_routers(ctx.tx(), "m.iofog_uuid = $1", uuid);
+  remove_fog_router(ctx.tx(), uuid);
   ctx.tx().exec_params0("DELETE FROM microservices WHERE iofog_uuid = $1", uuid);
   ctx.tx().exec_params0("DELETE FROM fogs WHERE uuid = $1", uuid);
+  refresh_routers(ctx.tx(), public_routers);  // public routers of its microservices' ports
   // The agent's token went with the row: its next call gets 401, which it treats as
   // "deprovisioned".
   return empty_response(202);
@@ -275,9 +301,74 @@ handler_fn hal_handler(const char* column) {
   };
 }
 
+json::object default_router_json(request_context& ctx) {
+  auto rows = ctx.tx().exec(
+      "SELECT host, messaging_port, edge_router_port, inter_router_port FROM routers "
+      "WHERE is_default");
+  if (rows.empty()) throw not_found("Invalid router 'default-router'");
+  auto opt = [](const pqxx::field& f) -> json::value {
+    if (f.is_null()) return nullptr;
+    return f.as<int64_t>();
+  };
+  json::value host = nullptr;
+  if (!rows[0][0].is_null()) host = rows[0][0].c_str();
+  return json::object{{"host", host},
+                      {"messagingPort", opt(rows[0][1])},
+                      {"edgeRouterPort", opt(rows[0][2])},
+                      {"interRouterPort", opt(rows[0][3])}};
+}
+
+http_response router_get(request_context& ctx) {
+  return json_response(200, default_router_json(ctx));
+}
+
+// Upserts the default router (Kubernetes: the interior router is not an agent). When the
+// default router is a fog's, that fog's router settings change.
+http_response router_put(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto host = r.str("host", true, 1);
+  int64_t messaging = r.integer("messagingPort", false, 1, 65535).value_or(5672);
+  int64_t edge = r.integer("edgeRouterPort", false, 1, 65535).value_or(56722);
+  int64_t inter = r.integer("interRouterPort", false, 1, 65535).value_or(56721);
+  auto current = ctx.tx().exec("SELECT id, iofog_uuid FROM routers WHERE is_default FOR UPDATE");
+  if (!current.empty() && !current[0][1].is_null()) {
+    std::string fog = current[0][1].c_str();
+    ctx.tx().exec_params0(
+        "UPDATE fogs SET host = $2, messaging_port = $3, edge_router_port = $4, "
+        "inter_router_port = $5, updated_at = now() WHERE uuid = $1",
+        fog, *host, messaging, edge, inter);
+    sync_fog_router(ctx.tx(), fog);
+    raise_change(ctx.tx(), fog, {"config", "router_changed"});
+  } else {
+    int64_t id = 0;
+    if (current.empty()) {
+      id = ctx.tx()
+               .exec_params1(
+                   "INSERT INTO routers (is_edge, host, messaging_port, edge_router_port, "
+                   "inter_router_port, is_default) VALUES (false, $1, $2, $3, $4, true) "
+                   "RETURNING id",
+                   *host, messaging, edge, inter)[0]
+               .as<int64_t>();
+    } else {
+      id = current[0][0].as<int64_t>();
+      ctx.tx().exec_params0(
+          "UPDATE routers SET host = $2, messaging_port = $3, edge_router_port = $4, "
+          "inter_router_port = $5 WHERE id = $1",
+          id, *host, messaging, edge, inter);
+    }
+    refresh_routers(ctx.tx(), {id});
+    link_orphans_to_default(ctx.tx());
+  }
+  return json_response(200, default_router_json(ctx));
+}
+
 }  // namespace
 
 void register_iofog_routes(app& a) {
+  a.add_route({"GET", "/router", auth_kind::user, router_get, "The default router"});
+  a.add_route({"PUT", "/router", auth_kind::user, router_put,
+               "Create or update the default router (Kubernetes)"});
   a.add_route({"GET", "/iofog-list", auth_kind::user, fog_list, "List agents"});
   a.add_route({"POST", "/iofog", auth_kind::user, fog_create, "Create an agent", 201});
   a.add_route({"GET", "/iofog/:uuid", auth_kind::user, fog_get, "Get an agent"});

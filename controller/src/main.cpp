@@ -33,6 +33,7 @@ Options:
   --tls-cert FILE     serve HTTPS with this PEM certificate chain (needs --tls-key)
   --tls-key FILE      PEM private key for --tls-cert
   --port-file FILE    write the bound port to FILE once listening (for scripts and tests)
+  --public-ports A-B  range for microservices' public ports (default 6000-7000, B excluded)
   --help              this text
   --version           print the version
 )";
@@ -97,6 +98,17 @@ int main(int argc, char** argv) {
         options.tls_key_file = value();
       } else if (arg == "--port-file") {
         port_file = value();
+      } else if (arg == "--public-ports") {
+        std::string range = value();
+        auto dash = range.find('-');
+        if (dash == std::string::npos) throw std::invalid_argument("range");
+        size_t used_a = 0, used_b = 0;
+        int a = std::stoi(range.substr(0, dash), &used_a);
+        int b = std::stoi(range.substr(dash + 1), &used_b);
+        if (used_a != dash || used_b != range.size() - dash - 1 || a < 1 || b > 65536 || b <= a)
+          throw std::out_of_range("range");
+        options.public_ports_start = a;
+        options.public_ports_end = b;
       } else {
         std::fprintf(stderr, "fogmesh-controller: unknown option %s\n%s", arg.c_str(), usage);
         return 2;

@@ -19,6 +19,10 @@ struct server_options {
   int liveness_interval_sec = 30;
   // Upper bound for ?wait= on GET /agent/config/changes.
   int max_long_poll_sec = 60;
+  // Public ports are allocated from [public_ports_start, public_ports_end) on each public router
+  // (upstream's PublicPorts:Range "6000-7000": 1,000 ports, the end excluded).
+  int public_ports_start = 6000;
+  int public_ports_end = 7000;
   std::string version = "3.0.4-fogmesh";
   // PEM certificate chain and private key: when set, the listener speaks HTTPS only.
   std::string tls_cert_file;

@@ -1,0 +1,363 @@
+#include "router_model.hpp"
+
+#include <boost/json.hpp>
+#include <optional>
+#include <vector>
+
+#include "auth.hpp"
+#include "fog_model.hpp"
+#include "http.hpp"
+
+namespace fogmesh::controller {
+
+namespace json = boost::json;
+
+namespace {
+
+struct router_row {
+  int64_t id = 0;
+  std::optional<std::string> fog;  // null for a default router registered with PUT /router
+  bool edge = true;
+  std::string host;
+  int64_t messaging_port = 5672;
+  std::optional<int64_t> edge_port;
+  std::optional<int64_t> inter_port;
+  bool is_default = false;
+};
+
+constexpr const char* router_columns =
+    "id, iofog_uuid, is_edge, coalesce(host, ''), messaging_port, edge_router_port, "
+    "inter_router_port, is_default";
+
+router_row to_router(const pqxx::row& r) {
+  router_row out;
+  out.id = r[0].as<int64_t>();
+  if (!r[1].is_null()) out.fog = r[1].c_str();
+  out.edge = r[2].as<bool>();
+  out.host = r[3].c_str();
+  out.messaging_port = r[4].as<int64_t>();
+  if (!r[5].is_null()) out.edge_port = r[5].as<int64_t>();
+  if (!r[6].is_null()) out.inter_port = r[6].as<int64_t>();
+  out.is_default = r[7].as<bool>();
+  return out;
+}
+
+std::optional<router_row> find_router(pqxx::work& tx, const std::string& where,
+                                      const std::string& param) {
+  auto rows = tx.exec_params(std::string("SELECT ") + router_columns + " FROM routers WHERE " +
+                                 where + " LIMIT 1",
+                             param);
+  if (rows.empty()) return std::nullopt;
+  return to_router(rows[0]);
+}
+
+std::optional<router_row> default_router(pqxx::work& tx) {
+  return find_router(tx, "is_default AND $1 = $1", "");
+}
+
+json::object listener(const char* role, int64_t port) {
+  return json::object{{"role", role}, {"host", "0.0.0.0"}, {"port", port}};
+}
+
+// The router microservice's config, in upstream's key order.
+json::object render(pqxx::work& tx, const router_row& r) {
+  json::object cfg;
+  cfg["mode"] = r.edge ? "edge" : "interior";
+  cfg["id"] = r.fog ? *r.fog : std::string(default_router_name);
+  json::array listeners{listener("normal", r.messaging_port)};
+  if (!r.edge) {
+    if (r.inter_port) listeners.push_back(listener("inter-router", *r.inter_port));
+    if (r.edge_port) listeners.push_back(listener("edge", *r.edge_port));
+  }
+  cfg["listeners"] = std::move(listeners);
+  json::array connectors;
+  if (r.fog) {
+    auto ups = tx.exec_params("SELECT unnest(upstream_routers) FROM fogs WHERE uuid = $1", *r.fog);
+    for (const auto& u : ups) {
+      std::string ref = u[0].c_str();
+      auto dest = ref == default_router_name ? default_router(tx)
+                                             : find_router(tx, "iofog_uuid = $1", ref);
+      if (!dest || dest->id == r.id || dest->edge) continue;  // unresolved (no default yet)
+      auto port = r.edge ? dest->edge_port : dest->inter_port;
+      if (!port) continue;
+      connectors.push_back(json::object{
+          {"name", dest->fog ? *dest->fog : std::string(default_router_name)},
+          {"role", r.edge ? "edge" : "inter-router"},
+          {"host", dest->host},
+          {"port", *port}});
+    }
+  }
+  if (!connectors.empty()) cfg["connectors"] = std::move(connectors);
+  // Public ports: the listening side on the public router, the connecting side on the router of
+  // the microservice's agent, which reaches the container through its published host port.
+  if (r.fog) {
+    json::array tcp_listeners;
+    auto ls = tx.exec_params(
+        "SELECT address, public_port FROM microservice_public_ports WHERE host_key = $1 "
+        "ORDER BY public_port",
+        *r.fog);
+    for (const auto& l : ls) {
+      tcp_listeners.push_back(json::object{{"name", std::string(l[0].c_str()) + "-listener"},
+                                           {"host", "0.0.0.0"},
+                                           {"port", l[1].as<int64_t>()},
+                                           {"address", l[0].c_str()}});
+    }
+    json::array tcp_connectors;
+    auto cs = tx.exec_params(
+        "SELECT pp.address, p.port_external FROM microservice_public_ports pp "
+        "JOIN microservice_ports p ON p.microservice_uuid = pp.microservice_uuid AND "
+        "p.port_internal = pp.port_internal JOIN microservices m ON m.uuid = pp.microservice_uuid "
+        "WHERE m.iofog_uuid = $1 ORDER BY pp.public_port, pp.address",
+        *r.fog);
+    for (const auto& c : cs) {
+      tcp_connectors.push_back(json::object{{"name", std::string(c[0].c_str()) + "-connector"},
+                                            {"host", "localhost"},
+                                            {"port", c[1].as<int64_t>()},
+                                            {"address", c[0].c_str()}});
+    }
+    if (!tcp_listeners.empty()) cfg["tcpListeners"] = std::move(tcp_listeners);
+    if (!tcp_connectors.empty()) cfg["tcpConnectors"] = std::move(tcp_connectors);
+  }
+  return cfg;
+}
+
+std::set<int64_t> listener_ports(const json::value& cfg) {
+  std::set<int64_t> ports;
+  if (!cfg.is_object()) return ports;
+  const auto* l = cfg.as_object().if_contains("listeners");
+  if (l == nullptr || !l->is_array()) return ports;
+  for (const auto& e : l->as_array()) {
+    if (!e.is_object()) continue;
+    if (const auto* p = e.as_object().if_contains("port"); p && p->is_int64())
+      ports.insert(p->as_int64());
+  }
+  return ports;
+}
+
+std::string system_app_name(const std::string& fog_uuid) {
+  return "system-" + fog_uuid;
+}
+
+// The fog's system application and router microservice; returns the microservice's uuid.
+std::string ensure_router_microservice(pqxx::work& tx, const std::string& fog_uuid) {
+  auto existing = tx.exec_params(
+      "SELECT uuid FROM microservices WHERE iofog_uuid = $1 AND catalog_item_id = $2", fog_uuid,
+      router_catalog_item_id);
+  if (!existing.empty()) return existing[0][0].c_str();
+  auto app = tx.exec_params1(
+      "WITH owner AS (SELECT user_id FROM fogs WHERE uuid = $1), "
+      "ins AS (INSERT INTO applications (name, description, is_activated, is_system, user_id) "
+      "  SELECT $2, 'System microservices of agent ' || $1, true, true, user_id FROM owner "
+      "  ON CONFLICT (user_id, name) DO NOTHING RETURNING id) "
+      "SELECT id FROM ins UNION ALL SELECT a.id FROM applications a, owner o "
+      "WHERE a.user_id = o.user_id AND a.name = $2 LIMIT 1",
+      fog_uuid, system_app_name(fog_uuid));
+  std::string uuid = new_uuid();
+  tx.exec_params0(
+      "INSERT INTO microservices (uuid, name, config, catalog_item_id, registry_id, iofog_uuid, "
+      "application_id, root_host_access, log_size, user_id) "
+      "SELECT $1, 'Router for Fog ' || $2, '{}', c.id, c.registry_id, $2, $3, false, 1, f.user_id "
+      "FROM catalog_items c, fogs f WHERE c.id = $4 AND f.uuid = $2",
+      uuid, fog_uuid, app[0].as<int64_t>(), router_catalog_item_id);
+  tx.exec_params0("INSERT INTO microservice_status (microservice_uuid) VALUES ($1)", uuid);
+  tx.exec_params0(
+      "INSERT INTO microservice_images (microservice_uuid, fog_type_id, container_image) "
+      "SELECT $1, fog_type_id, container_image FROM catalog_item_images WHERE catalog_item_id = $2",
+      uuid, router_catalog_item_id);
+  raise_change(tx, fog_uuid, {"microservice_list"});
+  return uuid;
+}
+
+// Agents in router mode none that reach the mesh through this router (or the default router).
+void flag_network_router_users(pqxx::work& tx, const router_row& r) {
+  auto rows = tx.exec_params(
+      "SELECT uuid FROM fogs WHERE router_mode = 'none' AND (network_router = $1 OR "
+      "($2 AND (network_router IS NULL OR network_router = 'default-router')))",
+      r.fog.value_or(""), r.is_default);
+  for (const auto& f : rows) raise_change(tx, f[0].c_str(), {"config", "router_changed"});
+}
+
+}  // namespace
+
+std::set<int64_t> downstream_routers(pqxx::work& tx, int64_t router_id) {
+  std::set<int64_t> out;
+  auto rows = tx.exec_params(
+      "SELECT d.id FROM routers r JOIN fogs f ON f.router_mode <> 'none' AND "
+      "((r.iofog_uuid IS NOT NULL AND r.iofog_uuid = ANY(f.upstream_routers)) OR "
+      " (r.is_default AND 'default-router' = ANY(f.upstream_routers))) "
+      "JOIN routers d ON d.iofog_uuid = f.uuid WHERE r.id = $1 AND d.id <> r.id",
+      router_id);
+  for (const auto& row : rows) out.insert(row[0].as<int64_t>());
+  return out;
+}
+
+std::set<int64_t> public_port_routers(pqxx::work& tx, const std::string& where_sql,
+                                      const std::string& param) {
+  std::set<int64_t> out;
+  auto rows = tx.exec_params(
+      "SELECT r.id FROM microservice_public_ports pp JOIN microservices m ON m.uuid = "
+      "pp.microservice_uuid JOIN routers r ON r.iofog_uuid = m.iofog_uuid OR r.iofog_uuid = "
+      "pp.host_key WHERE " +
+          where_sql,
+      param);
+  for (const auto& row : rows) out.insert(row[0].as<int64_t>());
+  return out;
+}
+
+bool has_downstream_routers(pqxx::work& tx, const std::string& fog_uuid) {
+  auto r = find_router(tx, "iofog_uuid = $1", fog_uuid);
+  return r && !r->edge && !downstream_routers(tx, r->id).empty();
+}
+
+void refresh_routers(pqxx::work& tx, std::set<int64_t> router_ids) {
+  std::set<int64_t> all = router_ids;
+  for (int64_t id : router_ids) {
+    auto down = downstream_routers(tx, id);
+    all.insert(down.begin(), down.end());
+  }
+  if (all.empty()) return;
+  // Concurrent requests re-rendering the same router would each miss the other's uncommitted
+  // rows: lock the routers (in id order, one statement) first. Under READ COMMITTED the
+  // statements after the lock see what the previous holder committed.
+  std::string ids = "{";
+  for (int64_t id : all) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
+  ids += "}";
+  tx.exec_params("SELECT id FROM routers WHERE id = ANY($1::integer[]) ORDER BY id FOR UPDATE",
+                 ids);
+  for (int64_t id : all) {
+    auto r = find_router(tx, "id = $1::integer", std::to_string(id));
+    if (!r || !r->fog) continue;  // the Kubernetes default router has no microservice here
+    std::string msvc = ensure_router_microservice(tx, *r->fog);
+    auto current = tx.exec_params1("SELECT config FROM microservices WHERE uuid = $1", msvc);
+    std::string next = json::serialize(render(tx, *r));
+    std::string before = current[0].c_str();
+    if (next == before) continue;
+    boost::system::error_code ec;
+    json::value old_cfg = json::parse(before, ec);
+    json::value new_cfg = json::parse(next);
+    bool listeners_changed = ec || listener_ports(old_cfg) != listener_ports(new_cfg);
+    tx.exec_params0("UPDATE microservices SET config = $2, updated_at = now() WHERE uuid = $1",
+                    msvc, next);
+    if (listeners_changed) {
+      // As upstream: the router's ports are mapped on the host (internal = external), and a
+      // changed listener set recreates them and rebuilds the router container.
+      tx.exec_params0("DELETE FROM microservice_ports WHERE microservice_uuid = $1", msvc);
+      for (int64_t port : listener_ports(new_cfg)) {
+        tx.exec_params0(
+            "INSERT INTO microservice_ports (microservice_uuid, port_internal, port_external) "
+            "VALUES ($1, $2, $2)",
+            msvc, port);
+      }
+      tx.exec_params0("UPDATE microservices SET rebuild = true WHERE uuid = $1", msvc);
+      raise_change(tx, *r->fog, {"microservice_list", "microservice_config"});
+    } else {
+      raise_change(tx, *r->fog, {"microservice_config"});
+    }
+  }
+}
+
+void link_orphans_to_default(pqxx::work& tx) {
+  auto def = default_router(tx);
+  if (!def) return;
+  auto rows = tx.exec_params(
+      "UPDATE fogs f SET upstream_routers = '{default-router}' FROM routers r "
+      "WHERE r.iofog_uuid = f.uuid AND NOT r.is_default AND f.router_mode <> 'none' AND "
+      "f.upstream_routers = '{}' RETURNING f.uuid, r.id");
+  std::set<int64_t> ids;
+  for (const auto& row : rows) {
+    raise_change(tx, row[0].c_str(), {"router_changed"});
+    ids.insert(row[1].as<int64_t>());
+  }
+  refresh_routers(tx, ids);
+  flag_network_router_users(tx, *def);
+}
+
+void sync_fog_router(pqxx::work& tx, const std::string& uuid) {
+  auto f = tx.exec_params1(
+      "SELECT router_mode, host, coalesce(messaging_port, 5672), edge_router_port, "
+      "inter_router_port, is_system, cardinality(upstream_routers) FROM fogs WHERE uuid = $1",
+      uuid);
+  std::string mode = f[0].c_str();
+  auto existing = find_router(tx, "iofog_uuid = $1", uuid);
+  if (mode == "none") {
+    if (existing) remove_fog_router(tx, uuid);
+    return;
+  }
+  bool edge = mode == "edge";
+  if (existing && !existing->edge && edge && !downstream_routers(tx, existing->id).empty()) {
+    throw validation_error("Router of agent '" + uuid +
+                           "' has downstream routers and cannot become an edge router");
+  }
+  std::optional<std::string> host;
+  if (!f[1].is_null()) host = f[1].c_str();
+  std::optional<int64_t> edge_port, inter_port;
+  if (!edge && !f[3].is_null()) edge_port = f[3].as<int64_t>();
+  if (!edge && !f[4].is_null()) inter_port = f[4].as<int64_t>();
+  bool is_system = f[5].as<bool>();
+  auto def = default_router(tx);
+  // The system fog's interior router is the default router unless one exists already.
+  bool make_default = !def && is_system && !edge;
+  int64_t id = 0;
+  if (!existing) {
+    id = tx.exec_params1(
+               "INSERT INTO routers (iofog_uuid, is_edge, host, messaging_port, edge_router_port, "
+               "inter_router_port, is_default) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+               uuid, edge, host, f[2].as<int64_t>(), edge_port, inter_port, make_default)[0]
+             .as<int64_t>();
+  } else {
+    id = existing->id;
+    tx.exec_params0(
+        "UPDATE routers SET is_edge = $2, host = $3, messaging_port = $4, edge_router_port = $5, "
+        "inter_router_port = $6, is_default = is_default OR $7 WHERE id = $1",
+        id, edge, host, f[2].as<int64_t>(), edge_port, inter_port, make_default);
+  }
+  auto self = find_router(tx, "id = $1::integer", std::to_string(id));
+  // No upstream named: the default router (upstream's rule), once there is one.
+  if (!self->is_default && f[6].as<int64_t>() == 0 && (def || make_default)) {
+    tx.exec_params0("UPDATE fogs SET upstream_routers = '{default-router}' WHERE uuid = $1", uuid);
+  }
+  ensure_router_microservice(tx, uuid);
+  refresh_routers(tx, {id});
+  if (existing && (existing->host != self->host || existing->messaging_port != self->messaging_port))
+    flag_network_router_users(tx, *self);
+  if (make_default) link_orphans_to_default(tx);
+}
+
+void remove_fog_router(pqxx::work& tx, const std::string& uuid) {
+  auto r = find_router(tx, "iofog_uuid = $1", uuid);
+  if (!r) return;
+  std::set<int64_t> refresh;
+  // Downstream routers: drop this upstream; with none left they use the default router.
+  auto downs = tx.exec_params(
+      "UPDATE fogs f SET upstream_routers = CASE WHEN cardinality(array_remove(upstream_routers, "
+      "$1)) = 0 THEN '{default-router}' ELSE array_remove(upstream_routers, $1) END "
+      "WHERE $1 = ANY(upstream_routers) AND uuid <> $1 RETURNING uuid",
+      uuid);
+  for (const auto& d : downs) {
+    raise_change(tx, d[0].c_str(), {"router_changed"});
+    if (auto dr = find_router(tx, "iofog_uuid = $1", d[0].c_str())) refresh.insert(dr->id);
+  }
+  if (r->is_default) {
+    // Routers linked to the default router lose their connector until a new default appears.
+    auto more = downstream_routers(tx, r->id);
+    refresh.insert(more.begin(), more.end());
+  }
+  // Agents without a router of their own that used this one now use the default router.
+  auto users = tx.exec_params(
+      "UPDATE fogs SET network_router = 'default-router' WHERE network_router = $1 RETURNING uuid",
+      uuid);
+  for (const auto& u : users) raise_change(tx, u[0].c_str(), {"config", "router_changed"});
+  if (r->is_default) flag_network_router_users(tx, *r);
+  // Public ports this router served are released (their microservices keep plain ports).
+  auto hosted = public_port_routers(tx, "pp.host_key = $1", uuid);
+  refresh.insert(hosted.begin(), hosted.end());
+  tx.exec_params0("DELETE FROM microservice_public_ports WHERE host_key = $1", uuid);
+  tx.exec_params0("DELETE FROM routers WHERE id = $1", r->id);
+  tx.exec_params0("DELETE FROM applications WHERE name = $1 AND is_system",
+                  system_app_name(uuid));
+  raise_change(tx, uuid, {"microservice_list", "router_changed"});
+  refresh.erase(r->id);
+  refresh_routers(tx, refresh);
+}
+
+}  // namespace fogmesh::controller

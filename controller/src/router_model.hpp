@@ -1,0 +1,57 @@
+// The router topology (upstream's router-service): one Router row and one router microservice per
+// fog whose routerMode is not 'none', the default router, and the router microservice's `config`
+// JSON, which the agent turns into its fogmesh-router configuration:
+//
+//   {"mode": "edge"|"interior", "id": <fog uuid>,
+//    "listeners":  [{"role": "normal", "host": "0.0.0.0", "port": messagingPort},
+//                   interior only: {"role": "inter-router", ... interRouterPort},
+//                                  {"role": "edge", ... edgeRouterPort}],
+//    "connectors": [{"name": <upstream fog uuid>, "role": "edge"|"inter-router",
+//                    "host": <upstream host>, "port": <its edgeRouterPort|interRouterPort>}],
+//    "tcpListeners":  [{"name", "host": "0.0.0.0", "port": publicPort, "address"}],
+//    "tcpConnectors": [{"name", "host", "port": the microservice's host port, "address"}]}
+//
+// Empty lists are left out (as upstream leaves out `connectors`). Everything here runs inside the
+// request's transaction and raises the change flags of every agent whose view changed.
+#pragma once
+
+#include <pqxx/pqxx>
+#include <set>
+#include <string>
+
+namespace fogmesh::controller {
+
+constexpr int router_catalog_item_id = 1;
+constexpr const char* default_router_name = "default-router";
+
+// After a fog row was inserted or updated: creates, updates or (mode none) removes its Router row,
+// system application and router microservice, and re-renders every router config that depends
+// on it. Throws a ValidationError when an interior router with downstream routers would become
+// an edge router.
+void sync_fog_router(pqxx::work& tx, const std::string& fog_uuid);
+
+// Before a fog is deleted (or turns to mode none): its downstream routers lose it as an upstream
+// (re-parented to the default router when none is left), agents that used it as their network
+// router use the default router, and its router and system application go.
+void remove_fog_router(pqxx::work& tx, const std::string& fog_uuid);
+
+// Re-renders these routers' configs and those of their downstream routers; changed configs raise
+// microserviceConfig (connectors) or microserviceList + rebuild (listeners) on their agents.
+void refresh_routers(pqxx::work& tx, std::set<int64_t> router_ids);
+
+// Fog uuids (mode != none) whose routers connect to the router `router_id` (downstream).
+std::set<int64_t> downstream_routers(pqxx::work& tx, int64_t router_id);
+
+// Routers whose config renders public ports of the microservices matching `where_sql` (over
+// `pp` microservice_public_ports and `m` microservices, one parameter $1): the routers of their
+// agents and the public routers. Collect before and after a change, then refresh_routers().
+std::set<int64_t> public_port_routers(pqxx::work& tx, const std::string& where_sql,
+                                      const std::string& param);
+
+// True when the fog's interior router has downstream routers.
+bool has_downstream_routers(pqxx::work& tx, const std::string& fog_uuid);
+
+// Once a default router exists, routers that had no upstream at all connect to it.
+void link_orphans_to_default(pqxx::work& tx);
+
+}  // namespace fogmesh::controller
