@@ -10,6 +10,7 @@
 #include "router_model.hpp"
 #include "templates.hpp"
 #include "validate.hpp"
+#include "yaml_upload.hpp"
 
 namespace fogmesh::controller {
 
@@ -502,8 +503,7 @@ http_response app_get(request_context& ctx) {
   return raw_json_response(200, arr.substr(1, arr.size() - 2));
 }
 
-http_response app_create(request_context& ctx) {
-  auto body = parse_body(ctx.req);
+http_response app_create_from(request_context& ctx, const json::object& body) {
   body_reader r(body);
   auto name = r.str("name", true, 1);
   check_name("name", *name);
@@ -540,6 +540,14 @@ http_response app_create(request_context& ctx) {
   return json_response(201, json::object{{"id", id}, {"name", *name}});
 }
 
+http_response app_create(request_context& ctx) {
+  return app_create_from(ctx, parse_body(ctx.req));
+}
+
+http_response app_create_yaml(request_context& ctx) {
+  return app_create_from(ctx, application_from_yaml(multipart_field(ctx.req, "application")));
+}
+
 http_response app_patch(request_context& ctx) {
   auto app = find_user_app(ctx, ctx.param("name"));
   auto body = parse_body(ctx.req);
@@ -565,9 +573,8 @@ void update_microservice(request_context& ctx, const std::string& uuid, const js
 
 // Full replace (iofogctl deploy): microservices are matched by name (updated in place, keeping
 // their uuids), missing ones are deleted, new ones created; routes are replaced.
-http_response app_put(request_context& ctx) {
+http_response app_put_from(request_context& ctx, const json::object& body) {
   auto app = find_user_app(ctx, ctx.param("name"));
-  auto body = parse_body(ctx.req);
   body_reader r(body);
   auto name = r.str("name", true, 1);
   check_name("name", *name);
@@ -613,6 +620,14 @@ http_response app_put(request_context& ctx) {
   touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
   refresh_routers(ctx.tx(), merged(public_before, app_public_routers(ctx, app.id)));
   return empty_response(204);
+}
+
+http_response app_put(request_context& ctx) {
+  return app_put_from(ctx, parse_body(ctx.req));
+}
+
+http_response app_put_yaml(request_context& ctx) {
+  return app_put_from(ctx, application_from_yaml(multipart_field(ctx.req, "application")));
 }
 
 http_response app_delete(request_context& ctx) {
@@ -683,11 +698,25 @@ http_response msvc_get(request_context& ctx) {
   return raw_json_response(200, rows[0][0].c_str());
 }
 
-http_response msvc_create(request_context& ctx) {
-  auto body = parse_body(ctx.req);
+http_response msvc_create_from(request_context& ctx, const json::object& body) {
   std::string uuid = create_microservice(ctx, body, std::nullopt);
   auto name = body.at("name").as_string();
   return json_response(201, json::object{{"uuid", uuid}, {"name", name}});
+}
+
+http_response msvc_create(request_context& ctx) {
+  return msvc_create_from(ctx, parse_body(ctx.req));
+}
+
+// The /yaml variants: a multipart upload of iofogctl YAML, then the same as the JSON endpoints.
+http_response msvc_create_yaml(request_context& ctx) {
+  return msvc_create_from(ctx, microservice_from_yaml(multipart_field(ctx.req, "microservice")));
+}
+
+http_response msvc_patch_yaml(request_context& ctx) {
+  update_microservice(ctx, ctx.param("uuid"),
+                      microservice_from_yaml(multipart_field(ctx.req, "microservice")));
+  return empty_response(204);
 }
 
 http_response msvc_patch(request_context& ctx) {
@@ -1100,6 +1129,10 @@ void register_application_routes(app& a) {
   a.add_route({"GET", "/application", auth_kind::user, app_list, "List applications"});
   a.add_route({"POST", "/application", auth_kind::user, app_create,
                "Create an application with its microservices and routes", 201});
+  a.add_route({"POST", "/application/yaml", auth_kind::user, app_create_yaml,
+               "Create an application from an iofogctl YAML upload (field 'application')", 201});
+  a.add_route({"PUT", "/application/yaml/:name", auth_kind::user, app_put_yaml,
+               "Replace an application from an iofogctl YAML upload", 204});
   a.add_route({"GET", "/application/:name", auth_kind::user, app_get, "Get an application"});
   a.add_route({"PATCH", "/application/:name", auth_kind::user, app_patch,
                "Rename, describe, activate or deactivate an application", 204});
@@ -1112,6 +1145,10 @@ void register_application_routes(app& a) {
                "List microservices (?application=NAME)"});
   a.add_route(
       {"POST", "/microservices", auth_kind::user, msvc_create, "Create a microservice", 201});
+  a.add_route({"POST", "/microservices/yaml", auth_kind::user, msvc_create_yaml,
+               "Create a microservice from an iofogctl YAML upload (field 'microservice')", 201});
+  a.add_route({"PATCH", "/microservices/yaml/:uuid", auth_kind::user, msvc_patch_yaml,
+               "Update a microservice from an iofogctl YAML upload", 204});
   // Before /microservices/:uuid: the first matching route wins.
   a.add_route({"GET", "/microservices/public-ports", auth_kind::user, public_ports_list,
                "Public ports of the user's microservices (for the port manager)"});

@@ -528,5 +528,150 @@ TEST_F(application_api, CatalogItemsCrud) {
   expect_error(get("/api/v3/catalog/microservices/" + id, token), 404, "NotFoundError");
 }
 
+// A multipart/form-data upload of one file field, as iofogctl and the ECN Viewer send.
+http_result upload(uint16_t port, const std::string& method, const std::string& path,
+                   const std::string& field, const std::string& yaml, const std::string& token) {
+  std::string boundary = "----fogmeshBoundary7MA4YWxk";
+  std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + field +
+                     "\"; filename=\"app.yaml\"\r\nContent-Type: application/x-yaml\r\n\r\n" +
+                     yaml + "\r\n--" + boundary + "--\r\n";
+  return http(port, method, path, body, token,
+              {{"Content-Type", "multipart/form-data; boundary=" + boundary}});
+}
+
+TEST_F(application_api, YamlUploads) {
+  std::string token = new_user_token();
+  std::string fog = create_fog(token, "yaml-node");
+  std::string app_yaml = R"(apiVersion: iofog.org/v2
+kind: Application
+metadata:
+  name: yaml-app
+spec:
+  microservices:
+    - name: heart
+      agent:
+        name: yaml-node
+      images:
+        x86: busybox:1
+        arm: busybox:arm
+        registry: remote
+      container:
+        rootHostAccess: false
+        ports:
+          - internal: 80
+            external: 9080
+        volumes:
+          - hostDestination: /tmp/h
+            containerDestination: /data
+            accessMode: rw
+        env:
+          - key: MODE
+            value: "1"
+        commands: ["run", "--fast"]
+      config:
+        rate: 5
+        label: x
+    - name: sink
+      agent:
+        name: yaml-node
+      images:
+        x86: busybox:2
+        registry: local
+  routes:
+    - name: r1
+      from: heart
+      to: sink
+)";
+  // Not multipart, or the wrong kind: 400 and nothing written.
+  std::string before = db().query("SELECT count(*) FROM applications");
+  expect_error(post("/api/v3/application/yaml", R"({"name":"x"})", token), 400, "ValidationError",
+               "Invalid content type");
+  expect_error(upload(port(), "POST", "/api/v3/application/yaml", "application",
+                      "kind: Microservice\nmetadata: {name: a}\nspec: {}\n", token),
+               400, "ValidationError", "Invalid kind Microservice");
+  expect_error(upload(port(), "POST", "/api/v3/application/yaml", "application",
+                      "kind: Application\nspec: [oops\n", token),
+               400, "ValidationError", "Invalid YAML format");
+  expect_error(upload(port(), "POST", "/api/v3/application/yaml", "other", app_yaml, token), 400,
+               "ValidationError", "Required field 'application' is missing");
+  EXPECT_EQ(db().query("SELECT count(*) FROM applications"), before);
+
+  auto c = upload(port(), "POST", "/api/v3/application/yaml", "application", app_yaml, token);
+  ASSERT_EQ(c.status, 201) << c.body;
+  EXPECT_EQ(c.json().at("name"), "yaml-app");
+  auto app = get("/api/v3/application/yaml-app", token).json();
+  EXPECT_EQ(app.at("isActivated"), true);
+  auto msvcs = app.at("microservices").as_array();
+  ASSERT_EQ(msvcs.size(), 2u);
+  const auto& heart = msvcs[0];
+  EXPECT_EQ(heart.at("name"), "heart");
+  EXPECT_EQ(heart.at("iofogUuid").as_string(), fog);
+  EXPECT_EQ(heart.at("registryId"), 1);
+  EXPECT_EQ(heart.at("images"),
+            json::parse(R"([{"containerImage":"busybox:1","fogTypeId":1},
+                            {"containerImage":"busybox:arm","fogTypeId":2}])"));
+  EXPECT_EQ(heart.at("ports"), json::parse(R"([{"internal":80,"external":9080,"protocol":"tcp"}])"));
+  EXPECT_EQ(heart.at("volumeMappings").at(0).at("containerDestination"), "/data");
+  EXPECT_EQ(heart.at("env"), json::parse(R"([{"key":"MODE","value":"1"}])"));
+  EXPECT_EQ(heart.at("cmd"), json::parse(R"(["run","--fast"])"));
+  EXPECT_EQ(json::parse(heart.at("config").as_string()), json::parse(R"({"rate":5,"label":"x"})"));
+  EXPECT_EQ(msvcs[1].at("registryId"), 2);
+  EXPECT_EQ(app.at("routes"), json::parse(R"([{"name":"r1","from":"heart","to":"sink"}])"));
+  std::string heart_uuid(heart.at("uuid").as_string());
+
+  // PUT /application/yaml/:name replaces (microservices matched by name keep their uuid).
+  std::string put_yaml = R"(kind: Application
+metadata:
+  name: yaml-app
+spec:
+  microservices:
+    - name: heart
+      agent: {name: yaml-node}
+      images: {x86: "busybox:3"}
+)";
+  auto u = upload(port(), "PUT", "/api/v3/application/yaml/yaml-app", "application", put_yaml,
+                  token);
+  ASSERT_EQ(u.status, 204) << u.body;
+  app = get("/api/v3/application/yaml-app", token).json();
+  ASSERT_EQ(app.at("microservices").as_array().size(), 1u);
+  EXPECT_EQ(app.at("microservices").at(0).at("uuid").as_string(), heart_uuid);
+  EXPECT_EQ(app.at("microservices").at(0).at("images").at(0).at("containerImage"), "busybox:3");
+
+  // Microservices: "<application>/<name>" in metadata.name; PATCH by uuid.
+  std::string msvc_yaml = R"(apiVersion: iofog.org/v2
+kind: Microservice
+metadata:
+  name: yaml-app/extra
+spec:
+  agent:
+    name: yaml-node
+  images:
+    x86: busybox:4
+  container:
+    env:
+      - key: A
+        value: b
+)";
+  auto m = upload(port(), "POST", "/api/v3/microservices/yaml", "microservice", msvc_yaml, token);
+  ASSERT_EQ(m.status, 201) << m.body;
+  std::string extra(m.json().at("uuid").as_string());
+  auto got = get("/api/v3/microservices/" + extra, token).json();
+  EXPECT_EQ(got.at("application"), "yaml-app");
+  EXPECT_EQ(got.at("name"), "extra");
+  std::string patch_yaml = R"(kind: Microservice
+metadata:
+  name: yaml-app/extra
+spec:
+  images:
+    x86: busybox:5
+)";
+  auto pm = upload(port(), "PATCH", "/api/v3/microservices/yaml/" + extra, "microservice",
+                   patch_yaml, token);
+  ASSERT_EQ(pm.status, 204) << pm.body;
+  EXPECT_EQ(get("/api/v3/microservices/" + extra, token).json().at("images").at(0).at(
+                "containerImage"),
+            "busybox:5");
+}
+
 }  // namespace
 }  // namespace fogmesh::controller::test
