@@ -273,8 +273,23 @@ router::connector_config network_router_connector(const proxy_config& config) {
   c.host = config.router.host;
   c.port = std::to_string(config.router.port);
   c.name = "network-router/" + c.host + ":" + c.port;
-  c.role = router::connection_role::normal;
+  c.role = router::connection_role::uplink;
   return c;
+}
+
+std::string standalone_router_config(const proxy_config& config, const std::string& router_id) {
+  const router::connector_config up = network_router_connector(config);
+  std::string text = "router {\n    mode: standalone\n    id: " + router_id +
+                     "\n    workerThreads: 1\n}\n"
+                     "connector {\n    name: " +
+                     up.name + "\n    host: " + up.host + "\n    port: " + up.port +
+                     "\n    role: uplink\n}\n";
+  for (const auto& e : to_router_entities(config)) {
+    text += e.type + " {\n";
+    for (const auto& [name, value] : e.attributes) text += "    " + name + ": " + value + "\n";
+    text += "}\n";
+  }
+  return text;
 }
 
 }  // namespace fogmesh::proxy

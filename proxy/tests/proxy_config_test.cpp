@@ -161,7 +161,17 @@ TEST(proxy_config, entities_for_the_router) {
   const auto connector = network_router_connector(config);
   EXPECT_EQ(connector.host, "edge-router");
   EXPECT_EQ(connector.port, "5672");
-  EXPECT_EQ(connector.role, fogmesh::router::connection_role::normal);
+  EXPECT_EQ(connector.role, fogmesh::router::connection_role::uplink);
+
+  // fogmesh-proxy's whole configuration loads as router config: uplink + the four adaptors.
+  const auto standalone =
+      fogmesh::router::parse_config(standalone_router_config(config, "proxy-1"));
+  EXPECT_EQ(standalone.router.id, "proxy-1");
+  EXPECT_EQ(standalone.router.worker_threads, 1u);
+  ASSERT_EQ(standalone.connectors.size(), 1u);
+  EXPECT_EQ(standalone.connectors[0].host, "edge-router");
+  EXPECT_EQ(standalone.connectors[0].role, fogmesh::router::connection_role::uplink);
+  EXPECT_EQ(standalone.other.size(), 4u);
 
   // The router's own loader accepts these entities as written in a config file.
   std::string text;

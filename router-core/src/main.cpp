@@ -1,7 +1,6 @@
 // fogmesh-router: command line compatible with qdrouterd (-c/--config, -I, -d, -P) so tools that
 // start qdrouterd can start this instead.
 #include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,7 +8,6 @@
 #include <fstream>
 #include <iostream>
 #include <string>
-#include <thread>
 
 #include "engine/sasl.hpp"
 #include "fogmesh/common/log.hpp"
@@ -129,15 +127,6 @@ int main(int argc, char** argv) {
                  "effect", config.file, ignored.line, ignored.attribute, ignored.entity);
   }
 
-  // Signals are taken synchronously by this thread; the shard thread never sees them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
   try {
     fogmesh::router::router r(std::move(config));
     if (daemonize && daemon(1, 0) != 0) {
@@ -147,19 +136,7 @@ int main(int argc, char** argv) {
     if (!pidfile.empty()) std::ofstream(pidfile) << getpid() << "\n";
     logger->info("fogmesh-router {} started (router id '{}', pid {})",
                  std::string(fogmesh::router::version()), r.config().router.id, getpid());
-    std::thread shard_thread([&r] { r.run(); });
-    for (;;) {
-      int sig = 0;
-      sigwait(&signals, &sig);
-      if (sig == SIGHUP) {
-        logger->info("SIGHUP ignored (configuration changes go through management)");
-        continue;
-      }
-      logger->info("received {}, shutting down", strsignal(sig));
-      break;
-    }
-    r.stop();
-    shard_thread.join();
+    r.run_until_signal();
     if (!pidfile.empty()) ::unlink(pidfile.c_str());
     logger->info("stopped");
   } catch (const std::system_error& e) {

@@ -102,7 +102,10 @@ std::vector<attribute_schema> endpoint_attributes(bool listener) {
       str("name"),
       str("host", listener ? "" : "127.0.0.1"),
       str("port", "amqp"),
-      enumeration("role", "normal", {"normal", "inter-router", "route-container", "edge"}),
+      // "uplink" (connector only, fogmesh): a plain client connection to another router through
+      // which this standalone router's addresses are reached (fogmesh-proxy).
+      enumeration("role", "normal",
+                  {"normal", "inter-router", "route-container", "edge", "uplink"}),
       integer("cost", "1", 1, std::numeric_limits<std::int32_t>::max()),
       str("sslProfile"),
       str("saslMechanisms"),
@@ -441,6 +444,13 @@ class loader {
       }
     }
     if (!have_router) build_router(attribute_set{}, 0);
+    for (const connector_config& c : cfg_.connectors) {
+      if (c.role == connection_role::uplink && cfg_.router.mode != router_mode::standalone) {
+        fail(c.line, "connector",
+             "role 'uplink' needs router mode 'standalone' (an edge router reaches its interior "
+             "through role 'edge')");
+      }
+    }
   }
 
  private:
@@ -662,7 +672,11 @@ class loader {
       ep.role = v->text == "inter-router"      ? connection_role::inter_router
                 : v->text == "edge"            ? connection_role::edge
                 : v->text == "route-container" ? connection_role::route_container
+                : v->text == "uplink"          ? connection_role::uplink
                                                : connection_role::normal;
+      if (ep.role == connection_role::uplink && std::string_view(type) == "listener") {
+        fail(v->line, type, "role 'uplink' is for connectors: this router connects up");
+      }
     }
     a.num("cost", ep.cost);
     a.str("sslProfile", ep.ssl_profile);

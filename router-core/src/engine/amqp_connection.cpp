@@ -693,7 +693,8 @@ void amqp_connection::handle_attach(session& s, amqp::attach& a) {
   auto l = std::make_unique<link>();
   l->owner = this;
   l->inter_router = settings_.role == connection_role::inter_router ||
-                     settings_.role == connection_role::edge;
+                    settings_.role == connection_role::edge ||
+                    settings_.role == connection_role::uplink;
   l->sess = &s;
   l->remote_handle = a.handle;
   l->name = a.name;
@@ -974,7 +975,8 @@ link* amqp_connection::attach_link(link_kind kind, const std::string& name,
   auto l = std::make_unique<link>();
   l->owner = this;
   l->inter_router = settings_.role == connection_role::inter_router ||
-                     settings_.role == connection_role::edge;
+                    settings_.role == connection_role::edge ||
+                    settings_.role == connection_role::uplink;
   l->sess = &s;
   l->name = name;
   l->id = next_link_id_++;
@@ -993,8 +995,8 @@ link* amqp_connection::attach_link(link_kind kind, const std::string& name,
   a.snd_settle_mode = snd_mode;
   a.source = amqp::terminus{};
   a.target = amqp::terminus{};
-  if (kind == link_kind::incoming) a.source->address = address;
-  else a.target->address = address;
+  // An empty address is an anonymous link: no address at all, as AMQP says (not "").
+  if (!address.empty()) (kind == link_kind::incoming ? a.source : a.target)->address = address;
   if (kind == link_kind::outgoing) a.initial_delivery_count = 0;
   amqp::append_frame(out_, s.channel, a);
   owner_.mark_dirty(this);

@@ -163,6 +163,7 @@ const char* role_name(connection_role r) {
     case connection_role::inter_router: return "inter-router";
     case connection_role::edge: return "edge";
     case connection_role::route_container: return "route-container";
+    case connection_role::uplink: return "uplink";
     case connection_role::normal: break;
   }
   return "normal";

@@ -59,6 +59,13 @@ struct delivery {
   unsigned origin_shard = 0;
   std::uint32_t origin_token = 0;
   std::string address_key;          // remote-origin deliveries: where they were sent
+  // Streaming across shards (a delivery routed to another shard while still arriving): the
+  // origin sends its bytes on as they come (cross_message kind::stream) and keeps counting
+  // them against the sender's session window until the target reports them written
+  // (kind::consumed), so a slow receiver on the target shard slows the sender down.
+  std::size_t remote_in_flight = 0;     // origin: sent to the target, not yet reported written
+  bool remote_stream = false;           // target: more bytes are to come from the origin
+  std::size_t consumed_unreported = 0;  // target: written since the last kind::consumed
 
   amqp::byte_buffer pending;        // received, not yet written to out_link
   std::size_t pending_offset = 0;   // bytes at the front of `pending` already written

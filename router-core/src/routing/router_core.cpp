@@ -20,6 +20,10 @@ amqp::delivery_state make_state(amqp::delivery_state::kind k, bool failed = fals
   return s;
 }
 
+std::uint64_t stream_key(unsigned origin_shard, std::uint32_t token) {
+  return (static_cast<std::uint64_t>(origin_shard) << 32) | token;
+}
+
 bool is_terminal(amqp::delivery_state::kind k) {
   using kind = amqp::delivery_state::kind;
   return k == kind::accepted || k == kind::rejected || k == kind::released ||
@@ -41,6 +45,7 @@ router_core::router_core(std::string router_id, address_matcher matcher, shard_g
 router_core::~router_core() {
   // Deliveries still waiting for another shard's outcome at shutdown belong to nobody else.
   remote_waiting_.for_each([](std::uint32_t, delivery* d) { delete d; });
+  for (auto& entry : remote_streams_) delete entry.second;
   for (delivery* d : free_list_) delete d;
 }
 
@@ -56,7 +61,9 @@ delivery* router_core::allocate() {
 void router_core::maybe_free(delivery* d) {
   // Forwarding may already have returned d to the pool inside the caller's call chain.
   if (d->freed) return;
-  if (d->queued || d->in_tracked || d->out_tracked || d->awaiting_remote) return;
+  if (d->queued || d->in_tracked || d->out_tracked || d->awaiting_remote || d->remote_stream) {
+    return;
+  }
   if (d->in_link != nullptr && d->in_link->current == d) return;
   detach_live(*d);
   --live_deliveries_;
@@ -84,9 +91,8 @@ void router_core::detach_live(delivery& d) {
   if (d.in_prev != nullptr) d.in_prev->in_next = d.in_next;
   else d.in_link->live_head = d.in_next;
   if (d.in_next != nullptr) d.in_next->in_prev = d.in_prev;
-  if (d.held_size() != 0 && d.remote_shard < 0) {
-    d.in_link->sess->pending_bytes -= d.held_size();
-  }
+  d.in_link->sess->pending_bytes -= d.held_size() + d.remote_in_flight;
+  d.remote_in_flight = 0;
   d.in_prev = d.in_next = nullptr;
   d.in_link = nullptr;
 }
@@ -113,7 +119,7 @@ amqp_connection* router_core::find_route_container(const std::string& connection
 
 void router_core::connection_opened(amqp_connection& c) {
   if (c.settings().role == connection_role::inter_router ||
-      c.settings().role == connection_role::edge) {
+      c.settings().role == connection_role::edge || c.settings().role == connection_role::uplink) {
     if (on_neighbour) on_neighbour(c, true);
     return;
   }
@@ -148,7 +154,8 @@ void router_core::connection_opened(amqp_connection& c) {
 void router_core::connection_closed(amqp_connection& c) {
   std::erase(route_containers_, &c);
   if ((c.settings().role == connection_role::inter_router ||
-       c.settings().role == connection_role::edge) &&
+       c.settings().role == connection_role::edge ||
+       c.settings().role == connection_role::uplink) &&
       on_neighbour) {
     on_neighbour(c, false);
   }
@@ -215,7 +222,9 @@ router_core::attach_decision router_core::link_attached(link& l) {
     std::snprintf(buf, sizeof buf, "temp.%08llx%06llx",
                   static_cast<unsigned long long>(dynamic_salt_ & 0xffffffffu),
                   static_cast<unsigned long long>(++dynamic_counter_));
-    l.address = "amqp:/_topo/0/" + router_id_ + "/" + buf;
+    l.address = (dynamic_address_prefix.empty() ? "amqp:/_topo/0/" + router_id_ + "/"
+                                                : dynamic_address_prefix) +
+                buf;
   }
   decision.address = l.address;
   if (l.address.empty()) {
@@ -258,6 +267,7 @@ router_core::attach_decision router_core::link_attached(link& l) {
 }
 
 void router_core::link_detached(link& l) {
+  if (l.inter_router && on_mesh_link_gone) on_mesh_link_gone(l);
   if (link* partner = l.peer) {
     // A link-routed pair lives and dies together.
     l.peer = nullptr;
@@ -367,6 +377,15 @@ void router_core::bind_mesh_link(link& l, const std::string& key, unsigned cost)
   add_consumer(a, l);
 }
 
+void router_core::bind_mesh_source(link& l, const std::string& key) {
+  l.inter_router = true;
+  l.address = key;
+  address_entry& a = addresses_.get(key);
+  l.addr = &a;
+  a.producers.push_back(&l);
+  l.capacity = l.owner->settings().link_capacity;
+}
+
 void router_core::add_consumer(address_entry& a, link& l) {
   const bool first_here = a.consumers.empty();
   a.consumers.push_back(&l);
@@ -431,6 +450,107 @@ void router_core::send_remote(delivery& d, unsigned shard, const std::string& ke
   credit_restored(d);
 }
 
+void router_core::move_held_to_flight(delivery& d, amqp::byte_buffer& out) {
+  // Still counted against the sender's session window until the target reports them written.
+  out.assign(d.held().begin(), d.held().end());
+  d.remote_in_flight += d.held_size();
+  d.pending.clear();
+  d.pending_offset = 0;
+}
+
+void router_core::start_remote_stream(delivery& d, unsigned shard, const std::string& key) {
+  cross_message m;
+  m.type = cross_message::kind::forward;
+  m.from = shard_index_;
+  m.address = key;
+  m.presettled = d.in_settled;
+  m.message_format = d.message_format;
+  m.more = true;
+  d.routed = true;
+  // Every stream has a token, settled or not: later chunks and progress reports name it.
+  m.token = next_token_++;
+  if (m.token == 0) m.token = next_token_++;
+  if (!remote_waiting_.insert(m.token, &d)) {
+    no_destination(d);  // window overflow: cannot track it; released, the rest swallowed
+    d.discard = true;
+    return;
+  }
+  d.awaiting_remote = true;
+  d.remote_token = m.token;
+  d.remote_shard = static_cast<int>(shard);
+  move_held_to_flight(d, m.bytes);
+  post_(shard, std::move(m));
+  ++counters_.deliveries_egress;
+}
+
+void router_core::continue_remote_stream(delivery& d) {
+  cross_message m;
+  m.type = cross_message::kind::stream;
+  m.from = shard_index_;
+  m.token = d.remote_token;
+  m.more = d.receiving;
+  move_held_to_flight(d, m.bytes);
+  post_(static_cast<unsigned>(d.remote_shard), std::move(m));
+  if (!d.receiving) end_remote_stream(d);
+}
+
+void router_core::abort_remote_stream(delivery& d) {
+  cross_message m;
+  m.type = cross_message::kind::stream;
+  m.from = shard_index_;
+  m.token = d.remote_token;
+  m.aborted = true;
+  post_(static_cast<unsigned>(d.remote_shard), std::move(m));
+  end_remote_stream(d);
+  // An aborted delivery has no outcome: stop waiting for one.
+  if (d.awaiting_remote) {
+    remote_waiting_.erase(d.remote_token);
+    d.awaiting_remote = false;
+  }
+}
+
+void router_core::end_remote_stream(delivery& d) {
+  // The last bytes are on their way: the sender's window need not wait for them.
+  if (d.in_link != nullptr && d.remote_in_flight != 0) {
+    d.in_link->sess->pending_bytes -= d.remote_in_flight;
+    d.in_link->owner->window_may_open(*d.in_link->sess);
+  }
+  d.remote_in_flight = 0;
+  d.remote_shard = -1;
+  if (d.awaiting_remote && (d.in_settled || !d.in_tracked)) {
+    // No outcome will come back for a settled delivery.
+    remote_waiting_.erase(d.remote_token);
+    d.awaiting_remote = false;
+  }
+  credit_restored(d);
+}
+
+void router_core::end_target_stream(delivery& d) {
+  remote_streams_.erase(stream_key(d.origin_shard, d.origin_token));
+  d.remote_stream = false;
+  if (d.receiving && d.outcome_sent) {
+    // Settled before it was complete: what is still to come is dropped at the door (the
+    // stream entry is gone), and a receiver already part way through is told to forget it.
+    d.receiving = false;
+    d.discard = true;
+    if (d.queued && d.out_started) abort_outgoing(d);
+  }
+  d.receiving = false;
+}
+
+void router_core::report_consumed(delivery& d, std::size_t n) {
+  d.consumed_unreported += n;
+  // Batched: one report per 16 KiB written, or when the delivery has nothing left held.
+  if (d.consumed_unreported < 16384 && d.held_size() != 0) return;
+  cross_message m;
+  m.type = cross_message::kind::consumed;
+  m.from = shard_index_;
+  m.token = d.origin_token;
+  m.count = d.consumed_unreported;
+  d.consumed_unreported = 0;
+  post_(d.origin_shard, std::move(m));
+}
+
 void router_core::on_cross_message(cross_message& m) {
   switch (m.type) {
     case cross_message::kind::task:
@@ -442,12 +562,63 @@ void router_core::on_cross_message(cross_message& m) {
       return;
     }
     case cross_message::kind::outcome: {
+      if (!m.final) {
+        // Streaming progress from the receiver on the other shard, to the sender unsettled.
+        delivery* d = remote_waiting_.find(m.token);
+        if (d == nullptr || d->in_link == nullptr || !d->in_tracked) return;
+        amqp::delivery_state state = make_state(m.state);
+        state.section_number = m.section_number;
+        state.section_offset = m.section_offset;
+        d->in_link->owner->queue_disposition(*d->in_link->sess, amqp::role::receiver, d->in_id,
+                                             false, state);
+        return;
+      }
       delivery* d = remote_waiting_.erase(m.token);
       if (d == nullptr) return;
       d->awaiting_remote = false;
+      if (d->remote_shard >= 0) {
+        // Settled over there while still arriving here: the rest is swallowed.
+        d->discard = d->receiving;
+        consume_pending(*d, d->held_size());
+        end_remote_stream(*d);
+      }
       amqp::delivery_state state = make_state(m.state, m.delivery_failed);
       state.undeliverable_here = m.undeliverable_here;
       finish_ingress(*d, state, true);
+      maybe_free(d);
+      return;
+    }
+    case cross_message::kind::consumed: {
+      delivery* d = remote_waiting_.find(m.token);
+      if (d == nullptr || d->remote_shard < 0) return;
+      const std::size_t n = std::min<std::size_t>(m.count, d->remote_in_flight);
+      d->remote_in_flight -= n;
+      if (d->in_link != nullptr) {
+        d->in_link->sess->pending_bytes -= n;
+        d->in_link->owner->window_may_open(*d->in_link->sess);
+      }
+      return;
+    }
+    case cross_message::kind::stream: {
+      auto it = remote_streams_.find(stream_key(m.from, m.token));
+      if (it == remote_streams_.end()) return;  // already settled or released here
+      delivery* d = it->second;
+      if (m.aborted) {
+        end_target_stream(*d);
+        d->aborted = true;
+        consume_pending(*d, d->held_size());
+        abort_outgoing(*d);
+        maybe_free(d);
+        return;
+      }
+      if (!m.more) end_target_stream(*d);
+      if (d->discard) {
+        // Swallowed (nobody takes it here): counted as written so the sender is not held up.
+        if (d->remote_stream) report_consumed(*d, m.bytes.size());
+      } else {
+        add_pending(*d, m.bytes);
+      }
+      if (d->out_link != nullptr && d->queued) pump(*d->out_link);
       maybe_free(d);
       return;
     }
@@ -460,6 +631,11 @@ void router_core::on_cross_message(cross_message& m) {
       d->message_format = m.message_format;
       d->pending = std::move(m.bytes);
       d->address_key = m.address;
+      if (m.more) {
+        d->receiving = true;
+        d->remote_stream = true;
+        remote_streams_[stream_key(m.from, m.token)] = d;
+      }
       ++counters_.deliveries_ingress;
       address_entry* a = addresses_.find(m.address);
       if (a != nullptr && a->dist == distribution::multicast) {
@@ -512,11 +688,8 @@ void router_core::credit_restored(delivery& d) {
 
 void router_core::add_pending(delivery& d, amqp::bytes_view bytes) {
   d.pending.insert(d.pending.end(), bytes.begin(), bytes.end());
-  // Held bytes shrink the sender's session window (amqp_connection::update_windows). A message
-  // crossing to another shard is sent whole, so it is not counted (it could never complete).
-  if (d.in_link != nullptr && d.remote_shard < 0) {
-    d.in_link->sess->pending_bytes += bytes.size();
-  }
+  // Held bytes shrink the sender's session window (amqp_connection::update_windows).
+  if (d.in_link != nullptr) d.in_link->sess->pending_bytes += bytes.size();
 }
 
 void router_core::consume_pending(delivery& d, std::size_t n) {
@@ -535,10 +708,11 @@ void router_core::consume_pending(delivery& d, std::size_t n) {
       d.pending_offset = 0;
     }
   }
-  if (d.in_link != nullptr && d.remote_shard < 0) {
+  if (d.in_link != nullptr) {
     d.in_link->sess->pending_bytes -= n;
     d.in_link->owner->window_may_open(*d.in_link->sess);
   }
+  if (d.remote_stream) report_consumed(d, n);
 }
 
 void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view payload) {
@@ -675,14 +849,15 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
     }
   } else if (d->out_link != nullptr && d->queued) {
     pump(*d->out_link);
-  } else if (!d->receiving && d->remote_shard >= 0) {
-    send_remote(*d, static_cast<unsigned>(d->remote_shard), d->address_key);
+  } else if (d->remote_shard >= 0) {
+    continue_remote_stream(*d);
   }
   maybe_free(d);
 }
 
 void router_core::abort_outgoing(delivery& d) {
   ++counters_.deliveries_aborted;
+  if (d.remote_shard >= 0) abort_remote_stream(d);
   if (!d.queued) return;
   link& out = *d.out_link;
   if (d.out_started) {
@@ -794,12 +969,7 @@ bool router_core::route(delivery& d) {
     const int shard = group_->pick_remote(shard_index_, *key);
     if (shard >= 0) {
       if (d.receiving) {
-        d.routed = true;
-        if (d.in_link != nullptr) {  // from now on held outside the session window
-          d.in_link->sess->pending_bytes -= d.held_size();
-        }
-        d.remote_shard = shard;
-        d.address_key = *key;
+        start_remote_stream(d, static_cast<unsigned>(shard), *key);
         return true;
       }
       send_remote(d, static_cast<unsigned>(shard), *key);
@@ -1006,6 +1176,8 @@ void router_core::forwarded(delivery& d) {
 }
 
 void router_core::no_destination(delivery& d) {
+  // A stream from another shard keeps arriving until its end: swallow it.
+  if (d.remote_stream) d.discard = true;
   consume_pending(d, d.held_size());
   if (d.in_settled) {
     ++counters_.dropped_presettled;
@@ -1032,6 +1204,7 @@ void router_core::finish_ingress(delivery& d, const amqp::delivery_state& state,
     m.delivery_failed = state.delivery_failed;
     m.undeliverable_here = state.undeliverable_here;
     post_(d.origin_shard, std::move(m));
+    if (d.remote_stream) end_target_stream(d);
     return;
   }
   if (d.in_link == nullptr || !d.in_tracked) return;
@@ -1068,6 +1241,19 @@ void router_core::disposition(session& s, amqp::role peer_role, std::uint32_t id
       // adaptor's byte window rides on it, so it goes back to the sender unsettled.
       d->in_link->owner->queue_disposition(*d->in_link->sess, amqp::role::receiver, d->in_id,
                                            false, state);
+      return;
+    }
+    if (state.type == amqp::delivery_state::kind::received && !settled && d->remote_origin) {
+      if (d->in_settled || d->origin_token == 0 || d->outcome_sent) return;
+      cross_message m;
+      m.type = cross_message::kind::outcome;
+      m.from = shard_index_;
+      m.token = d->origin_token;
+      m.state = state.type;
+      m.final = false;
+      m.section_number = state.section_number;
+      m.section_offset = state.section_offset;
+      post_(d->origin_shard, std::move(m));
       return;
     }
     if (is_terminal(state.type) && sender_waits) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "amqp/performatives.hpp"
@@ -93,6 +94,15 @@ class router_core {
   std::string default_route_key;
   // Binds a router-initiated outgoing link on an inter-router connection as a consumer of key.
   void bind_mesh_link(link& l, const std::string& key, unsigned cost);
+  // Binds a router-initiated incoming link on an uplink as a producer of key (what another
+  // router sends to our local receivers of key).
+  void bind_mesh_source(link& l, const std::string& key);
+  // Called first when a link bound by bind_mesh_link/bind_mesh_source goes away, so whoever
+  // keeps it forgets it.
+  std::function<void(link& l)> on_mesh_link_gone;
+  // Dynamic (reply-to) addresses: "amqp:/_topo/0/<router id>/temp.…" by default, as qdrouterd.
+  // A router behind an uplink uses a plain address the upstream router can route.
+  std::string dynamic_address_prefix;
 
   address_table& addresses() noexcept { return addresses_; }
   const router_counters& counters() const noexcept { return counters_; }
@@ -133,6 +143,15 @@ class router_core {
   void remove_consumer(address_entry& a, link& l);
   // Sends a complete delivery to another shard's consumers of `key`.
   void send_remote(delivery& d, unsigned shard, const std::string& key);
+  // A delivery still arriving goes to another shard: its bytes so far now, the rest as they
+  // come (continue_remote_stream), in order, with the window accounting described in model.hpp.
+  void start_remote_stream(delivery& d, unsigned shard, const std::string& key);
+  void continue_remote_stream(delivery& d);
+  void abort_remote_stream(delivery& d);
+  void end_remote_stream(delivery& d);  // origin: nothing more goes to the target
+  void end_target_stream(delivery& d);  // target: nothing more is expected
+  void move_held_to_flight(delivery& d, amqp::byte_buffer& out);
+  void report_consumed(delivery& d, std::size_t n);
   void add_pending(delivery& d, amqp::bytes_view bytes);
   void credit_restored(delivery& d);
 
@@ -144,6 +163,8 @@ class router_core {
   unsigned shard_index_ = 0;
   std::function<void(unsigned, cross_message&&)> post_;
   id_window<delivery*> remote_waiting_;  // by token
+  // Target side: deliveries streaming in from another shard, by (origin shard << 32 | token).
+  std::unordered_map<std::uint64_t, delivery*> remote_streams_;
   std::uint32_t next_token_ = 1;
 
   std::string router_id_;

@@ -2,16 +2,17 @@
 
 #include <netdb.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <fstream>
-#include <map>
-#include <sstream>
 #include <latch>
+#include <map>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "fogmesh/common/log.hpp"
@@ -260,6 +261,33 @@ void router::stop() {
   std::lock_guard lock(impl_->mutex);
   impl_->stop_requested = true;
   for (shard* s : impl_->running) s->request_stop();
+}
+
+std::string router::run_until_signal() {
+  // Signals are taken synchronously by this thread; shard threads never see them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  std::thread shard_thread([this] { run(); });
+  std::string name;
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGHUP) {
+      logger()->info("SIGHUP ignored (configuration changes go through management)");
+      continue;
+    }
+    name = strsignal(sig);
+    logger()->info("received {}, shutting down", name);
+    break;
+  }
+  stop();
+  shard_thread.join();
+  return name;
 }
 
 std::vector<std::uint16_t> router::listener_ports() const { return impl_->ports; }

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -414,6 +415,10 @@ bool shard::remove_adaptor(const std::string& name) {
 }
 
 void shard::neighbour_changed(amqp_connection& c, bool up) {
+  if (c.settings().role == connection_role::uplink) {
+    uplink_changed(c, up);
+    return;
+  }
   const router_mode mode = config_.router.mode;
   const bool edge_link = c.settings().role == connection_role::edge;
   // Interior: inter-router connections and edge routers attached to us. Edge: the uplink.
@@ -476,6 +481,101 @@ void shard::edge_producer(const std::string& key, bool present) {
   for (auto& [conn, links] : neighbours_) {
     if (!conn->closed()) attach_mesh_links(*conn, links);
   }
+  for (auto& [conn, links] : uplinks_) {
+    if (!conn->closed()) attach_uplink_links(*conn, links);
+  }
+}
+
+namespace {
+
+// Addresses that stay inside this router: management, mesh control, topological and waypoint
+// phase keys. Everything else is offered over an uplink.
+bool router_internal(const std::string& key) {
+  return key.starts_with("_local/") || key.starts_with("_mesh/") || key.starts_with("_topo/") ||
+         key.starts_with("amqp:/_topo/") || key.starts_with("_edge/") ||
+         key.starts_with("_uplink") || key.starts_with("$") ||
+         key.find('\x1f') != std::string::npos;
+}
+
+}  // namespace
+
+void shard::uplink_changed(amqp_connection& c, bool up) {
+  if (!up) {
+    if (uplinks_.erase(&c) > 0) {
+      logger()->info("[C{}] uplink to '{}' closed", c.id(), c.container_id());
+    }
+    return;
+  }
+  uplink_links& u = uplinks_[&c];
+  logger()->info("[C{}] uplink to '{}' open: {} sender and {} receiver address(es) offered", c.id(),
+                 c.container_id(), edge_producers_.size(), uplink_consumers_.size());
+  // Messages whose `to` has no consumer here go up on one anonymous link.
+  if (link* anonymous = c.attach_link(link_kind::outgoing, "fogmesh.uplink", "",
+                                      amqp::sender_settle_mode::unsettled)) {
+    core_.bind_mesh_link(*anonymous, core_.default_route_key, 1);
+    u.anonymous = anonymous;
+  }
+  attach_uplink_links(c, u);
+}
+
+void shard::uplink_consumer(const std::string& key, bool present) {
+  if (router_internal(key)) return;
+  auto& count = uplink_consumers_[key];
+  count += present ? 1 : -1;
+  if (count <= 0) uplink_consumers_.erase(key);
+  for (auto& [conn, links] : uplinks_) {
+    if (!conn->closed()) attach_uplink_links(*conn, links);
+  }
+}
+
+void shard::attach_uplink_links(amqp_connection& c, uplink_links& u) {
+  auto keep_in_step = [&](link_kind kind, const std::map<std::string, int>& wanted,
+                          std::map<std::string, link*>& have) {
+    std::vector<link*> gone;
+    for (auto it = have.begin(); it != have.end();) {
+      if (wanted.count(it->first)) {
+        ++it;
+        continue;
+      }
+      gone.push_back(it->second);
+      it = have.erase(it);
+    }
+    for (link* l : gone) {
+      core_.link_detached(*l);
+      c.detach_link(*l, nullptr);
+    }
+    for (const auto& entry : wanted) {
+      const std::string& address = entry.first;
+      if (router_internal(address) || have.count(address)) continue;
+      const bool out = kind == link_kind::outgoing;
+      link* l = c.attach_link(
+          kind, std::string(out ? "fogmesh.uplink.out/" : "fogmesh.uplink.in/") + address, address,
+          amqp::sender_settle_mode::unsettled);
+      if (l == nullptr) continue;
+      if (out)
+        core_.bind_mesh_link(*l, address, 1);
+      else
+        core_.bind_mesh_source(*l, address);
+      have[address] = l;
+    }
+  };
+  keep_in_step(link_kind::outgoing, edge_producers_, u.out);
+  keep_in_step(link_kind::incoming, uplink_consumers_, u.in);
+}
+
+void shard::mesh_link_gone(link& l) {
+  auto forget = [&l](std::map<std::string, link*>& links) {
+    std::erase_if(links, [&l](const auto& entry) { return entry.second == &l; });
+  };
+  for (auto& [conn, n] : neighbours_) {
+    if (static_cast<link_owner*>(conn) == l.owner) forget(n.data);
+  }
+  for (auto& [conn, u] : uplinks_) {
+    if (static_cast<link_owner*>(conn) != l.owner) continue;
+    forget(u.out);
+    forget(u.in);
+    if (u.anonymous == &l) u.anonymous = nullptr;
+  }
 }
 
 void shard::attach_mesh_links(amqp_connection& c, neighbour_links& n) {
@@ -498,9 +598,9 @@ void shard::attach_mesh_links(amqp_connection& c, neighbour_links& n) {
       continue;
     }
     // No longer a route through this neighbour: what is queued goes elsewhere (or back).
+    it = n.data.erase(it);
     core_.link_detached(*l);
     c.detach_link(*l, nullptr);
-    it = n.data.erase(it);
   }
   for (const auto& [address, cost] : wanted) {
     if (n.data.count(address)) continue;
@@ -613,6 +713,29 @@ void shard::run() {
     listener_targets_.push_back(std::make_unique<listener_target>(*this, ep));
   }
   core_.on_neighbour = [this](amqp_connection& c, bool up) { neighbour_changed(c, up); };
+  core_.on_mesh_link_gone = [this](link& l) { mesh_link_gone(l); };
+  if (config_.router.mode == router_mode::standalone) {
+    // Uplinks (connector role uplink; one may also be created through management): shard 0
+    // keeps the set of local sender and receiver addresses it offers upstream.
+    core_.default_route_key = "_uplink";
+    // A new address on shard 0 (where the uplink lives) goes up at once: a client's reply
+    // address must be attached upstream before the request that names it, on the same
+    // connection. Removals wait for the next turn: the core is still using the address entry
+    // that detaching the uplink link may free.
+    core_.on_local_producer = [this](const std::string& key, bool present) {
+      if (index_ == 0 && present) return edge_producer(key, present);
+      post_task(0, [key, present](shard& s) { s.edge_producer(key, present); });
+    };
+    core_.on_local_address = [this](const std::string& key, bool present) {
+      if (index_ == 0 && present) return uplink_consumer(key, present);
+      post_task(0, [key, present](shard& s) { s.uplink_consumer(key, present); });
+    };
+    const bool has_uplink =
+        std::any_of(config_.connectors.begin(), config_.connectors.end(),
+                    [](const connector_config& c) { return c.role == connection_role::uplink; });
+    // Reply-to addresses must be routable by the router upstream: no _topo/ form there.
+    if (has_uplink) core_.dynamic_address_prefix = router_id() + "/";
+  }
   if (config_.router.mode != router_mode::standalone) {
     const bool edge = config_.router.mode == router_mode::edge;
     if (index_ == 0) mesh_ = std::make_unique<mesh::agent>(*this, edge);

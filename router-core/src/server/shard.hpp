@@ -141,10 +141,26 @@ class shard {
   };
   std::map<amqp_connection*, neighbour_links> neighbours_;
   std::shared_ptr<const mesh::route_table> mesh_routes_;
-  std::map<std::string, int> edge_producers_;  // edge, shard 0: addresses with local senders
+  // Edge or uplink, shard 0: addresses with local senders (and, for uplinks, receivers).
+  std::map<std::string, int> edge_producers_;
+  std::map<std::string, int> uplink_consumers_;
   void neighbour_changed(amqp_connection& c, bool up);
   void edge_producer(const std::string& key, bool present);
   void attach_mesh_links(amqp_connection& c, neighbour_links& n);
+  // Uplink connections (connector role uplink, standalone router, shard 0): one anonymous
+  // sending link, a sending link per local sender address and a receiving link per local
+  // receiver address, kept in step with the addresses.
+  struct uplink_links {
+    link* anonymous = nullptr;
+    std::map<std::string, link*> out;
+    std::map<std::string, link*> in;
+  };
+  std::map<amqp_connection*, uplink_links> uplinks_;
+  void uplink_changed(amqp_connection& c, bool up);
+  void uplink_consumer(const std::string& key, bool present);
+  void attach_uplink_links(amqp_connection& c, uplink_links& u);
+  // A router-initiated mesh or uplink link went away: forget it.
+  void mesh_link_gone(link& l);
   // Declared after endpoints_: destroyed before the endpoints their links live on.
   std::vector<std::pair<std::string, std::unique_ptr<adaptor_instance>>> adaptors_;
   int wake_fd_ = -1;

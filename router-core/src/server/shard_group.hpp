@@ -28,8 +28,10 @@ class shard;
 
 struct cross_message {
   enum class kind : std::uint8_t {
-    forward,   // a complete delivery for `address` on the target shard
-    outcome,   // the final outcome of a forwarded unsettled delivery, back to its origin
+    forward,   // a delivery for `address` on the target shard (complete unless `more`)
+    stream,    // the next bytes of a forward sent with `more` (or its abort)
+    consumed,  // target -> origin: `count` more bytes of a stream were written out
+    outcome,   // the outcome of a forwarded unsettled delivery, back to its origin
     routable,  // `address` gained its first consumer somewhere: senders may get credit
     task,      // run `task` on the target shard's thread (management, runtime configuration)
   };
@@ -40,9 +42,15 @@ struct cross_message {
   amqp::byte_buffer bytes;  // forward
   bool presettled = false;
   std::uint32_t message_format = 0;
+  bool more = false;        // forward/stream: further bytes follow
+  bool aborted = false;     // stream: the sender gave up on the delivery
+  std::uint64_t count = 0;  // consumed
   amqp::delivery_state::kind state = amqp::delivery_state::kind::none;  // outcome
+  bool final = true;  // outcome: false for a non-terminal `received` (streaming progress)
   bool delivery_failed = false;
   bool undeliverable_here = false;
+  std::uint32_t section_number = 0;  // outcome, received
+  std::uint64_t section_offset = 0;
   std::function<void(shard&)> task;
 };
 

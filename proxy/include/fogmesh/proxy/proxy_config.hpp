@@ -92,7 +92,14 @@ void validate(const proxy_config& config);
 // (router_config::other): type httpListener/httpConnector/tcpListener/tcpConnector, attributes
 // name (= mapping text), host, port, address, and protocolVersion HTTP1 for http.
 std::vector<router::generic_entity> to_router_entities(const proxy_config& config);
-// The AMQP connector to the network router (role normal).
+// The AMQP connector to the network router: role uplink, a plain client connection over which
+// the proxy attaches a link per address it sends to or receives from, so the network router can
+// be fogmesh-router or qdrouterd (ioFog's), on its normal (messaging) listener.
 router::connector_config network_router_connector(const proxy_config& config);
+
+// The whole configuration of fogmesh-proxy as fogmesh-router config text (brace syntax): a
+// standalone router `router_id` with one worker thread, the uplink connector and the adaptor
+// entities. `fogmesh-proxy --print-config` shows it; router::parse_config loads it.
+std::string standalone_router_config(const proxy_config& config, const std::string& router_id);
 
 }  // namespace fogmesh::proxy

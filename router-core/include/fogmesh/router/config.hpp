@@ -34,7 +34,10 @@ class config_error : public std::runtime_error {
 };
 
 enum class router_mode { standalone, interior, edge };
-enum class connection_role { normal, inter_router, edge, route_container };
+// uplink (fogmesh): a standalone router's client connection to another router (ours or
+// qdrouterd), over which it attaches a link per local sender address, per local receiver address
+// and one anonymous link, so its local clients reach that router's addresses and vice versa.
+enum class connection_role { normal, inter_router, edge, route_container, uplink };
 enum class distribution { balanced, closest, multicast, unavailable };
 enum class strip_annotations { both, in, out, no };
 enum class link_direction { in, out };

@@ -25,6 +25,12 @@ class router {
   // Thread-safe; returns at once. run() returns shortly after.
   void stop();
 
+  // For a program's main thread: runs the router on a thread of its own until SIGTERM or SIGINT,
+  // then stops it and returns the signal's name. SIGHUP is logged and ignored. Blocks those
+  // signals in the calling thread first, so call it before starting any other thread; SIGPIPE is
+  // ignored process-wide.
+  std::string run_until_signal();
+
   // The port each listener is bound to, in config order.
   std::vector<std::uint16_t> listener_ports() const;
   const router_config& config() const noexcept;
