@@ -271,6 +271,17 @@ http_response delete_node(request_context& ctx) {
   return empty_response(204);
 }
 
+// The tunnel the agent must open (or keep closed); the only place its password goes out.
+http_response tunnel_get(request_context& ctx) {
+  auto rows = ctx.tx().exec_params(
+      "SELECT json_build_object('username', username, 'password', password, 'host', host, "
+      "'rsakey', rsa_key, 'lport', lport, 'rport', rport, 'closed', closed)::text FROM tunnels "
+      "WHERE iofog_uuid = $1",
+      ctx.fog_uuid);
+  if (rows.empty()) throw not_found("Tunnel not found");
+  return raw_json_response(200, "{\"tunnel\":" + std::string(rows[0][0].c_str()) + "}");
+}
+
 }  // namespace
 
 void register_agent_routes(app& a) {
@@ -293,9 +304,7 @@ void register_agent_routes(app& a) {
       {"PUT", "/agent/hal/usb", auth_kind::agent, hal_put("usb_info"), "Upload USB info", 204});
   a.add_route({"DELETE", "/agent/delete-node", auth_kind::agent, delete_node,
                "Agent removes its node", 204});
-  a.add_route({"GET", "/agent/tunnel", auth_kind::agent,
-               [](request_context&) -> http_response { throw not_found("Tunnel not found"); },
-               "SSH tunnel settings"});
+  a.add_route({"GET", "/agent/tunnel", auth_kind::agent, tunnel_get, "SSH tunnel settings"});
   a.add_route({"GET", "/agent/strace", auth_kind::agent,
                [](request_context&) {
                  return json_response(200, json::object{{"straceValues", json::array{}}});

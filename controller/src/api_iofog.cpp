@@ -177,10 +177,11 @@ http_response fog_create(request_context& ctx) {
   } catch (const pqxx::not_null_violation&) {
     throw validation_error("A required field is null");
   }
+  // No agent runs this fog yet, and a new agent syncs everything at its start: creating its
+  // router microservice is no news for it (other agents still hear of what changes for them).
+  quiet_changes(ctx.tx(), uuid);
   sync_fog_router(ctx.tx(), uuid);
-  // No agent runs this fog yet, and a new agent syncs everything at its start: creating the
-  // router microservice is no news for anyone.
-  ctx.tx().exec_params0("DELETE FROM change_tracking WHERE fog_uuid = $1", uuid);
+  quiet_changes(ctx.tx(), "");
   http_response resp = json_response(201, json::object{{"uuid", uuid}});
   return resp;
 }
@@ -301,6 +302,85 @@ handler_fn hal_handler(const char* column) {
   };
 }
 
+// --- SSH reverse tunnels (upstream's tunnel-service) ---
+
+std::string config_value(request_context& ctx, const char* key, const std::string& fallback) {
+  auto rows = ctx.tx().exec_params("SELECT value FROM controller_config WHERE key = $1", key);
+  return rows.empty() ? fallback : std::string(rows[0][0].c_str());
+}
+
+http_response tunnel_patch(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  owned_fog(ctx, uuid);
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  auto action = r.enumeration("action", {"open", "close"}, true);
+  if (*action == "close") {
+    ctx.tx().exec_params0("UPDATE tunnels SET closed = true WHERE iofog_uuid = $1", uuid);
+    raise_change(ctx.tx(), uuid, {"tunnel"});
+    return empty_response(204);
+  }
+  // Settings: the request's, else the controller config's.
+  std::string host = r.str("host").value_or(config_value(ctx, "tunnel-host", ""));
+  if (host.empty()) {
+    throw validation_error("Tunnel host is not configured (config key 'tunnel-host')");
+  }
+  std::string username = r.str("username").value_or(config_value(ctx, "tunnel-username", ""));
+  std::string password = r.str("password").value_or(config_value(ctx, "tunnel-password", ""));
+  std::string rsa_key = r.str("rsakey").value_or(config_value(ctx, "tunnel-rsa-key", ""));
+  int64_t lport = 22;
+  if (auto lp = r.integer("lport", false, 1, 65535)) {
+    lport = *lp;
+  } else {
+    try {
+      lport = std::stoll(config_value(ctx, "tunnel-lport", "22"));
+    } catch (const std::exception&) {
+      throw validation_error("Invalid config value for 'tunnel-lport'");
+    }
+  }
+  int64_t start = 2000, end = 10000;
+  std::string range = config_value(ctx, "tunnel-port-range", "2000-10000");
+  try {
+    auto dash = range.find('-');
+    start = std::stoll(range.substr(0, dash));
+    end = std::stoll(range.substr(dash + 1));
+  } catch (const std::exception&) {
+    throw validation_error("Invalid config value for 'tunnel-port-range'");
+  }
+  // A random free remote port on that host (other agents' open tunnels hold theirs).
+  auto free = ctx.tx().exec_params(
+      "SELECT c FROM generate_series($2::integer, $3::integer) c WHERE NOT EXISTS (SELECT 1 FROM "
+      "tunnels t WHERE t.host = $1 AND t.rport = c AND NOT t.closed AND t.iofog_uuid <> $4) "
+      "ORDER BY random() LIMIT 1",
+      host, start, end, uuid);
+  if (free.empty()) throw validation_error("No available tunnel port on '" + host + "'");
+  try {
+    ctx.tx().exec_params0(
+        "INSERT INTO tunnels (iofog_uuid, username, password, host, rsa_key, lport, rport, closed) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, false) ON CONFLICT (iofog_uuid) DO UPDATE SET "
+        "username = EXCLUDED.username, password = EXCLUDED.password, host = EXCLUDED.host, "
+        "rsa_key = EXCLUDED.rsa_key, lport = EXCLUDED.lport, rport = EXCLUDED.rport, closed = false",
+        uuid, username, password, host, rsa_key, lport, free[0][0].as<int64_t>());
+  } catch (const pqxx::unique_violation&) {
+    throw validation_error("No available tunnel port on '" + host + "'");
+  }
+  raise_change(ctx.tx(), uuid, {"tunnel"});
+  return empty_response(204);
+}
+
+http_response tunnel_get(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  owned_fog(ctx, uuid);
+  auto rows = ctx.tx().exec_params(
+      "SELECT username, host, rport, lport, closed FROM tunnels WHERE iofog_uuid = $1", uuid);
+  if (rows.empty()) throw not_found("Tunnel not found");
+  return json_response(200, json::object{{"username", rows[0][0].c_str()},
+                                         {"host", rows[0][1].c_str()},
+                                         {"remotePort", rows[0][2].as<int64_t>()},
+                                         {"localPort", rows[0][3].as<int64_t>()},
+                                         {"status", rows[0][4].as<bool>() ? "closed" : "open"}});
+}
+
 json::object default_router_json(request_context& ctx) {
   auto rows = ctx.tx().exec(
       "SELECT host, messaging_port, edge_router_port, inter_router_port FROM routers "
@@ -366,6 +446,10 @@ http_response router_put(request_context& ctx) {
 }  // namespace
 
 void register_iofog_routes(app& a) {
+  a.add_route({"PATCH", "/iofog/:uuid/tunnel", auth_kind::user, tunnel_patch,
+               "Open or close the agent's SSH reverse tunnel ({action: open|close})", 204});
+  a.add_route({"GET", "/iofog/:uuid/tunnel", auth_kind::user, tunnel_get,
+               "The agent's SSH reverse tunnel"});
   a.add_route({"GET", "/router", auth_kind::user, router_get, "The default router"});
   a.add_route({"PUT", "/router", auth_kind::user, router_put,
                "Create or update the default router (Kubernetes)"});

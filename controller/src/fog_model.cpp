@@ -279,7 +279,15 @@ void raise_change(pqxx::work& tx, const std::string& fog_uuid,
     cols += c;
     vals += ", true";
   }
-  tx.exec_params0("INSERT INTO change_tracking (" + cols + ") VALUES (" + vals + ")", fog_uuid);
+  // A fog being created (see quiet_changes) gets no rows: no agent runs it yet, and each row's
+  // NOTIFY would wake a later long-poll of its new agent for nothing.
+  tx.exec_params0("INSERT INTO change_tracking (" + cols + ") SELECT " + vals +
+                      " WHERE $1 IS DISTINCT FROM current_setting('fogmesh.quiet_fog', true)",
+                  fog_uuid);
+}
+
+void quiet_changes(pqxx::work& tx, const std::string& fog_uuid) {
+  tx.exec_params("SELECT set_config('fogmesh.quiet_fog', $1, true)", fog_uuid);
 }
 
 void exec_update(pqxx::work& tx, const std::string& table, const column_values& values,

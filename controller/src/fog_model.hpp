@@ -41,6 +41,10 @@ const std::string& fog_json_columns();
 void raise_change(pqxx::work& tx, const std::string& fog_uuid,
                   std::initializer_list<const char*> flag_columns);
 
+// Until the transaction ends (or another call), raise_change() ignores this fog: used while a
+// fog is created. An empty uuid ends it.
+void quiet_changes(pqxx::work& tx, const std::string& fog_uuid);
+
 // INSERT/UPDATE builders over column_values with positional parameters.
 void exec_update(pqxx::work& tx, const std::string& table, const column_values& values,
                  const std::string& where_sql, const std::vector<std::string>& where_params);

@@ -190,5 +190,73 @@ TEST_F(iofog_api, ProvisioningKeysAndCommands) {
   EXPECT_TRUE(hw.json().at("info").is_null());
 }
 
+TEST_F(iofog_api, TunnelOpenCloseAndAgentView) {
+  std::string token = new_user_token();
+  std::string other = new_user_token();
+  std::string f1 = create_fog(token, "tunnel-1");
+  std::string f2 = create_fog(token, "tunnel-2");
+  std::string f3 = create_fog(token, "tunnel-3");
+  std::string agent = provision_agent(token, f1);
+  expect_error(get("/api/v3/iofog/" + f1 + "/tunnel", token), 404, "NotFoundError",
+               "Tunnel not found");
+  expect_error(get("/api/v3/agent/tunnel", agent), 404, "NotFoundError", "Tunnel not found");
+  expect_error(patch("/api/v3/iofog/" + f1 + "/tunnel", R"({"action":"sideways"})", token), 400,
+               "ValidationError");
+  expect_error(patch("/api/v3/iofog/" + f1 + "/tunnel", "{}", token), 400, "ValidationError",
+               "Required field 'action' is missing");
+  expect_error(patch("/api/v3/iofog/" + f1 + "/tunnel", R"({"action":"open"})", token), 400,
+               "ValidationError", "Tunnel host is not configured");
+  expect_error(patch("/api/v3/iofog/" + f1 + "/tunnel", R"({"action":"open"})", other), 404,
+               "NotFoundError", "Invalid ioFog UUID");
+
+  for (auto [k, v] : {std::pair{"tunnel-host", "tunnel.example.com"},
+                      std::pair{"tunnel-username", "fog"},
+                      std::pair{"tunnel-port-range", "5000-5001"}}) {
+    ASSERT_EQ(put("/api/v3/config", R"({"key":")" + std::string(k) + R"(","value":")" + v + "\"}",
+                  token)
+                  .status,
+              200);
+  }
+  auto ch = get("/api/v3/agent/config/changes", agent).json();
+  if (ch.as_object().contains("lastUpdated")) {
+    patch("/api/v3/agent/config/changes",
+          R"({"lastUpdated":")" + std::string(ch.at("lastUpdated").as_string()) + "\"}", agent);
+  }
+  ASSERT_EQ(
+      patch("/api/v3/iofog/" + f1 + "/tunnel", R"({"action":"open","password":"s3cret"})", token)
+          .status,
+      204);
+  EXPECT_EQ(get("/api/v3/agent/config/changes", agent).json().at("tunnel"), true);
+  auto t = get("/api/v3/iofog/" + f1 + "/tunnel", token);
+  ASSERT_EQ(t.status, 200) << t.body;
+  auto tj = t.json();
+  EXPECT_EQ(tj.at("username"), "fog");
+  EXPECT_EQ(tj.at("host"), "tunnel.example.com");
+  EXPECT_EQ(tj.at("localPort"), 22);
+  EXPECT_EQ(tj.at("status"), "open");
+  EXPECT_FALSE(tj.as_object().contains("password"));
+  int64_t rport1 = tj.at("remotePort").as_int64();
+  EXPECT_TRUE(rport1 == 5000 || rport1 == 5001) << rport1;
+  auto at = get("/api/v3/agent/tunnel", agent);
+  ASSERT_EQ(at.status, 200) << at.body;
+  EXPECT_EQ(at.json().at("tunnel"),
+            json::parse(R"({"username":"fog","password":"s3cret","host":"tunnel.example.com",
+                            "rsakey":"","lport":22,"rport":)" +
+                        std::to_string(rport1) + R"(,"closed":false})"));
+
+  // Remote ports are unique among open tunnels: two fit the range, the third waits for a close.
+  ASSERT_EQ(patch("/api/v3/iofog/" + f2 + "/tunnel", R"({"action":"open"})", token).status, 204);
+  EXPECT_EQ(get("/api/v3/iofog/" + f2 + "/tunnel", token).json().at("remotePort").as_int64(),
+            rport1 == 5000 ? 5001 : 5000);
+  expect_error(patch("/api/v3/iofog/" + f3 + "/tunnel", R"({"action":"open"})", token), 400,
+               "ValidationError", "No available tunnel port");
+  ASSERT_EQ(patch("/api/v3/iofog/" + f1 + "/tunnel", R"({"action":"close"})", token).status, 204);
+  EXPECT_EQ(get("/api/v3/iofog/" + f1 + "/tunnel", token).json().at("status"), "closed");
+  EXPECT_EQ(get("/api/v3/agent/tunnel", agent).json().at("tunnel").at("closed"), true);
+  EXPECT_EQ(patch("/api/v3/iofog/" + f3 + "/tunnel", R"({"action":"open"})", token).status, 204);
+  EXPECT_EQ(get("/api/v3/iofog/" + f3 + "/tunnel", token).json().at("remotePort").as_int64(),
+            rport1);
+}
+
 }  // namespace
 }  // namespace fogmesh::controller::test

@@ -106,6 +106,8 @@ TEST_F(router_api, SystemFogIsTheDefaultRouterAndEdgeRoutersConnectToIt) {
 
   std::string e = create_fog(token, "edge-1", R"("host":"10.0.0.2")");
   EXPECT_EQ(fog(token, e).at("upstreamRouters"), json::array{"default-router"});
+  // Creating a fog (and its router) is no change for the agent it does not have yet.
+  EXPECT_EQ(db().query("SELECT count(*) FROM change_tracking WHERE fog_uuid = '" + e + "'"), "0");
   auto m = router_msvc(token, e);
   ASSERT_TRUE(m.is_object());
   EXPECT_EQ(m.at("name").as_string(), "Router for Fog " + e);
