@@ -28,6 +28,7 @@
 #include "reconciler.hpp"
 #include "router_config.hpp"
 #include "router_supervisor.hpp"
+#include "router_transport.hpp"
 #include "system_info.hpp"
 
 namespace fogmesh::agent {
@@ -74,9 +75,16 @@ class agent_daemon {
     router_options.restart_backoff = std::chrono::milliseconds(std::max(100, settings_.restart_backoff_ms));
     router_options.restart_backoff_max =
         std::chrono::milliseconds(std::max(settings_.restart_backoff_ms, std::min(settings_.restart_backoff_max_ms, 30000)));
-    router_options.on_change = [this] { status_timer_.cancel(); };  // report soon
+    router_options.on_change = [this] {
+      status_timer_.cancel();  // report soon
+      update_transport_url();
+    };
     router_ = std::make_unique<router_supervisor>(io_, router_options);
     router_->start();
+    // ioMessages for microservices on other agents travel through the router.
+    transport_ = std::make_unique<router_transport>(
+        io_, [this](const std::string& receiver, const io_message& m) { bus_.deliver_inbound(receiver, m); });
+    bus_.set_remote_transport(transport_.get());
 
     local_api_options api_options;
     api_options.bind = settings_.local_api_bind;
@@ -217,6 +225,7 @@ class agent_daemon {
       api_view[m.uuid] = {m.config, token};
     }
     tokens_ = std::move(tokens);
+    transport_->set_receivers(uuids);
     bus_.set_local_microservices(uuids);
     bus_.set_routes(std::move(routes));
     api_->set_microservices(api_view);
@@ -241,6 +250,30 @@ class agent_daemon {
     }
     if (reconciler_) reconciler_->set_desired(desired_, registries_map_);
     reconcile_timer_.cancel();
+    update_transport_url();
+  }
+
+  // The message bus talks to the router this agent supervises once it is up; without one (the
+  // fog's routerMode is none) to routerHost:routerPort from the controller's config.
+  void update_transport_url() {
+    if (!transport_ || !router_) return;
+    std::string url;
+    if (!router_->status().microservice_uuid.empty()) {
+      if (router_->ready() && router_->applied()) {
+        auto ep = router_->applied()->management_endpoint();
+        if (!ep.host.empty()) {
+          url = "amqp://" + (ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host) + ":" +
+                std::to_string(ep.port);
+        }
+      }
+    } else if (identity_) {
+      auto* host = controller_config_.if_contains("routerHost");
+      int port = config_int(controller_config_, "routerPort", 0);
+      if (host && host->is_string() && !host->get_string().empty() && port > 0) {
+        url = "amqp://" + std::string(host->get_string()) + ":" + std::to_string(port);
+      }
+    }
+    transport_->set_url(url);
   }
 
   // --- container engine ---
@@ -674,6 +707,9 @@ class agent_daemon {
                    {"processedMessages", bus_.processed()},
                    {"undeliverableMessages", bus_.undeliverable()},
                    {"droppedMessages", bus_.dropped()},
+                   {"routerConnected", transport_->connected()},
+                   {"messagesSentToRouter", transport_->sent()},
+                   {"messagesFromRouter", transport_->received()},
                    {"router", router_info()},
                    {"uptimeMs", now_ms() - started_ms_}};
     return o;
@@ -723,6 +759,7 @@ class agent_daemon {
   };
   std::map<std::string, usage_sample> usage_;  // by container id
   std::set<std::string> refused_status_fields_;
+  std::unique_ptr<router_transport> transport_;
   // Last: destroyed first, stopping the router child while io_ still exists.
   std::unique_ptr<router_supervisor> router_;
 };

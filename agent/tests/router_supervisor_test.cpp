@@ -5,6 +5,7 @@
 // clearing the router microservice stops the process; a missing binary is a FAILED status
 // naming it. Waits are bounded by generous deadlines only to fail instead of hanging.
 #include "router_supervisor.hpp"
+#include "router_transport.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -252,6 +253,64 @@ TEST_F(RouterSupervisorTest, MissingBinaryIsFailedWithItsName) {
   ASSERT_TRUE(run_until([&] { return sup.status().status == "FAILED"; }, "FAILED status"));
   EXPECT_NE(sup.status().error_message.find("no-such-router"), std::string::npos) << sup.status().error_message;
   EXPECT_EQ(sup.pid(), 0);
+}
+
+// Two agents' message buses on one router: a route publisher → receiver where the receiver runs
+// on the other agent. The message crosses as JSON to the receiver's address; after the router
+// is killed and restarted by the supervisor, messages flow again.
+TEST_F(RouterSupervisorTest, MessagesBetweenTwoAgentsThroughTheRouter) {
+  const int amqp = free_port();
+  router_supervisor sup(io_, options());
+  sup.start();
+  sup.set_desired("router-ms", spec("edge-test", amqp));
+  ASSERT_TRUE(run_until([&] { return sup.ready(); }, "router ready"));
+  const std::string url = "amqp://127.0.0.1:" + std::to_string(amqp);
+
+  message_bus bus_a, bus_b;
+  router_transport a(io_, [&](const std::string& r, const io_message& m) { bus_a.deliver_inbound(r, m); });
+  router_transport b(io_, [&](const std::string& r, const io_message& m) { bus_b.deliver_inbound(r, m); });
+  bus_a.set_remote_transport(&a);
+  bus_b.set_remote_transport(&b);
+  bus_a.set_local_microservices({"publisher"});
+  bus_a.set_routes({{"publisher", {"receiver"}}});
+  bus_b.set_local_microservices({"receiver"});
+  a.set_receivers({"publisher"});
+  b.set_receivers({"receiver"});
+  a.set_url(url);
+  b.set_url(url);
+  ASSERT_TRUE(run_until([&] { return a.connected() && b.open_receivers() == 1; }, "both buses connected"));
+
+  auto publish = [&](const std::string& text) {
+    io_message m;
+    m.publisher = "publisher";
+    m.version = 4;
+    m.info_type = "text";
+    m.info_format = "utf-8";
+    m.content_data.assign(text.begin(), text.end());
+    return bus_a.publish(m);
+  };
+  std::vector<io_message> got;
+  auto take = [&] {
+    for (auto& m : bus_b.take_queued("receiver")) got.push_back(std::move(m));
+    return !got.empty();
+  };
+  auto sent = publish("hello over the mesh");
+  ASSERT_TRUE(run_until(take, "the message at the other agent"));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].id, sent.id);
+  EXPECT_EQ(got[0].publisher, "publisher");
+  EXPECT_EQ(std::string(got[0].content_data.begin(), got[0].content_data.end()), "hello over the mesh");
+  EXPECT_EQ(bus_a.undeliverable(), 0u);
+
+  // The router dies and comes back: the buses reconnect and messages flow again.
+  const pid_t before = sup.pid();
+  ASSERT_EQ(::kill(before, SIGKILL), 0);
+  ASSERT_TRUE(run_until([&] { return sup.pid() != 0 && sup.pid() != before && sup.ready(); }, "router restarted"));
+  ASSERT_TRUE(run_until([&] { return a.connected() && b.connected() && b.open_receivers() == 1; }, "buses reconnected"));
+  got.clear();
+  publish("after the restart");
+  ASSERT_TRUE(run_until(take, "a message after the router's restart"));
+  EXPECT_EQ(std::string(got[0].content_data.begin(), got[0].content_data.end()), "after the restart");
 }
 
 TEST(RouterBinary, ExplicitPathWins) {

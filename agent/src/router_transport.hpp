@@ -1,0 +1,83 @@
+// ioMessages between agents over the router mesh, as ioFog's agent does it: one AMQP
+// connection from the agent to its router; a receiver link on the address <microservice uuid>
+// for each microservice running here; a message for a receiver on another agent is sent as a
+// JSON text message (the ioMessage JSON form) to the address <receiver uuid>. The router mesh
+// carries it to the agent that consumes that address. Routes (publisher → receivers) come from
+// the controller and are applied by the message bus; this is only the wire.
+//
+// Qpid Proton C++ runs its container on a thread of its own; the agent's loop thread hands over
+// work under a mutex and gets inbound messages posted back to its io_context.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "message_bus.hpp"
+
+namespace proton {
+class container;
+class work_queue;
+}  // namespace proton
+
+namespace fogmesh::agent {
+
+class router_transport : public message_transport {
+ public:
+  using inbound_handler = std::function<void(const std::string& receiver_uuid, const io_message& message)>;
+
+  // `inbound` runs on `io`'s thread.
+  router_transport(boost::asio::io_context& io, inbound_handler inbound);
+  ~router_transport() override;
+  router_transport(const router_transport&) = delete;
+  router_transport& operator=(const router_transport&) = delete;
+
+  // "amqp://host:port", or "" to stay disconnected. A change reconnects.
+  void set_url(const std::string& url);
+  // Addresses to consume: the microservices running on this agent.
+  void set_receivers(std::set<std::string> uuids);
+  // Queues the message for the receiver's address (up to 10 000 per address while the mesh has
+  // no consumer for it or gives no credit; the oldest are dropped beyond). False when not
+  // connected.
+  bool send(const std::string& receiver_uuid, const io_message& message) override;
+
+  bool connected() const { return connected_.load(); }
+  uint64_t sent() const { return sent_.load(); }
+  uint64_t received() const { return received_.load(); }
+  uint64_t dropped() const { return dropped_.load(); }
+  // Receiver links the router has attached (tests wait for them before sending).
+  size_t open_receivers() const { return open_receivers_.load(); }
+
+ private:
+  class handler;
+  friend class handler;
+
+  void kick();  // wakes the container thread to process pending work
+
+  boost::asio::io_context& io_;
+  inbound_handler inbound_;
+  std::unique_ptr<handler> handler_;
+  std::unique_ptr<proton::container> container_;
+  std::unique_ptr<proton::work_queue> work_;
+  std::thread thread_;
+  std::atomic<bool> connected_{false};
+  std::atomic<uint64_t> sent_{0};
+  std::atomic<uint64_t> received_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::atomic<size_t> open_receivers_{0};
+
+  // Shared with the container thread.
+  std::mutex mutex_;
+  std::string url_;
+  std::set<std::string> receivers_;
+  std::map<std::string, std::deque<std::string>> outbox_;  // address -> JSON bodies
+};
+
+}  // namespace fogmesh::agent
