@@ -49,6 +49,8 @@ EOF
 }
 mkdir -p "$DIR/up/www"
 head -c 100 /dev/zero | tr '\0' 'x' > "$DIR/up/www/index.txt"
+# nginx's workers drop root (www-data): they must be able to read the page.
+chmod 755 "$DIR" "$DIR/up" "$DIR/up/www" && chmod 644 "$DIR/up/www/index.txt"
 nginx_conf "$DIR/up" "server { listen 127.0.0.1:$UP; root $DIR/up/www; location / { try_files /index.txt =404; } }"
 nginx_conf "$DIR/px" "upstream backend_ka { server 127.0.0.1:$UP; keepalive 64; }
   server { listen 127.0.0.1:$PX; location / { proxy_pass http://backend_ka;
@@ -56,23 +58,71 @@ nginx_conf "$DIR/px" "upstream backend_ka { server 127.0.0.1:$UP; keepalive 64; 
 nginx -p "$DIR/up" -c "$DIR/up/nginx.conf"
 nginx -p "$DIR/px" -c "$DIR/px/nginx.conf"
 
-cat > "$DIR/router.conf" <<EOF
-router { mode: standalone id: proxy-bench }
-listener { host: 127.0.0.1 port: 0 saslMechanisms: ANONYMOUS }
-httpListener  { name: h-in  host: 127.0.0.1 port: $RH address: bench/http protocolVersion: HTTP1 }
-httpConnector { name: h-out host: 127.0.0.1 port: $UP address: bench/http }
-tcpListener   { name: t-in  host: 127.0.0.1 port: $RT address: bench/tcp-http }
-tcpConnector  { name: t-out host: 127.0.0.1 port: $UP address: bench/tcp-http }
-tcpListener   { name: i-in  host: 127.0.0.1 port: $RI address: bench/iperf }
-tcpConnector  { name: i-out host: 127.0.0.1 port: $IP address: bench/iperf }
-EOF
-"$ROUTER" -c "$DIR/router.conf" --log-level warning > "$DIR/router.log" 2>&1 &
-ROUTER_PID=$!
-PIDS+=($ROUTER_PID)
+# One entity per block, one attribute per line (the router's config syntax). ent TYPE k=v...
+ent() { local type=$1; shift; echo "$type {"; for kv in "$@"; do echo "    ${kv/=/: }"; done; echo "}"; }
+start_router() {  # $1 name, config in $DIR/$1.conf
+  "$ROUTER" -c "$DIR/$1.conf" --log-level warning > "$DIR/$1.log" 2>&1 &
+  PIDS+=($!)
+  eval "${1}_PID=$!"
+}
+wait_http() {  # $1 port, $2 what
+  for _ in $(seq 100); do curl -sf -m 2 "http://127.0.0.1:$1/" > /dev/null && return 0; sleep 0.1; done
+  echo "$2 not serving on $1"; curl -sv -m 2 "http://127.0.0.1:$1/" 2>&1 | tail -5; curl -sv "http://127.0.0.1:$UP/" 2>&1 | tail -3; tail -n 20 "$DIR"/*.log; exit 1
+}
+
+# One router: both adaptors of each pair in it.
+{
+  ent router mode=standalone id=proxy-bench
+  ent listener host=127.0.0.1 port=0 saslMechanisms=ANONYMOUS
+  ent httpListener name=h-in host=127.0.0.1 port=$RH address=bench/http protocolVersion=HTTP1
+  ent httpConnector name=h-out host=127.0.0.1 port=$UP address=bench/http protocolVersion=HTTP1
+  ent tcpListener name=t-in host=127.0.0.1 port=$RT address=bench/tcp-http
+  ent tcpConnector name=t-out host=127.0.0.1 port=$UP address=bench/tcp-http
+  ent tcpListener name=i-in host=127.0.0.1 port=$RI address=bench/iperf
+  ent tcpConnector name=i-out host=127.0.0.1 port=$IP address=bench/iperf
+} > "$DIR/one.conf"
+start_router one
+ROUTER_PID=$one_PID
+
+# Two interior routers: the public side (listeners) and the target side (connectors).
+IR=$(port); RH2=$(port); RT2=$(port); RI2=$(port)
+{
+  ent router mode=interior id=bench-public
+  ent listener host=127.0.0.1 port=$IR role=inter-router saslMechanisms=ANONYMOUS
+  ent httpListener name=h-in host=127.0.0.1 port=$RH2 address=bench2/http protocolVersion=HTTP1
+  ent tcpListener name=t-in host=127.0.0.1 port=$RT2 address=bench2/tcp-http
+  ent tcpListener name=i-in host=127.0.0.1 port=$RI2 address=bench2/iperf
+} > "$DIR/public.conf"
+start_router public
+{
+  ent router mode=interior id=bench-target
+  ent connector host=127.0.0.1 port=$IR role=inter-router
+  ent httpConnector name=h-out host=127.0.0.1 port=$UP address=bench2/http protocolVersion=HTTP1
+  ent tcpConnector name=t-out host=127.0.0.1 port=$UP address=bench2/tcp-http
+  ent tcpConnector name=i-out host=127.0.0.1 port=$IP address=bench2/iperf
+} > "$DIR/target.conf"
+start_router target
+
+# ioFog's shape with fogmesh parts: proxy -> router -> proxy (standalone fogmesh-proxy).
+PROXY=$(dirname "$ROUTER")/../proxy/fogmesh-proxy
+NR=$(port); PH=$(port)
+{
+  ent router mode=standalone id=bench-network
+  ent listener host=127.0.0.1 port=$NR saslMechanisms=ANONYMOUS
+} > "$DIR/network.conf"
+start_router network
+if [ -x "$PROXY" ]; then
+  "$PROXY" --router 127.0.0.1:$NR --id bench-ingress --log-level warning "http:127.0.0.1:$PH=>amqp:bench3/http" > "$DIR/p1.log" 2>&1 &
+  PIDS+=($!)
+  "$PROXY" --router 127.0.0.1:$NR --id bench-egress --log-level warning "amqp:bench3/http=>http:127.0.0.1:$UP" > "$DIR/p2.log" 2>&1 &
+  PIDS+=($!)
+fi
+
 iperf3 -s -p "$IP" > "$DIR/iperf-server.log" 2>&1 &
 PIDS+=($!)
-sleep 2
-curl -sf "http://127.0.0.1:$RH/" > /dev/null || { echo "router httpListener not serving"; cat "$DIR/router.log"; exit 1; }
+wait_http "$RH" "router httpListener"
+wait_http "$RH2" "two-router httpListener"
+[ -x "$PROXY" ] && wait_http "$PH" "fogmesh-proxy pair"
 
 rss() { awk '/VmRSS/ {print $2}' /proc/$ROUTER_PID/status; }
 run_wrk() {  # $1 label, $2 port
@@ -100,6 +150,9 @@ run_wrk "nginx upstream direct" "$UP"
 run_wrk "nginx reverse proxy (keep-alive upstream)" "$PX"
 run_wrk "fogmesh-router httpListener -> httpConnector" "$RH"
 run_wrk "fogmesh-router tcpListener -> tcpConnector" "$RT"
+run_wrk "two routers, HTTP adaptors" "$RH2"
+run_wrk "two routers, TCP adaptors" "$RT2"
+[ -x "$PROXY" ] && run_wrk "fogmesh-proxy -> router -> fogmesh-proxy" "$PH"
 echo
 echo "router RSS after the HTTP runs: $(rss) KiB"
 echo
@@ -107,6 +160,7 @@ echo "| iperf3 -t ${SECS} (1 stream)                        | receiver |"
 echo "|---|---|"
 run_iperf "direct" "$IP"
 run_iperf "fogmesh-router tcpListener -> tcpConnector" "$RI"
+run_iperf "two routers" "$RI2"
 echo
 echo "router RSS after iperf3: $(rss) KiB"
 # Idle proxied TCP connections: router RSS per connection (both ends are in this router).

@@ -9,6 +9,10 @@
    outcome for every message it sent (accepted, or released/modified for those lost with B —
    never silence), no message accepted by the network is missing at the receiver, and new
    deliveries flow again through D (the test waits; it never asserts timing).
+3. Request/response across the line: a service on C answers requests from clients on A, each
+   client with a fresh dynamic reply address and sending at once. Replies travel by the
+   replying router's route to A's topological address (`_topo/0/A/...`), so none is released
+   while the new address is still being advertised.
 """
 import signal
 import time
@@ -116,6 +120,86 @@ def management_nodes(router):
         conn.close()
 
 
+class Service(MessagingHandler):
+    """Answers every request on `address` to its reply-to, through an anonymous sender."""
+
+    def __init__(self, url, address, ready):
+        super().__init__()
+        self.url, self.address, self.ready = url, address, ready
+        self.answered = 0
+
+    def on_start(self, event):
+        self.conn = event.container.connect(self.url)
+        event.container.create_receiver(self.conn, self.address)
+        self.replies = event.container.create_sender(self.conn, None)
+
+    def on_link_opened(self, event):
+        if event.receiver:
+            self.ready.set()
+
+    def on_message(self, event):
+        m = event.message
+        self.replies.send(Message(address=m.reply_to, correlation_id=m.correlation_id,
+                                  body="re:" + m.body))
+        self.answered += 1
+        if event.message.body == "stop":
+            self.conn.close()
+
+
+class Client(MessagingHandler):
+    """One request from a brand-new dynamic reply address, sent as soon as it exists."""
+
+    def __init__(self, url, address, n):
+        super().__init__()
+        self.url, self.address, self.n = url, address, n
+        self.reply = None
+
+    def on_start(self, event):
+        self.conn = event.container.connect(self.url)
+        self.receiver = event.container.create_receiver(self.conn, None, dynamic=True)
+        self.sender = event.container.create_sender(self.conn, self.address)
+
+    def on_sendable(self, event):
+        if self.receiver.remote_source.address and self.sender.credit and not self.n.get("sent"):
+            self.n["sent"] = True
+            self.sender.send(Message(reply_to=self.receiver.remote_source.address,
+                                     correlation_id=self.n["i"], body=self.n["body"]))
+
+    def on_link_opened(self, event):
+        if event.receiver == self.receiver:
+            self.on_sendable(event)
+
+    def on_message(self, event):
+        self.reply = event.message.body
+        self.conn.close()
+
+    def on_released(self, event):
+        self.reply = "RELEASED"
+        self.conn.close()
+
+    def progress(self):
+        return "reply %r" % (self.reply,)
+
+
+def request_response(args, a, c):
+    import threading
+    ready = threading.Event()
+    service = Service(c.url(), "svc.rr", ready)
+    t = threading.Thread(target=lambda: harness.run_container(service, 120, "service on C"))
+    t.start()
+    harness.check(ready.wait(harness.deadline(30)), "the service on C did not attach")
+    until_accepted(a.url(), c.url(), 1, "A reaches C")  # the line is routed
+    for i in range(20):
+        body = "stop" if i == 19 else "req-%d" % i
+        client = Client(a.url(), "svc.rr", {"i": i, "body": body})
+        harness.run_container(client, 60, "request %d across A-B-C" % i)
+        harness.check(client.reply == "re:" + body,
+                      "request %d: reply %r (a reply to a fresh address was lost)" %
+                      (i, client.reply))
+    t.join(harness.deadline(60))
+    harness.log("20 requests from fresh reply addresses on A answered from C")
+
+
 def line(args):
     a = interior(args, "A")
     b = interior(args, "B", [(a, 1)])
@@ -128,6 +212,7 @@ def line(args):
     harness.check(set(nodes) == {"B", "C"}, "router.node on A: %s" % nodes)
     harness.check(nodes["C"]["nextHop"] == "B" and nodes["C"]["cost"] == 2,
                   "A reaches C through B at cost 2: %s" % nodes["C"])
+    request_response(args, a, c)
     for r in (c, b, a):
         r.stop()
 

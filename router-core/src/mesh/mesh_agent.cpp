@@ -377,6 +377,10 @@ void agent::own_links_changed() {
   topology_dirty_ = true;
 }
 
+namespace {
+const std::string topological_prefix = "_topo/0/";
+}  // namespace
+
 void agent::recompute() {
   topology_dirty_ = false;
   // Dijkstra from us over links both ends report (a one-sided report is a link coming up or
@@ -412,6 +416,9 @@ void agent::recompute() {
     const std::string via = entry.second.second;
     if (id == id_) continue;
     next_hops_[id] = {via, cost};
+    // Every router is reachable by its topological address, whatever its addresses: replies to
+    // dynamic (reply-to) addresses `_topo/0/<id>/temp.…` follow it without waiting for a MAU.
+    routes[topological_prefix + id].emplace_back(via, cost);
     auto it = routers_.find(id);
     if (it == routers_.end()) continue;
     for (const auto& address : it->second.addresses) {
@@ -427,6 +434,7 @@ void agent::recompute() {
   }
   for (const auto& edge : edges_) {
     const std::string& edge_id = edge.first;
+    routes[topological_prefix + edge_id] = {{edge_id, 1u}};
     for (const auto& address : edge.second.addresses) {
       auto& options = routes[address];
       options.erase(std::remove_if(options.begin(), options.end(),

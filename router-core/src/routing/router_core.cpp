@@ -4,6 +4,7 @@
 #include <climits>
 #include <cstring>
 #include <random>
+#include <string_view>
 
 #include "amqp/message.hpp"
 #include "engine/amqp_connection.hpp"
@@ -24,6 +25,18 @@ std::uint64_t stream_key(unsigned origin_shard, std::uint32_t token) {
   return (static_cast<std::uint64_t>(origin_shard) << 32) | token;
 }
 
+// "_topo/0/<id>" for a topological address (`amqp:/_topo/0/<id>/…` or `_topo/0/<id>/…`) of a
+// router other than `self`; empty otherwise.
+std::string other_router_key(std::string_view address, std::string_view self) {
+  if (address.starts_with("amqp:/")) address.remove_prefix(6);
+  constexpr std::string_view prefix = "_topo/0/";
+  if (!address.starts_with(prefix)) return {};
+  const std::string_view rest = address.substr(prefix.size());
+  const std::string_view id = rest.substr(0, rest.find('/'));
+  if (id.empty() || id == self) return {};
+  return std::string(prefix) + std::string(id);
+}
+
 bool is_terminal(amqp::delivery_state::kind k) {
   using kind = amqp::delivery_state::kind;
   return k == kind::accepted || k == kind::rejected || k == kind::released ||
@@ -38,6 +51,7 @@ router_core::router_core(std::string router_id, address_matcher matcher, shard_g
       shard_index_(shard_index),
       post_(std::move(post)),
       router_id_(std::move(router_id)),
+      own_topological_key_("_topo/0/" + router_id_),
       addresses_(std::move(matcher)) {
   dynamic_salt_ = std::random_device{}();
 }
@@ -358,6 +372,7 @@ void router_core::link_detached(link& l) {
 
 bool router_core::routable(const link& in) const {
   if (in.addr == nullptr) return true;  // anonymous: decided per message
+  if (in.addr->name == own_topological_key_) return true;  // routed by `to` here
   const address_entry& a = *in.addr;
   if (a.dist == distribution::multicast) return true;
   // A link to another router counts once that router gave it credit: it has a consumer
@@ -922,7 +937,7 @@ bool router_core::route(delivery& d) {
   // for anonymous links the message's `to`.
   std::string anonymous_to;
   const std::string* key = nullptr;
-  if (in != nullptr && in->addr != nullptr) {
+  if (in != nullptr && in->addr != nullptr && in->addr->name != own_topological_key_) {
     key = &in->addr->name;
   } else if (!d.address_key.empty()) {
     key = &d.address_key;
@@ -943,6 +958,14 @@ bool router_core::route(delivery& d) {
     key = &anonymous_to;
   }
   address_entry* a = addresses_.find(*key);
+  // A topological address of another router nobody here consumes goes towards that router.
+  std::string router_key;
+  if ((a == nullptr || a->consumers.empty()) &&
+      (group_ == nullptr || !group_->any_consumer(*key)) &&
+      !(router_key = other_router_key(*key, router_id_)).empty()) {
+    key = &router_key;
+    a = addresses_.find(*key);
+  }
   const address_config* cfg = addresses_.matcher().match(key->substr(0, key->find('\x1f')));
   const distribution dist = a != nullptr ? a->dist
                             : cfg != nullptr ? cfg->dist

@@ -168,6 +168,9 @@ class router_core {
   std::uint32_t next_token_ = 1;
 
   std::string router_id_;
+  // "_topo/0/<router id>": the mesh delivers messages for any of this router's topological
+  // addresses on links bound to it; they are routed here by their `to`.
+  std::string own_topological_key_;
   std::vector<link_route_config> link_routes_;
   std::vector<auto_link_config> auto_links_;
   std::vector<amqp_connection*> route_containers_;
