@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "fogmesh/common/cli.hpp"
 #include "fogmesh/common/log.hpp"
 #include "fogmesh/proxy/proxy_config.hpp"
 #include "fogmesh/proxy/router_adaptors.hpp"
@@ -85,35 +86,29 @@ int main(int argc, char** argv) {
   std::string log_level;
   std::vector<std::string> mapping_lists;
   bool print_config = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&](const char* name) -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(std::string(name) + " needs a value");
-      return argv[++i];
-    };
+  fogmesh::cli::arguments args(argc, argv);
+  while (args.next()) {
+    const std::string arg = args.current();
     try {
-      if (arg == "-h" || arg == "--help") {
-        std::fputs(usage, stdout);
+      if (fogmesh::cli::standard_option(arg, usage, "fogmesh-proxy", fogmesh::router::version())) {
         return 0;
-      } else if (arg == "-v" || arg == "--version") {
-        std::printf("fogmesh-proxy %s\n", std::string(fogmesh::router::version()).c_str());
-        return 0;
-      } else if (arg == "-c" || arg == "--config") {
-        config_path = value("--config");
+      }
+      if (arg == "-c" || arg == "--config") {
+        config_path = args.value();
       } else if (arg == "-r" || arg == "--router") {
-        router_override = value("--router");
+        router_override = args.value();
       } else if (arg == "--id") {
-        id = value("--id");
+        id = args.value();
       } else if (arg == "--print-config") {
         print_config = true;
       } else if (arg == "--log-level") {
-        log_level = value("--log-level");
+        log_level = args.value();
       } else if (arg.starts_with("-") && arg.size() > 1) {
         return fail_usage("unknown option '" + arg + "'");
       } else {
         mapping_lists.push_back(arg);
       }
-    } catch (const std::invalid_argument& e) {
+    } catch (const fogmesh::cli::usage_error& e) {
       return fail_usage(e.what());
     }
   }
@@ -165,6 +160,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto logger = fogmesh::log::get("proxy");
+  fogmesh::router::block_stop_signals();
   try {
     fogmesh::router::router r(std::move(config));
     logger->info("fogmesh-proxy {} started (id '{}', pid {}): {} mapping(s), network router {}:{}",

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/sasl.hpp"
+#include "fogmesh/common/cli.hpp"
 #include "fogmesh/common/log.hpp"
 #include "fogmesh/router/config.hpp"
 #include "fogmesh/router/router.hpp"
@@ -63,33 +64,27 @@ int main(int argc, char** argv) {
   std::string log_level;
   bool daemonize = false;
   bool check_only = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&](const char* name) -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(std::string(name) + " needs a value");
-      return argv[++i];
-    };
+  fogmesh::cli::arguments args(argc, argv);
+  while (args.next()) {
+    const std::string arg = args.current();
     try {
-      if (arg == "-h" || arg == "--help") {
-        std::fputs(usage, stdout);
+      if (fogmesh::cli::standard_option(arg, usage, "fogmesh-router", fogmesh::router::version())) {
         return 0;
-      } else if (arg == "-v" || arg == "--version") {
-        std::printf("fogmesh-router %s\n", std::string(fogmesh::router::version()).c_str());
-        return 0;
-      } else if (arg == "-c" || arg == "--config") {
-        config_path = value("--config");
+      }
+      if (arg == "-c" || arg == "--config") {
+        config_path = args.value();
       } else if (arg.starts_with("--config=")) {
         config_path = arg.substr(9);
       } else if (arg == "-I" || arg == "--include") {
-        value("--include");
+        args.value();
       } else if (arg == "-d" || arg == "--daemon") {
         daemonize = true;
       } else if (arg == "-P" || arg == "--pidfile") {
-        pidfile = value("--pidfile");
+        pidfile = args.value();
       } else if (arg == "--check") {
         check_only = true;
       } else if (arg == "--log-level") {
-        log_level = value("--log-level");
+        log_level = args.value();
       } else if (arg == "--hash-password") {
         std::string password;
         std::getline(std::cin, password);
@@ -98,7 +93,7 @@ int main(int argc, char** argv) {
       } else {
         return fail_usage("unknown option '" + arg + "'");
       }
-    } catch (const std::invalid_argument& e) {
+    } catch (const fogmesh::cli::usage_error& e) {
       return fail_usage(e.what());
     }
   }
@@ -127,6 +122,7 @@ int main(int argc, char** argv) {
                  "effect", config.file, ignored.line, ignored.attribute, ignored.entity);
   }
 
+  fogmesh::router::block_stop_signals();
   try {
     fogmesh::router::router r(std::move(config));
     if (daemonize && daemon(1, 0) != 0) {

@@ -438,13 +438,18 @@ void router_core::remove_consumer(address_entry& a, link& l) {
   }
 }
 
-void router_core::send_remote(delivery& d, unsigned shard, const std::string& key) {
+cross_message router_core::forward_message(const delivery& d, const std::string& key) const {
   cross_message m;
   m.type = cross_message::kind::forward;
   m.from = shard_index_;
   m.address = key;
   m.presettled = d.in_settled;
   m.message_format = d.message_format;
+  return m;
+}
+
+void router_core::send_remote(delivery& d, unsigned shard, const std::string& key) {
+  cross_message m = forward_message(d, key);
   m.bytes.assign(d.held().begin(), d.held().end());
   consume_pending(d, d.held_size());
   d.routed = true;
@@ -474,12 +479,7 @@ void router_core::move_held_to_flight(delivery& d, amqp::byte_buffer& out) {
 }
 
 void router_core::start_remote_stream(delivery& d, unsigned shard, const std::string& key) {
-  cross_message m;
-  m.type = cross_message::kind::forward;
-  m.from = shard_index_;
-  m.address = key;
-  m.presettled = d.in_settled;
-  m.message_format = d.message_format;
+  cross_message m = forward_message(d, key);
   m.more = true;
   d.routed = true;
   // Every stream has a token, settled or not: later chunks and progress reports name it.

@@ -141,6 +141,8 @@ class router_core {
   void consume_pending(delivery& d, std::size_t n);
   void add_consumer(address_entry& a, link& l);
   void remove_consumer(address_entry& a, link& l);
+  // The cross message that carries d to another shard's consumers of `key` (no bytes yet).
+  cross_message forward_message(const delivery& d, const std::string& key) const;
   // Sends a complete delivery to another shard's consumers of `key`.
   void send_remote(delivery& d, unsigned shard, const std::string& key);
   // A delivery still arriving goes to another shard: its bytes so far now, the rest as they

@@ -263,15 +263,29 @@ void router::stop() {
   for (shard* s : impl_->running) s->request_stop();
 }
 
-std::string router::run_until_signal() {
-  // Signals are taken synchronously by this thread; shard threads never see them.
+namespace {
+
+sigset_t stop_signals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
+  return signals;
+}
+
+}  // namespace
+
+void block_stop_signals() {
+  const sigset_t signals = stop_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+}
+
+std::string router::run_until_signal() {
+  // Signals are taken synchronously by this thread; shard threads never see them.
+  block_stop_signals();
+  const sigset_t signals = stop_signals();
   std::thread shard_thread([this] { run(); });
   std::string name;
   for (;;) {

@@ -10,6 +10,11 @@
 
 namespace fogmesh::router {
 
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (threads started later inherit the
+// mask; run_until_signal takes them with sigwait) and ignores SIGPIPE. Call it first thing in
+// main: a supervisor may send SIGTERM as soon as the router's listeners are bound.
+void block_stop_signals();
+
 class router {
  public:
   // Binds every listener (a port of 0 picks a free one). Throws std::system_error naming the
@@ -26,9 +31,8 @@ class router {
   void stop();
 
   // For a program's main thread: runs the router on a thread of its own until SIGTERM or SIGINT,
-  // then stops it and returns the signal's name. SIGHUP is logged and ignored. Blocks those
-  // signals in the calling thread first, so call it before starting any other thread; SIGPIPE is
-  // ignored process-wide.
+  // then stops it and returns the signal's name. SIGHUP is logged and ignored. The program must
+  // have called block_stop_signals() before constructing the router.
   std::string run_until_signal();
 
   // The port each listener is bound to, in config order.
