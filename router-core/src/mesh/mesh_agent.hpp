@@ -90,6 +90,15 @@ class agent final : public local_endpoint::handler {
   management::value_map lsu_body(const std::string& id, const router_state& r) const;
   management::value_map mau_body(const std::string& id, const router_state& r) const;
   void own_links_changed();
+  const std::map<std::string, unsigned>* peers_of(const std::string& id) const;
+  // router → (path cost, first hop) from root, over links both ends report.
+  std::map<std::string, std::pair<unsigned, std::string>> shortest_paths(
+      const std::string& root) const;
+  // Replaces the routes of multicast addresses by the neighbours on the shared multicast tree
+  // that lead to their consumers.
+  void add_multicast_tree_routes(
+      const std::map<std::string, std::pair<unsigned, std::string>>& reachable,
+      route_table& routes) const;
   void recompute();
   void flush_out();
 

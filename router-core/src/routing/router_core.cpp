@@ -1119,7 +1119,11 @@ void router_core::fan_out(delivery& d, address_entry& a, bool local_only) {
     no_destination(d);
     return;
   }
+  // A copy from another router never goes back over the connection it came on: the mesh's
+  // multicast tree (mesh_agent) then reaches every router exactly once.
+  const link* from = d.in_link != nullptr && d.in_link->inter_router ? d.in_link : nullptr;
   for (link* out : a.consumers) {
+    if (from != nullptr && out->inter_router && out->owner == from->owner) continue;
     delivery* copy = allocate();
     copy->multicast_copy = true;
     copy->in_settled = true;
