@@ -1,0 +1,130 @@
+// fogmesh-operator: reconciles ControlPlane and Application custom resources (iofog.org/v3).
+#include <csignal>
+#include <cstdlib>
+#include <thread>
+
+#include "fogmesh/common/cli.hpp"
+#include "fogmesh/common/log.hpp"
+#include "fogmesh/k8s/operator.hpp"
+
+namespace {
+
+const char* usage = R"(Usage: fogmesh-operator [options]
+
+Reconciles ioFog ControlPlane and Application custom resources (iofog.org/v3): deploys the
+controller, the interior router and the port manager of a ControlPlane, keeps them as specified,
+and creates the Applications in the controller.
+
+  --kubeconfig FILE       kubeconfig (default: $KUBECONFIG, in-cluster service account,
+                          ~/.kube/config)
+  --namespace NS          namespace to watch (default: $WATCH_NAMESPACE, else the
+                          kubeconfig context's / pod's namespace)
+  --controller-url URL    controller API base URL instead of the in-cluster Service
+                          (http://controller.NS.svc.cluster.local:51121); for out-of-cluster runs
+  --install-crds          create/update the ControlPlane and Application CRDs at start
+  --no-leader-elect       reconcile without holding the Lease (one replica only)
+  --lease-name NAME       Lease for leader election (default fogmesh-operator)
+  --identity ID           leader-election identity (default: $POD_NAME, else host-pid)
+  --lease-duration SEC    (default 15)      --renew-period SEC  (default 5)
+  --resync SEC            re-reconcile everything every SEC seconds (default 300)
+  --controller-image IMG, --router-image IMG, --port-manager-image IMG, --proxy-image IMG
+                          default images of the children (spec.images overrides)
+  --log-level LEVEL       trace, debug, info (default), warning, error
+  -h, --help              this text;  -v, --version  the version
+Environment: WATCH_NAMESPACE, POD_NAME, KUBECONFIG, CONTROLLER_URL.
+SIGTERM/SIGINT: stop watching, release the Lease, exit 0.
+)";
+
+std::atomic<bool> g_stop{false};
+
+int seconds(const std::string& v, const std::string& opt) {
+  try {
+    int n = std::stoi(v);
+    if (n > 0) return n;
+  } catch (const std::exception&) {
+  }
+  throw fogmesh::cli::usage_error(opt + " needs a positive number of seconds, not '" + v + "'");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace fogmesh;
+  k8s::operator_options o;
+  std::string kubeconfig;
+  if (const char* ns = std::getenv("WATCH_NAMESPACE")) o.namespace_ = ns;
+  if (const char* u = std::getenv("CONTROLLER_URL")) o.controller_url = u;
+  try {
+    cli::arguments args(argc, argv);
+    while (args.next()) {
+      std::string a = args.current();
+      if (cli::standard_option(a, usage, "fogmesh-operator", FOGMESH_VERSION)) return 0;
+      if (a == "--kubeconfig") {
+        kubeconfig = args.value();
+      } else if (a == "--namespace") {
+        o.namespace_ = args.value();
+      } else if (a == "--controller-url") {
+        o.controller_url = args.value();
+      } else if (a == "--install-crds") {
+        o.install_crds = true;
+      } else if (a == "--no-leader-elect") {
+        o.leader_elect = false;
+      } else if (a == "--lease-name") {
+        o.lease_name = args.value();
+      } else if (a == "--identity") {
+        o.identity = args.value();
+      } else if (a == "--lease-duration") {
+        o.lease_duration = std::chrono::seconds(seconds(args.value(), a));
+      } else if (a == "--renew-period") {
+        o.renew_period = std::chrono::seconds(seconds(args.value(), a));
+      } else if (a == "--resync") {
+        o.resync = std::chrono::seconds(seconds(args.value(), a));
+      } else if (a == "--controller-image") {
+        o.controller_image = args.value();
+      } else if (a == "--router-image") {
+        o.router_image = args.value();
+      } else if (a == "--port-manager-image") {
+        o.port_manager_image = args.value();
+      } else if (a == "--proxy-image") {
+        o.proxy_image = args.value();
+      } else if (a == "--log-level") {
+        auto level = args.value();
+        if (!log::set_default_level(level)) throw cli::usage_error("unknown log level " + level);
+      } else {
+        throw cli::usage_error("unknown option " + a);
+      }
+    }
+    if (o.renew_period >= o.lease_duration) {
+      throw cli::usage_error("--renew-period must be shorter than --lease-duration");
+    }
+  } catch (const cli::usage_error& e) {
+    std::fprintf(stderr, "fogmesh-operator: %s (see --help)\n", e.what());
+    return 2;
+  }
+  auto logger = log::get("k8s.operator");
+  // Signals are taken by a dedicated thread (sigwait), so no handler runs on a worker.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    logger->info("signal {}: stopping", sig);
+    g_stop = true;
+  });
+  signals.detach();
+  try {
+    auto cfg = k8s::cluster_config::discover(kubeconfig);
+    k8s::client c(cfg);
+    k8s::fog_operator op(c, o);
+    logger->info("fogmesh-operator {} against {}", FOGMESH_VERSION, cfg.server);
+    op.run(g_stop);
+  } catch (const std::exception& e) {
+    logger->critical("fogmesh-operator: {}", e.what());
+    return 1;
+  }
+  logger->info("stopped");
+  return 0;
+}
