@@ -85,6 +85,8 @@ class event_loop {
   std::uint64_t loop_turns() const noexcept { return loop_turns_; }
   std::uint64_t completions() const noexcept { return completions_; }
   std::uint64_t enobufs() const noexcept { return enobufs_; }
+  // Nanoseconds spent handling completions (not waiting for them).
+  std::uint64_t busy_ns() const noexcept { return busy_ns_; }
 
  private:
   io_uring_sqe* get_sqe();
@@ -111,6 +113,7 @@ class event_loop {
   std::uint64_t loop_turns_ = 0;
   std::uint64_t completions_ = 0;
   std::uint64_t enobufs_ = 0;
+  std::uint64_t busy_ns_ = 0;
 };
 
 }  // namespace fogmesh::router::io

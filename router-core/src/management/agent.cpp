@@ -238,24 +238,10 @@ void agent::handle(request req) {
   }
   if (!type->per_shard) return finish(config_rows(owner_.group(), *type));
 
-  struct gather {
-    unsigned waiting = 0;
-    std::vector<value_list> per_shard;
-  };
-  auto state = std::make_shared<gather>();
-  const unsigned n = owner_.group().size();
-  state->waiting = n;
-  state->per_shard.resize(n);
-  const unsigned origin = owner_.index();
-  for (unsigned s = 0; s < n; ++s) {
-    owner_.post_task(s, [state, type, origin, finish, s](shard& target) {
-      value_list rows = shard_rows(target, *type);
-      target.post_task(origin, [state, type, finish, s, rows = std::move(rows)](shard&) mutable {
-        state->per_shard[s] = std::move(rows);
-        if (--state->waiting == 0) finish(merge_rows(*type, std::move(state->per_shard)));
-      });
-    });
-  }
+  owner_.gather<value_list>([type](shard& s) { return shard_rows(s, *type); },
+                            [type, finish](std::vector<value_list> per_shard) {
+                              finish(merge_rows(*type, std::move(per_shard)));
+                            });
 }
 
 }  // namespace fogmesh::router::management

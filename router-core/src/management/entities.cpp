@@ -67,9 +67,10 @@ std::vector<entity_type> build_types() {
                    true,
                    {"identity", "name", "type", "key", "distribution", "subscriberCount",
                     "remoteCount", "containerCount", "deliveriesIngress", "deliveriesEgress",
-                    "priority"},
+                    "priority", "deliveriesDropped"},  // the last one is fogmesh's
                    state_operations,
-                   {"subscriberCount", "deliveriesIngress", "deliveriesEgress"}});
+                   {"subscriberCount", "deliveriesIngress", "deliveriesEgress",
+                    "deliveriesDropped"}});
   // Other routers of the mesh as shard 0's routing agent knows them (interior routers only).
   types.push_back({"router.node",
                    "",
@@ -369,6 +370,7 @@ value_list shard_rows(shard& s, const entity_type& type) {
       r.emplace_back("deliveriesIngress", value{a->deliveries_in});
       r.emplace_back("deliveriesEgress", value{a->deliveries_out});
       r.emplace_back("priority", a->priority ? value{*a->priority} : value{-1});
+      r.emplace_back("deliveriesDropped", value{a->dropped});
       rows.push_back(value{std::move(r)});
     }
   }

@@ -27,7 +27,7 @@ struct address_entry {
   std::uint32_t local_producers = 0;  // senders that are not links from other routers
   std::uint64_t deliveries_in = 0;
   std::uint64_t deliveries_out = 0;
-  std::uint64_t dropped = 0;
+  std::uint64_t dropped = 0;  // released or dropped for want of a receiver
 };
 
 // Matches an address against configured prefixes/patterns (qdrouterd semantics: prefixes match

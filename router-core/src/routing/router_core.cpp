@@ -1094,6 +1094,7 @@ link* router_core::pick_consumer(address_entry& a, const link* from) {
 }
 
 void router_core::enqueue(delivery& d, link& out) {
+  if (out.credit == 0) ++counters_.credit_stalls;
   d.out_link = &out;
   d.queued = true;
   d.routed = true;
@@ -1193,7 +1194,10 @@ void router_core::start_outgoing(delivery& d, link& out) {
 
 void router_core::forwarded(delivery& d) {
   ++counters_.deliveries_egress;
-  if (d.out_link != nullptr && d.out_link->addr != nullptr) ++d.out_link->addr->deliveries_out;
+  if (d.out_link != nullptr) {
+    ++d.out_link->deliveries;
+    if (d.out_link->addr != nullptr) ++d.out_link->addr->deliveries_out;
+  }
   if (d.out_presettled && !d.multicast_copy) {
     // At-most-once to the receiver: the router takes responsibility and accepts it.
     finish_ingress(d, make_state(amqp::delivery_state::kind::accepted), true);
@@ -1206,6 +1210,7 @@ void router_core::no_destination(delivery& d) {
   // A stream from another shard keeps arriving until its end: swallow it.
   if (d.remote_stream) d.discard = true;
   consume_pending(d, d.held_size());
+  if (d.in_link != nullptr && d.in_link->addr != nullptr) ++d.in_link->addr->dropped;
   if (d.in_settled) {
     ++counters_.dropped_presettled;
     if (d.in_link != nullptr) ++d.in_link->dropped_presettled;

@@ -33,6 +33,8 @@ struct router_counters {
   std::uint64_t dropped_presettled = 0;
   std::uint64_t deliveries_aborted = 0;
   std::uint64_t links_attached = 0;
+  // Deliveries queued on an outgoing link with no credit: a receiver holding traffic up.
+  std::uint64_t credit_stalls = 0;
 };
 
 class router_core {

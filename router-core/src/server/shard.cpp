@@ -637,6 +637,11 @@ void shard::accept(listener_endpoint& ep, int fd) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (ep.config.http) {
+    http_connections_.push_back(
+        std::make_unique<http_endpoint_connection>(*this, fd, ep.config, describe_peer(fd)));
+    return;
+  }
   auto conn = std::make_unique<amqp_connection>(*this, fd, group_.next_connection_id(),
                                                 describe_peer(fd), settings_for(ep));
   conn->start();
@@ -668,6 +673,7 @@ void shard::after_batch() {
     logger()->info("shutting down: closing {} connection(s)", connections_.size());
     for (auto& t : listener_targets_) t->stop();
     for (auto& [name, adaptor] : adaptors_) adaptor->stop();
+    for (auto& h : http_connections_) h->close();
     for (auto& c : connections_) c->shutdown("", "");
   }
   // Flushing may complete work that dirties other connections: loop until quiet.
@@ -688,6 +694,14 @@ void shard::after_batch() {
   }
   flush_outboxes();
   if (any_closed_) reap_closed();
+  if (!http_connections_.empty()) {
+    std::erase_if(http_connections_, [this](std::unique_ptr<http_endpoint_connection>& h) {
+      if (!h->done()) return false;
+      http_sockets_.bury(h->take_socket());
+      return true;
+    });
+  }
+  if (http_sockets_.size() > 0) http_sockets_.reap();
   if (draining_ && connections_.empty()) loop_.stop();
 }
 

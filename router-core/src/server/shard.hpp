@@ -20,9 +20,11 @@
 #include "engine/amqp_connection.hpp"
 #include "fogmesh/router/config.hpp"
 #include "io/event_loop.hpp"
+#include "io/stream_socket.hpp"
 #include "routing/local_endpoint.hpp"
 #include "routing/router_core.hpp"
 #include "server/adaptors.hpp"
+#include "server/http_endpoint.hpp"
 #include "server/shard_group.hpp"
 
 namespace fogmesh::router {
@@ -81,6 +83,10 @@ class shard {
 
   // Runs task on shard `to`'s thread (this one included) after the current loop turn.
   void post_task(unsigned to, std::function<void(shard&)> task);
+  // Runs collect on every shard's thread, then done on this one with the results in shard
+  // order (management queries, metrics).
+  template <class T>
+  void gather(std::function<T(shard&)> collect, std::function<void(std::vector<T>)> done);
 
   // An in-router endpoint owned by this shard (flushed once per loop turn).
   local_endpoint& make_endpoint(std::string name);
@@ -127,6 +133,9 @@ class shard {
   std::unique_ptr<control_target> control_;
   std::vector<std::unique_ptr<connector_target>> connectors_;
   std::vector<std::unique_ptr<amqp_connection>> connections_;
+  // Connections to listeners with `http: true` (/metrics, /healthz).
+  std::vector<std::unique_ptr<http_endpoint_connection>> http_connections_;
+  io::socket_graveyard http_sockets_;
   std::vector<amqp_connection*> dirty_;
   std::vector<std::unique_ptr<local_endpoint>> endpoints_;
   std::vector<local_endpoint*> dirty_endpoints_;
@@ -171,5 +180,25 @@ class shard {
 
   friend class amqp_connection;
 };
+
+template <class T>
+void shard::gather(std::function<T(shard&)> collect, std::function<void(std::vector<T>)> done) {
+  struct state {
+    unsigned waiting;
+    std::vector<T> results;
+  };
+  const unsigned n = group_.size();
+  auto st = std::make_shared<state>(state{n, std::vector<T>(n)});
+  const unsigned origin = index_;
+  for (unsigned i = 0; i < n; ++i) {
+    post_task(i, [st, collect, done, origin, i](shard& target) {
+      T result = collect(target);
+      target.post_task(origin, [st, done, i, result = std::move(result)](shard&) mutable {
+        st->results[i] = std::move(result);
+        if (--st->waiting == 0) done(std::move(st->results));
+      });
+    });
+  }
+}
 
 }  // namespace fogmesh::router
