@@ -352,6 +352,11 @@ def hash_password(args, password):
     return out.stdout.strip()
 
 
+def entity(kind, **attrs):
+    """One config-file entity in brace syntax, e.g. entity("tcpListener", port=6001, ...)."""
+    return kind + " {\n" + "".join("    %s: %s\n" % kv for kv in attrs.items()) + "}\n"
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -349,8 +349,7 @@ def test(args):
     p_echo, p_hc, p_down, p_none, p_bal, p_dyn = (harness.free_port() for _ in range(6))
     dead_port = harness.free_port()  # nothing listens there
 
-    def entity(kind, **attrs):
-        return kind + " {\n" + "".join("    %s: %s\n" % kv for kv in attrs.items()) + "}\n"
+    entity = harness.entity
 
     extra = "".join([
         entity("tcpListener", name="echo-in", host="127.0.0.1", port=p_echo, address="svc/echo"),
