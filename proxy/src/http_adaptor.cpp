@@ -10,11 +10,19 @@
 // reply-to on that connection's own anonymous sender (a response body streams, and a link
 // carries one streaming delivery at a time). The adaptor answers 502 itself when the target
 // cannot be reached and 504 when it does not answer in time.
+//
+// HTTP Upgrade (WebSocket) and CONNECT leave the HTTP mapping: once the answers owed before the
+// upgrade request are written, the client socket becomes the listener side of a TCP bridge
+// (tcp_bridge.hpp, kind http-upgrade/1) to the same address; the httpConnector recognises the
+// bridge's connect request among its requests and opens a raw connection to its target, which
+// then sees the upgrade request itself and everything after it, byte for byte.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <deque>
 #include <list>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "adaptor_io.hpp"
@@ -23,8 +31,10 @@
 #include "fogmesh/proxy/http_listener_connection.hpp"
 #include "fogmesh/proxy/http_mapping.hpp"
 #include "fogmesh/proxy/http_parser.hpp"
+#include "fogmesh/proxy/tcp_mapping.hpp"
 #include "routing/local_endpoint.hpp"
 #include "server/shard.hpp"
+#include "tcp_bridge.hpp"
 
 namespace fogmesh::proxy::adaptor {
 
@@ -79,6 +89,8 @@ struct http_context {
   socket_graveyard graveyard;
   std::string name;
   std::string address;
+  // HTTP Upgrade/CONNECT: the connection becomes a TCP stream of kind http-upgrade/1.
+  bridge_set* tunnels = nullptr;
 };
 
 // ============================================================================================
@@ -143,12 +155,9 @@ class http_client final : private http_listener_amqp_side,
       if (dead_) return;
       conn_->consume_output(out.size());
     }
-    if (tunnel_refused_ && conn_->pending_output().empty()) {
+    if (tunnel_bytes_) {
       in_service_ = false;
-      return finish(false);
-    }
-    if (conn_->tunneling() && conn_->tunnel_write_closed() && sock_->unsent() == 0) {
-      sock_->shutdown_write();
+      return hand_over_to_tunnel();
     }
     if (conn_->should_close() && conn_->pending_output().empty() && sock_->unsent() == 0) {
       in_service_ = false;
@@ -156,6 +165,20 @@ class http_client final : private http_listener_amqp_side,
     }
     sock_->set_reading(conn_->wants_input() && !sock_->eof());
     in_service_ = false;
+  }
+
+  // The upgrade request (and whatever the client sent after it) goes to the target as the
+  // start of a TCP stream; the socket, with every answer owed before it, goes to the bridge.
+  void hand_over_to_tunnel() {
+    auto out = conn_->pending_output();
+    if (!out.empty()) {
+      sock_->write(out);
+      conn_->consume_output(out.size());
+    }
+    dead_ = true;
+    if (ctx_.tunnels == nullptr || !sock_) return finish(true);
+    ctx_.tunnels->add_client(std::move(sock_), std::move(*tunnel_bytes_));
+    tunnel_bytes_.reset();
   }
 
   void finish(bool reset) {
@@ -258,9 +281,11 @@ class http_client final : private http_listener_amqp_side,
       ctx_.ep.settle(*responses_, static_cast<std::uint32_t>(token), state_for(outcome));
     }
   }
-  // Upgrade / CONNECT: not bridged by the router adaptor yet (use a tcpListener for
-  // WebSocket); the client gets the connection closed after what was already answered.
-  void begin_tunnel(bytes_view) override { tunnel_refused_ = true; }
+  // Upgrade / CONNECT: taken over by a bridge at the end of this service() turn, before the
+  // socket reads anything more (so tunnel_data/end_tunnel never come: the bridge reads).
+  void begin_tunnel(bytes_view initial) override {
+    tunnel_bytes_.emplace(reinterpret_cast<const char*>(initial.data()), initial.size());
+  }
   void tunnel_data(bytes_view) override {}
   void end_tunnel() override {}
   void connection_closed() override { close_links(); }
@@ -322,7 +347,7 @@ class http_client final : private http_listener_amqp_side,
   std::uint64_t in_progress_ = 0;
   std::uint64_t next_request_ = 0;
   bool blocked_ = false;
-  bool tunnel_refused_ = false;
+  std::optional<std::string> tunnel_bytes_;  // set by begin_tunnel
   bool in_service_ = false;
   bool dead_ = false;
   std::unique_ptr<http_listener_connection> conn_;  // last: destroyed first
@@ -332,7 +357,9 @@ class http_listener final : public router::adaptor_instance {
  public:
   http_listener(router::shard& s, const router::generic_entity& e)
       : ctx_{s, s.make_endpoint(attribute(e, "name")), {}, attribute(e, "name"),
-             attribute(e, "address")} {
+             attribute(e, "address")},
+        tunnels_(s, ctx_.ep, ctx_.name, ctx_.address, tcp::kind_http_upgrade) {
+    ctx_.tunnels = &tunnels_;
     accept_ = std::make_unique<accept_socket>(
         s.loop(), "httpListener '" + ctx_.name + "'", attribute(e, "host"), attribute(e, "port"),
         [this](int fd) {
@@ -355,15 +382,18 @@ class http_listener final : public router::adaptor_instance {
     for (auto& c : clients_) c->tick();
     std::erase_if(clients_, [](const std::unique_ptr<http_client>& c) { return c->dead(); });
     ctx_.graveyard.reap();
+    tunnels_.tick();
   }
   void stop() override {
     stopped_ = true;
     accept_->stop();
     for (auto& c : clients_) c->stop();
+    tunnels_.stop();
   }
 
  private:
   http_context ctx_;
+  bridge_set tunnels_;
   std::unique_ptr<accept_socket> accept_;
   std::list<std::unique_ptr<http_client>> clients_;
   bool stopped_ = false;
@@ -444,8 +474,10 @@ class http_connector final : public router::adaptor_instance, private local_endp
   http_connector(router::shard& s, const router::generic_entity& e)
       : ctx_{s, s.make_endpoint(attribute(e, "name")), {}, attribute(e, "name"),
              attribute(e, "address")},
+        tunnels_(s, ctx_.ep, ctx_.name, ctx_.address, tcp::kind_http_upgrade),
         host_(attribute(e, "host", "localhost")),
         port_(attribute(e, "port")) {
+    ctx_.tunnels = &tunnels_;
     options_.host_header = host_ + ":" + port_;
     if (auto h = attribute(e, "hostOverride"); !h.empty()) {
       options_.host_header = h;
@@ -470,6 +502,7 @@ class http_connector final : public router::adaptor_instance, private local_endp
     }
   }
   ~http_connector() override {
+    tunnels_.stop();  // they may still settle connect requests on links_
     waiting_.clear();
     conns_.clear();
     for (auto& rl : links_) ctx_.ep.close(*rl.l);
@@ -481,10 +514,12 @@ class http_connector final : public router::adaptor_instance, private local_endp
     for (auto& c : conns_) c->tick(now);
     reap();
     ctx_.graveyard.reap();
+    tunnels_.tick();
   }
   void stop() override {
     stopped_ = true;
     for (auto& c : conns_) c->fail("router shutting down");
+    tunnels_.stop();
   }
 
   http_context& ctx() noexcept { return ctx_; }
@@ -605,6 +640,15 @@ class http_connector final : public router::adaptor_instance, private local_endp
     auto& q = ctx_.ep.incoming(l);
     while (!q.empty()) {
       auto& d = q.front();
+      if (!it->current && is_tunnel_request(d)) {
+        auto request = std::move(d);
+        q.pop_front();
+        if (request.aborted) continue;
+        std::string error;
+        if (!target_) target_ = resolve_target(host_, port_, error);
+        tunnels_.accept_request(l, request, target_ ? &*target_ : nullptr, error);
+        continue;
+      }
       if (!it->current) {
         it->current = std::make_shared<exchange>(options_);
         it->current->request_link = &l;
@@ -661,6 +705,20 @@ class http_connector final : public router::adaptor_instance, private local_endp
     for (std::size_t i = 0; i < conns_.size(); ++i) conns_[i]->pump();
     in_readable_ = false;
   }
+  // A tunnel's connect request (an HTTP Upgrade/CONNECT from an httpListener) rather than an
+  // HTTP request: a small complete stream head of kind http-upgrade/1. (It arrives in one
+  // transfer; the search for the stream key keeps the full check off ordinary requests.)
+  static bool is_tunnel_request(const local_endpoint::incoming_delivery& d) {
+    const std::string_view key = tcp::stream_key;
+    if (!d.complete || d.aborted || d.bytes.size() > 4096 ||
+        std::search(d.bytes.begin(), d.bytes.end(), key.begin(), key.end()) == d.bytes.end()) {
+      return false;
+    }
+    tcp::stream_reader reader;
+    std::string payload;
+    return reader.feed(d.bytes, true, payload) && reader.kind() == tcp::kind_http_upgrade;
+  }
+
   void on_detached(link& l, const amqp::error* err) override {
     logger()->warn("httpConnector '{}': link detached{}", ctx_.name,
                    err != nullptr ? ": " + err->description : "");
@@ -668,6 +726,7 @@ class http_connector final : public router::adaptor_instance, private local_endp
       ctx_.ep.close(*std::exchange(errors_, nullptr));
       return;
     }
+    tunnels_.forget_request_link();
     std::erase_if(links_, [&](request_link& rl) {
       if (rl.l != &l) return false;
       ctx_.ep.close(l);
@@ -676,6 +735,7 @@ class http_connector final : public router::adaptor_instance, private local_endp
   }
 
   http_context ctx_;
+  bridge_set tunnels_;
   std::string host_, port_;
   http_output_options options_;
   std::optional<target_address> target_;

@@ -8,6 +8,8 @@ Checked through A -> B:
   server that hashes it: the digest matches and neither router's memory grows with the body;
 - TCP: 16 MiB echoed byte for byte;
 - WebSocket through the TCP path: the upgrade handshake, text and binary frames echoed, close;
+- WebSocket through the HTTP path: the httpListener hands the upgraded connection over to a
+  TCP stream to the httpConnector's target (after answering a GET pipelined before it);
 - the target killed mid-stream (it resets its socket after 1 MiB): the client sees its
   connection end, and both routers go on serving new connections.
 """
@@ -21,14 +23,26 @@ import threading
 import time
 
 import harness
-from test_http_adaptor import Handler, Server as HttpServer
+from test_http_adaptor import Handler, Server as HttpServer, read_response
 from test_tcp_adaptor import Server, echo, round_trip, wait_serving as wait_tcp
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 class HashingHandler(Handler):
-    """PUT /sha256: hashes a (chunked) body as it streams in and answers the hex digest."""
+    """PUT /sha256: hashes a (chunked) body as it streams in and answers the hex digest.
+    GET with `Upgrade: websocket`: the WebSocket echo of websocket_echo."""
+
+    def do_GET(self):
+        if self.headers.get("Upgrade", "").lower() != "websocket":
+            return Handler.do_GET(self)
+        accept = base64.b64encode(hashlib.sha1(
+            self.headers["Sec-WebSocket-Key"].encode() + WS_GUID).digest())
+        self.wfile.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        self.wfile.flush()
+        echo_frames(self.rfile, self.wfile)
+        self.close_connection = True
 
     def do_PUT(self):
         h = hashlib.sha256()
@@ -70,11 +84,16 @@ def websocket_echo(server, conn):
     accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
     conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                  b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+    echo_frames(f, conn.makefile("wb", buffering=0))
+
+
+def echo_frames(rfile, wfile):
     while True:
-        opcode, payload = read_frame(f)
+        opcode, payload = read_frame(rfile)
         if opcode is None:
             return
-        conn.sendall(frame(opcode, payload, mask=False))
+        wfile.write(frame(opcode, payload, mask=False))
+        wfile.flush()
         if opcode == 8:
             return
 
@@ -201,14 +220,19 @@ def upload(port, mib):
         s.close()
 
 
-def websocket_session(port):
+def websocket_session(port, pipelined_get=False):
     s = socket.create_connection(("127.0.0.1", port), timeout=harness.deadline(30))
     try:
         key = base64.b64encode(os.urandom(16))
-        s.sendall(b"GET /chat HTTP/1.1\r\nHost: ws\r\nUpgrade: websocket\r\n"
+        before = b"GET /before HTTP/1.1\r\nHost: ws\r\n\r\n" if pipelined_get else b""
+        s.sendall(before + b"GET /chat HTTP/1.1\r\nHost: ws\r\nUpgrade: websocket\r\n"
                   b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                   b"Sec-WebSocket-Key: " + key + b"\r\n\r\n")
         f = s.makefile("rb")
+        if pipelined_get:
+            status, _, body = read_response(f)
+            harness.check(status == 200 and body.startswith(b"path=/before "),
+                          "the GET before the upgrade is answered first: %s %r" % (status, body))
         status = f.readline()
         harness.check(status.startswith(b"HTTP/1.1 101"), "WebSocket handshake: %r" % status)
         accept = None
@@ -329,6 +353,8 @@ def test(args):
 
     websocket_session(p_ws)
     harness.log("WebSocket through the TCP path: handshake, 3 frames, close")
+    websocket_session(p_http, pipelined_get=True)
+    harness.log("WebSocket through httpListener -> httpConnector: GET answered, then upgraded")
 
     sent = killed_target(p_dying)
     harness.log("target reset mid-stream after %d MiB offered: client connection ended" %

@@ -46,6 +46,10 @@ class stream_socket final : public completion_target {
   stream_socket(const stream_socket&) = delete;
   stream_socket& operator=(const stream_socket&) = delete;
 
+  // Hands the socket to another handler (an HTTP connection that becomes a tunnel): later
+  // completions go to h.
+  void set_handler(handler* h) noexcept { h_ = h; }
+
   // Starts an asynchronous connect; on_socket_writable() on success, on_socket_error on failure.
   void connect(const sockaddr* addr, socklen_t len);
   bool connected() const noexcept { return connected_; }
