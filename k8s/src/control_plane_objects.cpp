@@ -347,11 +347,6 @@ std::vector<desired_object> control_plane_children(const json::object& owner,
                                    sha256_hex(s.email + "\n" + s.password).substr(0, 16),
                                    s.pull_secret)}}}}));
 
-  // The hash of what we want, so a changed spec (and nothing else) triggers a replace.
-  for (auto& d : out) {
-    std::string h = sha256_hex(json::serialize(d.obj)).substr(0, 32);
-    d.obj["metadata"].as_object()["annotations"] = {{spec_hash_annotation, h}};
-  }
   return out;
 }
 

@@ -14,7 +14,6 @@ namespace fogmesh::k8s {
 inline constexpr const char* managed_by_label = "app.kubernetes.io/managed-by";
 inline constexpr const char* managed_by_value = "fogmesh-operator";
 inline constexpr const char* control_plane_label = "iofog.org/control-plane";
-inline constexpr const char* spec_hash_annotation = "iofog.org/spec-hash";
 inline constexpr const char* finalizer = "iofog.org/finalizer";
 inline constexpr int controller_port = 51121;
 inline constexpr int router_messaging_port = 5672;
@@ -41,7 +40,7 @@ control_plane_spec parse_control_plane_spec(const json::object& spec, const oper
 
 struct desired_object {
   resource res;
-  json::object obj;  // complete manifest incl. metadata (labels, ownerReferences, hash)
+  json::object obj;  // complete manifest incl. metadata (labels, ownerReferences)
   bool create_only = false;  // immutable after creation (PVCs)
 };
 

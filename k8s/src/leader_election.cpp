@@ -1,5 +1,10 @@
 #include "fogmesh/k8s/leader_election.hpp"
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <thread>
+
 #include "fogmesh/common/log.hpp"
 
 namespace fogmesh::k8s {
@@ -100,6 +105,47 @@ void leader_elector::release() {
     logger()->warn("releasing lease {}: {}", opts_.name, e.what());
   }
   leader_ = false;
+}
+
+std::string default_identity() {
+  const char* pod = std::getenv("POD_NAME");
+  if (pod && *pod) return pod;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "-" + std::to_string(getpid());
+}
+
+bool run_as_leader(client& c, const leader_elector::options& opts, const std::atomic<bool>& stop,
+                   const std::function<void(const std::atomic<bool>&)>& body) {
+  using namespace std::chrono_literals;
+  leader_elector elector(c, opts);
+  logger()->info("{} waiting for the Lease {}/{}", opts.identity, opts.namespace_, opts.name);
+  while (!stop && !elector.try_acquire_or_renew()) {
+    for (int i = 0; i < 20 && !stop; ++i) std::this_thread::sleep_for(100ms);
+  }
+  if (stop) return true;
+  std::atomic<bool> inner_stop{false};
+  std::atomic<bool> lost{false};
+  std::thread renewer([&] {
+    auto next = std::chrono::steady_clock::now() + opts.renew_period;
+    while (!stop && !inner_stop) {
+      std::this_thread::sleep_for(100ms);
+      if (std::chrono::steady_clock::now() < next) continue;
+      next = std::chrono::steady_clock::now() + opts.renew_period;
+      if (!elector.try_acquire_or_renew()) lost = true;
+      if (lost) break;
+    }
+    inner_stop = true;
+  });
+  body(inner_stop);
+  inner_stop = true;
+  renewer.join();
+  if (lost) {
+    logger()->error("{} lost the Lease {}: stopping", opts.identity, opts.name);
+    return false;
+  }
+  elector.release();
+  return true;
 }
 
 }  // namespace fogmesh::k8s

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "apply.hpp"
 #include "control_plane_objects.hpp"
 #include "controller_api.hpp"
 #include "fogmesh/common/log.hpp"
@@ -249,45 +250,6 @@ struct fog_operator::impl {
     });
   }
 
-  // Creates the child, or replaces it when its spec hash differs. True when something was
-  // written.
-  bool ensure(const desired_object& d) {
-    const std::string ns = field(d.obj, {"metadata", "namespace"});
-    const std::string name = field(d.obj, {"metadata", "name"});
-    const std::string want = field(d.obj, {"metadata", "annotations", spec_hash_annotation});
-    for (int attempt = 0;; ++attempt) {
-      auto existing = k.try_get(d.res.path(ns, name));
-      try {
-        if (!existing) {
-          k.create(d.res.path(ns), d.obj);
-          logger()->info("{}/{} {}: created", ns, d.res.plural, name);
-          return true;
-        }
-        if (d.create_only ||
-            field(*existing, {"metadata", "annotations", spec_hash_annotation}) == want) {
-          return false;
-        }
-        json::object next = d.obj;
-        next["metadata"].as_object()["resourceVersion"] =
-            field(*existing, {"metadata", "resourceVersion"});
-        if (d.res.plural == "services") {
-          // clusterIP is immutable and allocated by the API server: keep it.
-          auto& spec = next["spec"].as_object();
-          auto* old_spec = find_object(*existing, "spec");
-          for (const char* keep : {"clusterIP", "clusterIPs", "healthCheckNodePort"}) {
-            if (old_spec && old_spec->contains(keep)) spec[keep] = old_spec->at(keep);
-          }
-        }
-        k.replace(d.res.path(ns, name), next);
-        logger()->info("{}/{} {}: spec changed, replaced", ns, d.res.plural, name);
-        return true;
-      } catch (const api_error& e) {
-        if ((e.conflict() || e.status() == 409) && attempt < 5) continue;  // raced: re-read
-        throw;
-      }
-    }
-  }
-
   // Deletes every object labelled for this ControlPlane.
   int delete_children(const std::string& ns, const std::string& cp) {
     int n = 0;
@@ -362,7 +324,7 @@ struct fog_operator::impl {
       }
     }
     int written = 0;
-    for (const auto& d : control_plane_children(*cp, spec)) written += ensure(d) ? 1 : 0;
+    for (const auto& d : control_plane_children(*cp, spec)) written += apply(k, d.res, d.obj, d.create_only) != apply_result::unchanged ? 1 : 0;
 
     // Controller API: admin user, default router. Pods may not be up yet: retry with back-off,
     // the CR stays `deploying` with the reason.
@@ -576,12 +538,7 @@ struct fog_operator::impl {
 fog_operator::fog_operator(client& c, operator_options opts)
     : impl_(std::make_unique<impl>(c, std::move(opts))) {
   if (impl_->opts.namespace_.empty()) impl_->opts.namespace_ = c.default_namespace();
-  if (impl_->opts.identity.empty()) {
-    const char* pod = std::getenv("POD_NAME");
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    impl_->opts.identity = pod && *pod ? pod : std::string(host) + "-" + std::to_string(getpid());
-  }
+  if (impl_->opts.identity.empty()) impl_->opts.identity = default_identity();
 }
 
 fog_operator::~fog_operator() = default;
@@ -603,40 +560,10 @@ void fog_operator::run(const std::atomic<bool>& stop) {
     impl_->run(stop);
     return;
   }
-  leader_elector elector(impl_->k, {o.namespace_, o.lease_name, o.identity, o.lease_duration,
-                                    o.renew_period});
-  logger()->info("{} waiting for the Lease {}/{}", o.identity, o.namespace_, o.lease_name);
-  while (!stop) {
-    if (elector.try_acquire_or_renew()) break;
-    for (int i = 0; i < 10 * 2 && !stop; ++i) std::this_thread::sleep_for(milliseconds(100));
-  }
-  if (stop) return;
-  // Leading: renew in the background; losing the Lease stops the reconcilers (the process
-  // exits non-zero so Kubernetes restarts it as a fresh candidate, as controller-runtime does).
-  std::atomic<bool> inner_stop{false};
-  std::atomic<bool> lost{false};
-  std::thread renewer([&] {
-    auto next = clock::now() + o.renew_period;
-    while (!stop && !inner_stop) {
-      std::this_thread::sleep_for(milliseconds(100));
-      if (clock::now() < next) continue;
-      next = clock::now() + o.renew_period;
-      if (!elector.try_acquire_or_renew()) {
-        lost = true;
-        inner_stop = true;
-      }
-    }
-    inner_stop = true;
-  });
-  std::thread watcher([&] {
-    while (!stop && !inner_stop) std::this_thread::sleep_for(milliseconds(100));
-    inner_stop = true;
-  });
-  impl_->run(inner_stop);
-  watcher.join();
-  renewer.join();
-  if (lost) throw std::runtime_error("lost the leader Lease " + o.lease_name);
-  elector.release();
+  bool kept = run_as_leader(
+      impl_->k, {o.namespace_, o.lease_name, o.identity, o.lease_duration, o.renew_period}, stop,
+      [this](const std::atomic<bool>& inner_stop) { impl_->run(inner_stop); });
+  if (!kept) throw std::runtime_error("lost the leader Lease " + o.lease_name);
 }
 
 }  // namespace fogmesh::k8s

@@ -1,11 +1,10 @@
 // fogmesh-operator: reconciles ControlPlane and Application custom resources (iofog.org/v3).
-#include <csignal>
 #include <cstdlib>
-#include <thread>
 
 #include "fogmesh/common/cli.hpp"
 #include "fogmesh/common/log.hpp"
 #include "fogmesh/k8s/operator.hpp"
+#include "fogmesh/k8s/signals.hpp"
 
 namespace {
 
@@ -34,8 +33,6 @@ and creates the Applications in the controller.
 Environment: WATCH_NAMESPACE, POD_NAME, KUBECONFIG, CONTROLLER_URL.
 SIGTERM/SIGINT: stop watching, release the Lease, exit 0.
 )";
-
-std::atomic<bool> g_stop{false};
 
 int seconds(const std::string& v, const std::string& opt) {
   try {
@@ -102,25 +99,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto logger = log::get("k8s.operator");
-  // Signals are taken by a dedicated thread (sigwait), so no handler runs on a worker.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::thread signals([&] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    logger->info("signal {}: stopping", sig);
-    g_stop = true;
-  });
-  signals.detach();
+  const auto& stop = k8s::stop_on_signals("k8s.operator");
   try {
     auto cfg = k8s::cluster_config::discover(kubeconfig);
     k8s::client c(cfg);
     k8s::fog_operator op(c, o);
     logger->info("fogmesh-operator {} against {}", FOGMESH_VERSION, cfg.server);
-    op.run(g_stop);
+    op.run(stop);
   } catch (const std::exception& e) {
     logger->critical("fogmesh-operator: {}", e.what());
     return 1;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "fogmesh/k8s/client.hpp"
@@ -38,5 +39,15 @@ class leader_elector {
   std::chrono::steady_clock::time_point observed_at_{};
   std::chrono::steady_clock::time_point last_renew_{};
 };
+
+// Waits for the Lease, then runs `body(inner_stop)` while renewing it in the background;
+// inner_stop turns true on `stop` or when the Lease is lost. Releases the Lease after a clean
+// stop. Returns false when leadership was lost (the caller should exit non-zero so that it
+// restarts as a fresh candidate, as controller-runtime does); true otherwise.
+bool run_as_leader(client& c, const leader_elector::options& opts, const std::atomic<bool>& stop,
+                   const std::function<void(const std::atomic<bool>&)>& body);
+
+// Default identity of a replica: $POD_NAME, else hostname-pid.
+std::string default_identity();
 
 }  // namespace fogmesh::k8s
