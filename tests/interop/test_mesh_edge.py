@@ -8,6 +8,9 @@
 3. Failover: E1's connector lists I2's edge listener in failoverUrls; I1 is killed with SIGKILL;
    E1 reattaches to I2 and new traffic from E1 reaches E2 again (the test waits for it; it
    never asserts timing).
+4. Failover learned from the open frame: I3's edge listener advertises I4's edge listener
+   (`failoverUrls`) in `failover-server-list`, as a Proton client sees it; E3 is configured
+   with I3 only, and after I3 is killed it attaches to I4 and its traffic flows again.
 """
 import signal
 
@@ -19,13 +22,16 @@ from test_mesh import Traffic, until_accepted
 ADDRESS = "mesh.q"
 
 
-def interior(args, name, connect_to=None):
+def interior(args, name, connect_to=None, advertise=None):
     extra = ""
     if connect_to is not None:
         extra = ("connector {\n    host: 127.0.0.1\n    port: %d\n    role: inter-router\n}\n"
                  % connect_to.ports[1])
+    edge_listener = {"role": "edge"}
+    if advertise is not None:
+        edge_listener["failoverUrls"] = "amqp://127.0.0.1:%d" % advertise.ports[2]
     return harness.Router(args, router_id=name, mode="interior",
-                          listeners=[{}, {"role": "inter-router"}, {"role": "edge"}],
+                          listeners=[{}, {"role": "inter-router"}, edge_listener],
                           extra=extra)
 
 
@@ -107,6 +113,43 @@ def test(args):
     harness.check("attached to interior router 'I2'" in e1.log(),
                   "E1 did not log attaching to I2")
     for r in (e2, e1, i2):
+        r.stop()
+    learned_failover(args)
+
+
+class OpenProperties(MessagingHandler):
+    def __init__(self, url):
+        super().__init__()
+        self.url = url
+        self.properties = None
+
+    def on_start(self, event):
+        event.container.connect(self.url)
+
+    def on_connection_remote_open(self, event):
+        self.properties = event.connection.remote_properties
+        event.connection.close()
+
+
+def learned_failover(args):
+    i4 = interior(args, "I4")
+    i3 = interior(args, "I3", connect_to=i4, advertise=i4)
+    e3 = edge(args, "E3", i3)
+    e4 = edge(args, "E4", i4)
+    seen = harness.run_container(OpenProperties(i3.url(2)), 30, "open frame").properties
+    listed = (seen or {}).get("failover-server-list")
+    harness.check(listed and listed[0].get("network-host") == "127.0.0.1" and
+                  str(listed[0].get("port")) == str(i4.ports[2]),
+                  "I3's open frame lists I4's edge listener: %r" % (seen,))
+    until_accepted(e3.url(), e4.url(), 100, "E3 to E4 through I3")
+    i3.proc.send_signal(signal.SIGKILL)
+    i3.wait()
+    until_accepted(e3.url(), e4.url(), 100, "E3 to E4 after I3 died")
+    harness.check("advertised 1 failover address" in e3.log(),
+                  "E3 logs the failover address it learned")
+    harness.check("attached to interior router 'I4'" in e3.log(),
+                  "E3 attached to I4, which it only knew from I3's open frame")
+    for r in (e4, e3, i4):
         r.stop()
 
 

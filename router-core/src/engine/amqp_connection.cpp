@@ -583,6 +583,7 @@ void amqp_connection::handle_open(const amqp::open& o) {
   peer_channel_max_ = o.channel_max;
   peer_idle_timeout_ms_ = o.idle_timeout_ms.value_or(0);
   if (settings_.client) {
+    learned_failover_ = read_failover_list(o.properties);
     state_ = state::opened;
     logger()->info("[C{}] connection to {} opened (container {})", id_, peer_,
                    remote_container_);
@@ -595,15 +596,7 @@ void amqp_connection::handle_open(const amqp::open& o) {
   reply.channel_max = settings_.channel_max;
   if (settings_.idle_timeout_ms > 0) reply.idle_timeout_ms = settings_.idle_timeout_ms;
   reply.offered_capabilities = {"ANONYMOUS-RELAY"};
-  {
-    amqp::encoder enc(reply.properties);
-    auto m = enc.begin_map();
-    enc.write_symbol("product");
-    enc.write_string("fogmesh-router");
-    enc.write_symbol("version");
-    enc.write_string(version());
-    enc.end_map(m, 4);
-  }
+  encode_open_properties(reply.properties, "fogmesh-router", version(), settings_.failover_urls);
   amqp::append_frame(out_, 0, reply);
   owner_.mark_dirty(this);
   state_ = state::opened;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "amqp/frame.hpp"
+#include "engine/failover.hpp"
 #include "engine/tls.hpp"
 #include "io/event_loop.hpp"
 #include "routing/link_owner.hpp"
@@ -49,6 +50,10 @@ class amqp_connection final : public io::completion_target, public link_owner {
   std::uint64_t id() const noexcept { return id_; }
   const std::string& peer() const noexcept { return peer_; }
   const std::string& container_id() const noexcept { return remote_container_; }
+  // Connector connections: the failover-server-list of the peer's open frame.
+  const std::vector<failover_address>& learned_failover() const noexcept {
+    return learned_failover_;
+  }
   const std::string& user() const noexcept { return user_; }
   const connection_settings& settings() const noexcept override { return settings_; }
   std::size_t session_count() const noexcept;
@@ -145,6 +150,7 @@ class amqp_connection final : public io::completion_target, public link_owner {
   connection_settings settings_;
   state state_ = state::header;
   bool sasl_done_ = false;
+  std::vector<failover_address> learned_failover_;
   std::string remote_container_;
   std::string remote_hostname_;
   std::string user_ = "anonymous";

@@ -377,157 +377,21 @@ void agent::own_links_changed() {
   topology_dirty_ = true;
 }
 
-namespace {
-const std::string topological_prefix = "_topo/0/";
-}  // namespace
-
-const std::map<std::string, unsigned>* agent::peers_of(const std::string& id) const {
-  if (id == id_) return &self_.peers;
-  auto it = routers_.find(id);
-  return it == routers_.end() ? nullptr : &it->second.peers;
-}
-
-std::map<std::string, std::pair<unsigned, std::string>> agent::shortest_paths(
-    const std::string& root) const {
-  // Dijkstra over links both ends report (a one-sided report is a link coming up or going
-  // down, not yet usable). Equal-cost ties go to the smaller router id, so every router that
-  // runs this from the same root with the same link-state gets the same answer.
-  std::map<std::string, std::pair<unsigned, std::string>> best;  // router → (cost, first hop)
-  using item = std::tuple<unsigned, std::string, std::string>;    // cost, router, first hop
-  std::priority_queue<item, std::vector<item>, std::greater<>> queue;
-  queue.emplace(0u, root, std::string());
-  while (!queue.empty()) {
-    auto [cost, id, via] = queue.top();
-    queue.pop();
-    if (best.count(id)) continue;
-    best[id] = {cost, via};
-    const auto* peers = peers_of(id);
-    if (peers == nullptr) continue;
-    for (const auto& [peer, link_cost] : *peers) {
-      const auto* back = peers_of(peer);
-      if (back == nullptr || !back->count(id) || best.count(peer)) continue;
-      queue.emplace(cost + link_cost, peer, id == root ? peer : via);
-    }
-  }
-  return best;
-}
-
-void agent::add_multicast_tree_routes(
-    const std::map<std::string, std::pair<unsigned, std::string>>& reachable,
-    route_table& routes) const {
-  // Multicast follows one spanning tree that every router computes alike: the shortest-path
-  // tree rooted at the smallest reachable router id, each router's parent being its
-  // smallest-id neighbour on a shortest path. A router passes a copy to each tree neighbour
-  // whose side of the tree has consumers, never back to the one it came from (router_core),
-  // so each router with consumers gets exactly one copy whatever the cycles in the mesh.
-  if (reachable.size() < 2) return;
-  const std::string& root = reachable.begin()->first;
-  const auto from_root = shortest_paths(root);
-  std::map<std::string, std::string> parent;
-  for (const auto& [id, cost_via] : from_root) {
-    if (id == root || !reachable.count(id)) continue;
-    const auto* peers = peers_of(id);
-    if (peers == nullptr) continue;
-    for (const auto& [peer, unused] : *peers) {
-      auto p = from_root.find(peer);
-      const auto* peer_links = peers_of(peer);
-      if (p == from_root.end() || peer_links == nullptr) continue;
-      auto cost = peer_links->find(id);
-      if (cost == peer_links->end() || p->second.first + cost->second != cost_via.first) continue;
-      parent[id] = peer;  // peers are ordered by id: the first match is the smallest
-      break;
-    }
-  }
-  // The routers under each of our tree neighbours: a child's subtree, or, towards our parent,
-  // everyone not under us.
-  auto under = [&](const std::string& top) {
-    std::set<std::string> found{top};
-    for (bool grew = true; grew;) {
-      grew = false;
-      for (const auto& [id, p] : parent) {
-        if (found.count(p) && found.insert(id).second) grew = true;
-      }
-    }
-    return found;
-  };
-  std::vector<std::pair<std::string, std::set<std::string>>> sides;
-  for (const auto& [id, p] : parent) {
-    if (p == id_) sides.emplace_back(id, under(id));
-  }
-  if (auto up = parent.find(id_); up != parent.end()) {
-    const auto below_us = under(id_);
-    std::set<std::string> rest;
-    for (const auto& [id, unused] : from_root) {
-      if (!below_us.count(id)) rest.insert(id);
-    }
-    sides.emplace_back(up->second, std::move(rest));
-  }
+void agent::recompute() {
+  topology_dirty_ = false;
+  mesh_view mesh;
+  mesh.self = id_;
+  mesh.routers[id_] = {&self_.peers, nullptr};  // our own consumers are not a route
+  for (const auto& [id, r] : routers_) mesh.routers[id] = {&r.peers, &r.addresses};
+  for (const auto& [id, e] : edges_) mesh.edges[id] = &e.addresses;
   const address_matcher& matcher = owner_.core().addresses().matcher();
-  auto is_multicast = [&](const std::string& key) {
+  auto is_multicast = [&matcher](const std::string& key) {
     const address_config* cfg = matcher.match(std::string_view(key).substr(0, key.find('\x1f')));
     return (cfg != nullptr ? cfg->dist : matcher.default_distribution()) == distribution::multicast;
   };
-  route_table tree_routes;
-  for (const auto& [neighbour, routers] : sides) {
-    for (const auto& id : routers) {
-      auto it = routers_.find(id);
-      if (it == routers_.end()) continue;
-      for (const auto& address : it->second.addresses) {
-        if (!is_multicast(address)) continue;
-        auto& options = tree_routes[address];
-        if (options.empty() || options.back().first != neighbour) {
-          options.emplace_back(neighbour, reachable.at(id).first);
-        }
-      }
-    }
-  }
-  for (auto& [address, options] : routes) {
-    if (is_multicast(address)) options.clear();
-  }
-  for (auto& [address, options] : tree_routes) routes[address] = std::move(options);
-  std::erase_if(routes, [](const auto& entry) { return entry.second.empty(); });
-}
-
-void agent::recompute() {
-  topology_dirty_ = false;
-  const auto best = shortest_paths(id_);
-  next_hops_.clear();
-  route_table routes;
-  // (Plain copies of the loop's names: clang 14 cannot capture structured bindings.)
-  for (const auto& entry : best) {
-    const std::string& id = entry.first;
-    const unsigned cost = entry.second.first;
-    const std::string via = entry.second.second;
-    if (id == id_) continue;
-    next_hops_[id] = {via, cost};
-    // Every router is reachable by its topological address, whatever its addresses: replies to
-    // dynamic (reply-to) addresses `_topo/0/<id>/temp.…` follow it without waiting for a MAU.
-    routes[topological_prefix + id].emplace_back(via, cost);
-    auto it = routers_.find(id);
-    if (it == routers_.end()) continue;
-    for (const auto& address : it->second.addresses) {
-      auto& options = routes[address];
-      auto same = std::find_if(options.begin(), options.end(),
-                               [&via](const auto& o) { return o.first == via; });
-      if (same == options.end()) {
-        options.emplace_back(via, cost);
-      } else {
-        same->second = std::min(same->second, cost);
-      }
-    }
-  }
-  add_multicast_tree_routes(best, routes);
-  for (const auto& edge : edges_) {
-    const std::string& edge_id = edge.first;
-    routes[topological_prefix + edge_id] = {{edge_id, 1u}};
-    for (const auto& address : edge.second.addresses) {
-      auto& options = routes[address];
-      options.erase(std::remove_if(options.begin(), options.end(),
-                                   [&edge_id](const auto& o) { return o.first == edge_id; }),
-                    options.end());
-      options.emplace_back(edge_id, 1u);
-    }
-  }
+  computed_routes computed = compute_routes(mesh, is_multicast);
+  next_hops_ = std::move(computed.next_hops);
+  route_table& routes = computed.routes;
   if (routes == published_) return;
   published_ = routes;
   logger()->debug("routes recomputed: {} router(s) reachable, {} remote address(es)",

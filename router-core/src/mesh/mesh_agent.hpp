@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "management/value.hpp"
+#include "mesh/routes.hpp"
 #include "routing/local_endpoint.hpp"
 
 namespace fogmesh::router {
@@ -34,8 +35,6 @@ class shard;
 
 namespace fogmesh::router::mesh {
 
-// address → the neighbours that lead to a router with consumers, with the path cost.
-using route_table = std::map<std::string, std::vector<std::pair<std::string, unsigned>>>;
 
 class agent final : public local_endpoint::handler {
  public:
@@ -90,15 +89,6 @@ class agent final : public local_endpoint::handler {
   management::value_map lsu_body(const std::string& id, const router_state& r) const;
   management::value_map mau_body(const std::string& id, const router_state& r) const;
   void own_links_changed();
-  const std::map<std::string, unsigned>* peers_of(const std::string& id) const;
-  // router → (path cost, first hop) from root, over links both ends report.
-  std::map<std::string, std::pair<unsigned, std::string>> shortest_paths(
-      const std::string& root) const;
-  // Replaces the routes of multicast addresses by the neighbours on the shared multicast tree
-  // that lead to their consumers.
-  void add_multicast_tree_routes(
-      const std::map<std::string, std::pair<unsigned, std::string>>& reachable,
-      route_table& routes) const;
   void recompute();
   void flush_out();
 

@@ -37,6 +37,7 @@ struct connection_settings {
   std::uint64_t max_message_size = 0;
   std::string listener_name;
   std::string users_file;
+  std::vector<std::string> failover_urls;     // listener: advertised in our open frame
   std::shared_ptr<tls_context> tls;           // set when the listener has an sslProfile
   bool require_tls = false;
   // Outbound (connector) connections: we speak first and authenticate as a client.

@@ -68,6 +68,7 @@ connection_settings settings_for(const listener_endpoint& ep) {
   s.max_message_size = l.max_message_size;
   s.listener_name = l.name;
   s.users_file = l.users_file;
+  s.failover_urls = l.failover_urls;
   if (!l.sasl_mechanisms.empty()) {
     s.sasl_mechanisms = split_words(l.sasl_mechanisms);
   } else {
@@ -158,6 +159,7 @@ class shard::connector_target final : public io::completion_target {
   void connection_gone(amqp_connection* c) {
     if (c != connection_) return;
     connection_ = nullptr;
+    learn_failover(c->learned_failover());
     schedule_retry(false);
   }
 
@@ -196,25 +198,45 @@ class shard::connector_target final : public io::completion_target {
 
  private:
   // The configured host:port, then each failoverUrls entry ("amqp://host:port", "host:port"
-  // or "host"), in turn: an edge router moves to another interior when its uplink dies.
+  // or "host"), then what the peer advertised in its open frame, in turn: an edge router moves
+  // to another interior when its uplink dies.
   std::pair<std::string, std::string> target() const {
-    const std::size_t n = 1 + cfg_.failover_urls.size();
-    const std::size_t i = attempt_ % n;
+    const std::size_t i = attempt_ % alternatives();
     if (i == 0) return {cfg_.host, cfg_.port};
-    std::string url = cfg_.failover_urls[i - 1];
-    if (auto scheme = url.find("://"); scheme != std::string::npos) url.erase(0, scheme + 3);
-    std::string host = url, port = "amqp";
-    if (!url.empty() && url.front() == '[') {
-      const auto close = url.find(']');
-      host = url.substr(1, close - 1);
-      if (close != std::string::npos && close + 1 < url.size() && url[close + 1] == ':') {
-        port = url.substr(close + 2);
-      }
-    } else if (auto colon = url.rfind(':'); colon != std::string::npos) {
-      host = url.substr(0, colon);
-      port = url.substr(colon + 1);
+    const failover_address a = i <= cfg_.failover_urls.size()
+                                   ? parse_failover_url(cfg_.failover_urls[i - 1])
+                                   : learned_[i - 1 - cfg_.failover_urls.size()];
+    return {a.host, a.port};
+  }
+  std::size_t alternatives() const { return 1 + cfg_.failover_urls.size() + learned_.size(); }
+
+  // The peer's failover-server-list replaces what an earlier peer advertised (as qdrouterd
+  // does); addresses already configured are not repeated.
+  void learn_failover(const std::vector<failover_address>& advertised) {
+    if (advertised.empty()) return;
+    std::vector<failover_address> fresh;
+    for (const auto& a : advertised) {
+      const bool configured = (a.host == cfg_.host && a.port == cfg_.port) ||
+                              std::any_of(cfg_.failover_urls.begin(), cfg_.failover_urls.end(),
+                                          [&](const std::string& url) {
+                                            const auto c = parse_failover_url(url);
+                                            return c.host == a.host && c.port == a.port;
+                                          });
+      if (!configured) fresh.push_back(a);
     }
-    return {host, port};
+    if (fresh.size() != learned_.size() ||
+        !std::equal(fresh.begin(), fresh.end(), learned_.begin(), [](const auto& x, const auto& y) {
+          return x.host == y.host && x.port == y.port;
+        })) {
+      logger()->info("connector '{}': the peer advertised {} failover address(es): {}", cfg_.name,
+                     fresh.size(), describe(fresh));
+    }
+    learned_ = std::move(fresh);
+  }
+  static std::string describe(const std::vector<failover_address>& list) {
+    std::string out;
+    for (const auto& a : list) out += (out.empty() ? "" : ", ") + to_url(a);
+    return out;
   }
 
   void start_connect() {
@@ -243,10 +265,10 @@ class shard::connector_target final : public io::completion_target {
     connecting_ = owner_.loop().connect(slot_, fd_, reinterpret_cast<sockaddr*>(&addr_), addr_len_);
   }
   void schedule_retry(bool failed) {
-    if (!cfg_.failover_urls.empty()) {
+    if (alternatives() > 1) {
       // Try the next address at once; back off only after a whole round failed.
       ++attempt_;
-      if (attempt_ % (1 + cfg_.failover_urls.size()) != 0) {
+      if (attempt_ % alternatives() != 0) {
         next_attempt_ = std::chrono::steady_clock::now();
         return;
       }
@@ -263,7 +285,8 @@ class shard::connector_target final : public io::completion_target {
   amqp_connection* connection_ = nullptr;
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::seconds delay_{2};
-  std::size_t attempt_ = 0;  // index into host:port + failoverUrls (modulo their count)
+  std::size_t attempt_ = 0;  // index into host:port + failoverUrls + learned_ (modulo)
+  std::vector<failover_address> learned_;  // from the last peer's open frame
   std::string current_;      // "host:port" being tried / connected
   sockaddr_storage addr_{};
   socklen_t addr_len_ = 0;
