@@ -1,45 +1,40 @@
 #!/usr/bin/env bash
-# The quickstart: installs the Debian packages, builds the release preset, starts a
-# fogmesh-router on loopback, runs a send/receive demo through it with Qpid Proton clients, a
-# short throughput run (direct vs through the router), and stops the router cleanly.
+# The quickstart: the whole fogmesh system on this machine.
+#   ./scripts/quickstart.sh          install packages, build (release), bring everything up
+#   ./scripts/quickstart.sh status   fogctl get all
+#   ./scripts/quickstart.sh stop     delete the application, stop agents, routers, controller
+# "up" starts podman's Docker-compatible API service, builds three images offline (busybox-static
+# + examples/quickstart/images), then `fogctl deploy -f examples/quickstart/controlplane.yaml`
+# (controller with embedded PostgreSQL; agent "hub" whose interior router is the default router;
+# agent "edge-1" with an edge router) and `fogctl deploy -f examples/quickstart/app.yaml`
+# (sender -> route -> receiver across the two agents, and web on a public port), and shows it
+# working. A second run reuses what is running. Needs root (rootful podman, agents' containers).
+# FOGMESH_BUILD_DIR picks another build tree (default build/release); FOGMESH_HOME moves
+# fogctl's state (default ~/.fogmesh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
+command=${1:-up}
+build_dir=${FOGMESH_BUILD_DIR:-build/release}
 
+case "$command" in
+  up) ;;
+  status|stop) exec /usr/bin/python3 scripts/demo_system.py "$command" --build-dir "$build_dir" ;;
+  *) echo "usage: $0 [up|status|stop]" >&2; exit 2 ;;
+esac
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "quickstart: run as root (rootful podman runs the microservices' containers)" >&2
+  exit 1
+fi
+
+started=$(date +%s)
 ./scripts/install-deps.sh
-echo "== building (release preset)"
-cmake --preset release >/dev/null
-cmake --build --preset release --target fogmesh-router fogmesh-bench
-
-work=$(mktemp -d)
-trap 'kill $router_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed "s/port: amqp/port: $port/" router-core/examples/standalone.conf > "$work/router.conf"
-
-echo "== starting fogmesh-router on 127.0.0.1:$port (config: router-core/examples/standalone.conf)"
-build/release/router-core/fogmesh-router -c "$work/router.conf" 2> "$work/router.log" &
-router_pid=$!
-for _ in $(seq 50); do
-  grep -q "listening on" "$work/router.log" && break
-  sleep 0.1
-done
-grep -q "listening on" "$work/router.log" || { cat "$work/router.log"; exit 1; }
-echo "   router pid $router_pid, RSS $(awk '/VmRSS/ {print $2 " " $3}' /proc/$router_pid/status)"
-
-/usr/bin/python3 scripts/demo.py "127.0.0.1:$port"
-
+echo "== building fogctl, fogmesh-controller, fogmesh-agent, fogmesh-router ($build_dir)"
+if [ -z "${FOGMESH_BUILD_DIR:-}" ]; then
+  cmake --preset release >/dev/null
+fi
+cmake --build "$build_dir" --parallel "$(nproc)" --target fogctl fogmesh-controller fogmesh-agent fogmesh-router
 echo
-echo "== throughput: 200k messages of 100 bytes, unsettled (receiver accepts each)"
-build/release/benchmarks/load/fogmesh-bench --direct --count 200000 | sed 's/^/   /'
-build/release/benchmarks/load/fogmesh-bench --url "127.0.0.1:$port" --address closest.bench \
-  --count 200000 | sed 's/^/   /'
 
-echo
-echo "== stopping the router (SIGTERM)"
-kill -TERM $router_pid
-wait $router_pid && echo "   router exited cleanly (status 0)"
-echo "   its log:"; sed 's/^/   | /' "$work/router.log" | tail -8
-trap 'rm -rf "$work"' EXIT
-echo
-echo "Next: benchmarks/run-router-vs-direct.sh for the full side-by-side benchmark,"
-echo "      ./scripts/test.sh for every test."
+/usr/bin/python3 scripts/demo_system.py up --build-dir "$build_dir"
+echo "(quickstart took $(( $(date +%s) - started )) s)"

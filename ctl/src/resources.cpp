@@ -464,6 +464,8 @@ const std::vector<std::pair<const char*, ftype>>& agent_fields() {
       {"availableDiskThreshold", ftype::number},
       {"upstreamRouters", ftype::strings},
       {"networkRouter", ftype::str},
+      // The system agent's interior router is the controller's default router.
+      {"isSystem", ftype::boolean},
   };
   return f;
 }
@@ -1100,6 +1102,8 @@ json::object agent_config_spec_from_api(const json::object& fog) {
     if (it == fog.end() || it->value().is_null()) continue;
     if (t == ftype::strings && it->value().is_array() && it->value().as_array().empty()) continue;
     if (t == ftype::str && it->value().is_string() && it->value().as_string().empty()) continue;
+    // Only the one system agent says so; every other agent's describe stays as it was.
+    if (t == ftype::boolean && k == std::string_view("isSystem") && it->value() == json::value(false)) continue;
     s[k] = it->value();
   }
   if (auto it = fog.find("fogTypeId"); it != fog.end() && !it->value().is_null()) {
