@@ -65,6 +65,7 @@ http_response provision(request_context& ctx) {
   std::string token = new_token();
   // A re-provisioned node replaces the previous agent: its old token stops working.
   ctx.tx().exec_params0("DELETE FROM fog_tokens WHERE fog_uuid = $1", uuid);
+  fogs_changed_by_request().push_back(uuid);
   ctx.tx().exec_params0(
       "INSERT INTO fog_tokens (token_hash, fog_uuid, expires_at) "
       "VALUES (decode($1, 'hex'), $2, now() + interval '30 days')",
@@ -93,6 +94,7 @@ http_response deprovision(request_context& ctx) {
       "ip_address_external = '0.0.0.0', updated_at = now() WHERE uuid = $1",
       ctx.fog_uuid);
   ctx.tx().exec_params0("DELETE FROM fog_tokens WHERE fog_uuid = $1", ctx.fog_uuid);
+  fogs_changed_by_request().push_back(ctx.fog_uuid);
   return empty_response(204);
 }
 
@@ -138,24 +140,18 @@ http_response changes_get(request_context& ctx) {
   // Read the notifier's sequence before querying: a change committed after our query bumps it,
   // so the long-poll below cannot sleep through it.
   uint64_t seen = ctx.app.notifier().sequence(ctx.fog_uuid);
-  int64_t wait_seconds = 0;
-  if (const auto* wait = ctx.req.query_param("wait")) {
-    try {
-      size_t used = 0;
-      wait_seconds = std::stoll(*wait, &used);
-      if (used != wait->size()) throw std::invalid_argument("trailing characters");
-    } catch (const std::exception&) {
-      throw_format("wait");
-    }
-    wait_seconds = std::clamp<int64_t>(wait_seconds, 0, ctx.app.options().max_long_poll_sec);
-  }
-  std::string sql = "SELECT count(*)";
-  for (const auto& [key, col] : change_flags) sql += std::string(", bool_or(") + col + ")";
-  sql +=
-      ", to_char(max(last_updated) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
-      "FROM change_tracking WHERE fog_uuid = $1";
+  int64_t wait_seconds = long_poll_wait_seconds(ctx.req, ctx.app.options());
+  static const std::string sql = [] {
+    std::string s = "SELECT count(*)";
+    for (const auto& [key, col] : change_flags) s += std::string(", bool_or(") + col + ")";
+    s += ", to_char(max(last_updated) AT TIME ZONE 'UTC', "
+         "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM change_tracking WHERE fog_uuid = $1";
+    return s;
+  }();
   auto row = ctx.tx().exec_params1(sql, ctx.fog_uuid);
   bool any = row[0].as<int64_t>() > 0;
+  // Until the sequence read above moves, polls with this token are answered from memory.
+  if (!any) ctx.app.poll_cache().remember(ctx.token_digest, ctx.fog_uuid, seen);
   if (!any && !ctx.long_poll_final && wait_seconds > 0) {
     http_response hold;
     hold.long_poll = long_poll_request{ctx.fog_uuid, seen, wait_seconds * 1000};
@@ -267,6 +263,7 @@ http_response delete_node(request_context& ctx) {
   remove_fog_router(ctx.tx(), ctx.fog_uuid);
   ctx.tx().exec_params0("DELETE FROM microservices WHERE iofog_uuid = $1", ctx.fog_uuid);
   ctx.tx().exec_params0("DELETE FROM fogs WHERE uuid = $1", ctx.fog_uuid);
+  fogs_changed_by_request().push_back(ctx.fog_uuid);
   refresh_routers(ctx.tx(), public_routers);
   return empty_response(204);
 }
@@ -283,6 +280,29 @@ http_response tunnel_get(request_context& ctx) {
 }
 
 }  // namespace
+
+int64_t long_poll_wait_seconds(const http_request& req, const server_options& options) {
+  const auto* wait = req.query_param("wait");
+  if (wait == nullptr) return 0;
+  int64_t seconds = 0;
+  try {
+    size_t used = 0;
+    seconds = std::stoll(*wait, &used);
+    if (used != wait->size()) throw std::invalid_argument("trailing characters");
+  } catch (const std::exception&) {
+    throw_format("wait");
+  }
+  return std::clamp<int64_t>(seconds, 0, options.max_long_poll_sec);
+}
+
+http_response no_changes_response() {
+  static const std::string body = [] {
+    json::object o;
+    for (const auto& [key, col] : change_flags) o[key] = false;
+    return json::serialize(o);
+  }();
+  return raw_json_response(200, body);
+}
 
 void register_agent_routes(app& a) {
   a.add_route({"POST", "/agent/provision", auth_kind::none, provision,
@@ -310,9 +330,6 @@ void register_agent_routes(app& a) {
                  return json_response(200, json::object{{"straceValues", json::array{}}});
                },
                "Diagnostics requests"});
-  a.add_route({"GET", "/agent/edgeResources", auth_kind::agent,
-               [](request_context&) { return raw_json_response(200, "[]"); },
-               "Edge resources linked to this agent"});
 }
 
 }  // namespace fogmesh::controller

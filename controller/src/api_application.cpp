@@ -331,21 +331,7 @@ std::optional<std::string> resolve_fog(request_context& ctx, body_reader& r) {
 
 void replace_images(request_context& ctx, const std::string& uuid, const json::array& images) {
   if (images.size() > 2) throw validation_error("Field images does not meet maximum length of 2");
-  ctx.tx().exec_params0("DELETE FROM microservice_images WHERE microservice_uuid = $1", uuid);
-  for (const auto& img : images) {
-    if (!img.is_object()) throw_type_error("images", "object");
-    body_reader ir(img.as_object());
-    auto image = ir.str("containerImage", true, 1);
-    auto type = ir.integer("fogTypeId", true, 1, 2);
-    try {
-      ctx.tx().exec_params0(
-          "INSERT INTO microservice_images (microservice_uuid, fog_type_id, container_image) "
-          "VALUES ($1, $2, $3)",
-          uuid, *type, *image);
-    } catch (const pqxx::unique_violation&) {
-      throw validation_error("Duplicate image for fogTypeId " + std::to_string(*type));
-    }
-  }
+  write_images(ctx.tx(), "microservice_images", "microservice_uuid", uuid, images);
 }
 
 void check_catalog_and_registry(request_context& ctx, body_reader& r) {
@@ -701,7 +687,28 @@ http_response msvc_get(request_context& ctx) {
 http_response msvc_create_from(request_context& ctx, const json::object& body) {
   std::string uuid = create_microservice(ctx, body, std::nullopt);
   auto name = body.at("name").as_string();
-  return json_response(201, json::object{{"uuid", uuid}, {"name", name}});
+  json::object out{{"uuid", uuid}, {"name", name}};
+  // Upstream answers the links of the public ports it allocated: {internal, external, publicLink}.
+  auto row = ctx.tx().exec_params1(
+      "SELECT " + std::string(msvc_json_sql) +
+          "::text FROM microservices m JOIN applications a ON a.id = m.application_id "
+          "WHERE m.uuid = $1",
+      uuid);
+  json::array public_ports;
+  auto created = json::parse(row[0].c_str());
+  for (const auto& p : created.at("ports").as_array()) {
+    const auto* pub = p.as_object().if_contains("public");
+    if (pub == nullptr || !pub->is_object()) continue;
+    const auto* links = pub->as_object().if_contains("links");
+    public_ports.push_back(json::object{
+        {"internal", p.at("internal")},
+        {"external", p.at("external")},
+        {"publicLink", links != nullptr && links->is_array() && !links->as_array().empty()
+                           ? links->as_array()[0]
+                           : json::value(nullptr)}});
+  }
+  if (!public_ports.empty()) out["publicPorts"] = std::move(public_ports);
+  return json_response(201, out);
 }
 
 http_response msvc_create(request_context& ctx) {

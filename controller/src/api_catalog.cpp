@@ -167,21 +167,7 @@ catalog_input read_catalog(request_context& ctx, body_reader& r, bool create) {
 }
 
 void write_catalog_images(request_context& ctx, int64_t id, const json::array& images) {
-  ctx.tx().exec_params0("DELETE FROM catalog_item_images WHERE catalog_item_id = $1", id);
-  for (const auto& img : images) {
-    if (!img.is_object()) throw_type_error("images", "object");
-    body_reader ir(img.as_object());
-    auto image = ir.str("containerImage", true, 1);
-    auto type = ir.integer("fogTypeId", true, 1, 2);
-    try {
-      ctx.tx().exec_params0(
-          "INSERT INTO catalog_item_images (catalog_item_id, fog_type_id, container_image) "
-          "VALUES ($1, $2, $3)",
-          id, *type, *image);
-    } catch (const pqxx::unique_violation&) {
-      throw validation_error("Duplicate image for fogTypeId " + std::to_string(*type));
-    }
-  }
+  write_images(ctx.tx(), "catalog_item_images", "catalog_item_id", std::to_string(id), images);
 }
 
 http_response catalog_create(request_context& ctx) {

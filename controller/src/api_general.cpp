@@ -76,7 +76,10 @@ http_response openapi(request_context& ctx) {
     for (const auto& seg : r.segments) {
       path += "/";
       if (seg.starts_with(':')) {
-        path += "{" + seg.substr(1) + "}";
+        // (appended piecewise: g++ 12 -O3 warns about "{" + substr() as an overflow)
+        path += '{';
+        path.append(seg, 1);
+        path += '}';
         parameters.push_back(json::object{{"name", seg.substr(1)},
                                           {"in", "path"},
                                           {"required", true},

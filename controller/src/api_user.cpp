@@ -6,6 +6,7 @@
 
 #include "app.hpp"
 #include "auth.hpp"
+#include "fog_model.hpp"
 #include "validate.hpp"
 
 namespace fogmesh::controller {
@@ -141,8 +142,10 @@ http_response logout(request_context& ctx) {
 json::object profile_of(request_context& ctx) {
   auto row = ctx.tx().exec_params1("SELECT first_name, last_name, email FROM users WHERE id = $1",
                                    ctx.user_id);
-  return json::object{
-      {"firstName", row[0].c_str()}, {"lastName", row[1].c_str()}, {"email", row[2].c_str()}};
+  return json::object{{"id", ctx.user_id},
+                      {"firstName", row[0].c_str()},
+                      {"lastName", row[1].c_str()},
+                      {"email", row[2].c_str()}};
 }
 
 http_response profile_get(request_context& ctx) {
@@ -175,6 +178,7 @@ http_response profile_delete(request_context& ctx) {
     }
   }
   ctx.tx().exec_params0("DELETE FROM users WHERE id = $1", ctx.user_id);
+  fogs_changed_by_request().push_back("*");  // all of the user's agents lose their tokens
   return empty_response(204);
 }
 

@@ -8,6 +8,7 @@
 #include <future>
 
 #include "auth.hpp"
+#include "fog_model.hpp"
 #include "fogmesh/common/log.hpp"
 
 namespace fogmesh::controller {
@@ -120,6 +121,35 @@ void change_notifier::notify_all() {
   for (auto& w : to_wake) w();
 }
 
+// --- agent_poll_cache ---
+
+std::optional<std::string> agent_poll_cache::fresh(const std::string& digest,
+                                                   change_notifier& notifier) {
+  std::string fog;
+  uint64_t seq = 0;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(digest);
+    if (it == entries_.end() || now_ms() - it->second.checked_ms > max_age_ms) return std::nullopt;
+    fog = it->second.fog_uuid;
+    seq = it->second.sequence;
+  }
+  if (notifier.sequence(fog) != seq) return std::nullopt;
+  return fog;
+}
+
+void agent_poll_cache::remember(const std::string& digest, const std::string& fog_uuid,
+                                uint64_t sequence) {
+  int64_t now = now_ms();
+  std::lock_guard lock(mutex_);
+  // Stale entries go at most once per max_age: the map stays as large as the active agents.
+  if (now - last_sweep_ms_ > max_age_ms) {
+    std::erase_if(entries_, [&](const auto& e) { return now - e.second.checked_ms > max_age_ms; });
+    last_sweep_ms_ = now;
+  }
+  entries_.insert_or_assign(digest, entry{fog_uuid, sequence, now});
+}
+
 // --- app ---
 
 app::app(server_options options, db_pool& pool)
@@ -131,6 +161,7 @@ app::app(server_options options, db_pool& pool)
   register_application_routes(*this);
   register_catalog_routes(*this);
   register_template_routes(*this);
+  register_edge_resource_routes(*this);
 }
 
 app::~app() {
@@ -157,10 +188,37 @@ http_response app::handle(const http_request& req, bool long_poll_final) {
     logger()->error("{} {}: {}", req.method, req.path, e.what());
     resp = error_response(500, "Error", "Internal server error");
   }
+  return finish(std::move(resp));
+}
+
+http_response app::finish(http_response resp) {
   if (!resp.long_poll) responses_[static_cast<size_t>(resp.status / 100) % 6]++;
   resp.headers.emplace_back("Access-Control-Allow-Origin", "*");
   resp.headers.emplace_back("X-Timestamp", std::to_string(now_ms()));
   return resp;
+}
+
+std::optional<http_response> app::handle_fast(const http_request& req, bool long_poll_final) {
+  if (req.method != "GET" || req.path != "/api/v3/agent/config/changes") return std::nullopt;
+  const std::string* header = req.header("authorization");
+  if (header == nullptr || token_from_header(*header).empty()) return std::nullopt;
+  std::string digest = token_digest_hex(token_from_header(*header));
+  // Read before the check: a change after it moves the sequence, and the long-poll sees that.
+  auto fog = poll_cache_.fresh(digest, notifier_);
+  if (!fog) return std::nullopt;
+  uint64_t seen = notifier_.sequence(*fog);
+  int64_t wait_seconds = 0;
+  try {
+    wait_seconds = long_poll_wait_seconds(req, options_);
+  } catch (const api_error&) {
+    return std::nullopt;  // the full path answers the error
+  }
+  if (!long_poll_final && wait_seconds > 0) {
+    http_response hold;
+    hold.long_poll = long_poll_request{*fog, seen, wait_seconds * 1000};
+    return finish(std::move(hold));
+  }
+  return finish(no_changes_response());
 }
 
 http_response app::dispatch(const http_request& req, bool long_poll_final) {
@@ -208,17 +266,18 @@ http_response app::dispatch(const http_request& req, bool long_poll_final) {
   }
 
   if (!matched->needs_db) {
-    request_context ctx{req, nullptr, *this, std::move(params), 0, {}, long_poll_final};
+    request_context ctx{req, nullptr, *this, std::move(params), 0, {}, long_poll_final, {}};
     return matched->handler(ctx);
   }
   auto conn = pool_.acquire();
   pqxx::work tx(*conn);
-  request_context ctx{req, &tx, *this, std::move(params), 0, {}, long_poll_final};
+  request_context ctx{req, &tx, *this, std::move(params), 0, {}, long_poll_final, {}};
 
   if (matched->auth != auth_kind::none) {
     const std::string* header = req.header("authorization");
     if (header == nullptr || token_from_header(*header).empty()) throw auth_error();
     std::string digest = token_digest_hex(token_from_header(*header));
+    ctx.token_digest = digest;
     if (matched->auth == auth_kind::user) {
       // The expiry slides one hour from each use (upstream semantics); rewriting it at most once
       // a minute keeps read requests from turning into writes.
@@ -251,8 +310,19 @@ http_response app::dispatch(const http_request& req, bool long_poll_final) {
     }
   }
 
+  fogs_changed_by_request().clear();
   http_response resp = matched->handler(ctx);
-  if (resp.status < 400) tx.commit();
+  if (resp.status < 400) {
+    tx.commit();
+    for (const auto& fog : fogs_changed_by_request()) {
+      if (fog == "*") {
+        notifier_.notify_all();
+      } else {
+        notifier_.notify(fog);
+      }
+    }
+  }
+  fogs_changed_by_request().clear();
   return resp;
 }
 

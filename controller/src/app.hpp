@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
@@ -32,6 +33,7 @@ struct request_context {
   int64_t user_id = 0;                                      // set for auth_kind::user
   std::string fog_uuid;                                     // set for auth_kind::agent
   bool long_poll_final = false;
+  std::string token_digest;  // set for authenticated routes
 
   const std::string& param(std::string_view name) const;
   pqxx::work& tx() { return *work; }
@@ -85,6 +87,29 @@ class change_notifier {
   std::unordered_multimap<std::string, uint64_t> by_key_;
 };
 
+// The agents' hot path: an agent polls GET /agent/config/changes every few seconds and almost
+// always hears "nothing". After the database said so for a token, the answer is kept in memory
+// until the fog's change sequence moves (a change row or a revoked token NOTIFYs, on every
+// replica) or it is `max_age_ms` old (which also lets the database path refresh the token's
+// sliding expiry and the fog's lastActive), and is given without a query.
+class agent_poll_cache {
+ public:
+  static constexpr int64_t max_age_ms = 30000;
+  // The fog whose empty answer is still valid for this token digest, if any.
+  std::optional<std::string> fresh(const std::string& digest, change_notifier& notifier);
+  void remember(const std::string& digest, const std::string& fog_uuid, uint64_t sequence);
+
+ private:
+  struct entry {
+    std::string fog_uuid;
+    uint64_t sequence;
+    int64_t checked_ms;
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::string, entry> entries_;
+  int64_t last_sweep_ms_ = 0;
+};
+
 class app {
  public:
   app(server_options options, db_pool& pool);
@@ -92,6 +117,10 @@ class app {
 
   // Never throws: every failure becomes a JSON error response.
   http_response handle(const http_request& req, bool long_poll_final);
+  // Answers what needs no database (an agent's empty change poll known from the poll cache) on
+  // the calling thread; nullopt: call handle() on a worker.
+  std::optional<http_response> handle_fast(const http_request& req, bool long_poll_final);
+  agent_poll_cache& poll_cache() { return poll_cache_; }
 
   route& add_route(route r);
   const std::vector<route>& routes() const { return routes_; }
@@ -111,12 +140,14 @@ class app {
 
  private:
   http_response dispatch(const http_request& req, bool long_poll_final);
+  http_response finish(http_response resp);
   void listener_loop();
 
   server_options options_;
   db_pool& pool_;
   std::vector<route> routes_;
   change_notifier notifier_;
+  agent_poll_cache poll_cache_;
   int64_t started_at_ms_;
   std::thread listener_;
   std::atomic<bool> listener_stop_{false};
@@ -132,7 +163,13 @@ void register_agent_routes(app& a);
 void register_application_routes(app& a);
 void register_catalog_routes(app& a);
 void register_template_routes(app& a);
+void register_edge_resource_routes(app& a);
 
 int64_t now_ms();
+
+// GET /agent/config/changes: `?wait=N` in seconds (clamped to the server's maximum), the answer
+// with every flag false.
+int64_t long_poll_wait_seconds(const http_request& req, const server_options& options);
+http_response no_changes_response();
 
 }  // namespace fogmesh::controller

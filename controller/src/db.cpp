@@ -1,5 +1,7 @@
 #include "db.hpp"
 
+#include <cstring>
+
 #include "fogmesh/common/log.hpp"
 #include "migrations.hpp"
 
@@ -61,6 +63,133 @@ int apply_migrations(pqxx::connection& conn) {
   }
   tx.commit();
   return applied;
+}
+
+namespace {
+
+void append_json_string(std::string& out, std::string_view v) {
+  out += '"';
+  for (char c : v) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char hex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += hex[(c >> 4) & 15];
+          out += hex[c & 15];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+enum class json_kind { string, number, boolean, json, timestamp, skip };
+
+json_kind kind_of(pqxx::oid type) {
+  switch (type) {
+    case 16:
+      return json_kind::boolean;  // bool
+    case 20:
+    case 21:
+    case 23:
+    case 26:
+    case 700:
+    case 701:
+    case 1700:  // ints, floats
+      return json_kind::number;
+    case 114:
+    case 3802:
+      return json_kind::json;  // json, jsonb
+    case 1114:
+    case 1184:
+      return json_kind::timestamp;  // timestamp(tz)
+    default:
+      return json_kind::string;
+  }
+}
+
+}  // namespace
+
+std::string result_to_json_array(const pqxx::result& r) {
+  const auto columns = static_cast<size_t>(r.columns());
+  std::vector<std::string> keys(columns);
+  std::vector<json_kind> kinds(columns);
+  for (size_t c = 0; c < columns; ++c) {
+    const char* name = r.column_name(static_cast<pqxx::row::size_type>(c));
+    kinds[c] = name[0] == '_' ? json_kind::skip
+                              : kind_of(r.column_type(static_cast<pqxx::row::size_type>(c)));
+    keys[c].clear();
+    append_json_string(keys[c], name);
+    keys[c] += ':';
+  }
+  std::string out = "[";
+  out.reserve(r.size() * columns * 24 + 2);
+  for (const auto& row : r) {
+    if (out.size() > 1) out += ',';
+    out += '{';
+    bool first = true;
+    for (size_t c = 0; c < columns; ++c) {
+      if (kinds[c] == json_kind::skip) continue;
+      if (!first) out += ',';
+      first = false;
+      out += keys[c];
+      const auto& f = row[static_cast<pqxx::row::size_type>(c)];
+      if (f.is_null()) {
+        out += "null";
+        continue;
+      }
+      std::string_view v(f.c_str(), f.size());
+      switch (kinds[c]) {
+        case json_kind::boolean:
+          out += v == "t" ? "true" : "false";
+          break;
+        case json_kind::number:
+          // row_to_json quotes what JSON has no number for.
+          if (v == "NaN" || v == "Infinity" || v == "-Infinity") {
+            append_json_string(out, v);
+          } else {
+            out += v;
+          }
+          break;
+        case json_kind::json:
+          out += v;
+          break;
+        case json_kind::timestamp: {
+          // "2026-11-26 00:10:00.12+00" -> "2026-11-26T00:10:00.12+00:00" (ISO DateStyle)
+          std::string t(v);
+          if (auto sp = t.find(' '); sp != std::string::npos) t[sp] = 'T';
+          if (t.size() > 3 && (t[t.size() - 3] == '+' || t[t.size() - 3] == '-') &&
+              t.find('T') != std::string::npos && t.size() - 3 > t.find('T'))
+            t += ":00";
+          append_json_string(out, t);
+          break;
+        }
+        default:
+          append_json_string(out, v);
+          break;
+      }
+    }
+    out += '}';
+  }
+  out += ']';
+  return out;
 }
 
 }  // namespace fogmesh::controller

@@ -47,3 +47,13 @@ class db_pool {
 };
 
 }  // namespace fogmesh::controller
+
+namespace fogmesh::controller {
+
+// A result as a JSON array of objects keyed by column name, in row order, the values typed as
+// PostgreSQL's row_to_json would (numbers, booleans, json/jsonb as is, timestamps in ISO 8601,
+// NULL as null, the rest as strings). Much cheaper than json_agg over many rows in the server.
+// Columns whose name starts with '_' (sort keys and the like) are left out.
+std::string result_to_json_array(const pqxx::result& r);
+
+}  // namespace fogmesh::controller

@@ -258,13 +258,16 @@ const std::string& fog_json_columns() {
     std::string s;
     for (const auto& [j, c] : cols) {
       if (!s.empty()) s += ", ";
-      s += "f.";
+      // Arrays as JSON already: result_to_json_array (GET /iofog-list) has no array parser.
+      bool array = std::string_view(c) == "tags" || std::string_view(c) == "upstream_routers";
+      s += array ? "to_json(f." : "f.";
       s += c;
+      if (array) s += ')';
       s += " AS \"";
       s += j;
       s += '"';
     }
-    s += ", '[]'::json AS \"edgeResources\"";
+    s += ", " + fog_edge_resources_sql() + " AS \"edgeResources\"";
     return s;
   }();
   return columns;
@@ -279,11 +282,35 @@ void raise_change(pqxx::work& tx, const std::string& fog_uuid,
     cols += c;
     vals += ", true";
   }
+  fogs_changed_by_request().push_back(fog_uuid);
   // A fog being created (see quiet_changes) gets no rows: no agent runs it yet, and each row's
   // NOTIFY would wake a later long-poll of its new agent for nothing.
   tx.exec_params0("INSERT INTO change_tracking (" + cols + ") SELECT " + vals +
                       " WHERE $1 IS DISTINCT FROM current_setting('fogmesh.quiet_fog', true)",
                   fog_uuid);
+}
+
+std::vector<std::string>& fogs_changed_by_request() {
+  thread_local std::vector<std::string> fogs;
+  return fogs;
+}
+
+void write_images(pqxx::work& tx, const std::string& table, const std::string& owner_column,
+                  const std::string& owner, const boost::json::array& images) {
+  tx.exec_params0("DELETE FROM " + table + " WHERE " + owner_column + "::text = $1", owner);
+  for (const auto& img : images) {
+    if (!img.is_object()) throw_type_error("images", "object");
+    body_reader ir(img.as_object());
+    auto image = ir.str("containerImage", true, 1);
+    auto type = ir.integer("fogTypeId", true, 1, 2);
+    try {
+      tx.exec_params0("INSERT INTO " + table + " (" + owner_column +
+                          ", fog_type_id, container_image) VALUES ($1, $2, $3)",
+                      owner, *type, *image);
+    } catch (const pqxx::unique_violation&) {
+      throw validation_error("Duplicate image for fogTypeId " + std::to_string(*type));
+    }
+  }
 }
 
 void quiet_changes(pqxx::work& tx, const std::string& fog_uuid) {

@@ -36,6 +36,19 @@ column_values read_fields(body_reader& r, const std::vector<fog_field>& fields);
 
 // "SELECT ... AS \"jsonName\", ..." over table alias `f` producing the full fog JSON object.
 const std::string& fog_json_columns();
+// The JSON array of the edge resources linked to fog `f` (api_edge_resource.cpp).
+const std::string& fog_edge_resources_sql();
+
+// Replaces the images ({containerImage, fogTypeId 1|2}, one per fog type) of a microservice or
+// catalog item: rows of `table` whose `owner_column` is `owner`.
+void write_images(pqxx::work& tx, const std::string& table, const std::string& owner_column,
+                  const std::string& owner, const boost::json::array& images);
+
+// Fogs whose agents' remembered "no changes" answers (app.hpp, agent_poll_cache) end when the
+// current request's transaction commits: raise_change() and token revocations add to it, and
+// app::dispatch moves their change sequences at commit, so the next poll on this replica queries
+// (other replicas hear of it through NOTIFY a moment later). "*" stands for every fog.
+std::vector<std::string>& fogs_changed_by_request();
 
 // Records a change for the agent (ChangeTracking row); commits wake its long-poll.
 void raise_change(pqxx::work& tx, const std::string& fog_uuid,

@@ -87,8 +87,10 @@ struct server::impl {
   std::mutex sessions_mutex;
   std::set<beast::tcp_stream*> sessions;
 
-  // Runs the (blocking) app on a worker thread and resumes on the session's executor.
+  // Runs the (blocking) app on a worker thread and resumes on the session's executor; what needs
+  // no database (an agent's empty change poll known from memory) is answered right here.
   asio::awaitable<http_response> on_worker(const http_request& req, bool final) {
+    if (auto fast = core->handle_fast(req, final)) co_return std::move(*fast);
     co_return co_await asio::co_spawn(
         workers->get_executor(),
         [this, &req, final]() -> asio::awaitable<http_response> {

@@ -11,25 +11,6 @@ namespace json = boost::json;
 
 class public_ports_api : public api_test {
  protected:
-  json::value router_config(const std::string& token, const std::string& fog) {
-    auto v = get("/api/v3/microservices?application=system-" + fog, token).json();
-    for (const auto& m : v.at("microservices").as_array()) {
-      if (m.at("catalogItemId") == json::value(1)) return json::parse(m.at("config").as_string());
-    }
-    return nullptr;
-  }
-  json::object changes(const std::string& agent) {
-    return get("/api/v3/agent/config/changes", agent).json().as_object();
-  }
-  void ack(const std::string& agent) {
-    auto c = changes(agent);
-    if (!c.contains("lastUpdated")) return;
-    ASSERT_EQ(patch("/api/v3/agent/config/changes",
-                    R"({"lastUpdated":")" + std::string(c.at("lastUpdated").as_string()) + "\"}",
-                    agent)
-                  .status,
-              204);
-  }
   std::string msvc(const std::string& token, const std::string& app, const std::string& fog,
                    const std::string& name, const std::string& ports, int expect = 201) {
     auto r = post("/api/v3/microservices",
@@ -40,7 +21,6 @@ class public_ports_api : public api_test {
     EXPECT_EQ(r.status, expect) << r.body;
     return r.status == 201 ? std::string(r.json().at("uuid").as_string()) : r.body;
   }
-  static json::value parse(const std::string& s) { return json::parse(s); }
   static const json::value* find_port(const json::value& list, int64_t public_port) {
     for (const auto& p : list.as_array()) {
       if (p.at("publicPort").at("publicPort") == json::value(public_port)) return &p;
@@ -114,8 +94,16 @@ TEST_F(public_ports_api, AllocatedRenderedAndReleased) {
   ack(a_e);
 
   // Unique per public router: the next one gets 6001; a taken one is refused, nothing written.
-  std::string other = msvc(token, "web", e, "other",
-                           R"([{"internal":81,"external":8081,"public":{"schemes":["https"]}}])");
+  // POST answers the links it allocated ({internal, external, publicLink}, as upstream).
+  auto other_r = post("/api/v3/microservices",
+                      R"({"name":"other","application":"web","iofogUuid":")" + e +
+                          R"(","images":[{"containerImage":"busybox","fogTypeId":1}],
+                          "ports":[{"internal":81,"external":8081,"public":{"schemes":["https"]}}]})",
+                      token);
+  ASSERT_EQ(other_r.status, 201) << other_r.body;
+  EXPECT_EQ(other_r.json().at("publicPorts"),
+            parse(R"([{"internal":81,"external":8081,"publicLink":"https://10.5.0.1:6001"}])"));
+  std::string other(other_r.json().at("uuid").as_string());
   EXPECT_NE(find_port(get("/api/v3/microservices/public-ports", token).json(), 6001), nullptr);
   std::string before = db().query("SELECT count(*) FROM microservice_public_ports") + "/" +
                        db().query("SELECT count(*) FROM microservices");

@@ -11,37 +11,9 @@ namespace json = boost::json;
 
 class router_api : public api_test {
  protected:
-  // The fog's router microservice (from its system application), or null.
-  json::value router_msvc(const std::string& token, const std::string& fog) {
-    auto r = get("/api/v3/microservices?application=system-" + fog, token);
-    EXPECT_EQ(r.status, 200) << r.body;
-    auto v = r.json();
-    for (const auto& m : v.at("microservices").as_array()) {
-      if (m.at("catalogItemId") == json::value(1)) return m;
-    }
-    return nullptr;
-  }
-  json::value router_config(const std::string& token, const std::string& fog) {
-    auto m = router_msvc(token, fog);
-    if (m.is_null()) return nullptr;
-    return json::parse(m.at("config").as_string());
-  }
   json::value fog(const std::string& token, const std::string& uuid) {
     return get("/api/v3/iofog/" + uuid, token).json();
   }
-  json::object changes(const std::string& agent) {
-    return get("/api/v3/agent/config/changes", agent).json().as_object();
-  }
-  void ack(const std::string& agent) {
-    auto c = changes(agent);
-    if (!c.contains("lastUpdated")) return;
-    ASSERT_EQ(patch("/api/v3/agent/config/changes",
-                    R"({"lastUpdated":")" + std::string(c.at("lastUpdated").as_string()) + "\"}",
-                    agent)
-                  .status,
-              204);
-  }
-  static json::value parse(const std::string& s) { return json::parse(s); }
 };
 
 TEST_F(router_api, KubernetesDefaultRouterWithPutRouter) {

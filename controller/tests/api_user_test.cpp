@@ -75,6 +75,7 @@ TEST_F(user_api, SignupLoginProfileLogout) {
   auto p = get("/api/v3/user/profile", token);
   ASSERT_EQ(p.status, 200) << p.body;
   EXPECT_EQ(p.json().at("lastName").as_string(), "Liddell");
+  EXPECT_GT(p.json().at("id").as_int64(), 0);
   EXPECT_EQ(get("/api/v3/user/profile", "Bearer " + token).status, 200);
   expect_error(get("/api/v3/user/profile"), 401, "AuthenticationError");
   expect_error(get("/api/v3/user/profile", "Bearer 0123"), 401, "AuthenticationError");

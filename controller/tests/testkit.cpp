@@ -243,6 +243,38 @@ std::string api_test::provision_agent(const std::string& token, const std::strin
   return std::string(p.json().at("token").as_string());
 }
 
+boost::json::object api_test::changes(const std::string& agent) {
+  auto r = get("/api/v3/agent/config/changes", agent);
+  EXPECT_EQ(r.status, 200) << r.body;
+  return r.json().as_object();
+}
+
+void api_test::ack(const std::string& agent) {
+  auto c = changes(agent);
+  if (!c.contains("lastUpdated")) return;
+  ASSERT_EQ(
+      patch("/api/v3/agent/config/changes",
+            R"({"lastUpdated":")" + std::string(c.at("lastUpdated").as_string()) + "\"}", agent)
+          .status,
+      204);
+}
+
+boost::json::value api_test::router_msvc(const std::string& token, const std::string& fog) {
+  auto r = get("/api/v3/microservices?application=system-" + fog, token);
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto v = r.json();
+  for (const auto& m : v.at("microservices").as_array()) {
+    if (m.at("catalogItemId") == boost::json::value(1)) return m;
+  }
+  return nullptr;
+}
+
+boost::json::value api_test::router_config(const std::string& token, const std::string& fog) {
+  auto m = router_msvc(token, fog);
+  if (m.is_null()) return nullptr;
+  return boost::json::parse(m.at("config").as_string());
+}
+
 void expect_error(const http_result& r, int status, const std::string& name,
                   const std::string& message_substring) {
   EXPECT_EQ(r.status, status) << r.body;

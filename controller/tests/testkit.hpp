@@ -95,6 +95,15 @@ class api_test : public ::testing::Test {
                          const std::string& extra_json = "");
   // Provisions an agent for the fog and returns the agent token.
   std::string provision_agent(const std::string& token, const std::string& fog_uuid);
+
+  // The agent's change flags (GET /agent/config/changes), and their acknowledgement (none when
+  // nothing is pending).
+  boost::json::object changes(const std::string& agent);
+  void ack(const std::string& agent);
+  // The fog's router microservice (from its system application) or null, and its parsed config.
+  boost::json::value router_msvc(const std::string& token, const std::string& fog);
+  boost::json::value router_config(const std::string& token, const std::string& fog);
+  static boost::json::value parse(const std::string& s) { return boost::json::parse(s); }
 };
 
 // Asserts a {name,message} error body.
