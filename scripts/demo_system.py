@@ -335,8 +335,18 @@ def agent_status(fogctl, agent_name, agent_binary):
 # --- the quickstart's command line -------------------------------------------------------------
 
 def quickstart_paths(build_dir):
+    """`build_dir` None: the one the last `up` used (stop and status work with what runs)."""
     home = os.environ.get("FOGMESH_HOME", os.path.join(os.path.expanduser("~"), ".fogmesh"))
+    remembered = os.path.join(home, "quickstart", "build-dir")
+    if build_dir is None:
+        build_dir = read_bytes(remembered).decode().strip() if os.path.exists(remembered) else \
+            os.path.join(ROOT, "build", "release")
+    build_dir = os.path.abspath(build_dir)
+    if not os.path.exists(os.path.join(build_dir, "ctl", "fogctl")):
+        raise StepFailed(f"{build_dir}/ctl/fogctl is missing: build first (./scripts/quickstart.sh)")
     return {
+        "build": build_dir,
+        "remembered": remembered,
         "fogctl": os.path.join(build_dir, "ctl", "fogctl"),
         "agent": os.path.join(build_dir, "agent", "fogmesh-agent"),
         "home": home,
@@ -356,6 +366,8 @@ def cmd_up(build_dir):
 
     say(f"== podman's Docker-compatible API on unix://{p['socket']}")
     say(f"   {podman.start()} (log: {podman.log_file})")
+    with open(p["remembered"], "w") as f:
+        f.write(p["build"] + "\n")
     built = podman.build_images(p["state"])
     say("== images (busybox-static + examples/quickstart/images, built offline)")
     for name in IMAGES:
@@ -409,14 +421,16 @@ def cmd_up(build_dir):
 
     say("\n== fogctl get all")
     say(indent(fogctl.run("get", "all").stdout))
+    fogctl_path = os.path.abspath(p["fogctl"])
     say(f"""The whole system is running. To stop it:   ./scripts/quickstart.sh stop
-Try next (fogctl is {p['fogctl']}; FOGMESH_HOME={p['home']}):
+Try next:
+  alias fogctl={fogctl_path}   # state in {p['home']}
   fogctl get microservices -o yaml          # what the controller knows, status included
   fogctl describe application quickstart    # YAML you can edit and deploy again
-  fogctl logs agent edge-1                  # the agent's log (also: logs controller)
+  fogctl logs agent edge-1                  # an agent's log (also: fogctl logs controller)
   podman logs -f {receiver}   # messages arriving
   curl {url}
-  Edit examples/quickstart/app.yaml (e.g. intervalSeconds) and deploy it again:
+  Edit examples/quickstart/app.yaml (intervalSeconds, another microservice, a route) and:
   fogctl deploy -f examples/quickstart/app.yaml""")
 
 
@@ -456,7 +470,7 @@ def indent(text, prefix="   "):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["up", "status", "stop"])
-    parser.add_argument("--build-dir", default=os.path.join(ROOT, "build", "release"))
+    parser.add_argument("--build-dir", help="default: the last `up`'s, else build/release")
     args = parser.parse_args()
     try:
         {"up": cmd_up, "status": cmd_status, "stop": cmd_stop}[args.command](args.build_dir)

@@ -18,7 +18,7 @@ build_dir=${FOGMESH_BUILD_DIR:-build/release}
 
 case "$command" in
   up) ;;
-  status|stop) exec /usr/bin/python3 scripts/demo_system.py "$command" --build-dir "$build_dir" ;;
+  status|stop) exec /usr/bin/python3 scripts/demo_system.py "$command" ${FOGMESH_BUILD_DIR:+--build-dir "$FOGMESH_BUILD_DIR"} ;;
   *) echo "usage: $0 [up|status|stop]" >&2; exit 2 ;;
 esac
 

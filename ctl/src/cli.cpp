@@ -341,7 +341,9 @@ std::string deploy_application(api_client& api, const resource& r) {
     return "created";
   }
   auto names = step("list agents", [&] { return fog_names(api); });
-  if (same_spec(application_spec_from_api(*current, names), r.spec)) return "unchanged";
+  auto have = application_spec_from_api(*current, names);
+  drop_public_fields_not_asked_for(have, r.spec);
+  if (same_spec(have, r.spec)) return "unchanged";
   step("update application '" + r.name + "'", [&] { return api.put("/application/" + url_encode(r.name), body); });
   return "updated";
 }
@@ -356,7 +358,9 @@ std::string deploy_microservice(api_client& api, const resource& r) {
     return "created";
   }
   auto names = step("list agents", [&] { return fog_names(api); });
-  if (same_spec(microservice_spec_from_api(*current, names, true), r.spec)) return "unchanged";
+  auto have = microservice_spec_from_api(*current, names, true);
+  drop_public_fields_not_asked_for(have, r.spec);
+  if (same_spec(have, r.spec)) return "unchanged";
   body.erase("application");
   std::string uuid = field(*current, "uuid");
   step("update microservice '" + app + "/" + r.name + "'",
@@ -733,6 +737,12 @@ std::vector<std::vector<std::string>> microservice_rows(const json::value& msvcs
     for (const auto& p : list_of(m, "ports")) {
       const auto& po = p.as_object();
       ports += (ports.empty() ? "" : ", ") + field(po, "external") + ":" + field(po, "internal");
+      // Where a public port answers (on the public router), as the controller links it.
+      if (auto pub = po.find("public"); pub != po.end() && pub->value().is_object()) {
+        for (const auto& link : list_of(pub->value(), "links")) {
+          if (link.is_string()) ports += " " + std::string(link.as_string());
+        }
+      }
     }
     rows.push_back({field(o, "name"), field(o, "application"), agent, status, ports.empty() ? "-" : ports, field(o, "uuid")});
   }

@@ -1132,4 +1132,65 @@ bool agent_config_matches(const json::object& wanted, const json::object& fog) {
 
 bool same_spec(const json::value& a, const json::value& b) { return same_value(a, b); }
 
+namespace {
+
+// Keeps in `current` only the keys `wanted` has, recursing into objects both sides hold.
+void keep_keys_of(json::object& current, const json::object& wanted) {
+  for (auto it = current.begin(); it != current.end();) {
+    auto w = wanted.find(it->key());
+    if (w == wanted.end()) {
+      it = current.erase(it);
+      continue;
+    }
+    if (it->value().is_object() && w->value().is_object()) keep_keys_of(it->value().as_object(), w->value().as_object());
+    ++it;
+  }
+}
+
+void drop_public_fields_of_ports(json::object& current_container, const json::object& wanted_container) {
+  auto have = current_container.find("ports");
+  auto want = wanted_container.find("ports");
+  if (have == current_container.end() || want == wanted_container.end()) return;
+  if (!have->value().is_array() || !want->value().is_array()) return;
+  auto& have_ports = have->value().as_array();
+  const auto& want_ports = want->value().as_array();
+  for (size_t i = 0; i < have_ports.size() && i < want_ports.size(); ++i) {
+    if (!have_ports[i].is_object() || !want_ports[i].is_object()) continue;
+    auto hp = have_ports[i].as_object().find("public");
+    auto wp = want_ports[i].as_object().find("public");
+    if (hp == have_ports[i].as_object().end() || wp == want_ports[i].as_object().end()) continue;
+    if (hp->value().is_object() && wp->value().is_object()) keep_keys_of(hp->value().as_object(), wp->value().as_object());
+  }
+}
+
+void drop_public_fields_of_microservice(json::object& current, const json::object& wanted) {
+  auto have = current.find("container");
+  auto want = wanted.find("container");
+  if (have == current.end() || want == wanted.end()) return;
+  if (have->value().is_object() && want->value().is_object()) {
+    drop_public_fields_of_ports(have->value().as_object(), want->value().as_object());
+  }
+}
+
+}  // namespace
+
+void drop_public_fields_not_asked_for(json::object& current_spec, const json::object& wanted_spec) {
+  auto have = current_spec.find("microservices");
+  auto want = wanted_spec.find("microservices");
+  if (have == current_spec.end() || want == wanted_spec.end()) {
+    drop_public_fields_of_microservice(current_spec, wanted_spec);
+    return;
+  }
+  if (!have->value().is_array() || !want->value().is_array()) return;
+  for (auto& m : have->value().as_array()) {
+    if (!m.is_object()) continue;
+    for (const auto& w : want->value().as_array()) {
+      if (w.is_object() && w.as_object().contains("name") && m.as_object().contains("name") &&
+          w.as_object().at("name") == m.as_object().at("name")) {
+        drop_public_fields_of_microservice(m.as_object(), w.as_object());
+      }
+    }
+  }
+}
+
 }  // namespace fogmesh::ctl

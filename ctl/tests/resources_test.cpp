@@ -124,6 +124,52 @@ TEST(resources, controller_view_round_trips_to_the_same_spec) {
   EXPECT_NE(described.find("apiVersion: iofog.org/v2"), std::string::npos);
 }
 
+// The controller adds to a public port what it allocated (router, port, links): a document that
+// did not set those is still what runs, so a second deploy of it is a no-op.
+TEST(resources, public_port_fields_the_document_left_out_are_not_a_change) {
+  auto r = only(R"(apiVersion: iofog.org/v2
+kind: Application
+metadata: {name: web}
+spec:
+  microservices:
+  - name: site
+    agent: {name: edge-1}
+    images: {x86: example/site:1, registry: local}
+    container:
+      ports:
+      - {internal: 8080, external: 18080, public: {schemes: [http], protocol: http}}
+)");
+  auto api = json::parse(R"({"name":"web","isActivated":true,"routes":[],"microservices":[
+     {"uuid":"u1","name":"site","config":"{}","iofogUuid":"fog-1","application":"web","registryId":2,
+      "images":[{"containerImage":"example/site:1","fogTypeId":1}],
+      "ports":[{"internal":8080,"external":18080,"protocol":"tcp",
+                "public":{"enabled":true,"schemes":["http"],"protocol":"http",
+                          "links":["http://10.0.0.1:6000"],"router":{"host":"default-router","port":6000}}}],
+      "volumeMappings":[],"env":[],"cmd":[],"extraHosts":[],"rootHostAccess":false}]})");
+  fog_name_map names{{"fog-1", "edge-1"}};
+  auto have = application_spec_from_api(api.as_object(), names);
+  EXPECT_FALSE(same_spec(have, r.spec));
+  drop_public_fields_not_asked_for(have, r.spec);
+  EXPECT_TRUE(same_spec(have, r.spec)) << json::serialize(have) << "\n" << json::serialize(r.spec);
+
+  // A field the document does set still counts: another protocol is a change.
+  auto other = only(R"(apiVersion: iofog.org/v2
+kind: Application
+metadata: {name: web}
+spec:
+  microservices:
+  - name: site
+    agent: {name: edge-1}
+    images: {x86: example/site:1, registry: local}
+    container:
+      ports:
+      - {internal: 8080, external: 18080, public: {schemes: [http], protocol: tcp}}
+)");
+  auto have_again = application_spec_from_api(api.as_object(), names);
+  drop_public_fields_not_asked_for(have_again, other.spec);
+  EXPECT_FALSE(same_spec(have_again, other.spec));
+}
+
 TEST(resources, strings_that_look_like_other_types_stay_strings) {
   json::object spec{{"s1", "true"}, {"s2", "123"}, {"s3", ""}, {"s4", "null"}, {"s5", "- x"},
                     {"s6", "a: b"}, {"n", 2.0}, {"i", 3}, {"b", false}};

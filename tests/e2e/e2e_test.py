@@ -83,7 +83,7 @@ spec:
     images: {{x86: localhost/quickstart-web:1, registry: local}}
     container:
       ports:
-      - {{internal: 8080, external: {ports['web']}, public: {{schemes: [http], protocol: http, router: {{port: {ports['public']}}}}}}}
+      - {{internal: 8080, external: {ports['web']}, public: {{schemes: [http], protocol: http}}}}
   routes:
   - {{name: sender-to-receiver, from: sender, to: receiver}}
 """
@@ -144,6 +144,8 @@ class EndToEnd(unittest.TestCase):
             cls.ports[name] = s.getsockname()[1]
         for s in held:
             s.close()
+        # The controller allocates public ports from this range: just the one picked above.
+        os.environ["FOGMESH_CONTROLLER_EXTRA_ARGS"] = f"--public-ports {cls.ports['public']}-{cls.ports['public'] + 1}"
         cls.podman.start()
         cls.podman.build_images(cls.tmp)
         deployed = cls.deploy_text("controlplane.yaml", controlplane_yaml(cls.ports, cls.podman.socket_path),
@@ -234,6 +236,9 @@ class EndToEnd(unittest.TestCase):
         containers_before = {c["Id"] for c in self.podman.containers()}
         described = self.fogctl.run("describe", "application", "e2e").stdout
         out = self.deploy_text("described.yaml", described).stdout
+        self.assertIn("Application 'e2e': unchanged", out)
+        # So is the original document (the public port's allocation is not in it).
+        out = self.deploy_text("app.yaml", app_yaml(self.ports)).stdout
         self.assertIn("Application 'e2e': unchanged", out)
         after = self.microservices()
         for name in ("sender", "receiver", "web"):

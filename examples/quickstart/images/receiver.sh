@@ -8,7 +8,12 @@ echo "receiver $SELFNAME: polling $api/messages/next"
 
 total=0
 while true; do
-  reply=$(wget -q -O - --header "$auth" --header "$json" --post-data "{\"id\":\"$SELFNAME\"}" "$api/messages/next")
+  # Until the agent listens on the bridge (it does once the bridge exists) wget fails: retry.
+  if ! reply=$(wget -q -O - --header "$auth" --header "$json" --post-data "{\"id\":\"$SELFNAME\"}" "$api/messages/next" 2>/dev/null); then
+    echo "waiting for the local API ($api)"
+    sleep 1
+    continue
+  fi
   count=$(echo "$reply" | sed -n 's/.*"count":\([0-9][0-9]*\).*/\1/p')
   if [ -n "$count" ] && [ "$count" -gt 0 ]; then
     total=$((total + count))

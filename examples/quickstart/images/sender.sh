@@ -9,7 +9,7 @@ json="Content-Type: application/json"
 
 interval=
 while [ -z "$interval" ]; do
-  config=$(wget -q -O - --header "$auth" --header "$json" --post-data "{\"id\":\"$SELFNAME\"}" "$api/config/get")
+  config=$(wget -q -O - --header "$auth" --header "$json" --post-data "{\"id\":\"$SELFNAME\"}" "$api/config/get" 2>/dev/null)
   interval=$(echo "$config" | sed -n 's/.*intervalSeconds[^0-9]*\([0-9][0-9]*\).*/\1/p')
   [ -n "$interval" ] || { echo "waiting for the local API ($api)"; sleep 1; }
 done
@@ -20,7 +20,7 @@ while true; do
   n=$((sent + 1))
   data=$(printf 'reading %d from %s' "$n" "$(hostname)" | base64)
   body="{\"publisher\":\"$SELFNAME\",\"version\":4,\"infotype\":\"text/plain\",\"infoformat\":\"utf-8\",\"contentdata\":\"$data\"}"
-  if wget -q -O /dev/null --header "$auth" --header "$json" --post-data "$body" "$api/messages/new"; then
+  if wget -q -O /dev/null --header "$auth" --header "$json" --post-data "$body" "$api/messages/new" 2>/dev/null; then
     sent=$n
     echo "sent $sent"
   else

@@ -90,4 +90,10 @@ bool agent_config_matches(const json::object& wanted_body, const json::object& f
 // Canonical specs equal (numbers compared by value).
 bool same_spec(const json::value& a, const json::value& b);
 
+// A port's `public` as the controller shows it carries what it allocated or derived (links,
+// enabled, router host and port); a document that left those out asks for no change to them.
+// Drops from `current_spec` (an application's or a microservice's) the `public` fields that
+// the matching port of `wanted_spec` does not set, before same_spec.
+void drop_public_fields_not_asked_for(json::object& current_spec, const json::object& wanted_spec);
+
 }  // namespace fogmesh::ctl
