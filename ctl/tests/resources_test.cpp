@@ -126,8 +126,8 @@ TEST(resources, controller_view_round_trips_to_the_same_spec) {
 
 // The controller adds to a public port what it allocated (router, port, links): a document that
 // did not set those is still what runs, so a second deploy of it is a no-op.
-TEST(resources, public_port_fields_the_document_left_out_are_not_a_change) {
-  auto r = only(R"(apiVersion: iofog.org/v2
+std::string site_yaml(const std::string& public_protocol) {
+  return R"(apiVersion: iofog.org/v2
 kind: Application
 metadata: {name: web}
 spec:
@@ -137,8 +137,12 @@ spec:
     images: {x86: example/site:1, registry: local}
     container:
       ports:
-      - {internal: 8080, external: 18080, public: {schemes: [http], protocol: http}}
-)");
+      - {internal: 8080, external: 18080, public: {schemes: [http], protocol: )" +
+         public_protocol + "}}\n";
+}
+
+TEST(resources, public_port_fields_the_document_left_out_are_not_a_change) {
+  auto r = only(site_yaml("http"));
   auto api = json::parse(R"({"name":"web","isActivated":true,"routes":[],"microservices":[
      {"uuid":"u1","name":"site","config":"{}","iofogUuid":"fog-1","application":"web","registryId":2,
       "images":[{"containerImage":"example/site:1","fogTypeId":1}],
@@ -153,18 +157,7 @@ spec:
   EXPECT_TRUE(same_spec(have, r.spec)) << json::serialize(have) << "\n" << json::serialize(r.spec);
 
   // A field the document does set still counts: another protocol is a change.
-  auto other = only(R"(apiVersion: iofog.org/v2
-kind: Application
-metadata: {name: web}
-spec:
-  microservices:
-  - name: site
-    agent: {name: edge-1}
-    images: {x86: example/site:1, registry: local}
-    container:
-      ports:
-      - {internal: 8080, external: 18080, public: {schemes: [http], protocol: tcp}}
-)");
+  auto other = only(site_yaml("tcp"));
   auto have_again = application_spec_from_api(api.as_object(), names);
   drop_public_fields_not_asked_for(have_again, other.spec);
   EXPECT_FALSE(same_spec(have_again, other.spec));

@@ -89,14 +89,11 @@ spec:
 """
 
 
+# A good document (a registry) before a bad one: validation comes first, so neither is deployed.
 BAD_YAML = """apiVersion: iofog.org/v2
-kind: Application
-metadata: {name: fine-app}
-spec:
-  microservices:
-  - name: a
-    agent: {name: edge-1}
-    images: {x86: localhost/quickstart-web:1, registry: local}
+kind: Registry
+metadata: {name: fine}
+spec: {url: registry.e2e.example, username: e2e, password: e2e-secret, email: e2e@example.com, private: true}
 ---
 apiVersion: iofog.org/v2
 kind: Application
@@ -199,9 +196,8 @@ class EndToEnd(unittest.TestCase):
         self.assertIn("bad.yaml: document 2 (Application 'broken-app')", result.stderr)
         self.assertIn("spec.microservices[0].container.ports[0].external", result.stderr)
         self.assertIn("Nothing was deployed.", result.stderr)
-        names = [a["name"] for a in self.fogctl.json("get", "applications")]
-        self.assertNotIn("fine-app", names)
-        self.assertNotIn("broken-app", names)
+        self.assertNotIn("broken-app", [a["name"] for a in self.fogctl.json("get", "applications")])
+        self.assertNotIn("registry.e2e.example", [r.get("url") for r in self.fogctl.json("get", "registries")])
 
     def test_2_application_runs_and_messages_cross_agents(self):
         out = self.deploy_text("app.yaml", app_yaml(self.ports)).stdout
