@@ -7,7 +7,8 @@ edge), and whose web microservice on edge-2 serves HTTP on a public port of hub'
 
 Checks: ioMessages delivered across agents; the public port answers through the mesh;
 `describe` output deployed again is a no-op; bad YAML gets a clear error and deploys nothing;
-delete removes the containers, the route and the public port.
+delete removes the containers, the route and the public port; the agents, their routers and the
+controller stop on SIGTERM with no sanitizer report in their logs (ASan builds).
 
 Real processes only: our binaries, podman's Docker-compatible service (private storage in a
 temp dir, so it leaves nothing behind), images built offline from busybox-static.
@@ -17,6 +18,7 @@ Usage: e2e_test.py --build-dir BUILD_DIR. Exit 77 (skipped) without root, podman
 import argparse
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -254,6 +256,45 @@ class EndToEnd(unittest.TestCase):
                   lambda: port_refuses(self.ports["public"]), MESSAGE_TIMEOUT)
         self.wait(f"web's host port {self.ports['web']} closed",
                   lambda: port_refuses(self.ports["web"]), MESSAGE_TIMEOUT)
+
+    def test_6_processes_stop_cleanly_without_sanitizer_reports(self):
+        ns = os.path.join(self.fogctl.home, "namespaces", "e2e")
+        logs = []
+        for agent in ("hub", "edge-1", "edge-2"):
+            stop_by_pid_file(os.path.join(ns, "agents", agent, "agent.pid"))
+            logs += [os.path.join(ns, "agents", agent, "agent.log"),
+                     os.path.join(ns, "agents", agent, "config", "router", "router.log")]
+        stop_by_pid_file(os.path.join(ns, "controller", "controller.pid"))
+        logs.append(os.path.join(ns, "controller", "controller.log"))
+        for log in logs:
+            if not os.path.exists(log):
+                continue
+            with open(log, errors="replace") as f:
+                text = f.read()
+            for report in SANITIZER_REPORTS:
+                self.assertNotIn(report, text, f"{log}:\n{text[max(0, text.find(report) - 2000):][:8000]}")
+
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def stop_by_pid_file(pid_file, timeout=60):
+    """SIGTERM to the process in pid_file (fogctl's), then waits for it to be gone."""
+    try:
+        with open(pid_file) as f:
+            pid = int(f.read().split()[0])
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError, IndexError):
+        return
+    demo.wait_for(f"pid {pid} ({pid_file}) to exit", lambda: not os.path.exists(f"/proc/{pid}")
+                  or open_stat(pid).startswith("Z"), timeout, interval=0.2)
+
+
+def open_stat(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].strip()
+    except OSError:
+        return "Z"
 
 
 def tail(path, lines):
