@@ -322,7 +322,9 @@ http_response http_transport::stream(const http_request& r,
     result = {};
     c->lowest().expires_after(idle_timeout);
     c->with_stream([&](auto& s) {
-      http::async_read(s, c->buffer, parser, [&](beast::error_code ec, std::size_t) {
+      // read_some: hand over whatever arrived (a watch event is small; read() would wait
+      // for a full buffer).
+      http::async_read_some(s, c->buffer, parser, [&](beast::error_code ec, std::size_t) {
         result = ec == http::error::need_buffer ? beast::error_code{} : ec;
         done = true;
       });

@@ -140,8 +140,10 @@ void install_crds(client& c) {
     for (int i = 0; i < 100; ++i) {
       auto got = c.get(path);
       bool established = false;
-      if (auto* st = find_object(got, "status"); st && st->contains("conditions")) {
-        for (auto& cond : st->at("conditions").as_array()) {
+      auto* st = find_object(got, "status");
+      auto* conds = st && st->contains("conditions") ? st->at("conditions").if_array() : nullptr;
+      if (conds) {
+        for (auto& cond : *conds) {
           auto& co = cond.as_object();
           if (get_string(co, "type") == "Established" && get_string(co, "status") == "True") {
             established = true;
