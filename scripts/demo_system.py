@@ -402,7 +402,7 @@ def cmd_up(build_dir):
     first = received_total(podman, receiver)
     time.sleep(5)
     later = received_total(podman, receiver)
-    say(f"   sent so far: {sent_total(podman, sender)}; received: {first}, five seconds later: {later}")
+    say(f"   receiver's total: {first}, five seconds later {later} (sender has sent {sent_total(podman, sender)})")
     received_lines = [line for line in podman.logs(receiver).splitlines() if line.startswith("received")]
     say(indent("\n".join(received_lines[-3:]), "   receiver | "))
     for agent in ("edge-1", "hub"):
@@ -416,8 +416,11 @@ def cmd_up(build_dir):
         {m["name"]: m for m in fogctl.microservices("quickstart")}["web"]), timeout=60)
     url = links[0].replace("://0.0.0.0:", "://127.0.0.1:")
     say(f"\n== public port: curl {url}   (hub's router -> edge-1's router -> web's port 18080)")
-    body = wait_for(f"{url} to answer", lambda: http_get(url), timeout=90, interval=1)
-    say(indent(body.strip(), "   | "))
+    wait_for(f"{url} to answer", lambda: http_get(url), timeout=90, interval=1)
+    say(f"   $ curl -sS {url}")
+    curl = subprocess.run(["curl", "-sS", "--max-time", "10", url], capture_output=True, text=True,
+                          timeout=30)
+    say(indent((curl.stdout + curl.stderr).strip(), "   | "))
 
     say("\n== fogctl get all")
     say(indent(fogctl.run("get", "all").stdout))
