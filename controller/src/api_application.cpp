@@ -489,12 +489,23 @@ http_response app_get(request_context& ctx) {
   return raw_json_response(200, arr.substr(1, arr.size() - 2));
 }
 
-http_response app_create_from(request_context& ctx, const json::object& body) {
+// The body of POST and PUT /application (and their /yaml forms).
+struct application_input {
+  std::string name;
+  std::string description;
+  bool activated = false;
+  std::optional<json::array> microservices;
+  std::optional<json::array> routes;
+};
+
+application_input read_application(request_context& ctx, const json::object& body,
+                                   bool default_activated) {
   body_reader r(body);
-  auto name = r.str("name", true, 1);
-  check_name("name", *name);
-  auto description = r.str("description").value_or("");
-  bool activated = r.boolean("isActivated").value_or(false);
+  application_input in;
+  in.name = *r.str("name", true, 1);
+  check_name("name", in.name);
+  in.description = r.str("description").value_or("");
+  in.activated = r.boolean("isActivated").value_or(default_activated);
   const auto* msvcs = r.array("microservices");
   const auto* routes = r.array("routes");
   // With a template, its rendered microservices and routes are the application's.
@@ -505,25 +516,34 @@ http_response app_create_from(request_context& ctx, const json::object& body) {
     msvcs = tr.array("microservices");
     routes = tr.array("routes");
   }
+  if (msvcs != nullptr) {
+    for (const auto& m : *msvcs) {
+      if (!m.is_object()) throw_type_error("microservices", "object");
+    }
+    in.microservices = *msvcs;
+  }
+  if (routes != nullptr) in.routes = *routes;
+  return in;
+}
+
+http_response app_create_from(request_context& ctx, const json::object& body) {
+  auto in = read_application(ctx, body, false);
   pqxx::result row;
   try {
     row = ctx.tx().exec_params(
         "INSERT INTO applications (name, description, is_activated, user_id) "
         "VALUES ($1, $2, $3, $4) RETURNING id",
-        *name, description, activated, ctx.user_id);
+        in.name, in.description, in.activated, ctx.user_id);
   } catch (const pqxx::unique_violation&) {
-    throw validation_error("Duplicate name '" + *name + "'");
+    throw validation_error("Duplicate name '" + in.name + "'");
   }
   int64_t id = row[0][0].as<int64_t>();
   // All-or-nothing: any failure below aborts the request's transaction.
-  if (msvcs != nullptr) {
-    for (const auto& m : *msvcs) {
-      if (!m.is_object()) throw_type_error("microservices", "object");
-      create_microservice(ctx, m.as_object(), id);
-    }
+  if (in.microservices) {
+    for (const auto& m : *in.microservices) create_microservice(ctx, m.as_object(), id);
   }
-  if (routes != nullptr) add_routes(ctx, id, *routes);
-  return json_response(201, json::object{{"id", id}, {"name", *name}});
+  if (in.routes) add_routes(ctx, id, *in.routes);
+  return json_response(201, json::object{{"id", id}, {"name", in.name}});
 }
 
 http_response app_create(request_context& ctx) {
@@ -561,13 +581,8 @@ void update_microservice(request_context& ctx, const std::string& uuid, const js
 // their uuids), missing ones are deleted, new ones created; routes are replaced.
 http_response app_put_from(request_context& ctx, const json::object& body) {
   auto app = find_user_app(ctx, ctx.param("name"));
-  body_reader r(body);
-  auto name = r.str("name", true, 1);
-  check_name("name", *name);
-  auto description = r.str("description").value_or("");
-  bool activated = r.boolean("isActivated").value_or(app.activated);
-  const auto* msvcs = r.array("microservices");
-  const auto* routes = r.array("routes");
+  // A template names the microservices and routes here too (iofogctl deploys it with PUT).
+  auto in = read_application(ctx, body, app.activated);
   // Agents of the old set learn about removals too.
   touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
   auto public_before = app_public_routers(ctx, app.id);
@@ -575,15 +590,14 @@ http_response app_put_from(request_context& ctx, const json::object& body) {
     ctx.tx().exec_params0(
         "UPDATE applications SET name = $2, description = $3, is_activated = $4, updated_at = "
         "now() WHERE id = $1",
-        app.id, *name, description, activated);
+        app.id, in.name, in.description, in.activated);
   } catch (const pqxx::unique_violation&) {
-    throw validation_error("Duplicate name '" + *name + "'");
+    throw validation_error("Duplicate name '" + in.name + "'");
   }
   ctx.tx().exec_params0("DELETE FROM routes WHERE application_id = $1", app.id);
   std::vector<std::string> keep;
-  if (msvcs != nullptr) {
-    for (const auto& m : *msvcs) {
-      if (!m.is_object()) throw_type_error("microservices", "object");
+  if (in.microservices) {
+    for (const auto& m : *in.microservices) {
       body_reader mr(m.as_object());
       auto mname = mr.str("name", true, 1);
       auto existing = ctx.tx().exec_params(
@@ -602,7 +616,7 @@ http_response app_put_from(request_context& ctx, const json::object& body) {
   ctx.tx().exec_params0(
       "DELETE FROM microservices WHERE application_id = $1 AND NOT (uuid = ANY($2::text[]))",
       app.id, keep_list);
-  if (routes != nullptr) add_routes(ctx, app.id, *routes);
+  if (in.routes) add_routes(ctx, app.id, *in.routes);
   touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
   refresh_routers(ctx.tx(), merged(public_before, app_public_routers(ctx, app.id)));
   return empty_response(204);

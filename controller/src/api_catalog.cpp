@@ -11,9 +11,13 @@ namespace json = boost::json;
 namespace {
 
 // Registry changes matter to every agent of the user (public ones to every agent).
+// One statement for all of them: a user may have thousands of agents.
 void touch_registry_fogs(request_context& ctx) {
-  auto fogs = ctx.tx().exec_params("SELECT uuid FROM fogs WHERE user_id = $1", ctx.user_id);
-  for (const auto& f : fogs) raise_change(ctx.tx(), f[0].c_str(), {"registries"});
+  auto fogs = ctx.tx().exec_params(
+      "INSERT INTO change_tracking (fog_uuid, registries) SELECT uuid, true FROM fogs "
+      "WHERE user_id = $1 RETURNING fog_uuid",
+      ctx.user_id);
+  for (const auto& f : fogs) fogs_changed_by_request().emplace_back(f[0].c_str());
 }
 
 http_response registry_list(request_context& ctx) {

@@ -78,6 +78,18 @@ TEST_F(template_api, ApplicationFromTemplate) {
   EXPECT_EQ(web.at("ports").at(0).at("external").as_int64(), 9090);                 // typed value
   EXPECT_EQ(web.at("config").as_string(), "{\"greeting\":\"hello from busybox:1\"}");
 
+  // PUT (iofogctl deploy of an existing application) instantiates the template too; the
+  // microservice matched by name keeps its uuid.
+  ASSERT_EQ(put("/api/v3/application/from-tpl",
+                R"({"name":"from-tpl","isActivated":true,
+                    "template":{"name":"web-tpl","variables":[{"key":"port","value":9191}]}})",
+                token)
+                .status,
+            204);
+  auto replaced = get("/api/v3/application/from-tpl", token).json().at("microservices").at(0);
+  EXPECT_EQ(replaced.at("uuid"), web.at("uuid"));
+  EXPECT_EQ(replaced.at("ports").at(0).at("external").as_int64(), 9191);
+
   expect_error(
       post("/api/v3/application", R"({"name":"nope","template":{"name":"missing"}})", token), 404,
       "NotFoundError");
