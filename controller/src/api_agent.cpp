@@ -202,7 +202,8 @@ http_response status_put(request_context& ctx) {
   }
   // microserviceStatus is a JSON string holding [{id, status, ...}]; only this agent's
   // microservices are updated.
-  if (auto ms = r.str("microserviceStatus"); ms && !ms->empty()) {
+  // (An agent running nothing sends "[]": no statement for it; status comes every 10 s.)
+  if (auto ms = r.str("microserviceStatus"); ms && !ms->empty() && *ms != "[]") {
     boost::system::error_code ec;
     auto parsed = json::parse(*ms, ec);
     if (ec || !parsed.is_array()) throw_format("microserviceStatus");
