@@ -103,6 +103,12 @@ json::object client::list(const std::string& path, const std::string& query) {
   return call("GET", query.empty() ? path : path + "?" + query, nullptr).as_object();
 }
 
+json::array client::list_items(const std::string& path, const std::string& query) {
+  auto l = list(path, query);
+  auto* items = l["items"].if_array();
+  return items ? std::move(*items) : json::array{};
+}
+
 json::object client::create(const std::string& collection_path, const json::object& obj) {
   json::value v = obj;
   return call("POST", collection_path, &v).as_object();

@@ -235,7 +235,7 @@ struct kubelet::impl {
                json::serialize((*existing)["spec"].as_object()["nodeName"]) !=
                    json::serialize(d.obj.at("spec").at("nodeName"))) {
       // A moved microservice: a Pod's node cannot change; re-create it.
-      k.remove(res.path(ns, name), "");
+      force_delete_pod(name);
       k.create(res.path(ns), d.obj);
       writes += 2;
     } else {
@@ -289,10 +289,10 @@ struct kubelet::impl {
   void initial_list() {
     std::string sel = "labelSelector=" + url_encode(std::string(managed_label) + "=" + managed_value);
     std::lock_guard lock(mu);
-    for (auto& n : k.list(kinds::node.path(), sel)["items"].as_array()) {
+    for (auto& n : k.list_items(kinds::node.path(), sel)) {
       nodes[field(n.as_object(), {"metadata", "name"})] = "";
     }
-    for (auto& p : k.list(kinds::pod.path(opts.pod_namespace), sel)["items"].as_array()) {
+    for (auto& p : k.list_items(kinds::pod.path(opts.pod_namespace), sel)) {
       pods[field(p.as_object(), {"metadata", "name"})] = "";
     }
     listed = true;
@@ -338,7 +338,11 @@ struct kubelet::impl {
       }
       for (auto& [name, _] : have) {
         if (want.count(name)) continue;
-        k.remove(res.path(ns, name), res.plural == "pods" ? "" : "Background");
+        if (res.plural == "pods") {
+          force_delete_pod(name);
+        } else {
+          k.remove(res.path(ns, name));
+        }
         ++writes;
         logger()->info("{} {}: its {} is gone from the controller, removed", res.plural, name,
                        res.plural == "pods" ? "microservice" : "agent");
@@ -365,9 +369,28 @@ struct kubelet::impl {
     return writes;
   }
 
+  // This process is the kubelet of these Pods: a deletion is final at once (grace period 0),
+  // or the Pod would stay Terminating for ever waiting for a node agent to confirm it.
+  void force_delete_pod(const std::string& name) {
+    try {
+      json::value opts = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"gracePeriodSeconds", 0}};
+      k.call("DELETE", kinds::pod.path(opts_ns(), name), &opts);
+    } catch (const api_error& e) {
+      if (!e.not_found()) throw;
+    }
+  }
+  const std::string& opts_ns() const { return opts.pod_namespace; }
+
   // Deleted/edited in Kubernetes → forget the written hash so the next tick restores it.
   void forget(std::map<std::string, std::string>& cache, const watch_event& ev) {
     std::string name = field(ev.object, {"metadata", "name"});
+    if (&cache == &pods && !field(ev.object, {"metadata", "deletionTimestamp"}).empty()) {
+      try {
+        force_delete_pod(name);  // confirm the deletion someone asked for
+      } catch (const std::exception& e) {
+        logger()->warn("pods {}: confirming its deletion: {}", name, e.what());
+      }
+    }
     std::lock_guard lock(mu);
     auto it = cache.find(name);
     if (it == cache.end()) return;

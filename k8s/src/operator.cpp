@@ -500,7 +500,7 @@ struct fog_operator::impl {
             std::string ons = field(ev.object, {"metadata", "namespace"});
             if (cp.empty() || ons.empty()) {  // DELETED seen only at relist: no labels left
               std::string ns2 = ons.empty() ? opts.namespace_ : ons;
-              for (auto& item : k.list(kinds::control_plane.path(ns2))["items"].as_array()) {
+              for (auto& item : k.list_items(kinds::control_plane.path(ns2))) {
                 queue.add("cp/" + object_key(item.as_object()));
               }
               return;
@@ -519,10 +519,10 @@ struct fog_operator::impl {
         if (clock::now() < next) continue;
         next = clock::now() + opts.resync;
         try {
-          for (auto& item : k.list(kinds::control_plane.path(ns))["items"].as_array()) {
+          for (auto& item : k.list_items(kinds::control_plane.path(ns))) {
             queue.add("cp/" + object_key(item.as_object()));
           }
-          for (auto& item : k.list(kinds::application.path(ns))["items"].as_array()) {
+          for (auto& item : k.list_items(kinds::application.path(ns))) {
             queue.add("app/" + object_key(item.as_object()));
           }
         } catch (const std::exception& e) {

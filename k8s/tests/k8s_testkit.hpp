@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -115,6 +116,13 @@ class child_process {
   int pid_ = -1;
   int exit_ = -1;
 };
+
+// A child's log, for failure messages.
+inline std::string read_log(const std::string& path) {
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text.size() > 4000 ? text.substr(text.size() - 4000) : text;
+}
 
 inline int run_script(const std::string& args) {
   std::string cmd = std::string(FOGMESH_APISERVER_SCRIPT) + " " + args + " >/dev/null 2>&1";

@@ -81,6 +81,8 @@ class client {
   json::object get(const std::string& path);
   std::optional<json::object> try_get(const std::string& path);  // nullopt on 404
   json::object list(const std::string& path, const std::string& query = "");
+  // The list's items, by value (safe in a range-for, unlike list(...)["items"]).
+  json::array list_items(const std::string& path, const std::string& query = "");
   json::object create(const std::string& collection_path, const json::object& obj);
   json::object replace(const std::string& path, const json::object& obj);  // PUT
   json::object merge_patch(const std::string& path, const json::value& patch);
