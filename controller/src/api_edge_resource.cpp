@@ -2,7 +2,8 @@
 // (name + semver version, unique per user), linked to agents. Linking adds the resource's
 // orchestration tags to the agent's tags (unlinking removes them) and raises the agent's
 // `linkedEdgeResources` flag; the agent reads them from GET /agent/edgeResources.
-#include <regex>
+#include <algorithm>
+#include <string_view>
 
 #include "app.hpp"
 #include "fog_model.hpp"
@@ -25,12 +26,39 @@ constexpr const char* resource_json_sql =
   throw not_found("Edge resource '" + name + "' version '" + version + "' not found");
 }
 
+// Dot-separated identifiers of [0-9A-Za-z-]+ (semver pre-release and build parts); `numeric`:
+// each must be a number without leading zeros (the version core).
+bool dotted_identifiers(std::string_view s, bool numeric) {
+  size_t start = 0;
+  for (;;) {
+    size_t end = s.find('.', start);
+    auto id = s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (id.empty()) return false;
+    for (char c : id) {
+      bool digit = c >= '0' && c <= '9';
+      if (numeric ? !digit
+                  : !(digit || c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+        return false;
+    }
+    if (numeric && id.size() > 1 && id[0] == '0') return false;
+    if (end == std::string_view::npos) return true;
+    start = end + 1;
+  }
+}
+
 // Semantic versioning 2.0 (a leading "v", as in iofogctl's examples, is accepted too).
-bool is_semver(const std::string& v) {
-  static const std::regex re(
-      R"(^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?)"
-      R"((\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$)");
-  return std::regex_match(v, re);
+bool is_semver(std::string_view v) {
+  if (v.starts_with('v')) v.remove_prefix(1);
+  size_t plus = v.find('+');
+  if (plus != std::string_view::npos && !dotted_identifiers(v.substr(plus + 1), false))
+    return false;
+  v = v.substr(0, plus);
+  size_t dash = v.find('-');
+  if (dash != std::string_view::npos && !dotted_identifiers(v.substr(dash + 1), false))
+    return false;
+  auto core = v.substr(0, dash);
+  if (std::count(core.begin(), core.end(), '.') != 2) return false;
+  return dotted_identifiers(core, true);
 }
 
 struct resource_input {

@@ -1,6 +1,6 @@
 #include "db.hpp"
 
-#include <cstring>
+#include <boost/json.hpp>
 
 #include "fogmesh/common/log.hpp"
 #include "migrations.hpp"
@@ -68,36 +68,7 @@ int apply_migrations(pqxx::connection& conn) {
 namespace {
 
 void append_json_string(std::string& out, std::string_view v) {
-  out += '"';
-  for (char c : v) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char hex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += hex[(c >> 4) & 15];
-          out += hex[c & 15];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
+  out += boost::json::serialize(boost::json::string_view(v.data(), v.size()));
 }
 
 enum class json_kind { string, number, boolean, json, timestamp, skip };

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -53,6 +54,30 @@ run_user resolve_user(const std::string& name) {
   return u;
 }
 
+// Why a tool run by run() failed: its exit status (or the child's own 125-127 before exec), and
+// what it printed.
+std::string failure(const std::string& tool, int status, std::string output,
+                    const std::string& cwd) {
+  std::string reason;
+  switch (status) {
+    case 125:
+      reason = "could not switch to the PostgreSQL user";
+      break;
+    case 126:
+      reason = "cannot enter " + cwd;
+      break;
+    case 127:
+      reason = "cannot execute it";
+      break;
+    default:
+      reason = status > 128 ? "killed by signal " + std::to_string(status - 128)
+                            : "exit status " + std::to_string(status);
+  }
+  while (!output.empty() && std::isspace(static_cast<unsigned char>(output.back())))
+    output.pop_back();
+  return tool + " failed (" + reason + ")" + (output.empty() ? "" : ": " + output);
+}
+
 // Runs a program to completion with stdout/stderr captured in `output_file` (a file, not a pipe:
 // pg_ctl leaves a daemon behind that must not inherit our end of a pipe).
 int run(const std::vector<std::string>& argv, const run_user& user, const std::string& cwd,
@@ -80,10 +105,10 @@ int run(const std::vector<std::string>& argv, const run_user& user, const std::s
     ::dup2(out_fd, 2);
     if (user.switch_user) {
       if (::setgroups(0, nullptr) != 0 || ::setgid(user.gid) != 0 || ::setuid(user.uid) != 0) {
-        ::_exit(126);
+        ::_exit(125);
       }
     }
-    if (::chdir(cwd.c_str()) != 0) ::_exit(126);
+    if (::chdir(cwd.c_str()) != 0) ::_exit(126);  // 125-127: see failure()
     ::execv(args[0], args.data());
     ::_exit(127);
   }
@@ -144,8 +169,8 @@ void embedded_postgres::start() {
                                      "postgres",      "-A",         "trust",       "-E",
                                      "UTF8",          "--no-locale"};
     if (!options_.durable) argv.emplace_back("--no-sync");
-    if (run(argv, user, run_dir.string(), out_file, out) != 0) {
-      throw std::runtime_error("initdb failed: " + out);
+    if (int rc = run(argv, user, run_dir.string(), out_file, out); rc != 0) {
+      throw std::runtime_error(failure("initdb", rc, out, run_dir.string()));
     }
   }
 
@@ -160,14 +185,14 @@ void embedded_postgres::start() {
     if (!options_.durable) {
       opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
     }
-    if (run({bin + "/pg_ctl", "start", "-w", "-t", "60", "-D", data.string(), "-l",
-             (run_dir / "postgres.log").string(), "-o", opts},
-            user, run_dir.string(), out_file, out) != 0) {
-      std::string log;
+    if (int rc = run({bin + "/pg_ctl", "start", "-w", "-t", "60", "-D", data.string(), "-l",
+                      (run_dir / "postgres.log").string(), "-o", opts},
+                     user, run_dir.string(), out_file, out);
+        rc != 0) {
       std::ifstream in(run_dir / "postgres.log");
       std::stringstream ss;
       ss << in.rdbuf();
-      throw std::runtime_error("pg_ctl start failed: " + out + ss.str());
+      throw std::runtime_error(failure("pg_ctl start", rc, out + ss.str(), run_dir.string()));
     }
   } else {
     logger()->info("adopting the PostgreSQL cluster already running in {}", data.string());
@@ -188,10 +213,11 @@ void embedded_postgres::stop() {
   run_user user = resolve_user(options_.run_as);
   fs::path dir = fs::absolute(options_.dir);
   std::string out;
-  if (run({options_.bin_dir + "/pg_ctl", "stop", "-w", "-t", "60", "-m", "fast", "-D",
-           (dir / "pgdata").string()},
-          user, socket_dir_, (dir / "pgrun" / "tool.out").string(), out) != 0) {
-    throw std::runtime_error("pg_ctl stop failed: " + out);
+  if (int rc = run({options_.bin_dir + "/pg_ctl", "stop", "-w", "-t", "60", "-m", "fast", "-D",
+                    (dir / "pgdata").string()},
+                   user, socket_dir_, (dir / "pgrun" / "tool.out").string(), out);
+      rc != 0) {
+    throw std::runtime_error(failure("pg_ctl stop", rc, out, socket_dir_));
   }
 }
 

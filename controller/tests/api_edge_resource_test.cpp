@@ -90,6 +90,14 @@ TEST_F(edge_resource_api, Validation) {
                "Required field 'version' is missing");
   expect_error(post("/api/v3/edgeResource", R"({"name":"x","version":"one"})", token), 400,
                "ValidationError", "version");
+  for (const char* bad : {"1.0", "01.0.0", "1.0.0-", "1.0.0+a..b", "1.x.0"}) {
+    expect_error(post("/api/v3/edgeResource",
+                      std::string(R"({"name":"x","version":")") + bad + "\"}", token),
+                 400, "ValidationError", "version");
+  }
+  EXPECT_EQ(post("/api/v3/edgeResource", R"({"name":"pre","version":"v1.0.0-rc.1+build.5"})", token)
+                .status,
+            201);
   expect_error(post("/api/v3/edgeResource", R"({"name":"Bad Name","version":"1.0.0"})", token), 400,
                "ValidationError", "name");
   expect_error(post("/api/v3/edgeResource",
@@ -104,7 +112,7 @@ TEST_F(edge_resource_api, Validation) {
            token),
       400, "ValidationError", "method");
   expect_error(post("/api/v3/edgeResource", "{not json", token), 400, "ValidationError");
-  EXPECT_EQ(get("/api/v3/edgeResources", token).json().at("edgeResources").as_array().size(), 0u);
+  EXPECT_EQ(get("/api/v3/edgeResources", token).json().at("edgeResources").as_array().size(), 1u);
   EXPECT_EQ(get("/api/v3/edgeResources").status, 401);
 }
 
