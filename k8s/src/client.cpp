@@ -10,8 +10,8 @@ namespace fogmesh::k8s {
 
 std::string resource::path(const std::string& ns, const std::string& name,
                            const std::string& sub) const {
-  std::string p = api_version.find('/') == std::string::npos ? "/api/" + api_version
-                                                              : "/apis/" + api_version;
+  std::string p =
+      api_version.find('/') == std::string::npos ? "/api/" + api_version : "/apis/" + api_version;
   if (namespaced && !ns.empty()) p += "/namespaces/" + ns;
   p += "/" + plural;
   if (!name.empty()) p += "/" + name;
@@ -51,7 +51,8 @@ api_error make_api_error(int status, const std::string& body, const std::string&
   } catch (const std::exception&) {
   }
   if (message.size() > 400) message.resize(400);
-  return api_error(status, reason, what + ": " + std::to_string(status) + " " + reason + " " + message);
+  return api_error(status, reason,
+                   what + ": " + std::to_string(status) + " " + reason + " " + message);
 }
 
 client::client(cluster_config cfg)
@@ -128,9 +129,8 @@ bool client::remove(const std::string& path, const std::string& propagation) {
     if (propagation.empty()) {
       call("DELETE", path, nullptr);
     } else {
-      json::value opts = {{"kind", "DeleteOptions"},
-                          {"apiVersion", "v1"},
-                          {"propagationPolicy", propagation}};
+      json::value opts = {
+          {"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"propagationPolicy", propagation}};
       call("DELETE", path, &opts);
     }
     return true;

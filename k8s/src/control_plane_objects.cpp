@@ -36,9 +36,12 @@ std::string maybe_base64(const std::string& s) {
   return *d;
 }
 
-std::string pct(const std::string& s) { return url_encode(s); }
+std::string pct(const std::string& s) {
+  return url_encode(s);
+}
 
-json::object meta(const json::object& owner, const std::string& name, const std::string& component) {
+json::object meta(const json::object& owner, const std::string& name,
+                  const std::string& component) {
   std::string ns = field(owner, {"metadata", "namespace"});
   std::string cp = field(owner, {"metadata", "name"});
   return {{"name", name},
@@ -48,13 +51,12 @@ json::object meta(const json::object& owner, const std::string& name, const std:
             {control_plane_label, cp},
             {"app.kubernetes.io/name", component},
             {"app.kubernetes.io/part-of", "fogmesh"}}},
-          {"ownerReferences",
-           json::array{{{"apiVersion", "iofog.org/v3"},
-                        {"kind", "ControlPlane"},
-                        {"name", cp},
-                        {"uid", field(owner, {"metadata", "uid"})},
-                        {"controller", true},
-                        {"blockOwnerDeletion", true}}}}};
+          {"ownerReferences", json::array{{{"apiVersion", "iofog.org/v3"},
+                                           {"kind", "ControlPlane"},
+                                           {"name", cp},
+                                           {"uid", field(owner, {"metadata", "uid"})},
+                                           {"controller", true},
+                                           {"blockOwnerDeletion", true}}}}};
 }
 
 desired_object make(const resource& res, const std::string& kind, json::object m, json::object body,
@@ -87,7 +89,8 @@ json::object pod_template(const std::string& cp, const std::string& component,
 
 json::object service_spec(const std::string& cp, const std::string& component,
                           const std::string& type, const std::string& address, json::array ports) {
-  json::object s{{"type", type}, {"selector", selector(cp, component)}, {"ports", std::move(ports)}};
+  json::object s{
+      {"type", type}, {"selector", selector(cp, component)}, {"ports", std::move(ports)}};
   if (type == "LoadBalancer") {
     s["externalTrafficPolicy"] = "Local";
     if (!address.empty()) s["loadBalancerIP"] = address;
@@ -105,8 +108,7 @@ json::object env(const std::string& name, const std::string& value) {
 
 json::object env_secret(const std::string& name, const std::string& secret,
                         const std::string& key) {
-  return {{"name", name},
-          {"valueFrom", {{"secretKeyRef", {{"name", secret}, {"key", key}}}}}};
+  return {{"name", name}, {"valueFrom", {{"secretKeyRef", {{"name", secret}, {"key", key}}}}}};
 }
 
 }  // namespace
@@ -176,29 +178,36 @@ control_plane_spec parse_control_plane_spec(const json::object& spec, const oper
 }
 
 std::string router_config(const std::string& router_id) {
-  json::array cfg{
-      json::array{"router", {{"mode", "interior"}, {"id", router_id}}},
-      json::array{"listener",
-                  {{"host", "0.0.0.0"}, {"port", router_messaging_port}, {"role", "normal"},
-                   {"saslMechanisms", "ANONYMOUS"}}},
-      json::array{"listener",
-                  {{"host", "0.0.0.0"}, {"port", router_interior_port}, {"role", "inter-router"},
-                   {"saslMechanisms", "ANONYMOUS"}}},
-      json::array{"listener",
-                  {{"host", "0.0.0.0"}, {"port", router_edge_port}, {"role", "edge"},
-                   {"saslMechanisms", "ANONYMOUS"}}},
-      json::array{"listener",
-                  {{"host", "0.0.0.0"}, {"port", router_health_port}, {"http", true},
-                   {"healthz", true}, {"metrics", true}}},
-      json::array{"log", {{"module", "DEFAULT"}, {"enable", "info+"}}}};
+  json::array cfg{json::array{"router", {{"mode", "interior"}, {"id", router_id}}},
+                  json::array{"listener",
+                              {{"host", "0.0.0.0"},
+                               {"port", router_messaging_port},
+                               {"role", "normal"},
+                               {"saslMechanisms", "ANONYMOUS"}}},
+                  json::array{"listener",
+                              {{"host", "0.0.0.0"},
+                               {"port", router_interior_port},
+                               {"role", "inter-router"},
+                               {"saslMechanisms", "ANONYMOUS"}}},
+                  json::array{"listener",
+                              {{"host", "0.0.0.0"},
+                               {"port", router_edge_port},
+                               {"role", "edge"},
+                               {"saslMechanisms", "ANONYMOUS"}}},
+                  json::array{"listener",
+                              {{"host", "0.0.0.0"},
+                               {"port", router_health_port},
+                               {"http", true},
+                               {"healthz", true},
+                               {"metrics", true}}},
+                  json::array{"log", {{"module", "DEFAULT"}, {"enable", "info+"}}}};
   return json::serialize(cfg);
 }
 
 const std::vector<resource>& owned_kinds() {
   static const std::vector<resource> all = {
-      kinds::deployment,      kinds::service, kinds::config_map,
-      kinds::secret,          kinds::service_account,
-      kinds::role,            kinds::role_binding, kinds::persistent_volume_claim};
+      kinds::deployment,      kinds::service, kinds::config_map,   kinds::secret,
+      kinds::service_account, kinds::role,    kinds::role_binding, kinds::persistent_volume_claim};
   return all;
 }
 
@@ -220,29 +229,27 @@ std::vector<desired_object> control_plane_children(const json::object& owner,
   out.push_back(make(
       kinds::role, "Role", meta(owner, "port-manager", "port-manager"),
       {{"rules",
-        json::array{{{"apiGroups", {"", "apps"}},
-                     {"resources", {"deployments", "services", "services/status", "pods",
-                                    "configmaps"}},
-                     {"verbs", {"get", "list", "watch", "create", "update", "patch", "delete"}}},
-                    {{"apiGroups", {""}}, {"resources", {"secrets"}}, {"verbs", {"get"}}},
-                    {{"apiGroups", {"coordination.k8s.io"}},
-                     {"resources", {"leases"}},
-                     {"verbs", {"get", "create", "update"}}}}}}));
+        json::array{
+            {{"apiGroups", {"", "apps"}},
+             {"resources", {"deployments", "services", "services/status", "pods", "configmaps"}},
+             {"verbs", {"get", "list", "watch", "create", "update", "patch", "delete"}}},
+            {{"apiGroups", {""}}, {"resources", {"secrets"}}, {"verbs", {"get"}}},
+            {{"apiGroups", {"coordination.k8s.io"}},
+             {"resources", {"leases"}},
+             {"verbs", {"get", "create", "update"}}}}}}));
   for (const char* rb : {"router", "port-manager"}) {
-    out.push_back(make(kinds::role_binding, "RoleBinding", meta(owner, rb, rb),
-                       {{"roleRef",
-                         {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", rb}}},
-                        {"subjects", json::array{{{"kind", "ServiceAccount"},
-                                                  {"name", rb},
-                                                  {"namespace", ns}}}}}));
+    out.push_back(make(
+        kinds::role_binding, "RoleBinding", meta(owner, rb, rb),
+        {{"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", rb}}},
+         {"subjects",
+          json::array{{{"kind", "ServiceAccount"}, {"name", rb}, {"namespace", ns}}}}}));
   }
 
   // Credentials: the admin user (port manager logs in with them) and the database URL.
-  out.push_back(make(kinds::secret, "Secret", meta(owner, "controller-credentials", "controller"),
-                     {{"type", "Opaque"},
-                      {"data",
-                       {{"email", base64_encode(s.email)},
-                        {"password", base64_encode(s.password)}}}}));
+  out.push_back(make(
+      kinds::secret, "Secret", meta(owner, "controller-credentials", "controller"),
+      {{"type", "Opaque"},
+       {"data", {{"email", base64_encode(s.email)}, {"password", base64_encode(s.password)}}}}));
   std::string db_hash;
   if (s.external_db) {
     out.push_back(make(kinds::secret, "Secret", meta(owner, "controller-db", "controller"),
@@ -271,7 +278,8 @@ std::vector<desired_object> control_plane_children(const json::object& owner,
     args.push_back("/var/lib/fogmesh-controller");
     container["volumeMounts"] =
         json::array{{{"name", "data"}, {"mountPath", "/var/lib/fogmesh-controller"}}};
-    volumes.push_back({{"name", "data"}, {"persistentVolumeClaim", {{"claimName", "controller-data"}}}});
+    volumes.push_back(
+        {{"name", "data"}, {"persistentVolumeClaim", {{"claimName", "controller-data"}}}});
   }
   if (!s.public_ports.empty()) {
     args.push_back("--public-ports");
@@ -280,21 +288,20 @@ std::vector<desired_object> control_plane_children(const json::object& owner,
   container["args"] = args;
   if (!env_list.empty()) container["env"] = env_list;
   container["ports"] = json::array{{{"name", "api"}, {"containerPort", controller_port}}};
-  container["readinessProbe"] = {{"httpGet", {{"path", "/api/v3/status"}, {"port", controller_port}}},
-                                 {"periodSeconds", 5}};
-  json::object ctl_spec{
-      {"replicas", s.controller_replicas},
-      {"selector", {{"matchLabels", selector(cp, "controller")}}},
-      {"template", pod_template(cp, "controller", "controller", container, volumes, db_hash,
-                                s.pull_secret)}};
+  container["readinessProbe"] = {
+      {"httpGet", {{"path", "/api/v3/status"}, {"port", controller_port}}}, {"periodSeconds", 5}};
+  json::object ctl_spec{{"replicas", s.controller_replicas},
+                        {"selector", {{"matchLabels", selector(cp, "controller")}}},
+                        {"template", pod_template(cp, "controller", "controller", container,
+                                                  volumes, db_hash, s.pull_secret)}};
   // The embedded database's volume is RWO: never two pods at once.
   if (!s.external_db) ctl_spec["strategy"] = {{"type", "Recreate"}};
   out.push_back(make(kinds::deployment, "Deployment", meta(owner, "controller", "controller"),
                      {{"spec", ctl_spec}}));
-  out.push_back(make(kinds::service, "Service", meta(owner, "controller", "controller"),
-                     {{"spec", service_spec(cp, "controller", s.controller_service_type,
-                                            s.controller_address,
-                                            {port("api", controller_port)})}}));
+  out.push_back(
+      make(kinds::service, "Service", meta(owner, "controller", "controller"),
+           {{"spec", service_spec(cp, "controller", s.controller_service_type, s.controller_address,
+                                  {port("api", controller_port)})}}));
 
   // Interior router with its generated configuration.
   std::string cfg = router_config(ns + "-" + cp + "-router");
@@ -310,15 +317,15 @@ std::vector<desired_object> control_plane_children(const json::object& owner,
       {"volumeMounts", json::array{{{"name", "config"}, {"mountPath", "/etc/fogmesh-router"}}}},
       {"readinessProbe",
        {{"httpGet", {{"path", "/healthz"}, {"port", router_health_port}}}, {"periodSeconds", 5}}}};
-  out.push_back(make(
-      kinds::deployment, "Deployment", meta(owner, "router", "router"),
-      {{"spec",
-        {{"replicas", 1},
-         {"selector", {{"matchLabels", selector(cp, "router")}}},
-         {"template",
-          pod_template(cp, "router", "router", router_container,
-                       json::array{{{"name", "config"}, {"configMap", {{"name", "router"}}}}},
-                       sha256_hex(cfg).substr(0, 16), s.pull_secret)}}}}));
+  out.push_back(
+      make(kinds::deployment, "Deployment", meta(owner, "router", "router"),
+           {{"spec",
+             {{"replicas", 1},
+              {"selector", {{"matchLabels", selector(cp, "router")}}},
+              {"template",
+               pod_template(cp, "router", "router", router_container,
+                            json::array{{{"name", "config"}, {"configMap", {{"name", "router"}}}}},
+                            sha256_hex(cfg).substr(0, 16), s.pull_secret)}}}}));
   out.push_back(make(kinds::service, "Service", meta(owner, "router", "router"),
                      {{"spec", service_spec(cp, "router", s.router_service_type, s.router_address,
                                             {port("messaging", router_messaging_port),
@@ -329,23 +336,22 @@ std::vector<desired_object> control_plane_children(const json::object& owner,
   json::object pm_container{
       {"name", "port-manager"},
       {"image", s.port_manager_image},
-      {"env",
-       json::array{env("WATCH_NAMESPACE", ns),
-                   env("CONTROLLER_URL", "http://controller." + ns + ".svc.cluster.local:" +
-                                             std::to_string(controller_port)),
-                   env_secret("IOFOG_USER_EMAIL", "controller-credentials", "email"),
-                   env_secret("IOFOG_USER_PASS", "controller-credentials", "password"),
-                   env("ROUTER_ADDRESS", "router." + ns + ".svc.cluster.local"),
-                   env("PROXY_IMAGE", s.proxy_image)}}};
+      {"env", json::array{env("WATCH_NAMESPACE", ns),
+                          env("CONTROLLER_URL", "http://controller." + ns + ".svc.cluster.local:" +
+                                                    std::to_string(controller_port)),
+                          env_secret("IOFOG_USER_EMAIL", "controller-credentials", "email"),
+                          env_secret("IOFOG_USER_PASS", "controller-credentials", "password"),
+                          env("ROUTER_ADDRESS", "router." + ns + ".svc.cluster.local"),
+                          env("PROXY_IMAGE", s.proxy_image)}}};
   out.push_back(make(
       kinds::deployment, "Deployment", meta(owner, "port-manager", "port-manager"),
       {{"spec",
         {{"replicas", 1},
          {"strategy", {{"type", "Recreate"}}},
          {"selector", {{"matchLabels", selector(cp, "port-manager")}}},
-         {"template", pod_template(cp, "port-manager", "port-manager", pm_container, {},
-                                   sha256_hex(s.email + "\n" + s.password).substr(0, 16),
-                                   s.pull_secret)}}}}));
+         {"template",
+          pod_template(cp, "port-manager", "port-manager", pm_container, {},
+                       sha256_hex(s.email + "\n" + s.password).substr(0, 16), s.pull_secret)}}}}));
 
   return out;
 }

@@ -40,7 +40,7 @@ control_plane_spec parse_control_plane_spec(const json::object& spec, const oper
 
 struct desired_object {
   resource res;
-  json::object obj;  // complete manifest incl. metadata (labels, ownerReferences)
+  json::object obj;          // complete manifest incl. metadata (labels, ownerReferences)
   bool create_only = false;  // immutable after creation (PVCs)
 };
 

@@ -20,9 +20,8 @@ std::string error_message(int status, const std::string& body) {
 controller_api::controller_api(const std::string& base_url)
     : url_(base_url), http_(std::make_unique<http_transport>(base_url)) {}
 
-int controller_api::raw(const std::string& method, const std::string& path,
-                        const std::string& body, const std::string& content_type, bool auth,
-                        std::string& out) {
+int controller_api::raw(const std::string& method, const std::string& path, const std::string& body,
+                        const std::string& content_type, bool auth, std::string& out) {
   http_request req;
   req.method = method;
   req.target = "/api/v3" + path;
@@ -96,8 +95,9 @@ json::value controller_api::upload(const std::string& method, const std::string&
                                    const std::string& field, const std::string& document) {
   const std::string boundary = "fogmesh-operator-5c1f0e";
   std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + field +
-                     "\"; filename=\"" + field + ".yaml\"\r\nContent-Type: application/x-yaml\r\n\r\n" +
-                     document + "\r\n--" + boundary + "--\r\n";
+                     "\"; filename=\"" + field +
+                     ".yaml\"\r\nContent-Type: application/x-yaml\r\n\r\n" + document + "\r\n--" +
+                     boundary + "--\r\n";
   std::string out;
   auto type = "multipart/form-data; boundary=" + boundary;
   int s = raw(method, path, body, type, true, out);

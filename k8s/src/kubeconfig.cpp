@@ -73,15 +73,14 @@ cluster_config cluster_config::from_kubeconfig(const std::string& path, const st
   c.namespace_ = str(context, "namespace");
   if (c.namespace_.empty()) c.namespace_ = "default";
   c.tls.ca_pem = pem(cluster, "certificate-authority-data", "certificate-authority", dir, path);
-  c.tls.insecure_skip_verify = cluster["insecure-skip-tls-verify"] &&
-                               cluster["insecure-skip-tls-verify"].as<bool>();
+  c.tls.insecure_skip_verify =
+      cluster["insecure-skip-tls-verify"] && cluster["insecure-skip-tls-verify"].as<bool>();
   c.tls.server_name = str(cluster, "tls-server-name");
   if (auto user_name = str(context, "user"); !user_name.empty()) {
     auto user = named(root["users"], user_name, "user", path)["user"];
     c.token = str(user, "token");
     if (auto tf = str(user, "tokenFile"); !tf.empty()) c.token_file = resolve(dir, tf);
-    c.tls.client_cert_pem =
-        pem(user, "client-certificate-data", "client-certificate", dir, path);
+    c.tls.client_cert_pem = pem(user, "client-certificate-data", "client-certificate", dir, path);
     c.tls.client_key_pem = pem(user, "client-key-data", "client-key", dir, path);
     if (user["exec"] || user["auth-provider"]) {
       throw std::runtime_error(path + ": user '" + user_name +

@@ -41,7 +41,9 @@ std::string dns_label(const std::string& s) {
   return out.empty() ? "x" : out;
 }
 
-std::string str(const json::object& o, const char* key) { return get_string(o, key); }
+std::string str(const json::object& o, const char* key) {
+  return get_string(o, key);
+}
 
 double num(const json::object& o, const char* key, double fallback = 0) {
   auto it = o.find(key);
@@ -59,13 +61,15 @@ struct desired {
 
 }  // namespace
 
-std::string node_name(const std::string& agent_uuid) { return "iofog-" + lower(agent_uuid); }
+std::string node_name(const std::string& agent_uuid) {
+  return "iofog-" + lower(agent_uuid);
+}
 
 struct kubelet::impl {
   client& k;
   kubelet_options opts;
   controller_api api;
-  std::mutex mu;  // guards the caches below (watch threads drop entries)
+  std::mutex mu;                             // guards the caches below (watch threads drop entries)
   std::map<std::string, std::string> nodes;  // node name -> hash written
   std::map<std::string, std::string> pods;   // pod name -> hash written
   std::map<std::string, std::chrono::steady_clock::time_point> lease_renewed;
@@ -86,17 +90,18 @@ struct kubelet::impl {
                         {"node.kubernetes.io/exclude-from-external-load-balancers", "true"},
                         {"iofog.org/agent-name", dns_label(str(fog, "name"))},
                         {managed_label, managed_value}};
-    json::object obj{{"apiVersion", "v1"},
-                     {"kind", "Node"},
-                     {"metadata",
-                      {{"name", name},
-                       {"labels", labels},
-                       {"annotations", {{"iofog.org/agent-uuid", uuid},
-                                        {"iofog.org/agent-name", str(fog, "name")}}}}},
-                     {"spec",
-                      {{"taints", json::array{{{"key", "iofog.org/agent"},
-                                               {"value", "view-only"},
-                                               {"effect", "NoSchedule"}}}}}}};
+    json::object obj{
+        {"apiVersion", "v1"},
+        {"kind", "Node"},
+        {"metadata",
+         {{"name", name},
+          {"labels", labels},
+          {"annotations",
+           {{"iofog.org/agent-uuid", uuid}, {"iofog.org/agent-name", str(fog, "name")}}}}},
+        {"spec",
+         {{"taints",
+           json::array{
+               {{"key", "iofog.org/agent"}, {"value", "view-only"}, {"effect", "NoSchedule"}}}}}}};
     // Capacity from the agent's limits (ioFog: cpuLimit %, memoryLimit MB), allocatable =
     // what is left after its current usage.
     double cpu_total = num(fog, "systemTotalCpu", 0);
@@ -110,8 +115,10 @@ struct kubelet::impl {
         {"cpu", cpu},
         {"memory", std::to_string(static_cast<long long>(std::max(0.0, mem_mb - mem_used))) + "Mi"},
         {"pods", "100"}};
-    std::string ready = daemon == "RUNNING" ? "True" : daemon.empty() || daemon == "UNKNOWN" ? "Unknown" : "False";
-    std::string reason = daemon == "RUNNING" ? "AgentRunning"
+    std::string ready = daemon == "RUNNING"                     ? "True"
+                        : daemon.empty() || daemon == "UNKNOWN" ? "Unknown"
+                                                                : "False";
+    std::string reason = daemon == "RUNNING"  ? "AgentRunning"
                          : ready == "Unknown" ? "AgentStatusUnknown"
                                               : "Agent" + daemon;
     const std::string now = now_rfc3339();
@@ -160,7 +167,8 @@ struct kubelet::impl {
   desired pod_for(const json::object& m, const std::map<std::string, int64_t>& fog_types) {
     std::string uuid = str(m, "uuid");
     std::string app = str(m, "application");
-    std::string name = dns_label(app) + "-" + dns_label(str(m, "name")) + "-" + lower(uuid).substr(0, 8);
+    std::string name =
+        dns_label(app) + "-" + dns_label(str(m, "name")) + "-" + lower(uuid).substr(0, 8);
     std::string agent = str(m, "iofogUuid");
     int64_t type = 1;
     if (auto it = fog_types.find(agent); it != fog_types.end()) type = it->second;
@@ -185,14 +193,14 @@ struct kubelet::impl {
            {{"iofog.org/application", dns_label(app)},
             {"iofog.org/microservice-uuid", lower(uuid)},
             {managed_label, managed_value}}},
-          {"annotations", {{"iofog.org/microservice-name", str(m, "name")},
-                           {"iofog.org/application", app}}}}},
+          {"annotations",
+           {{"iofog.org/microservice-name", str(m, "name")}, {"iofog.org/application", app}}}}},
         {"spec",
          {{"nodeName", agent.empty() ? "" : node_name(agent)},
           {"containers", json::array{{{"name", cname}, {"image", image}}}},
-          {"tolerations", json::array{{{"key", "iofog.org/agent"},
-                                       {"operator", "Exists"},
-                                       {"effect", "NoSchedule"}}}}}}};
+          {"tolerations",
+           json::array{
+               {{"key", "iofog.org/agent"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}}}}}};
     std::string st;
     std::string err;
     if (auto* s = find_object(m, "status")) {
@@ -200,8 +208,8 @@ struct kubelet::impl {
       err = str(*s, "errorMessage");
     }
     bool running = st == "RUNNING";
-    std::string phase = running ? "Running"
-                        : st == "FAILED" || st == "EXITING" ? "Failed"
+    std::string phase = running                              ? "Running"
+                        : st == "FAILED" || st == "EXITING"  ? "Failed"
                         : st == "DELETED" || st == "STOPPED" ? "Succeeded"
                                                              : "Pending";
     json::object state;
@@ -258,16 +266,15 @@ struct kubelet::impl {
       k.merge_patch(path, json::object{{"spec", spec}});
     } catch (const api_error& e) {
       if (!e.not_found()) throw;
-      json::object lease{{"apiVersion", "coordination.k8s.io/v1"},
-                         {"kind", "Lease"},
-                         {"metadata",
-                          {{"name", node},
-                           {"namespace", "kube-node-lease"},
-                           {"ownerReferences", json::array{{{"apiVersion", "v1"},
-                                                            {"kind", "Node"},
-                                                            {"name", node},
-                                                            {"uid", uid}}}}}},
-                         {"spec", spec}};
+      json::object lease{
+          {"apiVersion", "coordination.k8s.io/v1"},
+          {"kind", "Lease"},
+          {"metadata",
+           {{"name", node},
+            {"namespace", "kube-node-lease"},
+            {"ownerReferences",
+             json::array{{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node}, {"uid", uid}}}}}},
+          {"spec", spec}};
       k.create(kinds::lease.path("kube-node-lease"), lease);
     }
   }
@@ -277,7 +284,8 @@ struct kubelet::impl {
       if (!k.try_get(kinds::namespace_.path("", ns))) {
         try {
           k.create(kinds::namespace_.path(),
-                   json::object{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
+                   json::object{
+                       {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
         } catch (const api_error& e) {
           if (e.status() != 409) throw;
         }
@@ -287,7 +295,8 @@ struct kubelet::impl {
 
   // Objects we own that exist in Kubernetes now (start-up; later the watches keep this).
   void initial_list() {
-    std::string sel = "labelSelector=" + url_encode(std::string(managed_label) + "=" + managed_value);
+    std::string sel =
+        "labelSelector=" + url_encode(std::string(managed_label) + "=" + managed_value);
     std::lock_guard lock(mu);
     for (auto& n : k.list_items(kinds::node.path(), sel)) {
       nodes[field(n.as_object(), {"metadata", "name"})] = "";
@@ -325,31 +334,30 @@ struct kubelet::impl {
       have_nodes = nodes;
       have_pods = pods;
     }
-    auto apply_set = [&](const resource& res, const std::string& ns,
-                         std::map<std::string, desired>& want,
-                         std::map<std::string, std::string>& have,
-                         std::map<std::string, std::string>& cache) {
-      for (auto& [name, d] : want) {
-        auto it = have.find(name);
-        if (it != have.end() && it->second == d.hash) continue;
-        writes += write(res, ns, d);
-        std::lock_guard lock(mu);
-        cache[name] = d.hash;
-      }
-      for (auto& [name, _] : have) {
-        if (want.count(name)) continue;
-        if (res.plural == "pods") {
-          force_delete_pod(name);
-        } else {
-          k.remove(res.path(ns, name));
-        }
-        ++writes;
-        logger()->info("{} {}: its {} is gone from the controller, removed", res.plural, name,
-                       res.plural == "pods" ? "microservice" : "agent");
-        std::lock_guard lock(mu);
-        cache.erase(name);
-      }
-    };
+    auto apply_set =
+        [&](const resource& res, const std::string& ns, std::map<std::string, desired>& want,
+            std::map<std::string, std::string>& have, std::map<std::string, std::string>& cache) {
+          for (auto& [name, d] : want) {
+            auto it = have.find(name);
+            if (it != have.end() && it->second == d.hash) continue;
+            writes += write(res, ns, d);
+            std::lock_guard lock(mu);
+            cache[name] = d.hash;
+          }
+          for (auto& [name, _] : have) {
+            if (want.count(name)) continue;
+            if (res.plural == "pods") {
+              force_delete_pod(name);
+            } else {
+              k.remove(res.path(ns, name));
+            }
+            ++writes;
+            logger()->info("{} {}: its {} is gone from the controller, removed", res.plural, name,
+                           res.plural == "pods" ? "microservice" : "agent");
+            std::lock_guard lock(mu);
+            cache.erase(name);
+          }
+        };
     apply_set(kinds::node, "", want_nodes, have_nodes, nodes);
     apply_set(kinds::pod, opts.pod_namespace, want_pods, have_pods, pods);
     // Node heartbeats.
@@ -373,7 +381,8 @@ struct kubelet::impl {
   // or the Pod would stay Terminating for ever waiting for a node agent to confirm it.
   void force_delete_pod(const std::string& name) {
     try {
-      json::value opts = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"gracePeriodSeconds", 0}};
+      json::value opts = {
+          {"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"gracePeriodSeconds", 0}};
       k.call("DELETE", kinds::pod.path(opts_ns(), name), &opts);
     } catch (const api_error& e) {
       if (!e.not_found()) throw;
@@ -407,7 +416,9 @@ kubelet::kubelet(client& k, kubelet_options opts)
     : impl_(std::make_unique<impl>(k, std::move(opts))) {}
 kubelet::~kubelet() = default;
 
-int kubelet::sync_once() { return impl_->sync(); }
+int kubelet::sync_once() {
+  return impl_->sync();
+}
 
 void kubelet::run(const std::atomic<bool>& stop) {
   auto& o = impl_->opts;
@@ -418,8 +429,8 @@ void kubelet::run(const std::atomic<bool>& stop) {
                       [this](const watch_event& ev) { impl_->forget(impl_->pods, ev); });
   std::thread t1([&] { node_watch.run(stop); });
   std::thread t2([&] { pod_watch.run(stop); });
-  logger()->info("showing the agents of {} as Nodes, microservices as Pods in {}",
-                 o.controller_url, o.pod_namespace);
+  logger()->info("showing the agents of {} as Nodes, microservices as Pods in {}", o.controller_url,
+                 o.pod_namespace);
   backoff delay(std::chrono::seconds(30), std::chrono::milliseconds(500));
   while (!stop) {
     std::chrono::milliseconds wait = o.sync_interval;

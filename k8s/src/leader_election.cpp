@@ -37,7 +37,8 @@ bool leader_elector::try_acquire_or_renew() {
                        {"spec", spec_for_me(0, now)}};
       client_.create(kinds::lease.path(opts_.namespace_), obj);
       last_renew_ = std::chrono::steady_clock::now();
-      if (!leader_) logger()->info("{} became leader (Lease {} created)", opts_.identity, opts_.name);
+      if (!leader_)
+        logger()->info("{} became leader (Lease {} created)", opts_.identity, opts_.name);
       leader_ = true;
       return true;
     }
@@ -84,7 +85,8 @@ bool leader_elector::try_acquire_or_renew() {
     if (leader_ && std::chrono::steady_clock::now() - last_renew_ < opts_.lease_duration * 2 / 3) {
       return true;
     }
-    if (leader_) logger()->warn("{} could not renew the Lease in time: no longer leader", opts_.identity);
+    if (leader_)
+      logger()->warn("{} could not renew the Lease in time: no longer leader", opts_.identity);
     leader_ = false;
     return false;
   }

@@ -100,10 +100,11 @@ class work_queue {
         due_.erase(best);
         return key;
       }
-      auto wait = best == due_.end() ? milliseconds(200)
-                                     : std::min(milliseconds(200),
-                                                std::chrono::duration_cast<milliseconds>(
-                                                    best->second - now) + milliseconds(1));
+      auto wait = best == due_.end()
+                      ? milliseconds(200)
+                      : std::min(milliseconds(200),
+                                 std::chrono::duration_cast<milliseconds>(best->second - now) +
+                                     milliseconds(1));
       cv_.wait_for(lock, wait);
     }
     return {};
@@ -206,22 +207,23 @@ struct fog_operator::impl {
       }
       if (!on && prev.empty()) continue;
       bool was_on = get_string(prev, "status") == "True";
-      json::object c{{"type", t},
-                     {"status", on ? "True" : "False"},
-                     {"observedGeneration", gen},
-                     {"lastTransitionTime",
-                      was_on == on && !prev.empty() ? get_string(prev, "lastTransitionTime", now)
-                                                    : now},
-                     {"reason", on ? reason : (was_on ? "transition_to_" + type
-                                                      : get_string(prev, "reason", "initial"))},
-                     {"message", on ? message : get_string(prev, "message")}};
+      json::object c{
+          {"type", t},
+          {"status", on ? "True" : "False"},
+          {"observedGeneration", gen},
+          {"lastTransitionTime",
+           was_on == on && !prev.empty() ? get_string(prev, "lastTransitionTime", now) : now},
+          {"reason",
+           on ? reason
+              : (was_on ? "transition_to_" + type : get_string(prev, "reason", "initial"))},
+          {"message", on ? message : get_string(prev, "message")}};
       conditions.push_back(std::move(c));
     }
     json::object status{{"conditions", conditions}, {"observedGeneration", gen}};
     for (auto& kv : extra) status[kv.key()] = kv.value();
-    k.merge_patch(res.path(field(obj, {"metadata", "namespace"}), field(obj, {"metadata", "name"}),
-                           "status"),
-                  json::object{{"status", status}});
+    k.merge_patch(
+        res.path(field(obj, {"metadata", "namespace"}), field(obj, {"metadata", "name"}), "status"),
+        json::object{{"status", status}});
     if (st.type != type || st.reason != reason) {
       logger()->info("{} {}/{}: {} ({}{}{})", res.plural, field(obj, {"metadata", "namespace"}),
                      field(obj, {"metadata", "name"}), type, reason, message.empty() ? "" : ": ",
@@ -326,7 +328,8 @@ struct fog_operator::impl {
       }
     }
     int written = 0;
-    for (const auto& d : control_plane_children(*cp, spec)) written += apply(k, d.res, d.obj, d.create_only) != apply_result::unchanged ? 1 : 0;
+    for (const auto& d : control_plane_children(*cp, spec))
+      written += apply(k, d.res, d.obj, d.create_only) != apply_result::unchanged ? 1 : 0;
 
     // Controller API: admin user, default router. Pods may not be up yet: retry with back-off,
     // the CR stays `deploying` with the reason.
@@ -484,12 +487,10 @@ struct fog_operator::impl {
       };
     };
     std::vector<std::unique_ptr<reflector>> reflectors;
-    reflectors.push_back(std::make_unique<reflector>(k, kinds::control_plane,
-                                                     reflector::options{ns, "", "", 300},
-                                                     enqueue_cr("cp")));
-    reflectors.push_back(std::make_unique<reflector>(k, kinds::application,
-                                                     reflector::options{ns, "", "", 300},
-                                                     enqueue_cr("app")));
+    reflectors.push_back(std::make_unique<reflector>(
+        k, kinds::control_plane, reflector::options{ns, "", "", 300}, enqueue_cr("cp")));
+    reflectors.push_back(std::make_unique<reflector>(
+        k, kinds::application, reflector::options{ns, "", "", 300}, enqueue_cr("app")));
     // Children: any change (deleted, edited, LB address) re-queues their ControlPlane.
     for (const auto& res : owned_kinds()) {
       reflectors.push_back(std::make_unique<reflector>(

@@ -3,6 +3,7 @@
 
 #include "fogmesh/common/cli.hpp"
 #include "fogmesh/common/log.hpp"
+#include "fogmesh/k8s/component.hpp"
 #include "fogmesh/k8s/operator.hpp"
 #include "fogmesh/k8s/signals.hpp"
 
@@ -34,48 +35,30 @@ Environment: WATCH_NAMESPACE, POD_NAME, KUBECONFIG, CONTROLLER_URL.
 SIGTERM/SIGINT: stop watching, release the Lease, exit 0.
 )";
 
-int seconds(const std::string& v, const std::string& opt) {
-  try {
-    int n = std::stoi(v);
-    if (n > 0) return n;
-  } catch (const std::exception&) {
-  }
-  throw fogmesh::cli::usage_error(opt + " needs a positive number of seconds, not '" + v + "'");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace fogmesh;
+  k8s::common_options common;
   k8s::operator_options o;
-  std::string kubeconfig;
-  if (const char* ns = std::getenv("WATCH_NAMESPACE")) o.namespace_ = ns;
-  if (const char* u = std::getenv("CONTROLLER_URL")) o.controller_url = u;
   try {
     cli::arguments args(argc, argv);
     while (args.next()) {
       std::string a = args.current();
       if (cli::standard_option(a, usage, "fogmesh-operator", FOGMESH_VERSION)) return 0;
-      if (a == "--kubeconfig") {
-        kubeconfig = args.value();
-      } else if (a == "--namespace") {
-        o.namespace_ = args.value();
-      } else if (a == "--controller-url") {
-        o.controller_url = args.value();
-      } else if (a == "--install-crds") {
+      if (common.parse(args, a)) continue;
+      if (a == "--install-crds") {
         o.install_crds = true;
-      } else if (a == "--no-leader-elect") {
-        o.leader_elect = false;
       } else if (a == "--lease-name") {
         o.lease_name = args.value();
       } else if (a == "--identity") {
         o.identity = args.value();
       } else if (a == "--lease-duration") {
-        o.lease_duration = std::chrono::seconds(seconds(args.value(), a));
+        o.lease_duration = std::chrono::seconds(k8s::positive_option(args.value(), a, "seconds"));
       } else if (a == "--renew-period") {
-        o.renew_period = std::chrono::seconds(seconds(args.value(), a));
+        o.renew_period = std::chrono::seconds(k8s::positive_option(args.value(), a, "seconds"));
       } else if (a == "--resync") {
-        o.resync = std::chrono::seconds(seconds(args.value(), a));
+        o.resync = std::chrono::seconds(k8s::positive_option(args.value(), a, "seconds"));
       } else if (a == "--controller-image") {
         o.controller_image = args.value();
       } else if (a == "--router-image") {
@@ -84,9 +67,6 @@ int main(int argc, char** argv) {
         o.port_manager_image = args.value();
       } else if (a == "--proxy-image") {
         o.proxy_image = args.value();
-      } else if (a == "--log-level") {
-        auto level = args.value();
-        if (!log::set_default_level(level)) throw cli::usage_error("unknown log level " + level);
       } else {
         throw cli::usage_error("unknown option " + a);
       }
@@ -95,13 +75,15 @@ int main(int argc, char** argv) {
       throw cli::usage_error("--renew-period must be shorter than --lease-duration");
     }
   } catch (const cli::usage_error& e) {
-    std::fprintf(stderr, "fogmesh-operator: %s (see --help)\n", e.what());
-    return 2;
+    return k8s::usage_failure("fogmesh-operator", e);
   }
+  o.namespace_ = common.namespace_;
+  o.controller_url = common.controller_url;
+  o.leader_elect = common.leader_elect;
   auto logger = log::get("k8s.operator");
   const auto& stop = k8s::stop_on_signals("k8s.operator");
   try {
-    auto cfg = k8s::cluster_config::discover(kubeconfig);
+    auto cfg = k8s::cluster_config::discover(common.kubeconfig);
     k8s::client c(cfg);
     k8s::fog_operator op(c, o);
     logger->info("fogmesh-operator {} against {}", FOGMESH_VERSION, cfg.server);

@@ -65,7 +65,8 @@ struct port_manager::impl {
   impl(client& c, port_manager_options o) : k(c), opts(std::move(o)), api(opts.controller_url) {
     auto decoded = base64_decode(opts.password);
     if (decoded && !decoded->empty() &&
-        std::all_of(decoded->begin(), decoded->end(), [](unsigned char ch) { return std::isprint(ch); })) {
+        std::all_of(decoded->begin(), decoded->end(),
+                    [](unsigned char ch) { return std::isprint(ch); })) {
       opts.password = *decoded;
     }
   }
@@ -139,23 +140,22 @@ struct port_manager::impl {
                            {"protocol", "TCP"}});
       container_ports.push_back(json::object{{"containerPort", p.port}});
     }
-    json::object container{{"name", "proxy"},
-                           {"image", opts.proxy_image},
-                           {"command", {"fogmesh-proxy"}},
-                           {"args", {"--router", opts.router_address, mappings}},
-                           {"env", json::array{{{"name", "ICPROXY_BRIDGE_HOST"},
-                                                {"value", opts.router_address}}}},
-                           {"ports", container_ports}};
-    json::object deployment{
-        {"apiVersion", "apps/v1"},
-        {"kind", "Deployment"},
-        {"metadata", meta},
-        {"spec",
-         {{"replicas", 1},
-          {"selector", {{"matchLabels", {{"app.kubernetes.io/name", name}}}}},
-          {"template",
-           {{"metadata", {{"labels", labels}}},
-            {"spec", {{"containers", json::array{container}}}}}}}}};
+    json::object container{
+        {"name", "proxy"},
+        {"image", opts.proxy_image},
+        {"command", {"fogmesh-proxy"}},
+        {"args", {"--router", opts.router_address, mappings}},
+        {"env", json::array{{{"name", "ICPROXY_BRIDGE_HOST"}, {"value", opts.router_address}}}},
+        {"ports", container_ports}};
+    json::object deployment{{"apiVersion", "apps/v1"},
+                            {"kind", "Deployment"},
+                            {"metadata", meta},
+                            {"spec",
+                             {{"replicas", 1},
+                              {"selector", {{"matchLabels", {{"app.kubernetes.io/name", name}}}}},
+                              {"template",
+                               {{"metadata", {{"labels", labels}}},
+                                {"spec", {{"containers", json::array{container}}}}}}}}};
     json::object spec{{"type", opts.service_type},
                       {"selector", {{"app.kubernetes.io/name", name}}},
                       {"ports", svc_ports}};
@@ -225,7 +225,9 @@ port_manager::port_manager(client& k, port_manager_options opts)
     : impl_(std::make_unique<impl>(k, std::move(opts))) {}
 port_manager::~port_manager() = default;
 
-int port_manager::sync_once() { return impl_->sync(false); }
+int port_manager::sync_once() {
+  return impl_->sync(false);
+}
 
 void port_manager::run(const std::atomic<bool>& stop) {
   auto& o = impl_->opts;

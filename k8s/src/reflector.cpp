@@ -80,9 +80,9 @@ void reflector::relist() {
 }
 
 bool reflector::watch_once(const std::atomic<bool>& stop) {
-  std::string q = "watch=1&allowWatchBookmarks=true&timeoutSeconds=" +
-                  std::to_string(opts_.timeout_seconds) + "&resourceVersion=" +
-                  url_encode(resource_version()) + query();
+  std::string q =
+      "watch=1&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(opts_.timeout_seconds) +
+      "&resourceVersion=" + url_encode(resource_version()) + query();
   ++watches_;
   bool gone = false;
   client_.stream(

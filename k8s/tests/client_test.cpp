@@ -62,15 +62,16 @@ TEST_F(client_test, CrudPatchAndConflictRetry) {
 }
 
 TEST_F(client_test, StatusSubresource) {
-  json::object svc{{"apiVersion", "v1"},
-                   {"kind", "Service"},
-                   {"metadata", {{"name", "lb"}}},
-                   {"spec",
-                    {{"type", "LoadBalancer"},
-                     {"ports", json::array{{{"port", 80}, {"targetPort", 80}}}}}}};
+  json::object svc{
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata", {{"name", "lb"}}},
+      {"spec",
+       {{"type", "LoadBalancer"}, {"ports", json::array{{{"port", 80}, {"targetPort", 80}}}}}}};
   kube_->create(kinds::service.path(ns_), svc);
-  kube_->merge_patch(kinds::service.path(ns_, "lb", "status"),
-                     json::parse(R"({"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1"}]}}})"));
+  kube_->merge_patch(
+      kinds::service.path(ns_, "lb", "status"),
+      json::parse(R"({"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1"}]}}})"));
   auto got = kube_->get(kinds::service.path(ns_, "lb"));
   EXPECT_EQ(got["status"].at("loadBalancer").at("ingress").at(0).at("ip").as_string(), "192.0.2.1");
 }
@@ -86,14 +87,15 @@ TEST_F(client_test, ClientCertificateKubeconfig) {
                     data + "/pki/ca.crt -CAkey " + data +
                     "/pki/ca.key -CAcreateserial -days 1 -out c.crt 2>/dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
-  std::ofstream(dir + "/kubeconfig") << "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n"
-                                        "  cluster:\n    server: "
-                                     << kube_->config().server
-                                     << "\n    certificate-authority: ../pki/ca.crt\n"
-                                        "users:\n- name: u\n  user:\n    client-certificate: c.crt\n"
-                                        "    client-key: c.key\ncontexts:\n- name: x\n  context: "
-                                        "{cluster: c, user: u, namespace: "
-                                     << ns_ << "}\ncurrent-context: x\n";
+  std::ofstream(dir + "/kubeconfig")
+      << "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n"
+         "  cluster:\n    server: "
+      << kube_->config().server
+      << "\n    certificate-authority: ../pki/ca.crt\n"
+         "users:\n- name: u\n  user:\n    client-certificate: c.crt\n"
+         "    client-key: c.key\ncontexts:\n- name: x\n  context: "
+         "{cluster: c, user: u, namespace: "
+      << ns_ << "}\ncurrent-context: x\n";
   client cert_client(cluster_config::from_kubeconfig(dir + "/kubeconfig"));
   EXPECT_EQ(cert_client.default_namespace(), ns_);
   cert_client.create(kinds::config_map.path(ns_), config_map("by-cert"));

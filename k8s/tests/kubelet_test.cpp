@@ -1,15 +1,13 @@
 // fogmesh-kubelet against a real kube-apiserver and our real controller: 3 agents → 3 Nodes with
 // the right readiness, taint and Lease; a microservice → a Pod bound to its agent's Node; a Pod
 // deleted in Kubernetes comes back (view-only); an agent deleted in the controller → Node gone.
+#include "fleet_testkit.hpp"
 #include "k8s_testkit.hpp"
-#include "testkit.hpp"
 
 namespace fogmesh::k8s::test {
 namespace {
 
-namespace ct = fogmesh::controller::test;
-
-std::string lower(std::string s) {
+std::string to_lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
@@ -18,53 +16,42 @@ TEST(kubelet_test, AgentsAsNodesMicroservicesAsPods) {
   if (kubeconfig_path().empty()) GTEST_SKIP() << "no test API server (run through ctest)";
   client kube(cluster_config::from_kubeconfig(kubeconfig_path()));
   std::string ns = unique_name("kl");
-  ct::temp_dir dir;
-  ct::controller_process ctl(dir.path());
-  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
-                  const std::string& token = "") {
-    return ct::http(ctl.port(), method, "/api/v3" + path, body, token);
-  };
-  auto signup = call("POST", "/user/signup",
-                     R"({"firstName":"Kube","lastName":"Let","email":"kl@example.com","password":"password1"})");
-  ASSERT_EQ(signup.status, 201) << signup.body;
-  auto login = call("POST", "/user/login", R"({"email":"kl@example.com","password":"password1"})");
-  std::string token(login.json().at("accessToken").as_string());
+  fleet f("kl@example.com");
   std::vector<std::string> fogs;
   for (int i = 0; i < 3; ++i) {
-    auto f = call("POST", "/iofog",
-                  R"({"name":"agent-)" + std::to_string(i) + R"(","fogType":1,"routerMode":"none"})",
-                  token);
-    ASSERT_EQ(f.status, 201) << f.body;
-    fogs.emplace_back(f.json().at("uuid").as_string());
+    auto fog =
+        f.call("POST", "/iofog",
+               R"({"name":"agent-)" + std::to_string(i) + R"(","fogType":1,"routerMode":"none"})");
+    ASSERT_EQ(fog.status, 201) << fog.body;
+    fogs.emplace_back(fog.json().at("uuid").as_string());
   }
   // Agents 0 and 1 report RUNNING; agent 2 never reports (UNKNOWN).
   for (int i = 0; i < 2; ++i) {
-    auto k = call("GET", "/iofog/" + fogs[i] + "/provisioning-key", "", token);
+    auto k = f.call("GET", "/iofog/" + fogs[i] + "/provisioning-key", "");
     ASSERT_EQ(k.status, 201) << k.body;
-    auto p = call("POST", "/agent/provision",
+    auto p =
+        f.call_as("", "POST", "/agent/provision",
                   R"({"key":")" + std::string(k.json().at("key").as_string()) + R"(","type":1})");
     ASSERT_EQ(p.status, 200) << p.body;
     std::string agent(p.json().at("token").as_string());
-    auto s = call("PUT", "/agent/status",
-                  R"({"daemonStatus":"RUNNING","memoryUsage":100,"ipAddress":"192.0.2.)" +
-                      std::to_string(50 + i) + R"(","microserviceStatus":"[]","lastStatusTime":1})",
-                  agent);
+    auto s = f.call_as(agent, "PUT", "/agent/status",
+                       R"({"daemonStatus":"RUNNING","memoryUsage":100,"ipAddress":"192.0.2.)" +
+                           std::to_string(50 + i) +
+                           R"(","microserviceStatus":"[]","lastStatusTime":1})");
     ASSERT_EQ(s.status, 204) << s.body;
   }
-  ASSERT_EQ(call("POST", "/application", R"({"name":"web","isActivated":true})", token).status, 201);
-  auto ms = call("POST", "/microservices",
-                 R"({"name":"srv","application":"web","iofogUuid":")" + fogs[0] +
-                     R"(","images":[{"containerImage":"busybox:1","fogTypeId":1}]})",
-                 token);
+  ASSERT_EQ(f.call("POST", "/application", R"({"name":"web","isActivated":true})").status, 201);
+  auto ms = f.call("POST", "/microservices",
+                   R"({"name":"srv","application":"web","iofogUuid":")" + fogs[0] +
+                       R"(","images":[{"containerImage":"busybox:1","fogTypeId":1}]})");
   ASSERT_EQ(ms.status, 201) << ms.body;
 
   child_process kl({FOGMESH_KUBELET_BIN, "--kubeconfig", kubeconfig_path(), "--namespace", ns,
-                    "--controller-url", "http://127.0.0.1:" + std::to_string(ctl.port()),
-                    "--email", "kl@example.com", "--password", "password1", "--sync-interval",
-                    "300", "--no-leader-elect"},
-                   dir.path() + "/kubelet.log");
+                    "--controller-url", f.url(), "--email", "kl@example.com", "--password",
+                    "password1", "--sync-interval", "300", "--no-leader-elect"},
+                   f.dir() + "/kubelet.log");
   auto ready = [&](const std::string& fog) {
-    auto n = kube.try_get(kinds::node.path("", "iofog-" + lower(fog)));
+    auto n = kube.try_get(kinds::node.path("", "iofog-" + to_lower(fog)));
     if (!n) return std::string("<none>");
     auto* st = find_object(*n, "status");
     if (!st || !st->contains("conditions")) return std::string();
@@ -75,15 +62,17 @@ TEST(kubelet_test, AgentsAsNodesMicroservicesAsPods) {
   };
   ASSERT_TRUE(wait_for([&] {
     return ready(fogs[0]) == "True" && ready(fogs[1]) == "True" && ready(fogs[2]) == "Unknown";
-  })) << ready(fogs[0]) << ready(fogs[1]) << ready(fogs[2]) << "\n"
-         << read_log(dir.path() + "/kubelet.log");
-  auto node = kube.get(kinds::node.path("", "iofog-" + lower(fogs[0])));
+  })) << ready(fogs[0])
+      << ready(fogs[1]) << ready(fogs[2]) << "\n"
+      << read_log(f.dir() + "/kubelet.log");
+  auto node = kube.get(kinds::node.path("", "iofog-" + to_lower(fogs[0])));
   EXPECT_EQ(node["spec"].at("taints").at(0).at("effect").as_string(), "NoSchedule");
   EXPECT_EQ(field(node, {"metadata", "labels", "type"}), "iofog-kubelet");
   EXPECT_EQ(field(node, {"status", "capacity", "pods"}), "100");
   EXPECT_NE(json::serialize(node["status"].at("addresses")).find("192.0.2.50"), std::string::npos);
   EXPECT_TRUE(wait_for([&] {
-    return kube.try_get(kinds::lease.path("kube-node-lease", "iofog-" + lower(fogs[0]))).has_value();
+    return kube.try_get(kinds::lease.path("kube-node-lease", "iofog-" + to_lower(fogs[0])))
+        .has_value();
   }));
 
   // The microservice is a Pod bound to its agent's node.
@@ -94,7 +83,7 @@ TEST(kubelet_test, AgentsAsNodesMicroservicesAsPods) {
   };
   ASSERT_TRUE(wait_for([&] { return !pod_name().empty(); }));
   auto pod = kube.get(kinds::pod.path(ns, pod_name()));
-  EXPECT_EQ(field(pod, {"spec", "nodeName"}), "iofog-" + lower(fogs[0]));
+  EXPECT_EQ(field(pod, {"spec", "nodeName"}), "iofog-" + to_lower(fogs[0]));
   EXPECT_EQ(field(pod, {"status", "phase"}), "Pending");  // no status from the agent yet
   // View-only: a Pod deleted in Kubernetes comes back.
   std::string name = pod_name();
@@ -105,10 +94,9 @@ TEST(kubelet_test, AgentsAsNodesMicroservicesAsPods) {
   }));
 
   // Agent deleted in the controller → its Node goes; microservice deleted → its Pod goes.
-  ASSERT_EQ(call("DELETE", "/iofog/" + fogs[2], "", token).status / 100, 2);
+  ASSERT_EQ(f.call("DELETE", "/iofog/" + fogs[2], "").status / 100, 2);
   EXPECT_TRUE(wait_for([&] { return ready(fogs[2]) == "<none>"; }));
-  ASSERT_EQ(call("DELETE", "/microservices/" + std::string(ms.json().at("uuid").as_string()), "",
-                 token)
+  ASSERT_EQ(f.call("DELETE", "/microservices/" + std::string(ms.json().at("uuid").as_string()), "")
                     .status /
                 100,
             2);

@@ -2,11 +2,12 @@
 // process with its embedded PostgreSQL): ControlPlane → children + ready, drift repair, spec
 // changes, LB address → default router, Application CRs in the controller, finalizer cleanup,
 // bad input, two replicas → one leader.
+#include "fogmesh/k8s/operator.hpp"
+
 #include <map>
 #include <memory>
 #include <mutex>
 
-#include "fogmesh/k8s/operator.hpp"
 #include "fogmesh/k8s/reflector.hpp"
 #include "k8s_testkit.hpp"
 #include "testkit.hpp"
@@ -44,24 +45,32 @@ class operator_test : public ::testing::Test {
 
   std::unique_ptr<child_process> start_operator(const std::string& identity = "op-a",
                                                 std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{FOGMESH_OPERATOR_BIN, "--kubeconfig",  kubeconfig_path(),
-                                  "--namespace",        ns_,             "--controller-url",
-                                  controller_url(),     "--identity",    identity,
-                                  "--lease-duration",   "4",             "--renew-period",
+    std::vector<std::string> args{FOGMESH_OPERATOR_BIN,
+                                  "--kubeconfig",
+                                  kubeconfig_path(),
+                                  "--namespace",
+                                  ns_,
+                                  "--controller-url",
+                                  controller_url(),
+                                  "--identity",
+                                  identity,
+                                  "--lease-duration",
+                                  "4",
+                                  "--renew-period",
                                   "1"};
     for (auto& e : extra) args.push_back(e);
     return std::make_unique<child_process>(args, dir_->path() + "/operator-" + ns_ + ".log");
   }
 
   json::object control_plane(const std::string& email, json::object extra_spec = {}) {
-    json::object spec{{"user",
-                       {{"name", "Ada"},
-                        {"surname", "Admin"},
-                        {"email", email},
-                        {"password", "c2VjcmV0LXBhc3N3b3Jk"}}},  // base64("secret-password")
-                      {"services",
-                       {{"controller", {{"type", "ClusterIP"}}},
-                        {"router", {{"type", "LoadBalancer"}}}}}};
+    json::object spec{
+        {"user",
+         {{"name", "Ada"},
+          {"surname", "Admin"},
+          {"email", email},
+          {"password", "c2VjcmV0LXBhc3N3b3Jk"}}},  // base64("secret-password")
+        {"services",
+         {{"controller", {{"type", "ClusterIP"}}}, {"router", {{"type", "LoadBalancer"}}}}}};
     for (auto& kv : extra_spec) spec[kv.key()] = kv.value();
     return {{"apiVersion", "iofog.org/v3"},
             {"kind", "ControlPlane"},
@@ -103,13 +112,8 @@ class operator_test : public ::testing::Test {
 
   std::string image_of(const std::string& deployment) {
     auto d = kube_->get(kinds::deployment.path(ns_, deployment));
-    return std::string(d["spec"]
-                           .at("template")
-                           .at("spec")
-                           .at("containers")
-                           .at(0)
-                           .at("image")
-                           .as_string());
+    return std::string(
+        d["spec"].at("template").at("spec").at("containers").at(0).at("image").as_string());
   }
 
   static inline client* kube_ = nullptr;
@@ -127,9 +131,9 @@ TEST_F(operator_test, ControlPlaneLifecycle) {
   // Created → every child with the right spec, the admin user and the default router, ready.
   ASSERT_TRUE(wait_for([&] { return condition(kinds::control_plane, "iofog") == "ready"; }))
       << condition(kinds::control_plane, "iofog");
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   std::printf("ControlPlane create → ready: %lld ms\n", static_cast<long long>(ms));
   for (const char* d : {"controller", "router", "port-manager"}) {
     EXPECT_TRUE(kube_->try_get(kinds::deployment.path(ns_, d))) << d;
@@ -180,8 +184,9 @@ TEST_F(operator_test, ControlPlaneLifecycle) {
   }));
 
   // The router Service gets a load-balancer address → the controller's default router follows.
-  kube_->merge_patch(kinds::service.path(ns_, "router", "status"),
-                     json::parse(R"({"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.10"}]}}})"));
+  kube_->merge_patch(
+      kinds::service.path(ns_, "router", "status"),
+      json::parse(R"({"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.10"}]}}})"));
   EXPECT_TRUE(wait_for([&] { return router_host(token) == "192.0.2.10"; }));
 
   // Application CR → application in the controller; spec change → updated; CR deleted → gone.
@@ -211,8 +216,8 @@ TEST_F(operator_test, ControlPlaneLifecycle) {
                   "agent":{"name":"no-such-agent"},"images":{"x86":"busybox"}}]}})")
                     .as_object());
   std::string reason, message;
-  EXPECT_TRUE(
-      wait_for([&] { return condition(kinds::application, "bad", &reason, &message) == "failed"; }));
+  EXPECT_TRUE(wait_for(
+      [&] { return condition(kinds::application, "bad", &reason, &message) == "failed"; }));
   EXPECT_EQ(reason, "Rejected") << message;
   kube_->remove(kinds::application.path(ns_, "bad"));
   kube_->remove(kinds::application.path(ns_, "demo"));
@@ -248,8 +253,8 @@ TEST_F(operator_test, InvalidControlPlaneRejectedOrFailed) {
   // ...the operator reports the rest as a failed condition, creates nothing, and keeps running.
   auto op = start_operator();
   kube_->create(kinds::control_plane.path(ns_),
-                control_plane("y@example.com", {{"database", {{"provider", "mysql"},
-                                                              {"host", "db.example.org"}}}}));
+                control_plane("y@example.com",
+                              {{"database", {{"provider", "mysql"}, {"host", "db.example.org"}}}}));
   std::string reason, message;
   ASSERT_TRUE(wait_for(
       [&] { return condition(kinds::control_plane, "iofog", &reason, &message) == "failed"; }));
@@ -260,7 +265,8 @@ TEST_F(operator_test, InvalidControlPlaneRejectedOrFailed) {
   kube_->merge_patch(kinds::control_plane.path(ns_, "iofog"),
                      json::parse(R"({"spec":{"database":{"provider":"postgres","user":"u",
                                    "password":"p@ss","databaseName":"fog"}}})"));
-  EXPECT_TRUE(wait_for([&] { return kube_->try_get(kinds::secret.path(ns_, "controller-db")).has_value(); }));
+  EXPECT_TRUE(wait_for(
+      [&] { return kube_->try_get(kinds::secret.path(ns_, "controller-db")).has_value(); }));
   auto s = kube_->get(kinds::secret.path(ns_, "controller-db"));
   EXPECT_FALSE(kube_->try_get(kinds::persistent_volume_claim.path(ns_, "controller-data")));
   EXPECT_TRUE(op->running());
@@ -330,7 +336,8 @@ TEST_F(operator_test, ApiServerRestartMidWatch) {
   kube_->merge_patch(kinds::config_map.path(ns_, "c"), json::parse(R"({"data":{"k":"w"}})"));
   EXPECT_TRUE(wait_for([&] {
     return type_of("b") == "ADDED" && type_of("a") == "DELETED" && type_of("c") == "MODIFIED";
-  })) << type_of("a") << " " << type_of("b") << " " << type_of("c");
+  })) << type_of("a")
+      << " " << type_of("b") << " " << type_of("c");
   EXPECT_GE(r.watches(), 2);
   // The operator's watches resumed too: a deleted child is re-created.
   kube_->remove(kinds::deployment.path(ns_, "controller"));

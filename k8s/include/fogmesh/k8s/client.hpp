@@ -18,9 +18,9 @@ namespace json = boost::json;
 
 // Where the API server is and how to authenticate to it.
 struct cluster_config {
-  std::string server;     // https://host:port
+  std::string server;      // https://host:port
   std::string namespace_;  // the context's (or the pod's) namespace; "default" if none
-  std::string token;      // bearer token (may be empty)
+  std::string token;       // bearer token (may be empty)
   std::string token_file;  // re-read on every request when set (projected SA tokens rotate)
   tls_options tls;
 
@@ -97,8 +97,7 @@ class client {
   // A streaming GET (watch): see http_transport::stream. Throws api_error for non-2xx.
   void stream(const std::string& path_and_query,
               const std::function<bool(std::string_view line)>& on_line,
-              const std::function<bool()>& should_stop,
-              std::chrono::milliseconds idle_timeout);
+              const std::function<bool()>& should_stop, std::chrono::milliseconds idle_timeout);
 
  private:
   std::vector<std::pair<std::string, std::string>> auth_headers() const;

@@ -36,7 +36,7 @@ struct url_parts {
   bool tls = false;
   std::string host;
   std::string port;
-  std::string base;  // without trailing '/'
+  std::string base;                                // without trailing '/'
   static url_parts parse(const std::string& url);  // throws std::invalid_argument
   std::string str() const;
 };

@@ -17,7 +17,7 @@ namespace fogmesh::k8s {
 
 struct port_manager_options {
   std::string namespace_;
-  std::string controller_url;  // http://controller.NS.svc.cluster.local:51121
+  std::string controller_url;   // http://controller.NS.svc.cluster.local:51121
   std::string email, password;  // controller user (password may be base64, as ioFog's)
   std::string proxy_name = "http-proxy";
   std::string proxy_image = "ghcr.io/fogmesh/router:0.1.0";

@@ -27,7 +27,8 @@ class reflector {
     std::string field_selector;
     int timeout_seconds = 300;  // server-side watch timeout; the watch is then re-opened
   };
-  reflector(client& c, resource res, options opts, std::function<void(const watch_event&)> on_event);
+  reflector(client& c, resource res, options opts,
+            std::function<void(const watch_event&)> on_event);
 
   // Blocks until `stop` becomes true. Never throws: failures are logged and retried.
   void run(const std::atomic<bool>& stop);
