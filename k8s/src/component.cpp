@@ -5,6 +5,7 @@
 
 #include "fogmesh/common/log.hpp"
 #include "fogmesh/k8s/leader_election.hpp"
+#include "fogmesh/k8s/signals.hpp"
 
 namespace fogmesh::k8s {
 
@@ -67,6 +68,24 @@ int run_component(client& c, bool leader_elect, const std::string& lease_namespa
   leader_elector::options lease{lease_namespace, lease_name, default_identity(),
                                 std::chrono::seconds(15), std::chrono::seconds(5)};
   return run_as_leader(c, lease, stop, body) ? 0 : 1;
+}
+
+int run_main(const char* module, const std::string& kubeconfig,
+             const std::function<int(client&, const std::atomic<bool>&)>& body) {
+  auto logger = log::get(module);
+  const auto& stop = stop_on_signals(module);
+  int code = 0;
+  try {
+    auto cfg = cluster_config::discover(kubeconfig);
+    client c(cfg);
+    logger->info("started; Kubernetes API server {}", cfg.server);
+    code = body(c, stop);
+  } catch (const std::exception& e) {
+    logger->critical("{}", e.what());
+    return 1;
+  }
+  logger->info("stopped (exit {})", code);
+  return code;
 }
 
 int usage_failure(const char* program, const std::exception& e) {

@@ -1,9 +1,7 @@
 // fogmesh-kubelet: shows every ioFog agent as a Node and every microservice as a Pod.
 #include "fogmesh/common/cli.hpp"
-#include "fogmesh/common/log.hpp"
 #include "fogmesh/k8s/component.hpp"
 #include "fogmesh/k8s/kubelet.hpp"
-#include "fogmesh/k8s/signals.hpp"
 
 namespace {
 
@@ -56,20 +54,11 @@ int main(int argc, char** argv) {
   o.email = common.email;
   o.password = common.password;
   o.pod_namespace = common.namespace_.empty() ? "iofog" : common.namespace_;
-  auto logger = log::get("k8s.kubelet");
-  const auto& stop = k8s::stop_on_signals("k8s.kubelet");
-  int code = 0;
-  try {
-    k8s::client c(k8s::cluster_config::discover(common.kubeconfig));
-    code = k8s::run_component(c, common.leader_elect, o.pod_namespace, "fogmesh-kubelet", stop,
+  return k8s::run_main("k8s.kubelet", common.kubeconfig, [&](k8s::client& c, const auto& stop) {
+    return k8s::run_component(c, common.leader_elect, o.pod_namespace, "fogmesh-kubelet", stop,
                               [&](const std::atomic<bool>& run_stop) {
                                 k8s::kubelet kl(c, o);
                                 kl.run(run_stop);
                               });
-  } catch (const std::exception& e) {
-    logger->critical("fogmesh-kubelet: {}", e.what());
-    return 1;
-  }
-  logger->info("stopped");
-  return code;
+  });
 }

@@ -2,10 +2,8 @@
 #include <cstdlib>
 
 #include "fogmesh/common/cli.hpp"
-#include "fogmesh/common/log.hpp"
 #include "fogmesh/k8s/component.hpp"
 #include "fogmesh/k8s/operator.hpp"
-#include "fogmesh/k8s/signals.hpp"
 
 namespace {
 
@@ -80,18 +78,9 @@ int main(int argc, char** argv) {
   o.namespace_ = common.namespace_;
   o.controller_url = common.controller_url;
   o.leader_elect = common.leader_elect;
-  auto logger = log::get("k8s.operator");
-  const auto& stop = k8s::stop_on_signals("k8s.operator");
-  try {
-    auto cfg = k8s::cluster_config::discover(common.kubeconfig);
-    k8s::client c(cfg);
+  return k8s::run_main("k8s.operator", common.kubeconfig, [&](k8s::client& c, const auto& stop) {
     k8s::fog_operator op(c, o);
-    logger->info("fogmesh-operator {} against {}", FOGMESH_VERSION, cfg.server);
     op.run(stop);
-  } catch (const std::exception& e) {
-    logger->critical("fogmesh-operator: {}", e.what());
-    return 1;
-  }
-  logger->info("stopped");
-  return 0;
+    return 0;
+  });
 }

@@ -1,10 +1,8 @@
 // fogmesh-port-manager: exposes the controller's public ports through a LoadBalancer Service.
 
 #include "fogmesh/common/cli.hpp"
-#include "fogmesh/common/log.hpp"
 #include "fogmesh/k8s/component.hpp"
 #include "fogmesh/k8s/port_manager.hpp"
-#include "fogmesh/k8s/signals.hpp"
 
 namespace {
 
@@ -67,26 +65,18 @@ int main(int argc, char** argv) {
   } catch (const cli::usage_error& e) {
     return k8s::usage_failure("fogmesh-port-manager", e);
   }
-  auto logger = log::get("k8s.port-manager");
-  const auto& stop = k8s::stop_on_signals("k8s.port-manager");
-  int code = 0;
-  try {
-    k8s::client c(k8s::cluster_config::discover(common.kubeconfig));
-    o.namespace_ = common.namespace_.empty() ? c.default_namespace() : common.namespace_;
-    o.controller_url = common.controller_url.empty()
-                           ? "http://controller." + o.namespace_ + ":51121"
-                           : common.controller_url;
-    o.email = common.email;
-    o.password = common.password;
-    code = k8s::run_component(c, common.leader_elect, o.namespace_, "fogmesh-port-manager", stop,
-                              [&](const std::atomic<bool>& run_stop) {
-                                k8s::port_manager pm(c, o);
-                                pm.run(run_stop);
-                              });
-  } catch (const std::exception& e) {
-    logger->critical("fogmesh-port-manager: {}", e.what());
-    return 1;
-  }
-  logger->info("stopped");
-  return code;
+  return k8s::run_main(
+      "k8s.port-manager", common.kubeconfig, [&](k8s::client& c, const auto& stop) {
+        o.namespace_ = common.namespace_.empty() ? c.default_namespace() : common.namespace_;
+        o.controller_url = common.controller_url.empty()
+                               ? "http://controller." + o.namespace_ + ":51121"
+                               : common.controller_url;
+        o.email = common.email;
+        o.password = common.password;
+        return k8s::run_component(c, common.leader_elect, o.namespace_, "fogmesh-port-manager",
+                                  stop, [&](const std::atomic<bool>& run_stop) {
+                                    k8s::port_manager pm(c, o);
+                                    pm.run(run_stop);
+                                  });
+      });
 }

@@ -38,6 +38,11 @@ int run_component(client& c, bool leader_elect, const std::string& lease_namespa
                   const std::string& lease_name, const std::atomic<bool>& stop,
                   const std::function<void(const std::atomic<bool>&)>& body);
 
+// The rest of a main(): SIGTERM/SIGINT handling, the client (from `kubeconfig`, or discovered),
+// `body(client, stop)` → the exit code; an exception is logged as critical and exits 1.
+int run_main(const char* module, const std::string& kubeconfig,
+             const std::function<int(client&, const std::atomic<bool>&)>& body);
+
 // The usage-error exit: "<program>: <message> (see --help)", code 2.
 int usage_failure(const char* program, const std::exception& e);
 
