@@ -150,30 +150,42 @@ struct http_transport::impl {
       done = true;
     };
     c->lowest().expires_after(timeout);
-    resolver.async_resolve(
-        url.host, url.port, [&](beast::error_code ec, tcp::resolver::results_type r) {
-          if (ec) return fail(ec, "resolve");
-          c->lowest().async_connect(r, [&](beast::error_code ec2, const tcp::endpoint&) {
-            if (ec2) return fail(ec2, "connect");
-            if (!c->secure) {
-              done = true;
-              return;
-            }
-            beast::error_code not_ip;
-            net::ip::make_address(server_name, not_ip);
-            if (not_ip) SSL_set_tlsext_host_name(c->secure->native_handle(), server_name.c_str());
-            if (verify) {
-              c->secure->set_verify_mode(ssl::verify_peer);
-              c->secure->set_verify_callback(ssl::host_name_verification(server_name));
-            } else {
-              c->secure->set_verify_mode(ssl::verify_none);
-            }
-            c->secure->async_handshake(ssl::stream_base::client, [&](beast::error_code ec3) {
-              if (ec3) return fail(ec3, "TLS handshake");
-              done = true;
-            });
+    auto on_connected = [&](beast::error_code ec2) {
+      if (ec2) return fail(ec2, "connect");
+      if (!c->secure) {
+        done = true;
+        return;
+      }
+      beast::error_code not_ip;
+      net::ip::make_address(server_name, not_ip);
+      if (not_ip) SSL_set_tlsext_host_name(c->secure->native_handle(), server_name.c_str());
+      if (verify) {
+        c->secure->set_verify_mode(ssl::verify_peer);
+        c->secure->set_verify_callback(ssl::host_name_verification(server_name));
+      } else {
+        c->secure->set_verify_mode(ssl::verify_none);
+      }
+      c->secure->async_handshake(ssl::stream_base::client, [&](beast::error_code ec3) {
+        if (ec3) return fail(ec3, "TLS handshake");
+        done = true;
+      });
+    };
+    // An IP literal (the usual in-cluster KUBERNETES_SERVICE_HOST) needs no resolver: Asio's
+    // async resolver keeps a thread per io_context, i.e. one per long-lived watch connection.
+    beast::error_code not_ip;
+    auto ip = net::ip::make_address(url.host, not_ip);
+    if (!not_ip) {
+      stage = "connect";
+      c->lowest().async_connect(tcp::endpoint(ip, static_cast<unsigned short>(std::stoi(url.port))),
+                                on_connected);
+    } else {
+      resolver.async_resolve(
+          url.host, url.port, [&](beast::error_code ec, tcp::resolver::results_type r) {
+            if (ec) return fail(ec, "resolve");
+            c->lowest().async_connect(
+                r, [&](beast::error_code ec2, const tcp::endpoint&) { on_connected(ec2); });
           });
-        });
+    }
     drive(*c, done, should_stop);
     if (result) {
       throw transport_error("cannot reach " + url.str() + " (" + stage + ": " + describe(result) +
