@@ -22,6 +22,14 @@ constexpr const char* resource_json_sql =
     "'color', e.display_color), 'orchestrationTags', to_json(e.orchestration_tags), "
     "'interface', e.interface, 'custom', e.custom)";
 
+// `before` + the resource's JSON object (table alias e) + `after`. (Appended, not `+`-chained:
+// g++ 12 -O2 reports a false out-of-bounds memcpy for the chained form.)
+std::string resource_sql(std::string_view before, std::string_view after) {
+  std::string sql;
+  sql.append(before).append(resource_json_sql).append(after);
+  return sql;
+}
+
 [[noreturn]] void resource_not_found(const std::string& name, const std::string& version) {
   throw not_found("Edge resource '" + name + "' version '" + version + "' not found");
 }
@@ -146,29 +154,31 @@ void retag_linked_agents(request_context& ctx, int64_t id, bool add) {
 }
 
 http_response resource_list(request_context& ctx) {
-  auto row = ctx.tx().exec_params1(std::string("SELECT coalesce(json_agg(") + resource_json_sql +
-                                       " ORDER BY e.name, e.version), '[]')::text "
-                                       "FROM edge_resources e WHERE e.user_id = $1",
+  auto row = ctx.tx().exec_params1(resource_sql("SELECT coalesce(json_agg(",
+                                                " ORDER BY e.name, e.version), '[]')::text "
+                                                "FROM edge_resources e WHERE e.user_id = $1"),
                                    ctx.user_id);
   return raw_json_response(200, "{\"edgeResources\":" + std::string(row[0].c_str()) + "}");
 }
 
 // Every version of one resource (an empty list when there is none, as upstream).
 http_response resource_versions(request_context& ctx) {
-  auto row = ctx.tx().exec_params1(std::string("SELECT coalesce(json_agg(") + resource_json_sql +
-                                       " ORDER BY e.version), '[]')::text "
-                                       "FROM edge_resources e WHERE e.user_id = $1 AND e.name = $2",
-                                   ctx.user_id, ctx.param("name"));
+  auto row = ctx.tx().exec_params1(
+      resource_sql("SELECT coalesce(json_agg(",
+                   " ORDER BY e.version), '[]')::text "
+                   "FROM edge_resources e WHERE e.user_id = $1 AND e.name = $2"),
+      ctx.user_id, ctx.param("name"));
   return raw_json_response(200, row[0].c_str());
 }
 
 http_response resource_get(request_context& ctx) {
   const auto& name = ctx.param("name");
   const auto& version = ctx.param("version");
-  auto rows = ctx.tx().exec_params(std::string("SELECT ") + resource_json_sql +
-                                       "::text FROM edge_resources e WHERE e.user_id = $1 AND "
-                                       "e.name = $2 AND e.version = $3",
-                                   ctx.user_id, name, version);
+  auto rows =
+      ctx.tx().exec_params(resource_sql("SELECT ",
+                                        "::text FROM edge_resources e WHERE e.user_id = $1 AND "
+                                        "e.name = $2 AND e.version = $3"),
+                           ctx.user_id, name, version);
   if (rows.empty()) resource_not_found(name, version);
   return raw_json_response(200, rows[0][0].c_str());
 }
@@ -195,8 +205,7 @@ http_response resource_create(request_context& ctx) {
   auto in = read_resource(r, true);
   int64_t id = insert_resource(ctx, in);
   auto row = ctx.tx().exec_params1(
-      std::string("SELECT ") + resource_json_sql + "::text FROM edge_resources e WHERE e.id = $1",
-      id);
+      resource_sql("SELECT ", "::text FROM edge_resources e WHERE e.id = $1"), id);
   return raw_json_response(201, row[0].c_str());
 }
 
@@ -315,11 +324,12 @@ handler_fn resource_link(bool link) {
 
 // What the agent serves its microservices on its local API.
 http_response agent_resources(request_context& ctx) {
-  auto row = ctx.tx().exec_params1(std::string("SELECT coalesce(json_agg(") + resource_json_sql +
-                                       " ORDER BY e.name, e.version), '[]')::text "
-                                       "FROM edge_resources e JOIN fog_edge_resources l "
-                                       "ON l.edge_resource_id = e.id WHERE l.iofog_uuid = $1",
-                                   ctx.fog_uuid);
+  auto row =
+      ctx.tx().exec_params1(resource_sql("SELECT coalesce(json_agg(",
+                                         " ORDER BY e.name, e.version), '[]')::text "
+                                         "FROM edge_resources e JOIN fog_edge_resources l "
+                                         "ON l.edge_resource_id = e.id WHERE l.iofog_uuid = $1"),
+                            ctx.fog_uuid);
   return raw_json_response(200, row[0].c_str());
 }
 
@@ -327,9 +337,9 @@ http_response agent_resources(request_context& ctx) {
 
 const std::string& fog_edge_resources_sql() {
   static const std::string sql =
-      std::string("coalesce((SELECT json_agg(") + resource_json_sql +
-      " ORDER BY e.name, e.version) FROM fog_edge_resources l JOIN edge_resources e "
-      "ON e.id = l.edge_resource_id WHERE l.iofog_uuid = f.uuid), '[]'::json)";
+      resource_sql("coalesce((SELECT json_agg(",
+                   " ORDER BY e.name, e.version) FROM fog_edge_resources l JOIN edge_resources e "
+                   "ON e.id = l.edge_resource_id WHERE l.iofog_uuid = f.uuid), '[]'::json)");
   return sql;
 }
 
