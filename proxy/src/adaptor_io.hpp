@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "amqp/performatives.hpp"
 #include "fogmesh/router/config.hpp"
 #include "io/event_loop.hpp"
 #include "io/stream_socket.hpp"
@@ -62,6 +63,18 @@ std::optional<target_address> resolve_target(const std::string& host, const std:
                                              std::string& error);
 // A new non-connected TCP socket for `t` (CLOEXEC, TCP_NODELAY); -1 + errno on failure.
 int make_client_socket(const target_address& t);
+
+// Delivery states the adaptors settle with.
+inline router::amqp::delivery_state make_state(router::amqp::delivery_state::kind k) {
+  router::amqp::delivery_state s;
+  s.type = k;
+  return s;
+}
+inline router::amqp::delivery_state rejected(std::string condition, std::string description) {
+  router::amqp::delivery_state s = make_state(router::amqp::delivery_state::kind::rejected);
+  s.rejected_error = router::amqp::error{std::move(condition), std::move(description), {}};
+  return s;
+}
 
 // Entity attribute helpers (validate throws std::invalid_argument naming the attribute).
 std::string attribute(const router::generic_entity& e, const std::string& name,

@@ -58,12 +58,6 @@ constexpr std::size_t max_target_connections = 256;  // per connector, per shard
 constexpr std::uint32_t request_links = 4;
 constexpr std::uint32_t request_credit = 16;
 
-amqp::delivery_state make_state(amqp::delivery_state::kind k) {
-  amqp::delivery_state s;
-  s.type = k;
-  return s;
-}
-
 amqp::delivery_state state_for(delivery_outcome o) {
   using kind = amqp::delivery_state::kind;
   switch (o) {
@@ -775,6 +769,7 @@ void target_connection::pump() {
   if (dead_ || !ex_) return;
   if (ex_->aborted) return fail("the request was aborted");
   if (!ex_->http.empty() && sock_->unsent() < unsent_limit) {
+    since_ = clock_type::now();  // 504 counts from the last request byte, not the first
     sock_->write(ex_->http);
     if (dead_) return;
     ex_->http.clear();

@@ -178,6 +178,8 @@ http::parse_action http_listener_connection::on_body(http::bytes_view data) {
     return http::parse_action::proceed;
   }
   if (current_request_ == 0) return http::parse_action::proceed;  // answered early (502/504)
+  // The response timeout counts from the last request byte: a long upload is not late.
+  if (slot* s = find_slot(current_request_)) s->started = now_;
   body_->append(data, message_);
   if (!message_.empty()) send_request_bytes(false);
   return amqp_.can_send_request_bytes() ? http::parse_action::proceed : http::parse_action::pause;

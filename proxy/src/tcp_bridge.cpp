@@ -27,18 +27,6 @@ constexpr std::size_t unsent_limit = 256 * 1024;    // socket output held per co
 constexpr std::size_t feed_chunk = 64 * 1024;
 constexpr auto connect_timeout = std::chrono::seconds(30);
 
-amqp::delivery_state make_state(amqp::delivery_state::kind k) {
-  amqp::delivery_state s;
-  s.type = k;
-  return s;
-}
-
-amqp::delivery_state rejected(std::string condition, std::string description) {
-  amqp::delivery_state s = make_state(amqp::delivery_state::kind::rejected);
-  s.rejected_error = amqp::error{std::move(condition), std::move(description), {}};
-  return s;
-}
-
 }  // namespace
 
 // One side of one proxied TCP connection (see the file comment).

@@ -71,9 +71,9 @@ def start_server():
     return server
 
 
-def wait_serving(port):
+def wait_serving(port, timeout=30):
     import time
-    end = time.monotonic() + harness.deadline(30)
+    end = time.monotonic() + harness.deadline(timeout)
     last = None
     while time.monotonic() < end:
         try:
@@ -88,7 +88,7 @@ def wait_serving(port):
         except OSError as e:
             last = e
         time.sleep(0.1)
-    harness.fail("httpListener on %d did not answer within 30s (last %r)" % (port, last))
+    harness.fail("httpListener on %d did not answer within %ss (last %r)" % (port, timeout, last))
 
 
 def read_response(f):

@@ -23,8 +23,8 @@ import threading
 import time
 
 import harness
-from test_http_adaptor import Handler, Server as HttpServer, read_response
-from test_tcp_adaptor import Server, echo, round_trip, wait_serving as wait_tcp
+from test_http_adaptor import Handler, Server as HttpServer, read_response, wait_serving
+from test_tcp_adaptor import Server, echo, round_trip, rss_kib, wait_serving as wait_tcp
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -141,14 +141,6 @@ def reset_after_1mib(server, conn):
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 class RssWatch:
     """Samples the routers' RSS every 100 ms in a thread; .peak_growth() in KiB."""
 
@@ -170,25 +162,6 @@ class RssWatch:
         self.stopped = True
         self.thread.join()
         return {p: self.peak[p] - self.start[p] for p in self.pids}
-
-
-def wait_http(port, timeout=60):
-    end = time.monotonic() + harness.deadline(timeout)
-    last = None
-    while time.monotonic() < end:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=harness.deadline(10))
-            c.request("GET", "/ready")
-            r = c.getresponse()
-            r.read()
-            c.close()
-            if r.status == 200:
-                return
-            last = r.status
-        except OSError as e:
-            last = e
-        time.sleep(0.2)
-    harness.fail("HTTP through A -> B did not answer within %ss (last %r)" % (timeout, last))
 
 
 def upload(port, mib):
@@ -321,7 +294,7 @@ def test(args):
                            e("tcpConnector", name="dying", host="127.0.0.1", port=dying.port,
                              address="svc/dying")]))
 
-    wait_http(p_http)
+    wait_serving(p_http, 60)
     c = http.client.HTTPConnection("127.0.0.1", p_http, timeout=harness.deadline(30))
     for i in range(20):
         c.request("GET", "/item/%d" % i)

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -65,9 +66,8 @@ class writer {
     out_ += type;
     out_ += '\n';
   }
-  void sample(std::string_view name,
-              std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
-              std::string_view number) {
+  using labels = std::vector<std::pair<std::string_view, std::string>>;
+  void sample(std::string_view name, const labels& labels, std::string_view number) {
     out_ += name;
     if (labels.size() > 0) {
       out_ += '{';
@@ -86,9 +86,7 @@ class writer {
     out_ += number;
     out_ += '\n';
   }
-  void sample(std::string_view name,
-              std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
-              std::int64_t number) {
+  void sample(std::string_view name, const labels& labels, std::int64_t number) {
     sample(name, labels, std::to_string(number));
   }
   std::string take() { return std::move(out_); }
@@ -96,6 +94,31 @@ class writer {
  private:
   std::string out_;
 };
+
+// A metric family whose samples are one management attribute of each row.
+struct row_metric {
+  const char* metric;
+  const char* type;
+  const char* attribute;
+  const char* help;
+};
+
+template <class Rows, class LabelsOf>
+void write_families(writer& w, std::span<const row_metric> families, const Rows& rows,
+                    LabelsOf labels_of) {
+  for (const auto& f : families) {
+    w.family(f.metric, f.type, f.help);
+    for (const value_map* m : rows) w.sample(f.metric, labels_of(*m), integer(*m, f.attribute));
+  }
+}
+
+std::vector<const value_map*> maps_of(const value_list& rows) {
+  std::vector<const value_map*> out;
+  for (const auto& row : rows) {
+    if (const value_map* m = row.map()) out.push_back(m);
+  }
+  return out;
+}
 
 std::string render(std::vector<shard_snapshot> shards) {
   std::vector<value_list> router_rows, connection_rows, link_rows, address_rows;
@@ -122,28 +145,22 @@ std::string render(std::vector<shard_snapshot> shards) {
     w.family("fogmesh_live_deliveries", "gauge",
              "Deliveries the router holds (in transit or awaiting settlement).");
     w.sample("fogmesh_live_deliveries", {}, integer(r, "liveDeliveries"));
-    struct counter {
-      const char* metric;
-      const char* attribute;
-      const char* help;
-    };
-    static constexpr counter counters[] = {
-        {"fogmesh_deliveries_ingress_total", "deliveriesIngress",
+    static constexpr row_metric counters[] = {
+        {"fogmesh_deliveries_ingress_total", "counter", "deliveriesIngress",
          "Deliveries received from senders."},
-        {"fogmesh_deliveries_egress_total", "deliveriesEgress", "Deliveries sent to receivers."},
-        {"fogmesh_deliveries_released_total", "releasedDeliveries",
+        {"fogmesh_deliveries_egress_total", "counter", "deliveriesEgress",
+         "Deliveries sent to receivers."},
+        {"fogmesh_deliveries_released_total", "counter", "releasedDeliveries",
          "Deliveries released back to their sender."},
-        {"fogmesh_deliveries_modified_total", "modifiedDeliveries",
+        {"fogmesh_deliveries_modified_total", "counter", "modifiedDeliveries",
          "Deliveries returned to their sender as modified (their path broke)."},
-        {"fogmesh_deliveries_dropped_presettled_total", "droppedPresettledDeliveries",
+        {"fogmesh_deliveries_dropped_presettled_total", "counter", "droppedPresettledDeliveries",
          "Pre-settled deliveries dropped for want of a receiver."},
-        {"fogmesh_deliveries_aborted_total", "deliveriesAborted",
+        {"fogmesh_deliveries_aborted_total", "counter", "deliveriesAborted",
          "Deliveries their sender aborted."},
     };
-    for (const auto& c : counters) {
-      w.family(c.metric, "counter", c.help);
-      w.sample(c.metric, {}, integer(r, c.attribute));
-    }
+    write_families(w, counters, std::vector<const value_map*>{&r},
+                   [](const value_map&) { return writer::labels{}; });
   }
 
   std::uint64_t stalls = 0;
@@ -185,13 +202,7 @@ std::string render(std::vector<shard_snapshot> shards) {
              static_cast<std::int64_t>(s.completions));
   }
 
-  struct address_family {
-    const char* metric;
-    const char* type;
-    const char* attribute;
-    const char* help;
-  };
-  static constexpr address_family address_families[] = {
+  static constexpr row_metric address_families[] = {
       {"fogmesh_address_deliveries_ingress_total", "counter", "deliveriesIngress",
        "Deliveries routed to each address."},
       {"fogmesh_address_deliveries_egress_total", "counter", "deliveriesEgress",
@@ -201,27 +212,14 @@ std::string render(std::vector<shard_snapshot> shards) {
       {"fogmesh_address_receivers", "gauge", "subscriberCount",
        "Consumers (receiver links and routes to other routers) of each address."},
   };
-  for (const auto& f : address_families) {
-    w.family(f.metric, f.type, f.help);
-    for (const auto& row : addresses) {
-      const value_map* m = row.map();
-      if (m == nullptr) continue;
-      const auto [address, phase] = address_and_phase(text(*m, "key"));
-      if (phase.empty()) {
-        w.sample(f.metric, {{"address", address}}, integer(*m, f.attribute));
-      } else {
-        w.sample(f.metric, {{"address", address}, {"phase", phase}}, integer(*m, f.attribute));
-      }
-    }
-  }
+  write_families(w, address_families, maps_of(addresses), [](const value_map& m) {
+    auto [address, phase] = address_and_phase(text(m, "key"));
+    writer::labels labels{{"address", std::move(address)}};
+    if (!phase.empty()) labels.emplace_back("phase", std::move(phase));
+    return labels;
+  });
 
-  struct link_family {
-    const char* metric;
-    const char* type;
-    const char* attribute;
-    const char* help;
-  };
-  static constexpr link_family link_families[] = {
+  static constexpr row_metric link_families[] = {
       {"fogmesh_link_deliveries_total", "counter", "deliveryCount",
        "Deliveries that crossed each link."},
       {"fogmesh_link_released_total", "counter", "releasedCount",
@@ -233,21 +231,17 @@ std::string render(std::vector<shard_snapshot> shards) {
        "Deliveries waiting on each outgoing link for credit."},
       {"fogmesh_link_credit", "gauge", "creditAvailable", "Credit available on each link."},
   };
-  for (const auto& f : link_families) {
-    w.family(f.metric, f.type, f.help);
-    for (const auto& rows : link_rows) {
-      for (const auto& row : rows) {
-        const value_map* m = row.map();
-        if (m == nullptr) continue;
-        w.sample(f.metric,
-                 {{"connection", text(*m, "connectionId")},
-                  {"link", text(*m, "identity")},
-                  {"dir", text(*m, "linkDir")},
-                  {"address", address_and_phase(text(*m, "owningAddr")).first}},
-                 integer(*m, f.attribute));
-      }
-    }
+  std::vector<const value_map*> links;
+  for (const auto& rows : link_rows) {
+    auto more = maps_of(rows);
+    links.insert(links.end(), more.begin(), more.end());
   }
+  write_families(w, link_families, links, [](const value_map& m) {
+    return writer::labels{{"connection", text(m, "connectionId")},
+                          {"link", text(m, "identity")},
+                          {"dir", text(m, "linkDir")},
+                          {"address", address_and_phase(text(m, "owningAddr")).first}};
+  });
   return w.take();
 }
 
