@@ -498,8 +498,11 @@ class agent_daemon {
   asio::awaitable<void> prune_images(const char* why) {
     if (!docker_) co_return;
     docker_client docker = *docker_;  // shares the connection settings; safe if the engine is swapped
+    std::vector<std::string> keep;
+    if (reconciler_)
+      for (const auto& m : reconciler_->desired()) keep.push_back(m.image);
     try {
-      int removed = co_await docker.prune_images();
+      int removed = co_await docker.prune_images(keep);
       logger()->info("pruned {} unused image(s): {}", removed, why);
     } catch (const std::exception& e) {
       logger()->warn("image prune failed: {}", e.what());
@@ -507,6 +510,9 @@ class agent_daemon {
   }
 
   asio::awaitable<void> maybe_prune_for_disk() {
+    // Not before the first sync: until then the images of the microservices this node is
+    // about to run look unused, and pruning them would leave nothing to start.
+    if (need_initial_sync_) co_return;
     auto now = std::chrono::steady_clock::now();
     if (now - last_disk_check_ < std::chrono::minutes(30)) co_return;
     last_disk_check_ = now;

@@ -184,7 +184,44 @@ asio::awaitable<void> docker_client::remove_image(const std::string& image) {
   impl::check(r, "remove image " + image);
 }
 
-asio::awaitable<int> docker_client::prune_images() {
+namespace {
+
+// Plain functions, not in the coroutine: see parse_inspect below.
+std::optional<std::string> image_id_of(const std::string& inspect_body) {
+  boost::system::error_code ec;
+  auto info = json::parse(inspect_body, ec);
+  if (ec || !info.is_object()) return std::nullopt;
+  auto* id = info.get_object().if_contains("Id");
+  if (!id || !id->is_string()) return std::nullopt;
+  return std::string(id->get_string());
+}
+
+// Ids (without "sha256:") of the listed images that are not in `used`.
+std::vector<std::string> unused_image_ids(const std::string& images_body, const std::set<std::string>& used) {
+  std::vector<std::string> unused;
+  auto v = json::parse(images_body);
+  if (!v.is_array()) return unused;
+  for (const auto& img : v.get_array()) {
+    if (!img.is_object()) continue;
+    auto* id = img.get_object().if_contains("Id");
+    if (!id || !id->is_string()) continue;
+    std::string image_id(id->get_string());
+    std::string bare = image_id.rfind("sha256:", 0) == 0 ? image_id.substr(7) : image_id;
+    if (used.count(image_id) || used.count(bare) || used.count("sha256:" + bare)) continue;
+    unused.push_back(bare);
+  }
+  return unused;
+}
+
+}  // namespace
+
+asio::awaitable<std::optional<std::string>> docker_client::image_id(const std::string& image) {
+  auto r = co_await impl_->request("GET", "/images/" + image_path(image) + "/json");
+  if (r.status != 200) co_return std::nullopt;
+  co_return image_id_of(r.body);
+}
+
+asio::awaitable<int> docker_client::prune_images(const std::vector<std::string>& keep) {
   // Done by hand rather than with /images/prune: podman's compat endpoint refuses the
   // dangling=false filter that "all unused images" needs. An image is in use when any
   // container (running or not) was created from it; the engine refuses (409) to delete one
@@ -192,23 +229,13 @@ asio::awaitable<int> docker_client::prune_images() {
   auto containers = co_await list_containers(true);
   std::set<std::string> used;
   for (const auto& c : containers) used.insert(c.image_id);
+  // The engine resolves each kept reference (short name, default tag, registry) to its id.
+  for (const auto& image : keep)
+    if (auto id = co_await image_id(image)) used.insert(*id);
   auto r = co_await impl_->request("GET", "/images/json");
   impl::check(r, "list images");
-  std::vector<std::string> unused;
-  auto v = json::parse(r.body);
-  if (v.is_array()) {
-    for (const auto& img : v.get_array()) {
-      if (!img.is_object()) continue;
-      auto* id = img.get_object().if_contains("Id");
-      if (!id || !id->is_string()) continue;
-      std::string image_id(id->get_string());
-      std::string bare = image_id.rfind("sha256:", 0) == 0 ? image_id.substr(7) : image_id;
-      if (used.count(image_id) || used.count(bare) || used.count("sha256:" + bare)) continue;
-      unused.push_back(bare);
-    }
-  }
   int removed = 0;
-  for (const auto& id : unused) {
+  for (const auto& id : unused_image_ids(r.body, used)) {
     auto d = co_await impl_->request("DELETE", "/images/" + id + "?force=false");
     if (d.status < 300) ++removed;
   }

@@ -31,7 +31,9 @@ class containers_test : public ::testing::Test {
     dir_ = new temp_dir();
     podman_ = new podman_service();
     controller_ = new controller_env();
-    fog_ = controller_->create_fog("edge-podman", R"("statusFrequency":1)");
+    // availableDiskThreshold 0: the agents of this suite share one engine, and on a machine
+    // with little free disk the default (20 %) would prune the images another test needs.
+    fog_ = controller_->create_fog("edge-podman", R"("statusFrequency":1,"availableDiskThreshold":0)");
     auto key = controller_->provisioning_key(fog_);
     config_dir_ = dir_->path() + "/agent";
     // Microservices reach the local API at the bridge gateway ("iofog"), so listen there too.
@@ -208,7 +210,7 @@ TEST_F(containers_test, MicroserviceReadsItsConfigThroughTheLocalApiWithItsToken
 }
 
 TEST_F(containers_test, TwoAgentsOnOneEngineLeaveEachOthersContainersAlone) {
-  auto fog2 = controller_->create_fog("edge-podman-2", R"("statusFrequency":1)");
+  auto fog2 = controller_->create_fog("edge-podman-2", R"("statusFrequency":1,"availableDiskThreshold":0)");
   std::string dir2 = dir_->path() + "/agent2";
   write_test_settings(dir2);
   ASSERT_EQ(run_agent_cli({"--config-dir", dir2, "provision", controller_->provisioning_key(fog2),
@@ -259,6 +261,33 @@ TEST_F(containers_test, PruneFlagRemovesUnusedImagesOnly) {
   EXPECT_EQ(state_of(keep), "running");
   ASSERT_EQ(controller_->del("/api/v3/application/keep-app").status, 204);
   EXPECT_TRUE(eventually([&] { return state_of(keep).empty(); }));
+}
+
+TEST_F(containers_test, LowDiskPruneKeepsTheImagesOfItsMicroservices) {
+  // availableDiskThreshold 100 %: every disk check finds too little free, as on a full node.
+  auto fog = controller_->create_fog("edge-low-disk", R"("statusFrequency":1,"availableDiskThreshold":100)");
+  auto c = controller_->post("/api/v3/application", R"({"name": "low-disk-app", "isActivated": true, "microservices": [
+      {"name": "s", "agentName": "edge-low-disk", "registryId": 2,
+       "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
+       "cmd": ["sleep", "3600"]}]})");
+  ASSERT_EQ(c.status, 201) << c.body;
+  podman_->import_image("localhost/unused:2");
+  std::string dir = dir_->path() + "/agent-low-disk";
+  write_test_settings(dir);
+  ASSERT_EQ(run_agent_cli({"--config-dir", dir, "provision", controller_->provisioning_key(fog),
+                           "--controller", controller_->url()}).exit_code, 0);
+  agent_process agent(dir, {"DOCKER_HOST=" + podman_->docker_host()});
+  std::string name = "iofog_" + controller_->microservice_uuid("low-disk-app", "s");
+  ASSERT_TRUE(eventually([&] { return state_of(name) == "running"; })) << agent.log();
+  EXPECT_TRUE(eventually([&] {
+    int exists = 0;
+    podman_->podman({"image", "exists", "localhost/unused:2"}, &exists);
+    return exists != 0;
+  })) << agent.log();
+  EXPECT_NE(agent.log().find("free disk below availableDiskThreshold"), std::string::npos) << agent.log();
+  ASSERT_EQ(controller_->del("/api/v3/application/low-disk-app").status, 204);
+  EXPECT_TRUE(eventually([&] { return state_of(name).empty(); }));
+  EXPECT_EQ(agent.terminate(), 0);
 }
 
 TEST_F(containers_test, CrashLoopEndsInStuckInRestart) {

@@ -51,6 +51,7 @@ spec:
     isSystem: true
     dockerUrl: unix://{socket_path}
     statusFrequency: 2
+    availableDiskThreshold: 0
     routerConfig: {{routerMode: interior, messagingPort: {ports['hub-amqp']}, interRouterPort: {ports['hub-inter']}, edgeRouterPort: {ports['hub-edge']}}}
   localApiPort: 0
 """ + "".join(f"""---
@@ -62,6 +63,7 @@ spec:
     agentType: x86
     dockerUrl: unix://{socket_path}
     statusFrequency: 2
+    availableDiskThreshold: 0
     routerConfig: {{routerMode: edge, messagingPort: {ports[edge + '-amqp']}}}
   localApiPort: 0
 """ for edge in ("edge-1", "edge-2"))

@@ -104,8 +104,12 @@ class docker_client {
                                     const std::optional<registry_credentials>& credentials,
                                     std::function<void(int)> progress);
   boost::asio::awaitable<void> remove_image(const std::string& image);
-  // Removes every image no container uses (`docker image prune -a`); returns how many went.
-  boost::asio::awaitable<int> prune_images();
+  // The engine's id of `image` ("sha256:…"); nullopt when the engine does not have it.
+  boost::asio::awaitable<std::optional<std::string>> image_id(const std::string& image);
+  // Removes every image no container uses (`docker image prune -a`) except those named in
+  // `keep` (the images of microservices about to be deployed, which no container uses yet);
+  // returns how many went.
+  boost::asio::awaitable<int> prune_images(const std::vector<std::string>& keep = {});
 
   boost::asio::awaitable<std::vector<container_summary>> list_containers(bool all);
   // nullopt when there is no such container.
