@@ -357,9 +357,12 @@ class agent_daemon {
     try {
       api_->listen_also(gateway);
       bridge_bound_ = gateway;
+      if (bridge_retry_logged_ == gateway) logger()->info("local API now also listening on the bridge {}", gateway);
     } catch (const std::exception& e) {
-      // The bridge interface may not exist until the first container starts: retry later.
-      logger()->info("{} (will retry)", e.what());
+      // The bridge interface may not exist until the first container starts: retry later,
+      // saying so once per address rather than on every reconcile pass.
+      if (bridge_retry_logged_ != gateway) logger()->info("{} (will retry until the bridge exists)", e.what());
+      bridge_retry_logged_ = gateway;
       bridge_checked_ = false;
       reconciler_->set_iofog_host(gateway);
     }
@@ -751,6 +754,7 @@ class agent_daemon {
   std::string reconciler_fog_;
   bool bridge_checked_ = false;
   std::string bridge_bound_;
+  std::string bridge_retry_logged_;  // the gateway whose bind failure was last logged
   asio::steady_timer reconcile_timer_{io_};
   asio::steady_timer sync_timer_{io_};
   asio::steady_timer status_timer_{io_};
