@@ -217,17 +217,23 @@ async def agents(args):
     print(f"steady state over {wall1 - wall0:.0f} s: controller CPU {cpu:.1f}% of a core, "
           f"{(status1 - status0) / (wall1 - wall0):.0f} status PUT/s", flush=True)
 
-    # One change for every agent: a new registry.
-    admin = Client(host, port)
+    # One change for every agent: a new registry. Sent by curl, a process of its own: its
+    # answer time is the controller's, not this (busy) event loop's.
+    body = json.dumps({"url": "registry.example", "isPublic": False, "username": "u",
+                       "password": "p", "email": "bench@example.com", "requiresCert": False})
     change_started = time.monotonic()
-    await expect(admin, "POST", "/api/v3/registries", args.token,
-                 {"url": "registry.example", "isPublic": False, "username": "u",
-                  "password": "p", "email": "bench@example.com", "requiresCert": False})
-    committed = time.monotonic() - change_started
+    curl = await asyncio.create_subprocess_exec(
+        "curl", "-sf", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "-X", "POST",
+        "-H", f"Authorization: {args.token}", "-H", "Content-Type: application/json",
+        "--data", body, f"{args.url}/api/v3/registries", stdout=asyncio.subprocess.PIPE)
+    out, _ = await curl.communicate()
+    code, total = out.decode().split()
+    if code != "201":
+        raise RuntimeError(f"POST /api/v3/registries: {code}")
+    committed = float(total)
     deadline = time.monotonic() + 10
     while len(change_seen) < n and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    admin.close()
     stop.set()
     seen = sorted(change_seen.values())
     print(f"change: POST /registries answered in {committed * 1000:.0f} ms; "

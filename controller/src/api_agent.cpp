@@ -41,10 +41,10 @@ http_response provision(request_context& ctx) {
   if (*type != 1 && *type != 2) throw validation_error("Field type is not one of enum values: 1,2");
   // Deleting the key in the same statement that finds it makes it single-use even under
   // concurrent provisioning attempts.
-  auto rows = ctx.tx().exec_params(
-      "DELETE FROM fog_provision_keys WHERE key_hash = decode($1, 'hex') "
-      "RETURNING fog_uuid, expires_at < now()",
-      token_digest_hex(*key));
+  auto rows = pexec(ctx.tx(),
+                    "DELETE FROM fog_provision_keys WHERE key_hash = decode($1, 'hex') "
+                    "RETURNING fog_uuid, expires_at < now()",
+                    token_digest_hex(*key));
   if (rows.empty()) throw not_found("Invalid Provisioning Key");
   std::string uuid = rows[0][0].c_str();
   if (rows[0][1].as<bool>()) {
@@ -54,7 +54,8 @@ http_response provision(request_context& ctx) {
   }
   // Whatever is already assigned to the node must be runnable on its architecture. (A failure
   // rolls back the key's deletion: the user can fix the images and retry with the same key.)
-  auto missing = ctx.tx().exec_params(
+  auto missing = pexec(
+      ctx.tx(),
       "SELECT m.name FROM microservices m WHERE m.iofog_uuid = $1 AND NOT EXISTS (SELECT 1 FROM "
       "microservice_images i WHERE i.microservice_uuid = m.uuid AND i.fog_type_id = $2) LIMIT 1",
       uuid, *type);
@@ -64,16 +65,16 @@ http_response provision(request_context& ctx) {
   }
   std::string token = new_token();
   // A re-provisioned node replaces the previous agent: its old token stops working.
-  ctx.tx().exec_params0("DELETE FROM fog_tokens WHERE fog_uuid = $1", uuid);
+  pexec0(ctx.tx(), "DELETE FROM fog_tokens WHERE fog_uuid = $1", uuid);
   fogs_changed_by_request().push_back(uuid);
-  ctx.tx().exec_params0(
-      "INSERT INTO fog_tokens (token_hash, fog_uuid, expires_at) "
-      "VALUES (decode($1, 'hex'), $2, now() + interval '30 days')",
-      token_digest_hex(token), uuid);
-  ctx.tx().exec_params0(
-      "UPDATE fogs SET fog_type_id = $2, last_active = $3, version_command = NULL, "
-      "updated_at = now() WHERE uuid = $1",
-      uuid, *type, now_ms());
+  pexec0(ctx.tx(),
+         "INSERT INTO fog_tokens (token_hash, fog_uuid, expires_at) "
+         "VALUES (decode($1, 'hex'), $2, now() + interval '30 days')",
+         token_digest_hex(token), uuid);
+  pexec0(ctx.tx(),
+         "UPDATE fogs SET fog_type_id = $2, last_active = $3, version_command = NULL, "
+         "updated_at = now() WHERE uuid = $1",
+         uuid, *type, now_ms());
   return json_response(200, json::object{{"uuid", uuid}, {"token", token}});
 }
 
@@ -83,23 +84,24 @@ http_response deprovision(request_context& ctx) {
   // The agent stops these containers: they show as DELETING until it reports otherwise.
   if (auto ids = r.string_array("microserviceUuids"); ids && !ids->empty()) {
     json::array list(ids->begin(), ids->end());
-    ctx.tx().exec_params0(
-        "UPDATE microservice_status s SET status = 'DELETING' FROM microservices m "
-        "WHERE m.uuid = s.microservice_uuid AND m.iofog_uuid = $1 "
-        "AND s.microservice_uuid IN (SELECT json_array_elements_text($2::json))",
-        ctx.fog_uuid, json::serialize(list));
+    pexec0(ctx.tx(),
+           "UPDATE microservice_status s SET status = 'DELETING' FROM microservices m "
+           "WHERE m.uuid = s.microservice_uuid AND m.iofog_uuid = $1 "
+           "AND s.microservice_uuid IN (SELECT json_array_elements_text($2::json))",
+           ctx.fog_uuid, json::serialize(list));
   }
-  ctx.tx().exec_params0(
-      "UPDATE fogs SET daemon_status = 'UNKNOWN', ip_address = '0.0.0.0', "
-      "ip_address_external = '0.0.0.0', updated_at = now() WHERE uuid = $1",
-      ctx.fog_uuid);
-  ctx.tx().exec_params0("DELETE FROM fog_tokens WHERE fog_uuid = $1", ctx.fog_uuid);
+  pexec0(ctx.tx(),
+         "UPDATE fogs SET daemon_status = 'UNKNOWN', ip_address = '0.0.0.0', "
+         "ip_address_external = '0.0.0.0', updated_at = now() WHERE uuid = $1",
+         ctx.fog_uuid);
+  pexec0(ctx.tx(), "DELETE FROM fog_tokens WHERE fog_uuid = $1", ctx.fog_uuid);
   fogs_changed_by_request().push_back(ctx.fog_uuid);
   return empty_response(204);
 }
 
 http_response config_get(request_context& ctx) {
-  auto row = ctx.tx().exec_params1(
+  auto row = pexec1(
+      ctx.tx(),
       "SELECT json_build_object("
       "'networkInterface', f.network_interface, 'dockerUrl', f.docker_url, "
       "'diskLimit', f.disk_limit, 'diskDirectory', f.disk_directory, "
@@ -118,7 +120,8 @@ http_response config_get(request_context& ctx) {
       "FROM fogs f LEFT JOIN LATERAL (SELECT host, messaging_port FROM routers x "
       "  WHERE (f.network_router IS NOT NULL AND f.network_router <> 'default-router' "
       "         AND x.iofog_uuid = f.network_router) "
-      "     OR ((f.network_router IS NULL OR f.network_router = 'default-router') AND x.is_default) "
+      "     OR ((f.network_router IS NULL OR f.network_router = 'default-router') AND "
+      "x.is_default) "
       "  LIMIT 1) n ON true WHERE f.uuid = $1",
       ctx.fog_uuid);
   return raw_json_response(200, row[0].c_str());
@@ -136,19 +139,25 @@ http_response config_patch(request_context& ctx) {
   return empty_response(204);
 }
 
+// count(*), bool_or(flag)..., lastUpdated over change_tracking rows `c` (alias).
+std::string change_columns_sql(const char* alias) {
+  std::string a = std::string(alias) + ".";
+  std::string s = "count(" + a + "fog_uuid)";
+  for (const auto& [key, col] : change_flags) s += ", bool_or(" + a + col + ")";
+  s += ", to_char(max(" + a +
+       "last_updated) AT TIME ZONE 'UTC', "
+       "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+  return s;
+}
+
 http_response changes_get(request_context& ctx) {
   // Read the notifier's sequence before querying: a change committed after our query bumps it,
   // so the long-poll below cannot sleep through it.
   uint64_t seen = ctx.app.notifier().sequence(ctx.fog_uuid);
   int64_t wait_seconds = long_poll_wait_seconds(ctx.req, ctx.app.options());
-  static const std::string sql = [] {
-    std::string s = "SELECT count(*)";
-    for (const auto& [key, col] : change_flags) s += std::string(", bool_or(") + col + ")";
-    s += ", to_char(max(last_updated) AT TIME ZONE 'UTC', "
-         "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM change_tracking WHERE fog_uuid = $1";
-    return s;
-  }();
-  auto row = ctx.tx().exec_params1(sql, ctx.fog_uuid);
+  static const std::string sql =
+      "SELECT " + change_columns_sql("c") + " FROM change_tracking c WHERE c.fog_uuid = $1";
+  auto row = pexec1(ctx.tx(), sql, ctx.fog_uuid);
   bool any = row[0].as<int64_t>() > 0;
   // Until the sequence read above moves, polls with this token are answered from memory.
   if (!any) ctx.app.poll_cache().remember(ctx.token_digest, ctx.fog_uuid, seen);
@@ -157,14 +166,7 @@ http_response changes_get(request_context& ctx) {
     hold.long_poll = long_poll_request{ctx.fog_uuid, seen, wait_seconds * 1000};
     return hold;
   }
-  json::object o;
-  int i = 1;
-  for (const auto& [key, col] : change_flags) {
-    o[key] = any && row[i].as<bool>();
-    ++i;
-  }
-  if (any) o["lastUpdated"] = row[i].c_str();
-  return json_response(200, o);
+  return changes_response(row, 0);
 }
 
 http_response changes_ack(request_context& ctx) {
@@ -173,9 +175,9 @@ http_response changes_ack(request_context& ctx) {
   auto last = r.str("lastUpdated", true);
   // Only rows up to what the agent saw go: changes made while it worked stay for the next poll.
   try {
-    ctx.tx().exec_params0(
-        "DELETE FROM change_tracking WHERE fog_uuid = $1 AND last_updated <= $2::timestamptz",
-        ctx.fog_uuid, *last);
+    pexec0(ctx.tx(),
+           "DELETE FROM change_tracking WHERE fog_uuid = $1 AND last_updated <= $2::timestamptz",
+           ctx.fog_uuid, *last);
   } catch (const pqxx::data_exception&) {
     throw_format("lastUpdated");
   }
@@ -208,7 +210,8 @@ http_response status_put(request_context& ctx) {
     auto parsed = json::parse(*ms, ec);
     if (ec || !parsed.is_array()) throw_format("microserviceStatus");
     try {
-      ctx.tx().exec_params0(
+      pexec0(
+          ctx.tx(),
           "UPDATE microservice_status s SET status = coalesce(x.status, s.status), "
           "percentage = coalesce(x.percentage, s.percentage), "
           "error_message = coalesce(x.\"errorMessage\", ''), "
@@ -231,18 +234,17 @@ http_response status_put(request_context& ctx) {
 }
 
 http_response version_get(request_context& ctx) {
-  auto row =
-      ctx.tx().exec_params1("SELECT version_command FROM fogs WHERE uuid = $1", ctx.fog_uuid);
+  auto row = pexec1(ctx.tx(), "SELECT version_command FROM fogs WHERE uuid = $1", ctx.fog_uuid);
   if (row[0].is_null()) throw not_found("Version command not found");
   // The upgrade script re-provisions the agent with this key.
   std::string key = new_provision_key();
-  auto exp = ctx.tx().exec_params1(
-      "INSERT INTO fog_provision_keys (fog_uuid, key_hash, expires_at) "
-      "VALUES ($1, decode($2, 'hex'), now() + interval '20 minutes') "
-      "ON CONFLICT (fog_uuid) DO UPDATE SET key_hash = EXCLUDED.key_hash, "
-      "expires_at = EXCLUDED.expires_at "
-      "RETURNING (extract(epoch FROM expires_at) * 1000)::bigint",
-      ctx.fog_uuid, token_digest_hex(key));
+  auto exp = pexec1(ctx.tx(),
+                    "INSERT INTO fog_provision_keys (fog_uuid, key_hash, expires_at) "
+                    "VALUES ($1, decode($2, 'hex'), now() + interval '20 minutes') "
+                    "ON CONFLICT (fog_uuid) DO UPDATE SET key_hash = EXCLUDED.key_hash, "
+                    "expires_at = EXCLUDED.expires_at "
+                    "RETURNING (extract(epoch FROM expires_at) * 1000)::bigint",
+                    ctx.fog_uuid, token_digest_hex(key));
   return json_response(200, json::object{{"versionCommand", row[0].c_str()},
                                          {"provisionKey", key},
                                          {"expirationTime", exp[0].as<int64_t>()}});
@@ -253,8 +255,8 @@ handler_fn hal_put(const char* column) {
     auto body = parse_body(ctx.req);
     body_reader r(body);
     auto info = r.str("info", true);
-    ctx.tx().exec_params0(std::string("UPDATE fogs SET ") + column + " = $2 WHERE uuid = $1",
-                          ctx.fog_uuid, *info);
+    pexec0(ctx.tx(), std::string("UPDATE fogs SET ") + column + " = $2 WHERE uuid = $1",
+           ctx.fog_uuid, *info);
     return empty_response(204);
   };
 }
@@ -262,8 +264,8 @@ handler_fn hal_put(const char* column) {
 http_response delete_node(request_context& ctx) {
   auto public_routers = public_port_routers(ctx.tx(), "m.iofog_uuid = $1", ctx.fog_uuid);
   remove_fog_router(ctx.tx(), ctx.fog_uuid);
-  ctx.tx().exec_params0("DELETE FROM microservices WHERE iofog_uuid = $1", ctx.fog_uuid);
-  ctx.tx().exec_params0("DELETE FROM fogs WHERE uuid = $1", ctx.fog_uuid);
+  pexec0(ctx.tx(), "DELETE FROM microservices WHERE iofog_uuid = $1", ctx.fog_uuid);
+  pexec0(ctx.tx(), "DELETE FROM fogs WHERE uuid = $1", ctx.fog_uuid);
   fogs_changed_by_request().push_back(ctx.fog_uuid);
   refresh_routers(ctx.tx(), public_routers);
   return empty_response(204);
@@ -271,7 +273,8 @@ http_response delete_node(request_context& ctx) {
 
 // The tunnel the agent must open (or keep closed); the only place its password goes out.
 http_response tunnel_get(request_context& ctx) {
-  auto rows = ctx.tx().exec_params(
+  auto rows = pexec(
+      ctx.tx(),
       "SELECT json_build_object('username', username, 'password', password, 'host', host, "
       "'rsakey', rsa_key, 'lport', lport, 'rport', rport, 'closed', closed)::text FROM tunnels "
       "WHERE iofog_uuid = $1",
@@ -303,6 +306,29 @@ http_response no_changes_response() {
     return json::serialize(o);
   }();
   return raw_json_response(200, body);
+}
+
+http_response changes_response(const pqxx::row& row, int first) {
+  bool any = row[first].as<int64_t>() > 0;
+  json::object o;
+  int i = first + 1;
+  for (const auto& [key, col] : change_flags) {
+    o[key] = any && row[i].as<bool>();
+    ++i;
+  }
+  if (any) o["lastUpdated"] = row[i].c_str();
+  return json_response(200, o);
+}
+
+const std::string& woken_polls_sql() {
+  // Tokens still valid (a revoked one answers 401 through the ordinary path), each with its
+  // fog's pending changes; $1 is a text[] of token digests in hex.
+  static const std::string sql =
+      "SELECT encode(t.token_hash, 'hex'), t.fog_uuid, " + change_columns_sql("c") +
+      " FROM fog_tokens t LEFT JOIN change_tracking c ON c.fog_uuid = t.fog_uuid "
+      "WHERE t.token_hash IN (SELECT decode(x, 'hex') FROM unnest($1::text[]) x) "
+      "AND t.expires_at > now() GROUP BY t.token_hash, t.fog_uuid";
+  return sql;
 }
 
 void register_agent_routes(app& a) {

@@ -21,20 +21,20 @@ namespace {
 // One port mapping as upstream shows it; public ones carry `public {enabled, schemes, protocol,
 // links, router {host, port}}` (links use the public router's host; for a Kubernetes default
 // router the `default-proxy-host` config key the port manager sets).
-#define PORT_JSON_SQL                                                                           \
-  "CASE WHEN pp.id IS NULL THEN json_build_object('internal', p.port_internal, 'external', "    \
-  "p.port_external, 'protocol', CASE WHEN p.is_udp THEN 'udp' ELSE 'tcp' END) ELSE "            \
-  "json_build_object('internal', p.port_internal, 'external', p.port_external, 'protocol', "    \
-  "'tcp', 'public', json_build_object('enabled', true, 'schemes', pp.schemes, 'protocol', "     \
-  "pp.protocol, 'links', (SELECT coalesce(json_agg(sc || '://' || coalesce(hr.host, "           \
-  "(SELECT value FROM controller_config WHERE key = 'default-proxy-host'), "                    \
-  "'undefined-proxy-host') || ':' || pp.public_port), '[]') FROM "                              \
-  "jsonb_array_elements_text(pp.schemes) sc), 'router', json_build_object('host', CASE WHEN "   \
-  "coalesce(hr.is_default, true) THEN 'default-router' ELSE pp.host_key END, 'port', "          \
+#define PORT_JSON_SQL                                                                         \
+  "CASE WHEN pp.id IS NULL THEN json_build_object('internal', p.port_internal, 'external', "  \
+  "p.port_external, 'protocol', CASE WHEN p.is_udp THEN 'udp' ELSE 'tcp' END) ELSE "          \
+  "json_build_object('internal', p.port_internal, 'external', p.port_external, 'protocol', "  \
+  "'tcp', 'public', json_build_object('enabled', true, 'schemes', pp.schemes, 'protocol', "   \
+  "pp.protocol, 'links', (SELECT coalesce(json_agg(sc || '://' || coalesce(hr.host, "         \
+  "(SELECT value FROM controller_config WHERE key = 'default-proxy-host'), "                  \
+  "'undefined-proxy-host') || ':' || pp.public_port), '[]') FROM "                            \
+  "jsonb_array_elements_text(pp.schemes) sc), 'router', json_build_object('host', CASE WHEN " \
+  "coalesce(hr.is_default, true) THEN 'default-router' ELSE pp.host_key END, 'port', "        \
   "pp.public_port)), 'proxy', pp.is_proxy) END"
-#define PORT_FROM_SQL                                                                         \
+#define PORT_FROM_SQL                                                                          \
   " FROM microservice_ports p LEFT JOIN microservice_public_ports pp ON pp.microservice_uuid " \
-  "= p.microservice_uuid AND pp.port_internal = p.port_internal LEFT JOIN routers hr ON "     \
+  "= p.microservice_uuid AND pp.port_internal = p.port_internal LEFT JOIN routers hr ON "      \
   "hr.iofog_uuid = pp.host_key"
 
 // Full microservice JSON, built by PostgreSQL; `m` is microservices, `a` its application.
@@ -47,8 +47,8 @@ constexpr const char* msvc_json_sql =
     "'images', coalesce((SELECT json_agg(json_build_object('containerImage', i.container_image, "
     "  'fogTypeId', i.fog_type_id) ORDER BY i.fog_type_id) FROM microservice_images i "
     "  WHERE i.microservice_uuid = m.uuid), '[]'), "
-    "'ports', coalesce((SELECT json_agg(" PORT_JSON_SQL " ORDER BY p.port_internal) "
-    PORT_FROM_SQL " WHERE p.microservice_uuid = m.uuid), '[]'), "
+    "'ports', coalesce((SELECT json_agg(" PORT_JSON_SQL " ORDER BY p.port_internal) " PORT_FROM_SQL
+    " WHERE p.microservice_uuid = m.uuid), '[]'), "
     "'volumeMappings', coalesce((SELECT json_agg(json_build_object('id', v.id, "
     "  'hostDestination', v.host_destination, 'containerDestination', v.container_destination, "
     "  'accessMode', v.access_mode, 'type', v.type) ORDER BY v.id) FROM microservice_volumes v "
@@ -78,9 +78,10 @@ struct app_row {
 };
 
 app_row find_app(request_context& ctx, const std::string& name) {
-  auto rows = ctx.tx().exec_params(
-      "SELECT id, is_activated, is_system FROM applications WHERE name = $1 AND user_id = $2",
-      name, ctx.user_id);
+  auto rows =
+      pexec(ctx.tx(),
+            "SELECT id, is_activated, is_system FROM applications WHERE name = $1 AND user_id = $2",
+            name, ctx.user_id);
   if (rows.empty()) throw not_found("Invalid application name '" + name + "'");
   return {rows[0][0].as<int64_t>(), rows[0][1].as<bool>(), rows[0][2].as<bool>()};
 }
@@ -95,7 +96,8 @@ app_row find_user_app(request_context& ctx, const std::string& name) {
 // Raises flags on every agent that runs a microservice of the application.
 void touch_app_fogs(request_context& ctx, int64_t app_id,
                     std::initializer_list<const char*> flags) {
-  auto fogs = ctx.tx().exec_params(
+  auto fogs = pexec(
+      ctx.tx(),
       "SELECT DISTINCT iofog_uuid FROM microservices WHERE application_id = $1 AND iofog_uuid IS "
       "NOT NULL",
       app_id);
@@ -131,8 +133,9 @@ port_input read_port(const json::value& v, const std::string& field) {
       pub != nullptr && !(pub->contains("enabled") && pub->at("enabled") == json::value(false));
   bool proxy = r.boolean("proxy").value_or(false);
   if (!wants_public && !proxy) return p;
-  if (p.udp) throw validation_error("Public port for internal port '" + std::to_string(p.internal) +
-                                    "' must use protocol tcp");
+  if (p.udp)
+    throw validation_error("Public port for internal port '" + std::to_string(p.internal) +
+                           "' must use protocol tcp");
   public_input pi;
   pi.proxy = proxy && !wants_public;
   if (wants_public) {
@@ -168,7 +171,7 @@ void add_public_port(request_context& ctx, const std::string& uuid,
                      const std::optional<std::string>& fog, const port_input& p) {
   const auto& pub = *p.pub;
   if (!fog) throw validation_error("ioFog node is required.");
-  auto mode = ctx.tx().exec_params1("SELECT router_mode FROM fogs WHERE uuid = $1", *fog);
+  auto mode = pexec1(ctx.tx(), "SELECT router_mode FROM fogs WHERE uuid = $1", *fog);
   if (std::string(mode[0].c_str()) == "none") {
     throw validation_error("Agent '" + *fog + "' has no router for public ports");
   }
@@ -179,7 +182,8 @@ void add_public_port(request_context& ctx, const std::string& uuid,
     if (d.empty()) throw validation_error("Invalid router host 'default-router'");
     host_key = d[0][0].is_null() ? default_router_name : d[0][0].c_str();
   } else {
-    auto h = ctx.tx().exec_params(
+    auto h = pexec(
+        ctx.tx(),
         "SELECT 1 FROM routers r JOIN fogs f ON f.uuid = r.iofog_uuid WHERE r.iofog_uuid = $1 "
         "AND (f.user_id = $2 OR f.is_system)",
         host_name, ctx.user_id);
@@ -194,18 +198,19 @@ void add_public_port(request_context& ctx, const std::string& uuid,
       "q.is_udp)";
   int64_t public_port = 0;
   if (pub.port) {
-    auto ok = ctx.tx().exec_params(
-        std::string("SELECT 1 FROM (SELECT $2::integer AS c) s WHERE ") + free_sql, host_key,
-        *pub.port);
+    auto ok =
+        pexec(ctx.tx(), std::string("SELECT 1 FROM (SELECT $2::integer AS c) s WHERE ") + free_sql,
+              host_key, *pub.port);
     if (ok.empty()) {
       throw validation_error("Port '" + std::to_string(*pub.port) + "' is not available");
     }
     public_port = *pub.port;
   } else {
-    auto next = ctx.tx().exec_params(
-        std::string("SELECT c FROM generate_series($2::integer, $3::integer - 1) c WHERE ") +
-            free_sql + " ORDER BY c LIMIT 1",
-        host_key, ctx.app.options().public_ports_start, ctx.app.options().public_ports_end);
+    auto next =
+        pexec(ctx.tx(),
+              std::string("SELECT c FROM generate_series($2::integer, $3::integer - 1) c WHERE ") +
+                  free_sql + " ORDER BY c LIMIT 1",
+              host_key, ctx.app.options().public_ports_start, ctx.app.options().public_ports_end);
     if (next.empty()) {
       throw validation_error("No available public port on router '" + host_name + "'");
     }
@@ -214,12 +219,12 @@ void add_public_port(request_context& ctx, const std::string& uuid,
   std::string address = new_uuid();
   address.erase(std::remove(address.begin(), address.end(), '-'), address.end());
   try {
-    ctx.tx().exec_params0(
-        "INSERT INTO microservice_public_ports (microservice_uuid, port_internal, host_key, "
-        "public_port, address, protocol, schemes, is_proxy) VALUES ($1, $2, $3, $4, $5, $6, "
-        "$7::jsonb, $8)",
-        uuid, p.internal, host_key, public_port, address, pub.protocol,
-        json::serialize(pub.schemes), pub.proxy);
+    pexec0(ctx.tx(),
+           "INSERT INTO microservice_public_ports (microservice_uuid, port_internal, host_key, "
+           "public_port, address, protocol, schemes, is_proxy) VALUES ($1, $2, $3, $4, $5, $6, "
+           "$7::jsonb, $8)",
+           uuid, p.internal, host_key, public_port, address, pub.protocol,
+           json::serialize(pub.schemes), pub.proxy);
   } catch (const pqxx::unique_violation&) {
     throw validation_error("Port '" + std::to_string(public_port) + "' is not available");
   }
@@ -228,20 +233,23 @@ void add_public_port(request_context& ctx, const std::string& uuid,
 void add_port(request_context& ctx, const std::string& uuid, const std::optional<std::string>& fog,
               const port_input& p) {
   if (fog) {
-    auto used = ctx.tx().exec_params(
+    auto used = pexec(
+        ctx.tx(),
         "SELECT 1 FROM microservice_ports p JOIN microservices m ON m.uuid = p.microservice_uuid "
         "WHERE m.iofog_uuid = $1 AND p.port_external = $2 AND p.is_udp = $3",
         *fog, p.external, p.udp);
     // Public ports this agent's router listens on are taken too.
-    auto public_used = ctx.tx().exec_params(
-        "SELECT 1 FROM microservice_public_ports WHERE host_key = $1 AND public_port = $2", *fog,
-        p.external);
+    auto public_used =
+        pexec(ctx.tx(),
+              "SELECT 1 FROM microservice_public_ports WHERE host_key = $1 AND public_port = $2",
+              *fog, p.external);
     if (!used.empty() || (!p.udp && !public_used.empty())) {
       throw validation_error("Port '" + std::to_string(p.external) + "' is not available");
     }
   }
   try {
-    ctx.tx().exec_params0(
+    pexec0(
+        ctx.tx(),
         "INSERT INTO microservice_ports (microservice_uuid, port_internal, port_external, is_udp) "
         "VALUES ($1, $2, $3, $4)",
         uuid, p.internal, p.external, p.udp);
@@ -260,10 +268,11 @@ int64_t add_volume(request_context& ctx, const std::string& uuid, const json::va
   auto container = r.str("containerDestination", true, 1);
   auto mode = r.str("accessMode", true, 1);
   auto type = r.enumeration("type", {"bind", "volume"}).value_or("bind");
-  auto row = ctx.tx().exec_params1(
-      "INSERT INTO microservice_volumes (microservice_uuid, host_destination, "
-      "container_destination, access_mode, type) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-      uuid, *host, *container, *mode, type);
+  auto row =
+      pexec1(ctx.tx(),
+             "INSERT INTO microservice_volumes (microservice_uuid, host_destination, "
+             "container_destination, access_mode, type) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+             uuid, *host, *container, *mode, type);
   return row[0].as<int64_t>();
 }
 
@@ -315,14 +324,14 @@ std::optional<std::string> read_config(body_reader& r) {
 
 std::optional<std::string> resolve_fog(request_context& ctx, body_reader& r) {
   if (auto uuid = r.str("iofogUuid")) {
-    auto rows = ctx.tx().exec_params("SELECT 1 FROM fogs WHERE uuid = $1 AND user_id = $2", *uuid,
-                                     ctx.user_id);
+    auto rows =
+        pexec(ctx.tx(), "SELECT 1 FROM fogs WHERE uuid = $1 AND user_id = $2", *uuid, ctx.user_id);
     if (rows.empty()) throw not_found("Invalid ioFog UUID '" + *uuid + "'");
     return uuid;
   }
   if (auto name = r.str("agentName")) {
-    auto rows = ctx.tx().exec_params("SELECT uuid FROM fogs WHERE name = $1 AND user_id = $2",
-                                     *name, ctx.user_id);
+    auto rows = pexec(ctx.tx(), "SELECT uuid FROM fogs WHERE name = $1 AND user_id = $2", *name,
+                      ctx.user_id);
     if (rows.empty()) throw not_found("Invalid ioFog name '" + *name + "'");
     return std::string(rows[0][0].c_str());
   }
@@ -336,15 +345,15 @@ void replace_images(request_context& ctx, const std::string& uuid, const json::a
 
 void check_catalog_and_registry(request_context& ctx, body_reader& r) {
   if (auto cid = r.integer("catalogItemId", false, 1)) {
-    auto rows = ctx.tx().exec_params(
-        "SELECT 1 FROM catalog_items WHERE id = $1 AND (user_id IS NULL OR user_id = $2)", *cid,
-        ctx.user_id);
+    auto rows = pexec(
+        ctx.tx(), "SELECT 1 FROM catalog_items WHERE id = $1 AND (user_id IS NULL OR user_id = $2)",
+        *cid, ctx.user_id);
     if (rows.empty()) throw not_found("Invalid catalog item id '" + std::to_string(*cid) + "'");
   }
   if (auto rid = r.integer("registryId", false, 1)) {
-    auto rows = ctx.tx().exec_params(
-        "SELECT 1 FROM registries WHERE id = $1 AND (is_public OR user_id = $2)", *rid,
-        ctx.user_id);
+    auto rows =
+        pexec(ctx.tx(), "SELECT 1 FROM registries WHERE id = $1 AND (is_public OR user_id = $2)",
+              *rid, ctx.user_id);
     if (rows.empty()) throw not_found("Invalid registry id '" + std::to_string(*rid) + "'");
   }
 }
@@ -375,8 +384,8 @@ std::string create_microservice(request_context& ctx, const json::object& body,
     if (auto a = r.str("application")) {
       app_name = *a;
     } else if (auto flow = r.integer("flowId")) {
-      auto rows = ctx.tx().exec_params(
-          "SELECT name FROM applications WHERE id = $1 AND user_id = $2", *flow, ctx.user_id);
+      auto rows = pexec(ctx.tx(), "SELECT name FROM applications WHERE id = $1 AND user_id = $2",
+                        *flow, ctx.user_id);
       if (rows.empty()) throw not_found("Invalid flow id '" + std::to_string(*flow) + "'");
       app_name = rows[0][0].c_str();
     } else {
@@ -398,25 +407,26 @@ std::string create_microservice(request_context& ctx, const json::object& body,
   const auto* ports = r.array("ports");
   const auto* volumes = r.array("volumeMappings");
 
-  auto dup = ctx.tx().exec_params(
-      "SELECT 1 FROM microservices WHERE application_id = $1 AND name = $2", *app_id, *name);
+  auto dup = pexec(ctx.tx(), "SELECT 1 FROM microservices WHERE application_id = $1 AND name = $2",
+                   *app_id, *name);
   if (!dup.empty()) throw validation_error("Duplicate name '" + *name + "'");
 
   std::string uuid = new_uuid();
-  ctx.tx().exec_params0(
+  pexec0(
+      ctx.tx(),
       "INSERT INTO microservices (uuid, name, config, catalog_item_id, registry_id, iofog_uuid, "
       "application_id, root_host_access, log_size, env, cmd, extra_hosts, user_id) VALUES ($1, "
       "$2, coalesce($3, '{}'), $4, coalesce($5, 1), $6, $7, coalesce($8, false), coalesce($9, 0), "
       "coalesce($10::jsonb, '[]'), coalesce($11::jsonb, '[]'), coalesce($12::jsonb, '[]'), $13)",
       uuid, *name, config, catalog_id, registry_id, fog, *app_id, root, log_size, env, cmd, hosts,
       ctx.user_id);
-  ctx.tx().exec_params0("INSERT INTO microservice_status (microservice_uuid) VALUES ($1)", uuid);
+  pexec0(ctx.tx(), "INSERT INTO microservice_status (microservice_uuid) VALUES ($1)", uuid);
   if (catalog_id) {
-    ctx.tx().exec_params0(
-        "INSERT INTO microservice_images (microservice_uuid, fog_type_id, container_image) "
-        "SELECT $1, fog_type_id, container_image FROM catalog_item_images "
-        "WHERE catalog_item_id = $2",
-        uuid, *catalog_id);
+    pexec0(ctx.tx(),
+           "INSERT INTO microservice_images (microservice_uuid, fog_type_id, container_image) "
+           "SELECT $1, fog_type_id, container_image FROM catalog_item_images "
+           "WHERE catalog_item_id = $2",
+           uuid, *catalog_id);
   } else {
     replace_images(ctx, uuid, *images);
   }
@@ -434,7 +444,8 @@ std::string create_microservice(request_context& ctx, const json::object& body,
 }
 
 std::string app_json(request_context& ctx, const std::string& where, const std::string& param) {
-  auto row = ctx.tx().exec_params1(
+  auto row = pexec1(
+      ctx.tx(),
       "SELECT coalesce(json_agg(json_build_object('id', a.id, 'name', a.name, 'description', "
       "a.description, 'isActivated', a.is_activated, 'isSystem', a.is_system, 'userId', a.user_id, "
       "'microservices', coalesce((SELECT json_agg(" +
@@ -458,17 +469,18 @@ void add_routes(request_context& ctx, int64_t app_id, const json::array& routes)
     auto from = rr.str("from", true, 1);
     auto to = rr.str("to", true, 1);
     std::string name = rr.str("name").value_or(*from + "-" + *to);
-    auto ids = ctx.tx().exec_params(
-        "SELECT (SELECT uuid FROM microservices WHERE application_id = $1 AND name = $2), "
-        "(SELECT uuid FROM microservices WHERE application_id = $1 AND name = $3)",
-        app_id, *from, *to);
+    auto ids =
+        pexec(ctx.tx(),
+              "SELECT (SELECT uuid FROM microservices WHERE application_id = $1 AND name = $2), "
+              "(SELECT uuid FROM microservices WHERE application_id = $1 AND name = $3)",
+              app_id, *from, *to);
     if (ids[0][0].is_null()) throw not_found("Invalid microservice name '" + *from + "'");
     if (ids[0][1].is_null()) throw not_found("Invalid microservice name '" + *to + "'");
     try {
-      ctx.tx().exec_params0(
-          "INSERT INTO routes (name, application_id, source_microservice_uuid, "
-          "dest_microservice_uuid) VALUES ($1, $2, $3, $4)",
-          name, app_id, ids[0][0].c_str(), ids[0][1].c_str());
+      pexec0(ctx.tx(),
+             "INSERT INTO routes (name, application_id, source_microservice_uuid, "
+             "dest_microservice_uuid) VALUES ($1, $2, $3, $4)",
+             name, app_id, ids[0][0].c_str(), ids[0][1].c_str());
     } catch (const pqxx::unique_violation&) {
       throw validation_error("Duplicate name '" + name + "'");
     }
@@ -478,8 +490,8 @@ void add_routes(request_context& ctx, int64_t app_id, const json::array& routes)
 // --- applications ---
 
 http_response app_list(request_context& ctx) {
-  return raw_json_response(200, "{\"applications\":" +
-                                    app_json(ctx, "AND NOT a.is_system AND $2 = $2", "") + "}");
+  return raw_json_response(
+      200, "{\"applications\":" + app_json(ctx, "AND NOT a.is_system AND $2 = $2", "") + "}");
 }
 
 http_response app_get(request_context& ctx) {
@@ -530,10 +542,10 @@ http_response app_create_from(request_context& ctx, const json::object& body) {
   auto in = read_application(ctx, body, false);
   pqxx::result row;
   try {
-    row = ctx.tx().exec_params(
-        "INSERT INTO applications (name, description, is_activated, user_id) "
-        "VALUES ($1, $2, $3, $4) RETURNING id",
-        in.name, in.description, in.activated, ctx.user_id);
+    row = pexec(ctx.tx(),
+                "INSERT INTO applications (name, description, is_activated, user_id) "
+                "VALUES ($1, $2, $3, $4) RETURNING id",
+                in.name, in.description, in.activated, ctx.user_id);
   } catch (const pqxx::unique_violation&) {
     throw validation_error("Duplicate name '" + in.name + "'");
   }
@@ -563,11 +575,11 @@ http_response app_patch(request_context& ctx) {
   auto description = r.str("description");
   auto activated = r.boolean("isActivated");
   try {
-    ctx.tx().exec_params0(
-        "UPDATE applications SET name = coalesce($2, name), description = coalesce($3, "
-        "description), is_activated = coalesce($4, is_activated), updated_at = now() "
-        "WHERE id = $1",
-        app.id, name, description, activated);
+    pexec0(ctx.tx(),
+           "UPDATE applications SET name = coalesce($2, name), description = coalesce($3, "
+           "description), is_activated = coalesce($4, is_activated), updated_at = now() "
+           "WHERE id = $1",
+           app.id, name, description, activated);
   } catch (const pqxx::unique_violation&) {
     throw validation_error("Duplicate name '" + *name + "'");
   }
@@ -587,21 +599,22 @@ http_response app_put_from(request_context& ctx, const json::object& body) {
   touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
   auto public_before = app_public_routers(ctx, app.id);
   try {
-    ctx.tx().exec_params0(
-        "UPDATE applications SET name = $2, description = $3, is_activated = $4, updated_at = "
-        "now() WHERE id = $1",
-        app.id, in.name, in.description, in.activated);
+    pexec0(ctx.tx(),
+           "UPDATE applications SET name = $2, description = $3, is_activated = $4, updated_at = "
+           "now() WHERE id = $1",
+           app.id, in.name, in.description, in.activated);
   } catch (const pqxx::unique_violation&) {
     throw validation_error("Duplicate name '" + in.name + "'");
   }
-  ctx.tx().exec_params0("DELETE FROM routes WHERE application_id = $1", app.id);
+  pexec0(ctx.tx(), "DELETE FROM routes WHERE application_id = $1", app.id);
   std::vector<std::string> keep;
   if (in.microservices) {
     for (const auto& m : *in.microservices) {
       body_reader mr(m.as_object());
       auto mname = mr.str("name", true, 1);
-      auto existing = ctx.tx().exec_params(
-          "SELECT uuid FROM microservices WHERE application_id = $1 AND name = $2", app.id, *mname);
+      auto existing =
+          pexec(ctx.tx(), "SELECT uuid FROM microservices WHERE application_id = $1 AND name = $2",
+                app.id, *mname);
       if (existing.empty()) {
         keep.push_back(create_microservice(ctx, m.as_object(), app.id));
       } else {
@@ -613,9 +626,9 @@ http_response app_put_from(request_context& ctx, const json::object& body) {
   std::string keep_list = "{";
   for (size_t i = 0; i < keep.size(); ++i) keep_list += (i ? "," : "") + keep[i];
   keep_list += "}";
-  ctx.tx().exec_params0(
-      "DELETE FROM microservices WHERE application_id = $1 AND NOT (uuid = ANY($2::text[]))",
-      app.id, keep_list);
+  pexec0(ctx.tx(),
+         "DELETE FROM microservices WHERE application_id = $1 AND NOT (uuid = ANY($2::text[]))",
+         app.id, keep_list);
   if (in.routes) add_routes(ctx, app.id, *in.routes);
   touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
   refresh_routers(ctx.tx(), merged(public_before, app_public_routers(ctx, app.id)));
@@ -635,7 +648,7 @@ http_response app_delete(request_context& ctx) {
   // Agents drop containers that are no longer in their list.
   touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
   auto public_before = app_public_routers(ctx, app.id);
-  ctx.tx().exec_params0("DELETE FROM applications WHERE id = $1", app.id);
+  pexec0(ctx.tx(), "DELETE FROM applications WHERE id = $1", app.id);
   refresh_routers(ctx.tx(), public_before);
   return empty_response(204);
 }
@@ -648,10 +661,11 @@ struct msvc_row {
 };
 
 msvc_row owned_msvc(request_context& ctx, const std::string& uuid) {
-  auto rows = ctx.tx().exec_params(
-      "SELECT m.iofog_uuid, a.is_system FROM microservices m JOIN applications a ON a.id = "
-      "m.application_id WHERE m.uuid = $1 AND m.user_id = $2 FOR UPDATE OF m",
-      uuid, ctx.user_id);
+  auto rows =
+      pexec(ctx.tx(),
+            "SELECT m.iofog_uuid, a.is_system FROM microservices m JOIN applications a ON a.id = "
+            "m.application_id WHERE m.uuid = $1 AND m.user_id = $2 FOR UPDATE OF m",
+            uuid, ctx.user_id);
   if (rows.empty()) invalid_msvc(uuid);
   msvc_row m;
   if (!rows[0][0].is_null()) m.fog = rows[0][0].c_str();
@@ -678,22 +692,24 @@ http_response msvc_list(request_context& ctx) {
   } else {
     where += " AND NOT a.is_system";  // an agent's router shows under ?application=system-<uuid>
   }
-  auto row = ctx.tx().exec_params1("SELECT coalesce(json_agg(" + std::string(msvc_json_sql) +
-                                       " ORDER BY m.created_at, m.uuid), '[]')::text FROM "
-                                       "microservices m JOIN applications a ON a.id = "
-                                       "m.application_id WHERE " +
-                                       where,
-                                   pqxx::prepare::make_dynamic_params(params));
+  auto row = pexec1(ctx.tx(),
+                    "SELECT coalesce(json_agg(" + std::string(msvc_json_sql) +
+                        " ORDER BY m.created_at, m.uuid), '[]')::text FROM "
+                        "microservices m JOIN applications a ON a.id = "
+                        "m.application_id WHERE " +
+                        where,
+                    pqxx::prepare::make_dynamic_params(params));
   return raw_json_response(200, "{\"microservices\":" + std::string(row[0].c_str()) + "}");
 }
 
 http_response msvc_get(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
-  auto rows = ctx.tx().exec_params(
-      "SELECT " + std::string(msvc_json_sql) +
-          "::text FROM microservices m JOIN applications a ON a.id = m.application_id "
-          "WHERE m.uuid = $1 AND m.user_id = $2",
-      uuid, ctx.user_id);
+  auto rows =
+      pexec(ctx.tx(),
+            "SELECT " + std::string(msvc_json_sql) +
+                "::text FROM microservices m JOIN applications a ON a.id = m.application_id "
+                "WHERE m.uuid = $1 AND m.user_id = $2",
+            uuid, ctx.user_id);
   if (rows.empty()) invalid_msvc(uuid);
   return raw_json_response(200, rows[0][0].c_str());
 }
@@ -703,11 +719,12 @@ http_response msvc_create_from(request_context& ctx, const json::object& body) {
   auto name = body.at("name").as_string();
   json::object out{{"uuid", uuid}, {"name", name}};
   // Upstream answers the links of the public ports it allocated: {internal, external, publicLink}.
-  auto row = ctx.tx().exec_params1(
-      "SELECT " + std::string(msvc_json_sql) +
-          "::text FROM microservices m JOIN applications a ON a.id = m.application_id "
-          "WHERE m.uuid = $1",
-      uuid);
+  auto row =
+      pexec1(ctx.tx(),
+             "SELECT " + std::string(msvc_json_sql) +
+                 "::text FROM microservices m JOIN applications a ON a.id = m.application_id "
+                 "WHERE m.uuid = $1",
+             uuid);
   json::array public_ports;
   auto created = json::parse(row[0].c_str());
   for (const auto& p : created.at("ports").as_array()) {
@@ -765,28 +782,29 @@ void update_microservice(request_context& ctx, const std::string& uuid, const js
   const auto* volumes = r.array("volumeMappings");
   const auto* ports = r.array("ports");
   try {
-    ctx.tx().exec_params0(
-        "UPDATE microservices SET name = coalesce($2, name), config = coalesce($3, config), "
-        "iofog_uuid = coalesce($4, iofog_uuid), rebuild = coalesce($5, rebuild), "
-        "root_host_access = coalesce($6, root_host_access), log_size = coalesce($7, log_size), "
-        "env = coalesce($8::jsonb, env), cmd = coalesce($9::jsonb, cmd), "
-        "extra_hosts = coalesce($10::jsonb, extra_hosts), updated_at = now() WHERE uuid = $1",
-        uuid, name, config, new_fog, rebuild, root, log_size, env, cmd, hosts);
+    pexec0(ctx.tx(),
+           "UPDATE microservices SET name = coalesce($2, name), config = coalesce($3, config), "
+           "iofog_uuid = coalesce($4, iofog_uuid), rebuild = coalesce($5, rebuild), "
+           "root_host_access = coalesce($6, root_host_access), log_size = coalesce($7, log_size), "
+           "env = coalesce($8::jsonb, env), cmd = coalesce($9::jsonb, cmd), "
+           "extra_hosts = coalesce($10::jsonb, extra_hosts), updated_at = now() WHERE uuid = $1",
+           uuid, name, config, new_fog, rebuild, root, log_size, env, cmd, hosts);
   } catch (const pqxx::unique_violation&) {
     throw validation_error("Duplicate name '" + *name + "'");
   }
   if (images != nullptr) replace_images(ctx, uuid, *images);
   if (volumes != nullptr) {
-    ctx.tx().exec_params0("DELETE FROM microservice_volumes WHERE microservice_uuid = $1", uuid);
+    pexec0(ctx.tx(), "DELETE FROM microservice_volumes WHERE microservice_uuid = $1", uuid);
     for (const auto& v : *volumes) add_volume(ctx, uuid, v, "volumeMappings");
   }
   std::optional<std::string> fog = new_fog ? new_fog : current.fog;
   if (ports != nullptr) {
-    ctx.tx().exec_params0("DELETE FROM microservice_ports WHERE microservice_uuid = $1", uuid);
+    pexec0(ctx.tx(), "DELETE FROM microservice_ports WHERE microservice_uuid = $1", uuid);
     for (const auto& p : *ports) add_port(ctx, uuid, fog, read_port(p, "ports"));
   } else if (new_fog && new_fog != current.fog) {
     // Moving: the ports must be free on the new agent.
-    auto clash = ctx.tx().exec_params(
+    auto clash = pexec(
+        ctx.tx(),
         "SELECT p.port_external FROM microservice_ports p JOIN microservice_ports q ON "
         "q.port_external = p.port_external AND q.is_udp = p.is_udp JOIN microservices o ON o.uuid "
         "= q.microservice_uuid WHERE p.microservice_uuid = $1 AND o.iofog_uuid = $2 AND o.uuid <> "
@@ -818,7 +836,7 @@ http_response msvc_delete(request_context& ctx) {
   body_reader r(body);
   r.boolean("withCleanup");
   auto public_before = msvc_public_routers(ctx, uuid);
-  ctx.tx().exec_params0("DELETE FROM microservices WHERE uuid = $1", uuid);
+  pexec0(ctx.tx(), "DELETE FROM microservices WHERE uuid = $1", uuid);
   if (current.fog) raise_change(ctx.tx(), *current.fog, {"microservice_list", "routing"});
   refresh_routers(ctx.tx(), public_before);
   return empty_response(204);
@@ -827,10 +845,11 @@ http_response msvc_delete(request_context& ctx) {
 http_response ports_get(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   owned_msvc(ctx, uuid);
-  auto row = ctx.tx().exec_params1(
-      "SELECT coalesce(json_agg(" PORT_JSON_SQL " ORDER BY p.port_internal), '[]')::text "
-      PORT_FROM_SQL " WHERE p.microservice_uuid = $1",
-      uuid);
+  auto row = pexec1(ctx.tx(),
+                    "SELECT coalesce(json_agg(" PORT_JSON_SQL
+                    " ORDER BY p.port_internal), '[]')::text " PORT_FROM_SQL
+                    " WHERE p.microservice_uuid = $1",
+                    uuid);
   return raw_json_response(200, "{\"ports\":" + std::string(row[0].c_str()) + "}");
 }
 
@@ -849,7 +868,8 @@ http_response ports_delete(request_context& ctx) {
   auto current = user_msvc(ctx, uuid);
   const auto& port = ctx.param("internalPort");
   auto public_before = msvc_public_routers(ctx, uuid);
-  auto rows = ctx.tx().exec_params(
+  auto rows = pexec(
+      ctx.tx(),
       "DELETE FROM microservice_ports WHERE microservice_uuid = $1 AND port_internal::text = $2 "
       "RETURNING 1",
       uuid, port);
@@ -862,7 +882,8 @@ http_response ports_delete(request_context& ctx) {
 http_response volumes_get(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   owned_msvc(ctx, uuid);
-  auto row = ctx.tx().exec_params1(
+  auto row = pexec1(
+      ctx.tx(),
       "SELECT coalesce(json_agg(json_build_object('id', id, 'hostDestination', host_destination, "
       "'containerDestination', container_destination, 'accessMode', access_mode, 'type', type) "
       "ORDER BY id), '[]')::text FROM microservice_volumes WHERE microservice_uuid = $1",
@@ -883,7 +904,8 @@ http_response volumes_delete(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   auto current = user_msvc(ctx, uuid);
   const auto& id = ctx.param("id");
-  auto rows = ctx.tx().exec_params(
+  auto rows = pexec(
+      ctx.tx(),
       "DELETE FROM microservice_volumes WHERE microservice_uuid = $1 AND id::text = $2 RETURNING 1",
       uuid, id);
   if (rows.empty()) throw not_found("Volume mapping not found: '" + id + "'");
@@ -895,7 +917,8 @@ http_response volumes_delete(request_context& ctx) {
 // microservices, upstream's {microserviceUuid, publicPort {protocol, queueName, publicPort}}
 // plus where it lives.
 http_response public_ports_list(request_context& ctx) {
-  auto row = ctx.tx().exec_params1(
+  auto row = pexec1(
+      ctx.tx(),
       "SELECT coalesce(json_agg(json_build_object('microserviceUuid', m.uuid, 'publicPort', "
       "json_build_object('protocol', pp.protocol, 'queueName', pp.address, 'publicPort', "
       "pp.public_port, 'hostId', CASE WHEN pp.host_key = 'default-router' THEN NULL ELSE "
@@ -913,7 +936,8 @@ http_response public_ports_list(request_context& ctx) {
 
 http_response agent_microservices(request_context& ctx) {
   // Activated applications only, and only microservices with an image for this agent's type.
-  auto row = ctx.tx().exec_params1(
+  auto row = pexec1(
+      ctx.tx(),
       "SELECT coalesce(json_agg(json_build_object("
       "'uuid', m.uuid, 'imageId', i.container_image, 'config', m.config, 'rebuild', m.rebuild, "
       "'rootHostAccess', m.root_host_access, 'logSize', m.log_size, 'registryId', m.registry_id, "
@@ -942,14 +966,15 @@ http_response agent_microservices(request_context& ctx) {
       "WHERE m.iofog_uuid = $1 AND a.is_activated",
       ctx.fog_uuid);
   // `rebuild` is a one-shot order: served once, then cleared (as upstream).
-  ctx.tx().exec_params0(
-      "UPDATE microservices SET rebuild = false WHERE iofog_uuid = $1 AND rebuild", ctx.fog_uuid);
+  pexec0(ctx.tx(), "UPDATE microservices SET rebuild = false WHERE iofog_uuid = $1 AND rebuild",
+         ctx.fog_uuid);
   return raw_json_response(200, "{\"microservices\":" + std::string(row[0].c_str()) + "}");
 }
 
 http_response agent_registries(request_context& ctx) {
   // Agents need the credentials to pull; this is the only place passwords leave the database.
-  auto row = ctx.tx().exec_params1(
+  auto row = pexec1(
+      ctx.tx(),
       "SELECT coalesce(json_agg(json_build_object('id', r.id, 'url', r.url, 'isPublic', "
       "r.is_public, 'secure', r.requires_cert, 'certificate', r.certificate, 'requiresCert', "
       "r.requires_cert, 'username', r.username, 'password', r.password, 'userEmail', "
@@ -970,7 +995,8 @@ constexpr const char* route_from_sql =
 
 // Both ends' agents re-read their routes.
 void touch_route_fogs(request_context& ctx, const std::string& source, const std::string& dest) {
-  auto fogs = ctx.tx().exec_params(
+  auto fogs = pexec(
+      ctx.tx(),
       "SELECT DISTINCT iofog_uuid FROM microservices WHERE uuid IN ($1, $2) AND iofog_uuid IS NOT "
       "NULL",
       source, dest);
@@ -978,8 +1004,9 @@ void touch_route_fogs(request_context& ctx, const std::string& source, const std
 }
 
 std::string msvc_in_app(request_context& ctx, int64_t app_id, const std::string& name) {
-  auto rows = ctx.tx().exec_params(
-      "SELECT uuid FROM microservices WHERE application_id = $1 AND name = $2", app_id, name);
+  auto rows =
+      pexec(ctx.tx(), "SELECT uuid FROM microservices WHERE application_id = $1 AND name = $2",
+            app_id, name);
   if (rows.empty()) throw not_found("Invalid microservice name '" + name + "'");
   return rows[0][0].c_str();
 }
@@ -991,28 +1018,28 @@ struct route_row {
 };
 
 route_row find_route(request_context& ctx, int64_t app_id, const std::string& name) {
-  auto rows = ctx.tx().exec_params(
-      "SELECT id, source_microservice_uuid, dest_microservice_uuid FROM routes "
-      "WHERE application_id = $1 AND name = $2",
-      app_id, name);
+  auto rows = pexec(ctx.tx(),
+                    "SELECT id, source_microservice_uuid, dest_microservice_uuid FROM routes "
+                    "WHERE application_id = $1 AND name = $2",
+                    app_id, name);
   if (rows.empty()) throw not_found("Invalid route name '" + name + "'");
   return {rows[0][0].as<int64_t>(), rows[0][1].c_str(), rows[0][2].c_str()};
 }
 
 http_response routes_list(request_context& ctx) {
-  auto row = ctx.tx().exec_params1("SELECT coalesce(json_agg(" + std::string(route_obj_sql) +
-                                       " ORDER BY r.id), '[]')::text" + route_from_sql +
-                                       "WHERE a.user_id = $1",
-                                   ctx.user_id);
+  auto row = pexec1(ctx.tx(),
+                    "SELECT coalesce(json_agg(" + std::string(route_obj_sql) +
+                        " ORDER BY r.id), '[]')::text" + route_from_sql + "WHERE a.user_id = $1",
+                    ctx.user_id);
   return raw_json_response(200, "{\"routes\":" + std::string(row[0].c_str()) + "}");
 }
 
 http_response route_get(request_context& ctx) {
   auto app = find_app(ctx, ctx.param("app"));
-  auto rows =
-      ctx.tx().exec_params("SELECT " + std::string(route_obj_sql) + "::text" + route_from_sql +
-                               "WHERE r.application_id = $1 AND r.name = $2",
-                           app.id, ctx.param("name"));
+  auto rows = pexec(ctx.tx(),
+                    "SELECT " + std::string(route_obj_sql) + "::text" + route_from_sql +
+                        "WHERE r.application_id = $1 AND r.name = $2",
+                    app.id, ctx.param("name"));
   if (rows.empty()) throw not_found("Invalid route name '" + ctx.param("name") + "'");
   return raw_json_response(200, rows[0][0].c_str());
 }
@@ -1044,10 +1071,10 @@ http_response route_patch(request_context& ctx) {
   std::string source = from ? msvc_in_app(ctx, app.id, *from) : route.source;
   std::string dest = to ? msvc_in_app(ctx, app.id, *to) : route.dest;
   try {
-    ctx.tx().exec_params0(
-        "UPDATE routes SET name = coalesce($2, name), source_microservice_uuid = $3, "
-        "dest_microservice_uuid = $4 WHERE id = $1",
-        route.id, name, source, dest);
+    pexec0(ctx.tx(),
+           "UPDATE routes SET name = coalesce($2, name), source_microservice_uuid = $3, "
+           "dest_microservice_uuid = $4 WHERE id = $1",
+           route.id, name, source, dest);
   } catch (const pqxx::unique_violation&) {
     throw validation_error("Duplicate name '" + *name + "'");
   }
@@ -1059,7 +1086,7 @@ http_response route_patch(request_context& ctx) {
 http_response route_delete(request_context& ctx) {
   auto app = find_app(ctx, ctx.param("app"));
   auto route = find_route(ctx, app.id, ctx.param("name"));
-  ctx.tx().exec_params0("DELETE FROM routes WHERE id = $1", route.id);
+  pexec0(ctx.tx(), "DELETE FROM routes WHERE id = $1", route.id);
   touch_route_fogs(ctx, route.source, route.dest);
   return empty_response(204);
 }
@@ -1070,19 +1097,20 @@ http_response msvc_route_create(request_context& ctx) {
   const auto& receiver = ctx.param("receiverUuid");
   owned_msvc(ctx, uuid);
   owned_msvc(ctx, receiver);
-  auto apps = ctx.tx().exec_params(
-      "SELECT s.application_id, s.application_id = d.application_id, s.name, d.name FROM "
-      "microservices s, microservices d WHERE s.uuid = $1 AND d.uuid = $2",
-      uuid, receiver);
+  auto apps =
+      pexec(ctx.tx(),
+            "SELECT s.application_id, s.application_id = d.application_id, s.name, d.name FROM "
+            "microservices s, microservices d WHERE s.uuid = $1 AND d.uuid = $2",
+            uuid, receiver);
   if (!apps[0][1].as<bool>()) {
     throw validation_error("Microservices of different applications cannot be routed");
   }
   std::string name = std::string(apps[0][2].c_str()) + "-" + apps[0][3].c_str();
   try {
-    ctx.tx().exec_params0(
-        "INSERT INTO routes (name, application_id, source_microservice_uuid, "
-        "dest_microservice_uuid) VALUES ($1, $2, $3, $4)",
-        name, apps[0][0].as<int64_t>(), uuid, receiver);
+    pexec0(ctx.tx(),
+           "INSERT INTO routes (name, application_id, source_microservice_uuid, "
+           "dest_microservice_uuid) VALUES ($1, $2, $3, $4)",
+           name, apps[0][0].as<int64_t>(), uuid, receiver);
   } catch (const pqxx::unique_violation&) {
     throw validation_error("Route from '" + uuid + "' to '" + receiver + "' already exists");
   }
@@ -1094,7 +1122,8 @@ http_response msvc_route_delete(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   const auto& receiver = ctx.param("receiverUuid");
   owned_msvc(ctx, uuid);
-  auto rows = ctx.tx().exec_params(
+  auto rows = pexec(
+      ctx.tx(),
       "DELETE FROM routes WHERE source_microservice_uuid = $1 AND dest_microservice_uuid = $2 "
       "RETURNING 1",
       uuid, receiver);
@@ -1108,8 +1137,9 @@ http_response msvc_route_delete(request_context& ctx) {
 handler_fn by_flow_id(handler_fn inner) {
   return [inner = std::move(inner)](request_context& ctx) {
     const auto& id = ctx.param("id");
-    auto rows = ctx.tx().exec_params(
-        "SELECT name FROM applications WHERE id::text = $1 AND user_id = $2", id, ctx.user_id);
+    auto rows =
+        pexec(ctx.tx(), "SELECT name FROM applications WHERE id::text = $1 AND user_id = $2", id,
+              ctx.user_id);
     if (rows.empty()) throw not_found("Invalid flow id '" + id + "'");
     ctx.params.emplace_back("name", rows[0][0].c_str());
     return inner(ctx);
@@ -1117,8 +1147,8 @@ handler_fn by_flow_id(handler_fn inner) {
 }
 
 http_response flow_list(request_context& ctx) {
-  return raw_json_response(200,
-                           "{\"flows\":" + app_json(ctx, "AND NOT a.is_system AND $2 = $2", "") + "}");
+  return raw_json_response(
+      200, "{\"flows\":" + app_json(ctx, "AND NOT a.is_system AND $2 = $2", "") + "}");
 }
 
 http_response flow_create(request_context& ctx) {

@@ -13,15 +13,17 @@ namespace {
 // Registry changes matter to every agent of the user (public ones to every agent).
 // One statement for all of them: a user may have thousands of agents.
 void touch_registry_fogs(request_context& ctx) {
-  auto fogs = ctx.tx().exec_params(
-      "INSERT INTO change_tracking (fog_uuid, registries) SELECT uuid, true FROM fogs "
-      "WHERE user_id = $1 RETURNING fog_uuid",
-      ctx.user_id);
+  auto fogs =
+      pexec(ctx.tx(),
+            "INSERT INTO change_tracking (fog_uuid, registries) SELECT uuid, true FROM fogs "
+            "WHERE user_id = $1 RETURNING fog_uuid",
+            ctx.user_id);
   for (const auto& f : fogs) fogs_changed_by_request().emplace_back(f[0].c_str());
 }
 
 http_response registry_list(request_context& ctx) {
-  auto row = ctx.tx().exec_params1(
+  auto row = pexec1(
+      ctx.tx(),
       "SELECT coalesce(json_agg(json_build_object('id', id, 'url', url, 'isPublic', is_public, "
       "'secure', requires_cert, 'certificate', certificate, 'requiresCert', requires_cert, "
       "'username', username, 'userEmail', user_email, 'userId', user_id) ORDER BY id), "
@@ -54,7 +56,8 @@ http_response registry_create(request_context& ctx) {
   auto body = parse_body(ctx.req);
   body_reader r(body);
   auto in = read_registry(r, true);
-  auto row = ctx.tx().exec_params1(
+  auto row = pexec1(
+      ctx.tx(),
       "INSERT INTO registries (url, is_public, username, password, user_email, requires_cert, "
       "certificate, user_id) VALUES ($1, coalesce($2, false), coalesce($3, ''), coalesce($4, ''), "
       "coalesce($5, ''), coalesce($6, false), coalesce($7, ''), $8) RETURNING id",
@@ -65,8 +68,8 @@ http_response registry_create(request_context& ctx) {
 }
 
 void owned_registry(request_context& ctx, const std::string& id) {
-  auto rows = ctx.tx().exec_params("SELECT 1 FROM registries WHERE id::text = $1 AND user_id = $2",
-                                   id, ctx.user_id);
+  auto rows = pexec(ctx.tx(), "SELECT 1 FROM registries WHERE id::text = $1 AND user_id = $2", id,
+                    ctx.user_id);
   // The seeded public registries belong to nobody and cannot be edited.
   if (rows.empty()) throw not_found("Invalid registry id '" + id + "'");
 }
@@ -77,13 +80,13 @@ http_response registry_patch(request_context& ctx) {
   auto body = parse_body(ctx.req);
   body_reader r(body);
   auto in = read_registry(r, false);
-  ctx.tx().exec_params0(
-      "UPDATE registries SET url = coalesce($2, url), is_public = coalesce($3, is_public), "
-      "username = coalesce($4, username), password = coalesce($5, password), user_email = "
-      "coalesce($6, user_email), requires_cert = coalesce($7, requires_cert), certificate = "
-      "coalesce($8, certificate) WHERE id::text = $1",
-      id, in.url, in.is_public, in.username, in.password, in.email, in.requires_cert,
-      in.certificate);
+  pexec0(ctx.tx(),
+         "UPDATE registries SET url = coalesce($2, url), is_public = coalesce($3, is_public), "
+         "username = coalesce($4, username), password = coalesce($5, password), user_email = "
+         "coalesce($6, user_email), requires_cert = coalesce($7, requires_cert), certificate = "
+         "coalesce($8, certificate) WHERE id::text = $1",
+         id, in.url, in.is_public, in.username, in.password, in.email, in.requires_cert,
+         in.certificate);
   touch_registry_fogs(ctx);
   return empty_response(204);
 }
@@ -92,9 +95,9 @@ http_response registry_delete(request_context& ctx) {
   const auto& id = ctx.param("id");
   owned_registry(ctx, id);
   auto used =
-      ctx.tx().exec_params("SELECT 1 FROM microservices WHERE registry_id::text = $1 LIMIT 1", id);
+      pexec(ctx.tx(), "SELECT 1 FROM microservices WHERE registry_id::text = $1 LIMIT 1", id);
   if (!used.empty()) throw validation_error("Registry '" + id + "' is used by microservices");
-  ctx.tx().exec_params0("DELETE FROM registries WHERE id::text = $1", id);
+  pexec0(ctx.tx(), "DELETE FROM registries WHERE id::text = $1", id);
   touch_registry_fogs(ctx);
   return empty_response(204);
 }
@@ -109,19 +112,21 @@ constexpr const char* catalog_json_sql =
     "FROM catalog_item_images i WHERE i.catalog_item_id = c.id), '[]'))";
 
 http_response catalog_list(request_context& ctx) {
-  auto row = ctx.tx().exec_params1("SELECT coalesce(json_agg(" + std::string(catalog_json_sql) +
-                                       " ORDER BY c.id), '[]')::text FROM catalog_items c WHERE "
-                                       "c.user_id IS NULL OR c.user_id = $1",
-                                   ctx.user_id);
+  auto row = pexec1(ctx.tx(),
+                    "SELECT coalesce(json_agg(" + std::string(catalog_json_sql) +
+                        " ORDER BY c.id), '[]')::text FROM catalog_items c WHERE "
+                        "c.user_id IS NULL OR c.user_id = $1",
+                    ctx.user_id);
   return raw_json_response(200, "{\"catalogItems\":" + std::string(row[0].c_str()) + "}");
 }
 
 http_response catalog_get(request_context& ctx) {
   const auto& id = ctx.param("id");
-  auto rows = ctx.tx().exec_params("SELECT " + std::string(catalog_json_sql) +
-                                       "::text FROM catalog_items c WHERE c.id::text = $1 AND "
-                                       "(c.user_id IS NULL OR c.user_id = $2)",
-                                   id, ctx.user_id);
+  auto rows = pexec(ctx.tx(),
+                    "SELECT " + std::string(catalog_json_sql) +
+                        "::text FROM catalog_items c WHERE c.id::text = $1 AND "
+                        "(c.user_id IS NULL OR c.user_id = $2)",
+                    id, ctx.user_id);
   if (rows.empty()) throw not_found("Invalid catalog item id '" + id + "'");
   return raw_json_response(200, rows[0][0].c_str());
 }
@@ -162,9 +167,9 @@ catalog_input read_catalog(request_context& ctx, body_reader& r, bool create) {
   in.input_type = read_info_type(r, "inputType");
   in.output_type = read_info_type(r, "outputType");
   if (in.registry) {
-    auto rows = ctx.tx().exec_params(
-        "SELECT 1 FROM registries WHERE id = $1 AND (is_public OR user_id = $2)", *in.registry,
-        ctx.user_id);
+    auto rows =
+        pexec(ctx.tx(), "SELECT 1 FROM registries WHERE id = $1 AND (is_public OR user_id = $2)",
+              *in.registry, ctx.user_id);
     if (rows.empty()) throw not_found("Invalid registry id '" + std::to_string(*in.registry) + "'");
   }
   return in;
@@ -178,12 +183,13 @@ http_response catalog_create(request_context& ctx) {
   auto body = parse_body(ctx.req);
   body_reader r(body);
   auto in = read_catalog(ctx, r, true);
-  if (!ctx.tx().exec_params("SELECT 1 FROM catalog_items WHERE name = $1", *in.name).empty()) {
+  if (!pexec(ctx.tx(), "SELECT 1 FROM catalog_items WHERE name = $1", *in.name).empty()) {
     throw duplicate_error("Duplicate name '" + *in.name + "'");
   }
   pqxx::result row;
   try {
-    row = ctx.tx().exec_params(
+    row = pexec(
+        ctx.tx(),
         "INSERT INTO catalog_items (name, description, category, publisher, disk_required, "
         "ram_required, picture, is_public, registry_id, config_example, input_type, output_type, "
         "user_id) VALUES ($1, coalesce($2, ''), coalesce($3, ''), coalesce($4, ''), "
@@ -202,8 +208,8 @@ http_response catalog_create(request_context& ctx) {
 
 int64_t owned_catalog_item(request_context& ctx, const std::string& id) {
   // SYSTEM items (no owner) are read-only.
-  auto rows = ctx.tx().exec_params(
-      "SELECT id FROM catalog_items WHERE id::text = $1 AND user_id = $2", id, ctx.user_id);
+  auto rows = pexec(ctx.tx(), "SELECT id FROM catalog_items WHERE id::text = $1 AND user_id = $2",
+                    id, ctx.user_id);
   if (rows.empty()) throw not_found("Invalid catalog item id '" + id + "'");
   return rows[0][0].as<int64_t>();
 }
@@ -214,7 +220,8 @@ http_response catalog_patch(request_context& ctx) {
   body_reader r(body);
   auto in = read_catalog(ctx, r, false);
   try {
-    ctx.tx().exec_params0(
+    pexec0(
+        ctx.tx(),
         "UPDATE catalog_items SET name = coalesce($2, name), description = coalesce($3, "
         "description), category = coalesce($4, category), publisher = coalesce($5, publisher), "
         "disk_required = coalesce($6, disk_required), ram_required = coalesce($7, ram_required), "
@@ -233,10 +240,9 @@ http_response catalog_patch(request_context& ctx) {
 
 http_response catalog_delete(request_context& ctx) {
   int64_t id = owned_catalog_item(ctx, ctx.param("id"));
-  auto used =
-      ctx.tx().exec_params("SELECT 1 FROM microservices WHERE catalog_item_id = $1 LIMIT 1", id);
+  auto used = pexec(ctx.tx(), "SELECT 1 FROM microservices WHERE catalog_item_id = $1 LIMIT 1", id);
   if (!used.empty()) throw validation_error("Catalog item is used by microservices");
-  ctx.tx().exec_params0("DELETE FROM catalog_items WHERE id = $1", id);
+  pexec0(ctx.tx(), "DELETE FROM catalog_items WHERE id = $1", id);
   return empty_response(204);
 }
 

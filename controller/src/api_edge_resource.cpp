@@ -128,11 +128,12 @@ std::optional<std::string> tags_json(const std::optional<std::vector<std::string
 // The resource's id, or 404.
 int64_t find_resource(request_context& ctx, const std::string& name, const std::string& version,
                       bool for_update = false) {
-  auto rows = ctx.tx().exec_params(
-      std::string("SELECT id FROM edge_resources WHERE user_id = $1 AND name = $2 AND "
-                  "version = $3") +
-          (for_update ? " FOR UPDATE" : ""),
-      ctx.user_id, name, version);
+  auto rows =
+      pexec(ctx.tx(),
+            std::string("SELECT id FROM edge_resources WHERE user_id = $1 AND name = $2 AND "
+                        "version = $3") +
+                (for_update ? " FOR UPDATE" : ""),
+            ctx.user_id, name, version);
   if (rows.empty()) resource_not_found(name, version);
   return rows[0][0].as<int64_t>();
 }
@@ -140,7 +141,8 @@ int64_t find_resource(request_context& ctx, const std::string& name, const std::
 // Linked agents lose the resource's current tags (before a change or deletion) or gain them
 // (after), and hear of it.
 void retag_linked_agents(request_context& ctx, int64_t id, bool add) {
-  auto fogs = ctx.tx().exec_params(
+  auto fogs = pexec(
+      ctx.tx(),
       add ? "UPDATE fogs f SET tags = f.tags || ARRAY(SELECT t FROM unnest(e.orchestration_tags) t "
             "WHERE t <> ALL(f.tags)) FROM edge_resources e, fog_edge_resources l "
             "WHERE e.id = $1 AND l.edge_resource_id = e.id AND l.iofog_uuid = f.uuid "
@@ -154,37 +156,39 @@ void retag_linked_agents(request_context& ctx, int64_t id, bool add) {
 }
 
 http_response resource_list(request_context& ctx) {
-  auto row = ctx.tx().exec_params1(resource_sql("SELECT coalesce(json_agg(",
-                                                " ORDER BY e.name, e.version), '[]')::text "
-                                                "FROM edge_resources e WHERE e.user_id = $1"),
-                                   ctx.user_id);
+  auto row = pexec1(ctx.tx(),
+                    resource_sql("SELECT coalesce(json_agg(",
+                                 " ORDER BY e.name, e.version), '[]')::text "
+                                 "FROM edge_resources e WHERE e.user_id = $1"),
+                    ctx.user_id);
   return raw_json_response(200, "{\"edgeResources\":" + std::string(row[0].c_str()) + "}");
 }
 
 // Every version of one resource (an empty list when there is none, as upstream).
 http_response resource_versions(request_context& ctx) {
-  auto row = ctx.tx().exec_params1(
-      resource_sql("SELECT coalesce(json_agg(",
-                   " ORDER BY e.version), '[]')::text "
-                   "FROM edge_resources e WHERE e.user_id = $1 AND e.name = $2"),
-      ctx.user_id, ctx.param("name"));
+  auto row = pexec1(ctx.tx(),
+                    resource_sql("SELECT coalesce(json_agg(",
+                                 " ORDER BY e.version), '[]')::text "
+                                 "FROM edge_resources e WHERE e.user_id = $1 AND e.name = $2"),
+                    ctx.user_id, ctx.param("name"));
   return raw_json_response(200, row[0].c_str());
 }
 
 http_response resource_get(request_context& ctx) {
   const auto& name = ctx.param("name");
   const auto& version = ctx.param("version");
-  auto rows =
-      ctx.tx().exec_params(resource_sql("SELECT ",
-                                        "::text FROM edge_resources e WHERE e.user_id = $1 AND "
-                                        "e.name = $2 AND e.version = $3"),
-                           ctx.user_id, name, version);
+  auto rows = pexec(ctx.tx(),
+                    resource_sql("SELECT ",
+                                 "::text FROM edge_resources e WHERE e.user_id = $1 AND "
+                                 "e.name = $2 AND e.version = $3"),
+                    ctx.user_id, name, version);
   if (rows.empty()) resource_not_found(name, version);
   return raw_json_response(200, rows[0][0].c_str());
 }
 
 int64_t insert_resource(request_context& ctx, const resource_input& in) {
-  auto rows = ctx.tx().exec_params(
+  auto rows = pexec(
+      ctx.tx(),
       "INSERT INTO edge_resources (user_id, name, version, description, interface_protocol, "
       "interface, display_name, display_icon, display_color, orchestration_tags, custom) "
       "VALUES ($1, $2, $3, coalesce($4, ''), $5, coalesce($6::jsonb, '{\"endpoints\": []}'), $7, "
@@ -204,8 +208,8 @@ http_response resource_create(request_context& ctx) {
   body_reader r(body);
   auto in = read_resource(r, true);
   int64_t id = insert_resource(ctx, in);
-  auto row = ctx.tx().exec_params1(
-      resource_sql("SELECT ", "::text FROM edge_resources e WHERE e.id = $1"), id);
+  auto row =
+      pexec1(ctx.tx(), resource_sql("SELECT ", "::text FROM edge_resources e WHERE e.id = $1"), id);
   return raw_json_response(201, row[0].c_str());
 }
 
@@ -220,7 +224,8 @@ http_response resource_update(request_context& ctx) {
   if (in.version && *in.version != version) {
     throw validation_error("The version of an edge resource cannot be changed");
   }
-  auto existing = ctx.tx().exec_params(
+  auto existing = pexec(
+      ctx.tx(),
       "SELECT id FROM edge_resources WHERE user_id = $1 AND name = $2 AND version = $3 FOR UPDATE",
       ctx.user_id, name, version);
   if (existing.empty()) {
@@ -243,31 +248,32 @@ http_response resource_update(request_context& ctx) {
   if (in.tags) retag_linked_agents(ctx, id, false);
   // A new protocol without an interface starts with no endpoints.
   if (in.protocol && !in.interface_json) {
-    auto same = ctx.tx().exec_params1(
+    auto same = pexec1(
+        ctx.tx(),
         "SELECT interface_protocol IS NOT DISTINCT FROM $2 FROM edge_resources WHERE id = $1", id,
         *in.protocol);
     if (!same[0].as<bool>()) in.interface_json = R"({"endpoints":[]})";
   }
   bool display = in.display_name || in.display_icon || in.display_color;
-  ctx.tx().exec_params0(
-      "UPDATE edge_resources SET name = coalesce($2, name), "
-      "description = coalesce($3, description), "
-      "interface_protocol = coalesce($4, interface_protocol), "
-      "interface = coalesce($5::jsonb, interface), "
-      "display_name = CASE WHEN $6 THEN $7 ELSE display_name END, "
-      "display_icon = CASE WHEN $6 THEN $8 ELSE display_icon END, "
-      "display_color = CASE WHEN $6 THEN $9 ELSE display_color END, "
-      "orchestration_tags = CASE WHEN $10::json IS NULL THEN orchestration_tags "
-      "ELSE ARRAY(SELECT json_array_elements_text($10::json)) END, "
-      "custom = coalesce($11::jsonb, custom) WHERE id = $1",
-      id, in.name, in.description, in.protocol, in.interface_json, display, in.display_name,
-      in.display_icon, in.display_color, tags_json(in.tags), in.custom_json);
+  pexec0(ctx.tx(),
+         "UPDATE edge_resources SET name = coalesce($2, name), "
+         "description = coalesce($3, description), "
+         "interface_protocol = coalesce($4, interface_protocol), "
+         "interface = coalesce($5::jsonb, interface), "
+         "display_name = CASE WHEN $6 THEN $7 ELSE display_name END, "
+         "display_icon = CASE WHEN $6 THEN $8 ELSE display_icon END, "
+         "display_color = CASE WHEN $6 THEN $9 ELSE display_color END, "
+         "orchestration_tags = CASE WHEN $10::json IS NULL THEN orchestration_tags "
+         "ELSE ARRAY(SELECT json_array_elements_text($10::json)) END, "
+         "custom = coalesce($11::jsonb, custom) WHERE id = $1",
+         id, in.name, in.description, in.protocol, in.interface_json, display, in.display_name,
+         in.display_icon, in.display_color, tags_json(in.tags), in.custom_json);
   if (in.tags) {
     retag_linked_agents(ctx, id, true);
   } else {
     // The interface or display changed: linked agents re-read their resources.
-    auto fogs = ctx.tx().exec_params(
-        "SELECT iofog_uuid FROM fog_edge_resources WHERE edge_resource_id = $1", id);
+    auto fogs = pexec(ctx.tx(),
+                      "SELECT iofog_uuid FROM fog_edge_resources WHERE edge_resource_id = $1", id);
     for (const auto& f : fogs) raise_change(ctx.tx(), f[0].c_str(), {"linked_edge_resources"});
   }
   return empty_response(204);
@@ -276,7 +282,7 @@ http_response resource_update(request_context& ctx) {
 http_response resource_delete(request_context& ctx) {
   int64_t id = find_resource(ctx, ctx.param("name"), ctx.param("version"), true);
   retag_linked_agents(ctx, id, false);
-  ctx.tx().exec_params0("DELETE FROM edge_resources WHERE id = $1", id);
+  pexec0(ctx.tx(), "DELETE FROM edge_resources WHERE id = $1", id);
   return empty_response(204);
 }
 
@@ -294,28 +300,30 @@ handler_fn resource_link(bool link) {
       throw not_found("Invalid ioFog UUID '" + *uuid + "'");
     }
     if (link) {
-      ctx.tx().exec_params0(
-          "INSERT INTO fog_edge_resources (iofog_uuid, edge_resource_id) VALUES ($1, $2) "
-          "ON CONFLICT DO NOTHING",
-          *uuid, id);
-      ctx.tx().exec_params0(
+      pexec0(ctx.tx(),
+             "INSERT INTO fog_edge_resources (iofog_uuid, edge_resource_id) VALUES ($1, $2) "
+             "ON CONFLICT DO NOTHING",
+             *uuid, id);
+      pexec0(
+          ctx.tx(),
           "UPDATE fogs f SET tags = f.tags || ARRAY(SELECT t FROM unnest(e.orchestration_tags) t "
           "WHERE t <> ALL(f.tags)) FROM edge_resources e WHERE e.id = $2 AND f.uuid = $1",
           *uuid, id);
     } else {
-      auto gone = ctx.tx().exec_params(
-          "DELETE FROM fog_edge_resources WHERE iofog_uuid = $1 AND edge_resource_id = $2 "
-          "RETURNING 1",
-          *uuid, id);
+      auto gone =
+          pexec(ctx.tx(),
+                "DELETE FROM fog_edge_resources WHERE iofog_uuid = $1 AND edge_resource_id = $2 "
+                "RETURNING 1",
+                *uuid, id);
       if (gone.empty()) {
         throw not_found("Edge resource '" + ctx.param("name") + "' is not linked to agent '" +
                         *uuid + "'");
       }
-      ctx.tx().exec_params0(
-          "UPDATE fogs f SET tags = ARRAY(SELECT t FROM unnest(f.tags) t "
-          "WHERE t <> ALL(e.orchestration_tags)) FROM edge_resources e "
-          "WHERE e.id = $2 AND f.uuid = $1",
-          *uuid, id);
+      pexec0(ctx.tx(),
+             "UPDATE fogs f SET tags = ARRAY(SELECT t FROM unnest(f.tags) t "
+             "WHERE t <> ALL(e.orchestration_tags)) FROM edge_resources e "
+             "WHERE e.id = $2 AND f.uuid = $1",
+             *uuid, id);
     }
     raise_change(ctx.tx(), *uuid, {"linked_edge_resources"});
     return empty_response(204);
@@ -324,12 +332,12 @@ handler_fn resource_link(bool link) {
 
 // What the agent serves its microservices on its local API.
 http_response agent_resources(request_context& ctx) {
-  auto row =
-      ctx.tx().exec_params1(resource_sql("SELECT coalesce(json_agg(",
-                                         " ORDER BY e.name, e.version), '[]')::text "
-                                         "FROM edge_resources e JOIN fog_edge_resources l "
-                                         "ON l.edge_resource_id = e.id WHERE l.iofog_uuid = $1"),
-                            ctx.fog_uuid);
+  auto row = pexec1(ctx.tx(),
+                    resource_sql("SELECT coalesce(json_agg(",
+                                 " ORDER BY e.name, e.version), '[]')::text "
+                                 "FROM edge_resources e JOIN fog_edge_resources l "
+                                 "ON l.edge_resource_id = e.id WHERE l.iofog_uuid = $1"),
+                    ctx.fog_uuid);
   return raw_json_response(200, row[0].c_str());
 }
 
@@ -340,6 +348,14 @@ const std::string& fog_edge_resources_sql() {
       resource_sql("coalesce((SELECT json_agg(",
                    " ORDER BY e.name, e.version) FROM fog_edge_resources l JOIN edge_resources e "
                    "ON e.id = l.edge_resource_id WHERE l.iofog_uuid = f.uuid), '[]'::json)");
+  return sql;
+}
+
+const std::string& fog_edge_resources_join_sql() {
+  static const std::string sql = resource_sql(
+      "LEFT JOIN (SELECT l.iofog_uuid, json_agg(",
+      " ORDER BY e.name, e.version) AS list FROM fog_edge_resources l JOIN edge_resources e "
+      "ON e.id = l.edge_resource_id GROUP BY l.iofog_uuid) er ON er.iofog_uuid = f.uuid");
   return sql;
 }
 

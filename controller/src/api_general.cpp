@@ -49,7 +49,7 @@ http_response config_list(request_context& ctx) {
 
 http_response config_get(request_context& ctx) {
   const auto& key = ctx.param("key");
-  auto rows = ctx.tx().exec_params("SELECT key, value FROM controller_config WHERE key = $1", key);
+  auto rows = pexec(ctx.tx(), "SELECT key, value FROM controller_config WHERE key = $1", key);
   if (rows.empty()) throw not_found("Invalid config key '" + key + "'");
   return json_response(200,
                        json::object{{"key", rows[0][0].c_str()}, {"value", rows[0][1].c_str()}});
@@ -60,10 +60,10 @@ http_response config_put(request_context& ctx) {
   body_reader r(body);
   auto key = r.str("key", true, 1);
   auto value = r.str("value", true);
-  ctx.tx().exec_params0(
-      "INSERT INTO controller_config (key, value) VALUES ($1, $2) "
-      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-      *key, *value);
+  pexec0(ctx.tx(),
+         "INSERT INTO controller_config (key, value) VALUES ($1, $2) "
+         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+         *key, *value);
   return json_response(200, json::object{{"key", *key}, {"value", *value}});
 }
 
@@ -128,6 +128,12 @@ http_response metrics(request_context& ctx) {
   out += "# TYPE fogmesh_controller_long_polls_waiting gauge\n";
   out += "fogmesh_controller_long_polls_waiting " + std::to_string(ctx.app.notifier().waiting()) +
          "\n";
+  out +=
+      "# HELP fogmesh_controller_long_polls_woken_batched_total Long-polls woken by a change "
+      "and answered together with others (one query per batch).\n";
+  out += "# TYPE fogmesh_controller_long_polls_woken_batched_total counter\n";
+  out += "fogmesh_controller_long_polls_woken_batched_total " +
+         std::to_string(ctx.app.woken_batched()) + "\n";
   out += "# HELP fogmesh_controller_responses_total HTTP responses by status class.\n";
   out += "# TYPE fogmesh_controller_responses_total counter\n";
   for (int c = 1; c <= 5; ++c) {

@@ -71,9 +71,9 @@ void validate_router(request_context& ctx, const std::string& self_uuid, router_
       continue;
     }
     if (up == self_uuid) throw validation_error("An agent cannot be its own upstream router");
-    auto rows = ctx.tx().exec_params(
-        "SELECT router_mode FROM fogs WHERE uuid = $1 AND (user_id = $2 OR is_system)", up,
-        ctx.user_id);
+    auto rows = pexec(
+        ctx.tx(), "SELECT router_mode FROM fogs WHERE uuid = $1 AND (user_id = $2 OR is_system)",
+        up, ctx.user_id);
     if (rows.empty()) invalid_fog(up);
     std::string mode = rows[0][0].c_str();
     // Upstreams must be interior routers; a network router may be any router.
@@ -91,22 +91,28 @@ void validate_router(request_context& ctx, const std::string& self_uuid, router_
 
 void check_duplicate_name(request_context& ctx, const std::string& name,
                           const std::string& except_uuid) {
-  auto rows =
-      ctx.tx().exec_params("SELECT 1 FROM fogs WHERE user_id = $1 AND name = $2 AND uuid <> $3",
-                           ctx.user_id, name, except_uuid);
+  auto rows = pexec(ctx.tx(), "SELECT 1 FROM fogs WHERE user_id = $1 AND name = $2 AND uuid <> $3",
+                    ctx.user_id, name, except_uuid);
   if (!rows.empty()) throw validation_error("Duplicate name '" + name + "'");
 }
 
 void owned_fog(request_context& ctx, const std::string& uuid) {
-  auto rows = ctx.tx().exec_params("SELECT 1 FROM fogs WHERE uuid = $1 AND user_id = $2", uuid,
-                                   ctx.user_id);
+  auto rows =
+      pexec(ctx.tx(), "SELECT 1 FROM fogs WHERE uuid = $1 AND user_id = $2", uuid, ctx.user_id);
   if (rows.empty()) invalid_fog(uuid);
 }
 
 http_response fog_list(request_context& ctx) {
   // Rows, not json_agg: PostgreSQL takes ~10x longer to build the JSON of 1,000 fogs than we do.
-  std::string sql = "SELECT j.* FROM (SELECT " + fog_json_columns() +
-                    ", f.created_at AS _created, f.uuid AS _uuid FROM fogs f WHERE f.user_id = $1";
+  static const std::string columns = [] {
+    std::string c = fog_json_columns();
+    auto at = c.find(fog_edge_resources_sql());
+    c.replace(at, fog_edge_resources_sql().size(), "coalesce(er.list, '[]'::json)");
+    return c;
+  }();
+  std::string sql = "SELECT j.* FROM (SELECT " + columns +
+                    ", f.created_at AS _created, f.uuid AS _uuid FROM fogs f " +
+                    fog_edge_resources_join_sql() + " WHERE f.user_id = $1";
   std::vector<std::optional<std::string>> params = {std::to_string(ctx.user_id)};
   if (const auto* sys = ctx.req.query_param("system"); sys != nullptr && *sys == "true") {
     sql += " AND f.is_system";
@@ -133,16 +139,16 @@ http_response fog_list(request_context& ctx) {
     }
   }
   sql += " ORDER BY j._created, j._uuid";
-  auto rows = ctx.tx().exec_params(sql, pqxx::prepare::make_dynamic_params(params));
+  auto rows = pexec(ctx.tx(), sql, pqxx::prepare::make_dynamic_params(params));
   return raw_json_response(200, "{\"fogs\":" + result_to_json_array(rows) + "}");
 }
 
 http_response fog_get(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
-  auto rows =
-      ctx.tx().exec_params("SELECT row_to_json(j)::text FROM (SELECT " + fog_json_columns() +
-                               " FROM fogs f WHERE f.uuid = $1 AND f.user_id = $2) j",
-                           uuid, ctx.user_id);
+  auto rows = pexec(ctx.tx(),
+                    "SELECT row_to_json(j)::text FROM (SELECT " + fog_json_columns() +
+                        " FROM fogs f WHERE f.uuid = $1 AND f.user_id = $2) j",
+                    uuid, ctx.user_id);
   if (rows.empty()) invalid_fog(uuid);
   return raw_json_response(200, rows[0][0].c_str());
 }
@@ -170,8 +176,8 @@ http_response fog_create(request_context& ctx) {
     vals += ", $" + std::to_string(params.size());
   }
   try {
-    ctx.tx().exec_params0("INSERT INTO fogs (" + cols + ") VALUES (" + vals + ")",
-                          pqxx::prepare::make_dynamic_params(params));
+    pexec0(ctx.tx(), "INSERT INTO fogs (" + cols + ") VALUES (" + vals + ")",
+           pqxx::prepare::make_dynamic_params(params));
   } catch (const pqxx::unique_violation&) {
     throw validation_error("There already is a system agent");
   } catch (const pqxx::not_null_violation&) {
@@ -190,7 +196,8 @@ http_response fog_patch(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   auto body = parse_body(ctx.req);
   body_reader r(body);
-  auto rows = ctx.tx().exec_params(
+  auto rows = pexec(
+      ctx.tx(),
       "SELECT router_mode, host, inter_router_port IS NOT NULL, edge_router_port IS NOT NULL, "
       "is_system FROM fogs WHERE uuid = $1 AND user_id = $2 FOR UPDATE",
       uuid, ctx.user_id);
@@ -237,8 +244,8 @@ http_response fog_delete(request_context& ctx) {
   // Its microservices go with it, as upstream (the foreign key alone would only unassign them).
   auto public_routers = public_port_routers(ctx.tx(), "m.iofog_uuid = $1", uuid);
   remove_fog_router(ctx.tx(), uuid);
-  ctx.tx().exec_params0("DELETE FROM microservices WHERE iofog_uuid = $1", uuid);
-  ctx.tx().exec_params0("DELETE FROM fogs WHERE uuid = $1", uuid);
+  pexec0(ctx.tx(), "DELETE FROM microservices WHERE iofog_uuid = $1", uuid);
+  pexec0(ctx.tx(), "DELETE FROM fogs WHERE uuid = $1", uuid);
   fogs_changed_by_request().push_back(uuid);
   refresh_routers(ctx.tx(), public_routers);  // public routers of its microservices' ports
   // The agent's token went with the row: its next call gets 401, which it treats as
@@ -250,13 +257,13 @@ http_response provisioning_key(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   owned_fog(ctx, uuid);
   std::string key = new_provision_key();
-  auto row = ctx.tx().exec_params1(
-      "INSERT INTO fog_provision_keys (fog_uuid, key_hash, expires_at) "
-      "VALUES ($1, decode($2, 'hex'), now() + interval '20 minutes') "
-      "ON CONFLICT (fog_uuid) DO UPDATE SET key_hash = EXCLUDED.key_hash, "
-      "expires_at = EXCLUDED.expires_at "
-      "RETURNING (extract(epoch FROM expires_at) * 1000)::bigint",
-      uuid, token_digest_hex(key));
+  auto row = pexec1(ctx.tx(),
+                    "INSERT INTO fog_provision_keys (fog_uuid, key_hash, expires_at) "
+                    "VALUES ($1, decode($2, 'hex'), now() + interval '20 minutes') "
+                    "ON CONFLICT (fog_uuid) DO UPDATE SET key_hash = EXCLUDED.key_hash, "
+                    "expires_at = EXCLUDED.expires_at "
+                    "RETURNING (extract(epoch FROM expires_at) * 1000)::bigint",
+                    uuid, token_digest_hex(key));
   return json_response(201, json::object{{"key", key}, {"expirationTime", row[0].as<int64_t>()}});
 }
 
@@ -266,7 +273,8 @@ http_response version_command(request_context& ctx) {
   if (cmd != "upgrade" && cmd != "rollback") {
     throw validation_error("Invalid version command '" + cmd + "'");
   }
-  auto rows = ctx.tx().exec_params(
+  auto rows = pexec(
+      ctx.tx(),
       "SELECT is_ready_to_upgrade, is_ready_to_rollback FROM fogs WHERE uuid = $1 AND user_id = $2",
       uuid, ctx.user_id);
   if (rows.empty()) invalid_fog(uuid);
@@ -276,7 +284,7 @@ http_response version_command(request_context& ctx) {
   if (cmd == "rollback" && !rows[0][1].as<bool>()) {
     throw validation_error("Can't rollback version now. There are no backups on agent");
   }
-  ctx.tx().exec_params0("UPDATE fogs SET version_command = $2 WHERE uuid = $1", uuid, cmd);
+  pexec0(ctx.tx(), "UPDATE fogs SET version_command = $2 WHERE uuid = $1", uuid, cmd);
   raise_change(ctx.tx(), uuid, {"version"});
   return empty_response(204);
 }
@@ -293,9 +301,9 @@ handler_fn flag_handler(const char* flag) {
 handler_fn hal_handler(const char* column) {
   return [column](request_context& ctx) {
     const auto& uuid = ctx.param("uuid");
-    auto rows = ctx.tx().exec_params(
-        std::string("SELECT ") + column + " FROM fogs WHERE uuid = $1 AND user_id = $2", uuid,
-        ctx.user_id);
+    auto rows = pexec(
+        ctx.tx(), std::string("SELECT ") + column + " FROM fogs WHERE uuid = $1 AND user_id = $2",
+        uuid, ctx.user_id);
     if (rows.empty()) invalid_fog(uuid);
     json::value info = nullptr;
     if (!rows[0][0].is_null()) info = rows[0][0].c_str();
@@ -306,7 +314,7 @@ handler_fn hal_handler(const char* column) {
 // --- SSH reverse tunnels (upstream's tunnel-service) ---
 
 std::string config_value(request_context& ctx, const char* key, const std::string& fallback) {
-  auto rows = ctx.tx().exec_params("SELECT value FROM controller_config WHERE key = $1", key);
+  auto rows = pexec(ctx.tx(), "SELECT value FROM controller_config WHERE key = $1", key);
   return rows.empty() ? fallback : std::string(rows[0][0].c_str());
 }
 
@@ -317,7 +325,7 @@ http_response tunnel_patch(request_context& ctx) {
   body_reader r(body);
   auto action = r.enumeration("action", {"open", "close"}, true);
   if (*action == "close") {
-    ctx.tx().exec_params0("UPDATE tunnels SET closed = true WHERE iofog_uuid = $1", uuid);
+    pexec0(ctx.tx(), "UPDATE tunnels SET closed = true WHERE iofog_uuid = $1", uuid);
     raise_change(ctx.tx(), uuid, {"tunnel"});
     return empty_response(204);
   }
@@ -349,18 +357,21 @@ http_response tunnel_patch(request_context& ctx) {
     throw validation_error("Invalid config value for 'tunnel-port-range'");
   }
   // A random free remote port on that host (other agents' open tunnels hold theirs).
-  auto free = ctx.tx().exec_params(
+  auto free = pexec(
+      ctx.tx(),
       "SELECT c FROM generate_series($2::integer, $3::integer) c WHERE NOT EXISTS (SELECT 1 FROM "
       "tunnels t WHERE t.host = $1 AND t.rport = c AND NOT t.closed AND t.iofog_uuid <> $4) "
       "ORDER BY random() LIMIT 1",
       host, start, end, uuid);
   if (free.empty()) throw validation_error("No available tunnel port on '" + host + "'");
   try {
-    ctx.tx().exec_params0(
+    pexec0(
+        ctx.tx(),
         "INSERT INTO tunnels (iofog_uuid, username, password, host, rsa_key, lport, rport, closed) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, false) ON CONFLICT (iofog_uuid) DO UPDATE SET "
         "username = EXCLUDED.username, password = EXCLUDED.password, host = EXCLUDED.host, "
-        "rsa_key = EXCLUDED.rsa_key, lport = EXCLUDED.lport, rport = EXCLUDED.rport, closed = false",
+        "rsa_key = EXCLUDED.rsa_key, lport = EXCLUDED.lport, rport = EXCLUDED.rport, closed = "
+        "false",
         uuid, username, password, host, rsa_key, lport, free[0][0].as<int64_t>());
   } catch (const pqxx::unique_violation&) {
     throw validation_error("No available tunnel port on '" + host + "'");
@@ -372,8 +383,9 @@ http_response tunnel_patch(request_context& ctx) {
 http_response tunnel_get(request_context& ctx) {
   const auto& uuid = ctx.param("uuid");
   owned_fog(ctx, uuid);
-  auto rows = ctx.tx().exec_params(
-      "SELECT username, host, rport, lport, closed FROM tunnels WHERE iofog_uuid = $1", uuid);
+  auto rows =
+      pexec(ctx.tx(),
+            "SELECT username, host, rport, lport, closed FROM tunnels WHERE iofog_uuid = $1", uuid);
   if (rows.empty()) throw not_found("Tunnel not found");
   return json_response(200, json::object{{"username", rows[0][0].c_str()},
                                          {"host", rows[0][1].c_str()},
@@ -415,10 +427,10 @@ http_response router_put(request_context& ctx) {
   auto current = ctx.tx().exec("SELECT id, iofog_uuid FROM routers WHERE is_default FOR UPDATE");
   if (!current.empty() && !current[0][1].is_null()) {
     std::string fog = current[0][1].c_str();
-    ctx.tx().exec_params0(
-        "UPDATE fogs SET host = $2, messaging_port = $3, edge_router_port = $4, "
-        "inter_router_port = $5, updated_at = now() WHERE uuid = $1",
-        fog, *host, messaging, edge, inter);
+    pexec0(ctx.tx(),
+           "UPDATE fogs SET host = $2, messaging_port = $3, edge_router_port = $4, "
+           "inter_router_port = $5, updated_at = now() WHERE uuid = $1",
+           fog, *host, messaging, edge, inter);
     sync_fog_router(ctx.tx(), fog);
     raise_change(ctx.tx(), fog, {"config", "router_changed"});
   } else {
@@ -433,10 +445,10 @@ http_response router_put(request_context& ctx) {
                .as<int64_t>();
     } else {
       id = current[0][0].as<int64_t>();
-      ctx.tx().exec_params0(
-          "UPDATE routers SET host = $2, messaging_port = $3, edge_router_port = $4, "
-          "inter_router_port = $5 WHERE id = $1",
-          id, *host, messaging, edge, inter);
+      pexec0(ctx.tx(),
+             "UPDATE routers SET host = $2, messaging_port = $3, edge_router_port = $4, "
+             "inter_router_port = $5 WHERE id = $1",
+             id, *host, messaging, edge, inter);
     }
     refresh_routers(ctx.tx(), {id});
     link_orphans_to_default(ctx.tx());

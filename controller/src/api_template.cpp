@@ -46,19 +46,21 @@ template_input read_template(body_reader& r, bool name_required) {
 }
 
 http_response template_list(request_context& ctx) {
-  auto row = ctx.tx().exec_params1("SELECT coalesce(json_agg(" + std::string(template_json_sql) +
-                                       " ORDER BY t.id), '[]')::text FROM application_templates t "
-                                       "WHERE t.user_id = $1",
-                                   ctx.user_id);
+  auto row = pexec1(ctx.tx(),
+                    "SELECT coalesce(json_agg(" + std::string(template_json_sql) +
+                        " ORDER BY t.id), '[]')::text FROM application_templates t "
+                        "WHERE t.user_id = $1",
+                    ctx.user_id);
   return raw_json_response(200, "{\"applicationTemplates\":" + std::string(row[0].c_str()) + "}");
 }
 
 http_response template_get(request_context& ctx) {
   const auto& name = ctx.param("name");
-  auto rows = ctx.tx().exec_params("SELECT " + std::string(template_json_sql) +
-                                       "::text FROM application_templates t WHERE t.name = $1 "
-                                       "AND t.user_id = $2",
-                                   name, ctx.user_id);
+  auto rows = pexec(ctx.tx(),
+                    "SELECT " + std::string(template_json_sql) +
+                        "::text FROM application_templates t WHERE t.name = $1 "
+                        "AND t.user_id = $2",
+                    name, ctx.user_id);
   if (rows.empty()) invalid_template(name);
   return raw_json_response(200, rows[0][0].c_str());
 }
@@ -69,7 +71,8 @@ http_response template_create(request_context& ctx) {
   auto in = read_template(r, true);
   pqxx::result row;
   try {
-    row = ctx.tx().exec_params(
+    row = pexec(
+        ctx.tx(),
         "INSERT INTO application_templates (name, description, variables, application_json, "
         "user_id) VALUES ($1, coalesce($2, ''), coalesce($3::jsonb, '[]'), coalesce($4::jsonb, "
         "'{}'), $5) RETURNING id",
@@ -88,30 +91,32 @@ handler_fn template_update(bool replace) {
     auto body = parse_body(ctx.req);
     body_reader r(body);
     auto in = read_template(r, replace);
-    auto existing = ctx.tx().exec_params(
-        "SELECT id FROM application_templates WHERE name = $1 AND user_id = $2 FOR UPDATE", name,
-        ctx.user_id);
+    auto existing =
+        pexec(ctx.tx(),
+              "SELECT id FROM application_templates WHERE name = $1 AND user_id = $2 FOR UPDATE",
+              name, ctx.user_id);
     if (existing.empty() && !replace) invalid_template(name);
     try {
       if (existing.empty()) {
-        ctx.tx().exec_params0(
-            "INSERT INTO application_templates (name, description, variables, application_json, "
-            "user_id) VALUES ($1, coalesce($2, ''), coalesce($3::jsonb, '[]'), "
-            "coalesce($4::jsonb, '{}'), $5)",
-            *in.name, in.description, in.variables, in.application, ctx.user_id);
+        pexec0(ctx.tx(),
+               "INSERT INTO application_templates (name, description, variables, application_json, "
+               "user_id) VALUES ($1, coalesce($2, ''), coalesce($3::jsonb, '[]'), "
+               "coalesce($4::jsonb, '{}'), $5)",
+               *in.name, in.description, in.variables, in.application, ctx.user_id);
       } else if (replace) {
-        ctx.tx().exec_params0(
+        pexec0(
+            ctx.tx(),
             "UPDATE application_templates SET name = $2, description = coalesce($3, ''), "
             "variables = coalesce($4::jsonb, '[]'), application_json = coalesce($5::jsonb, '{}'), "
             "updated_at = now() WHERE id = $1",
             existing[0][0].as<int64_t>(), *in.name, in.description, in.variables, in.application);
       } else {
-        ctx.tx().exec_params0(
-            "UPDATE application_templates SET name = coalesce($2, name), description = "
-            "coalesce($3, description), variables = coalesce($4::jsonb, variables), "
-            "application_json = coalesce($5::jsonb, application_json), updated_at = now() "
-            "WHERE id = $1",
-            existing[0][0].as<int64_t>(), in.name, in.description, in.variables, in.application);
+        pexec0(ctx.tx(),
+               "UPDATE application_templates SET name = coalesce($2, name), description = "
+               "coalesce($3, description), variables = coalesce($4::jsonb, variables), "
+               "application_json = coalesce($5::jsonb, application_json), updated_at = now() "
+               "WHERE id = $1",
+               existing[0][0].as<int64_t>(), in.name, in.description, in.variables, in.application);
       }
     } catch (const pqxx::unique_violation&) {
       throw validation_error("Duplicate name '" + in.name.value_or(name) + "'");
@@ -122,9 +127,9 @@ handler_fn template_update(bool replace) {
 
 http_response template_delete(request_context& ctx) {
   const auto& name = ctx.param("name");
-  auto rows = ctx.tx().exec_params(
-      "DELETE FROM application_templates WHERE name = $1 AND user_id = $2 RETURNING 1", name,
-      ctx.user_id);
+  auto rows = pexec(
+      ctx.tx(), "DELETE FROM application_templates WHERE name = $1 AND user_id = $2 RETURNING 1",
+      name, ctx.user_id);
   if (rows.empty()) invalid_template(name);
   return empty_response(204);
 }
@@ -183,7 +188,8 @@ json::value render(const json::value& v, const std::map<std::string, json::value
 json::object render_application_template(request_context& ctx, const json::object& ref) {
   body_reader r(ref);
   auto name = r.str("name", true, 1);
-  auto rows = ctx.tx().exec_params(
+  auto rows = pexec(
+      ctx.tx(),
       "SELECT variables::text, application_json::text FROM application_templates WHERE name = $1 "
       "AND user_id = $2",
       *name, ctx.user_id);

@@ -81,12 +81,13 @@ http_response signup(request_context& ctx) {
   auto last = r.str("lastName", true, 3);
   auto email = read_email(r);
   auto password = r.str("password", true, 8);
-  auto existing = ctx.tx().exec_params("SELECT 1 FROM users WHERE lower(email) = lower($1)", email);
+  auto existing = pexec(ctx.tx(), "SELECT 1 FROM users WHERE lower(email) = lower($1)", email);
   if (!existing.empty()) throw validation_error(already_exists);
   std::string hash = hash_password(*password);
   pqxx::row row;
   try {
-    row = ctx.tx().exec_params1(
+    row = pexec1(
+        ctx.tx(),
         "INSERT INTO users (first_name, last_name, email, password_hash) VALUES ($1, $2, $3, $4) "
         "RETURNING id",
         *first, *last, email, hash);
@@ -111,8 +112,8 @@ http_response login(request_context& ctx) {
   if (limiter().blocked(key)) {
     throw api_error(429, "TooManyRequestsError", "Too many failed login attempts, try again later");
   }
-  auto rows = ctx.tx().exec_params(
-      "SELECT id, password_hash FROM users WHERE lower(email) = lower($1)", email);
+  auto rows =
+      pexec(ctx.tx(), "SELECT id, password_hash FROM users WHERE lower(email) = lower($1)", email);
   // Hash even for unknown emails so response time does not reveal which accounts exist.
   static const std::string dummy_hash = hash_password("fogmesh-dummy-password");
   bool ok =
@@ -123,25 +124,25 @@ http_response login(request_context& ctx) {
   }
   limiter().succeeded(key);
   std::string token = new_token();
-  ctx.tx().exec_params0(
-      "INSERT INTO user_tokens (token_hash, user_id, expires_at) "
-      "VALUES (decode($1, 'hex'), $2, now() + interval '1 hour')",
-      token_digest_hex(token), rows[0][0].as<int64_t>());
+  pexec0(ctx.tx(),
+         "INSERT INTO user_tokens (token_hash, user_id, expires_at) "
+         "VALUES (decode($1, 'hex'), $2, now() + interval '1 hour')",
+         token_digest_hex(token), rows[0][0].as<int64_t>());
   // Expired tokens of this user are garbage: collect them here rather than in a job.
-  ctx.tx().exec_params0("DELETE FROM user_tokens WHERE user_id = $1 AND expires_at < now()",
-                        rows[0][0].as<int64_t>());
+  pexec0(ctx.tx(), "DELETE FROM user_tokens WHERE user_id = $1 AND expires_at < now()",
+         rows[0][0].as<int64_t>());
   return json_response(200, json::object{{"accessToken", token}});
 }
 
 http_response logout(request_context& ctx) {
-  ctx.tx().exec_params0("DELETE FROM user_tokens WHERE token_hash = decode($1, 'hex')",
-                        token_digest_hex(token_from_header(*ctx.req.header("authorization"))));
+  pexec0(ctx.tx(), "DELETE FROM user_tokens WHERE token_hash = decode($1, 'hex')",
+         token_digest_hex(token_from_header(*ctx.req.header("authorization"))));
   return empty_response(204);
 }
 
 json::object profile_of(request_context& ctx) {
-  auto row = ctx.tx().exec_params1("SELECT first_name, last_name, email FROM users WHERE id = $1",
-                                   ctx.user_id);
+  auto row =
+      pexec1(ctx.tx(), "SELECT first_name, last_name, email FROM users WHERE id = $1", ctx.user_id);
   return json::object{{"id", ctx.user_id},
                       {"firstName", row[0].c_str()},
                       {"lastName", row[1].c_str()},
@@ -158,10 +159,10 @@ http_response profile_patch(request_context& ctx) {
   auto first = r.str("firstName", false, 3);
   auto last = r.str("lastName", false, 3);
   // The email is the login name and is not editable, as upstream.
-  ctx.tx().exec_params0(
-      "UPDATE users SET first_name = coalesce($2, first_name), last_name = coalesce($3, "
-      "last_name), updated_at = now() WHERE id = $1",
-      ctx.user_id, first, last);
+  pexec0(ctx.tx(),
+         "UPDATE users SET first_name = coalesce($2, first_name), last_name = coalesce($3, "
+         "last_name), updated_at = now() WHERE id = $1",
+         ctx.user_id, first, last);
   return json_response(200, profile_of(ctx));
 }
 
@@ -170,14 +171,15 @@ http_response profile_delete(request_context& ctx) {
   body_reader r(body);
   bool force = r.boolean("force").value_or(false);
   if (!force) {
-    auto running = ctx.tx().exec_params(
-        "SELECT 1 FROM fogs WHERE user_id = $1 AND daemon_status = 'RUNNING' LIMIT 1", ctx.user_id);
+    auto running = pexec(
+        ctx.tx(), "SELECT 1 FROM fogs WHERE user_id = $1 AND daemon_status = 'RUNNING' LIMIT 1",
+        ctx.user_id);
     if (!running.empty()) {
       throw validation_error(
           "There are running ioFog-agents, stop them before removal or pass 'force' parameter");
     }
   }
-  ctx.tx().exec_params0("DELETE FROM users WHERE id = $1", ctx.user_id);
+  pexec0(ctx.tx(), "DELETE FROM users WHERE id = $1", ctx.user_id);
   fogs_changed_by_request().push_back("*");  // all of the user's agents lose their tokens
   return empty_response(204);
 }
@@ -187,16 +189,15 @@ http_response password_patch(request_context& ctx) {
   body_reader r(body);
   auto old_password = r.str("oldPassword", true);
   auto new_password = r.str("newPassword", true, 8);
-  auto row = ctx.tx().exec_params1("SELECT password_hash FROM users WHERE id = $1", ctx.user_id);
+  auto row = pexec1(ctx.tx(), "SELECT password_hash FROM users WHERE id = $1", ctx.user_id);
   if (!verify_password(*old_password, row[0].c_str())) {
     throw validation_error("Old password is incorrect");
   }
-  ctx.tx().exec_params0("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
-                        ctx.user_id, hash_password(*new_password));
+  pexec0(ctx.tx(), "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+         ctx.user_id, hash_password(*new_password));
   // Other sessions end with the old password; the caller's stays valid.
-  ctx.tx().exec_params0(
-      "DELETE FROM user_tokens WHERE user_id = $1 AND token_hash <> decode($2, 'hex')", ctx.user_id,
-      token_digest_hex(token_from_header(*ctx.req.header("authorization"))));
+  pexec0(ctx.tx(), "DELETE FROM user_tokens WHERE user_id = $1 AND token_hash <> decode($2, 'hex')",
+         ctx.user_id, token_digest_hex(token_from_header(*ctx.req.header("authorization"))));
   return empty_response(204);
 }
 

@@ -281,31 +281,33 @@ http_response app::dispatch(const http_request& req, bool long_poll_final) {
     if (matched->auth == auth_kind::user) {
       // The expiry slides one hour from each use (upstream semantics); rewriting it at most once
       // a minute keeps read requests from turning into writes.
-      auto rows = tx.exec_params(
-          "SELECT user_id, expires_at < now() + interval '59 minutes' FROM user_tokens "
-          "WHERE token_hash = decode($1, 'hex') AND expires_at > now()",
-          digest);
+      auto rows =
+          pexec(tx,
+                "SELECT user_id, expires_at < now() + interval '59 minutes' FROM user_tokens "
+                "WHERE token_hash = decode($1, 'hex') AND expires_at > now()",
+                digest);
       if (rows.empty()) throw auth_error();
       ctx.user_id = rows[0][0].as<int64_t>();
       if (rows[0][1].as<bool>()) {
-        tx.exec_params0(
-            "UPDATE user_tokens SET expires_at = now() + interval '1 hour' "
-            "WHERE token_hash = decode($1, 'hex')",
-            digest);
+        pexec0(tx,
+               "UPDATE user_tokens SET expires_at = now() + interval '1 hour' "
+               "WHERE token_hash = decode($1, 'hex')",
+               digest);
       }
     } else {
-      auto rows = tx.exec_params(
-          "SELECT fog_uuid, expires_at < now() + interval '29 days 23 hours 59 minutes' "
-          "FROM fog_tokens WHERE token_hash = decode($1, 'hex') AND expires_at > now()",
-          digest);
+      auto rows =
+          pexec(tx,
+                "SELECT fog_uuid, expires_at < now() + interval '29 days 23 hours 59 minutes' "
+                "FROM fog_tokens WHERE token_hash = decode($1, 'hex') AND expires_at > now()",
+                digest);
       if (rows.empty()) throw auth_error();
       ctx.fog_uuid = rows[0][0].c_str();
       if (rows[0][1].as<bool>()) {
-        tx.exec_params0(
-            "UPDATE fog_tokens SET expires_at = now() + interval '30 days' "
-            "WHERE token_hash = decode($1, 'hex')",
-            digest);
-        tx.exec_params0("UPDATE fogs SET last_active = $2 WHERE uuid = $1", ctx.fog_uuid, now_ms());
+        pexec0(tx,
+               "UPDATE fog_tokens SET expires_at = now() + interval '30 days' "
+               "WHERE token_hash = decode($1, 'hex')",
+               digest);
+        pexec0(tx, "UPDATE fogs SET last_active = $2 WHERE uuid = $1", ctx.fog_uuid, now_ms());
       }
     }
   }
@@ -324,6 +326,81 @@ http_response app::dispatch(const http_request& req, bool long_poll_final) {
   }
   fogs_changed_by_request().clear();
   return resp;
+}
+
+// --- woken long-polls ---
+
+bool app::enqueue_woken(woken_poll p) {
+  std::lock_guard lock(woken_mutex_);
+  woken_.push_back(std::move(p));
+  return woken_.size() == 1;
+}
+
+void app::drain_woken() {
+  static constexpr size_t max_batch = 1000;
+  for (;;) {
+    std::vector<woken_poll> batch;
+    {
+      std::lock_guard lock(woken_mutex_);
+      if (woken_.empty()) return;
+      if (woken_.size() <= max_batch) {
+        batch.swap(woken_);
+      } else {
+        auto end = woken_.begin() + static_cast<std::ptrdiff_t>(max_batch);
+        batch.assign(std::make_move_iterator(woken_.begin()), std::make_move_iterator(end));
+        woken_.erase(woken_.begin(), end);
+      }
+    }
+    answer_woken(batch);
+  }
+}
+
+void app::answer_woken(std::vector<woken_poll>& batch) {
+  // Digests and sequences first: a change committed after the query moves the sequence, so an
+  // empty answer remembered below cannot hide it (as in changes_get).
+  std::vector<std::string> digests(batch.size());
+  std::vector<uint64_t> seen(batch.size());
+  std::string array = "{";
+  for (size_t i = 0; i < batch.size(); ++i) {
+    seen[i] = notifier_.sequence(batch[i].fog);
+    if (const auto* h = batch[i].req->header("authorization")) {
+      digests[i] = token_digest_hex(token_from_header(*h));
+    }
+    if (i > 0) array += ',';
+    array += digests[i].empty() ? "\"\"" : digests[i];  // hex only: no quoting needed
+  }
+  array += '}';
+  std::unordered_map<std::string, std::optional<http_response>> answers;
+  try {
+    auto conn = pool_.acquire();
+    pqxx::work tx(*conn);
+    auto rows = pexec(tx, woken_polls_sql(), array);
+    tx.commit();
+    std::unordered_map<std::string, std::string> empty_fogs;  // digest -> fog with no changes
+    for (const auto& row : rows) {
+      answers.emplace(row[0].c_str(), changes_response(row, 2));
+      if (row[2].as<int64_t>() == 0) empty_fogs.emplace(row[0].c_str(), row[1].c_str());
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto it = empty_fogs.find(digests[i]);
+      if (it != empty_fogs.end() && it->second == batch[i].fog) {
+        poll_cache_.remember(digests[i], batch[i].fog, seen[i]);
+      }
+    }
+  } catch (const std::exception& e) {
+    logger()->warn("answering woken long-polls: {}", e.what());
+    answers.clear();  // each goes the ordinary way below
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto it = answers.find(digests[i]);
+    if (it != answers.end() && it->second) {
+      ++woken_batched_;
+      batch[i].done(finish(*it->second));
+    } else {
+      // Unknown or revoked token, or the query failed: the full path gives the right answer.
+      batch[i].done(handle(*batch[i].req, true));
+    }
+  }
 }
 
 // --- notifications ---
@@ -383,7 +460,8 @@ void app::run_liveness_job() {
     auto conn = pool_.acquire();
     pqxx::work tx(*conn);
     // Silent for three status periods: the agent and what it runs are UNKNOWN.
-    auto rows = tx.exec_params(
+    auto rows = pexec(
+        tx,
         "WITH silent AS (UPDATE fogs SET daemon_status = 'UNKNOWN', ip_address = '0.0.0.0', "
         "ip_address_external = '0.0.0.0' WHERE daemon_status = 'RUNNING' AND "
         "$1 - coalesce(last_status_time, 0) > status_frequency::bigint * 3000 RETURNING uuid), "

@@ -122,6 +122,21 @@ class app {
   std::optional<http_response> handle_fast(const http_request& req, bool long_poll_final);
   agent_poll_cache& poll_cache() { return poll_cache_; }
 
+  // A held long-poll woken by a change. Thousands are woken at once by a change for every agent
+  // (a registry); answered one by one, each took a pooled connection and four round trips, and
+  // the last agents heard of the change seconds later. They queue here and a worker answers
+  // them together with one query (drain_woken). `req` must stay alive until `done` is called;
+  // `done` may run on any thread.
+  struct woken_poll {
+    const http_request* req;
+    std::string fog;
+    std::function<void(http_response)> done;
+  };
+  // True when the queue was empty: the caller then arranges one drain_woken() on a worker.
+  bool enqueue_woken(woken_poll p);
+  void drain_woken();
+  uint64_t woken_batched() const { return woken_batched_.load(); }
+
   route& add_route(route r);
   const std::vector<route>& routes() const { return routes_; }
   change_notifier& notifier() { return notifier_; }
@@ -142,6 +157,7 @@ class app {
   http_response dispatch(const http_request& req, bool long_poll_final);
   http_response finish(http_response resp);
   void listener_loop();
+  void answer_woken(std::vector<woken_poll>& batch);
 
   server_options options_;
   db_pool& pool_;
@@ -153,6 +169,9 @@ class app {
   std::atomic<bool> listener_stop_{false};
   int listener_wake_fd_ = -1;
   std::array<std::atomic<uint64_t>, 6> responses_{};
+  std::mutex woken_mutex_;
+  std::vector<woken_poll> woken_;
+  std::atomic<uint64_t> woken_batched_{0};
 };
 
 // Route groups, one per api_*.cpp.
@@ -171,5 +190,10 @@ int64_t now_ms();
 // with every flag false.
 int64_t long_poll_wait_seconds(const http_request& req, const server_options& options);
 http_response no_changes_response();
+// The GET /agent/config/changes answer from columns count, flags..., lastUpdated starting at
+// `first` (api_agent.cpp), and the statement that gives them (after token digest and fog uuid)
+// for many tokens at once.
+http_response changes_response(const pqxx::row& row, int first);
+const std::string& woken_polls_sql();
 
 }  // namespace fogmesh::controller

@@ -1,6 +1,8 @@
 #include "db.hpp"
 
 #include <boost/json.hpp>
+#include <mutex>
+#include <unordered_set>
 
 #include "fogmesh/common/log.hpp"
 #include "migrations.hpp"
@@ -24,7 +26,7 @@ db_pool::lease db_pool::acquire() {
   ++open_;
   lock.unlock();
   try {
-    return lease(*this, std::make_unique<pqxx::connection>(conninfo_));
+    return lease(*this, std::make_unique<pooled_connection>(conninfo_));
   } catch (...) {
     lock.lock();
     --open_;
@@ -33,7 +35,7 @@ db_pool::lease db_pool::acquire() {
   }
 }
 
-void db_pool::release(std::unique_ptr<pqxx::connection> conn) {
+void db_pool::release(std::unique_ptr<pooled_connection> conn) {
   std::lock_guard lock(mutex_);
   if (conn->is_open()) {
     idle_.push_back(std::move(conn));
@@ -41,6 +43,50 @@ void db_pool::release(std::unique_ptr<pqxx::connection> conn) {
     --open_;
   }
   cv_.notify_one();
+}
+
+namespace {
+
+std::mutex pooled_mutex;
+std::unordered_set<const pqxx::connection_base*> pooled_set;
+
+}  // namespace
+
+pooled_connection::pooled_connection(const std::string& conninfo) : pqxx::connection(conninfo) {
+  // JIT compiling a query costs tens of milliseconds and pays off only for long analytic
+  // queries; a list of a few thousand fogs crossed its cost threshold and took 47 ms longer.
+  try {
+    set_variable("jit", "off");
+  } catch (const pqxx::sql_error&) {
+    // A server without the setting (before PostgreSQL 11) has no JIT either.
+  }
+  std::lock_guard lock(pooled_mutex);
+  pooled_set.insert(this);
+}
+
+pooled_connection::~pooled_connection() {
+  std::lock_guard lock(pooled_mutex);
+  pooled_set.erase(this);
+}
+
+pooled_connection* pooled_connection::find(const pqxx::connection_base& conn) {
+  std::lock_guard lock(pooled_mutex);
+  if (pooled_set.count(&conn) == 0) return nullptr;
+  // Only pooled_connection constructors insert, so the pointer is one.
+  return static_cast<pooled_connection*>(const_cast<pqxx::connection_base*>(&conn));
+}
+
+std::string prepared_name(pqxx::connection_base& conn, const std::string& sql) {
+  static constexpr size_t max_statements = 400;
+  auto* pooled = pooled_connection::find(conn);
+  if (pooled == nullptr) return {};  // migrations, the listener: one-off statements
+  auto& names = pooled->statements;
+  if (auto it = names.find(sql); it != names.end()) return it->second;
+  if (names.size() >= max_statements) return {};
+  std::string name = "s" + std::to_string(names.size());
+  conn.prepare(name, sql);
+  names.emplace(sql, name);
+  return name;
 }
 
 int apply_migrations(pqxx::connection& conn) {

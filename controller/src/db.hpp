@@ -7,9 +7,24 @@
 #include <mutex>
 #include <pqxx/pqxx>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace fogmesh::controller {
+
+// A pool connection and the statements it has prepared (SQL text -> name). Used by one thread
+// at a time, like the connection.
+struct pooled_connection : pqxx::connection {
+  explicit pooled_connection(const std::string& conninfo);
+  ~pooled_connection();
+  pooled_connection(const pooled_connection&) = delete;
+  pooled_connection& operator=(const pooled_connection&) = delete;
+  // Pool connections by address (libpqxx's connection_base is not polymorphic, so a
+  // transaction's connection cannot be cast back); null for others.
+  static pooled_connection* find(const pqxx::connection_base& conn);
+
+  std::unordered_map<std::string, std::string> statements;
+};
 
 class db_pool {
  public:
@@ -17,7 +32,7 @@ class db_pool {
 
   class lease {
    public:
-    lease(db_pool& pool, std::unique_ptr<pqxx::connection> conn)
+    lease(db_pool& pool, std::unique_ptr<pooled_connection> conn)
         : pool_(&pool), conn_(std::move(conn)) {}
     lease(lease&& other) noexcept = default;
     lease& operator=(lease&&) = delete;
@@ -27,7 +42,7 @@ class db_pool {
 
    private:
     db_pool* pool_;
-    std::unique_ptr<pqxx::connection> conn_;
+    std::unique_ptr<pooled_connection> conn_;
   };
 
   // Blocks while all connections are lent out. Opens connections lazily; a broken connection is
@@ -36,19 +51,50 @@ class db_pool {
   const std::string& conninfo() const { return conninfo_; }
 
  private:
-  void release(std::unique_ptr<pqxx::connection> conn);
+  void release(std::unique_ptr<pooled_connection> conn);
 
   std::string conninfo_;
   int size_;
   int open_ = 0;
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  std::vector<std::unique_ptr<pooled_connection>> idle_;
 };
 
 }  // namespace fogmesh::controller
 
 namespace fogmesh::controller {
+
+// The name under which `sql` is a prepared statement of `conn`, registering it on first use
+// (libpqxx sends the PREPARE lazily, on the first execution). Every statement used to be parsed and
+// planned on each call: with short requests (the agents' polls and status reports, POST /iofog's
+// twenty-odd statements) parse and plan were most of PostgreSQL's CPU. Empty when the
+// connection already holds too many: SQL built from request input (list filters) must not grow
+// a connection's statement cache without bound.
+std::string prepared_name(pqxx::connection_base& conn, const std::string& sql);
+
+// tx.exec_params / exec_params0 / exec_params1, through a per-connection prepared statement.
+template <class... Args>
+pqxx::result pexec(pqxx::transaction_base& tx, const std::string& sql, Args&&... args) {
+  std::string name = prepared_name(tx.conn(), sql);
+  if (name.empty()) return tx.exec_params(sql, std::forward<Args>(args)...);
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
+}
+template <class... Args>
+pqxx::result pexec0(pqxx::transaction_base& tx, const std::string& sql, Args&&... args) {
+  auto r = pexec(tx, sql, std::forward<Args>(args)...);
+  if (!r.empty())
+    throw pqxx::unexpected_rows("Expected no rows from query, got " + std::to_string(r.size()) +
+                                ".");
+  return r;
+}
+template <class... Args>
+pqxx::row pexec1(pqxx::transaction_base& tx, const std::string& sql, Args&&... args) {
+  auto r = pexec(tx, sql, std::forward<Args>(args)...);
+  if (r.size() != 1)
+    throw pqxx::unexpected_rows("Expected 1 row from query, got " + std::to_string(r.size()) + ".");
+  return r[0];
+}
 
 // A result as a JSON array of objects keyed by column name, in row order, the values typed as
 // PostgreSQL's row_to_json would (numbers, booleans, json/jsonb as is, timestamps in ISO 8601,

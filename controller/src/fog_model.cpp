@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "db.hpp"
+
 namespace fogmesh::controller {
 
 namespace json = boost::json;
@@ -285,9 +287,10 @@ void raise_change(pqxx::work& tx, const std::string& fog_uuid,
   fogs_changed_by_request().push_back(fog_uuid);
   // A fog being created (see quiet_changes) gets no rows: no agent runs it yet, and each row's
   // NOTIFY would wake a later long-poll of its new agent for nothing.
-  tx.exec_params0("INSERT INTO change_tracking (" + cols + ") SELECT " + vals +
-                      " WHERE $1 IS DISTINCT FROM current_setting('fogmesh.quiet_fog', true)",
-                  fog_uuid);
+  pexec0(tx,
+         "INSERT INTO change_tracking (" + cols + ") SELECT " + vals +
+             " WHERE $1 IS DISTINCT FROM current_setting('fogmesh.quiet_fog', true)",
+         fog_uuid);
 }
 
 std::vector<std::string>& fogs_changed_by_request() {
@@ -297,16 +300,17 @@ std::vector<std::string>& fogs_changed_by_request() {
 
 void write_images(pqxx::work& tx, const std::string& table, const std::string& owner_column,
                   const std::string& owner, const boost::json::array& images) {
-  tx.exec_params0("DELETE FROM " + table + " WHERE " + owner_column + "::text = $1", owner);
+  pexec0(tx, "DELETE FROM " + table + " WHERE " + owner_column + "::text = $1", owner);
   for (const auto& img : images) {
     if (!img.is_object()) throw_type_error("images", "object");
     body_reader ir(img.as_object());
     auto image = ir.str("containerImage", true, 1);
     auto type = ir.integer("fogTypeId", true, 1, 2);
     try {
-      tx.exec_params0("INSERT INTO " + table + " (" + owner_column +
-                          ", fog_type_id, container_image) VALUES ($1, $2, $3)",
-                      owner, *type, *image);
+      pexec0(tx,
+             "INSERT INTO " + table + " (" + owner_column +
+                 ", fog_type_id, container_image) VALUES ($1, $2, $3)",
+             owner, *type, *image);
     } catch (const pqxx::unique_violation&) {
       throw validation_error("Duplicate image for fogTypeId " + std::to_string(*type));
     }
@@ -314,7 +318,7 @@ void write_images(pqxx::work& tx, const std::string& table, const std::string& o
 }
 
 void quiet_changes(pqxx::work& tx, const std::string& fog_uuid) {
-  tx.exec_params("SELECT set_config('fogmesh.quiet_fog', $1, true)", fog_uuid);
+  pexec(tx, "SELECT set_config('fogmesh.quiet_fog', $1, true)", fog_uuid);
 }
 
 void exec_update(pqxx::work& tx, const std::string& table, const column_values& values,
@@ -332,7 +336,7 @@ void exec_update(pqxx::work& tx, const std::string& table, const column_values& 
   }
   if (table == "fogs") sql += ", updated_at = now()";
   sql += " WHERE " + where_sql;
-  tx.exec_params0(sql, pqxx::prepare::make_dynamic_params(params));
+  pexec0(tx, sql, pqxx::prepare::make_dynamic_params(params));
 }
 
 }  // namespace fogmesh::controller

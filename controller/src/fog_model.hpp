@@ -12,7 +12,8 @@
 
 namespace fogmesh::controller {
 
-// integer: PostgreSQL integer (32-bit); bigint: 64-bit (epoch-ms timestamps, byte counts, counters).
+// integer: PostgreSQL integer (32-bit); bigint: 64-bit (epoch-ms timestamps, byte counts,
+// counters).
 enum class field_type { string, integer, bigint, number, boolean, string_array, scalar_text };
 
 struct fog_field {
@@ -38,6 +39,10 @@ column_values read_fields(body_reader& r, const std::vector<fog_field>& fields);
 const std::string& fog_json_columns();
 // The JSON array of the edge resources linked to fog `f` (api_edge_resource.cpp).
 const std::string& fog_edge_resources_sql();
+// For lists: `LEFT JOIN (...) er` giving `er.list` (the same JSON, null when none) per fog `f`.
+// One aggregate over the links instead of a subquery per fog, which was a third of the time of
+// GET /iofog-list with 1,000 fogs.
+const std::string& fog_edge_resources_join_sql();
 
 // Replaces the images ({containerImage, fogTypeId 1|2}, one per fog type) of a microservice or
 // catalog item: rows of `table` whose `owner_column` is `owner`.

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "auth.hpp"
+#include "db.hpp"
 #include "fog_model.hpp"
 #include "http.hpp"
 
@@ -44,9 +45,9 @@ router_row to_router(const pqxx::row& r) {
 
 std::optional<router_row> find_router(pqxx::work& tx, const std::string& where,
                                       const std::string& param) {
-  auto rows = tx.exec_params(std::string("SELECT ") + router_columns + " FROM routers WHERE " +
-                                 where + " LIMIT 1",
-                             param);
+  auto rows = pexec(
+      tx, std::string("SELECT ") + router_columns + " FROM routers WHERE " + where + " LIMIT 1",
+      param);
   if (rows.empty()) return std::nullopt;
   return to_router(rows[0]);
 }
@@ -72,19 +73,19 @@ json::object render(pqxx::work& tx, const router_row& r) {
   cfg["listeners"] = std::move(listeners);
   json::array connectors;
   if (r.fog) {
-    auto ups = tx.exec_params("SELECT unnest(upstream_routers) FROM fogs WHERE uuid = $1", *r.fog);
+    auto ups = pexec(tx, "SELECT unnest(upstream_routers) FROM fogs WHERE uuid = $1", *r.fog);
     for (const auto& u : ups) {
       std::string ref = u[0].c_str();
-      auto dest = ref == default_router_name ? default_router(tx)
-                                             : find_router(tx, "iofog_uuid = $1", ref);
+      auto dest =
+          ref == default_router_name ? default_router(tx) : find_router(tx, "iofog_uuid = $1", ref);
       if (!dest || dest->id == r.id || dest->edge) continue;  // unresolved (no default yet)
       auto port = r.edge ? dest->edge_port : dest->inter_port;
       if (!port) continue;
-      connectors.push_back(json::object{
-          {"name", dest->fog ? *dest->fog : std::string(default_router_name)},
-          {"role", r.edge ? "edge" : "inter-router"},
-          {"host", dest->host},
-          {"port", *port}});
+      connectors.push_back(
+          json::object{{"name", dest->fog ? *dest->fog : std::string(default_router_name)},
+                       {"role", r.edge ? "edge" : "inter-router"},
+                       {"host", dest->host},
+                       {"port", *port}});
     }
   }
   if (!connectors.empty()) cfg["connectors"] = std::move(connectors);
@@ -92,10 +93,11 @@ json::object render(pqxx::work& tx, const router_row& r) {
   // the microservice's agent, which reaches the container through its published host port.
   if (r.fog) {
     json::array tcp_listeners;
-    auto ls = tx.exec_params(
-        "SELECT address, public_port FROM microservice_public_ports WHERE host_key = $1 "
-        "ORDER BY public_port",
-        *r.fog);
+    auto ls =
+        pexec(tx,
+              "SELECT address, public_port FROM microservice_public_ports WHERE host_key = $1 "
+              "ORDER BY public_port",
+              *r.fog);
     for (const auto& l : ls) {
       tcp_listeners.push_back(json::object{{"name", std::string(l[0].c_str()) + "-listener"},
                                            {"host", "0.0.0.0"},
@@ -103,7 +105,8 @@ json::object render(pqxx::work& tx, const router_row& r) {
                                            {"address", l[0].c_str()}});
     }
     json::array tcp_connectors;
-    auto cs = tx.exec_params(
+    auto cs = pexec(
+        tx,
         "SELECT pp.address, p.port_external FROM microservice_public_ports pp "
         "JOIN microservice_ports p ON p.microservice_uuid = pp.microservice_uuid AND "
         "p.port_internal = pp.port_internal JOIN microservices m ON m.uuid = pp.microservice_uuid "
@@ -140,11 +143,12 @@ std::string system_app_name(const std::string& fog_uuid) {
 
 // The fog's system application and router microservice; returns the microservice's uuid.
 std::string ensure_router_microservice(pqxx::work& tx, const std::string& fog_uuid) {
-  auto existing = tx.exec_params(
-      "SELECT uuid FROM microservices WHERE iofog_uuid = $1 AND catalog_item_id = $2", fog_uuid,
-      router_catalog_item_id);
+  auto existing =
+      pexec(tx, "SELECT uuid FROM microservices WHERE iofog_uuid = $1 AND catalog_item_id = $2",
+            fog_uuid, router_catalog_item_id);
   if (!existing.empty()) return existing[0][0].c_str();
-  auto app = tx.exec_params1(
+  auto app = pexec1(
+      tx,
       "WITH owner AS (SELECT user_id FROM fogs WHERE uuid = $1), "
       "ins AS (INSERT INTO applications (name, description, is_activated, is_system, user_id) "
       "  SELECT $2, 'System microservices of agent ' || $1, true, true, user_id FROM owner "
@@ -153,14 +157,16 @@ std::string ensure_router_microservice(pqxx::work& tx, const std::string& fog_uu
       "WHERE a.user_id = o.user_id AND a.name = $2 LIMIT 1",
       fog_uuid, system_app_name(fog_uuid));
   std::string uuid = new_uuid();
-  tx.exec_params0(
+  pexec0(
+      tx,
       "INSERT INTO microservices (uuid, name, config, catalog_item_id, registry_id, iofog_uuid, "
       "application_id, root_host_access, log_size, user_id) "
       "SELECT $1, 'Router for Fog ' || $2, '{}', c.id, c.registry_id, $2, $3, false, 1, f.user_id "
       "FROM catalog_items c, fogs f WHERE c.id = $4 AND f.uuid = $2",
       uuid, fog_uuid, app[0].as<int64_t>(), router_catalog_item_id);
-  tx.exec_params0("INSERT INTO microservice_status (microservice_uuid) VALUES ($1)", uuid);
-  tx.exec_params0(
+  pexec0(tx, "INSERT INTO microservice_status (microservice_uuid) VALUES ($1)", uuid);
+  pexec0(
+      tx,
       "INSERT INTO microservice_images (microservice_uuid, fog_type_id, container_image) "
       "SELECT $1, fog_type_id, container_image FROM catalog_item_images WHERE catalog_item_id = $2",
       uuid, router_catalog_item_id);
@@ -170,10 +176,10 @@ std::string ensure_router_microservice(pqxx::work& tx, const std::string& fog_uu
 
 // Agents in router mode none that reach the mesh through this router (or the default router).
 void flag_network_router_users(pqxx::work& tx, const router_row& r) {
-  auto rows = tx.exec_params(
-      "SELECT uuid FROM fogs WHERE router_mode = 'none' AND (network_router = $1 OR "
-      "($2 AND (network_router IS NULL OR network_router = 'default-router')))",
-      r.fog.value_or(""), r.is_default);
+  auto rows = pexec(tx,
+                    "SELECT uuid FROM fogs WHERE router_mode = 'none' AND (network_router = $1 OR "
+                    "($2 AND (network_router IS NULL OR network_router = 'default-router')))",
+                    r.fog.value_or(""), r.is_default);
   for (const auto& f : rows) raise_change(tx, f[0].c_str(), {"config", "router_changed"});
 }
 
@@ -181,12 +187,17 @@ void flag_network_router_users(pqxx::work& tx, const router_row& r) {
 
 std::set<int64_t> downstream_routers(pqxx::work& tx, int64_t router_id) {
   std::set<int64_t> out;
-  auto rows = tx.exec_params(
-      "SELECT d.id FROM routers r JOIN fogs f ON f.router_mode <> 'none' AND "
-      "((r.iofog_uuid IS NOT NULL AND r.iofog_uuid = ANY(f.upstream_routers)) OR "
-      " (r.is_default AND 'default-router' = ANY(f.upstream_routers))) "
-      "JOIN routers d ON d.iofog_uuid = f.uuid WHERE r.id = $1 AND d.id <> r.id",
-      router_id);
+  auto rows =
+      pexec(tx,
+            // Only interior routers have downstream ones (upstreams must be interior): an edge
+            // router's lookup ends at once instead of scanning every fog, which every POST /iofog
+            // did. `@>` (not `= ANY`) lets the GIN index on upstream_routers serve interior ones.
+            "SELECT d.id FROM routers r JOIN fogs f ON f.router_mode <> 'none' AND "
+            "((r.iofog_uuid IS NOT NULL AND f.upstream_routers @> ARRAY[r.iofog_uuid]) OR "
+            " (r.is_default AND f.upstream_routers @> '{default-router}'::text[])) "
+            "JOIN routers d ON d.iofog_uuid = f.uuid "
+            "WHERE r.id = $1 AND d.id <> r.id AND NOT r.is_edge",
+            router_id);
   for (const auto& row : rows) out.insert(row[0].as<int64_t>());
   return out;
 }
@@ -194,12 +205,13 @@ std::set<int64_t> downstream_routers(pqxx::work& tx, int64_t router_id) {
 std::set<int64_t> public_port_routers(pqxx::work& tx, const std::string& where_sql,
                                       const std::string& param) {
   std::set<int64_t> out;
-  auto rows = tx.exec_params(
-      "SELECT r.id FROM microservice_public_ports pp JOIN microservices m ON m.uuid = "
-      "pp.microservice_uuid JOIN routers r ON r.iofog_uuid = m.iofog_uuid OR r.iofog_uuid = "
-      "pp.host_key WHERE " +
-          where_sql,
-      param);
+  auto rows =
+      pexec(tx,
+            "SELECT r.id FROM microservice_public_ports pp JOIN microservices m ON m.uuid = "
+            "pp.microservice_uuid JOIN routers r ON r.iofog_uuid = m.iofog_uuid OR r.iofog_uuid = "
+            "pp.host_key WHERE " +
+                where_sql,
+            param);
   for (const auto& row : rows) out.insert(row[0].as<int64_t>());
   return out;
 }
@@ -222,13 +234,12 @@ void refresh_routers(pqxx::work& tx, std::set<int64_t> router_ids) {
   std::string ids = "{";
   for (int64_t id : all) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
   ids += "}";
-  tx.exec_params("SELECT id FROM routers WHERE id = ANY($1::integer[]) ORDER BY id FOR UPDATE",
-                 ids);
+  pexec(tx, "SELECT id FROM routers WHERE id = ANY($1::integer[]) ORDER BY id FOR UPDATE", ids);
   for (int64_t id : all) {
     auto r = find_router(tx, "id = $1::integer", std::to_string(id));
     if (!r || !r->fog) continue;  // the Kubernetes default router has no microservice here
     std::string msvc = ensure_router_microservice(tx, *r->fog);
-    auto current = tx.exec_params1("SELECT config FROM microservices WHERE uuid = $1", msvc);
+    auto current = pexec1(tx, "SELECT config FROM microservices WHERE uuid = $1", msvc);
     std::string next = json::serialize(render(tx, *r));
     std::string before = current[0].c_str();
     if (next == before) continue;
@@ -236,19 +247,19 @@ void refresh_routers(pqxx::work& tx, std::set<int64_t> router_ids) {
     json::value old_cfg = json::parse(before, ec);
     json::value new_cfg = json::parse(next);
     bool listeners_changed = ec || listener_ports(old_cfg) != listener_ports(new_cfg);
-    tx.exec_params0("UPDATE microservices SET config = $2, updated_at = now() WHERE uuid = $1",
-                    msvc, next);
+    pexec0(tx, "UPDATE microservices SET config = $2, updated_at = now() WHERE uuid = $1", msvc,
+           next);
     if (listeners_changed) {
       // As upstream: the router's ports are mapped on the host (internal = external), and a
       // changed listener set recreates them and rebuilds the router container.
-      tx.exec_params0("DELETE FROM microservice_ports WHERE microservice_uuid = $1", msvc);
+      pexec0(tx, "DELETE FROM microservice_ports WHERE microservice_uuid = $1", msvc);
       for (int64_t port : listener_ports(new_cfg)) {
-        tx.exec_params0(
-            "INSERT INTO microservice_ports (microservice_uuid, port_internal, port_external) "
-            "VALUES ($1, $2, $2)",
-            msvc, port);
+        pexec0(tx,
+               "INSERT INTO microservice_ports (microservice_uuid, port_internal, port_external) "
+               "VALUES ($1, $2, $2)",
+               msvc, port);
       }
-      tx.exec_params0("UPDATE microservices SET rebuild = true WHERE uuid = $1", msvc);
+      pexec0(tx, "UPDATE microservices SET rebuild = true WHERE uuid = $1", msvc);
       raise_change(tx, *r->fog, {"microservice_list", "microservice_config"});
     } else {
       raise_change(tx, *r->fog, {"microservice_config"});
@@ -259,10 +270,11 @@ void refresh_routers(pqxx::work& tx, std::set<int64_t> router_ids) {
 void link_orphans_to_default(pqxx::work& tx) {
   auto def = default_router(tx);
   if (!def) return;
-  auto rows = tx.exec_params(
-      "UPDATE fogs f SET upstream_routers = '{default-router}' FROM routers r "
-      "WHERE r.iofog_uuid = f.uuid AND NOT r.is_default AND f.router_mode <> 'none' AND "
-      "f.upstream_routers = '{}' RETURNING f.uuid, r.id");
+  auto rows =
+      pexec(tx,
+            "UPDATE fogs f SET upstream_routers = '{default-router}' FROM routers r "
+            "WHERE r.iofog_uuid = f.uuid AND NOT r.is_default AND f.router_mode <> 'none' AND "
+            "f.upstream_routers = '{}' RETURNING f.uuid, r.id");
   std::set<int64_t> ids;
   for (const auto& row : rows) {
     raise_change(tx, row[0].c_str(), {"router_changed"});
@@ -273,7 +285,8 @@ void link_orphans_to_default(pqxx::work& tx) {
 }
 
 void sync_fog_router(pqxx::work& tx, const std::string& uuid) {
-  auto f = tx.exec_params1(
+  auto f = pexec1(
+      tx,
       "SELECT router_mode, host, coalesce(messaging_port, 5672), edge_router_port, "
       "inter_router_port, is_system, cardinality(upstream_routers) FROM fogs WHERE uuid = $1",
       uuid);
@@ -299,14 +312,15 @@ void sync_fog_router(pqxx::work& tx, const std::string& uuid) {
   bool make_default = !def && is_system && !edge;
   int64_t id = 0;
   if (!existing) {
-    id = tx.exec_params1(
-               "INSERT INTO routers (iofog_uuid, is_edge, host, messaging_port, edge_router_port, "
-               "inter_router_port, is_default) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-               uuid, edge, host, f[2].as<int64_t>(), edge_port, inter_port, make_default)[0]
+    id = pexec1(tx,
+                "INSERT INTO routers (iofog_uuid, is_edge, host, messaging_port, edge_router_port, "
+                "inter_router_port, is_default) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                uuid, edge, host, f[2].as<int64_t>(), edge_port, inter_port, make_default)[0]
              .as<int64_t>();
   } else {
     id = existing->id;
-    tx.exec_params0(
+    pexec0(
+        tx,
         "UPDATE routers SET is_edge = $2, host = $3, messaging_port = $4, edge_router_port = $5, "
         "inter_router_port = $6, is_default = is_default OR $7 WHERE id = $1",
         id, edge, host, f[2].as<int64_t>(), edge_port, inter_port, make_default);
@@ -314,11 +328,12 @@ void sync_fog_router(pqxx::work& tx, const std::string& uuid) {
   auto self = find_router(tx, "id = $1::integer", std::to_string(id));
   // No upstream named: the default router (upstream's rule), once there is one.
   if (!self->is_default && f[6].as<int64_t>() == 0 && (def || make_default)) {
-    tx.exec_params0("UPDATE fogs SET upstream_routers = '{default-router}' WHERE uuid = $1", uuid);
+    pexec0(tx, "UPDATE fogs SET upstream_routers = '{default-router}' WHERE uuid = $1", uuid);
   }
   ensure_router_microservice(tx, uuid);
   refresh_routers(tx, {id});
-  if (existing && (existing->host != self->host || existing->messaging_port != self->messaging_port))
+  if (existing &&
+      (existing->host != self->host || existing->messaging_port != self->messaging_port))
     flag_network_router_users(tx, *self);
   if (make_default) link_orphans_to_default(tx);
 }
@@ -328,7 +343,8 @@ void remove_fog_router(pqxx::work& tx, const std::string& uuid) {
   if (!r) return;
   std::set<int64_t> refresh;
   // Downstream routers: drop this upstream; with none left they use the default router.
-  auto downs = tx.exec_params(
+  auto downs = pexec(
+      tx,
       "UPDATE fogs f SET upstream_routers = CASE WHEN cardinality(array_remove(upstream_routers, "
       "$1)) = 0 THEN '{default-router}' ELSE array_remove(upstream_routers, $1) END "
       "WHERE $1 = ANY(upstream_routers) AND uuid <> $1 RETURNING uuid",
@@ -343,7 +359,8 @@ void remove_fog_router(pqxx::work& tx, const std::string& uuid) {
     refresh.insert(more.begin(), more.end());
   }
   // Agents without a router of their own that used this one now use the default router.
-  auto users = tx.exec_params(
+  auto users = pexec(
+      tx,
       "UPDATE fogs SET network_router = 'default-router' WHERE network_router = $1 RETURNING uuid",
       uuid);
   for (const auto& u : users) raise_change(tx, u[0].c_str(), {"config", "router_changed"});
@@ -351,10 +368,9 @@ void remove_fog_router(pqxx::work& tx, const std::string& uuid) {
   // Public ports this router served are released (their microservices keep plain ports).
   auto hosted = public_port_routers(tx, "pp.host_key = $1", uuid);
   refresh.insert(hosted.begin(), hosted.end());
-  tx.exec_params0("DELETE FROM microservice_public_ports WHERE host_key = $1", uuid);
-  tx.exec_params0("DELETE FROM routers WHERE id = $1", r->id);
-  tx.exec_params0("DELETE FROM applications WHERE name = $1 AND is_system",
-                  system_app_name(uuid));
+  pexec0(tx, "DELETE FROM microservice_public_ports WHERE host_key = $1", uuid);
+  pexec0(tx, "DELETE FROM routers WHERE id = $1", r->id);
+  pexec0(tx, "DELETE FROM applications WHERE name = $1 AND is_system", system_app_name(uuid));
   raise_change(tx, uuid, {"microservice_list", "router_changed"});
   refresh.erase(r->id);
   refresh_routers(tx, refresh);

@@ -108,8 +108,10 @@ struct server::impl {
     if (stopping) co_return co_await on_worker(req, true);
     auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
     timer->expires_after(std::chrono::milliseconds(lp.timeout_ms));
-    uint64_t id = core->notifier().subscribe(lp.key, lp.seen_sequence, [timer] {
+    auto woken = std::make_shared<std::atomic<bool>>(false);
+    uint64_t id = core->notifier().subscribe(lp.key, lp.seen_sequence, [timer, woken] {
       // Called from the listener thread: hop to the timer's executor to cancel it.
+      *woken = true;
       asio::post(timer->get_executor(), [timer] { timer->cancel(); });
     });
     auto gone = std::make_shared<bool>(false);
@@ -129,7 +131,43 @@ struct server::impl {
     core->notifier().unsubscribe(id);
     sock.cancel(ec);  // ends the read-watch
     if (*gone) co_return std::nullopt;
+    if (*woken && !stopping) co_return co_await answer_woken(req, lp.key);
     co_return co_await on_worker(req, true);
+  }
+
+  // A long-poll woken by a change joins the batch that one worker answers (app::drain_woken).
+  // The answer comes back through a timer that is cancelled when it is ready (as in
+  // wait_for_change): the worker never touches the coroutine.
+  asio::awaitable<http_response> answer_woken(const http_request& req, const std::string& fog) {
+    auto slot = std::make_shared<woken_slot>(co_await asio::this_coro::executor);
+    start_woken(req, fog, slot);
+    boost::system::error_code ec;
+    co_await slot->ready.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_return std::move(slot->answer);
+  }
+
+  struct woken_slot {
+    explicit woken_slot(const asio::any_io_executor& ex) : ready(ex) {
+      ready.expires_at(asio::steady_timer::time_point::max());
+    }
+    asio::steady_timer ready;
+    http_response answer;
+  };
+
+  void start_woken(const http_request& req, const std::string& fog,
+                   const std::shared_ptr<woken_slot>& slot) {
+    app::woken_poll p{&req, fog, [slot](http_response r) {
+                        // Handed over on the session's strand, then the waiting coroutine runs.
+                        asio::post(slot->ready.get_executor(), [slot, r = std::move(r)]() mutable {
+                          slot->answer = std::move(r);
+                          slot->ready.cancel();
+                        });
+                      }};
+    if (core->enqueue_woken(std::move(p))) {
+      // Through the io queue first: the other long-polls woken by the same change are queued
+      // there already and join the batch before a worker drains it.
+      asio::post(io, [this] { asio::post(*workers, [this] { core->drain_woken(); }); });
+    }
   }
 
   // One connection: plain, or TLS when the server has a certificate. The HTTP loop is the same

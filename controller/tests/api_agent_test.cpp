@@ -144,8 +144,12 @@ TEST_F(agent_api, StatusKeepsSixtyFourBitValues) {
                  token)
                 .status,
             201);
-  std::string msvc(
-      get("/api/v3/application/big", token).json().at("microservices").at(0).at("uuid").as_string());
+  std::string msvc(get("/api/v3/application/big", token)
+                       .json()
+                       .at("microservices")
+                       .at(0)
+                       .at("uuid")
+                       .as_string());
   std::string ms_status = R"([{"id":")" + msvc +
                           R"(","status":"RUNNING","startTime":1764100000000,)"
                           R"("operatingDuration":4294967296000,"memoryUsage":8589934592}])";
@@ -165,8 +169,8 @@ TEST_F(agent_api, StatusKeepsSixtyFourBitValues) {
         "fogs.system_available_memory", "fogs.system_time", "fogs.last_status_time",
         "fogs.last_command_time", "fogs.last_active", "fogs.processed_messages",
         "microservice_status.start_time", "microservice_status.operating_duration",
-        "microservice_status.memory_usage", "microservices.log_size",
-        "catalog_items.disk_required", "catalog_items.ram_required"}) {
+        "microservice_status.memory_usage", "microservices.log_size", "catalog_items.disk_required",
+        "catalog_items.ram_required"}) {
     std::string c(col);
     auto dot = c.find('.');
     EXPECT_EQ(db().query("SELECT data_type FROM information_schema.columns WHERE table_name = '" +
@@ -244,6 +248,61 @@ TEST_F(agent_api, LongPollWakesOnChange) {
   auto again = http(port(), "GET", "/api/v3/agent/config/changes?wait=300", "", agent);
   EXPECT_EQ(again.json().at("prune"), true);
   expect_error(get("/api/v3/agent/config/changes?wait=soon", agent), 400, "ValidationError");
+}
+
+// The value of a /metrics line (0 when absent).
+int64_t metric(uint16_t port, const std::string& name) {
+  auto body = http(port, "GET", "/metrics").body;
+  auto at = body.find("\n" + name + " ");
+  if (at == std::string::npos) return 0;
+  return std::stoll(body.substr(at + name.size() + 2));
+}
+
+// One change for many agents (a registry) wakes all their held long-polls, and they are answered
+// together, each with its own flags; a poll whose token went meanwhile is answered 401. The wait
+// is far longer than the test: an answer with the flag set came from the wake, not the timeout.
+TEST_F(agent_api, ManyLongPollsWokenByOneChange) {
+  std::string token = new_user_token();
+  constexpr int agents = 12;
+  std::vector<std::string> fogs;
+  std::vector<std::string> tokens;
+  for (int i = 0; i <= agents; ++i) {
+    fogs.push_back(create_fog(token, "crowd-" + std::to_string(i)));
+    tokens.push_back(provision_agent(token, fogs.back()));
+  }
+  int64_t batched_before = metric(port(), "fogmesh_controller_long_polls_woken_batched_total");
+  std::vector<http_result> polled(agents + 1);
+  std::vector<std::thread> pollers;
+  for (int i = 0; i <= agents; ++i) {
+    pollers.emplace_back([&, i] {
+      polled[static_cast<size_t>(i)] = http(port(), "GET", "/api/v3/agent/config/changes?wait=30",
+                                            "", tokens[static_cast<size_t>(i)]);
+    });
+  }
+  wait_for_held_polls(port(), agents + 1);
+  // The last fog goes: its agent's token with it, and its held poll is answered 401.
+  ASSERT_EQ(del("/api/v3/iofog/" + fogs.back(), token).status, 202);
+  pollers.back().join();
+  EXPECT_EQ(polled.back().status, 401) << polled.back().body;
+  wait_for_held_polls(port(), agents);
+  auto reg = post("/api/v3/registries",
+                  R"({"url":"crowd.example","isPublic":false,"username":"u","password":"p",)"
+                  R"("email":"u@example.com","requiresCert":false})",
+                  token);
+  ASSERT_EQ(reg.status, 201) << reg.body;
+  for (int i = 0; i < agents; ++i) {
+    pollers[static_cast<size_t>(i)].join();
+    const auto& r = polled[static_cast<size_t>(i)];
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json().at("registries"), true) << "agent " << i << ": " << r.body;
+    EXPECT_EQ(r.json().at("config"), false);
+    EXPECT_TRUE(r.json().as_object().contains("lastUpdated"));
+  }
+  EXPECT_GE(metric(port(), "fogmesh_controller_long_polls_woken_batched_total") - batched_before,
+            agents);
+  // After the ack, the next poll is held again (the empty answer is not stuck on "changed").
+  ack(tokens[0]);
+  EXPECT_EQ(get("/api/v3/agent/config/changes", tokens[0]).json().at("registries"), false);
 }
 
 TEST_F(agent_api, AbandonedLongPollIsDropped) {
