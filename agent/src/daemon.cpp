@@ -225,7 +225,16 @@ class agent_daemon {
       api_view[m.uuid] = {m.config, token};
     }
     tokens_ = std::move(tokens);
-    transport_->set_receivers(uuids);
+    // A microservice that consumes its router address itself (SDK over AMQP, declared by its env
+    // FOGMESH_MESSAGE_TRANSPORT=amqp) must not share it with the agent: the router would balance
+    // the messages between both consumers.
+    std::set<std::string> agent_consumed = uuids;
+    for (const auto& m : desired) {
+      for (const auto& [key, value] : m.env) {
+        if (key == "FOGMESH_MESSAGE_TRANSPORT" && value == "amqp") agent_consumed.erase(m.uuid);
+      }
+    }
+    transport_->set_receivers(agent_consumed);
     bus_.set_local_microservices(uuids);
     bus_.set_routes(std::move(routes));
     api_->set_microservices(api_view);
