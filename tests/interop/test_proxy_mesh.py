@@ -6,7 +6,9 @@ inter-router connection) holds the httpConnector/tcpConnector next to the server
 Checked through A -> B:
 - HTTP: keep-alive GETs; a 1 GiB chunked upload (FOGMESH_UPLOAD_MIB to change) streamed to a
   server that hashes it: the digest matches and neither router's memory grows with the body;
-- TCP: 16 MiB echoed byte for byte;
+- TCP: 16 MiB echoed byte for byte; 8 connections open at once each echo in turn, twice (each
+  stream crosses the inter-router connection on a link of its own: on one shared link the
+  first open stream would hold back the others until it closed);
 - WebSocket through the TCP path: the upgrade handshake, text and binary frames echoed, close;
 - WebSocket through the HTTP path: the httpListener hands the upgraded connection over to a
   TCP stream to the httpConnector's target (after answering a GET pipelined before it);
@@ -24,7 +26,7 @@ import time
 
 import harness
 from test_http_adaptor import Handler, Server as HttpServer, read_response, wait_serving
-from test_tcp_adaptor import Server, echo, round_trip, rss_kib, wait_serving as wait_tcp
+from test_tcp_adaptor import Server, connect, echo, round_trip, rss_kib, wait_serving as wait_tcp
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -255,6 +257,32 @@ def killed_target(port):
     return sent
 
 
+def interleaved_streams(port, count):
+    """Opens `count` connections and keeps them all open while each in turn echoes a line."""
+    conns = [connect(port) for _ in range(count)]
+    try:
+        for round_no in range(2):
+            order = range(count) if round_no == 0 else reversed(range(count))
+            for i in order:
+                line = b"round %d connection %d\n" % (round_no, i)
+                conns[i].settimeout(harness.deadline(20))
+                conns[i].sendall(line)
+                got = b""
+                try:
+                    while len(got) < len(line):
+                        data = conns[i].recv(len(line) - len(got))
+                        if not data:
+                            break
+                        got += data
+                except socket.timeout:
+                    pass
+                harness.check(got == line, "connection %d of %d open at once, round %d: echoed %r" %
+                              (i, count, round_no, got))
+    finally:
+        for c in conns:
+            c.close()
+
+
 def test(args):
     mib = int(os.environ.get("FOGMESH_UPLOAD_MIB", "1024"))
     # ASan keeps freed memory in quarantine (256 MB by default): keep it small here so RSS
@@ -323,6 +351,8 @@ def test(args):
     harness.check(hashlib.sha256(echoed).digest() == hashlib.sha256(payload).digest(),
                   "16 MiB echoed through A -> B (%d bytes back)" % len(echoed))
     harness.log("TCP: 16 MiB echoed through A -> B")
+    interleaved_streams(p_tcp, 8)
+    harness.log("TCP: 8 connections open at once through A -> B, each echoed in turn, twice")
 
     websocket_session(p_ws)
     harness.log("WebSocket through the TCP path: handshake, 3 frames, close")

@@ -103,6 +103,7 @@ struct link {
   bool auto_link = false;
   bool inter_router = false;         // on a connection to a neighbour router (mesh)
   unsigned mesh_cost = 0;            // inter-router consumer: cost of the path it leads on
+  bool stream_link = false;          // carries one streaming delivery at a time to a router
   std::uint64_t id = 0;              // shard-unique, for logs and management
   void* endpoint_data = nullptr;     // in-router endpoints: their bookkeeping for this link
 

@@ -887,6 +887,7 @@ void router_core::abort_outgoing(delivery& d) {
   std::erase(out.queue, &d);
   d.queued = false;
   pump(out);
+  if (out.stream_link && out.queue.empty() && on_stream_link_idle) on_stream_link_idle(out);
 }
 
 bool router_core::has_annotations_section(amqp::bytes_view message) {
@@ -1093,7 +1094,12 @@ link* router_core::pick_consumer(address_entry& a, const link* from) {
   return c;
 }
 
-void router_core::enqueue(delivery& d, link& out) {
+void router_core::enqueue(delivery& d, link& chosen) {
+  link* own = nullptr;
+  if (d.receiving && chosen.inter_router && !chosen.stream_link && acquire_stream_link) {
+    own = acquire_stream_link(chosen);
+  }
+  link& out = own != nullptr ? *own : chosen;
   if (out.credit == 0) ++counters_.credit_stalls;
   d.out_link = &out;
   d.queued = true;
@@ -1194,9 +1200,10 @@ void router_core::start_outgoing(delivery& d, link& out) {
 
 void router_core::forwarded(delivery& d) {
   ++counters_.deliveries_egress;
-  if (d.out_link != nullptr) {
-    ++d.out_link->deliveries;
-    if (d.out_link->addr != nullptr) ++d.out_link->addr->deliveries_out;
+  if (link* out = d.out_link) {
+    ++out->deliveries;
+    if (out->addr != nullptr) ++out->addr->deliveries_out;
+    if (out->stream_link && out->queue.empty() && on_stream_link_idle) on_stream_link_idle(*out);
   }
   if (d.out_presettled && !d.multicast_copy) {
     // At-most-once to the receiver: the router takes responsibility and accepts it.

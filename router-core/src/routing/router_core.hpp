@@ -102,6 +102,13 @@ class router_core {
   // Called first when a link bound by bind_mesh_link/bind_mesh_source goes away, so whoever
   // keeps it forgets it.
   std::function<void(link& l)> on_mesh_link_gone;
+  // A streaming delivery (more frames to come: a proxied TCP connection, a large upload) bound
+  // for another router goes on an outgoing link of its own on that connection. A link carries
+  // its deliveries one after the other, so on the shared per-address link one open stream
+  // would hold back everything else for that address until it ended. Returns nullptr to use
+  // `shared` after all; on_stream_link_idle hands the link back once its delivery is written.
+  std::function<link*(link& shared)> acquire_stream_link;
+  std::function<void(link& l)> on_stream_link_idle;
   // Dynamic (reply-to) addresses: "amqp:/_topo/0/<router id>/temp.…" by default, as qdrouterd.
   // A router behind an uplink uses a plain address the upstream router can route.
   std::string dynamic_address_prefix;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <sstream>
+#include <utility>
 
 #include "fogmesh/common/log.hpp"
 #include "management/agent.hpp"
@@ -561,6 +562,7 @@ void shard::attach_uplink_links(amqp_connection& c, uplink_links& u) {
         continue;
       }
       gone.push_back(it->second);
+      drop_idle_stream_links(c, it->first);
       it = have.erase(it);
     }
     for (link* l : gone) {
@@ -599,6 +601,82 @@ void shard::mesh_link_gone(link& l) {
     forget(u.in);
     if (u.anonymous == &l) u.anonymous = nullptr;
   }
+  if (l.stream_link) {
+    for (auto it = idle_stream_links_.begin(); it != idle_stream_links_.end();) {
+      std::erase(it->second, &l);
+      it = it->second.empty() ? idle_stream_links_.erase(it) : std::next(it);
+    }
+    std::erase_if(surplus_stream_links_, [&l](const auto& entry) { return entry.second == &l; });
+  }
+}
+
+amqp_connection* shard::data_link_connection(const link& l) {
+  auto is_it = [&l](const std::map<std::string, link*>& links) {
+    auto it = links.find(l.address);
+    return it != links.end() && it->second == &l;
+  };
+  for (auto& [conn, n] : neighbours_) {
+    if (static_cast<link_owner*>(conn) == l.owner) return is_it(n.data) ? conn : nullptr;
+  }
+  for (auto& [conn, u] : uplinks_) {
+    if (static_cast<link_owner*>(conn) == l.owner) return is_it(u.out) ? conn : nullptr;
+  }
+  return nullptr;
+}
+
+link* shard::acquire_stream_link(link& shared) {
+  amqp_connection* c = data_link_connection(shared);
+  if (c == nullptr || c->closed()) return nullptr;
+  auto idle = idle_stream_links_.find({c, shared.address});
+  if (idle != idle_stream_links_.end() && !idle->second.empty()) {
+    link* l = idle->second.back();
+    idle->second.pop_back();
+    l->mesh_cost = shared.mesh_cost;
+    return l;
+  }
+  // The peer routes it by its target, as the shared link; its credit follows the attach.
+  link* l = c->attach_link(link_kind::outgoing,
+                           "fogmesh.stream/" + shared.address + "/" + std::to_string(++stream_links_attached_),
+                           shared.address, amqp::sender_settle_mode::unsettled);
+  if (l == nullptr) return nullptr;
+  l->inter_router = true;
+  l->stream_link = true;
+  l->mesh_cost = shared.mesh_cost;
+  return l;
+}
+
+void shard::stream_link_idle(link& l) {
+  amqp_connection* c = nullptr;
+  bool routed = false;  // the address still leads over this connection
+  for (auto& [conn, n] : neighbours_) {
+    if (static_cast<link_owner*>(conn) != l.owner) continue;
+    c = conn;
+    routed = n.data.count(l.address) > 0;
+  }
+  for (auto& [conn, u] : uplinks_) {
+    if (static_cast<link_owner*>(conn) != l.owner) continue;
+    c = conn;
+    routed = u.out.count(l.address) > 0;
+  }
+  if (c == nullptr || c->closed()) return;
+  // One with deliveries still unsettled stays until their outcome arrives: detaching it now
+  // would turn a delivered message into a released one.
+  if (routed) {
+    auto& idle = idle_stream_links_[{c, l.address}];
+    if (idle.size() < idle_stream_links_kept || l.unsettled > 0) {
+      idle.push_back(&l);
+      return;
+    }
+  }
+  // Not now: the caller may still be working on the link.
+  surplus_stream_links_.emplace_back(c, &l);
+}
+
+void shard::drop_idle_stream_links(amqp_connection& c, const std::string& address) {
+  auto idle = idle_stream_links_.find({&c, address});
+  if (idle == idle_stream_links_.end()) return;
+  for (link* l : idle->second) surplus_stream_links_.emplace_back(&c, l);
+  idle_stream_links_.erase(idle);
 }
 
 void shard::attach_mesh_links(amqp_connection& c, neighbour_links& n) {
@@ -621,6 +699,7 @@ void shard::attach_mesh_links(amqp_connection& c, neighbour_links& n) {
       continue;
     }
     // No longer a route through this neighbour: what is queued goes elsewhere (or back).
+    drop_idle_stream_links(c, it->first);
     it = n.data.erase(it);
     core_.link_detached(*l);
     c.detach_link(*l, nullptr);
@@ -699,6 +778,11 @@ void shard::after_batch() {
     for (auto& h : http_connections_) h->close();
     for (auto& c : connections_) c->shutdown("", "");
   }
+  for (auto [conn, l] : std::exchange(surplus_stream_links_, {})) {
+    if (conn->closed()) continue;  // its links go with it
+    core_.link_detached(*l);
+    conn->detach_link(*l, nullptr);
+  }
   // Flushing may complete work that dirties other connections: loop until quiet.
   while (!dirty_.empty() || !dirty_endpoints_.empty()) {
     std::vector<local_endpoint*> endpoints;
@@ -751,6 +835,8 @@ void shard::run() {
   }
   core_.on_neighbour = [this](amqp_connection& c, bool up) { neighbour_changed(c, up); };
   core_.on_mesh_link_gone = [this](link& l) { mesh_link_gone(l); };
+  core_.acquire_stream_link = [this](link& shared) { return acquire_stream_link(shared); };
+  core_.on_stream_link_idle = [this](link& l) { stream_link_idle(l); };
   if (config_.router.mode == router_mode::standalone) {
     // Uplinks (connector role uplink; one may also be created through management): shard 0
     // keeps the set of local sender and receiver addresses it offers upstream.

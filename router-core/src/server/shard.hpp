@@ -170,6 +170,19 @@ class shard {
   void attach_uplink_links(amqp_connection& c, uplink_links& u);
   // A router-initiated mesh or uplink link went away: forget it.
   void mesh_link_gone(link& l);
+  // Streaming deliveries to another router each get an outgoing link of their own (see
+  // router_core::acquire_stream_link); idle ones are kept per connection and address for the
+  // next stream, up to a few, and the rest detached after the batch.
+  static constexpr std::size_t idle_stream_links_kept = 8;
+  std::map<std::pair<amqp_connection*, std::string>, std::vector<link*>> idle_stream_links_;
+  std::vector<std::pair<amqp_connection*, link*>> surplus_stream_links_;
+  std::uint64_t stream_links_attached_ = 0;
+  // The connection of a per-address data link (mesh or uplink) — the links streams may
+  // leave — or nullptr.
+  amqp_connection* data_link_connection(const link& l);
+  link* acquire_stream_link(link& shared);
+  void stream_link_idle(link& l);
+  void drop_idle_stream_links(amqp_connection& c, const std::string& address);
   // Declared after endpoints_: destroyed before the endpoints their links live on.
   std::vector<std::pair<std::string, std::unique_ptr<adaptor_instance>>> adaptors_;
   int wake_fd_ = -1;
