@@ -114,6 +114,22 @@ int apply_migrations(pqxx::connection& conn) {
 namespace {
 
 void append_json_string(std::string& out, std::string_view v) {
+  // Most values (uuids, names, statuses) need no escaping: append them as they are instead of
+  // through a temporary string per value (60,000 of them in a list of 1,000 fogs).
+  bool plain = true;
+  for (char c : v) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || c == '"' || c == '\\' || u >= 0x80) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out += '"';
+    out.append(v);
+    out += '"';
+    return;
+  }
   out += boost::json::serialize(boost::json::string_view(v.data(), v.size()));
 }
 
