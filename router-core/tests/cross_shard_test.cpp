@@ -59,7 +59,7 @@ class two_shards : public ::testing::Test {
     FAIL() << "cross-shard traffic did not settle";
   }
 
-  static std::size_t bytes_in(const std::deque<local_endpoint::incoming_delivery>& in) {
+  static std::size_t bytes_in(const ring_deque<local_endpoint::incoming_delivery>& in) {
     return std::accumulate(in.begin(), in.end(), std::size_t{0},
                            [](std::size_t n, const auto& d) { return n + d.bytes.size(); });
   }

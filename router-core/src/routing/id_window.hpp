@@ -4,7 +4,7 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include "routing/ring_deque.hpp"
 
 namespace fogmesh::router {
 
@@ -63,7 +63,7 @@ class id_window {
   }
 
  private:
-  std::deque<T> slots_;
+  ring_deque<T> slots_;
   std::uint32_t base_ = 0;
   std::size_t size_ = 0;
 };

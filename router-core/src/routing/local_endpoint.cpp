@@ -97,7 +97,7 @@ void local_endpoint::close(link& l) {
 
 // ---- receivers ---------------------------------------------------------------------------
 
-std::deque<local_endpoint::incoming_delivery>& local_endpoint::incoming(link& l) {
+ring_deque<local_endpoint::incoming_delivery>& local_endpoint::incoming(link& l) {
   return entry_of(l).in;
 }
 

@@ -17,7 +17,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -27,6 +26,7 @@
 #include "amqp/performatives.hpp"
 #include "routing/link_owner.hpp"
 #include "routing/model.hpp"
+#include "routing/ring_deque.hpp"
 
 namespace fogmesh::router {
 
@@ -81,7 +81,7 @@ class local_endpoint final : public link_owner {
   void close(link& l);
 
   // --- receivers ---------------------------------------------------------------------------
-  std::deque<incoming_delivery>& incoming(link& l);
+  ring_deque<incoming_delivery>& incoming(link& l);
   // Final outcome for delivery `id` (not needed for presettled ones).
   void settle(link& l, std::uint32_t id, const amqp::delivery_state& state);
   // A non-terminal state for delivery `id` without settling it: the `received` progress of a
@@ -132,7 +132,7 @@ class local_endpoint final : public link_owner {
     std::unique_ptr<session> sess;
     std::unique_ptr<link> lnk;
     handler* h = nullptr;
-    std::deque<incoming_delivery> in;
+    ring_deque<incoming_delivery> in;
     std::size_t buffered = 0;     // bytes across `in` not yet consumed (as last measured)
     bool readable = false;
     bool sendable = false;

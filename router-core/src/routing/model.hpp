@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +14,7 @@
 #include "amqp/performatives.hpp"
 #include "fogmesh/router/config.hpp"
 #include "routing/id_window.hpp"
+#include "routing/ring_deque.hpp"
 
 namespace fogmesh::router {
 
@@ -111,7 +111,7 @@ struct link {
   std::uint32_t delivery_count = 0;
   std::uint32_t credit = 0;
   bool drain = false;
-  std::deque<delivery*> queue;       // routed here, waiting for credit / their turn
+  ring_deque<delivery*> queue;       // routed here, waiting for credit / their turn
   std::uint32_t unsettled = 0;       // started and not settled: the "balanced" load
   bool blocked = false;              // on the connection's blocked list
 

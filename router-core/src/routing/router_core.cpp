@@ -297,7 +297,7 @@ void router_core::link_detached(link& l) {
     // No new deliveries for this link; those routed here that never started go elsewhere or
     // back to their sender.
     if (l.addr != nullptr) remove_consumer(*l.addr, l);
-    std::deque<delivery*> queue;
+    ring_deque<delivery*> queue;
     queue.swap(l.queue);
     for (delivery* d : queue) {
       d->queued = false;
@@ -884,7 +884,7 @@ void router_core::abort_outgoing(delivery& d) {
       --out.unsettled;
     }
   }
-  std::erase(out.queue, &d);
+  out.queue.remove(&d);
   d.queued = false;
   pump(out);
   if (out.stream_link && out.queue.empty() && on_stream_link_idle) on_stream_link_idle(out);
