@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "interop"))
 import harness  # noqa: E402
+from test_tcp_adaptor import rss_kib  # noqa: E402
 
 
 class EchoServer:
@@ -51,14 +52,6 @@ class EchoServer:
                     conn.sendall(data)
             except OSError:
                 return  # the client went away
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def open_idle(port, count):
