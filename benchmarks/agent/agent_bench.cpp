@@ -254,12 +254,20 @@ int bench_idle(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(settle));
   long ticks0 = cpu_ticks(pid);
   auto t0 = std::chrono::steady_clock::now();
-  long agent_rss_max = 0, router_rss_max = 0;
+  long agent_rss_max = 0, router_rss_max = 0, router_rss_min = -1;
+  int router_missing = 0;
   double agent_rss_sum = 0, router_rss_sum = 0;
   int samples = 0;
   for (int s = 0; s < seconds; ++s) {
     std::this_thread::sleep_for(1s);
     long a = rss_kib(pid), r = router > 0 ? rss_kib(router) : -1;
+    // A router that restarted has a new pid: counted, not averaged in as zero.
+    if (r < 0) {
+      ++router_missing;
+      router = router_pid(pid);
+      r = router > 0 ? rss_kib(router) : 0;
+    }
+    router_rss_min = router_rss_min < 0 ? r : std::min(router_rss_min, r);
     agent_rss_max = std::max(agent_rss_max, a);
     router_rss_max = std::max(router_rss_max, r);
     agent_rss_sum += static_cast<double>(a);
@@ -274,8 +282,11 @@ int bench_idle(int argc, char** argv) {
       "RESULT idle agent (10 microservices RUNNING): RSS mean %.1f MiB, max %.1f MiB; CPU %.2f %% "
       "of one core over %.0f s\n",
       agent_rss_sum / samples / 1024, static_cast<double>(agent_rss_max) / 1024, cpu, wall);
-  std::printf("RESULT idle edge router: RSS mean %.1f MiB, max %.1f MiB\n",
-              router_rss_sum / samples / 1024, static_cast<double>(router_rss_max) / 1024);
+  std::printf(
+      "RESULT idle edge router: RSS mean %.1f MiB, min %.1f MiB, max %.1f MiB (pid re-found in %d "
+      "samples)\n",
+      router_rss_sum / samples / 1024, static_cast<double>(router_rss_min) / 1024,
+      static_cast<double>(router_rss_max) / 1024, router_missing);
   controller.del("/api/v3/application/idle-app");
   eventually([&] { return podman.podman({"ps", "-q"}).empty(); }, 120s);
   return 0;
