@@ -73,14 +73,21 @@ struct ws_session : std::enable_shared_from_this<ws_session> {
   int signal_tries = 0;
   uint64_t acks = 0;
   // Message socket: frames sent and not yet acknowledged (0xB acks the oldest), with their
-  // send count. Resent every 2 s; a frame sent 10 times without an ack ends real-time delivery
-  // on this socket (as upstream): messages then wait in the queue for /v2/messages/next.
-  std::deque<std::pair<std::string, int>> unacked_messages;
+  // send count and last send. A frame unacknowledged for 2 s is resent (only those: resending
+  // every frame in flight duplicated thousands per tick at 12k msg/s); a frame sent 10 times
+  // without an ack ends real-time delivery on this socket (as upstream): messages then wait in
+  // the queue for /v2/messages/next.
+  struct unacked_frame {
+    std::string frame;
+    int tries = 1;
+    std::chrono::steady_clock::time_point last_sent;
+  };
+  std::deque<unacked_frame> unacked_messages;
   bool resend_running = false;
   std::function<void(std::vector<std::string>)> on_realtime_disabled;
 
   void send_message(std::string frame) {
-    unacked_messages.emplace_back(frame, 1);
+    unacked_messages.push_back({frame, 1, std::chrono::steady_clock::now()});
     send(std::move(frame));
     if (!resend_running) {
       resend_running = true;
@@ -104,18 +111,21 @@ struct ws_session : std::enable_shared_from_this<ws_session> {
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (self->closed) break;
-      for (auto& [frame, tries] : self->unacked_messages) {
+      auto due = std::chrono::steady_clock::now() - std::chrono::seconds(2);
+      for (auto& [frame, tries, last_sent] : self->unacked_messages) {
+        if (last_sent > due) continue;
         if (tries >= max_signal_tries) {
           logger()->warn("microservice {} did not acknowledge a message after {} sends: real-time "
                          "delivery off for this socket, messages go to /v2/messages/next",
                          self->microservice, tries);
           std::vector<std::string> frames;
-          for (auto& f : self->unacked_messages) frames.push_back(std::move(f.first));
+          for (auto& f : self->unacked_messages) frames.push_back(std::move(f.frame));
           self->unacked_messages.clear();
           if (self->on_realtime_disabled) self->on_realtime_disabled(std::move(frames));
           break;
         }
         ++tries;
+        last_sent = std::chrono::steady_clock::now();
         self->send(frame);
       }
     }
