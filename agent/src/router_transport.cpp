@@ -227,7 +227,13 @@ router_transport::~router_transport() {
 }
 
 void router_transport::kick() {
-  work_->add([h = handler_.get()] { h->sync(true); });
+  // One pending wake-up at a time: a work item per published message capped the message socket
+  // path; the item reads the latest state, so later changes need no item of their own.
+  if (kick_pending_.exchange(true)) return;
+  work_->add([this] {
+    kick_pending_ = false;
+    handler_->sync(true);
+  });
 }
 
 void router_transport::set_url(const std::string& url) {

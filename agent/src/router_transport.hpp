@@ -72,6 +72,7 @@ class router_transport : public message_transport {
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<size_t> open_receivers_{0};
+  std::atomic<bool> kick_pending_{false};
 
   // Shared with the container thread.
   std::mutex mutex_;
