@@ -100,6 +100,9 @@ struct command_result {
   std::string err;
 };
 
+// A loopback TCP port that was free a moment ago (bound to port 0, then closed).
+int free_port();
+
 // Runs the fogmesh-agent binary to completion with these arguments (and extra environment).
 command_result run_agent_cli(const std::vector<std::string>& args,
                              const std::vector<std::string>& env = {});

@@ -29,18 +29,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // A microservice as a plain process: argv plus the env an agent gives its container; stdout
 // and stderr to `output`. Returns the exit code (-1 when it had to be killed at the deadline).
 int run_microservice(const std::vector<std::string>& args, const std::vector<std::string>& env,
