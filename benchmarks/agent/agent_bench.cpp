@@ -146,16 +146,6 @@ struct edge_setup {
   int amqp_port = 0;
 };
 
-// A hub (system fog, interior router) so edge routers have an upstream, like a real deployment.
-std::string create_hub(controller_env& controller, int& amqp_port) {
-  amqp_port = free_port();
-  return controller.create_fog("hub",
-                               R"("isSystem":true,"routerMode":"interior","messagingPort":)" +
-                                   std::to_string(amqp_port) + R"(,"interRouterPort":)" +
-                                   std::to_string(free_port()) + R"(,"edgeRouterPort":)" +
-                                   std::to_string(free_port()) + R"(,"availableDiskThreshold":0)");
-}
-
 edge_setup provision(controller_env& controller, const std::string& base, const std::string& name,
                      const std::string& extra) {
   edge_setup e;
@@ -169,6 +159,23 @@ edge_setup provision(controller_env& controller, const std::string& base, const 
                           controller.provisioning_key(e.fog), "--controller", controller.url()});
   if (p.exit_code != 0) throw std::runtime_error("provision " + name + ": " + p.err);
   return e;
+}
+
+// A hub (system fog, interior router) so edge routers have an upstream, like a real deployment.
+edge_setup provision_hub(controller_env& controller, const std::string& base) {
+  edge_setup hub;
+  hub.amqp_port = free_port();
+  hub.fog = controller.create_fog("hub",
+                                  R"("isSystem":true,"routerMode":"interior","messagingPort":)" +
+                                      std::to_string(hub.amqp_port) + R"(,"interRouterPort":)" +
+                                      std::to_string(free_port()) + R"(,"edgeRouterPort":)" +
+                                      std::to_string(free_port()) + R"(,"availableDiskThreshold":0)");
+  hub.config_dir = base + "/hub";
+  write_bench_settings(hub.config_dir);
+  auto p = run_agent_cli({"--config-dir", hub.config_dir, "provision",
+                          controller.provisioning_key(hub.fog), "--controller", controller.url()});
+  if (p.exit_code != 0) throw std::runtime_error("provision hub: " + p.err);
+  return hub;
 }
 
 double median(std::vector<double> v) {
@@ -196,17 +203,9 @@ int bench_idle(int argc, char** argv) {
   temp_dir dir;
   podman_service podman;
   controller_env controller;
-  int hub_amqp = 0;
-  auto hub = create_hub(controller, hub_amqp);
-  std::string hub_dir = dir.path() + "/hub";
-  write_bench_settings(hub_dir);
-  if (run_agent_cli({"--config-dir", hub_dir, "provision", controller.provisioning_key(hub),
-                     "--controller", controller.url()})
-          .exit_code != 0) {
-    throw std::runtime_error("provision hub");
-  }
+  auto hub = provision_hub(controller, dir.path());
   auto edge = provision(controller, dir.path(), "idle-edge", "");
-  agent_process hub_agent(hub_dir, {"DOCKER_HOST=" + podman.docker_host()});
+  agent_process hub_agent(hub.config_dir, {"DOCKER_HOST=" + podman.docker_host()});
   agent_process agent(edge.config_dir, {"DOCKER_HOST=" + podman.docker_host()});
   json::array microservices;
   for (int i = 0; i < 10; ++i) {
@@ -301,19 +300,11 @@ int bench_messages(int argc, char** argv) {
   if (load.empty()) throw std::runtime_error("--load PATH/agent_load is required");
   temp_dir dir;
   controller_env controller;
-  int hub_amqp = 0;
-  auto hub = create_hub(controller, hub_amqp);
-  std::string hub_dir = dir.path() + "/hub";
-  write_bench_settings(hub_dir);
-  if (run_agent_cli({"--config-dir", hub_dir, "provision", controller.provisioning_key(hub),
-                     "--controller", controller.url()})
-          .exit_code != 0) {
-    throw std::runtime_error("provision hub");
-  }
+  auto hub = provision_hub(controller, dir.path());
   auto edge1 = provision(controller, dir.path(), "edge-1", "");
   auto edge2 = provision(controller, dir.path(), "edge-2", "");
   std::string no_engine = "DOCKER_HOST=unix://" + dir.path() + "/no-engine.sock";
-  agent_process hub_agent(hub_dir, {no_engine});
+  agent_process hub_agent(hub.config_dir, {no_engine});
   agent_process agent1(edge1.config_dir, {no_engine});
   agent_process agent2(edge2.config_dir, {no_engine});
   auto c = controller.post("/api/v3/application", R"({
