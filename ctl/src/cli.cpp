@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "api_client.hpp"
@@ -67,16 +68,23 @@ Usage: fogctl [global options] VERB [arguments]
 Verbs:
   deploy -f FILE        create or update what the YAML documents describe (idempotent)
   get RESOURCE          list: all, controllers, agents, applications, microservices,
-                        routes, catalog, registries
+                        routes, catalog, registries, edge-resources
   describe KIND NAME    print a resource as YAML that can be deployed again
   delete KIND NAME      delete a resource (application, microservice, route, registry,
                         catalogitem, agent, controlplane)
+  delete all            delete everything of the namespace except the control plane
   start|stop application NAME
                         activate or deactivate an application
-  logs controller|agent [NAME]
-                        the log of a local controller or agent
+  detach agent NAME     take an agent off the controller, keep its process (detached)
+  attach agent NAME     provision a detached agent again
+  move microservice NAME AGENT
+                        run a microservice on another agent
+  logs controller|agent|microservice [NAME]
+                        the log of a local controller or agent, or a microservice's
+                        container log on a LocalAgent
   connect               connect this namespace to a running controller
   disconnect            forget this namespace's controller connection
+  completion bash|zsh   print a shell completion script
   version               print fogctl's (and the controller's) version
 
 Global options:
@@ -111,7 +119,9 @@ Example:
 )"},
       {"get", R"(Usage: fogctl get RESOURCE [-n NS] [-o json|yaml]
 
-RESOURCE: all, controllers, agents, applications, microservices, routes, catalog, registries
+RESOURCE: all, controllers, agents, applications, microservices, routes, catalog, registries,
+edge-resources. `get agents` also lists the namespace's detached agents (status DETACHED) in
+its table.
 )"},
       {"describe", R"(Usage: fogctl describe KIND NAME [-n NS] [-o json]
 
@@ -120,12 +130,44 @@ registry (ID), catalogitem (NAME), agent (NAME; printed as AgentConfig).
 The YAML printed can be deployed again with `fogctl deploy -f`; that changes nothing.
 )"},
       {"delete", R"(Usage: fogctl delete KIND NAME [-n NS]
+       fogctl delete all [-n NS]
        fogctl delete controlplane [-n NS]
 
 KIND: application, microservice (NAME or APP/NAME), route (APP/NAME or NAME), registry (ID),
-catalogitem (NAME), agent (NAME; a LocalAgent's process is stopped and deprovisioned).
+catalogitem (NAME), agent (NAME; a LocalAgent's process is stopped and deprovisioned; a
+detached agent's saved configuration is removed too).
+`delete all` deletes, in this order, the namespace's applications (with their microservices
+and routes), agents (LocalAgents are stopped and deprovisioned, detached ones forgotten),
+edge resources, registries and catalog items of this user. The control plane stays (as with
+iofogctl); run it again to finish if a step failed.
 `delete controlplane` stops the local controller and agents fogctl started in the namespace
 and removes the namespace's local state.
+)"},
+      {"detach", R"(Usage: fogctl detach agent NAME [-n NS]
+
+Takes the agent off the controller but keeps it: its configuration is saved as an AgentConfig
+document in ~/.fogmesh/namespaces/NS/detached/NAME.yaml, a LocalAgent is deprovisioned
+(`fogmesh-agent deprovision`: its process keeps running, idle) and the agent's record is
+deleted from the controller. An agent that still runs microservices is refused: move them
+(`fogctl move microservice`) or delete them first. `fogctl attach agent NAME` undoes it.
+)"},
+      {"attach", R"(Usage: fogctl attach agent NAME [-n NS]
+
+Provisions a detached agent again (see `fogctl detach agent`): the agent record is created
+from the saved configuration; a LocalAgent gets a new provisioning key and is started if it
+is not running. For an agent fogctl does not run it prints the key and the command to run on
+the agent's host.
+)"},
+      {"move", R"(Usage: fogctl move microservice NAME AGENT [-n NS]
+
+Runs the microservice (NAME or APPLICATION/NAME) on agent AGENT instead: the controller
+removes it from the old agent and the new one starts it (public ports follow it).
+)"},
+      {"completion", R"(Usage: fogctl completion bash|zsh
+
+Prints a script that completes fogctl's verbs, kinds, resource types and options:
+  bash:  source <(fogctl completion bash)      (or save it in /etc/bash_completion.d/fogctl)
+  zsh:   source <(fogctl completion zsh)       (uses zsh's bashcompinit)
 )"},
       {"connect", R"(Usage: fogctl connect --controller URL --email EMAIL --password PASSWORD
                      [--name NAME] [-n NS]
@@ -148,9 +190,14 @@ application stays defined; `fogctl start application NAME` runs it again.
 )"},
       {"logs", R"(Usage: fogctl logs controller [-n NS] [--tail N]
        fogctl logs agent NAME [-n NS] [--tail N]
+       fogctl logs microservice NAME [-n NS] [--tail N]
 
 Prints the last N lines (default 100) of the log of a controller or agent fogctl runs locally
-(LocalControlPlane, LocalAgent).
+(LocalControlPlane, LocalAgent), or of a microservice's container (NAME or APP/NAME).
+The controller's API has no microservice log endpoint, so microservice logs come from the
+container engine of a LocalAgent of this namespace (the agent's dockerUrl, through the
+`docker` CLI, else `podman --remote`): for an agent on another host run `docker logs
+iofog_UUID` there.
 )"},
       {"version", R"(Usage: fogctl version [-n NS]
 
@@ -318,7 +365,8 @@ std::optional<json::object> find_application(api_client& api, const std::string&
 
 std::optional<json::object> find_microservice(api_client& api, const std::string& app,
                                               const std::string& name) {
-  for (const auto& m : list_of(api.get("/microservices?application=" + url_encode(app)), "microservices")) {
+  for (const auto& m :
+       list_of(api.get("/microservices?application=" + url_encode(app)), "microservices")) {
     if (field(m.as_object(), "name") == name) return m.as_object();
   }
   return std::nullopt;
@@ -334,7 +382,8 @@ std::optional<json::object> find_catalog_item(api_client& api, const std::string
 // --- deploy, per kind ---
 
 std::string deploy_application(api_client& api, const resource& r) {
-  auto current = step("read application '" + r.name + "'", [&] { return find_application(api, r.name); });
+  auto current =
+      step("read application '" + r.name + "'", [&] { return find_application(api, r.name); });
   auto body = application_body(r.name, r.spec);
   if (!current) {
     step("create application '" + r.name + "'", [&] { return api.post("/application", body); });
@@ -344,7 +393,8 @@ std::string deploy_application(api_client& api, const resource& r) {
   auto have = application_spec_from_api(*current, names);
   drop_public_fields_not_asked_for(have, r.spec);
   if (same_spec(have, r.spec)) return "unchanged";
-  step("update application '" + r.name + "'", [&] { return api.put("/application/" + url_encode(r.name), body); });
+  step("update application '" + r.name + "'",
+       [&] { return api.put("/application/" + url_encode(r.name), body); });
   return "updated";
 }
 
@@ -354,7 +404,8 @@ std::string deploy_microservice(api_client& api, const resource& r) {
                       [&] { return find_microservice(api, app, r.name); });
   auto body = microservice_body(r.spec);
   if (!current) {
-    step("create microservice '" + app + "/" + r.name + "'", [&] { return api.post("/microservices", body); });
+    step("create microservice '" + app + "/" + r.name + "'",
+         [&] { return api.post("/microservices", body); });
     return "created";
   }
   auto names = step("list agents", [&] { return fog_names(api); });
@@ -371,21 +422,25 @@ std::string deploy_microservice(api_client& api, const resource& r) {
 std::string deploy_route(api_client& api, const resource& r) {
   std::string app(r.spec.at("application").as_string());
   std::string path = "/routes/" + url_encode(app) + "/" + url_encode(r.name);
-  auto current = step("read route '" + app + "/" + r.name + "'", [&]() -> std::optional<json::object> {
-    try {
-      return api.get(path).as_object();
-    } catch (const api_error& e) {
-      if (e.status() == 404 && std::string(e.what()).find("route") != std::string::npos) return std::nullopt;
-      throw;
-    }
-  });
+  auto current =
+      step("read route '" + app + "/" + r.name + "'", [&]() -> std::optional<json::object> {
+        try {
+          return api.get(path).as_object();
+        } catch (const api_error& e) {
+          if (e.status() == 404 && std::string(e.what()).find("route") != std::string::npos)
+            return std::nullopt;
+          throw;
+        }
+      });
   if (!current) {
-    step("create route '" + app + "/" + r.name + "'", [&] { return api.post("/routes", route_body(r.name, r.spec)); });
+    step("create route '" + app + "/" + r.name + "'",
+         [&] { return api.post("/routes", route_body(r.name, r.spec)); });
     return "created";
   }
   if (same_spec(route_spec_from_api(*current), r.spec)) return "unchanged";
-  step("update route '" + app + "/" + r.name + "'",
-       [&] { return api.patch(path, json::object{{"from", r.spec.at("from")}, {"to", r.spec.at("to")}}); });
+  step("update route '" + app + "/" + r.name + "'", [&] {
+    return api.patch(path, json::object{{"from", r.spec.at("from")}, {"to", r.spec.at("to")}});
+  });
   return "updated";
 }
 
@@ -402,11 +457,13 @@ std::string deploy_registry(api_client& api, const resource& r) {
     }
   }
   if (!current && r.spec.contains("id")) {
-    throw step_error("find registry " + s_of(r.spec.at("id")) + ": no registry with this id (leave out spec.id to create one)");
+    throw step_error("find registry " + s_of(r.spec.at("id")) +
+                     ": no registry with this id (leave out spec.id to create one)");
   }
   auto body = registry_body(r.spec);
   if (!current) {
-    auto res = step("create registry " + s_of(r.spec.at("url")), [&] { return api.post("/registries", body); });
+    auto res = step("create registry " + s_of(r.spec.at("url")),
+                    [&] { return api.post("/registries", body); });
     return "created (id " + field(res.as_object(), "id") + ")";
   }
   auto have = registry_spec_from_api(*current);
@@ -421,10 +478,12 @@ std::string deploy_registry(api_client& api, const resource& r) {
 }
 
 std::string deploy_catalog_item(api_client& api, const resource& r) {
-  auto current = step("read catalog item '" + r.name + "'", [&] { return find_catalog_item(api, r.name); });
+  auto current =
+      step("read catalog item '" + r.name + "'", [&] { return find_catalog_item(api, r.name); });
   auto body = catalog_item_body(r.name, r.spec);
   if (!current) {
-    auto res = step("create catalog item '" + r.name + "'", [&] { return api.post("/catalog/microservices", body); });
+    auto res = step("create catalog item '" + r.name + "'",
+                    [&] { return api.post("/catalog/microservices", body); });
     return "created (id " + field(res.as_object(), "id") + ")";
   }
   if (same_spec(catalog_item_spec_from_api(*current), r.spec)) return "unchanged";
@@ -440,7 +499,8 @@ std::string deploy_agent_config(api_client& api, const resource& r, bool create)
   auto body = agent_config_body(r.name, r.spec);
   if (!current) {
     if (!create) {
-      throw step_error("find agent '" + r.name + "': no such agent on the controller (fogctl "
+      throw step_error("find agent '" + r.name +
+                       "': no such agent on the controller (fogctl "
                        "cannot install agents over SSH yet: provision it by hand, use a "
                        "LocalAgent, or deploy an AgentConfig to create the record)");
     }
@@ -449,7 +509,8 @@ std::string deploy_agent_config(api_client& api, const resource& r, bool create)
     return "created";
   }
   if (agent_config_matches(body, *current)) return "unchanged";
-  step("update agent '" + r.name + "'", [&] { return api.patch("/iofog/" + field(*current, "uuid"), body); });
+  step("update agent '" + r.name + "'",
+       [&] { return api.patch("/iofog/" + field(*current, "uuid"), body); });
   return "updated";
 }
 
@@ -478,7 +539,7 @@ std::string controller_data_dir(const state& st) {
       return "/var/lib/fogmesh/namespaces/" + st.ns() + "/controller-data";
     }
   }
-  for (fs::path p = st.controller_dir(); ; p = p.parent_path()) {
+  for (fs::path p = st.controller_dir();; p = p.parent_path()) {
     struct stat sb {};
     if (::stat(p.c_str(), &sb) == 0) ::chmod(p.c_str(), (sb.st_mode & 07777) | 0711);
     if (p == home || p == p.root_path() || p.empty()) break;
@@ -486,7 +547,8 @@ std::string controller_data_dir(const state& st) {
   return inside;
 }
 
-std::string deploy_local_control_plane(const resource& r, const std::string& ns, const options& opt) {
+std::string deploy_local_control_plane(const resource& r, const std::string& ns,
+                                       const options& opt) {
   state st(ns);
   const auto& user = r.spec.at("iofogUser").as_object();
   const auto& ctl = r.spec.at("controller").as_object();
@@ -510,25 +572,39 @@ std::string deploy_local_control_plane(const resource& r, const std::string& ns,
     write_file(dir + "/data-dir", data_dir + "\n", 0644);
     std::error_code ec;
     fs::remove(port_file, ec);
-    std::vector<std::string> argv = {bin, "--port", std::to_string(ctl.at("port").as_int64()), "--bind",
-                                     std::string(ctl.at("bind").as_string()), "--data-dir", data_dir,
-                                     "--port-file", port_file};
+    std::vector<std::string> argv = {bin,
+                                     "--port",
+                                     std::to_string(ctl.at("port").as_int64()),
+                                     "--bind",
+                                     std::string(ctl.at("bind").as_string()),
+                                     "--data-dir",
+                                     data_dir,
+                                     "--port-file",
+                                     port_file};
     if (const char* extra = std::getenv("FOGMESH_CONTROLLER_EXTRA_ARGS"); extra != nullptr) {
       std::istringstream words(extra);
       for (std::string w; words >> w;) argv.push_back(w);
     }
-    if (!opt.quiet) std::cout << "Starting fogmesh-controller (log: " << log_file << ")...\n" << std::flush;
-    int child = step("start fogmesh-controller", [&] { return spawn_background(argv, log_file, pid_file); });
+    if (!opt.quiet)
+      std::cout << "Starting fogmesh-controller (log: " << log_file << ")...\n" << std::flush;
+    int child = step("start fogmesh-controller",
+                     [&] { return spawn_background(argv, log_file, pid_file); });
     // Embedded PostgreSQL's first start (initdb) takes a while; the child's exit ends the wait.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
-    while (read_file(port_file).empty() || !controller_up(endpoint::parse("http://127.0.0.1:" + read_file(port_file).substr(0, read_file(port_file).find('\n'))))) {
+    while (read_file(port_file).empty() ||
+           !controller_up(
+               endpoint::parse("http://127.0.0.1:" +
+                               read_file(port_file).substr(0, read_file(port_file).find('\n'))))) {
       if (exited(child)) {
         std::error_code ec2;
         fs::remove(pid_file, ec2);
-        throw step_error("start fogmesh-controller: it exited; last lines of " + log_file + ":\n" + tail(log_file, 15));
+        throw step_error("start fogmesh-controller: it exited; last lines of " + log_file + ":\n" +
+                         tail(log_file, 15));
       }
       if (std::chrono::steady_clock::now() > deadline) {
-        throw step_error("start fogmesh-controller: no answer on /api/v3/status after 3 minutes; see " + log_file);
+        throw step_error(
+            "start fogmesh-controller: no answer on /api/v3/status after 3 minutes; see " +
+            log_file);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -536,7 +612,9 @@ std::string deploy_local_control_plane(const resource& r, const std::string& ns,
   }
   std::string port = read_file(port_file);
   port = port.substr(0, port.find('\n'));
-  if (port.empty()) throw step_error("start fogmesh-controller: " + port_file + " is missing; delete controlplane and deploy again");
+  if (port.empty())
+    throw step_error("start fogmesh-controller: " + port_file +
+                     " is missing; delete controlplane and deploy again");
   std::string host = std::string(ctl.at("bind").as_string());
   if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
   auto ep = endpoint::parse("http://" + host + ":" + port);
@@ -549,8 +627,10 @@ std::string deploy_local_control_plane(const resource& r, const std::string& ns,
       if (e.status() != 401) throw;
     }
     api_client anon(ep, "");
-    anon.post("/user/signup", json::object{{"firstName", user.at("name")}, {"lastName", user.at("surname")},
-                                           {"email", email}, {"password", password}});
+    anon.post("/user/signup", json::object{{"firstName", user.at("name")},
+                                           {"lastName", user.at("surname")},
+                                           {"email", email},
+                                           {"password", password}});
     return login(ep, email, password);
   });
   connection c;
@@ -574,7 +654,8 @@ std::string deploy_local_agent(const resource& r, const std::string& ns, const o
   std::string config_dir = dir + "/config";
   std::string pid_file = dir + "/agent.pid";
   std::string log_file = dir + "/agent.log";
-  std::string bin = step("find fogmesh-agent", [] { return find_binary("fogmesh-agent", "FOGMESH_AGENT_BIN", "agent"); });
+  std::string bin = step("find fogmesh-agent",
+                         [] { return find_binary("fogmesh-agent", "FOGMESH_AGENT_BIN", "agent"); });
   std::string identity = read_file(config_dir + "/identity.json");
   bool provisioned = !identity.empty() && identity.find(uuid) != std::string::npos;
   if (!provisioned) {
@@ -584,28 +665,36 @@ std::string deploy_local_agent(const resource& r, const std::string& ns, const o
     fs::create_directories(config_dir);
     std::string out;
     int rc = step("provision agent '" + r.name + "'", [&] {
-      return run_command({bin, "--config-dir", config_dir, "provision", field(key.as_object(), "key"),
-                          "--controller", s.api->ep().url() + "/api/v3"}, out);
+      return run_command(
+          {bin, "--config-dir", config_dir, "provision", field(key.as_object(), "key"),
+           "--controller", s.api->ep().url() + "/api/v3"},
+          out);
     });
-    if (rc != 0) throw step_error("provision agent '" + r.name + "': fogmesh-agent provision failed: " + out);
+    if (rc != 0)
+      throw step_error("provision agent '" + r.name + "': fogmesh-agent provision failed: " + out);
     outcome += ", provisioned";
   }
   if (auto port = r.spec.find("localApiPort"); port != r.spec.end()) {
     std::string out;
     int rc = step("configure agent '" + r.name + "'", [&] {
       return run_command({bin, "--config-dir", config_dir, "config", "--local-api-port",
-                          std::to_string(port->value().as_int64())}, out);
+                          std::to_string(port->value().as_int64())},
+                         out);
     });
-    if (rc != 0) throw step_error("configure agent '" + r.name + "': fogmesh-agent config failed: " + out);
+    if (rc != 0)
+      throw step_error("configure agent '" + r.name + "': fogmesh-agent config failed: " + out);
   }
   if (!running_pid(pid_file, "fogmesh-agent")) {
-    if (!opt.quiet) std::cout << "Starting fogmesh-agent '" << r.name << "' (log: " << log_file << ")...\n" << std::flush;
+    if (!opt.quiet)
+      std::cout << "Starting fogmesh-agent '" << r.name << "' (log: " << log_file << ")...\n"
+                << std::flush;
     int child = step("start fogmesh-agent", [&] {
       return spawn_background({bin, "--config-dir", config_dir, "run"}, log_file, pid_file);
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     if (exited(child)) {
-      throw step_error("start fogmesh-agent '" + r.name + "': it exited; last lines of " + log_file + ":\n" + tail(log_file, 15));
+      throw step_error("start fogmesh-agent '" + r.name + "': it exited; last lines of " +
+                       log_file + ":\n" + tail(log_file, 15));
     }
     outcome += ", started";
   } else {
@@ -616,15 +705,22 @@ std::string deploy_local_agent(const resource& r, const std::string& ns, const o
 
 int order_of(kind k) {
   switch (k) {
-    case kind::local_control_plane: return 0;
+    case kind::local_control_plane:
+      return 0;
     case kind::agent_config:
     case kind::agent:
-    case kind::local_agent: return 1;
-    case kind::registry: return 2;
-    case kind::catalog_item: return 3;
-    case kind::application: return 4;
-    case kind::microservice: return 5;
-    case kind::route: return 6;
+    case kind::local_agent:
+      return 1;
+    case kind::registry:
+      return 2;
+    case kind::catalog_item:
+      return 3;
+    case kind::application:
+      return 4;
+    case kind::microservice:
+      return 5;
+    case kind::route:
+      return 6;
   }
   return 7;
 }
@@ -658,7 +754,9 @@ int cmd_deploy(const std::vector<std::string>& args, const options& opt) {
     std::cerr << "fogctl: " << e.what() << "\nNothing was deployed.\n";
     return 1;
   }
-  std::stable_sort(all.begin(), all.end(), [](const resource& a, const resource& b) { return order_of(a.k) < order_of(b.k); });
+  std::stable_sort(all.begin(), all.end(), [](const resource& a, const resource& b) {
+    return order_of(a.k) < order_of(b.k);
+  });
   size_t done = 0;
   std::map<std::string, session> sessions;
   for (const auto& r : all) {
@@ -673,18 +771,35 @@ int cmd_deploy(const std::vector<std::string>& args, const options& opt) {
       } else {
         auto it = sessions.find(ns);
         if (it == sessions.end()) {
-          it = sessions.emplace(ns, step("connect to the controller", [&] { return open_session(ns); })).first;
+          it = sessions
+                   .emplace(ns, step("connect to the controller", [&] { return open_session(ns); }))
+                   .first;
         }
         api_client& api = *it->second.api;
         switch (r.k) {
-          case kind::application: outcome = deploy_application(api, r); break;
-          case kind::microservice: outcome = deploy_microservice(api, r); break;
-          case kind::route: outcome = deploy_route(api, r); break;
-          case kind::registry: outcome = deploy_registry(api, r); break;
-          case kind::catalog_item: outcome = deploy_catalog_item(api, r); break;
-          case kind::agent_config: outcome = deploy_agent_config(api, r, true); break;
-          case kind::agent: outcome = deploy_agent_config(api, r, false); break;
-          default: break;
+          case kind::application:
+            outcome = deploy_application(api, r);
+            break;
+          case kind::microservice:
+            outcome = deploy_microservice(api, r);
+            break;
+          case kind::route:
+            outcome = deploy_route(api, r);
+            break;
+          case kind::registry:
+            outcome = deploy_registry(api, r);
+            break;
+          case kind::catalog_item:
+            outcome = deploy_catalog_item(api, r);
+            break;
+          case kind::agent_config:
+            outcome = deploy_agent_config(api, r, true);
+            break;
+          case kind::agent:
+            outcome = deploy_agent_config(api, r, false);
+            break;
+          default:
+            break;
         }
       }
       ++done;
@@ -701,6 +816,23 @@ int cmd_deploy(const std::vector<std::string>& args, const options& opt) {
   return 0;
 }
 
+// --- detached agents (iofogctl's detach/attach) ---
+
+// A detached agent's AgentConfig document, kept in the namespace until `attach agent`.
+std::string detached_file(const state& st, const std::string& name) {
+  return st.ns_dir() + "/detached/" + name + ".yaml";
+}
+
+std::vector<std::string> detached_agents(const state& st) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(st.ns_dir() + "/detached", ec)) {
+    if (e.path().extension() == ".yaml") names.push_back(e.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 // --- get ---
 
 std::vector<std::vector<std::string>> agent_rows(const json::value& fogs) {
@@ -709,7 +841,8 @@ std::vector<std::vector<std::string>> agent_rows(const json::value& fogs) {
     const auto& o = f.as_object();
     std::string addr = field(o, "ipAddress");
     if (addr == "-" || addr.empty()) addr = field(o, "host");
-    rows.push_back({field(o, "name"), field(o, "daemonStatus"), field(o, "version"), addr, field(o, "uuid")});
+    rows.push_back(
+        {field(o, "name"), field(o, "daemonStatus"), field(o, "version"), addr, field(o, "uuid")});
   }
   return rows;
 }
@@ -719,20 +852,24 @@ std::vector<std::vector<std::string>> application_rows(const json::value& apps) 
   for (const auto& a : list_of(apps, "applications")) {
     const auto& o = a.as_object();
     std::string msvcs;
-    for (const auto& m : list_of(a, "microservices")) msvcs += (msvcs.empty() ? "" : ", ") + field(m.as_object(), "name");
+    for (const auto& m : list_of(a, "microservices"))
+      msvcs += (msvcs.empty() ? "" : ", ") + field(m.as_object(), "name");
     rows.push_back({field(o, "name"), field(o, "isActivated"), msvcs.empty() ? "-" : msvcs});
   }
   return rows;
 }
 
-std::vector<std::vector<std::string>> microservice_rows(const json::value& msvcs, const fog_name_map& names) {
-  std::vector<std::vector<std::string>> rows = {{"MICROSERVICE", "APPLICATION", "AGENT", "STATUS", "PORTS", "UUID"}};
+std::vector<std::vector<std::string>> microservice_rows(const json::value& msvcs,
+                                                        const fog_name_map& names) {
+  std::vector<std::vector<std::string>> rows = {
+      {"MICROSERVICE", "APPLICATION", "AGENT", "STATUS", "PORTS", "UUID"}};
   for (const auto& m : list_of(msvcs, "microservices")) {
     const auto& o = m.as_object();
     std::string agent = field(o, "iofogUuid");
     if (auto it = names.find(agent); it != names.end()) agent = it->second;
     std::string status = "-";
-    if (auto it = o.find("status"); it != o.end() && it->value().is_object()) status = field(it->value().as_object(), "status");
+    if (auto it = o.find("status"); it != o.end() && it->value().is_object())
+      status = field(it->value().as_object(), "status");
     std::string ports;
     for (const auto& p : list_of(m, "ports")) {
       const auto& po = p.as_object();
@@ -744,7 +881,8 @@ std::vector<std::vector<std::string>> microservice_rows(const json::value& msvcs
         }
       }
     }
-    rows.push_back({field(o, "name"), field(o, "application"), agent, status, ports.empty() ? "-" : ports, field(o, "uuid")});
+    rows.push_back({field(o, "name"), field(o, "application"), agent, status,
+                    ports.empty() ? "-" : ports, field(o, "uuid")});
   }
   return rows;
 }
@@ -759,7 +897,8 @@ std::vector<std::vector<std::string>> route_rows(const json::value& routes) {
 }
 
 std::vector<std::vector<std::string>> catalog_rows(const json::value& items) {
-  std::vector<std::vector<std::string>> rows = {{"ID", "NAME", "REGISTRY", "X86", "ARM", "DESCRIPTION"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "NAME", "REGISTRY", "X86", "ARM", "DESCRIPTION"}};
   for (const auto& c : list_of(items, "catalogItems")) {
     const auto& o = c.as_object();
     std::string x86 = "-", arm = "-";
@@ -767,7 +906,8 @@ std::vector<std::vector<std::string>> catalog_rows(const json::value& items) {
       const auto& io = i.as_object();
       (field(io, "fogTypeId") == "1" ? x86 : arm) = field(io, "containerImage");
     }
-    rows.push_back({field(o, "id"), field(o, "name"), field(o, "registryId"), x86, arm, field(o, "description")});
+    rows.push_back({field(o, "id"), field(o, "name"), field(o, "registryId"), x86, arm,
+                    field(o, "description")});
   }
   return rows;
 }
@@ -777,8 +917,33 @@ std::vector<std::vector<std::string>> registry_rows(const json::value& regs) {
   for (const auto& g : list_of(regs, "registries")) {
     const auto& o = g.as_object();
     std::string user = field(o, "username");
-    rows.push_back({field(o, "id"), field(o, "url"), user.empty() ? "-" : user,
-                    o.contains("isPublic") && o.at("isPublic").is_bool() && !o.at("isPublic").as_bool() ? "true" : "false"});
+    rows.push_back(
+        {field(o, "id"), field(o, "url"), user.empty() ? "-" : user,
+         o.contains("isPublic") && o.at("isPublic").is_bool() && !o.at("isPublic").as_bool()
+             ? "true"
+             : "false"});
+  }
+  return rows;
+}
+
+// Edge resources with the agents they are linked to (from the agents' edgeResources lists).
+std::vector<std::vector<std::string>> edge_resource_rows(const json::value& resources,
+                                                         const json::value& fogs) {
+  std::map<std::string, std::string> linked;  // "name@version" -> agent names
+  for (const auto& f : list_of(fogs, "fogs")) {
+    for (const auto& e : list_of(f, "edgeResources")) {
+      std::string& agents =
+          linked[field(e.as_object(), "name") + "@" + field(e.as_object(), "version")];
+      agents += (agents.empty() ? "" : ", ") + field(f.as_object(), "name");
+    }
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"EDGE RESOURCE", "VERSION", "PROTOCOL", "AGENTS", "DESCRIPTION"}};
+  for (const auto& e : list_of(resources, "edgeResources")) {
+    const auto& o = e.as_object();
+    std::string agents = linked[field(o, "name") + "@" + field(o, "version")];
+    rows.push_back({field(o, "name"), field(o, "version"), field(o, "interfaceProtocol"),
+                    agents.empty() ? "-" : agents, field(o, "description")});
   }
   return rows;
 }
@@ -790,17 +955,20 @@ json::value controllers_value(const std::string& ns) {
   if (!conn) return out;
   json::object c{{"name", conn->name}, {"endpoint", conn->endpoint}, {"local", conn->local}};
   try {
-    auto reply = http_request(endpoint::parse(conn->endpoint), "GET", "/api/v3/status", "", "", std::chrono::seconds(5));
+    auto reply = http_request(endpoint::parse(conn->endpoint), "GET", "/api/v3/status", "", "",
+                              std::chrono::seconds(5));
     auto v = json::parse(reply.body);
     c["status"] = v.as_object().at("status");
-    if (auto it = v.as_object().find("versions"); it != v.as_object().end() && it->value().is_object()) {
+    if (auto it = v.as_object().find("versions");
+        it != v.as_object().end() && it->value().is_object()) {
       c["version"] = it->value().as_object().at("controller");
     }
   } catch (const std::exception&) {
     c["status"] = "unreachable";
   }
   if (conn->local) {
-    if (auto pid = running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller")) c["pid"] = *pid;
+    if (auto pid = running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller"))
+      c["pid"] = *pid;
   }
   out.push_back(std::move(c));
   return out;
@@ -815,14 +983,30 @@ void print_value(const json::value& v, const options& opt) {
 }
 
 int cmd_get(const std::vector<std::string>& args, const options& opt) {
-  if (args.size() != 1) throw usage_error("get", args.empty() ? "say what to get" : "get takes one resource");
+  if (args.size() != 1)
+    throw usage_error("get", args.empty() ? "say what to get" : "get takes one resource");
   std::string what = args[0];
-  static const std::map<std::string, std::string> aliases = {
-      {"all", "all"}, {"controllers", "controllers"}, {"controller", "controllers"}, {"controlplane", "controllers"},
-      {"agents", "agents"}, {"agent", "agents"}, {"applications", "applications"}, {"application", "applications"},
-      {"apps", "applications"}, {"microservices", "microservices"}, {"microservice", "microservices"},
-      {"routes", "routes"}, {"route", "routes"}, {"catalog", "catalog"}, {"catalogitems", "catalog"},
-      {"catalog-items", "catalog"}, {"registries", "registries"}, {"registry", "registries"}};
+  static const std::map<std::string, std::string> aliases = {{"all", "all"},
+                                                             {"controllers", "controllers"},
+                                                             {"controller", "controllers"},
+                                                             {"controlplane", "controllers"},
+                                                             {"agents", "agents"},
+                                                             {"agent", "agents"},
+                                                             {"applications", "applications"},
+                                                             {"application", "applications"},
+                                                             {"apps", "applications"},
+                                                             {"microservices", "microservices"},
+                                                             {"microservice", "microservices"},
+                                                             {"routes", "routes"},
+                                                             {"route", "routes"},
+                                                             {"catalog", "catalog"},
+                                                             {"catalogitems", "catalog"},
+                                                             {"catalog-items", "catalog"},
+                                                             {"registries", "registries"},
+                                                             {"registry", "registries"},
+                                                             {"edge-resources", "edge-resources"},
+                                                             {"edge-resource", "edge-resources"},
+                                                             {"edgeresources", "edge-resources"}};
   auto it = aliases.find(what);
   if (it == aliases.end()) throw usage_error("get", "unknown resource '" + what + "'");
   what = it->second;
@@ -832,10 +1016,12 @@ int cmd_get(const std::vector<std::string>& args, const options& opt) {
       print_value(v, opt);
       return 0;
     }
-    std::vector<std::vector<std::string>> rows = {{"CONTROLLER", "ENDPOINT", "STATUS", "VERSION", "LOCAL"}};
+    std::vector<std::vector<std::string>> rows = {
+        {"CONTROLLER", "ENDPOINT", "STATUS", "VERSION", "LOCAL"}};
     for (const auto& c : v.as_array()) {
       const auto& o = c.as_object();
-      rows.push_back({field(o, "name"), field(o, "endpoint"), field(o, "status"), field(o, "version"), field(o, "local")});
+      rows.push_back({field(o, "name"), field(o, "endpoint"), field(o, "status"),
+                      field(o, "version"), field(o, "local")});
     }
     print_table(rows);
     return 0;
@@ -849,6 +1035,7 @@ int cmd_get(const std::vector<std::string>& args, const options& opt) {
       if (w == "microservices") return api.get("/microservices");
       if (w == "routes") return api.get("/routes");
       if (w == "catalog") return api.get("/catalog/microservices");
+      if (w == "edge-resources") return api.get("/edgeResources");
       return api.get("/registries");
     });
   };
@@ -864,12 +1051,14 @@ int cmd_get(const std::vector<std::string>& args, const options& opt) {
       return 0;
     }
     fog_name_map names;
-    for (const auto& f : all["agents"].as_array()) names[field(f.as_object(), "uuid")] = field(f.as_object(), "name");
+    for (const auto& f : all["agents"].as_array())
+      names[field(f.as_object(), "uuid")] = field(f.as_object(), "name");
     std::cout << "NAMESPACE\n" << opt.ns << "\n\n";
     std::vector<std::vector<std::string>> rows = {{"CONTROLLER", "ENDPOINT", "STATUS", "VERSION"}};
     for (const auto& c : all["controllers"].as_array()) {
       const auto& o = c.as_object();
-      rows.push_back({field(o, "name"), field(o, "endpoint"), field(o, "status"), field(o, "version")});
+      rows.push_back(
+          {field(o, "name"), field(o, "endpoint"), field(o, "status"), field(o, "version")});
     }
     print_table(rows);
     std::cout << "\n";
@@ -883,16 +1072,29 @@ int cmd_get(const std::vector<std::string>& args, const options& opt) {
     return 0;
   }
   json::value v = fetch(what);
-  static const std::map<std::string, const char*> keys = {
-      {"agents", "fogs"}, {"applications", "applications"}, {"microservices", "microservices"},
-      {"routes", "routes"}, {"catalog", "catalogItems"}, {"registries", "registries"}};
+  static const std::map<std::string, const char*> keys = {{"agents", "fogs"},
+                                                          {"applications", "applications"},
+                                                          {"microservices", "microservices"},
+                                                          {"routes", "routes"},
+                                                          {"catalog", "catalogItems"},
+                                                          {"registries", "registries"},
+                                                          {"edge-resources", "edgeResources"}};
   if (!opt.output.empty()) {
     print_value(list_of(v, keys.at(what)), opt);
     return 0;
   }
-  if (what == "agents") print_table(agent_rows(v));
+  if (what == "agents") {
+    auto rows = agent_rows(v);
+    for (const auto& name : detached_agents(s.st))
+      rows.push_back({name, "DETACHED", "-", "-", "-"});
+    print_table(rows);
+  }
+  if (what == "edge-resources") {
+    print_table(edge_resource_rows(v, step("list agents", [&] { return api.get("/iofog-list"); })));
+  }
   if (what == "applications") print_table(application_rows(v));
-  if (what == "microservices") print_table(microservice_rows(v, step("list agents", [&] { return fog_names(api); })));
+  if (what == "microservices")
+    print_table(microservice_rows(v, step("list agents", [&] { return fog_names(api); })));
   if (what == "routes") print_table(route_rows(v));
   if (what == "catalog") print_table(catalog_rows(v));
   if (what == "registries") print_table(registry_rows(v));
@@ -902,15 +1104,29 @@ int cmd_get(const std::vector<std::string>& args, const options& opt) {
 // --- describe / delete: resolving names ---
 
 std::string normalise_kind(const std::string& verb, const std::string& k) {
-  static const std::map<std::string, std::string> aliases = {
-      {"application", "application"}, {"applications", "application"}, {"app", "application"},
-      {"microservice", "microservice"}, {"microservices", "microservice"}, {"msvc", "microservice"},
-      {"route", "route"}, {"routes", "route"}, {"registry", "registry"}, {"registries", "registry"},
-      {"catalogitem", "catalogitem"}, {"catalog-item", "catalogitem"}, {"catalog", "catalogitem"},
-      {"agent", "agent"}, {"agents", "agent"}, {"agentconfig", "agent"}, {"localagent", "agent"},
-      {"controlplane", "controlplane"}, {"localcontrolplane", "controlplane"}, {"controller", "controlplane"}};
+  static const std::map<std::string, std::string> aliases = {{"application", "application"},
+                                                             {"applications", "application"},
+                                                             {"app", "application"},
+                                                             {"microservice", "microservice"},
+                                                             {"microservices", "microservice"},
+                                                             {"msvc", "microservice"},
+                                                             {"route", "route"},
+                                                             {"routes", "route"},
+                                                             {"registry", "registry"},
+                                                             {"registries", "registry"},
+                                                             {"catalogitem", "catalogitem"},
+                                                             {"catalog-item", "catalogitem"},
+                                                             {"catalog", "catalogitem"},
+                                                             {"agent", "agent"},
+                                                             {"agents", "agent"},
+                                                             {"agentconfig", "agent"},
+                                                             {"localagent", "agent"},
+                                                             {"controlplane", "controlplane"},
+                                                             {"localcontrolplane", "controlplane"},
+                                                             {"controller", "controlplane"}};
   std::string lower = k;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   auto it = aliases.find(lower);
   if (it == aliases.end()) throw usage_error(verb, "unknown kind '" + k + "'");
   return it->second;
@@ -923,11 +1139,16 @@ json::object resolve_microservice(api_client& api, const std::string& ref) {
     name = ref.substr(slash + 1);
   }
   std::vector<json::object> hits;
-  for (const auto& m : list_of(api.get(app.empty() ? "/microservices" : "/microservices?application=" + url_encode(app)), "microservices")) {
+  for (const auto& m :
+       list_of(api.get(app.empty() ? "/microservices"
+                                   : "/microservices?application=" + url_encode(app)),
+               "microservices")) {
     if (field(m.as_object(), "name") == name) hits.push_back(m.as_object());
   }
   if (hits.empty()) throw step_error("no microservice '" + ref + "'");
-  if (hits.size() > 1) throw step_error("several applications have a microservice '" + name + "': say APPLICATION/" + name);
+  if (hits.size() > 1)
+    throw step_error("several applications have a microservice '" + name + "': say APPLICATION/" +
+                     name);
   return hits[0];
 }
 
@@ -940,10 +1161,12 @@ json::object resolve_route(api_client& api, const std::string& ref) {
   std::vector<json::object> hits;
   for (const auto& r : list_of(api.get("/routes"), "routes")) {
     const auto& o = r.as_object();
-    if (field(o, "name") == name && (app.empty() || field(o, "application") == app)) hits.push_back(o);
+    if (field(o, "name") == name && (app.empty() || field(o, "application") == app))
+      hits.push_back(o);
   }
   if (hits.empty()) throw step_error("no route '" + ref + "'");
-  if (hits.size() > 1) throw step_error("several applications have a route '" + name + "': say APPLICATION/" + name);
+  if (hits.size() > 1)
+    throw step_error("several applications have a route '" + name + "': say APPLICATION/" + name);
   return hits[0];
 }
 
@@ -958,20 +1181,25 @@ int cmd_describe(const std::vector<std::string>& args, const options& opt) {
   if (args.size() != 2) throw usage_error("describe", "describe takes KIND and NAME");
   std::string k = normalise_kind("describe", args[0]);
   const std::string& name = args[1];
-  if (k == "controlplane") throw usage_error("describe", "describe controlplane is not supported; use get controllers");
+  if (k == "controlplane")
+    throw usage_error("describe", "describe controlplane is not supported; use get controllers");
   session s = open_session(opt.ns);
   auto& api = *s.api;
   std::string yaml;
   json::value raw;
   try {
     if (k == "application") {
-      auto app = step("read application '" + name + "'", [&] { return api.get("/application/" + url_encode(name)).as_object(); });
+      auto app = step("read application '" + name + "'",
+                      [&] { return api.get("/application/" + url_encode(name)).as_object(); });
       raw = app;
-      yaml = to_yaml_document(kind::application, name, "", application_spec_from_api(app, fog_names(api)));
+      yaml = to_yaml_document(kind::application, name, "",
+                              application_spec_from_api(app, fog_names(api)));
     } else if (k == "microservice") {
-      auto m = step("read microservice '" + name + "'", [&] { return resolve_microservice(api, name); });
+      auto m =
+          step("read microservice '" + name + "'", [&] { return resolve_microservice(api, name); });
       raw = m;
-      yaml = to_yaml_document(kind::microservice, field(m, "name"), "", microservice_spec_from_api(m, fog_names(api), true));
+      yaml = to_yaml_document(kind::microservice, field(m, "name"), "",
+                              microservice_spec_from_api(m, fog_names(api), true));
     } else if (k == "route") {
       auto r = step("read route '" + name + "'", [&] { return resolve_route(api, name); });
       raw = r;
@@ -981,7 +1209,8 @@ int cmd_describe(const std::vector<std::string>& args, const options& opt) {
       raw = g;
       yaml = to_yaml_document(kind::registry, "registry-" + name, "", registry_spec_from_api(g));
     } else if (k == "catalogitem") {
-      auto c = step("read catalog item '" + name + "'", [&] { return find_catalog_item(api, name); });
+      auto c =
+          step("read catalog item '" + name + "'", [&] { return find_catalog_item(api, name); });
       if (!c) throw step_error("no catalog item '" + name + "'");
       raw = *c;
       yaml = to_yaml_document(kind::catalog_item, name, "", catalog_item_spec_from_api(*c));
@@ -1005,7 +1234,8 @@ int cmd_describe(const std::vector<std::string>& args, const options& opt) {
 void stop_local_agent(const state& st, const std::string& name, const options& opt) {
   std::string dir = st.agent_dir(name);
   if (!fs::exists(dir)) return;
-  if (stop_background(dir + "/agent.pid", "fogmesh-agent", std::chrono::seconds(30)) && !opt.quiet) {
+  if (stop_background(dir + "/agent.pid", "fogmesh-agent", std::chrono::seconds(30)) &&
+      !opt.quiet) {
     std::cout << "Stopped fogmesh-agent '" << name << "'\n";
   }
   try {
@@ -1028,7 +1258,8 @@ void stop_leftover_postgres(const std::string& pgdata) {
   int pid = std::atoi(pid_text.c_str());
   auto is_ours = [&] {
     std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
-    return pid > 1 && cmdline.find("postgres") != std::string::npos && cmdline.find(pgdata) != std::string::npos;
+    return pid > 1 && cmdline.find("postgres") != std::string::npos &&
+           cmdline.find(pgdata) != std::string::npos;
   };
   if (!is_ours()) return;
   ::kill(pid, SIGINT);
@@ -1039,11 +1270,117 @@ void stop_leftover_postgres(const std::string& pgdata) {
   if (is_ours()) ::kill(pid, SIGKILL);
 }
 
+// Everything of the namespace on the controller and the local agents, not the control plane.
+// Applications go first (the controller deletes their microservices and routes with them),
+// then agents, then what applications referred to. Stops at the first failing step; what was
+// deleted before stays deleted, so running it again finishes the job.
+int cmd_delete_all(const options& opt) {
+  session s = open_session(opt.ns);
+  auto& api = *s.api;
+  // In deletion order: {singular, plural, count}.
+  std::vector<std::tuple<std::string, std::string, int>> counts = {
+      {"application", "applications", 0},
+      {"microservice", "microservices", 0},
+      {"agent", "agents", 0},
+      {"edge resource", "edge resources", 0},
+      {"registry", "registries", 0},
+      {"catalog item", "catalog items", 0}};
+  auto count = [&](const char* plural) {
+    for (auto& [one, many, n] : counts) n += many == plural;
+  };
+  auto say = [&](const std::string& what) {
+    if (!opt.quiet) std::cout << what << ": deleted\n" << std::flush;
+  };
+  for (const auto& a : list_of(step("list applications", [&] { return api.get("/application"); }),
+                               "applications")) {
+    std::string name = field(a.as_object(), "name");
+    step("delete application '" + name + "'",
+         [&] { return api.del("/application/" + url_encode(name)); });
+    say("Application '" + name + "'");
+    count("applications");
+  }
+  // Normally none are left: the controller deletes an application's microservices and routes.
+  for (const auto& m :
+       list_of(step("list microservices", [&] { return api.get("/microservices"); }),
+               "microservices")) {
+    const auto& o = m.as_object();
+    std::string label = field(o, "application") + "/" + field(o, "name");
+    step("delete microservice '" + label + "'",
+         [&] { return api.del("/microservices/" + field(o, "uuid")); });
+    say("Microservice '" + label + "'");
+    count("microservices");
+  }
+  for (const auto& f :
+       list_of(step("list agents", [&] { return api.get("/iofog-list"); }), "fogs")) {
+    const auto& o = f.as_object();
+    std::string name = field(o, "name");
+    stop_local_agent(s.st, name, opt);
+    step("delete agent '" + name + "'", [&] { return api.del("/iofog/" + field(o, "uuid")); });
+    say("Agent '" + name + "'");
+    count("agents");
+  }
+  for (const auto& name : detached_agents(s.st)) {
+    stop_local_agent(s.st, name, opt);
+    std::error_code ec;
+    fs::remove(detached_file(s.st, name), ec);
+    say("Detached agent '" + name + "'");
+    count("agents");
+  }
+  for (const auto& e :
+       list_of(step("list edge resources", [&] { return api.get("/edgeResources"); }),
+               "edgeResources")) {
+    const auto& o = e.as_object();
+    std::string label = field(o, "name") + "@" + field(o, "version");
+    step("delete edge resource " + label, [&] {
+      return api.del("/edgeResource/" + url_encode(field(o, "name")) + "/" +
+                     url_encode(field(o, "version")));
+    });
+    say("EdgeResource " + label);
+    count("edge resources");
+  }
+  // The controller also lists public registries and built-in catalog items (no userId): not ours.
+  for (const auto& g :
+       list_of(step("list registries", [&] { return api.get("/registries"); }), "registries")) {
+    const auto& o = g.as_object();
+    if (!o.contains("userId") || o.at("userId").is_null()) continue;
+    step("delete registry " + field(o, "id"),
+         [&] { return api.del("/registries/" + field(o, "id")); });
+    say("Registry " + field(o, "id") + " (" + field(o, "url") + ")");
+    count("registries");
+  }
+  for (const auto& c :
+       list_of(step("list catalog items", [&] { return api.get("/catalog/microservices"); }),
+               "catalogItems")) {
+    const auto& o = c.as_object();
+    if (!o.contains("userId") || o.at("userId").is_null()) continue;
+    step("delete catalog item '" + field(o, "name") + "'",
+         [&] { return api.del("/catalog/microservices/" + field(o, "id")); });
+    say("CatalogItem '" + field(o, "name") + "'");
+    count("catalog items");
+  }
+  if (!opt.quiet) {
+    std::string summary;
+    for (const auto& [one, many, n] : counts) {
+      if (n > 0)
+        summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + (n == 1 ? one : many);
+    }
+    std::cout << "Namespace '" << opt.ns
+              << "': " << (summary.empty() ? "nothing to delete" : "deleted " + summary)
+              << " (the control plane stays)\n";
+  }
+  return 0;
+}
+
 int cmd_delete(const std::vector<std::string>& args, const options& opt) {
   if (args.empty()) throw usage_error("delete", "delete takes KIND and NAME");
+  if (args[0] == "all") {
+    if (args.size() != 1) throw usage_error("delete", "delete all takes no name");
+    return cmd_delete_all(opt);
+  }
   std::string k = normalise_kind("delete", args[0]);
   if (k == "controlplane") {
-    if (args.size() > 2) throw usage_error("delete", "delete controlplane takes no more than a name");
+    if (args.size() > 2)
+      throw usage_error("delete", "delete controlplane takes no more than a name");
     state st(opt.ns);
     auto conn = st.load();
     if (fs::exists(st.ns_dir() + "/agents")) {
@@ -1051,7 +1388,8 @@ int cmd_delete(const std::vector<std::string>& args, const options& opt) {
         stop_local_agent(st, e.path().filename().string(), opt);
       }
     }
-    bool stopped = stop_background(st.controller_dir() + "/controller.pid", "fogmesh-controller", std::chrono::seconds(60));
+    bool stopped = stop_background(st.controller_dir() + "/controller.pid", "fogmesh-controller",
+                                   std::chrono::seconds(60));
     std::string data_dir = read_file(st.controller_dir() + "/data-dir");
     data_dir = data_dir.substr(0, data_dir.find('\n'));
     if (!data_dir.empty()) stop_leftover_postgres(data_dir + "/pgdata");
@@ -1060,7 +1398,8 @@ int cmd_delete(const std::vector<std::string>& args, const options& opt) {
     if (!data_dir.empty() && data_dir.rfind(st.ns_dir(), 0) != 0) fs::remove_all(data_dir, ec);
     fs::remove_all(st.ns_dir(), ec);
     if (!opt.quiet) {
-      std::cout << (stopped ? "Stopped the local controller and removed" : "Removed") << " namespace '" << opt.ns << "' state\n";
+      std::cout << (stopped ? "Stopped the local controller and removed" : "Removed")
+                << " namespace '" << opt.ns << "' state\n";
     }
     return 0;
   }
@@ -1070,16 +1409,20 @@ int cmd_delete(const std::vector<std::string>& args, const options& opt) {
   auto& api = *s.api;
   std::string label;
   if (k == "application") {
-    step("delete application '" + name + "'", [&] { return api.del("/application/" + url_encode(name)); });
+    step("delete application '" + name + "'",
+         [&] { return api.del("/application/" + url_encode(name)); });
     label = "Application '" + name + "'";
   } else if (k == "microservice") {
-    auto m = step("find microservice '" + name + "'", [&] { return resolve_microservice(api, name); });
-    step("delete microservice '" + name + "'", [&] { return api.del("/microservices/" + field(m, "uuid")); });
+    auto m =
+        step("find microservice '" + name + "'", [&] { return resolve_microservice(api, name); });
+    step("delete microservice '" + name + "'",
+         [&] { return api.del("/microservices/" + field(m, "uuid")); });
     label = "Microservice '" + field(m, "application") + "/" + field(m, "name") + "'";
   } else if (k == "route") {
     auto r = step("find route '" + name + "'", [&] { return resolve_route(api, name); });
     step("delete route '" + name + "'", [&] {
-      return api.del("/routes/" + url_encode(field(r, "application")) + "/" + url_encode(field(r, "name")));
+      return api.del("/routes/" + url_encode(field(r, "application")) + "/" +
+                     url_encode(field(r, "name")));
     });
     label = "Route '" + field(r, "application") + "/" + field(r, "name") + "'";
   } else if (k == "registry") {
@@ -1088,29 +1431,89 @@ int cmd_delete(const std::vector<std::string>& args, const options& opt) {
   } else if (k == "catalogitem") {
     auto c = step("find catalog item '" + name + "'", [&] { return find_catalog_item(api, name); });
     if (!c) throw step_error("find catalog item '" + name + "': no such catalog item");
-    step("delete catalog item '" + name + "'", [&] { return api.del("/catalog/microservices/" + field(*c, "id")); });
+    step("delete catalog item '" + name + "'",
+         [&] { return api.del("/catalog/microservices/" + field(*c, "id")); });
     label = "CatalogItem '" + name + "'";
   } else if (k == "agent") {
     auto f = step("find agent '" + name + "'", [&] { return find_fog(api, name); });
-    if (!f) throw step_error("find agent '" + name + "': no such agent");
+    bool detached = fs::exists(detached_file(s.st, name));
+    if (!f && !detached) throw step_error("find agent '" + name + "': no such agent");
     stop_local_agent(s.st, name, opt);
-    step("delete agent '" + name + "'", [&] { return api.del("/iofog/" + field(*f, "uuid")); });
-    label = "Agent '" + name + "'";
+    if (f)
+      step("delete agent '" + name + "'", [&] { return api.del("/iofog/" + field(*f, "uuid")); });
+    std::error_code ec;
+    fs::remove(detached_file(s.st, name), ec);
+    label = std::string(f ? "Agent '" : "Detached agent '") + name + "'";
   }
   if (!opt.quiet) std::cout << label << ": deleted\n";
   return 0;
 }
 
-int cmd_start_stop(const std::string& verb, const std::vector<std::string>& args, const options& opt) {
+int cmd_start_stop(const std::string& verb, const std::vector<std::string>& args,
+                   const options& opt) {
   if (args.size() != 2 || normalise_kind(verb, args[0]) != "application") {
     throw usage_error(verb, verb + " takes: application NAME");
   }
   session s = open_session(opt.ns);
   bool start = verb == "start";
   step(verb + " application '" + args[1] + "'", [&] {
-    return s.api->patch("/application/" + url_encode(args[1]), json::object{{"isActivated", start}});
+    return s.api->patch("/application/" + url_encode(args[1]),
+                        json::object{{"isActivated", start}});
   });
-  if (!opt.quiet) std::cout << "Application '" << args[1] << "': " << (start ? "started" : "stopped") << "\n";
+  if (!opt.quiet)
+    std::cout << "Application '" << args[1] << "': " << (start ? "started" : "stopped") << "\n";
+  return 0;
+}
+
+// The controller's API has no microservice logs (upstream iofogctl SSHes to the agent and runs
+// `docker logs`). fogctl reads them from the container engine of a LocalAgent it runs: the
+// agent names containers iofog_<microservice uuid> and uses the agent's dockerUrl.
+int logs_microservice(const std::string& ref, int lines, const options& opt) {
+  session s = open_session(opt.ns);
+  auto& api = *s.api;
+  auto m = step("find microservice '" + ref + "'", [&] { return resolve_microservice(api, ref); });
+  std::string label = field(m, "application") + "/" + field(m, "name");
+  std::string fog_uuid = field(m, "iofogUuid");
+  std::optional<json::object> fog;
+  for (const auto& f :
+       list_of(step("list agents", [&] { return api.get("/iofog-list"); }), "fogs")) {
+    if (field(f.as_object(), "uuid") == fog_uuid) fog = f.as_object();
+  }
+  if (!fog) throw step_error("logs of microservice '" + label + "': it is not placed on an agent");
+  std::string agent = field(*fog, "name");
+  std::string container = "iofog_" + field(m, "uuid");
+  if (!fs::exists(s.st.agent_dir(agent) + "/config")) {
+    throw step_error(
+        "logs of microservice '" + label + "': it runs on agent '" + agent +
+        "', which is not a LocalAgent of namespace '" + opt.ns +
+        "', and the controller's API has no microservice logs; on that agent's host run "
+        "`docker logs " +
+        container + "`");
+  }
+  std::string url = field(*fog, "dockerUrl");
+  if (url == "-" || url.empty()) url = "unix:///var/run/docker.sock";
+  std::vector<std::string> argv;
+  if (auto docker = find_on_path("docker")) {
+    argv = {*docker, "-H", url, "logs", "--tail", std::to_string(lines), container};
+  } else if (auto podman = find_on_path("podman")) {
+    argv = {*podman, "--remote", "--url", url, "logs", "--tail", std::to_string(lines), container};
+  } else {
+    throw step_error("logs of microservice '" + label +
+                     "': neither the docker nor the podman CLI is on PATH to read "
+                     "container " +
+                     container + " from " + url);
+  }
+  std::string out;
+  int rc = run_command(argv, out);
+  if (rc != 0) {
+    std::string status = "-";
+    if (auto it = m.find("status"); it != m.end() && it->value().is_object())
+      status = field(it->value().as_object(), "status");
+    throw step_error("logs of microservice '" + label + "' (container " + container +
+                     " on agent '" + agent + "', " + url + ", microservice status " + status +
+                     "): " + fs::path(argv[0]).filename().string() + " logs failed: " + out);
+  }
+  std::cout << out;
   return 0;
 }
 
@@ -1129,20 +1532,21 @@ int cmd_logs(const std::vector<std::string>& args, const options& opt) {
       rest.push_back(args[i]);
     }
   }
-  if (rest.empty()) throw usage_error("logs", "say controller or agent NAME");
+  if (rest.empty()) throw usage_error("logs", "say controller, agent NAME or microservice NAME");
   state st(opt.ns);
   std::string file;
   if (rest[0] == "controller" && rest.size() <= 2) {
     file = st.controller_dir() + "/controller.log";
   } else if (rest[0] == "agent" && rest.size() == 2) {
     file = st.agent_dir(rest[1]) + "/agent.log";
-  } else if (rest[0] == "microservice") {
-    throw step_error("logs of microservices are not available yet (run the container engine's logs on the agent's host)");
+  } else if (rest[0] == "microservice" && rest.size() == 2) {
+    return logs_microservice(rest[1], lines, opt);
   } else {
-    throw usage_error("logs", "say controller or agent NAME");
+    throw usage_error("logs", "say controller, agent NAME or microservice NAME");
   }
   if (!fs::exists(file)) {
-    throw step_error("no local log at " + file + " (fogctl only has logs of the controller and agents it runs itself)");
+    throw step_error("no local log at " + file +
+                     " (fogctl only has logs of the controller and agents it runs itself)");
   }
   std::cout << tail(file, lines);
   if (!std::string(tail(file, 1)).empty() && tail(file, 1).back() != '\n') std::cout << "\n";
@@ -1178,17 +1582,23 @@ int cmd_connect(const std::vector<std::string>& args, const options& opt) {
     throw usage_error("connect", e.what());
   }
   state st(opt.ns);
-  if (auto existing = st.load(); existing && existing->local &&
-                                 running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller")) {
-    throw step_error("namespace '" + opt.ns + "' runs a local control plane; delete controlplane first or use another namespace (-n)");
+  if (auto existing = st.load();
+      existing && existing->local &&
+      running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller")) {
+    throw step_error(
+        "namespace '" + opt.ns +
+        "' runs a local control plane; delete controlplane first or use another namespace (-n)");
   }
-  std::string token = step("log in to " + ep.url() + " as " + email, [&] { return login(ep, email, password); });
+  std::string token =
+      step("log in to " + ep.url() + " as " + email, [&] { return login(ep, email, password); });
   connection c;
   c.name = name;
   c.endpoint = ep.url();
   c.email = email;
   st.save(c, token, password);
-  if (!opt.quiet) std::cout << "Connected namespace '" << opt.ns << "' to " << ep.url() << " as " << email << "\n";
+  if (!opt.quiet)
+    std::cout << "Connected namespace '" << opt.ns << "' to " << ep.url() << " as " << email
+              << "\n";
   return 0;
 }
 
@@ -1198,7 +1608,9 @@ int cmd_disconnect(const std::vector<std::string>& args, const options& opt) {
   auto conn = st.load();
   if (!conn) throw step_error("namespace '" + opt.ns + "' is not connected");
   if (conn->local && running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller")) {
-    throw step_error("namespace '" + opt.ns + "' runs a local control plane fogctl started: use `fogctl delete controlplane` to stop it");
+    throw step_error(
+        "namespace '" + opt.ns +
+        "' runs a local control plane fogctl started: use `fogctl delete controlplane` to stop it");
   }
   try {
     api_client(endpoint::parse(conn->endpoint), st.token()).post("/user/logout", json::object{});
@@ -1206,7 +1618,230 @@ int cmd_disconnect(const std::vector<std::string>& args, const options& opt) {
     // Already expired or unreachable: forgetting it locally is what matters.
   }
   st.forget();
-  if (!opt.quiet) std::cout << "Disconnected namespace '" << opt.ns << "' from " << conn->endpoint << "\n";
+  if (!opt.quiet)
+    std::cout << "Disconnected namespace '" << opt.ns << "' from " << conn->endpoint << "\n";
+  return 0;
+}
+
+std::string agent_name_arg(const std::string& verb, const std::vector<std::string>& args) {
+  if (args.size() != 2 || normalise_kind(verb, args[0]) != "agent")
+    throw usage_error(verb, verb + " takes: agent NAME");
+  return args[1];
+}
+
+// iofogctl's detach: the agent leaves the controller, fogctl keeps its configuration (and a
+// LocalAgent's process and directory) so that attach can provision it again. Steps are
+// ordered so that running detach again after a failure finishes it: save, deprovision, delete.
+int cmd_detach(const std::vector<std::string>& args, const options& opt) {
+  std::string name = agent_name_arg("detach", args);
+  session s = open_session(opt.ns);
+  auto& api = *s.api;
+  auto f = step("find agent '" + name + "'", [&] { return find_fog(api, name); });
+  std::string saved = detached_file(s.st, name);
+  if (!f) {
+    throw step_error("find agent '" + name + "': " +
+                     (fs::exists(saved)
+                          ? "it is detached already (fogctl attach agent " + name + ")"
+                          : "no such agent"));
+  }
+  std::string uuid = field(*f, "uuid");
+  std::string on_it;
+  for (const auto& m :
+       list_of(step("list microservices", [&] { return api.get("/microservices"); }),
+               "microservices")) {
+    const auto& o = m.as_object();
+    if (field(o, "iofogUuid") == uuid)
+      on_it += (on_it.empty() ? "" : ", ") + field(o, "application") + "/" + field(o, "name");
+  }
+  if (!on_it.empty()) {
+    throw step_error(
+        "detach agent '" + name + "': it runs microservices " + on_it +
+        " (deleting its record would delete them): move them with `fogctl move microservice NAME "
+        "AGENT` or delete them first");
+  }
+  write_file(saved, to_yaml_document(kind::agent_config, name, "", agent_config_spec_from_api(*f)),
+             0600);
+  std::string local_dir = s.st.agent_dir(name);
+  bool local = fs::exists(local_dir + "/config");
+  if (local) {
+    std::string bin = step("find fogmesh-agent", [] {
+      return find_binary("fogmesh-agent", "FOGMESH_AGENT_BIN", "agent");
+    });
+    std::string out;
+    int rc = run_command({bin, "--config-dir", local_dir + "/config", "deprovision"}, out);
+    // "not provisioned": an earlier detach got this far already.
+    if (rc != 0 && out.find("not provisioned") == std::string::npos) {
+      throw step_error("deprovision agent '" + name +
+                       "': fogmesh-agent deprovision failed: " + out);
+    }
+  }
+  step("delete agent '" + name + "' from the controller",
+       [&] { return api.del("/iofog/" + uuid); });
+  if (!opt.quiet) {
+    std::cout << "Agent '" << name << "': detached (configuration saved in " << saved << ")"
+              << (local && running_pid(local_dir + "/agent.pid", "fogmesh-agent")
+                      ? "; its process keeps running, deprovisioned"
+                      : "")
+              << "\n";
+  }
+  return 0;
+}
+
+int cmd_attach(const std::vector<std::string>& args, const options& opt) {
+  std::string name = agent_name_arg("attach", args);
+  state st(opt.ns);
+  std::string saved = detached_file(st, name);
+  if (!fs::exists(saved)) {
+    throw step_error("attach agent '" + name + "': namespace '" + opt.ns +
+                     "' has no detached agent '" + name +
+                     "' (fogctl get agents lists them as DETACHED)");
+  }
+  auto docs = load_file(saved);
+  if (docs.size() != 1 || docs[0].k != kind::agent_config) {
+    throw step_error("attach agent '" + name + "': " + saved + " is not one AgentConfig document");
+  }
+  std::string outcome;
+  if (fs::exists(st.agent_dir(name) + "/config")) {
+    resource local = docs[0];
+    local.k = kind::local_agent;
+    local.spec = json::object{{"config", docs[0].spec}};
+    outcome = deploy_local_agent(local, opt.ns, opt);
+  } else {
+    session s = open_session(opt.ns);
+    outcome = deploy_agent_config(*s.api, docs[0], true);
+    auto f = step("read agent '" + name + "'", [&] { return find_fog(*s.api, name); });
+    if (!f) throw step_error("read agent '" + name + "': it disappeared");
+    auto key = step("get a provisioning key for '" + name + "'", [&] {
+      return s.api->get("/iofog/" + field(*f, "uuid") + "/provisioning-key");
+    });
+    std::cout << "Provision it on its host with:\n  fogmesh-agent provision "
+              << field(key.as_object(), "key") << " --controller " << s.api->ep().url()
+              << "/api/v3\n";
+  }
+  std::error_code ec;
+  fs::remove(saved, ec);
+  if (!opt.quiet) std::cout << "Agent '" << name << "': attached (" << outcome << ")\n";
+  return 0;
+}
+
+int cmd_move(const std::vector<std::string>& args, const options& opt) {
+  if (args.size() != 3 || normalise_kind("move", args[0]) != "microservice") {
+    throw usage_error("move", "move takes: microservice NAME AGENT");
+  }
+  session s = open_session(opt.ns);
+  auto& api = *s.api;
+  auto m = step("find microservice '" + args[1] + "'",
+                [&] { return resolve_microservice(api, args[1]); });
+  std::string label = field(m, "application") + "/" + field(m, "name");
+  auto to = step("find agent '" + args[2] + "'", [&] { return find_fog(api, args[2]); });
+  if (!to) throw step_error("find agent '" + args[2] + "': no such agent");
+  auto names = step("list agents", [&] { return fog_names(api); });
+  std::string from = field(m, "iofogUuid");
+  if (auto it = names.find(from); it != names.end()) from = it->second;
+  std::string result;
+  if (field(m, "iofogUuid") == field(*to, "uuid")) {
+    result = "unchanged (it runs on " + args[2] + ")";
+  } else {
+    step("move microservice '" + label + "' to agent '" + args[2] + "'", [&] {
+      return api.patch("/microservices/" + url_encode(field(m, "uuid")),
+                       json::object{{"iofogUuid", field(*to, "uuid")}});
+    });
+    result = "moved from " + (from == "-" ? std::string("no agent") : from) + " to " + args[2];
+  }
+  if (!opt.quiet) std::cout << "Microservice '" << label << "': " << result << "\n";
+  return 0;
+}
+
+// Completion data: verbs, and what each verb's first and second arguments complete to.
+// The bash script is generated from these tables; zsh runs it through bashcompinit.
+std::string completion_script(const std::string& shell) {
+  const std::vector<std::string> verbs = {
+      "deploy", "get",  "describe", "delete",     "start",   "stop",       "logs", "attach",
+      "detach", "move", "connect",  "disconnect", "version", "completion", "help"};
+  const std::map<std::string, std::string> first = {
+      {"get",
+       "all controllers agents applications microservices routes catalog registries "
+       "edge-resources"},
+      {"describe", "application microservice route registry catalogitem agent"},
+      {"delete", "all application microservice route registry catalogitem agent controlplane"},
+      {"start", "application"},
+      {"stop", "application"},
+      {"logs", "controller agent microservice"},
+      {"attach", "agent"},
+      {"detach", "agent"},
+      {"move", "microservice"},
+      {"completion", "bash zsh"},
+      {"deploy", "-f"},
+      {"help",
+       "deploy get describe delete start stop logs attach detach move connect disconnect version "
+       "completion"}};
+  const std::map<std::string, std::string> flags = {
+      {"deploy", "-f --file"},
+      {"connect", "--controller --email --password --name"},
+      {"logs", "--tail"},
+      {"get", "-o --output"},
+      {"describe", "-o --output"}};
+  std::string all_verbs;
+  for (const auto& v : verbs) all_verbs += (all_verbs.empty() ? "" : " ") + v;
+  std::string flag_cases, first_cases;
+  for (const auto& [verb, f] : flags)
+    flag_cases += "      " + verb + ") opts=\"$opts " + f + "\" ;;\n";
+  for (const auto& [verb, kinds] : first) {
+    first_cases +=
+        "      " + verb + ") COMPREPLY=($(compgen -W \"" + kinds + "\" -- \"$cur\")) ;;\n";
+  }
+  std::string script =
+      "# fogctl completion for " + shell + " (generated by `fogctl completion " + shell + "`)\n";
+  if (shell == "zsh") script += "autoload -U +X bashcompinit && bashcompinit\n";
+  script += R"sh(_fogctl() {
+  local cur prev verb i n words=()
+  cur="${COMP_WORDS[COMP_CWORD]}"
+  prev="${COMP_WORDS[COMP_CWORD-1]}"
+  COMPREPLY=()
+  case "$prev" in
+    -o|--output) COMPREPLY=($(compgen -W "json yaml" -- "$cur")); return 0 ;;
+    -f|--file) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+    -n|--namespace)
+      COMPREPLY=($(compgen -W "$(ls "${FOGMESH_HOME:-$HOME/.fogmesh}/namespaces" 2>/dev/null)" -- "$cur"))
+      return 0 ;;
+    --tail|--controller|--email|--password|--name) return 0 ;;
+  esac
+  # The words before the cursor without the options (and their values): verb, kind, name.
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case "${COMP_WORDS[i]}" in
+      -n|--namespace|-o|--output|-f|--file|--tail|--controller|--email|--password|--name) ((i++)) ;;
+      -*) ;;
+      *) words+=("${COMP_WORDS[i]}") ;;
+    esac
+  done
+  n=${#words[@]}
+  verb="${words[0]}"
+  if [[ "$cur" == -* ]]; then
+    local opts="-n --namespace -q --quiet -h --help"
+    case "$verb" in
+)sh" + flag_cases +
+            R"sh(    esac
+    COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+  elif ((n == 0)); then
+    COMPREPLY=($(compgen -W ")sh" +
+            all_verbs + R"sh(" -- "$cur"))
+  elif ((n == 1)); then
+    case "$verb" in
+)sh" + first_cases +
+            R"sh(    esac
+  fi
+  return 0
+}
+complete -o default -F _fogctl fogctl
+)sh";
+  return script;
+}
+
+int cmd_completion(const std::vector<std::string>& args, const options&) {
+  if (args.size() != 1 || (args[0] != "bash" && args[0] != "zsh")) {
+    throw usage_error("completion", "completion takes bash or zsh");
+  }
+  std::cout << completion_script(args[0]);
   return 0;
 }
 
@@ -1246,7 +1881,8 @@ int run(int argc, char** argv) {
         opt.ns = a.substr(12);
       } else if (a == "-o" || a == "--output") {
         opt.output = value();
-        if (opt.output != "json" && opt.output != "yaml") throw usage_error(verb, "-o takes json or yaml");
+        if (opt.output != "json" && opt.output != "yaml")
+          throw usage_error(verb, "-o takes json or yaml");
       } else if (a == "-q" || a == "--quiet") {
         opt.quiet = true;
       } else if (a == "-h" || a == "--help") {
@@ -1275,8 +1911,13 @@ int run(int argc, char** argv) {
     if (verb == "logs") return cmd_logs(args, opt);
     if (verb == "disconnect") return cmd_disconnect(args, opt);
     if (verb == "version") return cmd_version(args, opt);
+    if (verb == "detach") return cmd_detach(args, opt);
+    if (verb == "attach") return cmd_attach(args, opt);
+    if (verb == "move") return cmd_move(args, opt);
+    if (verb == "completion") return cmd_completion(args, opt);
     throw usage_error("", "unknown verb '" + verb + "'");
-  } catch (const usage_error& e) {
+  }  // namespace
+  catch (const usage_error& e) {
     std::string v = help_texts().count(e.verb()) ? e.verb() : "";
     std::cerr << "fogctl" << (v.empty() ? "" : " " + v) << ": " << e.what() << "\n\n"
               << help_texts().at(v);
@@ -1288,6 +1929,6 @@ int run(int argc, char** argv) {
     std::cerr << "fogctl: " << e.what() << "\n";
     return 1;
   }
-}
+}  // namespace fogmesh::ctl
 
 }  // namespace fogmesh::ctl

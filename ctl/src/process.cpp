@@ -26,7 +26,9 @@ std::string self_dir() {
   return ec ? std::string() : p.parent_path().string();
 }
 
-bool executable(const std::string& p) { return !p.empty() && ::access(p.c_str(), X_OK) == 0; }
+bool executable(const std::string& p) {
+  return !p.empty() && ::access(p.c_str(), X_OK) == 0;
+}
 
 [[noreturn]] void exec_child(const std::vector<std::string>& argv) {
   std::vector<char*> args;
@@ -43,17 +45,7 @@ void close_other_fds() {
 
 }  // namespace
 
-std::string find_binary(const std::string& name, const char* env_var, const char* build_dir) {
-  if (const char* e = std::getenv(env_var); e != nullptr && *e != '\0') {
-    if (!executable(e)) throw std::runtime_error(std::string(env_var) + "=" + e + " is not executable");
-    return e;
-  }
-  std::string dir = self_dir();
-  std::vector<std::string> tried;
-  for (const auto& candidate : {dir + "/" + name, dir + "/../" + build_dir + "/" + name}) {
-    tried.push_back(candidate);
-    if (executable(candidate)) return fs::weakly_canonical(candidate).string();
-  }
+std::optional<std::string> find_on_path(const std::string& name) {
   const char* path = std::getenv("PATH");
   std::string p = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
   size_t start = 0;
@@ -64,6 +56,22 @@ std::string find_binary(const std::string& name, const char* env_var, const char
     if (end > start && executable(candidate)) return candidate;
     start = end + 1;
   }
+  return std::nullopt;
+}
+
+std::string find_binary(const std::string& name, const char* env_var, const char* build_dir) {
+  if (const char* e = std::getenv(env_var); e != nullptr && *e != '\0') {
+    if (!executable(e))
+      throw std::runtime_error(std::string(env_var) + "=" + e + " is not executable");
+    return e;
+  }
+  std::string dir = self_dir();
+  std::vector<std::string> tried;
+  for (const auto& candidate : {dir + "/" + name, dir + "/../" + build_dir + "/" + name}) {
+    tried.push_back(candidate);
+    if (executable(candidate)) return fs::weakly_canonical(candidate).string();
+  }
+  if (auto on_path = find_on_path(name)) return *on_path;
   throw std::runtime_error("cannot find " + name + " (looked at $" + env_var + ", " + tried[0] +
                            ", " + tried[1] + " and PATH)");
 }

@@ -13,6 +13,9 @@ namespace fogmesh::ctl {
 // component folder (../controller/, ../agent/), else on PATH. Throws naming where it looked.
 std::string find_binary(const std::string& name, const char* env_var, const char* build_dir);
 
+// The executable `name` in a PATH directory, if any.
+std::optional<std::string> find_on_path(const std::string& name);
+
 // Starts argv[0] in the background in its own session, stdout/stderr appended to `log_file`,
 // and writes its pid to `pid_file`. Returns the pid.
 int spawn_background(const std::vector<std::string>& argv, const std::string& log_file,

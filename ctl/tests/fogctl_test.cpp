@@ -3,13 +3,12 @@
 // delete, bad YAML deploys nothing, API errors show the controller's message, and a
 // LocalControlPlane that fogctl starts and stops itself.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
@@ -88,7 +87,9 @@ std::string write(const std::string& dir, const std::string& name, const std::st
   return p;
 }
 
-std::string show(const result& r) { return "exit " + std::to_string(r.code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err; }
+std::string show(const result& r) {
+  return "exit " + std::to_string(r.code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
+}
 
 // The controller binary on the shared cluster: --db, port 0, --port-file.
 class controller_bin {
@@ -101,9 +102,9 @@ class controller_bin {
       int log = ::open((dir + "/controller.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       ::dup2(log, 1);
       ::dup2(log, 2);
-      ::execl(FOGMESH_CONTROLLER_BIN, FOGMESH_CONTROLLER_BIN, "--db", conninfo.c_str(), "--port", "0",
-              "--bind", "127.0.0.1", "--port-file", port_file.c_str(), "--log-level", "warning",
-              static_cast<char*>(nullptr));
+      ::execl(FOGMESH_CONTROLLER_BIN, FOGMESH_CONTROLLER_BIN, "--db", conninfo.c_str(), "--port",
+              "0", "--bind", "127.0.0.1", "--port-file", port_file.c_str(), "--log-level",
+              "warning", static_cast<char*>(nullptr));
       ::_exit(127);
     }
     // Waits for the port file (no deadline assertion: ctest's timeout ends a hung run).
@@ -156,10 +157,15 @@ class fogctl_test : public ::testing::Test {
     static int n = 0;
     email_ = "user" + std::to_string(++n) + "-" + std::to_string(::getpid()) + "@example.com";
     api_client anon(endpoint::parse(ctl_->url()), "");
-    anon.post("/user/signup", json::object{{"firstName", "Test"}, {"lastName", "User"}, {"email", email_},
+    anon.post("/user/signup", json::object{{"firstName", "Test"},
+                                           {"lastName", "User"},
+                                           {"email", email_},
                                            {"password", "password123"}});
-    token_ = std::string(anon.post("/user/login", json::object{{"email", email_}, {"password", "password123"}})
-                             .as_object().at("accessToken").as_string());
+    token_ = std::string(
+        anon.post("/user/login", json::object{{"email", email_}, {"password", "password123"}})
+            .as_object()
+            .at("accessToken")
+            .as_string());
   }
   const std::string& home() const { return home_->path; }
   result run(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
@@ -169,14 +175,16 @@ class fogctl_test : public ::testing::Test {
     return api_client(endpoint::parse(ctl_->url()), token_).get(path);
   }
   void connect() {
-    auto r = run({"connect", "--controller", ctl_->url(), "--email", email_, "--password", "password123"});
+    auto r = run(
+        {"connect", "--controller", ctl_->url(), "--email", email_, "--password", "password123"});
     ASSERT_EQ(r.code, 0) << show(r);
   }
   // Everything of this user the controller stores, with timestamps: equal snapshots mean
   // nothing was written.
   std::string snapshot() {
     return json::serialize(api_get("/application")) + json::serialize(api_get("/routes")) +
-           json::serialize(api_get("/registries")) + json::serialize(api_get("/catalog/microservices")) +
+           json::serialize(api_get("/registries")) +
+           json::serialize(api_get("/catalog/microservices")) +
            json::serialize(api_get("/iofog-list"));
   }
 
@@ -251,7 +259,8 @@ spec:
 )";
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+    s.replace(p, from.size(), to);
   return s;
 }
 
@@ -265,7 +274,8 @@ TEST_F(fogctl_test, connect_deploy_get_describe_redeploy_delete) {
   auto infra = run({"deploy", "-f", write(home(), "infra.yaml", infra_yaml)});
   ASSERT_EQ(infra.code, 0) << show(infra);
   EXPECT_NE(infra.out.find("AgentConfig 'edge-1': created"), std::string::npos) << show(infra);
-  EXPECT_NE(infra.out.find("Registry 'private-registry': created"), std::string::npos) << show(infra);
+  EXPECT_NE(infra.out.find("Registry 'private-registry': created"), std::string::npos)
+      << show(infra);
   auto regs = run({"get", "registries", "-o", "json"});
   ASSERT_EQ(regs.code, 0) << show(regs);
   std::string registry_id;
@@ -283,7 +293,8 @@ TEST_F(fogctl_test, connect_deploy_get_describe_redeploy_delete) {
   }
   ASSERT_FALSE(catalog_id.empty()) << cat.out;
 
-  std::string app = replace_all(replace_all(full_yaml, "REGISTRY_ID", registry_id), "CATALOG_ID", catalog_id);
+  std::string app =
+      replace_all(replace_all(full_yaml, "REGISTRY_ID", registry_id), "CATALOG_ID", catalog_id);
   auto deployed = run({"deploy", "-f", write(home(), "app.yaml", app)});
   ASSERT_EQ(deployed.code, 0) << show(deployed);
   EXPECT_NE(deployed.out.find("Application 'demo': created"), std::string::npos) << show(deployed);
@@ -299,7 +310,8 @@ TEST_F(fogctl_test, connect_deploy_get_describe_redeploy_delete) {
   EXPECT_EQ(json::serialize(sensor.at("cmd")), R"(["--interval","5"])");
   const auto& viewer = stored.at("microservices").as_array()[1].as_object();
   EXPECT_EQ(json::serialize(viewer.at("catalogItemId")), catalog_id);
-  EXPECT_EQ(json::serialize(stored.at("routes")), R"([{"name":"sensor-to-viewer","from":"sensor","to":"viewer"}])");
+  EXPECT_EQ(json::serialize(stored.at("routes")),
+            R"([{"name":"sensor-to-viewer","from":"sensor","to":"viewer"}])");
 
   // Deploying the same files again writes nothing.
   std::string before = snapshot();
@@ -316,15 +328,19 @@ TEST_F(fogctl_test, connect_deploy_get_describe_redeploy_delete) {
   EXPECT_NE(msvcs.out.find("18080:8080"), std::string::npos) << msvcs.out;
   auto all = run({"get", "all"});
   ASSERT_EQ(all.code, 0) << show(all);
-  for (const char* s : {"demo", "sensor-to-viewer", "edge-1", "online"}) EXPECT_NE(all.out.find(s), std::string::npos) << s << "\n" << all.out;
+  for (const char* s : {"demo", "sensor-to-viewer", "edge-1", "online"})
+    EXPECT_NE(all.out.find(s), std::string::npos) << s << "\n" << all.out;
   auto routes = run({"get", "routes", "-o", "yaml"});
   ASSERT_EQ(routes.code, 0) << show(routes);
   EXPECT_NE(routes.out.find("from: sensor"), std::string::npos) << routes.out;
 
   // describe -> deploy is a no-op for every kind.
-  std::vector<std::vector<std::string>> describes = {{"application", "demo"}, {"microservice", "demo/sensor"},
-                                                     {"route", "demo/sensor-to-viewer"}, {"registry", registry_id},
-                                                     {"catalogitem", "viewer-image"}, {"agent", "edge-1"}};
+  std::vector<std::vector<std::string>> describes = {{"application", "demo"},
+                                                     {"microservice", "demo/sensor"},
+                                                     {"route", "demo/sensor-to-viewer"},
+                                                     {"registry", registry_id},
+                                                     {"catalogitem", "viewer-image"},
+                                                     {"agent", "edge-1"}};
   for (const auto& d : describes) {
     auto desc = run({"describe", d[0], d[1]});
     ASSERT_EQ(desc.code, 0) << show(desc);
@@ -332,7 +348,8 @@ TEST_F(fogctl_test, connect_deploy_get_describe_redeploy_delete) {
     before = snapshot();
     auto re = run({"deploy", "-f", write(home(), "described.yaml", desc.out)});
     ASSERT_EQ(re.code, 0) << d[0] << "\n" << desc.out << show(re);
-    EXPECT_NE(re.out.find(": unchanged"), std::string::npos) << d[0] << "\n" << desc.out << show(re);
+    EXPECT_NE(re.out.find(": unchanged"), std::string::npos) << d[0] << "\n"
+                                                             << desc.out << show(re);
     EXPECT_EQ(snapshot(), before) << d[0] << " described as:\n" << desc.out;
   }
 
@@ -346,7 +363,8 @@ TEST_F(fogctl_test, connect_deploy_get_describe_redeploy_delete) {
 
   // A change is applied in place: microservice uuids are kept.
   std::string sensor_uuid(sensor.at("uuid").as_string());
-  auto changed = run({"deploy", "-f", write(home(), "app2.yaml", replace_all(app, "value: fast", "value: slow"))});
+  auto changed = run(
+      {"deploy", "-f", write(home(), "app2.yaml", replace_all(app, "value: fast", "value: slow"))});
   ASSERT_EQ(changed.code, 0) << show(changed);
   EXPECT_NE(changed.out.find("Application 'demo': updated"), std::string::npos) << show(changed);
   auto updated = api_get("/application/demo").as_object();
@@ -368,8 +386,10 @@ metadata: {name: demo/sensor-to-logger}
 spec: {from: sensor, to: logger}
 )")});
   ASSERT_EQ(extra.code, 0) << show(extra);
-  EXPECT_NE(extra.out.find("Microservice 'demo/logger': created"), std::string::npos) << show(extra);
-  EXPECT_NE(extra.out.find("Route 'demo/sensor-to-logger': created"), std::string::npos) << show(extra);
+  EXPECT_NE(extra.out.find("Microservice 'demo/logger': created"), std::string::npos)
+      << show(extra);
+  EXPECT_NE(extra.out.find("Route 'demo/sensor-to-logger': created"), std::string::npos)
+      << show(extra);
   EXPECT_EQ(api_get("/routes/demo/sensor-to-logger").at("to"), "logger");
 
   // delete
@@ -422,7 +442,8 @@ spec:
 )")});
   EXPECT_EQ(r.code, 1) << show(r);
   EXPECT_NE(r.err.find("bad.yaml: document 2"), std::string::npos) << show(r);
-  EXPECT_NE(r.err.find("spec.microservices[0].container.ports[0].external"), std::string::npos) << show(r);
+  EXPECT_NE(r.err.find("spec.microservices[0].container.ports[0].external"), std::string::npos)
+      << show(r);
   EXPECT_NE(r.err.find("Nothing was deployed"), std::string::npos) << show(r);
   EXPECT_EQ(snapshot(), before);
   EXPECT_THROW(api_get("/application/fine"), api_error);
@@ -452,14 +473,16 @@ spec:
   EXPECT_NE(r.err.find("1 of 2 documents deployed"), std::string::npos) << show(r);
   EXPECT_EQ(api_get("/application/first").at("name"), "first");
 
-  auto bad_login = run({"connect", "--controller", ctl_->url(), "--email", email_, "--password", "wrong-password"});
+  auto bad_login = run(
+      {"connect", "--controller", ctl_->url(), "--email", email_, "--password", "wrong-password"});
   EXPECT_EQ(bad_login.code, 1) << show(bad_login);
   EXPECT_NE(bad_login.err.find("HTTP 401"), std::string::npos) << show(bad_login);
 }
 
 TEST_F(fogctl_test, usage_errors_and_help) {
-  for (const char* verb : {"deploy", "get", "describe", "delete", "connect", "disconnect", "version", "start",
-                           "stop", "logs"}) {
+  for (const char* verb :
+       {"deploy", "get", "describe", "delete", "connect", "disconnect", "version", "start", "stop",
+        "logs", "attach", "detach", "move", "completion"}) {
     auto h = run({verb, "--help"});
     EXPECT_EQ(h.code, 0) << verb << show(h);
     EXPECT_NE(h.out.find("Usage: fogctl"), std::string::npos) << verb << show(h);
@@ -497,11 +520,13 @@ spec:
   std::map<std::string, std::string> kv;
   std::istringstream words(pg_->conninfo());
   for (std::string w; words >> w;) kv[w.substr(0, w.find('='))] = w.substr(w.find('=') + 1);
-  std::string uri = "postgresql://" + kv["user"] + "@/" + kv["dbname"] + "?host=" + kv["host"] + "&port=" + kv["port"];
+  std::string uri = "postgresql://" + kv["user"] + "@/" + kv["dbname"] + "?host=" + kv["host"] +
+                    "&port=" + kv["port"];
   std::string extra = "FOGMESH_CONTROLLER_EXTRA_ARGS=--db " + uri;
   std::vector<std::string> env = {"FOGMESH_CONTROLLER_BIN=" FOGMESH_CONTROLLER_BIN, extra};
   auto r = run({"deploy", "-f", write(home(), "cp.yaml", yaml)}, env);
-  ASSERT_EQ(r.code, 0) << show(r) << slurp(home() + "/namespaces/default/controller/controller.log");
+  ASSERT_EQ(r.code, 0) << show(r)
+                       << slurp(home() + "/namespaces/default/controller/controller.log");
   EXPECT_NE(r.out.find("LocalControlPlane 'local': started"), std::string::npos) << show(r);
   std::string pid_text = slurp(home() + "/namespaces/default/controller/controller.pid");
   ASSERT_FALSE(pid_text.empty());
@@ -542,15 +567,18 @@ TEST_F(fogctl_test, local_agent_is_provisioned_started_and_removed) {
   std::string agent_bin = FOGMESH_AGENT_BIN;
 #else
   const char* env_bin = std::getenv("FOGMESH_AGENT_BIN");
-  if (env_bin == nullptr) GTEST_SKIP() << "fogmesh-agent is not in this build tree (set FOGMESH_AGENT_BIN)";
+  if (env_bin == nullptr)
+    GTEST_SKIP() << "fogmesh-agent is not in this build tree (set FOGMESH_AGENT_BIN)";
   std::string agent_bin = env_bin;
 #endif
   std::map<std::string, std::string> kv;
   std::istringstream words(pg_->conninfo());
   for (std::string w; words >> w;) kv[w.substr(0, w.find('='))] = w.substr(w.find('=') + 1);
-  std::string uri = "postgresql://" + kv["user"] + "@/" + kv["dbname"] + "?host=" + kv["host"] + "&port=" + kv["port"];
+  std::string uri = "postgresql://" + kv["user"] + "@/" + kv["dbname"] + "?host=" + kv["host"] +
+                    "&port=" + kv["port"];
   std::vector<std::string> env = {"FOGMESH_CONTROLLER_BIN=" FOGMESH_CONTROLLER_BIN,
-                                  "FOGMESH_CONTROLLER_EXTRA_ARGS=--db " + uri, "FOGMESH_AGENT_BIN=" + agent_bin};
+                                  "FOGMESH_CONTROLLER_EXTRA_ARGS=--db " + uri,
+                                  "FOGMESH_AGENT_BIN=" + agent_bin};
   std::string yaml = R"(apiVersion: iofog.org/v2
 kind: LocalControlPlane
 metadata: {name: local}
@@ -572,7 +600,9 @@ spec:
   auto r = run({"deploy", "-f", write(home(), "agent.yaml", yaml)}, env);
   std::string agent_dir = home() + "/namespaces/default/agents/local-agent";
   ASSERT_EQ(r.code, 0) << show(r) << slurp(agent_dir + "/agent.log");
-  EXPECT_NE(r.out.find("LocalAgent 'local-agent': created, provisioned, started"), std::string::npos) << show(r);
+  EXPECT_NE(r.out.find("LocalAgent 'local-agent': created, provisioned, started"),
+            std::string::npos)
+      << show(r);
   int pid = std::stoi(slurp(agent_dir + "/agent.pid"));
   EXPECT_EQ(::kill(pid, 0), 0);
 
@@ -588,7 +618,63 @@ spec:
   }
   auto again = run({"deploy", "-f", home() + "/agent.yaml"}, env);
   ASSERT_EQ(again.code, 0) << show(again);
-  EXPECT_NE(again.out.find("LocalAgent 'local-agent': unchanged, running"), std::string::npos) << show(again);
+  EXPECT_NE(again.out.find("LocalAgent 'local-agent': unchanged, running"), std::string::npos)
+      << show(again);
+
+  // detach: off the controller, the process keeps running deprovisioned; attach provisions it
+  // again.
+  auto detach = run({"detach", "agent", "local-agent"}, env);
+  ASSERT_EQ(detach.code, 0) << show(detach);
+  EXPECT_NE(detach.out.find("its process keeps running"), std::string::npos) << show(detach);
+  EXPECT_EQ(::kill(pid, 0), 0) << slurp(agent_dir + "/agent.log");
+  EXPECT_FALSE(fs::exists(agent_dir + "/config/identity.json"));
+  auto listed = run({"get", "agents"});
+  EXPECT_NE(listed.out.find("DETACHED"), std::string::npos) << show(listed);
+  auto attach = run({"attach", "agent", "local-agent"}, env);
+  ASSERT_EQ(attach.code, 0) << show(attach) << slurp(agent_dir + "/agent.log");
+  EXPECT_NE(attach.out.find("Agent 'local-agent': attached (created, provisioned"),
+            std::string::npos)
+      << show(attach);
+  EXPECT_FALSE(fs::exists(home() + "/namespaces/default/detached/local-agent.yaml"));
+  pid = std::stoi(slurp(agent_dir + "/agent.pid"));
+  for (;;) {
+    auto agents = run({"get", "agents", "-o", "json"});
+    ASSERT_EQ(agents.code, 0) << show(agents);
+    auto list = json::parse(agents.out).as_array();
+    ASSERT_EQ(list.size(), 1u) << agents.out;
+    if (list[0].at("daemonStatus") == "RUNNING") break;
+    ASSERT_EQ(::kill(pid, 0), 0) << "agent exited:\n" << slurp(agent_dir + "/agent.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+
+  // logs microservice goes to the LocalAgent's container engine (none here: a clear error).
+  auto app = run({"deploy", "-f", write(home(), "logged.yaml", R"(apiVersion: iofog.org/v2
+kind: Application
+metadata: {name: logged}
+spec:
+  microservices:
+  - {name: talker, agent: {name: local-agent}, images: {x86: localhost/talker:1, registry: local}}
+)")},
+                 env);
+  ASSERT_EQ(app.code, 0) << show(app);
+  std::string talker_uuid(
+      api_client(
+          endpoint::parse(json::parse(slurp(home() + "/namespaces/default/controlplane.json"))
+                              .at("endpoint")
+                              .as_string()
+                              .c_str()),
+          slurp(home() + "/namespaces/default/token"))
+          .get("/application/logged")
+          .at("microservices")
+          .at(0)
+          .at("uuid")
+          .as_string());
+  auto logs = run({"logs", "microservice", "logged/talker", "--tail", "5"}, env);
+  EXPECT_EQ(logs.code, 1) << show(logs);
+  EXPECT_NE(logs.err.find("container iofog_" + talker_uuid),
+            std::string::npos)
+      << show(logs);
+  EXPECT_NE(logs.err.find("no-engine.sock"), std::string::npos) << show(logs);
 
   auto del = run({"delete", "agent", "local-agent"}, env);
   ASSERT_EQ(del.code, 0) << show(del);
@@ -599,6 +685,159 @@ spec:
   EXPECT_EQ(json::parse(agents.out).as_array().size(), 0u) << agents.out;
   auto down = run({"delete", "controlplane"});
   EXPECT_EQ(down.code, 0) << show(down);
+}
+
+// move microservice, get edge-resources, detach/attach of an agent fogctl does not run, logs of
+// a microservice on such an agent, and delete all (which keeps what is not the user's).
+TEST_F(fogctl_test, move_edge_resources_detach_attach_and_delete_all) {
+  connect();
+  auto infra = run({"deploy", "-f", write(home(), "infra.yaml", std::string(infra_yaml) + R"(---
+apiVersion: iofog.org/v2
+kind: AgentConfig
+metadata: {name: edge-2}
+spec: {host: 127.0.0.2, agentType: x86}
+---
+apiVersion: iofog.org/v2
+kind: AgentConfig
+metadata: {name: edge-3}
+spec: {host: 127.0.0.3, agentType: x86, description: soon detached}
+---
+apiVersion: iofog.org/v2
+kind: Application
+metadata: {name: demo}
+spec:
+  microservices:
+  - {name: sensor, agent: {name: edge-1}, images: {x86: localhost/sensor:1, registry: local}}
+)")});
+  ASSERT_EQ(infra.code, 0) << show(infra);
+  std::map<std::string, std::string> uuids;
+  for (auto list = api_get("/iofog-list"); const auto& f : list.at("fogs").as_array()) {
+    uuids[std::string(f.at("name").as_string())] = std::string(f.at("uuid").as_string());
+  }
+  ASSERT_EQ(uuids.size(), 3u);
+  auto sensor_agent = [&] {
+    return std::string(
+        api_get("/application/demo").at("microservices").at(0).at("iofogUuid").as_string());
+  };
+  ASSERT_EQ(sensor_agent(), uuids["edge-1"]);
+
+  // move microservice
+  auto moved = run({"move", "microservice", "demo/sensor", "edge-2"});
+  ASSERT_EQ(moved.code, 0) << show(moved);
+  EXPECT_NE(moved.out.find("Microservice 'demo/sensor': moved from edge-1 to edge-2"),
+            std::string::npos)
+      << show(moved);
+  EXPECT_EQ(sensor_agent(), uuids["edge-2"]);
+  auto same = run({"move", "microservice", "sensor", "edge-2"});
+  ASSERT_EQ(same.code, 0) << show(same);
+  EXPECT_NE(same.out.find("unchanged"), std::string::npos) << show(same);
+  auto nowhere = run({"move", "microservice", "demo/sensor", "edge-9"});
+  EXPECT_EQ(nowhere.code, 1) << show(nowhere);
+  EXPECT_NE(nowhere.err.find("find agent 'edge-9': no such agent"), std::string::npos)
+      << show(nowhere);
+  auto bad_move = run({"move", "microservice", "demo/sensor"});
+  EXPECT_EQ(bad_move.code, 2) << show(bad_move);
+
+  // get edge-resources shows the agents a resource is linked to.
+  api_client api(endpoint::parse(ctl_->url()), token_);
+  api.post("/edgeResource", json::object{{"name", "thermo"},
+                                         {"version", "1.2.0"},
+                                         {"interfaceProtocol", "http"},
+                                         {"description", "A thermometer"}});
+  api.post("/edgeResource/thermo/1.2.0/link", json::object{{"uuid", uuids["edge-1"]}});
+  auto edge = run({"get", "edge-resources"});
+  ASSERT_EQ(edge.code, 0) << show(edge);
+  for (const char* want : {"EDGE RESOURCE", "thermo", "1.2.0", "http", "edge-1", "A thermometer"}) {
+    EXPECT_NE(edge.out.find(want), std::string::npos) << want << "\n" << edge.out;
+  }
+  auto edge_json = run({"get", "edge-resources", "-o", "json"});
+  ASSERT_EQ(edge_json.code, 0) << show(edge_json);
+  EXPECT_EQ(json::parse(edge_json.out).as_array().size(), 1u) << edge_json.out;
+
+  // logs of a microservice on an agent fogctl does not run: the controller has no log API.
+  auto logs = run({"logs", "microservice", "demo/sensor"});
+  EXPECT_EQ(logs.code, 1) << show(logs);
+  EXPECT_NE(logs.err.find("not a LocalAgent"), std::string::npos) << show(logs);
+  EXPECT_NE(logs.err.find("docker logs iofog_"), std::string::npos) << show(logs);
+
+  // detach: refused while microservices run there; else the record goes, the config stays.
+  auto busy = run({"detach", "agent", "edge-2"});
+  EXPECT_EQ(busy.code, 1) << show(busy);
+  EXPECT_NE(busy.err.find("runs microservices demo/sensor"), std::string::npos) << show(busy);
+  auto detach = run({"detach", "agent", "edge-3"});
+  ASSERT_EQ(detach.code, 0) << show(detach);
+  EXPECT_NE(detach.out.find("Agent 'edge-3': detached"), std::string::npos) << show(detach);
+  EXPECT_EQ(api_get("/iofog-list").at("fogs").as_array().size(), 2u);
+  auto listed = run({"get", "agents"});
+  EXPECT_NE(listed.out.find("edge-3"), std::string::npos) << show(listed);
+  EXPECT_NE(listed.out.find("DETACHED"), std::string::npos) << show(listed);
+  auto twice = run({"detach", "agent", "edge-3"});
+  EXPECT_EQ(twice.code, 1) << show(twice);
+  EXPECT_NE(twice.err.find("detached already"), std::string::npos) << show(twice);
+  auto attach = run({"attach", "agent", "edge-3"});
+  ASSERT_EQ(attach.code, 0) << show(attach);
+  EXPECT_NE(attach.out.find("fogmesh-agent provision "), std::string::npos) << show(attach);
+  bool back = false;
+  for (auto list = api_get("/iofog-list"); const auto& f : list.at("fogs").as_array()) {
+    if (f.at("name") == "edge-3") back = f.at("description") == "soon detached";
+  }
+  EXPECT_TRUE(back) << json::serialize(api_get("/iofog-list"));
+  auto not_detached = run({"attach", "agent", "edge-3"});
+  EXPECT_EQ(not_detached.code, 1) << show(not_detached);
+  auto detach_again = run({"detach", "agent", "edge-3"});  // delete all forgets it below
+  ASSERT_EQ(detach_again.code, 0) << show(detach_again);
+
+  // delete all: everything of the user, not the public registries and catalog items.
+  size_t public_registries = 0;
+  for (auto list = api_get("/registries"); const auto& g : list.at("registries").as_array())
+    public_registries += g.at("userId").is_null();
+  ASSERT_GT(public_registries, 0u);
+  auto all = run({"delete", "all"});
+  ASSERT_EQ(all.code, 0) << show(all);
+  EXPECT_NE(
+      all.out.find("deleted 1 application, 3 agents, 1 edge resource, 1 registry, 1 catalog item"),
+      std::string::npos)
+      << show(all);
+  EXPECT_EQ(api_get("/application").at("applications").as_array().size(), 0u);
+  EXPECT_EQ(api_get("/iofog-list").at("fogs").as_array().size(), 0u);
+  EXPECT_EQ(api_get("/edgeResources").at("edgeResources").as_array().size(), 0u);
+  EXPECT_EQ(api_get("/registries").at("registries").as_array().size(), public_registries);
+  for (auto list = api_get("/catalog/microservices");
+       const auto& c : list.at("catalogItems").as_array())
+    EXPECT_TRUE(c.at("userId").is_null());
+  EXPECT_FALSE(fs::exists(home() + "/namespaces/default/detached/edge-3.yaml"));
+  auto empty = run({"delete", "all"});
+  ASSERT_EQ(empty.code, 0) << show(empty);
+  EXPECT_NE(empty.out.find("nothing to delete"), std::string::npos) << show(empty);
+  auto still = run({"get", "controllers", "-o", "json"});  // the control plane stays
+  EXPECT_NE(still.out.find("\"online\""), std::string::npos) << show(still);
+}
+
+// The bash script really completes (run in bash with the variables bash's completion sets).
+TEST_F(fogctl_test, shell_completion_completes_verbs_kinds_and_flags) {
+  auto script = run({"completion", "bash"});
+  ASSERT_EQ(script.code, 0) << show(script);
+  std::string file = write(home(), "fogctl.bash", script.out);
+  auto complete = [&](const std::string& words, int cword) {
+    std::string cmd = "bash -c 'source " + file + "; COMP_WORDS=(" + words +
+                      "); COMP_CWORD=" + std::to_string(cword) +
+                      "; _fogctl; echo \"${COMPREPLY[*]}\"' > " + home() + "/.completion 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::string out = slurp(home() + "/.completion");
+    return out.substr(0, out.find('\n'));
+  };
+  EXPECT_EQ(complete("fogctl de", 1), "deploy describe delete detach");
+  EXPECT_EQ(complete("fogctl -n prod get ed", 4), "edge-resources");
+  EXPECT_EQ(complete("fogctl delete a", 2), "all application agent");
+  EXPECT_EQ(complete("fogctl logs m", 2), "microservice");
+  EXPECT_EQ(complete("fogctl get agents -o j", 4), "json");
+  EXPECT_EQ(complete("fogctl connect --c", 2), "--controller");
+  auto zsh = run({"completion", "zsh"});
+  ASSERT_EQ(zsh.code, 0) << show(zsh);
+  EXPECT_NE(zsh.out.find("bashcompinit"), std::string::npos) << zsh.out;
+  EXPECT_NE(zsh.out.find("complete -o default -F _fogctl fogctl"), std::string::npos) << zsh.out;
+  auto fish = run({"completion", "fish"});
+  EXPECT_EQ(fish.code, 2) << show(fish);
 }
 
 }  // namespace
