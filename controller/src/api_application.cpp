@@ -915,8 +915,17 @@ http_response volumes_delete(request_context& ctx) {
 
 // The port manager's view (GET /microservices/public-ports): every public port of the user's
 // microservices, upstream's {microserviceUuid, publicPort {protocol, queueName, publicPort}}
-// plus where it lives.
+// plus where it lives. The answer carries an ETag; `?wait=N` with `If-None-Match` set to the
+// last ETag holds the request until the list may have changed (or N seconds pass), so the port
+// manager follows public ports without polling. Every public-port change re-renders the router
+// config of the microservice's agent, which raises a change on that fog; the hold is woken by a
+// change of any fog (change_notifier::any_key, on every replica through NOTIFY), and an answer
+// after a wake-up that changed nothing is the same list with the same ETag.
 http_response public_ports_list(request_context& ctx) {
+  // Read before querying: a change committed after the query moves it, so the hold below
+  // cannot sleep through it.
+  uint64_t seen = ctx.app.notifier().sequence(change_notifier::any_key);
+  int64_t wait_seconds = long_poll_wait_seconds(ctx.req, ctx.app.options());
   auto row = pexec1(
       ctx.tx(),
       "SELECT coalesce(json_agg(json_build_object('microserviceUuid', m.uuid, 'publicPort', "
@@ -929,7 +938,16 @@ http_response public_ports_list(request_context& ctx) {
       "pp.microservice_uuid AND p.port_internal = pp.port_internal JOIN microservices m ON m.uuid "
       "= pp.microservice_uuid WHERE m.user_id = $1",
       ctx.user_id);
-  return raw_json_response(200, row[0].c_str());
+  std::string etag = "\"" + token_digest_hex(row[0].c_str()).substr(0, 32) + "\"";
+  const auto* known = ctx.req.header("if-none-match");
+  if (known && *known == etag && wait_seconds > 0 && !ctx.long_poll_final) {
+    http_response hold;
+    hold.long_poll = long_poll_request{change_notifier::any_key, seen, wait_seconds * 1000};
+    return hold;
+  }
+  auto resp = raw_json_response(200, row[0].c_str());
+  resp.headers.emplace_back("ETag", etag);
+  return resp;
 }
 
 // --- agent side ---
@@ -1202,7 +1220,8 @@ void register_application_routes(app& a) {
                "Update a microservice from an iofogctl YAML upload", 204});
   // Before /microservices/:uuid: the first matching route wins.
   a.add_route({"GET", "/microservices/public-ports", auth_kind::user, public_ports_list,
-               "Public ports of the user's microservices (for the port manager)"});
+               "Public ports of the user's microservices (for the port manager); ?wait=N with "
+               "If-None-Match: <ETag> long-polls until they change"});
   a.add_route({"GET", "/microservices/:uuid", auth_kind::user, msvc_get, "Get a microservice"});
   a.add_route({"PATCH", "/microservices/:uuid", auth_kind::user, msvc_patch,
                "Update or move a microservice", 204});

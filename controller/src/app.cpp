@@ -92,14 +92,16 @@ void change_notifier::notify(const std::string& key) {
   std::vector<std::function<void()>> to_wake;
   {
     std::lock_guard lock(mutex_);
-    ++sequences_[key];
-    auto range = by_key_.equal_range(key);
-    for (auto k = range.first; k != range.second; ++k) {
-      auto w = waiters_.find(k->second);
-      to_wake.push_back(std::move(w->second.wake));
-      waiters_.erase(w);
+    for (const std::string& k : {key, std::string(any_key)}) {
+      ++sequences_[k];
+      auto range = by_key_.equal_range(k);
+      for (auto it = range.first; it != range.second; ++it) {
+        auto w = waiters_.find(it->second);
+        to_wake.push_back(std::move(w->second.wake));
+        waiters_.erase(w);
+      }
+      by_key_.erase(range.first, range.second);
     }
-    by_key_.erase(range.first, range.second);
   }
   for (auto& w : to_wake) w();
 }

@@ -65,6 +65,10 @@ struct route {
 // handler that read the sequence before querying can never miss a change committed after.
 class change_notifier {
  public:
+  // Moves with every key (notify and notify_all): views over many fogs long-poll on it, e.g. the
+  // port manager's public ports, which change only together with some agent's router config.
+  static constexpr const char* any_key = "*any-fog*";
+
   uint64_t sequence(const std::string& key);
   // Calls `wake` once (on the notifying thread, or at once if the sequence already moved).
   uint64_t subscribe(const std::string& key, uint64_t seen, std::function<void()> wake);

@@ -2,6 +2,8 @@
 // delete, rendering as tcpListener (public router) / tcpConnector (the microservice's agent
 // router) in the router microservices' config, change flags on both agents, and
 // GET /microservices/public-ports.
+#include <thread>
+
 #include "testkit.hpp"
 
 namespace fogmesh::controller::test {
@@ -240,6 +242,71 @@ TEST_F(public_ports_api, NamedPublicRouterMovesAndConfiguredRange) {
   EXPECT_NE(find_port(ports_now, 7100), nullptr);
   EXPECT_NE(find_port(ports_now, 7101), nullptr);
   small.stop();
+}
+
+// The port manager's long-poll: `?wait=N` with If-None-Match set to the last ETag is held until
+// a public port appears or goes (woken through the change the agent's router config gets), then
+// answered with the new list and a new ETag; a stale ETag is answered at once; a hold that no
+// change ends is answered with the same list when N seconds pass.
+TEST_F(public_ports_api, LongPollFollowsChanges) {
+  std::string token = new_user_token();
+  // The Kubernetes shape: a default router registered with PUT /router (unless an earlier test
+  // of this suite made a system fog the default router already).
+  if (get("/api/v3/router", token).status != 200) {
+    ASSERT_EQ(put("/api/v3/router", R"({"host":"router.k8s.local"})", token).status, 200);
+  }
+  std::string e = create_fog(token, "lp-edge", R"("host":"10.7.0.2")");
+  ASSERT_EQ(post("/api/v3/application", R"({"name":"lp","isActivated":true})", token).status, 201);
+  auto held_polls = [&] {
+    auto body = http(port(), "GET", "/metrics").body;
+    auto at = body.find("\nfogmesh_controller_long_polls_waiting ");
+    return at == std::string::npos ? -1 : std::stoi(body.substr(at + 39));
+  };
+  auto poll = [&](const std::string& etag, int wait) {
+    return http(port(), "GET", "/api/v3/microservices/public-ports?wait=" + std::to_string(wait),
+                "", token, {{"If-None-Match", etag}});
+  };
+  auto first = get("/api/v3/microservices/public-ports", token);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.json(), parse("[]"));
+  std::string empty_etag = first.header("etag");
+  ASSERT_FALSE(empty_etag.empty());
+
+  // Held until a public port is created.
+  http_result woken;
+  std::thread poller([&] { woken = poll(empty_etag, 300); });
+  for (int i = 0; i < 6000 && held_polls() != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(held_polls(), 1);
+  std::string m = msvc(token, "lp", e, "srv", R"([{"internal":80,"external":8080,"public":{}}])");
+  poller.join();
+  ASSERT_EQ(woken.status, 200) << woken.body;
+  ASSERT_EQ(woken.json().as_array().size(), 1u) << woken.body;
+  EXPECT_EQ(woken.json().at(0).at("microserviceUuid").as_string(), m);
+  std::string one_etag = woken.header("etag");
+  EXPECT_NE(one_etag, empty_etag);
+
+  // A stale ETag is answered at once with the current list.
+  auto stale = poll(empty_etag, 300);
+  EXPECT_EQ(stale.header("etag"), one_etag);
+
+  // Held until the microservice (and its public port) goes.
+  std::thread poller2([&] { woken = poll(one_etag, 300); });
+  for (int i = 0; i < 6000 && held_polls() != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(held_polls(), 1);
+  ASSERT_EQ(del("/api/v3/microservices/" + m, token).status, 204);
+  poller2.join();
+  EXPECT_EQ(woken.json(), parse("[]")) << woken.body;
+  EXPECT_EQ(woken.header("etag"), empty_etag);
+
+  // Nothing changes: answered with the same list when the wait is over.
+  auto quiet = poll(empty_etag, 1);
+  EXPECT_EQ(quiet.status, 200);
+  EXPECT_EQ(quiet.header("etag"), empty_etag);
+  EXPECT_EQ(held_polls(), 0);
 }
 
 }  // namespace
