@@ -21,16 +21,21 @@ controller_api::controller_api(const std::string& base_url)
     : url_(base_url), http_(std::make_unique<http_transport>(base_url)) {}
 
 int controller_api::raw(const std::string& method, const std::string& path, const std::string& body,
-                        const std::string& content_type, bool auth, std::string& out) {
+                        const std::string& content_type, bool auth, std::string& out,
+                        std::vector<std::pair<std::string, std::string>>* headers,
+                        std::chrono::milliseconds timeout, std::function<bool()> should_stop) {
   http_request req;
   req.method = method;
   req.target = "/api/v3" + path;
   req.body = body;
   req.content_type = content_type;
   if (auth && !token_.empty()) req.headers.emplace_back("Authorization", token_);
+  if (headers) req.headers.insert(req.headers.end(), headers->begin(), headers->end());
+  req.should_stop = std::move(should_stop);
   try {
-    auto resp = http_->request(req, std::chrono::seconds(30));
+    auto resp = http_->request(req, timeout);
     out = std::move(resp.body);
+    if (headers) *headers = std::move(resp.headers);
     return resp.status;
   } catch (const transport_error& e) {
     throw controller_error(0, e.what());
@@ -89,6 +94,34 @@ json::value controller_api::call(const std::string& method, const std::string& p
   int s = call_status(method, path, body, &out);
   if (s == 404) throw controller_error(404, method + " " + path + ": not found");
   return out;
+}
+
+json::value controller_api::long_poll(const std::string& path, int wait_seconds, std::string& etag,
+                                      const std::atomic<bool>& stop) {
+  const std::string target = path + (path.find('?') == std::string::npos ? "?" : "&") +
+                             "wait=" + std::to_string(wait_seconds);
+  // The controller answers within the wait; the margin covers a loaded one.
+  const auto timeout = std::chrono::seconds(wait_seconds + 30);
+  std::string out;
+  int s = 0;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!etag.empty()) headers.emplace_back("If-None-Match", etag);
+    s = raw("GET", target, "", "application/json", true, out, &headers, timeout,
+            [&stop] { return stop.load(); });
+    if (s == 401 && !email_.empty() && attempt == 0) {
+      login();
+      continue;
+    }
+    std::string fresh;
+    for (const auto& [k, v] : headers) {
+      if (k == "etag") fresh = v;
+    }
+    etag = fresh;
+    break;
+  }
+  if (s >= 400) throw controller_error(s, "GET " + target + ": " + error_message(s, out));
+  return out.empty() ? json::value() : json::parse(out);
 }
 
 json::value controller_api::upload(const std::string& method, const std::string& path,

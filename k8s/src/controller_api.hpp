@@ -3,10 +3,15 @@
 // iofogctl-YAML multipart uploads. Blocking; one instance per controller, not thread-safe.
 #pragma once
 
+#include <atomic>
 #include <boost/json.hpp>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fogmesh/k8s/http_transport.hpp"
 
@@ -41,13 +46,25 @@ class controller_api {
   // Same, returning the status instead of throwing for 404.
   int call_status(const std::string& method, const std::string& path,
                   const boost::json::value* body, boost::json::value* out);
+  // GET `path` as a long-poll: `?wait=wait_seconds` with If-None-Match: `etag` (when not empty);
+  // the controller holds the request until its answer's ETag would differ or the wait is over.
+  // `etag` becomes the answer's ETag ("" from a controller without them, which also answers at
+  // once: the caller paces such answers).
+  // `stop` set abandons a held request (controller_error 0).
+  boost::json::value long_poll(const std::string& path, int wait_seconds, std::string& etag,
+                               const std::atomic<bool>& stop);
   // multipart/form-data upload of one field (the /yaml endpoints).
   boost::json::value upload(const std::string& method, const std::string& path,
                             const std::string& field, const std::string& document);
 
  private:
+  // One request; `headers` (in and out, may be null): extra request headers, replaced by the
+  // response's headers.
   int raw(const std::string& method, const std::string& path, const std::string& body,
-          const std::string& content_type, bool auth, std::string& out);
+          const std::string& content_type, bool auth, std::string& out,
+          std::vector<std::pair<std::string, std::string>>* headers = nullptr,
+          std::chrono::milliseconds timeout = std::chrono::seconds(30),
+          std::function<bool()> should_stop = {});
   void login();
   std::string url_;
   std::unique_ptr<http_transport> http_;

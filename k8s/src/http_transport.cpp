@@ -247,7 +247,7 @@ http_response http_transport::request(const http_request& r, std::chrono::millis
   for (int attempt = 0;; ++attempt) {
     auto c = attempt == 0 ? impl_->take() : nullptr;
     bool reused = c != nullptr;
-    if (!c) c = impl_->open(timeout, nullptr);
+    if (!c) c = impl_->open(timeout, r.should_stop);
     http::response_parser<http::string_body> parser;
     parser.body_limit(512ull * 1024 * 1024);
     beast::error_code result;
@@ -271,8 +271,11 @@ http_response http_transport::request(const http_request& r, std::chrono::millis
         });
       });
     });
-    drive(*c, done, nullptr);
+    drive(*c, done, r.should_stop);
     if (result) {
+      if (r.should_stop && r.should_stop()) {
+        throw transport_error(r.method + " " + url_.str() + r.target + " abandoned (stopping)");
+      }
       if (reused && result != beast::error::timeout) continue;
       throw transport_error(r.method + " " + url_.str() + r.target + " failed (" + stage + ": " +
                             describe(result) + ")");
@@ -281,6 +284,11 @@ http_response http_transport::request(const http_request& r, std::chrono::millis
     out.status = static_cast<int>(parser.get().result_int());
     bool keep = parser.get().keep_alive();
     out.body = std::move(parser.get().body());
+    for (const auto& field : parser.get()) {
+      std::string name(field.name_string());
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      out.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
     if (keep) {
       c->lowest().expires_never();
       impl_->give_back(std::move(c));

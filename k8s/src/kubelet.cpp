@@ -1,8 +1,11 @@
 #include "fogmesh/k8s/kubelet.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -21,6 +24,10 @@ std::shared_ptr<spdlog::logger> logger() {
 }
 
 constexpr const char* managed_label = "iofog.org/managed-by";
+// Which kubelet shows the object: its namespace, i.e. its ControlPlane (one per namespace).
+// Nodes are cluster-wide; without it, two ControlPlanes' kubelets in one cluster would each
+// delete the other's Nodes as agents they do not know.
+constexpr const char* owner_label = "iofog.org/kubelet-namespace";
 constexpr const char* managed_value = "fogmesh-kubelet";
 
 std::string lower(std::string s) {
@@ -54,10 +61,28 @@ double num(const json::object& o, const char* key, double fallback = 0) {
 }
 
 struct desired {
-  json::object obj;     // metadata + spec
-  json::object status;  // status
-  std::string hash;     // of both
+  json::object obj;         // metadata + spec
+  json::object status;      // status
+  std::string spec_hash;    // of obj
+  std::string status_hash;  // of status
 };
+
+// What this process knows of an object it shows: present in the cache = it exists in
+// Kubernetes (initial list, our create, kept by the watches). Empty hashes = content unknown,
+// written again on the next pass.
+struct shown {
+  std::string spec_hash;
+  std::string status_hash;
+  std::string node_name;  // pods: spec.nodeName as written (immutable in Kubernetes)
+  std::string uid;        // nodes: for the Lease's ownerReference
+};
+
+// Two hashes so that a status change (the common case: an agent's daemon status, a
+// microservice's state) costs one PATCH of /status and nothing else.
+void hash_desired(desired& d) {
+  d.spec_hash = sha256_hex(json::serialize(d.obj)).substr(0, 32);
+  d.status_hash = sha256_hex(json::serialize(d.status)).substr(0, 32);
+}
 
 }  // namespace
 
@@ -69,13 +94,19 @@ struct kubelet::impl {
   client& k;
   kubelet_options opts;
   controller_api api;
-  std::mutex mu;                             // guards the caches below (watch threads drop entries)
-  std::map<std::string, std::string> nodes;  // node name -> hash written
-  std::map<std::string, std::string> pods;   // pod name -> hash written
+  std::mutex mu;                       // guards the caches below (watch threads drop entries)
+  std::map<std::string, shown> nodes;  // by node name
+  std::map<std::string, shown> pods;   // by pod name
   std::map<std::string, std::chrono::steady_clock::time_point> lease_renewed;
   bool listed = false;
 
   impl(client& c, kubelet_options o) : k(c), opts(std::move(o)), api(opts.controller_url) {}
+
+  // The label selector of the objects this kubelet shows.
+  std::string selector() const {
+    return std::string(managed_label) + "=" + managed_value + "," + owner_label + "=" +
+           opts.pod_namespace;
+  }
 
   desired node_for(const json::object& fog) {
     std::string uuid = str(fog, "uuid");
@@ -89,7 +120,8 @@ struct kubelet::impl {
                         {"kubernetes.io/arch", arch},
                         {"node.kubernetes.io/exclude-from-external-load-balancers", "true"},
                         {"iofog.org/agent-name", dns_label(str(fog, "name"))},
-                        {managed_label, managed_value}};
+                        {managed_label, managed_value},
+                        {owner_label, opts.pod_namespace}};
     json::object obj{
         {"apiVersion", "v1"},
         {"kind", "Node"},
@@ -155,13 +187,14 @@ struct kubelet::impl {
                           {"osImage", ""},
                           {"containerRuntimeVersion", "docker://"},
                           {"kubeProxyVersion", ""}}}};
-    std::string h = sha256_hex(json::serialize(obj) + json::serialize(status)).substr(0, 32);
+    desired d{std::move(obj), std::move(status), {}, {}};
+    hash_desired(d);
     // Heartbeat times are set when written, not hashed (they would make every tick a write).
-    for (auto& c : status["conditions"].as_array()) {
+    for (auto& c : d.status["conditions"].as_array()) {
       c.as_object()["lastHeartbeatTime"] = now;
       c.as_object()["lastTransitionTime"] = now;
     }
-    return {obj, status, h};
+    return d;
   }
 
   desired pod_for(const json::object& m, const std::map<std::string, int64_t>& fog_types) {
@@ -192,7 +225,8 @@ struct kubelet::impl {
           {"labels",
            {{"iofog.org/application", dns_label(app)},
             {"iofog.org/microservice-uuid", lower(uuid)},
-            {managed_label, managed_value}}},
+            {managed_label, managed_value},
+            {owner_label, opts.pod_namespace}}},
           {"annotations",
            {{"iofog.org/microservice-name", str(m, "name")}, {"iofog.org/application", app}}}}},
         {"spec",
@@ -227,37 +261,76 @@ struct kubelet::impl {
                                            {"ready", running},
                                            {"restartCount", 0},
                                            {"state", state}}}}};
-    std::string h = sha256_hex(json::serialize(obj) + json::serialize(status)).substr(0, 32);
-    return {obj, status, h};
+    desired d{std::move(obj), std::move(status), {}, {}};
+    hash_desired(d);
+    return d;
   }
 
-  // Create (if missing) and write status; true when something was written.
-  int write(const resource& res, const std::string& ns, const desired& d) {
+  // Brings one object to `d`: create it when it is not known to exist, patch labels (+ taints
+  // for Nodes) when they differ from what was written, patch /status when it differs. Returns
+  // the new cache entry; counts the API writes in `writes`.
+  shown write(const resource& res, const std::string& ns, const desired& d,
+              const std::optional<shown>& have, int& writes) {
     const std::string name = field(d.obj, {"metadata", "name"});
-    int writes = 0;
-    auto existing = k.try_get(res.path(ns, name));
-    if (!existing) {
-      k.create(res.path(ns), d.obj);
+    const std::string node = field(d.obj, {"spec", "nodeName"});
+    shown now = have.value_or(shown{});
+    auto create = [&] {
+      auto created = k.create(res.path(ns), d.obj);
       ++writes;
-    } else if (res.plural == "pods" &&
-               json::serialize((*existing)["spec"].as_object()["nodeName"]) !=
-                   json::serialize(d.obj.at("spec").at("nodeName"))) {
+      now.spec_hash = d.spec_hash;
+      now.status_hash.clear();  // Kubernetes drops the status of a created object
+      now.node_name = node;
+      now.uid = field(created, {"metadata", "uid"});
+    };
+    if (!have) {
+      try {
+        create();
+      } catch (const api_error& e) {
+        if (e.status() != 409) throw;
+        now.spec_hash.clear();  // there already (created outside our view): patch it below
+      }
+    } else if (res.plural == "pods" && !have->node_name.empty() && have->node_name != node) {
       // A moved microservice: a Pod's node cannot change; re-create it.
       force_delete_pod(name);
-      k.create(res.path(ns), d.obj);
-      writes += 2;
-    } else {
+      ++writes;
+      create();
+    }
+    if (now.spec_hash != d.spec_hash) {
       // Labels/taints (view-only: our values win).
       json::object patch{{"metadata", {{"labels", d.obj.at("metadata").at("labels")}}}};
       if (res.plural == "nodes") patch["spec"] = d.obj.at("spec");
-      k.merge_patch(res.path(ns, name), patch);
-      ++writes;
+      try {
+        auto patched = k.merge_patch(res.path(ns, name), patch);
+        now.uid = field(patched, {"metadata", "uid"});
+        now.node_name = field(patched, {"spec", "nodeName"});
+        ++writes;
+        now.spec_hash = d.spec_hash;
+        if (res.plural == "pods" && now.node_name != node) {
+          force_delete_pod(name);
+          ++writes;
+          create();
+        }
+      } catch (const api_error& e) {
+        if (!e.not_found()) throw;
+        create();  // deleted in Kubernetes before its watch event reached us
+      }
     }
-    k.merge_patch(res.path(ns, name, "status"), json::object{{"status", d.status}});
-    return writes + 1;
+    if (now.status_hash != d.status_hash) {
+      try {
+        k.merge_patch(res.path(ns, name, "status"), json::object{{"status", d.status}});
+      } catch (const api_error& e) {
+        if (!e.not_found()) throw;
+        create();
+        k.merge_patch(res.path(ns, name, "status"), json::object{{"status", d.status}});
+        ++writes;
+      }
+      ++writes;
+      now.status_hash = d.status_hash;
+    }
+    return now;
   }
 
-  void renew_lease(const std::string& node, const std::string& uid) {
+  void renew_lease(const std::string& node, std::string uid) {
     const std::string path = kinds::lease.path("kube-node-lease", node);
     json::object spec{{"holderIdentity", node},
                       {"leaseDurationSeconds", 2 * opts.lease_renew.count()},
@@ -266,6 +339,7 @@ struct kubelet::impl {
       k.merge_patch(path, json::object{{"spec", spec}});
     } catch (const api_error& e) {
       if (!e.not_found()) throw;
+      if (uid.empty()) uid = field(k.get(kinds::node.path("", node)), {"metadata", "uid"});
       json::object lease{
           {"apiVersion", "coordination.k8s.io/v1"},
           {"kind", "Lease"},
@@ -293,18 +367,52 @@ struct kubelet::impl {
     }
   }
 
-  // Objects we own that exist in Kubernetes now (start-up; later the watches keep this).
+  // Objects we own that exist in Kubernetes now (start-up; later the watches keep this). Their
+  // content is unknown (empty hashes): the first pass patches each once.
   void initial_list() {
-    std::string sel =
-        "labelSelector=" + url_encode(std::string(managed_label) + "=" + managed_value);
+    std::string sel = "labelSelector=" + url_encode(selector());
+    auto node_items = k.list_items(kinds::node.path(), sel);
+    auto pod_items = k.list_items(kinds::pod.path(opts.pod_namespace), sel);
     std::lock_guard lock(mu);
-    for (auto& n : k.list_items(kinds::node.path(), sel)) {
-      nodes[field(n.as_object(), {"metadata", "name"})] = "";
+    for (auto& n : node_items) {
+      auto& o = n.as_object();
+      nodes[field(o, {"metadata", "name"})].uid = field(o, {"metadata", "uid"});
     }
-    for (auto& p : k.list_items(kinds::pod.path(opts.pod_namespace), sel)) {
-      pods[field(p.as_object(), {"metadata", "name"})] = "";
+    for (auto& p : pod_items) {
+      auto& o = p.as_object();
+      pods[field(o, {"metadata", "name"})].node_name = field(o, {"spec", "nodeName"});
     }
     listed = true;
+  }
+
+  // Runs the jobs on up to opts.write_concurrency threads (the API server handles requests in
+  // parallel; one at a time, 1,000 Node status changes took seconds of round trips). A failed
+  // job is logged and leaves its cache entry as it was, so the next pass retries it; the first
+  // failure is rethrown at the end so the caller backs off.
+  void run_jobs(std::vector<std::function<void()>>& jobs) {
+    std::atomic<size_t> next{0};
+    std::mutex err_mu;
+    std::string first_error;
+    size_t failures = 0;
+    auto worker = [&] {
+      for (size_t i = next++; i < jobs.size(); i = next++) {
+        try {
+          jobs[i]();
+        } catch (const std::exception& e) {
+          std::lock_guard lock(err_mu);
+          if (failures++ == 0) first_error = e.what();
+        }
+      }
+    };
+    size_t threads = std::min<size_t>(static_cast<size_t>(opts.write_concurrency), jobs.size());
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    if (failures > 0) {
+      throw std::runtime_error(std::to_string(failures) + " of " + std::to_string(jobs.size()) +
+                               " writes failed, first: " + first_error);
+    }
   }
 
   int sync() {
@@ -313,68 +421,108 @@ struct kubelet::impl {
       ensure_namespaces();
       initial_list();
     }
-    auto fogs = api.call("GET", "/iofog-list");
-    auto msvcs = api.call("GET", "/microservices");
-    int writes = 0;
     std::map<std::string, desired> want_nodes, want_pods;
-    std::map<std::string, int64_t> fog_types;
-    for (auto& f : fogs.at("fogs").as_array()) {
-      auto& fo = f.as_object();
-      fog_types[str(fo, "uuid")] = static_cast<int64_t>(num(fo, "fogType", 1));
-      auto d = node_for(fo);
-      want_nodes[field(d.obj, {"metadata", "name"})] = std::move(d);
-    }
-    for (auto& m : msvcs.at("microservices").as_array()) {
-      auto d = pod_for(m.as_object(), fog_types);
-      want_pods[field(d.obj, {"metadata", "name"})] = std::move(d);
-    }
-    std::map<std::string, std::string> have_nodes, have_pods;
     {
-      std::lock_guard lock(mu);
-      have_nodes = nodes;
-      have_pods = pods;
+      // The controller's answers are the biggest allocation of a pass (about 1 KB per agent and
+      // per microservice): let them go as soon as the desired objects are built.
+      auto fogs = api.call("GET", "/iofog-list");
+      std::map<std::string, int64_t> fog_types;
+      for (auto& f : fogs.at("fogs").as_array()) {
+        auto& fo = f.as_object();
+        fog_types[str(fo, "uuid")] = static_cast<int64_t>(num(fo, "fogType", 1));
+        auto d = node_for(fo);
+        want_nodes[field(d.obj, {"metadata", "name"})] = std::move(d);
+      }
+      fogs = nullptr;
+      auto msvcs = api.call("GET", "/microservices");
+      for (auto& m : msvcs.at("microservices").as_array()) {
+        auto d = pod_for(m.as_object(), fog_types);
+        want_pods[field(d.obj, {"metadata", "name"})] = std::move(d);
+      }
     }
-    auto apply_set =
-        [&](const resource& res, const std::string& ns, std::map<std::string, desired>& want,
-            std::map<std::string, std::string>& have, std::map<std::string, std::string>& cache) {
-          for (auto& [name, d] : want) {
-            auto it = have.find(name);
-            if (it != have.end() && it->second == d.hash) continue;
-            writes += write(res, ns, d);
-            std::lock_guard lock(mu);
-            cache[name] = d.hash;
+    std::atomic<int> writes{0};
+    std::vector<std::function<void()>> jobs;
+    auto plan = [&](const resource& res, const std::string& ns,
+                    std::map<std::string, desired>& want, std::map<std::string, shown>& cache) {
+      std::map<std::string, shown> have;
+      {
+        std::lock_guard lock(mu);
+        have = cache;
+      }
+      for (auto& [name, d] : want) {
+        std::optional<shown> known;
+        if (auto it = have.find(name); it != have.end()) {
+          if (it->second.spec_hash == d.spec_hash && it->second.status_hash == d.status_hash) {
+            continue;
           }
-          for (auto& [name, _] : have) {
-            if (want.count(name)) continue;
-            if (res.plural == "pods") {
-              force_delete_pod(name);
-            } else {
-              k.remove(res.path(ns, name));
-            }
-            ++writes;
-            logger()->info("{} {}: its {} is gone from the controller, removed", res.plural, name,
-                           res.plural == "pods" ? "microservice" : "agent");
-            std::lock_guard lock(mu);
-            cache.erase(name);
+          known = it->second;
+        }
+        // `ns` by value: the caller's may be a temporary, and the jobs run after plan() returns.
+        jobs.emplace_back([&, ns, known, name = name, &d = d] {
+          int n = 0;
+          shown now;
+          try {
+            now = write(res, ns, d, known, n);
+          } catch (...) {
+            writes += n;
+            throw;
           }
-        };
-    apply_set(kinds::node, "", want_nodes, have_nodes, nodes);
-    apply_set(kinds::pod, opts.pod_namespace, want_pods, have_pods, pods);
-    // Node heartbeats.
+          writes += n;
+          std::lock_guard lock(mu);
+          cache[name] = std::move(now);
+        });
+      }
+      for (auto& [name, _] : have) {
+        if (want.count(name)) continue;
+        jobs.emplace_back([&, ns, name = name] {
+          if (res.plural == "pods") {
+            force_delete_pod(name);
+          } else {
+            k.remove(res.path(ns, name));
+          }
+          ++writes;
+          logger()->info("{} {}: its {} is gone from the controller, removed", res.plural, name,
+                         res.plural == "pods" ? "microservice" : "agent");
+          std::lock_guard lock(mu);
+          cache.erase(name);
+        });
+      }
+    };
+    // Nodes first: Pods name them.
+    plan(kinds::node, "", want_nodes, nodes);
+    run_jobs(jobs);
+    jobs.clear();
+    plan(kinds::pod, opts.pod_namespace, want_pods, pods);
+    run_jobs(jobs);
+    jobs.clear();
+    // Node heartbeats: one Lease PATCH per node every lease_renew.
     auto now = std::chrono::steady_clock::now();
     for (auto& [name, d] : want_nodes) {
       auto& last = lease_renewed[name];
       if (now - last < opts.lease_renew) continue;
-      auto node = k.try_get(kinds::node.path("", name));
-      if (!node) continue;
-      renew_lease(name, field(*node, {"metadata", "uid"}));
-      last = now;
-      ++writes;
+      std::string uid;
+      {
+        std::lock_guard lock(mu);
+        auto it = nodes.find(name);
+        if (it == nodes.end()) continue;
+        uid = it->second.uid;
+      }
+      jobs.emplace_back([&, name = name, uid] {
+        renew_lease(name, uid);
+        ++writes;
+        lease_renewed_at(name, now);
+      });
     }
+    run_jobs(jobs);
     for (auto it = lease_renewed.begin(); it != lease_renewed.end();) {
       it = want_nodes.count(it->first) ? std::next(it) : lease_renewed.erase(it);
     }
     return writes;
+  }
+
+  void lease_renewed_at(const std::string& node, std::chrono::steady_clock::time_point t) {
+    std::lock_guard lock(mu);
+    lease_renewed[node] = t;
   }
 
   // This process is the kubelet of these Pods: a deletion is final at once (grace period 0),
@@ -390,8 +538,8 @@ struct kubelet::impl {
   }
   const std::string& opts_ns() const { return opts.pod_namespace; }
 
-  // Deleted/edited in Kubernetes → forget the written hash so the next tick restores it.
-  void forget(std::map<std::string, std::string>& cache, const watch_event& ev) {
+  // Deleted/edited in Kubernetes → forget what was written so the next pass restores it.
+  void forget(std::map<std::string, shown>& cache, const watch_event& ev) {
     std::string name = field(ev.object, {"metadata", "name"});
     if (&cache == &pods && !field(ev.object, {"metadata", "deletionTimestamp"}).empty()) {
       try {
@@ -407,7 +555,8 @@ struct kubelet::impl {
       cache.erase(it);
     } else if (ev.type == "MODIFIED" &&
                field(ev.object, {"metadata", "labels", managed_label}) != managed_value) {
-      it->second.clear();
+      it->second.spec_hash.clear();
+      it->second.status_hash.clear();
     }
   }
 };
@@ -422,7 +571,7 @@ int kubelet::sync_once() {
 
 void kubelet::run(const std::atomic<bool>& stop) {
   auto& o = impl_->opts;
-  std::string sel = std::string(managed_label) + "=" + managed_value;
+  std::string sel = impl_->selector();
   reflector node_watch(impl_->k, kinds::node, {"", sel, "", 300},
                        [this](const watch_event& ev) { impl_->forget(impl_->nodes, ev); });
   reflector pod_watch(impl_->k, kinds::pod, {o.pod_namespace, sel, "", 300},
@@ -435,8 +584,14 @@ void kubelet::run(const std::atomic<bool>& stop) {
   while (!stop) {
     std::chrono::milliseconds wait = o.sync_interval;
     try {
+      auto started = std::chrono::steady_clock::now();
       int writes = impl_->sync();
-      if (writes > 0) logger()->debug("sync: {} writes", writes);
+      if (writes > 0) {
+        logger()->info("sync: {} writes in {} ms", writes,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count());
+      }
       delay.reset();
     } catch (const std::exception& e) {
       wait = delay.next();

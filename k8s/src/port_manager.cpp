@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "apply.hpp"
@@ -53,16 +54,19 @@ void sleep_for(std::chrono::milliseconds d, const std::atomic<bool>& stop) {
 struct port_manager::impl {
   client& k;
   port_manager_options opts;
-  controller_api api;
-  std::mutex api_mu;  // the sync loop and the reporter share the controller session
-  std::string last_body;
+  controller_api api;  // the reporter's (and one-shot syncs') session
+  std::mutex api_mu;
+  // The long-poll has its own session: a held GET must not delay an address report.
+  controller_api poll_api;
+  std::string etag;  // of the last public-port list (If-None-Match of the next long-poll)
   std::vector<public_port> current;
   // Address reporting: the newest LB address seen, and the one the controller has.
   std::mutex addr_mu;
   std::condition_variable addr_cv;
   std::string wanted_address, reported_address;
 
-  impl(client& c, port_manager_options o) : k(c), opts(std::move(o)), api(opts.controller_url) {
+  impl(client& c, port_manager_options o)
+      : k(c), opts(std::move(o)), api(opts.controller_url), poll_api(opts.controller_url) {
     auto decoded = base64_decode(opts.password);
     if (decoded && !decoded->empty() &&
         std::all_of(decoded->begin(), decoded->end(),
@@ -76,15 +80,20 @@ struct port_manager::impl {
     if (!api.logged_in()) api.ensure_user("Port", "Manager", opts.email, opts.password);
   }
 
-  std::vector<public_port> fetch(bool wait) {
-    login();
+  std::vector<public_port> fetch(bool wait, const std::atomic<bool>& stop) {
     json::value v;
-    {
+    if (wait) {
+      // Held by the controller until the list changes (ETag), so changes arrive at once and an
+      // idle port manager costs one request per wait_seconds.
+      if (!poll_api.logged_in()) {
+        poll_api.ensure_user("Port", "Manager", opts.email, opts.password);
+      }
+      v = poll_api.long_poll("/microservices/public-ports", opts.wait_seconds, etag, stop);
+    } else {
+      login();
       std::lock_guard lock(api_mu);
-      v = api.call("GET", "/microservices/public-ports" +
-                              (wait ? "?wait=" + std::to_string(opts.wait_seconds) : ""));
+      v = api.call("GET", "/microservices/public-ports");
     }
-    last_body = json::serialize(v);
     std::vector<public_port> out;
     if (!v.is_array()) return out;
     for (auto& item : v.as_array()) {
@@ -166,21 +175,63 @@ struct port_manager::impl {
     apply(k, kinds::service, service);
   }
 
-  int sync(bool wait) {
-    auto ports = fetch(wait);
+  // Reads the public ports; true when they differ from the last read.
+  bool refresh(bool wait, const std::atomic<bool>& stop) {
+    auto ports = fetch(wait, stop);
     bool changed = ports.size() != current.size() ||
                    !std::equal(ports.begin(), ports.end(), current.begin(),
                                [](const public_port& a, const public_port& b) {
                                  return a.port == b.port && a.address == b.address;
                                });
-    // Applied every pass (cheap when unchanged: one GET per object) so a deleted or edited
-    // proxy object is repaired.
-    apply_ports(ports);
-    if (changed) {
-      logger()->info("{} public port(s) on the default router", ports.size());
-      current = ports;
+    if (changed) logger()->info("{} public port(s) on the default router", ports.size());
+    current = std::move(ports);
+    return changed;
+  }
+
+  int sync() {
+    static const std::atomic<bool> never{false};
+    refresh(false, never);
+    apply_ports(current);
+    return static_cast<int>(current.size());
+  }
+
+  // The proxy objects follow the last public-port list: applied when it changes and whenever a
+  // watch sees one of them deleted or edited (repair), on the applier thread, so a long-poll
+  // held by the controller never delays a repair.
+  std::mutex apply_mu;
+  std::condition_variable apply_cv;
+  std::optional<std::vector<public_port>> to_apply;  // none until the first read
+  bool apply_pending = false;
+
+  void request_apply(std::optional<std::vector<public_port>> ports = std::nullopt) {
+    std::lock_guard lock(apply_mu);
+    if (ports) to_apply = std::move(ports);
+    apply_pending = true;
+    apply_cv.notify_all();
+  }
+
+  void applier(const std::atomic<bool>& stop) {
+    backoff delay(std::chrono::seconds(30), std::chrono::milliseconds(500));
+    while (!stop) {
+      std::vector<public_port> ports;
+      {
+        std::unique_lock lock(apply_mu);
+        apply_cv.wait_for(lock, std::chrono::milliseconds(200));
+        // Before the first read nothing is applied: an empty list would delete the proxy.
+        if (!apply_pending || !to_apply) continue;
+        apply_pending = false;
+        ports = *to_apply;
+      }
+      try {
+        apply_ports(ports);
+        delay.reset();
+      } catch (const std::exception& e) {
+        auto d = delay.next();
+        logger()->warn("applying the proxy objects: {} (retry in {} ms)", e.what(), d.count());
+        sleep_for(d, stop);
+        request_apply();
+      }
     }
-    return static_cast<int>(ports.size());
   }
 
   void on_address(const std::string& address) {
@@ -226,42 +277,54 @@ port_manager::port_manager(client& k, port_manager_options opts)
 port_manager::~port_manager() = default;
 
 int port_manager::sync_once() {
-  return impl_->sync(false);
+  return impl_->sync();
 }
 
 void port_manager::run(const std::atomic<bool>& stop) {
   auto& o = impl_->opts;
-  reflector svc_watch(impl_->k, kinds::service,
-                      {o.namespace_, "", "metadata.name=" + o.proxy_name, 300},
+  const std::string by_name = "metadata.name=" + o.proxy_name;
+  reflector svc_watch(impl_->k, kinds::service, {o.namespace_, "", by_name, 300},
                       [this](const watch_event& ev) {
                         if (ev.type != "DELETED") impl_->on_address(lb_address(ev.object));
+                        impl_->request_apply();
                       });
-  std::thread watch_thread([&] { svc_watch.run(stop); });
+  reflector deployment_watch(impl_->k, kinds::deployment, {o.namespace_, "", by_name, 300},
+                             [this](const watch_event&) { impl_->request_apply(); });
+  std::thread svc_thread([&] { svc_watch.run(stop); });
+  std::thread deployment_thread([&] { deployment_watch.run(stop); });
   std::thread report_thread([&] { impl_->reporter(stop); });
+  std::thread apply_thread([&] { impl_->applier(stop); });
   logger()->info("following public ports of {} (proxy {}/{})", o.controller_url, o.namespace_,
                  o.proxy_name);
   backoff delay(std::chrono::seconds(30), std::chrono::milliseconds(500));
+  bool first = true;
   while (!stop) {
     auto started = std::chrono::steady_clock::now();
-    std::string before = impl_->last_body;
     try {
-      impl_->sync(true);
+      bool changed = impl_->refresh(true, stop);
+      if (changed || first) impl_->request_apply(impl_->current);
+      first = false;
       delay.reset();
-      // Without long-poll support the answer is immediate: pace unchanged answers.
+      // A controller without long-poll support answers at once, and ours answers early when
+      // some agent's config changed but not the public ports: pace unchanged quick answers.
       bool quick = std::chrono::steady_clock::now() - started < std::chrono::seconds(1);
-      if (quick && impl_->last_body == before) sleep_for(o.poll_interval, stop);
+      if (quick && !changed) sleep_for(o.poll_interval, stop);
     } catch (const std::exception& e) {
+      if (stop) break;  // the held long-poll was abandoned
       auto d = delay.next();
-      logger()->warn("sync: {} (retry in {} ms)", e.what(), d.count());
+      logger()->warn("reading public ports: {} (retry in {} ms)", e.what(), d.count());
       if (auto* ce = dynamic_cast<const controller_error*>(&e); ce && ce->status() == 401) {
         std::lock_guard lock(impl_->api_mu);
         impl_->api = controller_api(o.controller_url);
+        impl_->poll_api = controller_api(o.controller_url);
       }
       sleep_for(d, stop);
     }
   }
-  watch_thread.join();
+  svc_thread.join();
+  deployment_thread.join();
   report_thread.join();
+  apply_thread.join();
 }
 
 }  // namespace fogmesh::k8s

@@ -22,7 +22,9 @@ ControlPlane; options default to the environment it sets.
   --proxy-image IMG       (default: $PROXY_IMAGE)
   --proxy-name NAME       proxy Deployment/Service name (default http-proxy)
   --service-type TYPE     LoadBalancer (default), ClusterIP or NodePort
-  --poll-interval MS      pace of unchanged public-port reads (default 2000)
+  --poll-interval MS      public ports are long-polled (held by the controller until they
+                          change, 30 s at most); an unchanged answer that comes back at once
+                          (a controller without long-poll) waits this long (default 2000)
   --no-leader-elect       run without the Lease fogmesh-port-manager
   --log-level LEVEL       trace, debug, info (default), warning, error
   -h, --help, -v, --version

@@ -1,6 +1,8 @@
 // fogmesh-kubelet against a real kube-apiserver and our real controller: 3 agents → 3 Nodes with
 // the right readiness, taint and Lease; a microservice → a Pod bound to its agent's Node; a Pod
 // deleted in Kubernetes comes back (view-only); an agent deleted in the controller → Node gone.
+#include "fogmesh/k8s/kubelet.hpp"
+
 #include "fleet_testkit.hpp"
 #include "k8s_testkit.hpp"
 
@@ -102,6 +104,71 @@ TEST(kubelet_test, AgentsAsNodesMicroservicesAsPods) {
             2);
   EXPECT_TRUE(wait_for([&] { return pod_name().empty(); }));
   EXPECT_EQ(kl.terminate(), 0);
+}
+
+// The API cost of a pass, in-process through sync_once(): the first pass creates every object
+// and writes its status; a pass with no change writes nothing; one agent's status change is one
+// PATCH of its Node's /status, one microservice's status change one PATCH of its Pod's /status.
+TEST(kubelet_test, WritesOnlyWhatChanged) {
+  if (kubeconfig_path().empty()) GTEST_SKIP() << "no test API server (run through ctest)";
+  client kube(cluster_config::from_kubeconfig(kubeconfig_path()));
+  std::string ns = unique_name("klw");
+  fleet f("klw@example.com");
+  auto fog = f.call("POST", "/iofog", R"({"name":"w-0","fogType":1,"routerMode":"none"})");
+  ASSERT_EQ(fog.status, 201) << fog.body;
+  std::string uuid(fog.json().at("uuid").as_string());
+  auto key = f.call("GET", "/iofog/" + uuid + "/provisioning-key", "");
+  auto prov =
+      f.call_as("", "POST", "/agent/provision",
+                R"({"key":")" + std::string(key.json().at("key").as_string()) + R"(","type":1})");
+  ASSERT_EQ(prov.status, 200) << prov.body;
+  std::string agent(prov.json().at("token").as_string());
+  ASSERT_EQ(f.call("POST", "/application", R"({"name":"w","isActivated":true})").status, 201);
+  auto ms = f.call("POST", "/microservices",
+                   R"({"name":"m","application":"w","iofogUuid":")" + uuid +
+                       R"(","images":[{"containerImage":"busybox:1","fogTypeId":1}]})");
+  ASSERT_EQ(ms.status, 201) << ms.body;
+  std::string ms_uuid(ms.json().at("uuid").as_string());
+  auto report = [&](const std::string& daemon, const std::string& msvc_status) {
+    std::string list = msvc_status.empty() ? "[]"
+                                           : R"([{\"id\":\")" + ms_uuid + R"(\",\"status\":\")" +
+                                                 msvc_status + R"(\"}])";
+    auto s = f.call_as(agent, "PUT", "/agent/status",
+                       R"({"daemonStatus":")" + daemon +
+                           R"(","memoryUsage":100,"microserviceStatus":")" + list + R"("})");
+    ASSERT_EQ(s.status, 204) << s.body;
+  };
+  report("RUNNING", "");
+
+  kubelet_options o;
+  o.controller_url = f.url();
+  o.email = "klw@example.com";
+  o.password = "password1";
+  o.pod_namespace = ns;
+  o.lease_renew = std::chrono::hours(1);  // no renewal due between these passes, however slow
+  kubelet kl(kube, o);
+  // Node + status + Lease, Pod + status.
+  EXPECT_EQ(kl.sync_once(), 5);
+  EXPECT_EQ(kl.sync_once(), 0);
+  auto node_path = kinds::node.path("", "iofog-" + to_lower(uuid));
+  std::string version = field(kube.get(node_path), {"metadata", "resourceVersion"});
+
+  report("STOPPED", "");
+  EXPECT_EQ(kl.sync_once(), 1);
+  auto node = kube.get(node_path);
+  EXPECT_NE(field(node, {"metadata", "resourceVersion"}), version);
+  std::string ready;
+  for (auto& c : node["status"].at("conditions").as_array()) {
+    if (get_string(c.as_object(), "type") == "Ready") ready = get_string(c.as_object(), "status");
+  }
+  EXPECT_EQ(ready, "False");
+
+  report("STOPPED", "RUNNING");
+  EXPECT_EQ(kl.sync_once(), 1);
+  auto pods = kube.list_items(kinds::pod.path(ns));
+  ASSERT_EQ(pods.size(), 1u);
+  EXPECT_EQ(field(pods[0].as_object(), {"status", "phase"}), "Running");
+  EXPECT_EQ(kl.sync_once(), 0);
 }
 
 }  // namespace

@@ -47,11 +47,23 @@ struct http_request {
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
+  // Polled every ~200 ms while request() waits (long-polls); true abandons the request with a
+  // transport_error, so a held request does not delay a shutdown.
+  std::function<bool()> should_stop;
 };
 
 struct http_response {
   int status = 0;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // lower-case names (request() only)
+
+  // The first header of that (lower-case) name, or nullptr.
+  const std::string* header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (k == name) return &v;
+    }
+    return nullptr;
+  }
 };
 
 class http_transport {

@@ -6,9 +6,9 @@
 // objects of deleted agents/microservices are removed, objects deleted in Kubernetes come back.
 //
 // API rate: every tick reads the controller once (fog list + microservice list); Kubernetes is
-// written only for what changed (a hash of each object's desired state is kept in memory), plus
-// one Lease renewal per node every `lease_renew`. Kubernetes is listed once at start and then
-// watched (no relist per tick).
+// written only for what changed (hashes of each object's desired metadata/spec and status are
+// kept in memory: a status change is one PATCH of /status), plus one Lease PATCH per node every
+// `lease_renew`. Kubernetes is listed once at start and then watched (no relist per tick).
 #pragma once
 
 #include <atomic>
@@ -26,6 +26,7 @@ struct kubelet_options {
   std::string pod_namespace = "iofog";  // where microservice Pods are shown
   std::chrono::milliseconds sync_interval{5000};
   std::chrono::seconds lease_renew{40};
+  int write_concurrency = 4;  // API requests in flight during a pass
   std::string version = "0.1.0";
 };
 

@@ -24,8 +24,10 @@ struct port_manager_options {
   std::string router_address;  // host[:port] of the interior router (ROUTER_ADDRESS)
   std::string service_type = "LoadBalancer";
   std::string owner_deployment = "port-manager";  // ownerReference of the proxy objects, if found
-  // Pace of GET /microservices/public-ports: sent with ?wait= (long-poll where the controller
-  // supports it); an answer that comes back sooner and unchanged waits this long.
+  // GET /microservices/public-ports is a long-poll (?wait=wait_seconds, If-None-Match: the last
+  // ETag): fogmesh-controller holds it until the public ports change. An unchanged answer that
+  // comes back within a second (a controller without long-poll, or one woken by another
+  // change) waits poll_interval before the next request.
   std::chrono::milliseconds poll_interval{2000};
   int wait_seconds = 30;
 };
