@@ -22,6 +22,7 @@ packages=(
   flatbuffers-compiler libflatbuffers-dev
   podman runc conmon catatonit netavark aardvark-dns containernetworking-plugins uidmap
   busybox-static iptables curl
+  openssh-client openssh-server
 )
 
 missing=()

@@ -23,6 +23,7 @@
 #include "fogmesh/ctl/resources.hpp"
 #include "http_client.hpp"
 #include "process.hpp"
+#include "remote.hpp"
 #include "state.hpp"
 
 #ifndef FOGMESH_VERSION
@@ -333,6 +334,8 @@ auto step(const std::string& what, F&& f) -> decltype(f()) {
     throw step_error(what + ": " + e.what());
   } catch (const step_error&) {
     throw;
+  } catch (const ssh_error& e) {
+    throw step_error(e.what());  // names the step and the host already
   } catch (const std::exception& e) {
     throw step_error(what + ": " + e.what());
   }
@@ -703,6 +706,292 @@ std::string deploy_local_agent(const resource& r, const std::string& ns, const o
   return outcome;
 }
 
+// --- remote agents over SSH (kind Agent with spec.ssh) ---
+
+// Where fogctl remembers how it reached a remote agent (delete needs it).
+std::string remote_agent_file(const state& st, const std::string& name) {
+  return st.ns_dir() + "/remote-agents/" + name + ".json";
+}
+
+struct remote_layout {
+  ssh_target target;
+  std::string bin_dir, config_dir, state_dir;  // state_dir: log and pid without systemd
+};
+
+std::string expand_home(const std::string& path) {
+  if (path.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    return std::string(home != nullptr ? home : "") + path.substr(1);
+  }
+  return path;
+}
+
+remote_layout layout_of(const json::object& spec) {
+  remote_layout l;
+  const auto& ssh = spec.at("ssh").as_object();
+  l.target.host = std::string(spec.at("host").as_string());
+  l.target.user = std::string(ssh.at("user").as_string());
+  l.target.key_file = expand_home(std::string(ssh.at("keyFile").as_string()));
+  l.target.port = static_cast<int>(ssh.at("port").as_int64());
+  std::string dir(spec.at("installDir").as_string());
+  l.bin_dir = dir + "/bin";
+  // /usr/local is the systemd unit's layout (/usr/local/bin, /etc/fogmesh/agent).
+  l.config_dir = dir == "/usr/local" ? "/etc/fogmesh/agent" : dir + "/etc/fogmesh/agent";
+  l.state_dir = dir == "/usr/local" ? "/var/lib/fogmesh/agent-run" : dir + "/var/lib/fogmesh";
+  return l;
+}
+
+// The deploy/systemd units: $FOGMESH_SYSTEMD_DIR, else an install's share/fogmesh/systemd next
+// to fogctl's bin/, else the source tree fogctl was built from.
+std::string systemd_unit(const std::string& unit) {
+  std::vector<std::string> dirs;
+  if (const char* e = std::getenv("FOGMESH_SYSTEMD_DIR"); e != nullptr && *e != '\0')
+    dirs.emplace_back(e);
+  std::error_code ec;
+  auto self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back((self.parent_path() / "../share/fogmesh/systemd").string());
+#ifdef FOGMESH_SYSTEMD_SOURCE_DIR
+  dirs.emplace_back(FOGMESH_SYSTEMD_SOURCE_DIR);
+#endif
+  for (const auto& d : dirs) {
+    if (fs::exists(d + "/" + unit)) return d + "/" + unit;
+  }
+  throw std::runtime_error("cannot find the systemd unit " + unit + " (set FOGMESH_SYSTEMD_DIR)");
+}
+
+std::string sha256_of(const std::string& file) {
+  std::string out;
+  if (run_command({"/usr/bin/sha256sum", file}, out) != 0)
+    throw std::runtime_error("sha256sum " + file + ": " + out);
+  return out.substr(0, out.find(' '));
+}
+
+// Copies `local` to DIR/NAME unless the remote file has the same checksum; the new file is
+// renamed over the old one so a running binary is replaced, not written into (ETXTBSY).
+bool install_file(const remote_layout& l, const std::string& step_name, const std::string& local,
+                  const std::string& remote, const std::string& mode) {
+  std::string have =
+      ssh_run(l.target, step_name, "sha256sum " + shell_quote(remote) + " 2>/dev/null || true");
+  if (have.substr(0, have.find(' ')) == sha256_of(local)) return false;
+  scp_to(l.target, step_name, local, remote + ".fogctl-new");
+  ssh_run(l.target, step_name,
+          "chmod " + mode + " " + shell_quote(remote + ".fogctl-new") + " && mv -f " +
+              shell_quote(remote + ".fogctl-new") + " " + shell_quote(remote));
+  return true;
+}
+
+// Shell test: the agent started in the background (no systemd) runs. Checks the pid's command
+// line so that a recycled pid is never taken for it.
+std::string background_running_test(const remote_layout& l) {
+  std::string pid_file = shell_quote(l.state_dir + "/agent.pid");
+  return "pid=$(cat " + pid_file +
+         " 2>/dev/null) && [ -n \"$pid\" ] && tr '\\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep "
+         "-q " +
+         shell_quote(l.bin_dir + "/fogmesh-agent");
+}
+
+std::string deploy_remote_agent(const resource& r, const std::string& ns, const options& opt) {
+  remote_layout l = layout_of(r.spec);
+  auto progress = [&](const std::string& what) {
+    if (!opt.quiet)
+      std::cout << "Agent '" << r.name << "' (" << l.target.label() << "): " << what << "\n"
+                << std::flush;
+  };
+  if (!fs::exists(l.target.key_file))
+    throw step_error("read the SSH key: " + l.target.key_file + " does not exist");
+  // Nothing is created on the controller before the host answers over SSH.
+  progress("connecting over SSH");
+  std::string probe = step("connect", [&] {
+    return ssh_run(
+        l.target, "connect",
+        "uname -m; if [ -d /run/systemd/system ]; then echo systemd; else echo none; fi");
+  });
+  bool systemd = probe.find("systemd") != std::string::npos;
+  session s = open_session(ns);
+  auto ctl = endpoint::parse(s.conn.endpoint);
+  bool loopback_controller =
+      ctl.host == "127.0.0.1" || ctl.host == "localhost" || ctl.host == "::1";
+  bool loopback_agent =
+      l.target.host == "127.0.0.1" || l.target.host == "localhost" || l.target.host == "::1";
+  if (loopback_controller && !loopback_agent) {
+    throw step_error(
+        "provision: the namespace's controller is " + ctl.url() + ", which " + l.target.host +
+        " cannot reach; connect the namespace with an address the agent can reach (fogctl connect "
+        "--controller http://ADDRESS:PORT ...)");
+  }
+  resource config = r;
+  config.k = kind::agent_config;
+  config.spec = r.spec.at("config").as_object();
+  std::string outcome = deploy_agent_config(*s.api, config, true);
+  auto fog = step("read agent '" + r.name + "'", [&] { return find_fog(*s.api, r.name); });
+  if (!fog) throw step_error("read agent '" + r.name + "': it disappeared");
+  std::string uuid = field(*fog, "uuid");
+
+  // Binaries (the router only when the agent runs one) and, with systemd, the unit.
+  std::string agent_bin = step("find fogmesh-agent", [] {
+    return find_binary("fogmesh-agent", "FOGMESH_AGENT_BIN", "agent");
+  });
+  // The router binary is needed unless the document says the agent runs no router.
+  bool router = true;
+  if (auto it = config.spec.find("routerConfig");
+      it != config.spec.end() && it->value().is_object()) {
+    const auto& rc = it->value().as_object();
+    router = !(rc.contains("routerMode") && rc.at("routerMode") == "none");
+  }
+  std::string router_bin;
+  if (router) {
+    router_bin = step("find fogmesh-router", [] {
+      return find_binary("fogmesh-router", "FOGMESH_ROUTER_BIN", "router-core");
+    });
+  }
+  progress("installing binaries into " + l.bin_dir);
+  bool changed = step("install binaries", [&] {
+    ssh_run(l.target, "install binaries",
+            "mkdir -p " + shell_quote(l.bin_dir) + " " + shell_quote(l.state_dir) +
+                " && mkdir -p -m 0700 " + shell_quote(l.config_dir));
+    bool c = install_file(l, "copy fogmesh-agent", agent_bin, l.bin_dir + "/fogmesh-agent", "0755");
+    if (router)
+      c = install_file(l, "copy fogmesh-router", router_bin, l.bin_dir + "/fogmesh-router",
+                       "0755") ||
+          c;
+    return c;
+  });
+  if (changed) outcome += ", binaries installed";
+  std::string agent =
+      shell_quote(l.bin_dir + "/fogmesh-agent") + " --config-dir " + shell_quote(l.config_dir);
+
+  std::string identity = step("read the agent's identity", [&] {
+    return ssh_run(l.target, "read the agent's identity",
+                   "cat " + shell_quote(l.config_dir + "/identity.json") + " 2>/dev/null || true");
+  });
+  if (identity.find(uuid) == std::string::npos) {
+    progress("provisioning");
+    auto key = step("get a provisioning key for '" + r.name + "'",
+                    [&] { return s.api->get("/iofog/" + uuid + "/provisioning-key"); });
+    step("provision agent '" + r.name + "'", [&] {
+      return ssh_run(l.target, "provision agent '" + r.name + "'",
+                     agent + " provision " + shell_quote(field(key.as_object(), "key")) +
+                         " --controller " + shell_quote(ctl.url() + "/api/v3"));
+    });
+    outcome += ", provisioned";
+  }
+  if (auto port = r.spec.find("localApiPort"); port != r.spec.end()) {
+    step("configure agent '" + r.name + "'", [&] {
+      return ssh_run(
+          l.target, "configure agent '" + r.name + "'",
+          agent + " config --local-api-port " + std::to_string(port->value().as_int64()));
+    });
+  }
+
+  if (systemd) {
+    std::string unit =
+        step("find the systemd unit", [] { return systemd_unit("fogmesh-agent.service"); });
+    step("install the systemd unit", [&] {
+      ssh_run(l.target, "install the systemd unit", "mkdir -p " + shell_quote(l.state_dir));
+      std::string staged = l.state_dir + "/fogmesh-agent.service";
+      install_file(l, "copy fogmesh-agent.service", unit, staged, "0644");
+      // The unit's paths are /usr/local/bin and /etc/fogmesh/agent; another installDir is
+      // substituted into the installed copy.
+      return ssh_run(
+          l.target, "install the systemd unit",
+          "sed -e " +
+              shell_quote("s|/usr/local/bin/fogmesh-agent|" + l.bin_dir + "/fogmesh-agent|") +
+              " -e " +
+              shell_quote("s|--config-dir /etc/fogmesh/agent|--config-dir " + l.config_dir + "|") +
+              " " + shell_quote(staged) +
+              " > /etc/systemd/system/fogmesh-agent.service.fogctl-new && " +
+              "if cmp -s /etc/systemd/system/fogmesh-agent.service.fogctl-new "
+              "/etc/systemd/system/fogmesh-agent.service; " +
+              "then rm -f /etc/systemd/system/fogmesh-agent.service.fogctl-new; else mv -f " +
+              "/etc/systemd/system/fogmesh-agent.service.fogctl-new "
+              "/etc/systemd/system/fogmesh-agent.service && " +
+              "systemctl daemon-reload; fi");
+    });
+    bool active = step("start fogmesh-agent", [&] {
+      return ssh_run(l.target, "start fogmesh-agent", "systemctl is-active fogmesh-agent || true")
+                 .rfind("active", 0) == 0;
+    });
+    step("start fogmesh-agent", [&] {
+      return ssh_run(l.target, "start fogmesh-agent",
+                     std::string("systemctl enable fogmesh-agent && systemctl ") +
+                         (active && changed ? "restart" : "start") + " fogmesh-agent");
+    });
+    outcome += active ? (changed ? ", restarted (systemd)" : ", running (systemd)")
+                      : ", started (systemd)";
+  } else {
+    std::string running = background_running_test(l);
+    bool up = step("start fogmesh-agent", [&] {
+      return ssh_run(l.target, "start fogmesh-agent", running + " && echo up || true").find("up") !=
+             std::string::npos;
+    });
+    if (up && changed) {
+      step("stop the old fogmesh-agent", [&] {
+        return ssh_run(l.target, "stop the old fogmesh-agent",
+                       running +
+                           " && kill $pid; for i in $(seq 300); do kill -0 $pid 2>/dev/null || "
+                           "exit 0; sleep 0.1; done; kill -9 $pid");
+      });
+      up = false;
+    }
+    if (!up) {
+      progress("starting fogmesh-agent (no systemd on the host: in the background, log " +
+               l.state_dir + "/agent.log)");
+      std::string log = shell_quote(l.state_dir + "/agent.log");
+      step("start fogmesh-agent", [&] {
+        return ssh_run(l.target, "start fogmesh-agent",
+                       "setsid " + agent + " run >> " + log + " 2>&1 < /dev/null & echo $! > " +
+                           shell_quote(l.state_dir + "/agent.pid") + "; sleep 1; " + running +
+                           " || { echo 'it exited:' >&2; tail -n 15 " + log + " >&2; exit 1; }");
+      });
+      outcome += ", started (background: no systemd)";
+    } else {
+      outcome += ", running";
+    }
+  }
+  json::object saved{{"host", l.target.host},        {"user", l.target.user},
+                     {"keyFile", l.target.key_file}, {"port", l.target.port},
+                     {"binDir", l.bin_dir},          {"configDir", l.config_dir},
+                     {"stateDir", l.state_dir},      {"systemd", systemd}};
+  write_file(remote_agent_file(s.st, r.name), json::serialize(saved) + "\n", 0600);
+  return outcome;
+}
+
+// Stops and deprovisions an agent fogctl installed over SSH; false if it did not install it.
+bool stop_remote_agent(const state& st, const std::string& name, const options& opt) {
+  std::string file = remote_agent_file(st, name);
+  std::string text = read_file(file);
+  if (text.empty()) return false;
+  auto o = json::parse(text).as_object();
+  remote_layout l;
+  l.target.host = std::string(o.at("host").as_string());
+  l.target.user = std::string(o.at("user").as_string());
+  l.target.key_file = std::string(o.at("keyFile").as_string());
+  l.target.port = static_cast<int>(o.at("port").as_int64());
+  l.bin_dir = std::string(o.at("binDir").as_string());
+  l.config_dir = std::string(o.at("configDir").as_string());
+  l.state_dir = std::string(o.at("stateDir").as_string());
+  std::string stop = o.at("systemd").as_bool()
+                         ? std::string("systemctl disable --now fogmesh-agent || true")
+                         : background_running_test(l) +
+                               " && { kill $pid; for i in $(seq 300); do kill -0 $pid 2>/dev/null "
+                               "|| break; sleep 0.1; "
+                               "done; kill -9 $pid 2>/dev/null; }; true";
+  step("stop agent '" + name + "'",
+       [&] { return ssh_run(l.target, "stop agent '" + name + "'", stop); });
+  // Deprovision removes the node's containers; "not provisioned" is fine (a retried delete).
+  step("deprovision agent '" + name + "'", [&] {
+    return ssh_run(l.target, "deprovision agent '" + name + "'",
+                   shell_quote(l.bin_dir + "/fogmesh-agent") + " --config-dir " +
+                       shell_quote(l.config_dir) + " deprovision >/dev/null 2>&1; true");
+  });
+  std::error_code ec;
+  fs::remove(file, ec);
+  if (!opt.quiet)
+    std::cout << "Stopped and deprovisioned fogmesh-agent '" << name << "' on " << l.target.label()
+              << "\n";
+  return true;
+}
+
 int order_of(kind k) {
   switch (k) {
     case kind::local_control_plane:
@@ -710,6 +999,7 @@ int order_of(kind k) {
     case kind::agent_config:
     case kind::agent:
     case kind::local_agent:
+    case kind::remote_agent:
       return 1;
     case kind::registry:
       return 2;
@@ -768,6 +1058,8 @@ int cmd_deploy(const std::vector<std::string>& args, const options& opt) {
         sessions.erase(ns);
       } else if (r.k == kind::local_agent) {
         outcome = deploy_local_agent(r, ns, opt);
+      } else if (r.k == kind::remote_agent) {
+        outcome = deploy_remote_agent(r, ns, opt);
       } else {
         auto it = sessions.find(ns);
         if (it == sessions.end()) {
@@ -1315,6 +1607,7 @@ int cmd_delete_all(const options& opt) {
     const auto& o = f.as_object();
     std::string name = field(o, "name");
     stop_local_agent(s.st, name, opt);
+    stop_remote_agent(s.st, name, opt);
     step("delete agent '" + name + "'", [&] { return api.del("/iofog/" + field(o, "uuid")); });
     say("Agent '" + name + "'");
     count("agents");
@@ -1437,8 +1730,10 @@ int cmd_delete(const std::vector<std::string>& args, const options& opt) {
   } else if (k == "agent") {
     auto f = step("find agent '" + name + "'", [&] { return find_fog(api, name); });
     bool detached = fs::exists(detached_file(s.st, name));
-    if (!f && !detached) throw step_error("find agent '" + name + "': no such agent");
+    bool remote = fs::exists(remote_agent_file(s.st, name));
+    if (!f && !detached && !remote) throw step_error("find agent '" + name + "': no such agent");
     stop_local_agent(s.st, name, opt);
+    stop_remote_agent(s.st, name, opt);
     if (f)
       step("delete agent '" + name + "'", [&] { return api.del("/iofog/" + field(*f, "uuid")); });
     std::error_code ec;

@@ -70,7 +70,8 @@ bool is_dns_name(const std::string& s) {
 }
 
 std::optional<json::value> typed_scalar(const std::string& s) {
-  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return json::value(nullptr);
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL")
+    return json::value(nullptr);
   if (s == "true" || s == "True" || s == "TRUE") return json::value(true);
   if (s == "false" || s == "False" || s == "FALSE") return json::value(false);
   if (is_integer_text(s)) {
@@ -323,7 +324,9 @@ json::object read_microservice(const reader& r, bool standalone, bool app_in_nam
     auto agent = r.map("agent");
     agent.allow({"name", "config"});
     auto name = *agent.str("name", true);
-    if (agent.has("config")) agent.fail_at("config", "per-microservice agent config is not supported; use an AgentConfig document");
+    if (agent.has("config"))
+      agent.fail_at("config",
+                    "per-microservice agent config is not supported; use an AgentConfig document");
     m["agent"] = json::object{{"name", name}};
   }
   auto images = r.map("images", true);
@@ -378,13 +381,15 @@ json::object read_microservice(const reader& r, bool standalone, bool app_in_nam
   json::array env;
   for (const auto& e : c.list("env")) {
     e.allow({"key", "value"});
-    env.push_back(json::object{{"key", *e.str("key", true)}, {"value", e.str("value").value_or("")}});
+    env.push_back(
+        json::object{{"key", *e.str("key", true)}, {"value", e.str("value").value_or("")}});
   }
   container["env"] = std::move(env);
   json::array hosts;
   for (const auto& h : c.list("extraHosts")) {
     h.allow({"name", "address"});
-    hosts.push_back(json::object{{"name", *h.str("name", true)}, {"address", *h.str("address", true)}});
+    hosts.push_back(
+        json::object{{"name", *h.str("name", true)}, {"address", *h.str("address", true)}});
   }
   container["extraHosts"] = std::move(hosts);
   json::array commands;
@@ -477,17 +482,22 @@ json::object read_agent_config(const reader& r, std::initializer_list<const char
   std::set<std::string> ok(allowed.begin(), allowed.end());
   for (const auto& kv : r.node()) {
     if (ok.count(kv.first.Scalar()) == 0) {
-      r.fail_at(kv.first.Scalar(), "unknown field (an AgentConfig field such as host, "
-                                   "description, agentType, routerConfig, dockerUrl, "
-                                   "memoryLimit, logLevel...)");
+      r.fail_at(kv.first.Scalar(),
+                "unknown field (an AgentConfig field such as host, "
+                "description, agentType, routerConfig, dockerUrl, "
+                "memoryLimit, logLevel...)");
     }
   }
   json::object out;
   for (const auto& [k, t] : agent_fields()) {
     if (!r.has(k)) continue;
     switch (t) {
-      case ftype::str: out[k] = *r.str(k); break;
-      case ftype::integer: out[k] = *r.integer(k); break;
+      case ftype::str:
+        out[k] = *r.str(k);
+        break;
+      case ftype::integer:
+        out[k] = *r.integer(k);
+        break;
       case ftype::number: {
         double d = *r.number(k);
         if (std::floor(d) == d && std::fabs(d) < 1e15) {
@@ -497,7 +507,9 @@ json::object read_agent_config(const reader& r, std::initializer_list<const char
         }
         break;
       }
-      case ftype::boolean: out[k] = *r.boolean(k); break;
+      case ftype::boolean:
+        out[k] = *r.boolean(k);
+        break;
       case ftype::strings: {
         json::array a;
         for (auto& s : r.strings(k)) a.push_back(json::value(s));
@@ -507,7 +519,8 @@ json::object read_agent_config(const reader& r, std::initializer_list<const char
     }
   }
   if (auto t = r.str("agentType")) {
-    if (*t != "auto" && *t != "x86" && *t != "arm") r.fail_at("agentType", "must be auto, x86 or arm");
+    if (*t != "auto" && *t != "x86" && *t != "arm")
+      r.fail_at("agentType", "must be auto, x86 or arm");
     out["agentType"] = *t;
   }
   if (r.has("routerConfig")) {
@@ -530,7 +543,8 @@ json::object read_agent_config(const reader& r, std::initializer_list<const char
 
 resource read_document(const YAML::Node& doc, const std::string& file, int index) {
   doc_ctx c{file, index, "", ""};
-  if (!doc.IsMap()) fail(c, "", &doc, "a document must be a map with apiVersion, kind, metadata and spec");
+  if (!doc.IsMap())
+    fail(c, "", &doc, "a document must be a map with apiVersion, kind, metadata and spec");
   reader top(c, doc, "");
   top.allow({"apiVersion", "kind", "metadata", "spec"});
   auto api = *top.str("apiVersion", true);
@@ -584,14 +598,17 @@ resource read_document(const YAML::Node& doc, const std::string& file, int index
       name = res.name.substr(slash + 1);
     }
     if (auto a = spec.str("application")) app = *a;
-    if (app.empty()) spec.fail_at("application", "required field is missing (or name the route application/route)");
+    if (app.empty())
+      spec.fail_at("application",
+                   "required field is missing (or name the route application/route)");
     check_dns(meta, "name", name);
     res.name = name;
-    res.spec = json::object{{"application", app}, {"from", *spec.str("from", true)},
-                            {"to", *spec.str("to", true)}};
+    res.spec = json::object{
+        {"application", app}, {"from", *spec.str("from", true)}, {"to", *spec.str("to", true)}};
   } else if (kind_text == "Registry") {
     res.k = kind::registry;
-    spec.allow({"id", "url", "username", "password", "email", "requiresCert", "certificate", "private"});
+    spec.allow(
+        {"id", "url", "username", "password", "email", "requiresCert", "certificate", "private"});
     json::object r;
     if (auto id = spec.integer("id", false, 3)) r["id"] = *id;
     r["url"] = *spec.str("url", true);
@@ -607,7 +624,8 @@ resource read_document(const YAML::Node& doc, const std::string& file, int index
     res.spec = std::move(r);
   } else if (kind_text == "CatalogItem") {
     res.k = kind::catalog_item;
-    spec.allow({"id", "name", "description", "x86", "arm", "registry", "configExample", "category", "publisher"});
+    spec.allow({"id", "name", "description", "x86", "arm", "registry", "configExample", "category",
+                "publisher"});
     json::object item;
     if (auto n = spec.str("name"); n && *n != res.name) {
       spec.fail_at("name", "differs from metadata.name");
@@ -638,15 +656,45 @@ resource read_document(const YAML::Node& doc, const std::string& file, int index
     res.spec = read_agent_config(spec);
   } else if (kind_text == "Agent") {
     res.k = kind::agent;
-    spec.allow({"host", "ssh", "package", "scripts", "config"});
-    if (spec.has("ssh")) {
-      spec.fail_at("ssh", "installing agents on remote hosts over SSH is not supported yet "
-                          "(provision the agent by hand or use LocalAgent); leave out ssh to "
-                          "configure an agent that is already provisioned");
+    spec.allow({"host", "ssh", "package", "scripts", "config", "installDir", "localApiPort"});
+    for (const char* upstream : {"package", "scripts"}) {
+      if (spec.has(upstream)) {
+        spec.fail_at(upstream,
+                     "not supported: fogctl installs its own fogmesh-agent and fogmesh-router "
+                     "binaries (see installDir)");
+      }
     }
     json::object cfg = read_agent_config(spec.map("config"));
     if (auto host = spec.str("host")) cfg["host"] = *host;
-    res.spec = std::move(cfg);
+    if (!spec.has("ssh")) {
+      // Configures an agent that is already provisioned.
+      for (const char* remote_only : {"installDir", "localApiPort"}) {
+        if (spec.has(remote_only))
+          spec.fail_at(remote_only, "only used with ssh (installing the agent)");
+      }
+      res.spec = std::move(cfg);
+    } else {
+      res.k = kind::remote_agent;
+      check_dns(meta, "name", res.name);
+      std::string host = *spec.str("host", true);
+      auto ssh = spec.map("ssh", true);
+      ssh.allow({"user", "keyFile", "port"});
+      json::object s;
+      s["host"] = host;
+      s["ssh"] = json::object{{"user", ssh.str("user").value_or("root")},
+                              {"keyFile", *ssh.str("keyFile", true)},
+                              {"port", ssh.integer("port", false, 1, 65535).value_or(22)}};
+      // fogmesh extensions: where the binaries go (INSTALLDIR/bin; the configuration in
+      // /etc/fogmesh/agent for /usr/local, else INSTALLDIR/etc/fogmesh/agent) and the agent's
+      // local API port (default 54321; 0 picks a free one).
+      std::string dir = spec.str("installDir").value_or("/usr/local");
+      if (dir.empty() || dir[0] != '/') spec.fail_at("installDir", "must be an absolute path");
+      while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+      s["installDir"] = dir;
+      if (auto port = spec.integer("localApiPort", false, 0, 65535)) s["localApiPort"] = *port;
+      s["config"] = std::move(cfg);
+      res.spec = std::move(s);
+    }
   } else if (kind_text == "LocalControlPlane") {
     res.k = kind::local_control_plane;
     spec.allow({"iofogUser", "controller"});
@@ -663,8 +711,9 @@ resource read_document(const YAML::Node& doc, const std::string& file, int index
     auto ctl = spec.map("controller");
     ctl.allow({"port", "bind", "container"});
     if (ctl.has("container")) {
-      ctl.fail_at("container", "running the controller as a container is not supported yet; "
-                               "fogctl runs fogmesh-controller natively");
+      ctl.fail_at("container",
+                  "running the controller as a container is not supported yet; "
+                  "fogctl runs fogmesh-controller natively");
     }
     s["controller"] = json::object{{"port", ctl.integer("port", false, 0, 65535).value_or(51121)},
                                    {"bind", ctl.str("bind").value_or("0.0.0.0")}};
@@ -674,11 +723,13 @@ resource read_document(const YAML::Node& doc, const std::string& file, int index
     check_dns(meta, "name", res.name);
     spec.allow({"config", "container", "host", "localApiPort"});
     if (spec.has("container")) {
-      spec.fail_at("container", "running the agent as a container is not supported yet; "
-                                "fogctl runs fogmesh-agent natively");
+      spec.fail_at("container",
+                   "running the agent as a container is not supported yet; "
+                   "fogctl runs fogmesh-agent natively");
     }
     json::object cfg = read_agent_config(spec.map("config"));
-    cfg["host"] = spec.str("host").value_or(cfg.contains("host") ? std::string(cfg["host"].as_string()) : "127.0.0.1");
+    cfg["host"] = spec.str("host").value_or(
+        cfg.contains("host") ? std::string(cfg["host"].as_string()) : "127.0.0.1");
     res.spec = json::object{{"config", std::move(cfg)}};
     // fogmesh extension: the agent's local API port (default 54321; 0 picks a free one).
     if (auto port = spec.integer("localApiPort", false, 0, 65535)) res.spec["localApiPort"] = *port;
@@ -749,8 +800,12 @@ void emit(YAML::Emitter& out, const json::value& v) {
       }
       return;
     }
-    case json::kind::int64: out << v.as_int64(); return;
-    case json::kind::uint64: out << v.as_uint64(); return;
+    case json::kind::int64:
+      out << v.as_int64();
+      return;
+    case json::kind::uint64:
+      out << v.as_uint64();
+      return;
     case json::kind::double_: {
       char buf[64];
       auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v.as_double());
@@ -759,8 +814,12 @@ void emit(YAML::Emitter& out, const json::value& v) {
       out << s;
       return;
     }
-    case json::kind::bool_: out << (v.as_bool() ? "true" : "false"); return;
-    case json::kind::null: out << YAML::Null; return;
+    case json::kind::bool_:
+      out << (v.as_bool() ? "true" : "false");
+      return;
+    case json::kind::null:
+      out << YAML::Null;
+      return;
   }
 }
 
@@ -807,15 +866,25 @@ const json::array& arr_or_empty(const json::object& o, const char* key) {
 
 const char* kind_name(kind k) {
   switch (k) {
-    case kind::application: return "Application";
-    case kind::microservice: return "Microservice";
-    case kind::route: return "Route";
-    case kind::registry: return "Registry";
-    case kind::catalog_item: return "CatalogItem";
-    case kind::agent_config: return "AgentConfig";
-    case kind::agent: return "Agent";
-    case kind::local_control_plane: return "LocalControlPlane";
-    case kind::local_agent: return "LocalAgent";
+    case kind::application:
+      return "Application";
+    case kind::microservice:
+      return "Microservice";
+    case kind::route:
+      return "Route";
+    case kind::registry:
+      return "Registry";
+    case kind::catalog_item:
+      return "CatalogItem";
+    case kind::agent_config:
+      return "AgentConfig";
+    case kind::agent:
+    case kind::remote_agent:
+      return "Agent";
+    case kind::local_control_plane:
+      return "LocalControlPlane";
+    case kind::local_agent:
+      return "LocalAgent";
   }
   return "?";
 }
@@ -897,8 +966,10 @@ json::object microservice_body(const json::object& m) {
     b["catalogItemId"] = images.at("catalogId");
   } else {
     json::array imgs;
-    if (images.contains("x86")) imgs.push_back(json::object{{"containerImage", images.at("x86")}, {"fogTypeId", 1}});
-    if (images.contains("arm")) imgs.push_back(json::object{{"containerImage", images.at("arm")}, {"fogTypeId", 2}});
+    if (images.contains("x86"))
+      imgs.push_back(json::object{{"containerImage", images.at("x86")}, {"fogTypeId", 1}});
+    if (images.contains("arm"))
+      imgs.push_back(json::object{{"containerImage", images.at("arm")}, {"fogTypeId", 2}});
     b["images"] = std::move(imgs);
   }
   b["registryId"] = registry_id(images.at("registry"));
@@ -917,19 +988,21 @@ json::object microservice_body(const json::object& m) {
 }
 
 json::object application_body(const std::string& name, const json::object& spec) {
-  json::object b{{"name", name},
-                 {"description", str_or(spec, "description")},
-                 {"isActivated", true}};
+  json::object b{
+      {"name", name}, {"description", str_or(spec, "description")}, {"isActivated", true}};
   json::array msvcs;
-  for (const auto& m : arr_or_empty(spec, "microservices")) msvcs.push_back(microservice_body(m.as_object()));
+  for (const auto& m : arr_or_empty(spec, "microservices"))
+    msvcs.push_back(microservice_body(m.as_object()));
   b["microservices"] = std::move(msvcs);
   b["routes"] = spec.contains("routes") ? spec.at("routes") : json::array{};
   return b;
 }
 
 json::object route_body(const std::string& name, const json::object& spec) {
-  return json::object{{"name", name}, {"application", spec.at("application")},
-                      {"from", spec.at("from")}, {"to", spec.at("to")}};
+  return json::object{{"name", name},
+                      {"application", spec.at("application")},
+                      {"from", spec.at("from")},
+                      {"to", spec.at("to")}};
 }
 
 json::object registry_body(const json::object& spec) {
@@ -948,8 +1021,10 @@ json::object catalog_item_body(const std::string& name, const json::object& spec
   if (auto it = spec.find("category"); it != spec.end()) b["category"] = it->value();
   if (auto it = spec.find("publisher"); it != spec.end()) b["publisher"] = it->value();
   json::array imgs;
-  if (spec.contains("x86")) imgs.push_back(json::object{{"containerImage", spec.at("x86")}, {"fogTypeId", 1}});
-  if (spec.contains("arm")) imgs.push_back(json::object{{"containerImage", spec.at("arm")}, {"fogTypeId", 2}});
+  if (spec.contains("x86"))
+    imgs.push_back(json::object{{"containerImage", spec.at("x86")}, {"fogTypeId", 1}});
+  if (spec.contains("arm"))
+    imgs.push_back(json::object{{"containerImage", spec.at("arm")}, {"fogTypeId", 2}});
   b["images"] = std::move(imgs);
   b["registryId"] = registry_id(spec.at("registry"));
   b["configExample"] = spec.at("configExample");
@@ -1000,7 +1075,8 @@ json::object microservice_spec_from_api(const json::object& api, const fog_name_
       if (type == 2) img["arm"] = o.at("containerImage");
     }
   }
-  img["registry"] = registry_ref_from_id(api.contains("registryId") ? api.at("registryId") : json::value(1));
+  img["registry"] =
+      registry_ref_from_id(api.contains("registryId") ? api.at("registryId") : json::value(1));
   m["images"] = std::move(img);
   json::object c;
   c["rootHostAccess"] = api.contains("rootHostAccess") && api.at("rootHostAccess").is_bool()
@@ -1009,10 +1085,13 @@ json::object microservice_spec_from_api(const json::object& api, const fog_name_
   json::array ports;
   for (const auto& p : arr_or_empty(api, "ports")) {
     const auto& o = p.as_object();
-    json::object port{{"internal", o.at("internal")}, {"external", o.at("external")},
+    json::object port{{"internal", o.at("internal")},
+                      {"external", o.at("external")},
                       {"protocol", str_or(o, "protocol", "tcp")}};
-    if (auto it = o.find("public"); it != o.end() && !it->value().is_null()) port["public"] = it->value();
-    if (auto it = o.find("proxy"); it != o.end() && it->value().is_bool() && it->value().as_bool()) port["proxy"] = true;
+    if (auto it = o.find("public"); it != o.end() && !it->value().is_null())
+      port["public"] = it->value();
+    if (auto it = o.find("proxy"); it != o.end() && it->value().is_bool() && it->value().as_bool())
+      port["proxy"] = true;
     ports.push_back(std::move(port));
   }
   c["ports"] = std::move(ports);
@@ -1055,25 +1134,29 @@ json::object application_spec_from_api(const json::object& app, const fog_name_m
   json::array routes;
   for (const auto& r : arr_or_empty(app, "routes")) {
     const auto& o = r.as_object();
-    routes.push_back(json::object{{"name", o.at("name")}, {"from", o.at("from")}, {"to", o.at("to")}});
+    routes.push_back(
+        json::object{{"name", o.at("name")}, {"from", o.at("from")}, {"to", o.at("to")}});
   }
   s["routes"] = std::move(routes);
   return s;
 }
 
 json::object route_spec_from_api(const json::object& route) {
-  return json::object{{"application", route.at("application")}, {"from", route.at("from")},
-                      {"to", route.at("to")}};
+  return json::object{
+      {"application", route.at("application")}, {"from", route.at("from")}, {"to", route.at("to")}};
 }
 
 json::object registry_spec_from_api(const json::object& r) {
-  return json::object{{"id", r.at("id")},
-                      {"url", str_or(r, "url")},
-                      {"username", str_or(r, "username")},
-                      {"email", str_or(r, "userEmail")},
-                      {"private", !(r.contains("isPublic") && r.at("isPublic").is_bool() && r.at("isPublic").as_bool())},
-                      {"requiresCert", r.contains("requiresCert") && r.at("requiresCert").is_bool() && r.at("requiresCert").as_bool()},
-                      {"certificate", str_or(r, "certificate")}};
+  return json::object{
+      {"id", r.at("id")},
+      {"url", str_or(r, "url")},
+      {"username", str_or(r, "username")},
+      {"email", str_or(r, "userEmail")},
+      {"private",
+       !(r.contains("isPublic") && r.at("isPublic").is_bool() && r.at("isPublic").as_bool())},
+      {"requiresCert", r.contains("requiresCert") && r.at("requiresCert").is_bool() &&
+                           r.at("requiresCert").as_bool()},
+      {"certificate", str_or(r, "certificate")}};
 }
 
 json::object catalog_item_spec_from_api(const json::object& item) {
@@ -1090,7 +1173,8 @@ json::object catalog_item_spec_from_api(const json::object& item) {
     const auto& o = i.as_object();
     if (o.at("fogTypeId").to_number<int64_t>() == 2) s["arm"] = o.at("containerImage");
   }
-  s["registry"] = registry_ref_from_id(item.contains("registryId") ? item.at("registryId") : json::value(1));
+  s["registry"] =
+      registry_ref_from_id(item.contains("registryId") ? item.at("registryId") : json::value(1));
   s["configExample"] = str_or(item, "configExample", "{}");
   return s;
 }
@@ -1103,7 +1187,9 @@ json::object agent_config_spec_from_api(const json::object& fog) {
     if (t == ftype::strings && it->value().is_array() && it->value().as_array().empty()) continue;
     if (t == ftype::str && it->value().is_string() && it->value().as_string().empty()) continue;
     // Only the one system agent says so; every other agent's describe stays as it was.
-    if (t == ftype::boolean && k == std::string_view("isSystem") && it->value() == json::value(false)) continue;
+    if (t == ftype::boolean && k == std::string_view("isSystem") &&
+        it->value() == json::value(false))
+      continue;
     s[k] = it->value();
   }
   if (auto it = fog.find("fogTypeId"); it != fog.end() && !it->value().is_null()) {
@@ -1130,7 +1216,9 @@ bool agent_config_matches(const json::object& wanted, const json::object& fog) {
   return true;
 }
 
-bool same_spec(const json::value& a, const json::value& b) { return same_value(a, b); }
+bool same_spec(const json::value& a, const json::value& b) {
+  return same_value(a, b);
+}
 
 namespace {
 
@@ -1142,12 +1230,14 @@ void keep_keys_of(json::object& current, const json::object& wanted) {
       it = current.erase(it);
       continue;
     }
-    if (it->value().is_object() && w->value().is_object()) keep_keys_of(it->value().as_object(), w->value().as_object());
+    if (it->value().is_object() && w->value().is_object())
+      keep_keys_of(it->value().as_object(), w->value().as_object());
     ++it;
   }
 }
 
-void drop_public_fields_of_ports(json::object& current_container, const json::object& wanted_container) {
+void drop_public_fields_of_ports(json::object& current_container,
+                                 const json::object& wanted_container) {
   auto have = current_container.find("ports");
   auto want = wanted_container.find("ports");
   if (have == current_container.end() || want == wanted_container.end()) return;
@@ -1159,7 +1249,8 @@ void drop_public_fields_of_ports(json::object& current_container, const json::ob
     auto hp = have_ports[i].as_object().find("public");
     auto wp = want_ports[i].as_object().find("public");
     if (hp == have_ports[i].as_object().end() || wp == want_ports[i].as_object().end()) continue;
-    if (hp->value().is_object() && wp->value().is_object()) keep_keys_of(hp->value().as_object(), wp->value().as_object());
+    if (hp->value().is_object() && wp->value().is_object())
+      keep_keys_of(hp->value().as_object(), wp->value().as_object());
   }
 }
 

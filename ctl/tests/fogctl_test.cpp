@@ -2,10 +2,14 @@
 // cluster with fsync off): connect, deploy, get, describe -> redeploy is a no-op, update,
 // delete, bad YAML deploys nothing, API errors show the controller's message, and a
 // LocalControlPlane that fogctl starts and stops itself.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -671,9 +675,7 @@ spec:
           .as_string());
   auto logs = run({"logs", "microservice", "logged/talker", "--tail", "5"}, env);
   EXPECT_EQ(logs.code, 1) << show(logs);
-  EXPECT_NE(logs.err.find("container iofog_" + talker_uuid),
-            std::string::npos)
-      << show(logs);
+  EXPECT_NE(logs.err.find("container iofog_" + talker_uuid), std::string::npos) << show(logs);
   EXPECT_NE(logs.err.find("no-engine.sock"), std::string::npos) << show(logs);
 
   auto del = run({"delete", "agent", "local-agent"}, env);
@@ -838,6 +840,187 @@ TEST_F(fogctl_test, shell_completion_completes_verbs_kinds_and_flags) {
   EXPECT_NE(zsh.out.find("complete -o default -F _fogctl fogctl"), std::string::npos) << zsh.out;
   auto fish = run({"completion", "fish"});
   EXPECT_EQ(fish.code, 2) << show(fish);
+}
+
+// A private sshd for the remote-install test: its own host key, authorized key and config in a
+// temp dir, listening on 127.0.0.1 on a free port, in the foreground (-D) as our child.
+class private_sshd {
+ public:
+  explicit private_sshd(const std::string& dir) : dir_(dir) {
+    struct passwd* pw = ::getpwuid(::geteuid());
+    user_ = pw != nullptr ? pw->pw_name : "root";
+    for (const char* key : {"host_key", "client_key", "wrong_key"}) {
+      std::string cmd =
+          "ssh-keygen -q -t ed25519 -N '' -C fogctl-test -f " + dir + "/" + key + " > /dev/null";
+      if (std::system(cmd.c_str()) != 0) throw std::runtime_error("ssh-keygen failed: " + cmd);
+    }
+    std::ofstream(dir + "/authorized_keys") << slurp(dir + "/client_key.pub");
+    ::chmod((dir + "/authorized_keys").c_str(), 0600);
+    port_ = free_port();
+    std::ofstream(dir + "/sshd_config")
+        << "Port " << port_ << "\nListenAddress 127.0.0.1\nHostKey " << dir
+        << "/host_key\nAuthorizedKeysFile " << dir
+        << "/authorized_keys\nPasswordAuthentication no\n"
+           "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+           "PermitRootLogin prohibit-password\n"
+           // scp (OpenSSH 9) copies over SFTP, as Debian's default config allows.
+           "Subsystem sftp /usr/lib/openssh/sftp-server\nPidFile "
+        << dir << "/sshd.pid\n";
+    // sshd refuses to start without its privilege separation directory (the package's service
+    // creates it at boot; nothing runs it here).
+    if (::geteuid() == 0) fs::create_directories("/run/sshd");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::setpgid(0, 0);
+      int log = ::open((dir + "/sshd.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+      std::string config = dir + "/sshd_config";
+      ::execl(sshd_bin, sshd_bin, "-D", "-e", "-f", config.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    // Accepting connections (no deadline assertion: ctest's timeout ends a hung run).
+    for (;;) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error("sshd exited:\n" + slurp(dir + "/sshd.log"));
+      }
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(port_));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      ::close(fd);
+      if (up) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ~private_sshd() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+  static constexpr const char* sshd_bin = "/usr/sbin/sshd";
+  int port() const { return port_; }
+  const std::string& user() const { return user_; }
+  std::string key(const char* name) const { return dir_ + "/" + name; }
+  std::string log() const { return slurp(dir_ + "/sshd.log"); }
+
+ private:
+  static int free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+  }
+  std::string dir_, user_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// kind Agent with spec.ssh: fogctl installs fogmesh-agent over SSH (a private sshd on
+// loopback) into a temp prefix, provisions and starts it; the agent reports RUNNING. A wrong
+// key fails at the connect step, names the host and shows ssh's message, and leaves nothing
+// behind; the second deploy with the right key finishes; delete stops it over SSH.
+TEST_F(fogctl_test, remote_agent_over_ssh_installs_provisions_and_deletes) {
+  if (!fs::exists(private_sshd::sshd_bin)) {
+    GTEST_SKIP() << private_sshd::sshd_bin << " is not installed (package openssh-server)";
+  }
+#ifdef FOGMESH_AGENT_BIN
+  std::string agent_bin = FOGMESH_AGENT_BIN;
+#else
+  const char* env_bin = std::getenv("FOGMESH_AGENT_BIN");
+  if (env_bin == nullptr)
+    GTEST_SKIP() << "fogmesh-agent is not in this build tree (set FOGMESH_AGENT_BIN)";
+  std::string agent_bin = env_bin;
+#endif
+  temp_dir ssh_dir;
+  private_sshd sshd(ssh_dir.path);
+  connect();
+  std::string prefix = ssh_dir.path + "/prefix";
+  std::string pid_file = prefix + "/var/lib/fogmesh/agent.pid";
+  // Whatever happens below, the agent the test started over SSH does not outlive it.
+  std::shared_ptr<void> reap(nullptr, [&](void*) {
+    std::string pid = slurp(pid_file);
+    if (!pid.empty() &&
+        slurp("/proc/" + std::to_string(std::stoi(pid)) + "/cmdline").find(prefix) !=
+            std::string::npos) {
+      ::kill(std::stoi(pid), SIGKILL);
+    }
+  });
+  std::string yaml = R"(apiVersion: iofog.org/v2
+kind: Agent
+metadata: {name: remote-1}
+spec:
+  host: 127.0.0.1
+  ssh: {user: USER, keyFile: KEY, port: PORT}
+  installDir: PREFIX
+  localApiPort: 0
+  config:
+    agentType: x86
+    dockerUrl: unix://PREFIX/no-engine.sock
+    routerConfig: {routerMode: none}
+)";
+  yaml = replace_all(
+      replace_all(replace_all(yaml, "USER", sshd.user()), "PORT", std::to_string(sshd.port())),
+      "PREFIX", prefix);
+  std::vector<std::string> env = {"FOGMESH_AGENT_BIN=" + agent_bin};
+
+  auto wrong = run({"deploy", "-f",
+                    write(home(), "wrong.yaml", replace_all(yaml, "KEY", sshd.key("wrong_key")))},
+                   env);
+  EXPECT_EQ(wrong.code, 1) << show(wrong);
+  std::string where = "connect on " + sshd.user() + "@127.0.0.1:" + std::to_string(sshd.port());
+  EXPECT_NE(wrong.err.find(where + ": ssh failed"), std::string::npos) << show(wrong);
+  EXPECT_NE(wrong.err.find("Permission denied"), std::string::npos) << show(wrong);
+  EXPECT_EQ(api_get("/iofog-list").at("fogs").as_array().size(), 0u);
+  EXPECT_FALSE(fs::exists(prefix));
+
+  auto good = run({"deploy", "-f",
+                   write(home(), "good.yaml", replace_all(yaml, "KEY", sshd.key("client_key")))},
+                  env);
+  ASSERT_EQ(good.code, 0) << show(good) << sshd.log()
+                          << slurp(prefix + "/var/lib/fogmesh/agent.log");
+  EXPECT_NE(good.out.find("Agent 'remote-1': created, binaries installed, provisioned, started "
+                          "(background: no systemd)"),
+            std::string::npos)
+      << show(good);
+  EXPECT_TRUE(fs::exists(prefix + "/bin/fogmesh-agent"));
+  EXPECT_NE(slurp(home() + "/known_hosts").find("ssh-ed25519"), std::string::npos);
+  int pid = std::stoi(slurp(pid_file));
+  for (;;) {
+    auto agents = run({"get", "agents", "-o", "json"});
+    ASSERT_EQ(agents.code, 0) << show(agents);
+    auto list = json::parse(agents.out).as_array();
+    ASSERT_EQ(list.size(), 1u) << agents.out;
+    if (list[0].at("daemonStatus") == "RUNNING") break;
+    ASSERT_EQ(::kill(pid, 0), 0) << "agent exited:\n"
+                                 << slurp(prefix + "/var/lib/fogmesh/agent.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  auto again = run({"deploy", "-f", home() + "/good.yaml"}, env);
+  ASSERT_EQ(again.code, 0) << show(again);
+  EXPECT_NE(again.out.find("Agent 'remote-1': unchanged, running"), std::string::npos)
+      << show(again);
+  EXPECT_EQ(std::stoi(slurp(pid_file)), pid);
+
+  auto del = run({"delete", "agent", "remote-1"}, env);
+  ASSERT_EQ(del.code, 0) << show(del);
+  EXPECT_NE(del.out.find("Stopped and deprovisioned fogmesh-agent 'remote-1'"), std::string::npos)
+      << show(del);
+  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  EXPECT_TRUE(stat.empty() || stat.find(") Z") != std::string::npos) << stat;
+  EXPECT_FALSE(fs::exists(prefix + "/etc/fogmesh/agent/identity.json"));
+  EXPECT_EQ(api_get("/iofog-list").at("fogs").as_array().size(), 0u);
 }
 
 }  // namespace

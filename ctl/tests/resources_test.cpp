@@ -1,8 +1,9 @@
 // YAML documents -> canonical specs -> controller bodies, the reverse used by describe, and the
 // messages of bad documents (file, document, field).
+#include "fogmesh/ctl/resources.hpp"
+
 #include <gtest/gtest.h>
 
-#include "fogmesh/ctl/resources.hpp"
 #include "http_client.hpp"
 
 namespace fogmesh::ctl {
@@ -74,13 +75,17 @@ TEST(resources, application_maps_to_the_controller_body) {
   EXPECT_EQ(m.at("name"), "monitor");
   EXPECT_EQ(m.at("agentName"), "edge-1");
   EXPECT_EQ(m.at("registryId"), 1);
-  EXPECT_EQ(json::serialize(m.at("images")),
-            R"([{"containerImage":"example/monitor:x86","fogTypeId":1},{"containerImage":"example/monitor:arm","fogTypeId":2}])");
-  EXPECT_EQ(json::serialize(m.at("ports")), R"([{"internal":80,"external":5000,"protocol":"tcp"}])");
-  EXPECT_EQ(json::serialize(m.at("volumeMappings")),
-            R"([{"hostDestination":"/tmp/data","containerDestination":"/data","accessMode":"rw","type":"bind"}])");
+  EXPECT_EQ(
+      json::serialize(m.at("images")),
+      R"([{"containerImage":"example/monitor:x86","fogTypeId":1},{"containerImage":"example/monitor:arm","fogTypeId":2}])");
+  EXPECT_EQ(json::serialize(m.at("ports")),
+            R"([{"internal":80,"external":5000,"protocol":"tcp"}])");
+  EXPECT_EQ(
+      json::serialize(m.at("volumeMappings")),
+      R"([{"hostDestination":"/tmp/data","containerDestination":"/data","accessMode":"rw","type":"bind"}])");
   // env values are strings whatever YAML type they were written as
-  EXPECT_EQ(json::serialize(m.at("env")), R"([{"key":"MODE","value":"1"},{"key":"LEVEL","value":"3"}])");
+  EXPECT_EQ(json::serialize(m.at("env")),
+            R"([{"key":"MODE","value":"1"},{"key":"LEVEL","value":"3"}])");
   EXPECT_EQ(json::serialize(m.at("cmd")), R"(["run","--fast"])");
   EXPECT_EQ(json::serialize(m.at("extraHosts")), R"([{"name":"db","address":"10.0.0.1"}])");
   // config is sent as a JSON string, typed as YAML types it
@@ -93,7 +98,8 @@ TEST(resources, application_maps_to_the_controller_body) {
   EXPECT_EQ(v.at("catalogItemId"), 5);
   EXPECT_FALSE(v.contains("images"));
   EXPECT_FALSE(v.contains("agentName"));
-  EXPECT_EQ(json::serialize(body.at("routes")), R"([{"name":"monitor-viewer","from":"monitor","to":"viewer"}])");
+  EXPECT_EQ(json::serialize(body.at("routes")),
+            R"([{"name":"monitor-viewer","from":"monitor","to":"viewer"}])");
 }
 
 // What the controller answers for that application, reduced to a spec, equals the document's
@@ -165,7 +171,7 @@ TEST(resources, public_port_fields_the_document_left_out_are_not_a_change) {
 
 TEST(resources, strings_that_look_like_other_types_stay_strings) {
   json::object spec{{"s1", "true"}, {"s2", "123"}, {"s3", ""}, {"s4", "null"}, {"s5", "- x"},
-                    {"s6", "a: b"}, {"n", 2.0}, {"i", 3}, {"b", false}};
+                    {"s6", "a: b"}, {"n", 2.0},    {"i", 3},   {"b", false}};
   auto back = yaml_text_to_json(to_yaml(spec));
   EXPECT_TRUE(same_spec(back, spec)) << to_yaml(spec);
   EXPECT_TRUE(back.at("n").is_double());
@@ -224,11 +230,13 @@ spec:
   EXPECT_EQ(reg.at("password"), "secret1234");
   auto cat = catalog_item_body(docs[1].name, docs[1].spec);
   EXPECT_EQ(cat.at("name"), "sensor");
-  EXPECT_EQ(json::serialize(cat.at("images")), R"([{"containerImage":"example/sensor:1","fogTypeId":1}])");
+  EXPECT_EQ(json::serialize(cat.at("images")),
+            R"([{"containerImage":"example/sensor:1","fogTypeId":1}])");
   EXPECT_EQ(cat.at("configExample"), R"({"a":1})");
   EXPECT_EQ(cat.at("registryId"), 1);
   auto route = route_body(docs[2].name, docs[2].spec);
-  EXPECT_EQ(json::serialize(route), R"({"name":"r1","application":"health","from":"monitor","to":"viewer"})");
+  EXPECT_EQ(json::serialize(route),
+            R"({"name":"r1","application":"health","from":"monitor","to":"viewer"})");
   auto agent = agent_config_body(docs[3].name, docs[3].spec);
   EXPECT_EQ(agent.at("name"), "edge-1");
   EXPECT_EQ(agent.at("fogType"), 1);
@@ -243,9 +251,11 @@ spec:
   fog.as_object()["memoryLimit"] = 2048;
   EXPECT_FALSE(agent_config_matches(agent, fog.as_object()));
   // describe of that fog deploys back to the same body
-  auto described = to_yaml_document(kind::agent_config, "edge-1", "", agent_config_spec_from_api(fog.as_object()));
+  auto described = to_yaml_document(kind::agent_config, "edge-1", "",
+                                    agent_config_spec_from_api(fog.as_object()));
   auto again = only(described);
-  EXPECT_TRUE(agent_config_matches(agent_config_body("edge-1", again.spec), fog.as_object())) << described;
+  EXPECT_TRUE(agent_config_matches(agent_config_body("edge-1", again.spec), fog.as_object()))
+      << described;
 }
 
 TEST(resources, errors_name_file_document_and_field) {
@@ -268,21 +278,28 @@ spec:
   {
     EXPECT_NE(bad_field.find("bad.yaml: document 2"), std::string::npos) << bad_field;
     EXPECT_NE(bad_field.find("Application 'second'"), std::string::npos) << bad_field;
-    EXPECT_NE(bad_field.find("spec.microservices[0].container.ports[0].external"), std::string::npos) << bad_field;
+    EXPECT_NE(bad_field.find("spec.microservices[0].container.ports[0].external"),
+              std::string::npos)
+        << bad_field;
     EXPECT_NE(bad_field.find("must be an integer"), std::string::npos) << bad_field;
     EXPECT_NE(bad_field.find("line 15"), std::string::npos) << bad_field;
   }
 
-  std::string missing = error_of("apiVersion: iofog.org/v2\nkind: Application\nmetadata: {name: x}\nspec:\n  microservices:\n  - name: a\n");
+  std::string missing = error_of(
+      "apiVersion: iofog.org/v2\nkind: Application\nmetadata: {name: x}\nspec:\n  microservices:\n "
+      " - name: a\n");
   EXPECT_NE(missing.find("document 1"), std::string::npos) << missing;
   EXPECT_NE(missing.find("spec.microservices[0].images"), std::string::npos) << missing;
   EXPECT_NE(missing.find("required field is missing"), std::string::npos) << missing;
 
-  std::string typo = error_of("apiVersion: iofog.org/v2\nkind: Application\nmetadata: {name: x}\nspec:\n  microservice: []\n");
+  std::string typo = error_of(
+      "apiVersion: iofog.org/v2\nkind: Application\nmetadata: {name: x}\nspec:\n  microservice: "
+      "[]\n");
   EXPECT_NE(typo.find("spec.microservice'"), std::string::npos) << typo;
   EXPECT_NE(typo.find("unknown field"), std::string::npos) << typo;
 
-  std::string kind_err = error_of("apiVersion: iofog.org/v2\nkind: Aplication\nmetadata: {name: x}\nspec: {}\n");
+  std::string kind_err =
+      error_of("apiVersion: iofog.org/v2\nkind: Aplication\nmetadata: {name: x}\nspec: {}\n");
   EXPECT_NE(kind_err.find("unknown kind 'Aplication'"), std::string::npos) << kind_err;
 
   std::string route = error_of(
@@ -291,15 +308,48 @@ spec:
   EXPECT_NE(route.find("spec.routes[0].to"), std::string::npos) << route;
   EXPECT_NE(route.find("no microservice named 'b'"), std::string::npos) << route;
 
-  std::string name = error_of("apiVersion: iofog.org/v2\nkind: Application\nmetadata: {name: Bad_Name}\nspec: {}\n");
+  std::string name = error_of(
+      "apiVersion: iofog.org/v2\nkind: Application\nmetadata: {name: Bad_Name}\nspec: {}\n");
   EXPECT_NE(name.find("metadata.name"), std::string::npos) << name;
 
   std::string syntax = error_of("apiVersion: iofog.org/v2\nkind: Route\n---\nkind: [unclosed\n");
   EXPECT_NE(syntax.find("invalid YAML"), std::string::npos) << syntax;
   EXPECT_NE(syntax.find("document 2"), std::string::npos) << syntax;
 
-  std::string ssh = error_of("apiVersion: iofog.org/v2\nkind: Agent\nmetadata: {name: a}\nspec: {host: h, ssh: {user: u}}\n");
-  EXPECT_NE(ssh.find("spec.ssh"), std::string::npos) << ssh;
+  std::string ssh = error_of(
+      "apiVersion: iofog.org/v2\nkind: Agent\nmetadata: {name: a}\nspec: {host: h, ssh: {user: "
+      "u}}\n");
+  EXPECT_NE(ssh.find("spec.ssh.keyFile"), std::string::npos) << ssh;
+  std::string package = error_of(
+      "apiVersion: iofog.org/v2\nkind: Agent\nmetadata: {name: a}\nspec: {host: h, ssh: {keyFile: "
+      "k}, package: {version: 3}}\n");
+  EXPECT_NE(package.find("spec.package"), std::string::npos) << package;
+  std::string relative = error_of(
+      "apiVersion: iofog.org/v2\nkind: Agent\nmetadata: {name: a}\nspec: {host: h, ssh: {keyFile: "
+      "k}, installDir: opt}\n");
+  EXPECT_NE(relative.find("absolute path"), std::string::npos) << relative;
+  std::string no_ssh = error_of(
+      "apiVersion: iofog.org/v2\nkind: Agent\nmetadata: {name: a}\nspec: {host: h, installDir: "
+      "/opt}\n");
+  EXPECT_NE(no_ssh.find("only used with ssh"), std::string::npos) << no_ssh;
+}
+
+// kind Agent with spec.ssh is a remote install: defaults filled in (user root, port 22,
+// installDir /usr/local), the AgentConfig fields under config.
+TEST(resources, remote_agent_spec) {
+  auto docs = parse_documents(
+      "apiVersion: iofog.org/v2\nkind: Agent\nmetadata: {name: edge-9}\nspec:\n  host: 10.0.0.9\n"
+      "  ssh: {keyFile: ~/.ssh/id_ed25519}\n  installDir: /opt/fogmesh/\n  config: {agentType: "
+      "arm}\n",
+      "remote.yaml");
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0].k, kind::remote_agent);
+  EXPECT_STREQ(kind_name(docs[0].k), "Agent");
+  EXPECT_EQ(json::serialize(docs[0].spec.at("ssh")),
+            R"({"user":"root","keyFile":"~/.ssh/id_ed25519","port":22})");
+  EXPECT_EQ(docs[0].spec.at("installDir"), "/opt/fogmesh");
+  EXPECT_EQ(docs[0].spec.at("config").at("host"), "10.0.0.9");
+  EXPECT_EQ(docs[0].spec.at("config").at("agentType"), "arm");
 }
 
 TEST(resources, endpoint_parsing) {

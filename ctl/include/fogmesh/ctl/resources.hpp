@@ -35,6 +35,7 @@ enum class kind {
   agent,
   local_control_plane,
   local_agent,
+  remote_agent,  // kind Agent with spec.ssh: fogctl installs and provisions it over SSH
 };
 
 const char* kind_name(kind k);  // "Application", ...
@@ -42,9 +43,9 @@ const char* kind_name(kind k);  // "Application", ...
 struct resource {
   kind k = kind::application;
   std::string name;
-  std::string ns;    // metadata.namespace; empty: the command line's namespace
-  std::string file;  // where it came from, for messages
-  int document = 0;  // 1-based
+  std::string ns;     // metadata.namespace; empty: the command line's namespace
+  std::string file;   // where it came from, for messages
+  int document = 0;   // 1-based
   json::object spec;  // canonical spec
 };
 
