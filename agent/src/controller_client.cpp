@@ -51,7 +51,8 @@ asio::awaitable<json::value> controller_client::call(const std::string& method,
     std::string name = "HTTP " + std::to_string(reply.status);
     std::string message = reply.body.substr(0, 200);
     if (parsed.is_object()) {
-      if (auto* n = parsed.get_object().if_contains("name"); n && n->is_string()) name = n->get_string();
+      if (auto* n = parsed.get_object().if_contains("name"); n && n->is_string())
+        name = n->get_string();
       if (auto* m = parsed.get_object().if_contains("message"); m && m->is_string()) {
         message = m->get_string();
       }
@@ -100,6 +101,10 @@ asio::awaitable<json::value> controller_client::microservices() {
 
 asio::awaitable<json::value> controller_client::registries() {
   co_return co_await call("GET", "/agent/registries", "", std::chrono::seconds(30));
+}
+
+asio::awaitable<json::value> controller_client::edge_resources() {
+  co_return co_await call("GET", "/agent/edgeResources", "", std::chrono::seconds(30));
 }
 
 asio::awaitable<void> controller_client::put_status(const json::object& status) {

@@ -48,6 +48,9 @@ class controller_client {
   boost::asio::awaitable<boost::json::value> config();
   boost::asio::awaitable<boost::json::value> microservices();
   boost::asio::awaitable<boost::json::value> registries();
+  // Edge resources linked to this node (an array; some controllers wrap it in
+  // {"edgeResources": [...]}).
+  boost::asio::awaitable<boost::json::value> edge_resources();
   boost::asio::awaitable<void> put_status(const boost::json::object& status);
   boost::asio::awaitable<void> delete_node();
 

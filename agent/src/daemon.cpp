@@ -24,6 +24,7 @@
 #include "fogmesh/agent/docker_client.hpp"
 #include "fogmesh/common/log.hpp"
 #include "local_api.hpp"
+#include "message_archive.hpp"
 #include "message_bus.hpp"
 #include "reconciler.hpp"
 #include "router_config.hpp"
@@ -57,7 +58,8 @@ int config_int(const json::object& o, const char* key, int fallback) {
 
 class agent_daemon {
  public:
-  agent_daemon(const std::string& dir, daemon_options options) : store_(dir), options_(std::move(options)) {}
+  agent_daemon(const std::string& dir, daemon_options options)
+      : store_(dir), options_(std::move(options)) {}
 
   int run() {
     settings_ = store_.load_settings();
@@ -66,15 +68,17 @@ class agent_daemon {
     admin_token_ = store_.local_api_admin_token();
     identity_ = store_.load_identity();
     load_state();
+    open_archive();
 
     // The edge router runs as our child process (router_supervisor.hpp), not as a container.
     router_supervisor_options router_options;
-    router_options.binary =
-        find_router_binary(!options_.router_binary.empty() ? options_.router_binary : settings_.router_binary);
+    router_options.binary = find_router_binary(
+        !options_.router_binary.empty() ? options_.router_binary : settings_.router_binary);
     router_options.data_dir = store_.path("router");
-    router_options.restart_backoff = std::chrono::milliseconds(std::max(100, settings_.restart_backoff_ms));
-    router_options.restart_backoff_max =
-        std::chrono::milliseconds(std::max(settings_.restart_backoff_ms, std::min(settings_.restart_backoff_max_ms, 30000)));
+    router_options.restart_backoff =
+        std::chrono::milliseconds(std::max(100, settings_.restart_backoff_ms));
+    router_options.restart_backoff_max = std::chrono::milliseconds(
+        std::max(settings_.restart_backoff_ms, std::min(settings_.restart_backoff_max_ms, 30000)));
     router_options.on_change = [this] {
       status_timer_.cancel();  // report soon
       update_transport_url();
@@ -83,7 +87,9 @@ class agent_daemon {
     router_->start();
     // ioMessages for microservices on other agents travel through the router.
     transport_ = std::make_unique<router_transport>(
-        io_, [this](const std::string& receiver, const io_message& m) { bus_.deliver_inbound(receiver, m); });
+        io_, [this](const std::string& receiver, const io_message& m) {
+          bus_.deliver_inbound(receiver, m);
+        });
     bus_.set_remote_transport(transport_.get());
 
     local_api_options api_options;
@@ -97,6 +103,7 @@ class agent_daemon {
       logger()->warn("local API runs WITHOUT microservice tokens (localApiRequireToken=false)");
     }
     api_ = std::make_unique<local_api>(io_, api_options, bus_);
+    api_->set_edge_resources(edge_resources_);
     api_->start();
     // Tests and tools find an ephemeral port here.
     write_file_atomic(store_.path("local-api-port"), std::to_string(api_->port()) + "\n", 0644);
@@ -120,8 +127,9 @@ class agent_daemon {
       }
       io_.stop();
     });
-    logger()->info("fogmesh-agent started (config dir {}, {})", store_.dir(),
-                   identity_ ? "provisioned as " + identity_->uuid : std::string("not provisioned"));
+    logger()->info(
+        "fogmesh-agent started (config dir {}, {})", store_.dir(),
+        identity_ ? "provisioned as " + identity_->uuid : std::string("not provisioned"));
     io_.run();
     return 0;
   }
@@ -142,26 +150,52 @@ class agent_daemon {
 
   void load_state() {
     auto state = store_.load_state();
-    if (auto* v = state.if_contains("config"); v && v->is_object()) controller_config_ = v->get_object();
-    if (auto* v = state.if_contains("microservices"); v && v->is_array()) microservices_ = v->get_array();
+    if (auto* v = state.if_contains("config"); v && v->is_object())
+      controller_config_ = v->get_object();
+    if (auto* v = state.if_contains("microservices"); v && v->is_array())
+      microservices_ = v->get_array();
     if (auto* v = state.if_contains("registries"); v && v->is_array()) registries_ = v->get_array();
     if (auto* v = state.if_contains("tokens"); v && v->is_object()) tokens_ = v->get_object();
-    if (auto* v = state.if_contains("fogUuid"); v && v->is_string()) last_fog_uuid_ = v->get_string();
+    if (auto* v = state.if_contains("edgeResources"); v && v->is_array())
+      edge_resources_ = v->get_array();
+    if (auto* v = state.if_contains("fogUuid"); v && v->is_string())
+      last_fog_uuid_ = v->get_string();
     if (identity_) last_fog_uuid_ = identity_->uuid;
   }
 
   void save_state() {
-    json::object state{{"config", controller_config_},
-                       {"microservices", microservices_},
-                       {"registries", registries_},
-                       {"tokens", tokens_},
-                       {"fogUuid", last_fog_uuid_}};
+    json::object state{{"config", controller_config_},     {"microservices", microservices_},
+                       {"registries", registries_},        {"tokens", tokens_},
+                       {"edgeResources", edge_resources_}, {"fogUuid", last_fog_uuid_}};
     store_.save_state(state);
+  }
+
+  // --- the message archive ---
+
+  // diskLimit (GB, upstream default 50) bounds the archive, as upstream bounds its message
+  // archives with it.
+  uint64_t archive_bound_bytes() const {
+    double gb = 50;
+    if (auto* v = controller_config_.if_contains("diskLimit"); v && v->is_number())
+      gb = v->to_number<double>();
+    return gb > 0 ? static_cast<uint64_t>(gb * 1e9) : 0;
+  }
+
+  void open_archive() {
+    try {
+      archive_ = std::make_unique<message_archive>(store_.path("archive"), archive_bound_bytes());
+      bus_.set_archive(archive_.get());
+    } catch (const std::exception& e) {
+      // The agent's main work (containers, routing) does not depend on the archive.
+      logger()->error("message archive unavailable, /v2/messages/query will find nothing: {}",
+                      e.what());
+    }
   }
 
   // --- applying what the controller sent ---
 
   void apply_microservices(bool notify_changes) {
+    if (archive_) archive_->set_max_bytes(archive_bound_bytes());
     std::vector<microservice_desired> desired;
     std::map<std::string, std::string> new_configs;
     std::string router_uuid, router_error;
@@ -177,7 +211,8 @@ class agent_daemon {
         };
         if (flag("delete") || flag("deleteWithCleanup")) continue;
         auto* uuid = o.if_contains("uuid");
-        router_uuid = uuid && uuid->is_string() ? std::string(uuid->get_string()) : std::string("router");
+        router_uuid =
+            uuid && uuid->is_string() ? std::string(uuid->get_string()) : std::string("router");
         auto* config = o.if_contains("config");
         try {
           router = router_spec::from_iofog_json(config ? *config : json::value("{}"),
@@ -242,7 +277,8 @@ class agent_daemon {
       for (const auto& m : desired) {
         auto old = configs_.find(m.uuid);
         if (old != configs_.end() && old->second != m.config) {
-          logger()->info("config of microservice {} changed: signalling its control socket", m.uuid);
+          logger()->info("config of microservice {} changed: signalling its control socket",
+                         m.uuid);
           api_->notify_config_changed(m.uuid);
         }
       }
@@ -271,7 +307,8 @@ class agent_daemon {
       if (router_->ready() && router_->applied()) {
         auto ep = router_->applied()->management_endpoint();
         if (!ep.host.empty()) {
-          url = "amqp://" + (ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host) + ":" +
+          url = "amqp://" +
+                (ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host) + ":" +
                 std::to_string(ep.port);
         }
       }
@@ -290,7 +327,8 @@ class agent_daemon {
   std::string effective_docker_url() const {
     if (const char* env = std::getenv("DOCKER_HOST"); env && *env) return env;
     if (!settings_.docker_url.empty()) return settings_.docker_url;
-    if (auto* v = controller_config_.if_contains("dockerUrl"); v && v->is_string() && !v->get_string().empty()) {
+    if (auto* v = controller_config_.if_contains("dockerUrl");
+        v && v->is_string() && !v->get_string().empty()) {
       return std::string(v->get_string());
     }
     return "unix:///var/run/docker.sock";
@@ -317,7 +355,8 @@ class agent_daemon {
     o.local_api_port = api_->port();
     o.restart_backoff = std::chrono::milliseconds(settings_.restart_backoff_ms);
     o.restart_backoff_max = std::chrono::milliseconds(settings_.restart_backoff_max_ms);
-    if (auto* tz = controller_config_.if_contains("timeZone"); tz && tz->is_string()) o.time_zone = tz->get_string();
+    if (auto* tz = controller_config_.if_contains("timeZone"); tz && tz->is_string())
+      o.time_zone = tz->get_string();
     o.token_for = [this](const std::string& uuid) {
       auto* t = tokens_.if_contains(uuid);
       return t && t->is_string() ? std::string(t->get_string()) : std::string();
@@ -333,7 +372,8 @@ class agent_daemon {
       // The CLI may have provisioned or deprovisioned this node meanwhile.
       auto identity = store_.load_identity();
       bool changed = identity.has_value() != identity_.has_value() ||
-                     (identity && identity_ && (identity->uuid != identity_->uuid || identity->token != identity_->token));
+                     (identity && identity_ &&
+                      (identity->uuid != identity_->uuid || identity->token != identity_->token));
       if (changed) on_identity_changed(std::move(identity));
       ensure_engine();
       if (reconciler_ && !reconciler_fog_.empty()) {
@@ -346,7 +386,8 @@ class agent_daemon {
           if (engine_down_logged) logger()->info("container engine reachable again");
           engine_down_logged = false;
         } catch (const std::exception& e) {
-          if (!engine_down_logged) logger()->warn("container engine {} unavailable: {}", docker_url_, e.what());
+          if (!engine_down_logged)
+            logger()->warn("container engine {} unavailable: {}", docker_url_, e.what());
           engine_down_logged = true;
         }
       }
@@ -366,11 +407,13 @@ class agent_daemon {
     try {
       api_->listen_also(gateway);
       bridge_bound_ = gateway;
-      if (bridge_retry_logged_ == gateway) logger()->info("local API now also listening on the bridge {}", gateway);
+      if (bridge_retry_logged_ == gateway)
+        logger()->info("local API now also listening on the bridge {}", gateway);
     } catch (const std::exception& e) {
       // The bridge interface may not exist until the first container starts: retry later,
       // saying so once per address rather than on every reconcile pass.
-      if (bridge_retry_logged_ != gateway) logger()->info("{} (will retry until the bridge exists)", e.what());
+      if (bridge_retry_logged_ != gateway)
+        logger()->info("{} (will retry until the bridge exists)", e.what());
       bridge_retry_logged_ = gateway;
       bridge_checked_ = false;
       reconciler_->set_iofog_host(gateway);
@@ -399,6 +442,8 @@ class agent_daemon {
     } else {
       logger()->info("deprovisioned: removing this node's microservices");
       microservices_.clear();
+      edge_resources_.clear();
+      api_->set_edge_resources(edge_resources_);
     }
     identity_ = std::move(identity);
     apply_microservices(false);
@@ -419,13 +464,14 @@ class agent_daemon {
       auto identity = *identity_;
       bool failed = true;  // cleared by the paths that succeed
       try {
-        controller_client client(identity.controller_url, identity.token, settings_.controller_ca_file,
-                                 settings_.controller_tls_insecure);
+        controller_client client(identity.controller_url, identity.token,
+                                 settings_.controller_ca_file, settings_.controller_tls_insecure);
         if (need_initial_sync_) {
           // As upstream on start: fetch everything regardless of flags.
           controller_config_ = (co_await client.config()).as_object();
           registries_ = (co_await client.registries()).at("registries").as_array();
           microservices_ = (co_await client.microservices()).at("microservices").as_array();
+          co_await sync_edge_resources(client);
           need_initial_sync_ = false;
           apply_microservices(true);
           save_state();
@@ -441,10 +487,12 @@ class agent_daemon {
         backoff = std::chrono::milliseconds(1000);
         if (identity_ && identity_->token != identity.token) continue;  // re-provisioned meanwhile
         bool any = co_await handle_changes(client, changes.as_object());
-        if (!any && std::chrono::steady_clock::now() - asked < std::chrono::seconds(std::max(1, wait / 2))) {
+        if (!any && std::chrono::steady_clock::now() - asked <
+                        std::chrono::seconds(std::max(1, wait / 2))) {
           // The controller answered at once with nothing: it does not hold requests (plain
           // ioFog): fall back to polling every changeFrequency seconds.
-          co_await sleep(sync_timer_, std::chrono::seconds(config_int(controller_config_, "changeFrequency", 20)));
+          co_await sleep(sync_timer_, std::chrono::seconds(
+                                          config_int(controller_config_, "changeFrequency", 20)));
         }
       } catch (const controller_error& e) {
         if (e.status() == 401) {
@@ -454,8 +502,9 @@ class agent_daemon {
         }
       } catch (const std::exception& e) {
         if (!offline_logged) {
-          logger()->warn("controller {} unreachable ({}); running on the last known config, retrying",
-                         identity.controller_url, e.what());
+          logger()->warn(
+              "controller {} unreachable ({}); running on the last known config, retrying",
+              identity.controller_url, e.what());
         }
         offline_logged = true;
       }
@@ -492,10 +541,13 @@ class agent_daemon {
       // a pass may be suspended inside the current reconciler.
       controller_config_ = (co_await client.config()).as_object();
     }
-    if (flag("registries")) registries_ = (co_await client.registries()).at("registries").as_array();
-    if (flag("microserviceList") || flag("microserviceConfig") || flag("routing") || flag("registries")) {
+    if (flag("registries"))
+      registries_ = (co_await client.registries()).at("registries").as_array();
+    if (flag("microserviceList") || flag("microserviceConfig") || flag("routing") ||
+        flag("registries")) {
       microservices_ = (co_await client.microservices()).at("microservices").as_array();
     }
+    if (flag("linkedEdgeResources")) co_await sync_edge_resources(client);
     apply_microservices(true);
     save_state();
     if (auto* last = flags.if_contains("lastUpdated"); last && last->is_string()) {
@@ -505,11 +557,42 @@ class agent_daemon {
     co_return true;
   }
 
+  // Fetches the node's linked edge resources; when they changed, the local API serves the new
+  // list and every control socket gets 0xF (the SDK then calls /v2/edgeResources).
+  asio::awaitable<void> sync_edge_resources(controller_client& client) {
+    json::value answer;
+    try {
+      answer = co_await client.edge_resources();
+    } catch (const controller_error& e) {
+      // A controller without edge resources (404) has none for us; other errors retry the sync.
+      if (e.status() != 404) throw;
+      logger()->debug("controller has no /agent/edgeResources ({}): none linked", e.what());
+      answer = json::array{};
+    }
+    json::array list;
+    if (answer.is_array()) {
+      list = answer.get_array();
+    } else if (auto* wrapped =
+                   answer.is_object() ? answer.get_object().if_contains("edgeResources") : nullptr;
+               wrapped && wrapped->is_array()) {
+      list = wrapped->get_array();
+    } else {
+      throw std::runtime_error("GET /agent/edgeResources: expected an array, got " +
+                               json::serialize(answer));
+    }
+    if (list == edge_resources_) co_return;
+    logger()->info("edge resources linked to this node: {}", list.size());
+    edge_resources_ = std::move(list);
+    api_->set_edge_resources(edge_resources_);
+    api_->notify_edge_resources_changed();
+  }
+
   // Unused images go when the controller asks or free disk drops below
   // availableDiskThreshold % (checked every 30 min, as upstream). Failures are logged only.
   asio::awaitable<void> prune_images(const char* why) {
     if (!docker_) co_return;
-    docker_client docker = *docker_;  // shares the connection settings; safe if the engine is swapped
+    docker_client docker =
+        *docker_;  // shares the connection settings; safe if the engine is swapped
     std::vector<std::string> keep;
     if (reconciler_)
       for (const auto& m : reconciler_->desired()) keep.push_back(m.image);
@@ -531,7 +614,8 @@ class agent_daemon {
     int threshold = config_int(controller_config_, "availableDiskThreshold", 20);
     struct statvfs fs {};
     if (::statvfs("/", &fs) != 0 || fs.f_blocks == 0) co_return;
-    double free_percent = 100.0 * static_cast<double>(fs.f_bavail) / static_cast<double>(fs.f_blocks);
+    double free_percent =
+        100.0 * static_cast<double>(fs.f_bavail) / static_cast<double>(fs.f_blocks);
     if (free_percent < threshold) co_await prune_images("free disk below availableDiskThreshold");
   }
 
@@ -548,27 +632,29 @@ class agent_daemon {
     if (!reconciler_) return list;
     int64_t now = now_ms();
     for (const auto& [uuid, st] : reconciler_->statuses()) {
-      list.push_back(json::object{{"id", uuid},
-                                  {"status", st.status},
-                                  {"percentage", st.percentage},
-                                  {"containerId", st.container_id},
-                                  {"startTime", st.start_time},
-                                  {"operatingDuration", st.start_time > 0 ? now - st.start_time : 0},
-                                  {"cpuUsage", usage_for(st.container_id).first},
-                                  {"memoryUsage", usage_for(st.container_id).second},
-                                  {"errorMessage", st.error_message}});
+      list.push_back(
+          json::object{{"id", uuid},
+                       {"status", st.status},
+                       {"percentage", st.percentage},
+                       {"containerId", st.container_id},
+                       {"startTime", st.start_time},
+                       {"operatingDuration", st.start_time > 0 ? now - st.start_time : 0},
+                       {"cpuUsage", usage_for(st.container_id).first},
+                       {"memoryUsage", usage_for(st.container_id).second},
+                       {"errorMessage", st.error_message}});
     }
     if (router_ && !router_->status().microservice_uuid.empty()) {
       const auto& r = router_->status();
-      list.push_back(json::object{{"id", r.microservice_uuid},
-                                  {"status", r.status},
-                                  {"percentage", 0},
-                                  {"containerId", ""},
-                                  {"startTime", r.start_time},
-                                  {"operatingDuration", r.pid > 0 && r.start_time > 0 ? now - r.start_time : 0},
-                                  {"cpuUsage", 0.0},
-                                  {"memoryUsage", static_cast<double>(process_rss_bytes(r.pid))},
-                                  {"errorMessage", r.error_message}});
+      list.push_back(json::object{
+          {"id", r.microservice_uuid},
+          {"status", r.status},
+          {"percentage", 0},
+          {"containerId", ""},
+          {"startTime", r.start_time},
+          {"operatingDuration", r.pid > 0 && r.start_time > 0 ? now - r.start_time : 0},
+          {"cpuUsage", 0.0},
+          {"memoryUsage", static_cast<double>(process_rss_bytes(r.pid))},
+          {"errorMessage", r.error_message}});
     }
     return list;
   }
@@ -616,8 +702,10 @@ class agent_daemon {
         if (auto prev = usage_.find(id); prev != usage_.end()) {
           auto cpu = s.cpu_total_ns - prev->second.stats.cpu_total_ns;
           auto sys = s.system_cpu_ns - prev->second.stats.system_cpu_ns;
-          if (s.system_cpu_ns > prev->second.stats.system_cpu_ns && s.cpu_total_ns >= prev->second.stats.cpu_total_ns) {
-            u.usage.first = 100.0 * static_cast<double>(cpu) / static_cast<double>(sys) * s.online_cpus;
+          if (s.system_cpu_ns > prev->second.stats.system_cpu_ns &&
+              s.cpu_total_ns >= prev->second.stats.cpu_total_ns) {
+            u.usage.first =
+                100.0 * static_cast<double>(cpu) / static_cast<double>(sys) * s.online_cpus;
           }
         }
         next[id] = u;
@@ -638,11 +726,13 @@ class agent_daemon {
         {"daemonOperatingDuration", now - started_ms_},
         {"daemonLastStart", started_ms_},
         {"memoryUsage", sys.process_rss_mb},
-        {"diskUsage", 0},
+        // GB (decimal) of message archive, the unit of diskLimit, as upstream measures it.
+        {"diskUsage", archive_ ? static_cast<double>(archive_->bytes()) / 1e9 : 0.0},
         {"cpuUsage", sys.process_cpu_percent},
         // memoryLimit (MB) and cpuLimit (%) are the agent's own limits, as upstream.
-        {"memoryViolation", sys.process_rss_mb > config_int(controller_config_, "memoryLimit", 4096)},
-        {"diskViolation", false},
+        {"memoryViolation",
+         sys.process_rss_mb > config_int(controller_config_, "memoryLimit", 4096)},
+        {"diskViolation", archive_ && archive_->bytes() > archive_bound_bytes()},
         {"cpuViolation", sys.process_cpu_percent > config_int(controller_config_, "cpuLimit", 80)},
         {"systemAvailableDisk", sys.available_disk_bytes},
         {"systemAvailableMemory", sys.available_memory_bytes},
@@ -675,7 +765,8 @@ class agent_daemon {
       co_await sleep(status_timer_, std::chrono::seconds(every));
       auto since = std::chrono::steady_clock::now() - last_sent;
       if (since < std::chrono::seconds(1)) {
-        co_await sleep(status_retry_timer_, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::seconds(1) - since));
+        co_await sleep(status_retry_timer_, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::seconds(1) - since));
       }
       if (!identity_) continue;
       co_await sample_containers();
@@ -693,8 +784,8 @@ class agent_daemon {
       for (const auto& f : refused_status_fields_) body.erase(f);
       std::string refused;
       try {
-        controller_client client(identity_->controller_url, identity_->token, settings_.controller_ca_file,
-                                 settings_.controller_tls_insecure);
+        controller_client client(identity_->controller_url, identity_->token,
+                                 settings_.controller_ca_file, settings_.controller_tls_insecure);
         co_await client.put_status(body);
         co_return;
       } catch (const controller_error& e) {
@@ -706,7 +797,8 @@ class agent_daemon {
           logger()->warn("status report refused: {}", message);
           co_return;
         }
-        logger()->warn("controller refuses status field '{}' ({}); leaving it out", refused, message);
+        logger()->warn("controller refuses status field '{}' ({}); leaving it out", refused,
+                       message);
         refused_status_fields_.insert(refused);
       } catch (const std::exception& e) {
         logger()->debug("status report failed: {}", e.what());
@@ -725,12 +817,25 @@ class agent_daemon {
                    {"processedMessages", bus_.processed()},
                    {"undeliverableMessages", bus_.undeliverable()},
                    {"droppedMessages", bus_.dropped()},
+                   {"archive", archive_status()},
                    {"routerConnected", transport_->connected()},
                    {"messagesSentToRouter", transport_->sent()},
                    {"messagesFromRouter", transport_->received()},
                    {"router", router_info()},
                    {"uptimeMs", now_ms() - started_ms_}};
     return o;
+  }
+
+  json::object archive_status() const {
+    if (!archive_) return json::object{{"available", false}};
+    return json::object{{"available", true},
+                        {"dir", archive_->dir()},
+                        {"bytes", archive_->bytes()},
+                        {"boundBytes", archive_->max_bytes()},
+                        {"messages", archive_->messages()},
+                        {"droppedMessages", archive_->dropped()},
+                        {"notArchivedMessages", archive_->failed()},
+                        {"tornBytesDiscarded", archive_->recovered_bytes_discarded()}};
   }
 
   json::object local_info() {
@@ -752,9 +857,11 @@ class agent_daemon {
   json::array microservices_;
   json::array registries_;
   json::object tokens_;
+  json::array edge_resources_;  // linked to this node (GET /agent/edgeResources)
   std::map<std::string, std::string> configs_;
   std::vector<microservice_desired> desired_;
   std::map<int64_t, registry_info> registries_map_;
+  std::unique_ptr<message_archive> archive_;  // before bus_, which points to it
   message_bus bus_;
   std::unique_ptr<local_api> api_;
   std::unique_ptr<docker_client> docker_;

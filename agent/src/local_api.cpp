@@ -115,9 +115,10 @@ struct ws_session : std::enable_shared_from_this<ws_session> {
       for (auto& [frame, tries, last_sent] : self->unacked_messages) {
         if (last_sent > due) continue;
         if (tries >= max_signal_tries) {
-          logger()->warn("microservice {} did not acknowledge a message after {} sends: real-time "
-                         "delivery off for this socket, messages go to /v2/messages/next",
-                         self->microservice, tries);
+          logger()->warn(
+              "microservice {} did not acknowledge a message after {} sends: real-time "
+              "delivery off for this socket, messages go to /v2/messages/next",
+              self->microservice, tries);
           std::vector<std::string> frames;
           for (auto& f : self->unacked_messages) frames.push_back(std::move(f.frame));
           self->unacked_messages.clear();
@@ -166,7 +167,8 @@ struct ws_session : std::enable_shared_from_this<ws_session> {
 
   static asio::awaitable<void> resend_loop(std::shared_ptr<ws_session> self, uint8_t opcode) {
     asio::steady_timer timer(self->ws.get_executor());
-    while (!self->closed && self->unacked_signal == opcode && self->signal_tries < max_signal_tries) {
+    while (!self->closed && self->unacked_signal == opcode &&
+           self->signal_tries < max_signal_tries) {
       ++self->signal_tries;
       self->send(std::string(1, static_cast<char>(opcode)));
       timer.expires_after(std::chrono::seconds(2));
@@ -194,6 +196,7 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
   bool stopped = false;
   std::map<std::string, std::pair<std::string, std::string>> microservices;  // uuid → config, token
   std::map<std::string, std::string> token_owner;                            // token → uuid
+  json::array edge_resources;  // linked to this node, as the controller sent them
   std::map<std::string, std::set<std::shared_ptr<ws_session>>> control_sockets;
   std::map<std::string, std::shared_ptr<ws_session>> message_sockets;
 
@@ -295,16 +298,20 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
         auto decoded = decode_json(req.body());
         if (!decoded) return fail(400, "Invalid ioMessage: " + decoded.error->message);
         for (const char* key : {"publisher", "version", "infotype", "infoformat", "contentdata"}) {
-          if (!o.contains(key)) return fail(400, std::string("Required field '") + key + "' is missing");
+          if (!o.contains(key))
+            return fail(400, std::string("Required field '") + key + "' is missing");
         }
         if (decoded.message.publisher.empty()) return fail(400, "Field 'publisher' is empty");
-        std::string caller = authenticate(req, query_token, decoded.message.publisher, status, error);
+        std::string caller =
+            authenticate(req, query_token, decoded.message.publisher, status, error);
         if (caller.empty()) return fail(status, error);
         if (!microservices.count(decoded.message.publisher)) {
           return fail(400, "Unknown publisher '" + decoded.message.publisher + "'");
         }
         auto sent = bus.publish(std::move(decoded.message));
-        return json_reply(200, json::object{{"status", "okay"}, {"timestamp", sent.timestamp}, {"id", sent.id}}, v, ka);
+        return json_reply(
+            200, json::object{{"status", "okay"}, {"timestamp", sent.timestamp}, {"id", sent.id}},
+            v, ka);
       }
 
       auto* idv = o.if_contains("id");
@@ -317,13 +324,16 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
       if (ms == microservices.end()) return fail(400, "Unknown microservice id '" + id + "'");
 
       if (path == "/v2/config/get") {
-        return json_reply(200, json::object{{"status", "okay"}, {"config", ms->second.first}}, v, ka);
+        return json_reply(200, json::object{{"status", "okay"}, {"config", ms->second.first}}, v,
+                          ka);
       }
       if (path == "/v2/messages/next") {
         json::array list;
         for (const auto& m : bus.take_queued(id)) list.push_back(json::parse(encode_json(m)));
         auto count = list.size();
-        return json_reply(200, json::object{{"status", "okay"}, {"count", count}, {"messages", std::move(list)}}, v, ka);
+        return json_reply(
+            200, json::object{{"status", "okay"}, {"count", count}, {"messages", std::move(list)}},
+            v, ka);
       }
       // /v2/messages/query
       auto num = [&](const char* key, int64_t& out) {
@@ -333,20 +343,30 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
         return true;
       };
       int64_t start = 0, end = 0;
-      if (!num("timeframestart", start)) return fail(400, "Required field 'timeframestart' is missing or not a number");
-      if (!num("timeframeend", end)) return fail(400, "Required field 'timeframeend' is missing or not a number");
+      if (!num("timeframestart", start))
+        return fail(400, "Required field 'timeframestart' is missing or not a number");
+      if (!num("timeframeend", end))
+        return fail(400, "Required field 'timeframeend' is missing or not a number");
       auto* pubs = o.if_contains("publishers");
-      if (!pubs || !pubs->is_array()) return fail(400, "Required field 'publishers' is missing or not an array");
+      if (!pubs || !pubs->is_array())
+        return fail(400, "Required field 'publishers' is missing or not an array");
       std::vector<std::string> publishers;
       for (const auto& p : pubs->get_array()) {
         if (!p.is_string()) return fail(400, "Field 'publishers' must hold strings");
         publishers.emplace_back(p.get_string());
       }
+      auto found = bus.query(id, start, end, publishers);
       json::array list;
-      for (const auto& m : bus.query(id, start, end, publishers)) list.push_back(json::parse(encode_json(m)));
+      for (const auto& m : found.messages) list.push_back(json::parse(encode_json(m)));
       auto count = list.size();
-      return json_reply(200, json::object{{"status", "okay"}, {"count", count}, {"timeframestart", start},
-                                          {"timeframeend", end}, {"messages", std::move(list)}}, v, ka);
+      json::object answer{{"status", "okay"},
+                          {"count", count},
+                          {"timeframestart", start},
+                          {"timeframeend", end},
+                          {"messages", std::move(list)}};
+      // Not upstream's: more matched than one answer holds; ask again from the last timestamp.
+      if (found.truncated) answer["truncated"] = true;
+      return json_reply(200, answer, v, ka);
     }
     if (path == "/v2/edgeResources") {
       if (req.method() != http::verb::get) return fail(405, "Method not allowed: use GET");
@@ -355,7 +375,7 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
       if (authenticate(req, query_token, "", status, error).empty() && options.require_token) {
         return fail(status, error);
       }
-      return json_reply(200, json::array{}, v, ka);  // edge resources are not synced yet
+      return json_reply(200, edge_resources, v, ka);
     }
     if (path == "/v2/status" || path == "/v2/info") {
       if (req.method() != http::verb::get && req.method() != http::verb::post) {
@@ -376,7 +396,8 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
       parser.body_limit(16 * 1024 * 1024);
       stream.expires_after(std::chrono::seconds(120));
       boost::system::error_code ec;
-      co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_read(stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
           ec == asio::error::connection_reset || ec == beast::error::timeout) {
         co_return;
@@ -471,12 +492,14 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
         if (session && message_sockets[id] == session) bus.detach_listener(id);
         // What was never acknowledged is not lost: it waits for /v2/messages/next.
         for (const auto& f : frames) {
-          auto m = decode_binary(std::span(reinterpret_cast<const uint8_t*>(f.data()) + 5, f.size() - 5));
+          auto m = decode_binary(
+              std::span(reinterpret_cast<const uint8_t*>(f.data()) + 5, f.size() - 5));
           if (m) bus.deliver_inbound(id, m.message);
         }
       };
     }
-    logger()->info("{} socket opened for {}", kind == ws_session::kind::control ? "control" : "message", id);
+    logger()->info("{} socket opened for {}",
+                   kind == ws_session::kind::control ? "control" : "message", id);
     try {
       for (;;) {
         beast::flat_buffer b;
@@ -515,7 +538,8 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
     if (opcode != op_message) return reply_error(s, "unknown message opcode 0x" + to_hex(opcode));
     if (data.size() < 5) return reply_error(s, "message frame shorter than its 5-byte header");
     uint32_t len = 0;
-    for (int i = 1; i <= 4; ++i) len = (len << 8) | static_cast<uint8_t>(data[static_cast<size_t>(i)]);
+    for (int i = 1; i <= 4; ++i)
+      len = (len << 8) | static_cast<uint8_t>(data[static_cast<size_t>(i)]);
     if (len != data.size() - 5) {
       return reply_error(s, "message frame says " + std::to_string(len) + " bytes but carries " +
                                 std::to_string(data.size() - 5));
@@ -524,7 +548,8 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
     if (!decoded) return reply_error(s, "invalid ioMessage: " + decoded.error->message);
     if (decoded.message.publisher.empty()) decoded.message.publisher = s.microservice;
     if (decoded.message.publisher != s.microservice && options.require_token) {
-      return reply_error(s, "publisher '" + decoded.message.publisher + "' is not this socket's microservice");
+      return reply_error(
+          s, "publisher '" + decoded.message.publisher + "' is not this socket's microservice");
     }
     auto sent = bus.publish(std::move(decoded.message));
     std::string receipt;
@@ -532,7 +557,8 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
     receipt += static_cast<char>(sent.id.size());
     receipt += static_cast<char>(8);
     receipt += sent.id;
-    for (int i = 7; i >= 0; --i) receipt += static_cast<char>(static_cast<uint64_t>(sent.timestamp) >> (8 * i));
+    for (int i = 7; i >= 0; --i)
+      receipt += static_cast<char>(static_cast<uint64_t>(sent.timestamp) >> (8 * i));
     s.send(std::move(receipt));
   }
 
@@ -545,13 +571,17 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
 local_api::local_api(asio::io_context& io, local_api_options options, message_bus& bus)
     : impl_(std::make_shared<impl>(io, std::move(options), bus)) {}
 
-local_api::~local_api() { stop(); }
+local_api::~local_api() {
+  stop();
+}
 
 void local_api::start() {
   for (const auto& address : impl_->options.bind) impl_->listen(address);
 }
 
-void local_api::listen_also(const std::string& address) { impl_->listen(address); }
+void local_api::listen_also(const std::string& address) {
+  impl_->listen(address);
+}
 
 void local_api::stop() {
   impl_->stopped = true;
@@ -571,12 +601,19 @@ void local_api::stop() {
   }
 }
 
-int local_api::port() const { return impl_->bound_port; }
+int local_api::port() const {
+  return impl_->bound_port;
+}
 
-void local_api::set_microservices(std::map<std::string, std::pair<std::string, std::string>> configs) {
+void local_api::set_microservices(
+    std::map<std::string, std::pair<std::string, std::string>> configs) {
   impl_->token_owner.clear();
   for (const auto& [uuid, ct] : configs) impl_->token_owner[ct.second] = uuid;
   impl_->microservices = std::move(configs);
+}
+
+void local_api::set_edge_resources(json::array resources) {
+  impl_->edge_resources = std::move(resources);
 }
 
 void local_api::notify_config_changed(const std::string& uuid) {

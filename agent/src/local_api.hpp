@@ -13,6 +13,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <functional>
 #include <map>
@@ -48,6 +49,8 @@ class local_api {
 
   // Microservice uuid → its config JSON string and local API token.
   void set_microservices(std::map<std::string, std::pair<std::string, std::string>> configs);
+  // What GET /v2/edgeResources answers: the edge resources linked to this node.
+  void set_edge_resources(boost::json::array resources);
   // Tells the microservice's control socket that its config changed (0xC).
   void notify_config_changed(const std::string& uuid);
   void notify_edge_resources_changed();

@@ -8,15 +8,6 @@
 
 namespace fogmesh::agent {
 
-namespace {
-size_t approx_size(const io_message& m) {
-  return sizeof(io_message) + m.id.size() + m.tag.size() + m.group_id.size() +
-         m.publisher.size() + m.auth_id.size() + m.auth_group.size() + m.hash.size() +
-         m.previous_hash.size() + m.nonce.size() + m.info_type.size() + m.info_format.size() +
-         m.context_data.size() + m.content_data.size();
-}
-}  // namespace
-
 message_bus::message_bus(message_bus_limits limits) : limits_(limits) {}
 
 void message_bus::set_local_microservices(std::set<std::string> uuids) {
@@ -45,12 +36,7 @@ io_message message_bus::publish(io_message message) {
                           .count();
   ++processed_;
   ++published_counts_[message.publisher];
-  archive_bytes_ += approx_size(message);
-  archive_.push_back(message);
-  while (archive_bytes_ > limits_.archive_bytes && !archive_.empty()) {
-    archive_bytes_ -= approx_size(archive_.front());
-    archive_.pop_front();
-  }
+  if (archive_) archive_->append(message);
   if (auto it = routes_.find(message.publisher); it != routes_.end()) {
     for (const auto& receiver : it->second) {
       if (local_.count(receiver)) {
@@ -94,17 +80,15 @@ std::vector<io_message> message_bus::take_queued(const std::string& receiver_uui
   return out;
 }
 
-std::vector<io_message> message_bus::query(const std::string& receiver_uuid, int64_t start,
-                                           int64_t end,
-                                           const std::vector<std::string>& publishers) const {
-  std::vector<io_message> out;
-  for (const auto& m : archive_) {
-    if (m.timestamp < start || m.timestamp > end) continue;
-    if (std::find(publishers.begin(), publishers.end(), m.publisher) == publishers.end()) continue;
-    if (!routes_to(m.publisher, receiver_uuid)) continue;
-    out.push_back(m);
+message_archive::query_result message_bus::query(const std::string& receiver_uuid, int64_t start,
+                                                 int64_t end,
+                                                 const std::vector<std::string>& publishers) const {
+  std::set<std::string> routed;
+  for (const auto& p : publishers) {
+    if (routes_to(p, receiver_uuid)) routed.insert(p);
   }
-  return out;
+  if (!archive_ || routed.empty() || end < start) return {};
+  return archive_->query(start, end, routed, limits_.query_messages);
 }
 
 void message_bus::attach_listener(const std::string& receiver_uuid, listener l) {

@@ -1,8 +1,8 @@
 // The agent's ioMessage bus: routes each published message to the receivers the controller's
 // routes name. Receivers on this agent get it in their queue (/v2/messages/next) or on their
 // message WebSocket; receivers elsewhere go through a pluggable remote transport (the router
-// mesh, an AMQP address per microservice — not wired yet). Published messages are archived
-// for /v2/messages/query.
+// mesh, an AMQP address per microservice). Published messages go to the on-disk archive
+// (message_archive.hpp) for /v2/messages/query when one is attached.
 //
 // Owned and called by the daemon's loop thread only; never blocks.
 #pragma once
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "fogmesh/agent/iomessage.hpp"
+#include "message_archive.hpp"
 
 namespace fogmesh::agent {
 
@@ -29,8 +30,8 @@ class message_transport {
 };
 
 struct message_bus_limits {
-  size_t queue_messages = 10000;          // per receiver; the oldest is dropped beyond it
-  size_t archive_bytes = 64 * 1024 * 1024;  // all publishers together; oldest dropped first
+  size_t queue_messages = 10000;  // per receiver; the oldest is dropped beyond it
+  size_t query_messages = 10000;  // per /v2/messages/query answer; the rest is "truncated"
 };
 
 class message_bus {
@@ -43,19 +44,23 @@ class message_bus {
   void set_local_microservices(std::set<std::string> uuids);
   void set_routes(std::map<std::string, std::vector<std::string>> routes);
   void set_remote_transport(message_transport* transport) { remote_ = transport; }
+  // Where published messages are archived; none: not archived, queries find nothing.
+  void set_archive(message_archive* archive) { archive_ = archive; }
 
-  // Gives the message a fresh id (32 hex) and timestamp (epoch ms), archives it and delivers it
-  // to every receiver of its publisher. Returns the message as delivered.
+  // Gives the message a fresh id (32 hex) and timestamp (epoch ms), archives it (written to the
+  // archive file before this returns) and delivers it to every receiver of its publisher.
+  // Returns the message as delivered.
   io_message publish(io_message message);
   // A message that arrived from another agent for a local receiver.
   void deliver_inbound(const std::string& receiver_uuid, const io_message& message);
 
   // Drains the receiver's queue (/v2/messages/next).
   std::vector<io_message> take_queued(const std::string& receiver_uuid);
-  // Archived messages from `publishers` (each must route to `receiver_uuid`) with
-  // start <= timestamp <= end.
-  std::vector<io_message> query(const std::string& receiver_uuid, int64_t start, int64_t end,
-                                const std::vector<std::string>& publishers) const;
+  // Archived messages from those of `publishers` that route to `receiver_uuid` (others are
+  // ignored, as upstream), with start <= timestamp <= end, oldest first; at most
+  // limits.query_messages (then `truncated`).
+  message_archive::query_result query(const std::string& receiver_uuid, int64_t start, int64_t end,
+                                      const std::vector<std::string>& publishers) const;
   bool routes_to(const std::string& publisher, const std::string& receiver) const;
 
   // While a listener is attached (a message WebSocket), messages go to it instead of the queue.
@@ -77,8 +82,7 @@ class message_bus {
   message_transport* remote_ = nullptr;
   std::map<std::string, std::deque<io_message>> queues_;
   std::map<std::string, listener> listeners_;
-  std::deque<io_message> archive_;
-  size_t archive_bytes_ = 0;
+  message_archive* archive_ = nullptr;
   uint64_t processed_ = 0;
   uint64_t undeliverable_ = 0;
   uint64_t dropped_ = 0;

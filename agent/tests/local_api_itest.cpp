@@ -2,7 +2,9 @@
 // container engine needed): per-microservice tokens, config, ioMessages between two
 // microservices on one agent over REST (JSON form) and WebSocket (binary form), control
 // signals on config change, and clear errors for malformed input.
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "agent_testkit.hpp"
 #include "fogmesh/agent/iomessage.hpp"
@@ -21,7 +23,8 @@ class local_api_test : public ::testing::Test {
     auto key = controller_->provisioning_key(fog_);
     config_dir_ = dir_->path() + "/agent";
     write_test_settings(config_dir_);
-    auto p = run_agent_cli({"--config-dir", config_dir_, "provision", key, "--controller", controller_->url()});
+    auto p = run_agent_cli(
+        {"--config-dir", config_dir_, "provision", key, "--controller", controller_->url()});
     ASSERT_EQ(p.exit_code, 0) << p.err;
     auto c = controller_->post("/api/v3/application", R"({
       "name": "local-app", "isActivated": true,
@@ -34,7 +37,8 @@ class local_api_test : public ::testing::Test {
     ASSERT_EQ(c.status, 201) << c.body;
     a_ = controller_->microservice_uuid("local-app", "a");
     b_ = controller_->microservice_uuid("local-app", "b");
-    agent_ = new agent_process(config_dir_, {"DOCKER_HOST=unix://" + dir_->path() + "/no-engine.sock"});
+    agent_ =
+        new agent_process(config_dir_, {"DOCKER_HOST=unix://" + dir_->path() + "/no-engine.sock"});
     port_ = agent_->local_api_port();
     ASSERT_TRUE(eventually([] {
       return !agent_->microservice_token(a_).empty() && !agent_->microservice_token(b_).empty();
@@ -60,8 +64,8 @@ class local_api_test : public ::testing::Test {
 temp_dir* local_api_test::dir_ = nullptr;
 controller_env* local_api_test::controller_ = nullptr;
 agent_process* local_api_test::agent_ = nullptr;
-std::string local_api_test::config_dir_, local_api_test::fog_, local_api_test::a_, local_api_test::b_,
-    local_api_test::token_a_, local_api_test::token_b_;
+std::string local_api_test::config_dir_, local_api_test::fog_, local_api_test::a_,
+    local_api_test::b_, local_api_test::token_a_, local_api_test::token_b_;
 int local_api_test::port_ = 0;
 
 std::string message_frame(const io_message& m) {
@@ -91,7 +95,8 @@ TEST_F(local_api_test, ConfigNeedsTheMicroservicesOwnToken) {
   r = local_post(port_, "/v2/config/get", "{broken", token_a_);
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("not JSON"), std::string::npos) << r.body;
-  r = http(static_cast<uint16_t>(port_), "POST", "/v2/config/get", "id=1", token_a_, {{"Content-Type", "text/plain"}});
+  r = http(static_cast<uint16_t>(port_), "POST", "/v2/config/get", "id=1", token_a_,
+           {{"Content-Type", "text/plain"}});
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("content type"), std::string::npos) << r.body;
   r = http(static_cast<uint16_t>(port_), "GET", "/v2/config/get", "", token_a_);
@@ -130,7 +135,8 @@ TEST_F(local_api_test, JsonMessagesReachTheRoutedReceiver) {
 
   auto q = local_post(port_, "/v2/messages/query",
                       R"({"id":")" + b_ + R"(","timeframestart":)" + std::to_string(ts - 1) +
-                          R"(,"timeframeend":)" + std::to_string(ts + 1) + R"(,"publishers":[")" + a_ + R"("]})",
+                          R"(,"timeframeend":)" + std::to_string(ts + 1) + R"(,"publishers":[")" +
+                          a_ + R"("]})",
                       token_b_);
   ASSERT_EQ(q.status, 200) << q.body;
   EXPECT_GE(body_json(q).at("count").as_int64(), 1);
@@ -139,7 +145,8 @@ TEST_F(local_api_test, JsonMessagesReachTheRoutedReceiver) {
   io_message forged = m;
   forged.publisher = b_;
   EXPECT_EQ(local_post(port_, "/v2/messages/new", encode_json(forged), token_a_).status, 403);
-  auto bad = local_post(port_, "/v2/messages/new", R"({"publisher":")" + a_ + R"(","contentdata":"!!"})", token_a_);
+  auto bad = local_post(port_, "/v2/messages/new",
+                        R"({"publisher":")" + a_ + R"(","contentdata":"!!"})", token_a_);
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.find("base64"), std::string::npos) << bad.body;
   bad = local_post(port_, "/v2/messages/new", R"({"publisher":")" + a_ + R"("})", token_a_);
@@ -170,7 +177,8 @@ TEST_F(local_api_test, BinaryMessagesOverWebSocketsWithReceipts) {
   ASSERT_TRUE(frame);
   ASSERT_GE(frame->size(), 5u);
   EXPECT_EQ(static_cast<uint8_t>((*frame)[0]), 0x0D);
-  auto decoded = decode_binary(std::span(reinterpret_cast<const uint8_t*>(frame->data()) + 5, frame->size() - 5));
+  auto decoded = decode_binary(
+      std::span(reinterpret_cast<const uint8_t*>(frame->data()) + 5, frame->size() - 5));
   ASSERT_TRUE(decoded) << decoded.error->message;
   EXPECT_EQ(decoded.message.id, id);
   EXPECT_EQ(decoded.message.content_data, m.content_data);
@@ -226,8 +234,10 @@ TEST_F(local_api_test, UnauthenticatedModeIsAnExplicitSetting) {
   temp_dir dir;
   std::string config_dir = dir.path() + "/agent";
   write_test_settings(config_dir, R"("localApiRequireToken":false)");
-  ASSERT_EQ(run_agent_cli({"--config-dir", config_dir, "provision", controller_->provisioning_key(fog),
-                           "--controller", controller_->url()}).exit_code, 0);
+  ASSERT_EQ(run_agent_cli({"--config-dir", config_dir, "provision",
+                           controller_->provisioning_key(fog), "--controller", controller_->url()})
+                .exit_code,
+            0);
   auto c = controller_->post("/api/v3/application", R"({"name": "open-app", "isActivated": true,
       "microservices": [{"name": "o", "agentName": "edge-open", "config": "{\"open\":true}",
         "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}]}]})");
@@ -239,16 +249,145 @@ TEST_F(local_api_test, UnauthenticatedModeIsAnExplicitSetting) {
   EXPECT_TRUE(eventually([&] {
     r = local_post(port, "/v2/config/get", R"({"id":")" + uuid + R"("})", "");
     return r.status == 200;
-  })) << r.body << open_agent.log();
+  })) << r.body
+      << open_agent.log();
   EXPECT_EQ(body_json(r).at("config").as_string(), R"({"open":true})");
   EXPECT_NE(open_agent.log().find("WITHOUT microservice tokens"), std::string::npos);
   EXPECT_EQ(open_agent.terminate(), 0);
   ASSERT_EQ(controller_->del("/api/v3/application/open-app").status, 204);
 }
 
+// The archive behind /v2/messages/query is on disk: what the local API acknowledged is still
+// there after kill -9 and a restart, and the fog's diskLimit (GB) bounds it, oldest first.
+TEST_F(local_api_test, ArchiveSurvivesKill9AndStaysWithinDiskLimit) {
+  const uint64_t bound = 300'000;
+  auto fog = controller_->create_fog("edge-archive", R"("diskLimit":0.0003)");
+  temp_dir dir;
+  std::string config_dir = dir.path() + "/agent";
+  write_test_settings(config_dir);
+  ASSERT_EQ(run_agent_cli({"--config-dir", config_dir, "provision",
+                           controller_->provisioning_key(fog), "--controller", controller_->url()})
+                .exit_code,
+            0);
+  auto c = controller_->post("/api/v3/application", R"({"name": "archive-app", "isActivated": true,
+      "microservices": [
+        {"name": "p", "agentName": "edge-archive",
+         "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}]},
+        {"name": "r", "agentName": "edge-archive",
+         "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}]}],
+      "routes": [{"name": "p-to-r", "from": "p", "to": "r"}]})");
+  ASSERT_EQ(c.status, 201) << c.body;
+  std::string p = controller_->microservice_uuid("archive-app", "p");
+  std::string r = controller_->microservice_uuid("archive-app", "r");
+  std::vector<std::string> env = {"DOCKER_HOST=unix://" + dir.path() + "/no-engine.sock"};
+  auto agent = std::make_unique<agent_process>(config_dir, env);
+  int port = agent->local_api_port();
+  ASSERT_TRUE(eventually([&] {
+    return !agent->microservice_token(p).empty() && !agent->microservice_token(r).empty();
+  })) << agent->log();
+  std::string token_p = agent->microservice_token(p), token_r = agent->microservice_token(r);
+
+  auto publish = [&](const std::string& content) {
+    io_message m;
+    m.publisher = p;
+    m.info_type = "text";
+    m.info_format = "utf-8";
+    m.content_data.assign(content.begin(), content.end());
+    auto res = local_post(port, "/v2/messages/new", encode_json(m), token_p);
+    EXPECT_EQ(res.status, 200) << res.body;
+    return res.status == 200 ? std::string(body_json(res).at("id").as_string()) : std::string();
+  };
+  auto query_ids = [&] {
+    auto q =
+        local_post(port, "/v2/messages/query",
+                   R"({"id":")" + r +
+                       R"(","timeframestart":0,"timeframeend":9007199254740991,"publishers":[")" +
+                       p + R"("]})",
+                   token_r);
+    EXPECT_EQ(q.status, 200) << q.body;
+    std::vector<std::string> ids;
+    auto answer = body_json(q);
+    for (const auto& m : answer.at("messages").as_array()) ids.emplace_back(m.at("id").as_string());
+    return ids;
+  };
+
+  std::vector<std::string> acknowledged;
+  for (int i = 0; i < 20; ++i)
+    acknowledged.push_back(publish("before the crash " + std::to_string(i)));
+  agent->kill9();
+  agent.reset();
+  agent = std::make_unique<agent_process>(config_dir, env);
+  port = agent->local_api_port();
+  EXPECT_EQ(query_ids(), acknowledged) << agent->log();
+
+  // 400 messages of 1 KiB through a 300 kB bound: the oldest go first.
+  std::string last;
+  for (int i = 0; i < 400; ++i) last = publish(std::string(1024, 'x') + std::to_string(i));
+  uint64_t on_disk = 0;
+  for (const auto& e : std::filesystem::directory_iterator(config_dir + "/archive")) {
+    if (e.path().extension() == ".seg") on_disk += std::filesystem::file_size(e.path());
+  }
+  EXPECT_LE(on_disk, bound);
+  EXPECT_GT(on_disk, bound / 2);
+  auto ids = query_ids();
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids.back(), last);
+  EXPECT_EQ(std::find(ids.begin(), ids.end(), acknowledged.front()), ids.end());
+  std::ifstream admin_file(config_dir + "/local-api-token");
+  std::string admin;
+  admin_file >> admin;
+  auto st = http(static_cast<uint16_t>(port), "GET", "/v2/status", "", admin);
+  ASSERT_EQ(st.status, 200) << st.body;
+  auto archive = body_json(st).at("archive");
+  EXPECT_EQ(archive.at("boundBytes").to_number<uint64_t>(), bound);
+  EXPECT_GT(archive.at("droppedMessages").to_number<uint64_t>(), 0u);
+  EXPECT_EQ(agent->terminate(), 0);
+  ASSERT_EQ(controller_->del("/api/v3/application/archive-app").status, 204);
+}
+
+// Edge resources linked to the node at the controller reach the local API, with 0xF on the
+// control sockets; unlinking takes them away again.
+TEST_F(local_api_test, LinkedEdgeResourcesAreServedAndSignalled) {
+  auto list = [&] {
+    auto r = http(static_cast<uint16_t>(port_), "GET", "/v2/edgeResources", "", token_a_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return body_json(r).as_array();
+  };
+  EXPECT_TRUE(list().empty());
+  EXPECT_EQ(http(static_cast<uint16_t>(port_), "GET", "/v2/edgeResources", "", "").status, 401);
+  ws_client control(port_, "/v2/control/socket/id/" + a_, token_a_);
+  auto c = controller_->post("/api/v3/edgeResource", R"json({
+      "name": "smart-door", "version": "1.0.0", "interfaceProtocol": "https",
+      "interface": {"endpoints": [{"name": "open", "method": "PUT", "url": "/open"}]},
+      "display": {"name": "Smart Door"}, "orchestrationTags": ["door"], "custom": {"floor": 2}})json");
+  ASSERT_EQ(c.status, 201) << c.body;
+  auto link = controller_->post("/api/v3/edgeResource/smart-door/1.0.0/link",
+                                R"({"uuid":")" + fog_ + R"("})");
+  ASSERT_EQ(link.status, 204) << link.body;
+  auto signal = control.receive(std::chrono::seconds(60));
+  ASSERT_TRUE(signal) << agent_->log();
+  EXPECT_EQ(*signal, std::string(1, '\x0F'));
+  control.send_binary(std::string(1, '\x0B'));
+  auto linked = list();
+  ASSERT_EQ(linked.size(), 1u);
+  EXPECT_EQ(linked[0].at("name").as_string(), "smart-door");
+  EXPECT_EQ(linked[0].at("version").as_string(), "1.0.0");
+  EXPECT_EQ(linked[0].at("interface").at("endpoints").at(0).at("url").as_string(), "/open");
+
+  auto unlink = controller_->request("DELETE", "/api/v3/edgeResource/smart-door/1.0.0/link",
+                                     R"({"uuid":")" + fog_ + R"("})");
+  ASSERT_EQ(unlink.status, 204) << unlink.body;
+  signal = control.receive(std::chrono::seconds(60));
+  ASSERT_TRUE(signal) << agent_->log();
+  EXPECT_EQ(*signal, std::string(1, '\x0F'));
+  control.send_binary(std::string(1, '\x0B'));
+  EXPECT_TRUE(list().empty());
+}
+
 TEST_F(local_api_test, ConfigChangeSignalsTheControlSocket) {
   ws_client control(port_, "/v2/control/socket/id/" + a_, token_a_);
-  auto r = controller_->patch("/api/v3/microservices/" + a_, R"({"config":"{\"role\":\"changed\"}"})");
+  auto r =
+      controller_->patch("/api/v3/microservices/" + a_, R"({"config":"{\"role\":\"changed\"}"})");
   ASSERT_EQ(r.status, 204) << r.body;
   auto signal = control.receive(std::chrono::seconds(60));
   ASSERT_TRUE(signal) << agent_->log();
