@@ -957,10 +957,11 @@ std::string deploy_remote_agent(const resource& r, const std::string& ns, const 
 }
 
 // Stops and deprovisions an agent fogctl installed over SSH; false if it did not install it.
-bool stop_remote_agent(const state& st, const std::string& name, const options& opt) {
-  std::string file = remote_agent_file(st, name);
-  std::string text = read_file(file);
-  if (text.empty()) return false;
+// How fogctl reached an agent it installed over SSH (deploy saved it), if it did.
+std::optional<remote_layout> installed_remote_agent(const state& st, const std::string& name,
+                                                    bool* systemd) {
+  std::string text = read_file(remote_agent_file(st, name));
+  if (text.empty()) return std::nullopt;
   auto o = json::parse(text).as_object();
   remote_layout l;
   l.target.host = std::string(o.at("host").as_string());
@@ -970,7 +971,17 @@ bool stop_remote_agent(const state& st, const std::string& name, const options& 
   l.bin_dir = std::string(o.at("binDir").as_string());
   l.config_dir = std::string(o.at("configDir").as_string());
   l.state_dir = std::string(o.at("stateDir").as_string());
-  std::string stop = o.at("systemd").as_bool()
+  *systemd = o.at("systemd").as_bool();
+  return l;
+}
+
+bool stop_remote_agent(const state& st, const std::string& name, const options& opt) {
+  std::string file = remote_agent_file(st, name);
+  bool systemd = false;
+  auto installed = installed_remote_agent(st, name, &systemd);
+  if (!installed) return false;
+  const remote_layout& l = *installed;
+  std::string stop = systemd
                          ? std::string("systemctl disable --now fogmesh-agent || true")
                          : background_running_test(l) +
                                " && { kill $pid; for i in $(seq 300); do kill -0 $pid 2>/dev/null "
@@ -1777,16 +1788,31 @@ int logs_microservice(const std::string& ref, int lines, const options& opt) {
   if (!fog) throw step_error("logs of microservice '" + label + "': it is not placed on an agent");
   std::string agent = field(*fog, "name");
   std::string container = "iofog_" + field(m, "uuid");
+  std::string url = field(*fog, "dockerUrl");
+  if (url == "-" || url.empty()) url = "unix:///var/run/docker.sock";
+  bool systemd = false;
+  if (auto remote = installed_remote_agent(s.st, agent, &systemd)) {
+    // As iofogctl: the container engine's CLI on the agent's host, over SSH.
+    std::string tail_n = std::to_string(lines);
+    std::string what = "logs of microservice '" + label + "' (container " + container +
+                       " on agent '" + agent + "', " + url + ")";
+    std::cout << step(what, [&] {
+      return ssh_run(remote->target, what,
+                     "if command -v docker >/dev/null; then docker -H " + shell_quote(url) +
+                         " logs --tail " + tail_n + " " + container +
+                         "; else podman --remote --url " + shell_quote(url) + " logs --tail " +
+                         tail_n + " " + container + "; fi");
+    });
+    return 0;
+  }
   if (!fs::exists(s.st.agent_dir(agent) + "/config")) {
     throw step_error(
         "logs of microservice '" + label + "': it runs on agent '" + agent +
-        "', which is not a LocalAgent of namespace '" + opt.ns +
+        "', which fogctl neither runs (LocalAgent) nor installed over SSH in namespace '" + opt.ns +
         "', and the controller's API has no microservice logs; on that agent's host run "
         "`docker logs " +
         container + "`");
   }
-  std::string url = field(*fog, "dockerUrl");
-  if (url == "-" || url.empty()) url = "unix:///var/run/docker.sock";
   std::vector<std::string> argv;
   if (auto docker = find_on_path("docker")) {
     argv = {*docker, "-H", url, "logs", "--tail", std::to_string(lines), container};
@@ -1834,6 +1860,18 @@ int cmd_logs(const std::vector<std::string>& args, const options& opt) {
     file = st.controller_dir() + "/controller.log";
   } else if (rest[0] == "agent" && rest.size() == 2) {
     file = st.agent_dir(rest[1]) + "/agent.log";
+    bool systemd = false;
+    if (auto remote = installed_remote_agent(st, rest[1], &systemd); remote && !fs::exists(file)) {
+      std::string n = std::to_string(lines);
+      std::string what = "log of agent '" + rest[1] + "'";
+      std::cout << step(what, [&] {
+        return ssh_run(remote->target, what,
+                       systemd
+                           ? "journalctl -u fogmesh-agent --no-pager -n " + n
+                           : "tail -n " + n + " " + shell_quote(remote->state_dir + "/agent.log"));
+      });
+      return 0;
+    }
   } else if (rest[0] == "microservice" && rest.size() == 2) {
     return logs_microservice(rest[1], lines, opt);
   } else {

@@ -759,7 +759,7 @@ spec:
   // logs of a microservice on an agent fogctl does not run: the controller has no log API.
   auto logs = run({"logs", "microservice", "demo/sensor"});
   EXPECT_EQ(logs.code, 1) << show(logs);
-  EXPECT_NE(logs.err.find("not a LocalAgent"), std::string::npos) << show(logs);
+  EXPECT_NE(logs.err.find("nor installed over SSH"), std::string::npos) << show(logs);
   EXPECT_NE(logs.err.find("docker logs iofog_"), std::string::npos) << show(logs);
 
   // detach: refused while microservices run there; else the record goes, the config stays.
@@ -1012,6 +1012,27 @@ spec:
   EXPECT_NE(again.out.find("Agent 'remote-1': unchanged, running"), std::string::npos)
       << show(again);
   EXPECT_EQ(std::stoi(slurp(pid_file)), pid);
+
+  // Logs over SSH: the agent's log file, and a microservice's container through the remote
+  // host's container CLI (no engine behind the socket here: its error names the container).
+  auto agent_log = run({"logs", "agent", "remote-1", "--tail", "500"});
+  ASSERT_EQ(agent_log.code, 0) << show(agent_log);
+  EXPECT_NE(agent_log.out.find("provisioned as"), std::string::npos) << show(agent_log);
+  auto app = run({"deploy", "-f", write(home(), "remote-app.yaml", R"(apiVersion: iofog.org/v2
+kind: Application
+metadata: {name: far}
+spec:
+  microservices:
+  - {name: talker, agent: {name: remote-1}, images: {x86: localhost/talker:1, registry: local}}
+)")});
+  ASSERT_EQ(app.code, 0) << show(app);
+  std::string talker(api_get("/application/far").at("microservices").at(0).at("uuid").as_string());
+  auto msvc_log = run({"logs", "microservice", "far/talker"});
+  EXPECT_EQ(msvc_log.code, 1) << show(msvc_log);
+  EXPECT_NE(msvc_log.err.find("container iofog_" + talker + " on agent 'remote-1'"),
+            std::string::npos)
+      << show(msvc_log);
+  EXPECT_NE(msvc_log.err.find("the remote command exited"), std::string::npos) << show(msvc_log);
 
   auto del = run({"delete", "agent", "remote-1"}, env);
   ASSERT_EQ(del.code, 0) << show(del);
