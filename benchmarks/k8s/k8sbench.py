@@ -241,6 +241,16 @@ class Controller:
             "accessToken"]
 
 
+def controller_responses(ctl):
+    """fogmesh_controller_responses_total summed over status classes (its /metrics)."""
+    c = http.client.HTTPConnection("127.0.0.1", ctl.port, timeout=30)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("fogmesh_controller_responses_total{"))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -436,6 +446,16 @@ def phase_idle(args, kube, ctl, procs, email, password, op):
         os.path.join(args.bin_dir, "fogmesh-port-manager"), "--kubeconfig", args.kubeconfig,
         "--namespace", ns, "--controller-url", url, "--email", email, "--password", password,
         "--router-address", "router:5672", "--proxy-image", "localhost/fogmesh/proxy:bench"])
+    # What an idle port manager asks of the controller: every answer it gets, from the
+    # controller's own response counter, while nothing else talks to it.
+    wait_lease(kube, ns, "fogmesh-port-manager")
+    time.sleep(3)
+    r0, w0 = controller_responses(ctl), time.monotonic()
+    time.sleep(args.window)
+    r1, w1 = controller_responses(ctl), time.monotonic()
+    per_min = (r1 - r0 - 1) * 60 / (w1 - w0)  # minus our first scrape's own answer
+    result("idle_port_manager_controller_requests_per_min", f"{per_min:.1f}", "req/min",
+           f"{int(r1 - r0 - 1)} controller answers in {w1 - w0:.0f} s (public-port reads)")
     kl_email = f"idle-kubelet-{os.getpid()}@example.com"
     ctl.call("POST", "/user/signup", {"firstName": "Idle", "lastName": "Kubelet",
                                       "email": kl_email, "password": password}, token="")
@@ -687,7 +707,7 @@ def main():
             op, _ = phase_operator(args, kube, ctl, procs, email, password)
         if "idle" in args.phases:
             if op is None:
-                ctl.call("POST", "/user/signup", {"firstName": "A", "lastName": "B",
+                ctl.call("POST", "/user/signup", {"firstName": "Idle", "lastName": "Admin",
                                                   "email": email, "password": password}, token="")
             phase_idle(args, kube, ctl, procs, email, password, op)
         if op is not None:
