@@ -593,19 +593,31 @@ def phase_kubelet(args, kube, ctl, procs, password):
     # Every agent changes status at once: time until every Node shows it.
     c0 = kube.request_counts()
     server_cpu0 = server_cpu(args)
+    kl_cpu0 = cpu_seconds(kl.pid)
+    perf = None
+    if args.perf:  # where the kubelet's own time goes during the status pass
+        perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-p",
+                                 str(kl.pid), "-o", os.path.join(procs.log_dir, "perf.data")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.monotonic()
     report_status(args, ctl, agents, by_fog, "STOPPED")
     t_reported = time.monotonic()
     t1 = wait_until(lambda: sample() and tracker.count("False") >= n_agents, 300,
                     "every Node Ready=False", 0.05)
     wait_until(lambda: sample() and _requests_settled(kube), 300, "kubelet idle", 1)
+    kl_cpu = cpu_seconds(kl.pid) - kl_cpu0
+    if perf is not None:
+        perf.send_signal(signal.SIGINT)
+        perf.wait()
+        log(f"perf profile of the kubelet: perf report -i {procs.log_dir}/perf.data")
     result("kubelet_all_nodes_status_sync_s", f"{t1 - t_reported:.1f}", "s",
            f"after the last of {n_agents} agents reported STOPPED (reports took "
            f"{t_reported - t0:.1f} s); includes up to one --sync-interval (5 s) of waiting; "
            f"requests: {breakdown(c0, kube.request_counts())}")
     sync_ms = last_sync_ms(os.path.join(procs.log_dir, "kubelet.log"))
     if sync_ms is not None:
-        note = f"the kubelet pass that wrote the {sync_ms[0]} status changes"
+        note = (f"the kubelet pass that wrote the {sync_ms[0]} status changes; the kubelet's "
+                f"CPU from the first report to idle: {kl_cpu:.1f} s")
         if server_cpu0 is not None:
             used = {k: v - server_cpu0[k] for k, v in server_cpu(args).items()}
             note += (f"; CPU meanwhile (incl. the agents' reports and the controller's reads): "
@@ -679,6 +691,8 @@ def main():
     ap.add_argument("--window", type=float, default=60, help="quiet window, s (default 60)")
     ap.add_argument("--settle", type=float, default=10, help="idle time before RSS, s")
     ap.add_argument("--parallel", type=int, default=8, help="controller connections for set-up")
+    ap.add_argument("--perf", action="store_true",
+                    help="perf record (cpu-clock) the kubelet during the status pass")
     ap.add_argument("--apiserver-state", help="K8S_STATE of kube-apiserver-up.sh (its pids: "
                     "CPU used by kube-apiserver and etcd)")
     ap.add_argument("phases", nargs="*", default=["operator", "idle", "kubelet"])
