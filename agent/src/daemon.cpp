@@ -236,6 +236,7 @@ class agent_daemon {
       router_error.clear();
       router_uuid.clear();
     }
+    update_container_router_urls(router ? &*router : nullptr, router_uuid.empty());
     if (router) {
       router_->set_desired(router_uuid, std::move(router));
     } else if (!router_error.empty()) {
@@ -296,6 +297,28 @@ class agent_daemon {
     if (reconciler_) reconciler_->set_desired(desired_, registries_map_);
     reconcile_timer_.cancel();
     update_transport_url();
+  }
+
+  // FOGMESH_ROUTER_URL for the containers: the normal listener of the router this agent
+  // supervises, else (routerMode none, or the router runs as a container) the controller's
+  // routerHost:routerPort, where "localhost" means a router published on this host's addresses.
+  void update_container_router_urls(const router_spec* router, bool no_router_microservice) {
+    std::string host;
+    int port = 0;
+    if (router) {
+      auto ep = router->client_listener();
+      host = ep.host;
+      port = ep.port;
+    } else if (no_router_microservice) {
+      auto* h = controller_config_.if_contains("routerHost");
+      host = h && h->is_string() ? std::string(h->get_string()) : std::string();
+      if (host == "localhost" || host == "127.0.0.1") host.clear();
+      port = config_int(controller_config_, "routerPort", 0);
+    }
+    container_router_urls_ = {router_url_for_container(host, port, false),
+                              router_url_for_container(host, port, true)};
+    if (reconciler_)
+      reconciler_->set_router_urls(container_router_urls_.first, container_router_urls_.second);
   }
 
   // The message bus talks to the router this agent supervises once it is up; without one (the
@@ -361,6 +384,8 @@ class agent_daemon {
       auto* t = tokens_.if_contains(uuid);
       return t && t->is_string() ? std::string(t->get_string()) : std::string();
     };
+    o.router_url_bridge = container_router_urls_.first;
+    o.router_url_host_network = container_router_urls_.second;
     reconciler_ = std::make_unique<reconciler>(*docker_, o);
     reconciler_->set_desired(desired_, registries_map_);
     logger()->info("container engine: {}", url);
@@ -858,6 +883,8 @@ class agent_daemon {
   json::array registries_;
   json::object tokens_;
   json::array edge_resources_;  // linked to this node (GET /agent/edgeResources)
+  std::pair<std::string, std::string>
+      container_router_urls_;  // FOGMESH_ROUTER_URL: bridge, host network
   std::map<std::string, std::string> configs_;
   std::vector<microservice_desired> desired_;
   std::map<int64_t, registry_info> registries_map_;

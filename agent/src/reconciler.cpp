@@ -190,15 +190,22 @@ container_spec reconciler::spec_for(const microservice_desired& m) const {
   s.name = container_prefix + m.uuid;
   s.image = m.image;
   s.cmd = m.cmd;
-  bool has_tz = false;
+  bool has_tz = false, has_router_url = false;
   for (const auto& [k, v] : m.env) {
     s.env.push_back(k + "=" + v);
     if (k == "TZ") has_tz = true;
+    if (k == "FOGMESH_ROUTER_URL") has_router_url = true;
   }
   s.env.push_back("SELFNAME=" + m.uuid);
-  if (!has_tz) s.env.push_back("TZ=" + (options_.time_zone.empty() ? "Etc/UTC" : options_.time_zone));
+  if (!has_tz)
+    s.env.push_back("TZ=" + (options_.time_zone.empty() ? "Etc/UTC" : options_.time_zone));
   if (options_.token_for) s.env.push_back("FOGMESH_LOCAL_API_TOKEN=" + options_.token_for(m.uuid));
   s.env.push_back("FOGMESH_LOCAL_API_PORT=" + std::to_string(options_.local_api_port));
+  // The SDK's AMQP path finds the router mesh without configuration (one set in the
+  // microservice's env at the controller wins).
+  const auto& router_url =
+      m.root_host_access ? options_.router_url_host_network : options_.router_url_bridge;
+  if (!has_router_url && !router_url.empty()) s.env.push_back("FOGMESH_ROUTER_URL=" + router_url);
   s.labels[fog_label] = options_.fog_uuid;
   s.labels[microservice_label] = m.uuid;
   s.labels[hash_label] = m.spec_hash();
@@ -236,7 +243,8 @@ asio::awaitable<void> reconciler::ensure_image(const microservice_desired& m) {
   // Registry 2 is upstream's "from_cache": use the local image, never pull.
   if (m.registry_id == 2) {
     if (!co_await docker_.image_exists(m.image)) {
-      throw docker_error(404, "image " + m.image + " is not in the local cache (registry from_cache)");
+      throw docker_error(404,
+                         "image " + m.image + " is not in the local cache (registry from_cache)");
     }
     co_return;
   }
@@ -255,7 +263,8 @@ asio::awaitable<void> reconciler::ensure_image(const microservice_desired& m) {
     co_await docker_.pull(m.image, creds, [&st](int pct) { st.percentage = pct; });
     st.percentage = 100;
   } catch (const std::exception& e) {
-    logger()->warn("pull of {} for {} failed ({}); trying the local image", m.image, m.uuid, e.what());
+    logger()->warn("pull of {} for {} failed ({}); trying the local image", m.image, m.uuid,
+                   e.what());
     pull_error = std::current_exception();
   }
   // As upstream: a failed pull falls back to a local copy when there is one. (Outside the
@@ -265,7 +274,8 @@ asio::awaitable<void> reconciler::ensure_image(const microservice_desired& m) {
 
 bool reconciler::may_start(const microservice_desired& m, runtime& rt) {
   auto now = std::chrono::steady_clock::now();
-  while (!rt.starts.empty() && now - rt.starts.front() > options_.stuck_window) rt.starts.pop_front();
+  while (!rt.starts.empty() && now - rt.starts.front() > options_.stuck_window)
+    rt.starts.pop_front();
   if (static_cast<int>(rt.starts.size()) >= options_.stuck_restarts + 1) {
     if (rt.stuck_for_hash.empty()) {
       logger()->error("microservice {} restarted {} times in {} min: STUCK_IN_RESTART", m.uuid,
@@ -307,7 +317,8 @@ asio::awaitable<void> reconciler::deploy(microservice_desired& m, runtime& rt) {
   } catch (const std::exception& e) {
     st.status = "FAILED";
     st.error_message = e.what();
-    rt.backoff = std::min(std::max(rt.backoff * 2, options_.restart_backoff), options_.restart_backoff_max);
+    rt.backoff =
+        std::min(std::max(rt.backoff * 2, options_.restart_backoff), options_.restart_backoff_max);
     rt.next_attempt = std::chrono::steady_clock::now() + rt.backoff;
     note_start(rt.starts);
     logger()->warn("deploying microservice {} failed: {}", m.uuid, e.what());
@@ -331,7 +342,8 @@ asio::awaitable<void> reconciler::reconcile() {
   // Unwanted containers of this fog go first (frees their ports for the new ones).
   for (const auto& [uuid, c] : ours) {
     if (wanted.count(uuid)) continue;
-    logger()->info("removing container {} of microservice {} (no longer wanted)", c.id.substr(0, 12), uuid);
+    logger()->info("removing container {} of microservice {} (no longer wanted)",
+                   c.id.substr(0, 12), uuid);
     try {
       co_await docker_.stop(c.id, 5);
       co_await docker_.remove(c.id, true);
@@ -402,7 +414,8 @@ asio::awaitable<void> reconciler::reconcile() {
     try {
       st.status = "RESTARTING";
       note_start(rt.starts);
-      rt.backoff = std::min(std::max(rt.backoff * 2, options_.restart_backoff), options_.restart_backoff_max);
+      rt.backoff = std::min(std::max(rt.backoff * 2, options_.restart_backoff),
+                            options_.restart_backoff_max);
       rt.next_attempt = std::chrono::steady_clock::now() + rt.backoff;
       co_await docker_.start(c.id);
       st.container_id = c.id;

@@ -81,6 +81,9 @@ struct reconciler_options {
   std::string fog_uuid;
   std::string iofog_host;  // address containers use for the local API ("iofog" extra host)
   int local_api_port = 54321;
+  // FOGMESH_ROUTER_URL given to containers on the bridge / with host network ("" = not set).
+  std::string router_url_bridge;
+  std::string router_url_host_network;
   std::string time_zone;
   std::chrono::milliseconds restart_backoff{1000};
   std::chrono::milliseconds restart_backoff_max{60000};
@@ -99,6 +102,12 @@ class reconciler {
   void set_desired(std::vector<microservice_desired> desired,
                    std::map<int64_t, registry_info> registries);
   void set_iofog_host(std::string host) { options_.iofog_host = std::move(host); }
+  // FOGMESH_ROUTER_URL for containers created from now on (bridge / host network; "" = none).
+  // Not part of the spec hash: running containers are not recreated for it.
+  void set_router_urls(std::string bridge, std::string host_network) {
+    options_.router_url_bridge = std::move(bridge);
+    options_.router_url_host_network = std::move(host_network);
+  }
   // One pass: list, remove unwanted, create/recreate/restart. Never throws for a single
   // microservice's failure (it becomes that microservice's status); throws when the engine
   // cannot be listed at all.
@@ -127,7 +136,8 @@ class reconciler {
   reconciler_options options_;
   std::vector<microservice_desired> desired_;
   std::map<int64_t, registry_info> registries_;
-  std::optional<std::pair<std::vector<microservice_desired>, std::map<int64_t, registry_info>>> pending_;
+  std::optional<std::pair<std::vector<microservice_desired>, std::map<int64_t, registry_info>>>
+      pending_;
   std::map<std::string, microservice_status> statuses_;
   std::map<std::string, runtime> runtime_;
 };

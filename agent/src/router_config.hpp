@@ -5,7 +5,8 @@
 //   {"mode": "edge"|"interior", "id": "<fog uuid>",
 //    "listeners":  [{"role": "normal", "host": "0.0.0.0", "port": 5672}, ...],
 //    "connectors": [{"name": "default-router", "role": "edge", "host": "...", "port": 56722}],
-//    "tcpListeners"/"tcpConnectors"/"httpListeners"/"httpConnectors": [{name, host, port, address}]}
+//    "tcpListeners"/"tcpConnectors"/"httpListeners"/"httpConnectors": [{name, host, port,
+//    address}]}
 //
 // The agent does not run that as a container: it runs fogmesh-router as a child process with a
 // config file rendered from it (qdrouterd's JSON syntax, [["router", {...}], ["listener", {...}]])
@@ -44,7 +45,8 @@ struct router_spec {
   // or objects keyed by name (Datasance's skupper shape), adaptor entities may also sit under
   // "bridges"; unknown top-level keys are ignored. Throws std::invalid_argument naming the
   // problem when the JSON or an entity is unusable.
-  static router_spec from_iofog_json(const boost::json::value& config, const std::string& default_id);
+  static router_spec from_iofog_json(const boost::json::value& config,
+                                     const std::string& default_id);
   static router_spec from_iofog_json(const std::string& config, const std::string& default_id);
 
   // The config file (JSON syntax of qdrouterd/fogmesh-router).
@@ -57,6 +59,8 @@ struct router_spec {
     int port = 0;
   };
   endpoint management_endpoint() const;
+  // The same listener with its host as configured ("" or a wildcard = every address).
+  endpoint client_listener() const;
 
   // True when going from *this to `next` needs a restart (router mode or id changed).
   bool needs_restart_for(const router_spec& next) const;
@@ -75,6 +79,12 @@ router_diff diff(const router_spec& from, const router_spec& to);
 
 // Entity types the router's management can create and delete at run time.
 bool changeable_at_run_time(const std::string& type);
+
+// The AMQP URL a microservice on this machine uses for a router listening on
+// `listen_host`:`port` here (FOGMESH_ROUTER_URL): a container on the bridge reaches the host as
+// `iofog` (its extra host, the bridge's gateway), a host-network container at loopback.
+// Empty when the bridge cannot reach it (a loopback-only listener) or there is no port.
+std::string router_url_for_container(const std::string& listen_host, int port, bool host_network);
 
 // Does this element of GET /agent/microservices describe the fog's router? By its image
 // (iofog/router, eclipse-iofog/router, router-arm, fogmesh-router, any registry and tag), or by

@@ -33,12 +33,14 @@ class containers_test : public ::testing::Test {
     controller_ = new controller_env();
     // availableDiskThreshold 0: the agents of this suite share one engine, and on a machine
     // with little free disk the default (20 %) would prune the images another test needs.
-    fog_ = controller_->create_fog("edge-podman", R"("statusFrequency":1,"availableDiskThreshold":0)");
+    fog_ =
+        controller_->create_fog("edge-podman", R"("statusFrequency":1,"availableDiskThreshold":0)");
     auto key = controller_->provisioning_key(fog_);
     config_dir_ = dir_->path() + "/agent";
     // Microservices reach the local API at the bridge gateway ("iofog"), so listen there too.
     write_test_settings(config_dir_, R"("localApiBindBridge":true)");
-    auto p = run_agent_cli({"--config-dir", config_dir_, "provision", key, "--controller", controller_->url()});
+    auto p = run_agent_cli(
+        {"--config-dir", config_dir_, "provision", key, "--controller", controller_->url()});
     ASSERT_EQ(p.exit_code, 0) << p.err;
     start_agent();
   }
@@ -107,8 +109,10 @@ TEST_F(containers_test, DeploysWithSettingsAdoptsOnRestartAndRemovesOnDelete) {
       {"name": "web", "agentName": "edge-podman", "config": "{}", "registryId": 2,
        "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
        "cmd": ["httpd", "-f", "-p", "8080", "-h", "/www"],
-       "ports": [{"internal": 8080, "external": )" + std::to_string(host_port) + R"(, "protocol": "tcp"}],
-       "volumeMappings": [{"hostDestination": ")" + host_dir + R"(", "containerDestination": "/shared",
+       "ports": [{"internal": 8080, "external": )" +
+                     std::to_string(host_port) + R"(, "protocol": "tcp"}],
+       "volumeMappings": [{"hostDestination": ")" +
+                     host_dir + R"(", "containerDestination": "/shared",
                            "accessMode": "ro", "type": "bind"}],
        "env": [{"key": "GREETING", "value": "hello"}],
        "extraHosts": [{"name": "db", "address": "10.1.2.3"}]}]})";
@@ -123,7 +127,15 @@ TEST_F(containers_test, DeploysWithSettingsAdoptsOnRestartAndRemovesOnDelete) {
   std::string env = json::serialize(v.at("Config").at("Env"));
   EXPECT_NE(env.find("GREETING=hello"), std::string::npos) << env;
   EXPECT_NE(env.find("SELFNAME=" + uuid), std::string::npos) << env;
-  EXPECT_NE(env.find("FOGMESH_LOCAL_API_TOKEN=" + agent_->microservice_token(uuid)), std::string::npos);
+  EXPECT_NE(env.find("FOGMESH_LOCAL_API_TOKEN=" + agent_->microservice_token(uuid)),
+            std::string::npos);
+  // The fog's edge router (routerMode edge: listener on 0.0.0.0:messagingPort) through `iofog`.
+  auto fog = controller_->get("/api/v3/iofog/" + fog_);
+  ASSERT_EQ(fog.status, 200) << fog.body;
+  auto messaging_port = fog.json().at("messagingPort").to_number<int>();
+  EXPECT_NE(env.find("FOGMESH_ROUTER_URL=amqp://iofog:" + std::to_string(messaging_port) + "\""),
+            std::string::npos)
+      << env;
   EXPECT_EQ(v.at("Config").at("Labels").at("iofog-uuid").as_string(), fog_);
   std::string hosts = json::serialize(v.at("HostConfig").at("ExtraHosts"));
   EXPECT_NE(hosts.find("db:10.1.2.3"), std::string::npos) << hosts;
@@ -146,7 +158,8 @@ TEST_F(containers_test, DeploysWithSettingsAdoptsOnRestartAndRemovesOnDelete) {
     }
   }));
   EXPECT_NE(page.body.find("hello from fogmesh"), std::string::npos);
-  EXPECT_TRUE(eventually([&] { return controller_->microservice_status(uuid) == "RUNNING"; })) << agent_->log();
+  EXPECT_TRUE(eventually([&] { return controller_->microservice_status(uuid) == "RUNNING"; }))
+      << agent_->log();
   // Its resource usage reaches the controller too (memory from the engine's stats).
   EXPECT_TRUE(eventually([&] {
     auto r = controller_->get("/api/v3/microservices/" + uuid);
@@ -173,7 +186,9 @@ TEST_F(containers_test, DeploysWithSettingsAdoptsOnRestartAndRemovesOnDelete) {
 
   // A container that claims to be ours but is not wanted is removed.
   std::string stray = "iofog_00000000000000000000000000stray";
-  podman_->podman({"run", "-d", "--name", stray, "--label", "iofog-uuid=" + fog_, "localhost/busybox:latest", "sleep", "600"}, &rc);
+  podman_->podman({"run", "-d", "--name", stray, "--label", "iofog-uuid=" + fog_,
+                   "localhost/busybox:latest", "sleep", "600"},
+                  &rc);
   ASSERT_EQ(rc, 0);
   EXPECT_TRUE(eventually([&] { return state_of(stray).empty(); })) << agent_->log();
 
@@ -188,13 +203,16 @@ TEST_F(containers_test, MicroserviceReadsItsConfigThroughTheLocalApiWithItsToken
       "until wget -q -O /tmp/config --header \"Authorization: $FOGMESH_LOCAL_API_TOKEN\" "
       "--header 'Content-Type: application/json' --post-data \"{\\\"id\\\":\\\"$SELFNAME\\\"}\" "
       "http://iofog:$FOGMESH_LOCAL_API_PORT/v2/config/get; do sleep 1; done; sleep 3600";
-  json::object ms{{"name", "reader"},
-                  {"agentName", "edge-podman"},
-                  {"registryId", 2},
-                  {"config", R"({"answer":42})"},
-                  {"images", json::array{json::object{{"containerImage", "localhost/busybox:latest"}, {"fogTypeId", 1}}}},
-                  {"cmd", json::array{"sh", "-c", script}}};
-  json::object app{{"name", "reader-app"}, {"isActivated", true}, {"microservices", json::array{ms}}};
+  json::object ms{
+      {"name", "reader"},
+      {"agentName", "edge-podman"},
+      {"registryId", 2},
+      {"config", R"({"answer":42})"},
+      {"images",
+       json::array{json::object{{"containerImage", "localhost/busybox:latest"}, {"fogTypeId", 1}}}},
+      {"cmd", json::array{"sh", "-c", script}}};
+  json::object app{
+      {"name", "reader-app"}, {"isActivated", true}, {"microservices", json::array{ms}}};
   auto c = controller_->post("/api/v3/application", json::serialize(app));
   ASSERT_EQ(c.status, 201) << c.body;
   std::string uuid = controller_->microservice_uuid("reader-app", "reader");
@@ -204,24 +222,31 @@ TEST_F(containers_test, MicroserviceReadsItsConfigThroughTheLocalApiWithItsToken
     int rc = 0;
     config = podman_->podman({"exec", name, "cat", "/tmp/config"}, &rc);
     return rc == 0 && config.find("okay") != std::string::npos;
-  })) << config << "\n" << agent_->log();
+  })) << config
+      << "\n"
+      << agent_->log();
   EXPECT_NE(config.find(R"(\"answer\":42)"), std::string::npos) << config;
   ASSERT_EQ(controller_->del("/api/v3/application/reader-app").status, 204);
 }
 
 TEST_F(containers_test, TwoAgentsOnOneEngineLeaveEachOthersContainersAlone) {
-  auto fog2 = controller_->create_fog("edge-podman-2", R"("statusFrequency":1,"availableDiskThreshold":0)");
+  auto fog2 =
+      controller_->create_fog("edge-podman-2", R"("statusFrequency":1,"availableDiskThreshold":0)");
   std::string dir2 = dir_->path() + "/agent2";
   write_test_settings(dir2);
   ASSERT_EQ(run_agent_cli({"--config-dir", dir2, "provision", controller_->provisioning_key(fog2),
-                           "--controller", controller_->url()}).exit_code, 0);
+                           "--controller", controller_->url()})
+                .exit_code,
+            0);
   agent_process agent2(dir2, {"DOCKER_HOST=" + podman_->docker_host()});
   auto app = [](const std::string& name, const std::string& agent) {
-    return R"({"name": ")" + name + R"(", "isActivated": true, "microservices": [{"name": "s", "agentName": ")" +
-           agent + R"(", "registryId": 2, "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
+    return R"({"name": ")" + name +
+           R"(", "isActivated": true, "microservices": [{"name": "s", "agentName": ")" + agent +
+           R"(", "registryId": 2, "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
            "cmd": ["sleep", "3600"]}]})";
   };
-  ASSERT_EQ(controller_->post("/api/v3/application", app("second-app", "edge-podman-2")).status, 201);
+  ASSERT_EQ(controller_->post("/api/v3/application", app("second-app", "edge-podman-2")).status,
+            201);
   std::string second = "iofog_" + controller_->microservice_uuid("second-app", "s");
   ASSERT_TRUE(eventually([&] { return state_of(second) == "running"; })) << agent2.log();
   std::string second_id = id_of(second);
@@ -239,7 +264,8 @@ TEST_F(containers_test, TwoAgentsOnOneEngineLeaveEachOthersContainersAlone) {
 }
 
 TEST_F(containers_test, PruneFlagRemovesUnusedImagesOnly) {
-  auto c = controller_->post("/api/v3/application", R"({"name": "keep-app", "isActivated": true, "microservices": [
+  auto c = controller_->post("/api/v3/application",
+                             R"({"name": "keep-app", "isActivated": true, "microservices": [
       {"name": "keep", "agentName": "edge-podman", "registryId": 2,
        "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
        "cmd": ["sleep", "3600"]}]})");
@@ -265,8 +291,10 @@ TEST_F(containers_test, PruneFlagRemovesUnusedImagesOnly) {
 
 TEST_F(containers_test, LowDiskPruneKeepsTheImagesOfItsMicroservices) {
   // availableDiskThreshold 100 %: every disk check finds too little free, as on a full node.
-  auto fog = controller_->create_fog("edge-low-disk", R"("statusFrequency":1,"availableDiskThreshold":100)");
-  auto c = controller_->post("/api/v3/application", R"({"name": "low-disk-app", "isActivated": true, "microservices": [
+  auto fog = controller_->create_fog("edge-low-disk",
+                                     R"("statusFrequency":1,"availableDiskThreshold":100)");
+  auto c = controller_->post("/api/v3/application",
+                             R"({"name": "low-disk-app", "isActivated": true, "microservices": [
       {"name": "s", "agentName": "edge-low-disk", "registryId": 2,
        "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
        "cmd": ["sleep", "3600"]}]})");
@@ -275,7 +303,9 @@ TEST_F(containers_test, LowDiskPruneKeepsTheImagesOfItsMicroservices) {
   std::string dir = dir_->path() + "/agent-low-disk";
   write_test_settings(dir);
   ASSERT_EQ(run_agent_cli({"--config-dir", dir, "provision", controller_->provisioning_key(fog),
-                           "--controller", controller_->url()}).exit_code, 0);
+                           "--controller", controller_->url()})
+                .exit_code,
+            0);
   agent_process agent(dir, {"DOCKER_HOST=" + podman_->docker_host()});
   std::string name = "iofog_" + controller_->microservice_uuid("low-disk-app", "s");
   ASSERT_TRUE(eventually([&] { return state_of(name) == "running"; })) << agent.log();
@@ -284,28 +314,32 @@ TEST_F(containers_test, LowDiskPruneKeepsTheImagesOfItsMicroservices) {
     podman_->podman({"image", "exists", "localhost/unused:2"}, &exists);
     return exists != 0;
   })) << agent.log();
-  EXPECT_NE(agent.log().find("free disk below availableDiskThreshold"), std::string::npos) << agent.log();
+  EXPECT_NE(agent.log().find("free disk below availableDiskThreshold"), std::string::npos)
+      << agent.log();
   ASSERT_EQ(controller_->del("/api/v3/application/low-disk-app").status, 204);
   EXPECT_TRUE(eventually([&] { return state_of(name).empty(); }));
   EXPECT_EQ(agent.terminate(), 0);
 }
 
 TEST_F(containers_test, CrashLoopEndsInStuckInRestart) {
-  auto c = controller_->post("/api/v3/application", R"({"name": "crash-app", "isActivated": true, "microservices": [
+  auto c = controller_->post("/api/v3/application",
+                             R"({"name": "crash-app", "isActivated": true, "microservices": [
       {"name": "crasher", "agentName": "edge-podman", "registryId": 2,
        "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
        "cmd": ["sh", "-c", "exit 3"]}]})");
   ASSERT_EQ(c.status, 201) << c.body;
   std::string uuid = controller_->microservice_uuid("crash-app", "crasher");
-  EXPECT_TRUE(eventually([&] { return controller_->microservice_status(uuid) == "STUCK_IN_RESTART"; },
-                         std::chrono::seconds(120)))
+  EXPECT_TRUE(
+      eventually([&] { return controller_->microservice_status(uuid) == "STUCK_IN_RESTART"; },
+                 std::chrono::seconds(120)))
       << agent_->log();
   ASSERT_EQ(controller_->del("/api/v3/application/crash-app").status, 204);
   EXPECT_TRUE(eventually([&] { return state_of("iofog_" + uuid).empty(); })) << agent_->log();
 }
 
 TEST_F(containers_test, MissingImageFailsWithTheEnginesMessage) {
-  auto c = controller_->post("/api/v3/application", R"({"name": "missing-app", "isActivated": true, "microservices": [
+  auto c = controller_->post("/api/v3/application",
+                             R"({"name": "missing-app", "isActivated": true, "microservices": [
       {"name": "ghost", "agentName": "edge-podman",
        "images": [{"containerImage": "localhost/does-not-exist:1", "fogTypeId": 1}]}]})");
   ASSERT_EQ(c.status, 201) << c.body;
@@ -324,7 +358,8 @@ TEST_F(containers_test, MissingImageFailsWithTheEnginesMessage) {
 }
 
 TEST_F(containers_test, ControllerOutageKeepsContainersAndResyncs) {
-  auto c = controller_->post("/api/v3/application", R"({"name": "steady-app", "isActivated": true, "microservices": [
+  auto c = controller_->post("/api/v3/application",
+                             R"({"name": "steady-app", "isActivated": true, "microservices": [
       {"name": "steady", "agentName": "edge-podman", "registryId": 2,
        "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
        "cmd": ["sleep", "3600"]}]})");
@@ -335,12 +370,14 @@ TEST_F(containers_test, ControllerOutageKeepsContainersAndResyncs) {
 
   controller_->stop();
   // The agent notices (its long-poll fails) and keeps the container across several passes.
-  EXPECT_TRUE(eventually([&] { return agent_->log().find("unreachable") != std::string::npos; })) << agent_->log();
+  EXPECT_TRUE(eventually([&] { return agent_->log().find("unreachable") != std::string::npos; }))
+      << agent_->log();
   EXPECT_EQ(state_of("iofog_" + uuid), "running");
   EXPECT_EQ(id_of("iofog_" + uuid), id);
   controller_->restart();
   // Back online: a change made now reaches the agent.
-  auto d = controller_->post("/api/v3/application", R"({"name": "after-app", "isActivated": true, "microservices": [
+  auto d = controller_->post("/api/v3/application",
+                             R"({"name": "after-app", "isActivated": true, "microservices": [
       {"name": "later", "agentName": "edge-podman", "registryId": 2,
        "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}],
        "cmd": ["sleep", "3600"]}]})");

@@ -37,6 +37,22 @@ TEST(RouterConfig, IofogEdgeShape) {
   EXPECT_EQ(ep.port, 5672);
 }
 
+TEST(RouterConfig, RouterUrlForContainers) {
+  auto s = router_spec::from_iofog_json(std::string(iofog_edge), "other");
+  auto ep = s.client_listener();
+  EXPECT_EQ(ep.host, "0.0.0.0");
+  EXPECT_EQ(router_url_for_container(ep.host, ep.port, false), "amqp://iofog:5672");
+  EXPECT_EQ(router_url_for_container(ep.host, ep.port, true), "amqp://127.0.0.1:5672");
+  EXPECT_EQ(router_url_for_container("", 5672, false), "amqp://iofog:5672");
+  EXPECT_EQ(router_url_for_container("[::]", 5672, false), "amqp://iofog:5672");
+  // A loopback-only listener: only host-network containers reach it.
+  EXPECT_EQ(router_url_for_container("127.0.0.1", 5672, false), "");
+  EXPECT_EQ(router_url_for_container("127.0.0.1", 5672, true), "amqp://127.0.0.1:5672");
+  EXPECT_EQ(router_url_for_container("10.1.2.3", 5672, false), "amqp://10.1.2.3:5672");
+  EXPECT_EQ(router_url_for_container("fd00::1", 5672, true), "amqp://[fd00::1]:5672");
+  EXPECT_EQ(router_url_for_container("0.0.0.0", 0, false), "");
+}
+
 TEST(RouterConfig, RendersJsonConfigFile) {
   auto s = router_spec::from_iofog_json(std::string(iofog_edge), "");
   std::string text = s.render();
@@ -80,10 +96,12 @@ TEST(RouterConfig, PublicPortsAndKeyedShapes) {
 
 TEST(RouterConfig, Rejections) {
   EXPECT_THROW(router_spec::from_iofog_json(std::string("{not json"), ""), std::invalid_argument);
-  EXPECT_THROW(router_spec::from_iofog_json(std::string(R"({"mode":"mesh"})"), ""), std::invalid_argument);
+  EXPECT_THROW(router_spec::from_iofog_json(std::string(R"({"mode":"mesh"})"), ""),
+               std::invalid_argument);
   EXPECT_THROW(router_spec::from_iofog_json(std::string(R"({"listeners":[{"port":"x"}]})"), ""),
                std::invalid_argument);
-  EXPECT_THROW(router_spec::from_iofog_json(std::string(R"({"listeners":[1]})"), ""), std::invalid_argument);
+  EXPECT_THROW(router_spec::from_iofog_json(std::string(R"({"listeners":[1]})"), ""),
+               std::invalid_argument);
 }
 
 TEST(RouterConfig, DiffAddsAPublicPortWithoutRestart) {
@@ -144,7 +162,8 @@ TEST(RouterConfig, RecognisesTheRouterMicroservice) {
   EXPECT_FALSE(is_router_microservice(ms("example/router")));
   EXPECT_FALSE(is_router_microservice(ms("busybox")));
   EXPECT_FALSE(is_router_microservice(ms("localhost:5000/router")));
-  EXPECT_TRUE(is_router_microservice(json::object{{"uuid", "u"}, {"imageId", "x"}, {"isRouter", true}}));
+  EXPECT_TRUE(
+      is_router_microservice(json::object{{"uuid", "u"}, {"imageId", "x"}, {"isRouter", true}}));
   EXPECT_TRUE(is_router_microservice(json::object{{"uuid", "u"}, {"catalogItemName", "Router"}}));
   EXPECT_TRUE(is_router_microservice(json::object{{"uuid", "u"}, {"name", "Router for Fog abc"}}));
 }
