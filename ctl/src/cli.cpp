@@ -766,13 +766,27 @@ std::string sha256_of(const std::string& file) {
   return out.substr(0, out.find(' '));
 }
 
-// Copies `local` to DIR/NAME unless the remote file has the same checksum; the new file is
-// renamed over the old one so a running binary is replaced, not written into (ETXTBSY).
+// Copies `local` to `remote` unless the remote file is the same: first rsync's quick check
+// (same size and modification time; scp -p keeps the time), else equal sha256 sums (then the
+// remote time is set so that the next quick check hits). The new file is renamed over the old
+// one so that a running binary is replaced, not written into (ETXTBSY).
 bool install_file(const remote_layout& l, const std::string& step_name, const std::string& local,
                   const std::string& remote, const std::string& mode) {
+  struct stat sb {};
+  if (::stat(local.c_str(), &sb) != 0) throw std::runtime_error("cannot read " + local);
+  std::string size_mtime = std::to_string(sb.st_size) + " " + std::to_string(sb.st_mtime);
+  // Prints "same" on a quick-check match, else the remote sha256 (nothing when it is missing).
   std::string have =
-      ssh_run(l.target, step_name, "sha256sum " + shell_quote(remote) + " 2>/dev/null || true");
-  if (have.substr(0, have.find(' ')) == sha256_of(local)) return false;
+      ssh_run(l.target, step_name,
+              "if [ \"$(stat -c '%s %Y' " + shell_quote(remote) + " 2>/dev/null)\" = '" +
+                  size_mtime + "' ]; then echo same; else sha256sum " + shell_quote(remote) +
+                  " 2>/dev/null || true; fi");
+  if (have == "same\n") return false;
+  if (!have.empty() && have.substr(0, have.find(' ')) == sha256_of(local)) {
+    ssh_run(l.target, step_name,
+            "touch -m -d @" + std::to_string(sb.st_mtime) + " " + shell_quote(remote));
+    return false;
+  }
   scp_to(l.target, step_name, local, remote + ".fogctl-new");
   ssh_run(l.target, step_name,
           "chmod " + mode + " " + shell_quote(remote + ".fogctl-new") + " && mv -f " +
@@ -952,6 +966,7 @@ std::string deploy_remote_agent(const resource& r, const std::string& ns, const 
                      {"keyFile", l.target.key_file}, {"port", l.target.port},
                      {"binDir", l.bin_dir},          {"configDir", l.config_dir},
                      {"stateDir", l.state_dir},      {"systemd", systemd}};
+  saved["spec"] = r.spec;  // attach after a detach deploys it again
   write_file(remote_agent_file(s.st, r.name), json::serialize(saved) + "\n", 0600);
   return outcome;
 }
@@ -2008,6 +2023,19 @@ int cmd_detach(const std::vector<std::string>& args, const options& opt) {
                        "': fogmesh-agent deprovision failed: " + out);
     }
   }
+  bool systemd = false;
+  auto remote = installed_remote_agent(s.st, name, &systemd);
+  if (remote) {
+    // The same over SSH; "not provisioned" again means an earlier detach got this far.
+    std::string what = "deprovision agent '" + name + "'";
+    step(what, [&] {
+      return ssh_run(remote->target, what,
+                     "out=$(" + shell_quote(remote->bin_dir + "/fogmesh-agent") + " --config-dir " +
+                         shell_quote(remote->config_dir) +
+                         " deprovision 2>&1) || { echo \"$out\" | grep -q 'not provisioned' || "
+                         "{ echo \"$out\" >&2; exit 1; }; }");
+    });
+  }
   step("delete agent '" + name + "' from the controller",
        [&] { return api.del("/iofog/" + uuid); });
   if (!opt.quiet) {
@@ -2015,6 +2043,9 @@ int cmd_detach(const std::vector<std::string>& args, const options& opt) {
               << (local && running_pid(local_dir + "/agent.pid", "fogmesh-agent")
                       ? "; its process keeps running, deprovisioned"
                       : "")
+              << (remote ? "; its process on " + remote->target.label() +
+                               " keeps running, deprovisioned"
+                         : std::string())
               << "\n";
   }
   return 0;
@@ -2034,11 +2065,21 @@ int cmd_attach(const std::vector<std::string>& args, const options& opt) {
     throw step_error("attach agent '" + name + "': " + saved + " is not one AgentConfig document");
   }
   std::string outcome;
+  std::string installed_text = read_file(remote_agent_file(st, name));
+  json::object installed =
+      installed_text.empty() ? json::object{} : json::parse(installed_text).as_object();
   if (fs::exists(st.agent_dir(name) + "/config")) {
     resource local = docs[0];
     local.k = kind::local_agent;
     local.spec = json::object{{"config", docs[0].spec}};
     outcome = deploy_local_agent(local, opt.ns, opt);
+  } else if (installed.contains("spec")) {
+    // Installed over SSH: deployed again with the saved configuration (provisions it there).
+    resource remote = docs[0];
+    remote.k = kind::remote_agent;
+    remote.spec = installed.at("spec").as_object();
+    remote.spec["config"] = docs[0].spec;
+    outcome = deploy_remote_agent(remote, opt.ns, opt);
   } else {
     session s = open_session(opt.ns);
     outcome = deploy_agent_config(*s.api, docs[0], true);

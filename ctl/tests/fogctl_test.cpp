@@ -1034,6 +1034,31 @@ spec:
       << show(msvc_log);
   EXPECT_NE(msvc_log.err.find("the remote command exited"), std::string::npos) << show(msvc_log);
 
+  // detach keeps the remote process (deprovisioned over SSH); attach provisions it again there.
+  ASSERT_EQ(run({"delete", "application", "far"}).code, 0);
+  auto detach = run({"detach", "agent", "remote-1"}, env);
+  ASSERT_EQ(detach.code, 0) << show(detach);
+  EXPECT_NE(detach.out.find("keeps running, deprovisioned"), std::string::npos) << show(detach);
+  EXPECT_EQ(::kill(pid, 0), 0);
+  EXPECT_FALSE(fs::exists(prefix + "/etc/fogmesh/agent/identity.json"));
+  EXPECT_EQ(api_get("/iofog-list").at("fogs").as_array().size(), 0u);
+  auto attach = run({"attach", "agent", "remote-1"}, env);
+  ASSERT_EQ(attach.code, 0) << show(attach);
+  EXPECT_NE(attach.out.find("Agent 'remote-1': attached (created, provisioned, running)"),
+            std::string::npos)
+      << show(attach);
+  EXPECT_EQ(std::stoi(slurp(pid_file)), pid);
+  for (;;) {
+    auto agents = run({"get", "agents", "-o", "json"});
+    ASSERT_EQ(agents.code, 0) << show(agents);
+    auto list = json::parse(agents.out).as_array();
+    ASSERT_EQ(list.size(), 1u) << agents.out;
+    if (list[0].at("daemonStatus") == "RUNNING") break;
+    ASSERT_EQ(::kill(pid, 0), 0) << "agent exited:\n"
+                                 << slurp(prefix + "/var/lib/fogmesh/agent.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+
   auto del = run({"delete", "agent", "remote-1"}, env);
   ASSERT_EQ(del.code, 0) << show(del);
   EXPECT_NE(del.out.find("Stopped and deprovisioned fogmesh-agent 'remote-1'"), std::string::npos)
