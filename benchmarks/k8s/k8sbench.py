@@ -24,6 +24,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -731,6 +732,8 @@ def main():
         log(f"done; load average {load_average()}")
     finally:
         procs.stop_all()
+        # The controller's PostgreSQL cluster is large and of no use afterwards; logs stay.
+        shutil.rmtree(os.path.join(work, "controller"), ignore_errors=True)
 
 
 def _up(ctl):

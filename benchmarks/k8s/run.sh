@@ -35,7 +35,10 @@ if [ -z "${KUBECONFIG:-}" ]; then
   started=1
 fi
 stop() {
-  if [ $started = 1 ]; then "$root/scripts/kube-apiserver-up.sh" down || true; fi
+  if [ $started = 1 ]; then
+    "$root/scripts/kube-apiserver-up.sh" down || true
+    rmdir "$K8S_STATE" 2>/dev/null || true
+  fi
 }
 trap stop EXIT
 
