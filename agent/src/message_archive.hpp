@@ -7,10 +7,11 @@
 // (little-endian; format 1 = ioFog binary form, 2 = JSON form for messages whose fields do not
 // fit the binary form's length slots). append() has written the whole record with write(2)
 // before it returns, so a message the local API acknowledged survives kill -9 of the agent (the
-// page cache holds it); segments are fdatasync'ed when sealed and on close, so a power loss may
-// lose the tail of the active segment. A torn or corrupt record (a crash inside write(2), a
-// zero-filled block) fails its length or CRC check: recovery truncates the segment there and
-// appending continues after the last good record.
+// page cache holds it). The write-back of a sealed segment is started at once
+// (sync_file_range), the active one is fdatasync'ed on close: a power loss may lose the last
+// messages the kernel had not written yet (what survives is still checked record by record). A torn
+// or corrupt record (a crash inside write(2), a zero-filled block) fails its length or CRC check:
+// recovery truncates the segment there and appending continues after the last good record.
 //
 // A sealed segment gets a small index file (`.idx`: byte size, count, time range, publishers)
 // so that start-up reads only the active segment, and a query reads only the segments whose

@@ -6,8 +6,11 @@
 //   agent_bench idle     [--settle S] [--seconds S]   10 microservices on an edge agent: agent
 //                                                      RSS + CPU %, edge router RSS
 //   agent_bench messages --load PATH [--count-amqp N] [--count-socket N] [--runs R]
+//                        [--disk-limit GB]
 //                        two microservices on two edge agents, edge → interior → edge: msg/s
-//                        over the SDK's AMQP path and over the local API message socket
+//                        over the SDK's AMQP path and over the local API message socket;
+//                        --disk-limit sets the publishing fog's diskLimit (its message archive
+//                        bound; 0 = archiving off), else the controller's default (50)
 //   agent_bench deploy   [--changes N]                 microservice change at the controller →
 //                                                      new container running (p50, max)
 //
@@ -165,11 +168,11 @@ edge_setup provision(controller_env& controller, const std::string& base, const 
 edge_setup provision_hub(controller_env& controller, const std::string& base) {
   edge_setup hub;
   hub.amqp_port = free_port();
-  hub.fog = controller.create_fog("hub",
-                                  R"("isSystem":true,"routerMode":"interior","messagingPort":)" +
-                                      std::to_string(hub.amqp_port) + R"(,"interRouterPort":)" +
-                                      std::to_string(free_port()) + R"(,"edgeRouterPort":)" +
-                                      std::to_string(free_port()) + R"(,"availableDiskThreshold":0)");
+  hub.fog = controller.create_fog(
+      "hub", R"("isSystem":true,"routerMode":"interior","messagingPort":)" +
+                 std::to_string(hub.amqp_port) + R"(,"interRouterPort":)" +
+                 std::to_string(free_port()) + R"(,"edgeRouterPort":)" +
+                 std::to_string(free_port()) + R"(,"availableDiskThreshold":0)");
   hub.config_dir = base + "/hub";
   write_bench_settings(hub.config_dir);
   auto p = run_agent_cli({"--config-dir", hub.config_dir, "provision",
@@ -297,11 +300,14 @@ int bench_messages(int argc, char** argv) {
   long count_amqp = std::stol(arg(argc, argv, "--count-amqp", "300000"));
   long count_socket = std::stol(arg(argc, argv, "--count-socket", "100000"));
   int runs = std::stoi(arg(argc, argv, "--runs", "3"));
+  std::string disk_limit = arg(argc, argv, "--disk-limit", "");
   if (load.empty()) throw std::runtime_error("--load PATH/agent_load is required");
   temp_dir dir;
   controller_env controller;
   auto hub = provision_hub(controller, dir.path());
-  auto edge1 = provision(controller, dir.path(), "edge-1", "");
+  auto edge1 = provision(
+      controller, dir.path(), "edge-1",
+      disk_limit.empty() ? "" : R"("diskLimit":)" + std::to_string(std::stod(disk_limit)));
   auto edge2 = provision(controller, dir.path(), "edge-2", "");
   std::string no_engine = "DOCKER_HOST=unix://" + dir.path() + "/no-engine.sock";
   agent_process hub_agent(hub.config_dir, {no_engine});
