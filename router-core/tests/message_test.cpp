@@ -183,6 +183,28 @@ TEST(message_scan, no_properties_and_defaults) {
   EXPECT_FALSE(n->durable);
 }
 
+TEST(message_priority, from_the_header_capped_at_nine_default_four) {
+  pn_message_ptr m(pn_message());
+  pn_data_put_string(pn_message_body(m.get()), pb("x"));
+  EXPECT_EQ(message_priority(proton_encode(m.get())), 4);  // Proton leaves the header out
+  pn_message_set_priority(m.get(), 7);
+  const auto seven = proton_encode(m.get());
+  EXPECT_EQ(message_priority(seven), 7);
+  // Only the first frame may have arrived: a header cut short counts as the default.
+  EXPECT_EQ(message_priority(bytes_view(seven).first(4)), 4);
+  pn_message_set_priority(m.get(), 200);
+  EXPECT_EQ(message_priority(proton_encode(m.get())), 9);
+  pn_message_set_priority(m.get(), 0);
+  EXPECT_EQ(message_priority(proton_encode(m.get())), 0);
+  // Header with a null priority; a body-only message; garbage: all the default.
+  const byte_buffer null_priority{0x00, 0x53, 0x70, 0xc0, 0x03, 0x02, 0x40, 0x40};
+  EXPECT_EQ(message_priority(null_priority), 4);
+  const byte_buffer body_only{0x00, 0x53, 0x77, 0x40};
+  EXPECT_EQ(message_priority(body_only), 4);
+  const byte_buffer garbage{0x00, 0x53, 0x70, 0x99, 0x01};
+  EXPECT_EQ(message_priority(garbage), 4);
+}
+
 TEST(message_scan, to_as_symbol_and_symbolic_section_descriptors) {
   byte_buffer msg;
   encoder e(msg);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace fogmesh::router {
 namespace {
@@ -84,6 +85,20 @@ TEST(ring_deque, RemoveKeepsOrderOfTheOthers) {
   EXPECT_EQ(q[0], 1);
   EXPECT_EQ(q[1], 3);
   EXPECT_EQ(q[2], 4);
+}
+
+TEST(ring_deque, InsertKeepsTheOrderAroundIt) {
+  ring_deque<int> q;
+  // Wrapped storage: pop from the front so the inserts cross the end of the buffer.
+  for (int v = 0; v < 6; ++v) q.push_back(v);
+  for (int i = 0; i < 4; ++i) q.pop_front();   // 4 5
+  for (int v = 6; v < 9; ++v) q.push_back(v);  // 4 5 6 7 8
+  q.insert(2, 50);                             // 4 5 50 6 7 8
+  q.insert(0, 40);                             // 40 4 5 50 6 7 8
+  q.insert(q.size(), 80);                      // ... 8 80
+  const std::vector<int> expected{40, 4, 5, 50, 6, 7, 8, 80};
+  ASSERT_EQ(q.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(q[i], expected[i]) << i;
 }
 
 TEST(ring_deque, LargeBufferGoesBackWhenDrained) {

@@ -1,5 +1,7 @@
 #include "amqp/message.hpp"
 
+#include <algorithm>
+
 #include "amqp/performatives.hpp"
 
 namespace fogmesh::router::amqp {
@@ -187,6 +189,16 @@ result<message_scan> scan_message(bytes_view data, bool complete) {
     s.routing_complete = true;
   }
   return s;
+}
+
+std::uint8_t message_priority(bytes_view data) {
+  // Only the header carries a priority and it comes first, so a message without one (Proton
+  // leaves it out when every field has its default) costs a three-byte look.
+  if (data.size() < 3 || data[0] != code::described) return default_priority;
+  if (data[1] == code::smallulong && data[2] != descriptor_code::header) return default_priority;
+  auto scan = scan_message(data, false);
+  if (!scan || scan->header.empty()) return default_priority;
+  return std::min(scan->priority, max_priority);
 }
 
 result<router_annotations> read_router_annotations(bytes_view message_annotations_section) {

@@ -26,7 +26,7 @@ struct message_scan {
   // Offset of the first byte after properties (start of app-properties or body).
   std::size_t after_properties = 0;
 
-  std::uint8_t priority = 4;                 // header.priority (default 4)
+  std::uint8_t priority = 4;  // header.priority (default 4)
   bool durable = false;
   std::optional<std::string_view> to;        // properties.to (address or string)
   std::optional<std::string_view> reply_to;  // properties.reply-to
@@ -39,6 +39,13 @@ struct message_scan {
 // properties section means "absent" rather than "not yet received"). Malformed sections → error;
 // an incomplete prefix returns routing_complete = false.
 result<message_scan> scan_message(bytes_view data, bool complete);
+
+// The priority a router gives a message (qdrouterd's range): header.priority capped at 9, or 4
+// when the message has no header (or one not received yet, or malformed — routing decides
+// about malformed messages, not this).
+inline constexpr std::uint8_t default_priority = 4;
+inline constexpr std::uint8_t max_priority = 9;
+std::uint8_t message_priority(bytes_view data);
 
 // Router annotations carried in message-annotations (qdrouterd names).
 inline constexpr std::string_view annotation_ingress = "x-opt-qd.ingress";

@@ -77,8 +77,8 @@ void amqp_connection::write_client_open() {
 }
 
 std::size_t amqp_connection::session_count() const noexcept {
-  return static_cast<std::size_t>(
-      std::count_if(sessions_.begin(), sessions_.end(), [](const auto& s) { return s != nullptr; }));
+  return static_cast<std::size_t>(std::count_if(sessions_.begin(), sessions_.end(),
+                                                [](const auto& s) { return s != nullptr; }));
 }
 
 std::size_t amqp_connection::link_count() const noexcept {
@@ -101,8 +101,10 @@ void amqp_connection::on_completion(io::op_kind kind, int res, std::uint32_t fla
         if (state_ != state::closed) on_received(data);
       } else if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED)) {
         if (state_ != state::closed) {
-          if (res < 0) logger()->debug("[C{}] receive failed: {}", id_, std::strerror(-res));
-          else logger()->debug("[C{}] peer closed the connection", id_);
+          if (res < 0)
+            logger()->debug("[C{}] receive failed: {}", id_, std::strerror(-res));
+          else
+            logger()->debug("[C{}] peer closed the connection", id_);
           teardown();
           close_socket();
         }
@@ -380,8 +382,8 @@ bool amqp_connection::handle_protocol_header(std::span<const std::uint8_t> data)
   if (!id || !*id) {
     logger()->info("[C{}] {} sent a bad protocol header; closing", id_, peer_);
     // Tell the peer what we speak, then hang up (part 2 §2.2).
-    auto& hdr = settings_.authenticate_peer ? amqp::sasl_protocol_header
-                                            : amqp::amqp_protocol_header;
+    auto& hdr =
+        settings_.authenticate_peer ? amqp::sasl_protocol_header : amqp::amqp_protocol_header;
     out_.insert(out_.end(), hdr.begin(), hdr.end());
     close_after_flush_ = true;
     owner_.mark_dirty(this);
@@ -423,8 +425,7 @@ bool amqp_connection::handle_protocol_header(std::span<const std::uint8_t> data)
   }
   logger()->info("[C{}] {} asked for protocol {} which this listener does not allow", id_, peer_,
                  static_cast<int>(proto));
-  auto& hdr = settings_.authenticate_peer ? amqp::sasl_protocol_header
-                                          : amqp::amqp_protocol_header;
+  auto& hdr = settings_.authenticate_peer ? amqp::sasl_protocol_header : amqp::amqp_protocol_header;
   out_.insert(out_.end(), hdr.begin(), hdr.end());
   close_after_flush_ = true;
   return false;
@@ -446,8 +447,8 @@ void amqp_connection::handle_sasl_frame(const amqp::frame_view& frame) {
       init.hostname = settings_.hostname;
       if (!settings_.sasl_username.empty() && offers("PLAIN")) {
         init.mechanism = "PLAIN";
-        std::string response = std::string(1, '\0') + settings_.sasl_username + '\0' +
-                               settings_.sasl_password;
+        std::string response =
+            std::string(1, '\0') + settings_.sasl_username + '\0' + settings_.sasl_password;
         init.initial_response = amqp::byte_buffer(response.begin(), response.end());
       } else if (offers("ANONYMOUS")) {
         init.mechanism = "ANONYMOUS";
@@ -470,8 +471,7 @@ void amqp_connection::handle_sasl_frame(const amqp::frame_view& frame) {
         close_socket();
         return;
       }
-      out_.insert(out_.end(), amqp::amqp_protocol_header.begin(),
-                  amqp::amqp_protocol_header.end());
+      out_.insert(out_.end(), amqp::amqp_protocol_header.begin(), amqp::amqp_protocol_header.end());
       write_client_open();
       owner_.mark_dirty(this);
       state_ = state::amqp_header;
@@ -494,8 +494,7 @@ void amqp_connection::handle_sasl_frame(const amqp::frame_view& frame) {
   if (offered && init.mechanism == "ANONYMOUS") {
     ok = true;
     user_ = "anonymous";
-  } else if (offered && init.mechanism == "EXTERNAL" && tls_ &&
-             !tls_->peer_identity().empty()) {
+  } else if (offered && init.mechanism == "EXTERNAL" && tls_ && !tls_->peer_identity().empty()) {
     ok = true;
     user_ = tls_->peer_identity();
   } else if (offered && init.mechanism == "PLAIN" && init.initial_response) {
@@ -510,8 +509,7 @@ void amqp_connection::handle_sasl_frame(const amqp::frame_view& frame) {
   amqp::append_frame(out_, 0, outcome, {}, amqp::frame_type_sasl);
   owner_.mark_dirty(this);
   if (!ok) {
-    logger()->warn("[C{}] authentication failed for {} (mechanism {})", id_, peer_,
-                   init.mechanism);
+    logger()->warn("[C{}] authentication failed for {} (mechanism {})", id_, peer_, init.mechanism);
     close_after_flush_ = true;
     return;
   }
@@ -565,12 +563,16 @@ void amqp_connection::handle_amqp_frame(const amqp::frame_view& frame) {
                  "frame on channel " + std::to_string(frame.channel) + " without a session");
             return;
           }
-          if constexpr (std::is_same_v<T, amqp::attach>) handle_attach(*s, perf);
-          else if constexpr (std::is_same_v<T, amqp::flow>) handle_flow(s, perf);
+          if constexpr (std::is_same_v<T, amqp::attach>)
+            handle_attach(*s, perf);
+          else if constexpr (std::is_same_v<T, amqp::flow>)
+            handle_flow(s, perf);
           else if constexpr (std::is_same_v<T, amqp::transfer>)
             handle_transfer(*s, perf, decoded->payload);
-          else if constexpr (std::is_same_v<T, amqp::disposition>) handle_disposition(*s, perf);
-          else if constexpr (std::is_same_v<T, amqp::detach>) handle_detach(*s, perf);
+          else if constexpr (std::is_same_v<T, amqp::disposition>)
+            handle_disposition(*s, perf);
+          else if constexpr (std::is_same_v<T, amqp::detach>)
+            handle_detach(*s, perf);
         }
       },
       body);
@@ -585,8 +587,7 @@ void amqp_connection::handle_open(const amqp::open& o) {
   if (settings_.client) {
     learned_failover_ = read_failover_list(o.properties);
     state_ = state::opened;
-    logger()->info("[C{}] connection to {} opened (container {})", id_, peer_,
-                   remote_container_);
+    logger()->info("[C{}] connection to {} opened (container {})", id_, peer_, remote_container_);
     core_.connection_opened(*this);
     return;
   }
@@ -675,8 +676,8 @@ void amqp_connection::handle_attach(session& s, amqp::attach& a) {
     return;
   }
   if (lookup(s.links_by_remote_handle, a.handle) != nullptr) {
-    fail("amqp:session:handle-in-use", "attach on handle " + std::to_string(a.handle) +
-                                           " which is already attached");
+    fail("amqp:session:handle-in-use",
+         "attach on handle " + std::to_string(a.handle) + " which is already attached");
     return;
   }
   if (a.handle > 0xffff) {
@@ -811,7 +812,7 @@ void amqp_connection::handle_detach(session& s, const amqp::detach& d) {
     return;
   }
   l->detach_received = true;
-  l->detach_error = d.err;
+  if (d.err) l->detach_error = std::make_unique<amqp::error>(*d.err);
   if (!l->detach_sent) write_detach(*l, d.closed, nullptr);
   drop_link(*l);
 }
@@ -961,8 +962,7 @@ session& amqp_connection::router_session() {
 }
 
 link* amqp_connection::attach_link(link_kind kind, const std::string& name,
-                                   const std::string& address,
-                                   amqp::sender_settle_mode snd_mode) {
+                                   const std::string& address, amqp::sender_settle_mode snd_mode) {
   if (state_ != state::opened) return nullptr;
   session& s = router_session();
   auto l = std::make_unique<link>();
@@ -1019,8 +1019,10 @@ amqp::attach amqp_connection::attach_reply(const amqp::attach& a, const link& l,
   reply.target = a.target;
   if (!accepted) {
     // Refusal (part 2 §2.6.3): attach with a null terminus, then detach with the error.
-    if (l.kind == link_kind::outgoing) reply.source.reset();
-    else reply.target.reset();
+    if (l.kind == link_kind::outgoing)
+      reply.source.reset();
+    else
+      reply.target.reset();
   }
   if (reply.role == amqp::role::sender) reply.initial_delivery_count = 0;
   return reply;
@@ -1058,8 +1060,8 @@ amqp_connection::write_result amqp_connection::write_transfer(link& l, delivery&
   }
   // Room for the transfer performative itself (at most ~40 bytes with a 4-byte tag).
   constexpr std::size_t performative_room = 64;
-  const std::size_t max_payload = peer_max_frame_size_ - amqp::frame_header_size -
-                                  performative_room;
+  const std::size_t max_payload =
+      peer_max_frame_size_ - amqp::frame_header_size - performative_room;
   std::size_t offset = 0;
   do {
     if (s.remote_incoming_window == 0) return result;
@@ -1135,8 +1137,8 @@ void amqp_connection::write_detach(link& l, bool closed, const amqp::error* err)
   owner_.mark_dirty(this);
 }
 
-void amqp_connection::queue_disposition(session& s, amqp::role role, std::uint32_t id,
-                                        bool settled, const amqp::delivery_state& state) {
+void amqp_connection::queue_disposition(session& s, amqp::role role, std::uint32_t id, bool settled,
+                                        const amqp::delivery_state& state) {
   auto& run = s.pending_disposition;
   const bool simple = state.type == amqp::delivery_state::kind::accepted ||
                       state.type == amqp::delivery_state::kind::released ||

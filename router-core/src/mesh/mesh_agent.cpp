@@ -35,8 +35,8 @@ amqp::byte_buffer encode_message(const std::string& to, const std::string& from,
   amqp::encoder e(out);
   e.write_descriptor(amqp::descriptor_code::properties);
   const std::size_t list = e.begin_list();
-  e.write_null();     // message-id
-  e.write_null();     // user-id
+  e.write_null();  // message-id
+  e.write_null();  // user-id
   e.write_string(to);
   e.end_list(list, 3);
   e.write_descriptor(amqp::descriptor_code::application_properties);
@@ -200,8 +200,10 @@ value_map agent::hello_body() const {
       seen.push_back(value{id});
     }
   }
-  return {{"id", value{id_}},         {"pv", value{1}},
-          {"area", value{"0"}},       {"instance", value{instance_}},
+  return {{"id", value{id_}},
+          {"pv", value{1}},
+          {"area", value{"0"}},
+          {"instance", value{instance_}},
           {"seen", value{std::move(seen)}}};
 }
 
@@ -209,8 +211,8 @@ value_map agent::lsu_body(const std::string& id, const router_state& r) const {
   value_map peers;
   for (const auto& [peer, cost] : r.peers) peers.emplace_back(peer, value{cost});
   value_map ls{{"id", value{id}}, {"ls_seq", value{r.ls_seq}}, {"peers", value{std::move(peers)}}};
-  return {{"id", value{id}},        {"pv", value{1}},
-          {"area", value{"0"}},     {"instance", value{instance_}},
+  return {{"id", value{id}},           {"pv", value{1}},
+          {"area", value{"0"}},        {"instance", value{instance_}},
           {"ls_seq", value{r.ls_seq}}, {"ls", value{std::move(ls)}}};
 }
 
@@ -246,7 +248,9 @@ void agent::flush_out() {
   if (outbox_.size() > 10000) outbox_.clear();
 }
 
-void agent::on_sendable(link&) { flush_out(); }
+void agent::on_sendable(link&) {
+  flush_out();
+}
 
 void agent::on_readable(link& l) {
   auto& deliveries = endpoint_.incoming(l);
@@ -391,14 +395,14 @@ void agent::recompute() {
   };
   computed_routes computed = compute_routes(mesh, is_multicast);
   next_hops_ = std::move(computed.next_hops);
-  route_table& routes = computed.routes;
-  if (routes == published_) return;
-  published_ = routes;
+  if (published_ != nullptr && computed.routes == *published_) return;
+  // The shards share this one table: a copy kept here as well would double the largest
+  // per-address structure of a router with many remote addresses.
+  published_ = std::make_shared<const route_table>(std::move(computed.routes));
   logger()->debug("routes recomputed: {} router(s) reachable, {} remote address(es)",
-                  next_hops_.size(), routes.size());
-  auto shared = std::make_shared<const route_table>(std::move(routes));
+                  next_hops_.size(), published_->size());
   for (unsigned i = 0; i < owner_.group().size(); ++i) {
-    owner_.post_task(i, [shared](shard& s) { s.apply_mesh_routes(shared); });
+    owner_.post_task(i, [routes = published_](shard& s) { s.apply_mesh_routes(routes); });
   }
 }
 

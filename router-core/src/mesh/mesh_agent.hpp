@@ -35,7 +35,6 @@ class shard;
 
 namespace fogmesh::router::mesh {
 
-
 class agent final : public local_endpoint::handler {
  public:
   using clock = std::chrono::steady_clock;
@@ -52,7 +51,7 @@ class agent final : public local_endpoint::handler {
   // From the shards (through tasks onto shard 0).
   void neighbour_up(const std::string& id, unsigned cost);
   void neighbour_down(const std::string& id);
-  void edge_up(const std::string& id);    // interior: an edge router attached
+  void edge_up(const std::string& id);  // interior: an edge router attached
   void edge_down(const std::string& id);
   void uplink_up(const std::string& id);  // edge: connected to this interior
   void uplink_down(const std::string& id);
@@ -102,15 +101,15 @@ class agent final : public local_endpoint::handler {
   router_state self_;
   std::map<std::string, router_state> routers_;  // every other router we heard of
   bool edge_mode_ = false;
-  std::map<std::string, router_state> edges_;    // interior: attached edge routers
-  std::string uplink_;                           // edge: the interior we are attached to
-  std::map<std::string, unsigned> local_keys_;   // address → shards with local consumers
+  std::map<std::string, router_state> edges_;   // interior: attached edge routers
+  std::string uplink_;                          // edge: the interior we are attached to
+  std::map<std::string, unsigned> local_keys_;  // address → shards with local consumers
   bool mobile_dirty_ = false;
   bool topology_dirty_ = false;
   clock::time_point last_hello_{};
   clock::time_point last_refresh_{};
   std::vector<std::pair<std::string, amqp::byte_buffer>> outbox_;  // (to, message)
-  route_table published_;
+  std::shared_ptr<const route_table> published_;                   // last table sent to the shards
   std::map<std::string, std::pair<std::string, unsigned>> next_hops_;  // router → (via, cost)
 };
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,38 +28,39 @@ struct address_entry;
 // settlement. Payload bytes are kept only while they cannot be written out yet (`pending`).
 struct delivery {
   // Ingress side.
-  link* in_link = nullptr;          // null once the sender's link is gone
+  link* in_link = nullptr;  // null once the sender's link is gone
   std::uint32_t in_id = 0;
-  bool in_tracked = false;          // present in in_link's session unsettled map
-  bool in_settled = false;          // the sender settled (or sent it pre-settled)
-  bool receiving = false;           // more frames still to come from the sender
+  bool in_tracked = false;  // present in in_link's session unsettled map
+  bool in_settled = false;  // the sender settled (or sent it pre-settled)
+  bool receiving = false;   // more frames still to come from the sender
   bool aborted = false;
-  bool discard = false;             // no destination: swallow the rest, then release
+  bool discard = false;  // no destination: swallow the rest, then release
   std::uint32_t message_format = 0;
+  std::uint8_t priority = 4;  // 0..9, set when queued: higher ones overtake waiting lower ones
 
   // Egress side.
   link* out_link = nullptr;
   std::uint32_t out_id = 0;
-  bool out_tracked = false;         // present in out_link's session unsettled map
-  bool out_started = false;         // first transfer frame written
-  bool out_presettled = false;      // sent settled (at-most-once)
-  bool queued = false;              // in out_link->queue
+  bool out_tracked = false;     // present in out_link's session unsettled map
+  bool out_started = false;     // first transfer frame written
+  bool out_presettled = false;  // sent settled (at-most-once)
+  bool queued = false;          // in out_link->queue
 
-  bool multicast_copy = false;      // a fan-out copy: no ingress side of its own
-  bool routed = false;              // a destination was chosen (or multicast copies made)
-  bool freed = false;               // back in the pool (guards a late maybe_free)
+  bool multicast_copy = false;  // a fan-out copy: no ingress side of its own
+  bool routed = false;          // a destination was chosen (or multicast copies made)
+  bool freed = false;           // back in the pool (guards a late maybe_free)
 
   // Cross-shard: a delivery forwarded to another shard waits there for its outcome
   // (awaiting_remote, with remote_token); one that arrived from another shard reports its
   // outcome back (origin_shard/origin_token) instead of to a local sender.
   bool awaiting_remote = false;
   std::uint32_t remote_token = 0;
-  int remote_shard = -1;            // chosen while the message is still arriving
+  int remote_shard = -1;  // chosen while the message is still arriving
   bool remote_origin = false;
   bool outcome_sent = false;
   unsigned origin_shard = 0;
   std::uint32_t origin_token = 0;
-  std::string address_key;          // remote-origin deliveries: where they were sent
+  std::string address_key;  // remote-origin deliveries: where they were sent
   // Streaming across shards (a delivery routed to another shard while still arriving): the
   // origin sends its bytes on as they come (cross_message kind::stream) and keeps counting
   // them against the sender's session window until the target reports them written
@@ -67,8 +69,8 @@ struct delivery {
   bool remote_stream = false;           // target: more bytes are to come from the origin
   std::size_t consumed_unreported = 0;  // target: written since the last kind::consumed
 
-  amqp::byte_buffer pending;        // received, not yet written to out_link
-  std::size_t pending_offset = 0;   // bytes at the front of `pending` already written
+  amqp::byte_buffer pending;       // received, not yet written to out_link
+  std::size_t pending_offset = 0;  // bytes at the front of `pending` already written
 
   // The bytes still to be written.
   amqp::bytes_view held() const noexcept {
@@ -84,44 +86,47 @@ struct delivery {
 enum class link_kind : std::uint8_t { incoming, outgoing };
 
 struct link {
-  link_owner* owner = nullptr;        // the connection or in-router endpoint it belongs to
+  // Fields are grouped by size: a router with many remote addresses holds one link per
+  // address and neighbour, so padding here is memory per address.
+  link_owner* owner = nullptr;  // the connection or in-router endpoint it belongs to
   session* sess = nullptr;
-  std::uint32_t handle = 0;          // ours
-  std::uint32_t remote_handle = 0;
   std::string name;
-  link_kind kind = link_kind::incoming;
-  std::string address;               // empty for an anonymous incoming link
-  bool dynamic = false;
+  std::string address;  // empty for an anonymous incoming link
   address_entry* addr = nullptr;
+  link* peer = nullptr;  // link-route partner: everything is forwarded to it
+  // What the peer said when it detached; boxed, as almost every link detaches without one.
+  std::unique_ptr<amqp::error> detach_error;
+  void* endpoint_data = nullptr;  // in-router endpoints: their bookkeeping for this link
+  std::uint64_t id = 0;           // shard-unique, for logs and management
+  std::uint32_t handle = 0;       // ours
+  std::uint32_t remote_handle = 0;
+  unsigned mesh_cost = 0;  // inter-router consumer: cost of the path it leads on
+  link_kind kind = link_kind::incoming;
   amqp::sender_settle_mode snd_settle_mode = amqp::sender_settle_mode::mixed;
   amqp::receiver_settle_mode rcv_settle_mode = amqp::receiver_settle_mode::first;
+  bool dynamic = false;
   bool detach_received = false;
   bool detach_sent = false;
-  bool remote_attached = true;       // false while a router-initiated attach awaits its reply
-  link* peer = nullptr;              // link-route partner: everything is forwarded to it
-  std::optional<amqp::error> detach_error;  // what the peer said when it detached
+  bool remote_attached = true;  // false while a router-initiated attach awaits its reply
   bool auto_link = false;
-  bool inter_router = false;         // on a connection to a neighbour router (mesh)
-  unsigned mesh_cost = 0;            // inter-router consumer: cost of the path it leads on
-  bool stream_link = false;          // carries one streaming delivery at a time to a router
-  std::uint64_t id = 0;              // shard-unique, for logs and management
-  void* endpoint_data = nullptr;     // in-router endpoints: their bookkeeping for this link
+  bool inter_router = false;  // on a connection to a neighbour router (mesh)
+  bool stream_link = false;   // carries one streaming delivery at a time to a router
 
   // Outgoing link state (router → peer receiver).
+  bool drain = false;
+  bool blocked = false;  // on the connection's blocked list
   std::uint32_t delivery_count = 0;
   std::uint32_t credit = 0;
-  bool drain = false;
-  ring_deque<delivery*> queue;       // routed here, waiting for credit / their turn
-  std::uint32_t unsettled = 0;       // started and not settled: the "balanced" load
-  bool blocked = false;              // on the connection's blocked list
+  std::uint32_t unsettled = 0;  // started and not settled: the "balanced" load
+  ring_deque<delivery*> queue;  // routed here, waiting for credit / their turn
 
   // Incoming link state (peer sender → router).
-  std::uint32_t capacity = 250;      // credit window we keep open
+  std::uint32_t capacity = 250;          // credit window we keep open
   std::uint32_t credit_outstanding = 0;  // credit the peer still holds
   std::uint32_t credit_to_restore = 0;   // deliveries finished since the last flow
   std::uint32_t peer_delivery_count = 0;
-  delivery* current = nullptr;       // delivery whose frames are still arriving
-  delivery* live_head = nullptr;     // every delivery that still names this link as in_link
+  delivery* current = nullptr;    // delivery whose frames are still arriving
+  delivery* live_head = nullptr;  // every delivery that still names this link as in_link
 
   // Counters.
   std::uint64_t deliveries = 0;
@@ -130,9 +135,9 @@ struct link {
 };
 
 struct session {
-  std::uint16_t channel = 0;         // ours
+  std::uint16_t channel = 0;  // ours
   std::uint16_t remote_channel = 0;
-  bool remote_begun = true;          // false while our own begin awaits its reply
+  bool remote_begun = true;  // false while our own begin awaits its reply
   bool begin_sent = false;
   bool end_sent = false;
   bool end_received = false;
@@ -151,7 +156,7 @@ struct session {
   std::uint32_t window_base = 0;               // next_incoming_id when it was advertised
   std::size_t pending_bytes = 0;               // bytes of this session's deliveries held
 
-  void* endpoint_data = nullptr;               // in-router endpoints: as link::endpoint_data
+  void* endpoint_data = nullptr;              // in-router endpoints: as link::endpoint_data
   std::vector<link*> links_by_remote_handle;  // index = remote handle
   std::vector<link*> links_by_handle;         // index = our handle
   id_window<delivery*> in_unsettled;          // by the sender's delivery-id

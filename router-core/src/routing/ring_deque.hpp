@@ -98,6 +98,13 @@ class ring_deque {
   void push_back(const T& v) { emplace_back(v); }
   void push_back(T&& v) { emplace_back(std::move(v)); }
 
+  // Inserts before position `index` (0 = front, size() = back); the elements behind it move
+  // back by one. Linear in the distance to the back: meant for inserts near it.
+  void insert(std::size_t index, T v) {
+    emplace_back(std::move(v));
+    for (std::size_t i = size_ - 1; i > index; --i) std::swap((*this)[i], (*this)[i - 1]);
+  }
+
   void pop_front() noexcept {
     data_[head_].~T();
     head_ = (head_ + 1) & (capacity_ - 1);

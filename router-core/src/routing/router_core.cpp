@@ -39,8 +39,7 @@ std::string other_router_key(std::string_view address, std::string_view self) {
 
 bool is_terminal(amqp::delivery_state::kind k) {
   using kind = amqp::delivery_state::kind;
-  return k == kind::accepted || k == kind::rejected || k == kind::released ||
-         k == kind::modified;
+  return k == kind::accepted || k == kind::rejected || k == kind::released || k == kind::modified;
 }
 
 }  // namespace
@@ -102,8 +101,10 @@ void router_core::attach_live(delivery& d, link& in) {
 
 void router_core::detach_live(delivery& d) {
   if (d.in_link == nullptr) return;
-  if (d.in_prev != nullptr) d.in_prev->in_next = d.in_next;
-  else d.in_link->live_head = d.in_next;
+  if (d.in_prev != nullptr)
+    d.in_prev->in_next = d.in_next;
+  else
+    d.in_link->live_head = d.in_next;
   if (d.in_next != nullptr) d.in_next->in_prev = d.in_prev;
   d.in_link->sess->pending_bytes -= d.held_size() + d.remote_in_flight;
   d.remote_in_flight = 0;
@@ -146,8 +147,8 @@ void router_core::connection_opened(amqp_connection& c) {
                       (!al.container_id.empty() && al.container_id == c.container_id());
     if (!ours) continue;
     const std::string& external = al.external_address.empty() ? al.address : al.external_address;
-    const link_kind kind = al.direction == link_direction::in ? link_kind::incoming
-                                                              : link_kind::outgoing;
+    const link_kind kind =
+        al.direction == link_direction::in ? link_kind::incoming : link_kind::outgoing;
     link* l = c.attach_link(kind, "autoLink/" + al.address, external,
                             amqp::sender_settle_mode::unsettled);
     if (l == nullptr) continue;
@@ -181,15 +182,18 @@ void router_core::initiated_link_attached(link& l, bool accepted) {
   l.peer->owner->complete_attach(*l.peer, accepted, accepted ? nullptr : &err);
   if (accepted) {
     // Credit flows from whichever side receives: mirror what is already known.
-    if (l.kind == link_kind::outgoing) grant_credit(*l.peer, true);
-    else grant_credit(l, true);
+    if (l.kind == link_kind::outgoing)
+      grant_credit(*l.peer, true);
+    else
+      grant_credit(l, true);
   }
 }
 
 bool router_core::attach_link_route(link& l, attach_decision& decision) {
   if (l.address.empty() || link_routes_.empty()) return false;
   for (const auto& lr : link_routes_) {
-    const bool direction_ok = (lr.direction == link_direction::in) == (l.kind == link_kind::incoming);
+    const bool direction_ok =
+        (lr.direction == link_direction::in) == (l.kind == link_kind::incoming);
     if (!direction_ok) continue;
     const bool match = !lr.prefix.empty() ? address_matcher::prefix_matches(lr.prefix, l.address)
                                           : address_matcher::pattern_matches(lr.pattern, l.address);
@@ -207,9 +211,9 @@ bool router_core::attach_link_route(link& l, attach_decision& decision) {
       external.erase(0, lr.del_external_prefix.size());
     }
     external = lr.add_external_prefix + external;
-    link* partner = target->attach_link(l.kind == link_kind::incoming ? link_kind::outgoing
-                                                                      : link_kind::incoming,
-                                        l.name, external, l.snd_settle_mode);
+    link* partner = target->attach_link(
+        l.kind == link_kind::incoming ? link_kind::outgoing : link_kind::incoming, l.name, external,
+        l.snd_settle_mode);
     if (partner == nullptr) {
       decision.accepted = false;
       decision.error.condition = "qd:no-route-to-dest";
@@ -288,8 +292,7 @@ void router_core::link_detached(link& l) {
     partner->peer = nullptr;
     // A detach passes through as the peer sent it; a lost connection becomes routed-link-lost.
     amqp::error lost{"qd:routed-link-lost", "the other side of the link route went away", {}};
-    const amqp::error* err = l.detach_received ? (l.detach_error ? &*l.detach_error : nullptr)
-                                               : &lost;
+    const amqp::error* err = l.detach_received ? l.detach_error.get() : &lost;
     partner->owner->complete_attach(*partner, false, err != nullptr ? err : &lost);
     if (!partner->detach_sent) partner->owner->detach_link(*partner, err);
   }
@@ -371,7 +374,7 @@ void router_core::link_detached(link& l) {
 // ---- credit to senders -------------------------------------------------------------------
 
 bool router_core::routable(const link& in) const {
-  if (in.addr == nullptr) return true;  // anonymous: decided per message
+  if (in.addr == nullptr) return true;                     // anonymous: decided per message
   if (in.addr->name == own_topological_key_) return true;  // routed by `to` here
   const address_entry& a = *in.addr;
   if (a.dist == distribution::multicast) return true;
@@ -736,8 +739,8 @@ void router_core::transfer(link& l, const amqp::transfer& t, amqp::bytes_view pa
   if (d == nullptr) {
     d = allocate();
     d->in_id = t.delivery_id.value_or(l.sess->next_incoming_id);
-    d->in_settled = t.settled.value_or(false) ||
-                    l.snd_settle_mode == amqp::sender_settle_mode::settled;
+    d->in_settled =
+        t.settled.value_or(false) || l.snd_settle_mode == amqp::sender_settle_mode::settled;
     d->message_format = t.message_format.value_or(0);
     attach_live(*d, l);
     if (!d->in_settled) {
@@ -920,8 +923,7 @@ bool router_core::strip_router_annotations(delivery& d, amqp::bytes_view first_f
   rewritten.reserve(first_frame.size());
   rewritten.insert(rewritten.end(), base, base + ma_start);
   amqp::append_message_annotations(rewritten, scan->message_annotations, {});
-  rewritten.insert(rewritten.end(), base + scan->after_annotations,
-                   base + first_frame.size());
+  rewritten.insert(rewritten.end(), base + scan->after_annotations, base + first_frame.size());
   add_pending(d, rewritten);
   return true;
 }
@@ -968,7 +970,7 @@ bool router_core::route(delivery& d) {
     a = addresses_.find(*key);
   }
   const address_config* cfg = addresses_.matcher().match(key->substr(0, key->find('\x1f')));
-  const distribution dist = a != nullptr ? a->dist
+  const distribution dist = a != nullptr     ? a->dist
                             : cfg != nullptr ? cfg->dist
                                              : addresses_.matcher().default_distribution();
   if (a != nullptr) ++a->deliveries_in;
@@ -1051,9 +1053,8 @@ link* router_core::pick_mesh_consumer(address_entry& a, const link* from) {
     }
   }
   a.next_consumer = (a.next_consumer + 1) % std::max<std::size_t>(n, 1);
-  if (best_local != nullptr &&
-      (a.dist != distribution::balanced || from_mesh || best_remote == nullptr ||
-       best_load <= best_remote_load)) {
+  if (best_local != nullptr && (a.dist != distribution::balanced || from_mesh ||
+                                best_remote == nullptr || best_load <= best_remote_load)) {
     return best_local;
   }
   return best_remote != nullptr ? best_remote : best_local;
@@ -1104,8 +1105,23 @@ void router_core::enqueue(delivery& d, link& chosen) {
   d.out_link = &out;
   d.queued = true;
   d.routed = true;
-  out.queue.push_back(&d);
-  if (out.queue.size() == 1) pump(out);
+  // Waiting deliveries leave in priority order, FIFO within a priority; one already started
+  // is never overtaken. qdrouterd's rule: an address's configured priority wins over the
+  // message's own. Link routes pass messages through in the order they came.
+  const bool link_routed = d.in_link != nullptr && d.in_link->peer != nullptr;
+  if (out.addr != nullptr && out.addr->priority) {
+    d.priority = static_cast<std::uint8_t>(std::clamp(*out.addr->priority, 0, 9));
+  } else {
+    d.priority = link_routed ? amqp::default_priority : amqp::message_priority(d.held());
+  }
+  std::size_t position = out.queue.size();
+  while (!link_routed && position > 0) {
+    const delivery& ahead = *out.queue[position - 1];
+    if (ahead.out_started || ahead.priority >= d.priority) break;
+    --position;
+  }
+  out.queue.insert(position, &d);
+  if (position == 0) pump(out);
 }
 
 void router_core::fan_out(delivery& d, address_entry& a, bool local_only) {
@@ -1137,7 +1153,7 @@ void router_core::fan_out(delivery& d, address_entry& a, bool local_only) {
     copy->routed = true;
     copy->message_format = d.message_format;
     copy->pending.assign(d.held().begin(), d.held().end());  // each drains at its own pace
-    enqueue(*copy, *out);       // frees the copy itself once written
+    enqueue(*copy, *out);                                    // frees the copy itself once written
   }
   // Multicast is at-most-once per consumer: the sender learns it was accepted by the router.
   consume_pending(d, d.held_size());
@@ -1278,8 +1294,8 @@ void router_core::disposition(session& s, amqp::role peer_role, std::uint32_t id
         d->in_tracked) {
       // Progress of a streaming delivery (how many bytes the receiver has taken): the TCP
       // adaptor's byte window rides on it, so it goes back to the sender unsettled.
-      d->in_link->owner->queue_disposition(*d->in_link->sess, amqp::role::receiver, d->in_id,
-                                           false, state);
+      d->in_link->owner->queue_disposition(*d->in_link->sess, amqp::role::receiver, d->in_id, false,
+                                           state);
       return;
     }
     if (state.type == amqp::delivery_state::kind::received && !settled && d->remote_origin) {
