@@ -10,22 +10,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
-#include <array>
-#include <atomic>
-#include <future>
-#include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/asio/executor_work_guard.hpp>
+
+#include "fogmesh/common/free_port.hpp"
 
 namespace fogmesh::agent::test {
 
@@ -121,23 +123,26 @@ struct tcp_forwarder::impl {
     });
   }
 
-  void pump(std::shared_ptr<asio::ip::tcp::socket> from, std::shared_ptr<asio::ip::tcp::socket> to) {
+  void pump(std::shared_ptr<asio::ip::tcp::socket> from,
+            std::shared_ptr<asio::ip::tcp::socket> to) {
     auto buf = std::make_shared<std::array<char, 16384>>();
-    from->async_read_some(asio::buffer(*buf), [this, from, to, buf](boost::system::error_code ec, size_t n) {
-      if (ec) {
-        boost::system::error_code ignored;
-        to->shutdown(asio::socket_base::shutdown_send, ignored);
-        return;
-      }
-      asio::async_write(*to, asio::buffer(buf->data(), n), [this, from, to, buf](boost::system::error_code wec, size_t) {
-        if (wec) {
-          boost::system::error_code ignored;
-          from->close(ignored);
-          return;
-        }
-        pump(from, to);
-      });
-    });
+    from->async_read_some(
+        asio::buffer(*buf), [this, from, to, buf](boost::system::error_code ec, size_t n) {
+          if (ec) {
+            boost::system::error_code ignored;
+            to->shutdown(asio::socket_base::shutdown_send, ignored);
+            return;
+          }
+          asio::async_write(*to, asio::buffer(buf->data(), n),
+                            [this, from, to, buf](boost::system::error_code wec, size_t) {
+                              if (wec) {
+                                boost::system::error_code ignored;
+                                from->close(ignored);
+                                return;
+                              }
+                              pump(from, to);
+                            });
+        });
   }
 };
 
@@ -157,7 +162,9 @@ tcp_forwarder::~tcp_forwarder() {
   impl_->thread.join();
 }
 
-void tcp_forwarder::set_target(uint16_t target_port) { impl_->target = target_port; }
+void tcp_forwarder::set_target(uint16_t target_port) {
+  impl_->target = target_port;
+}
 
 void tcp_forwarder::start() {
   std::promise<void> done;
@@ -200,9 +207,10 @@ controller_env::controller_env(bool tls) : tls_(tls) {
     cert_dir_ = std::make_unique<temp_dir>();
     ca_file_ = cert_dir_->path() + "/cert.pem";
     key_file_ = cert_dir_->path() + "/key.pem";
-    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-                      "-addext subjectAltName=IP:127.0.0.1 -keyout " + key_file_ + " -out " + ca_file_ +
-                      " >/dev/null 2>&1";
+    std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+        "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+        key_file_ + " -out " + ca_file_ + " >/dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl req failed");
   }
   db_ = std::make_unique<controller::test::pg_cluster>();
@@ -254,8 +262,8 @@ http_result controller_env::request(const std::string& method, const std::string
   std::ofstream(d.path() + "/body") << body;
   std::string cmd = "curl -sk -i -X " + method + " -H 'Content-Type: application/json' " +
                     (token_.empty() ? "" : "-H 'Authorization: " + token_ + "' ") +
-                    (body.empty() ? "" : "--data-binary @" + d.path() + "/body ") + "https://127.0.0.1:" +
-                    std::to_string(port_) + path + " > " + d.path() + "/out";
+                    (body.empty() ? "" : "--data-binary @" + d.path() + "/body ") +
+                    "https://127.0.0.1:" + std::to_string(port_) + path + " > " + d.path() + "/out";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("curl failed: " + cmd);
   return controller::test::parse_response(slurp(d.path() + "/out"));
 }
@@ -296,15 +304,7 @@ std::string controller_env::microservice_status(const std::string& uuid) {
 // --- agent binary ---
 
 int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
+  return free_loopback_port();
 }
 
 command_result run_agent_cli(const std::vector<std::string>& args,
@@ -324,10 +324,11 @@ command_result run_agent_cli(const std::vector<std::string>& args,
 
 void write_test_settings(const std::string& config_dir, const std::string& extra_json) {
   fs::create_directories(config_dir);
-  std::string body = R"({"localApiPort":0,"localApiBind":["127.0.0.1"],"localApiBindBridge":false,)"
-                     R"("longPollSeconds":5,"reconcileIntervalMs":300,"restartBackoffMs":100,"restartBackoffMaxMs":400,)"
-                     R"("retryBackoffMaxMs":1000,"logLevel":"debug")" +
-                     (extra_json.empty() ? "" : "," + extra_json) + "}";
+  std::string body =
+      R"({"localApiPort":0,"localApiBind":["127.0.0.1"],"localApiBindBridge":false,)"
+      R"("longPollSeconds":5,"reconcileIntervalMs":300,"restartBackoffMs":100,"restartBackoffMaxMs":400,)"
+      R"("retryBackoffMaxMs":1000,"logLevel":"debug")" +
+      (extra_json.empty() ? "" : "," + extra_json) + "}";
   std::ofstream(config_dir + "/agent.json") << body;
 }
 
@@ -384,7 +385,9 @@ bool agent_process::running() {
   return true;
 }
 
-std::string agent_process::log() const { return slurp(config_dir_ + "/agent.log"); }
+std::string agent_process::log() const {
+  return slurp(config_dir_ + "/agent.log");
+}
 
 std::string agent_process::microservice_token(const std::string& uuid) const {
   boost::system::error_code ec;
@@ -412,8 +415,8 @@ ws_client::ws_client(int port, const std::string& path, const std::string& token
     : impl_(std::make_unique<impl>()) {
   asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port));
   beast::get_lowest_layer(impl_->ws).connect(ep);
-  impl_->ws.set_option(beast::websocket::stream_base::decorator(
-      [token](beast::websocket::request_type& req) {
+  impl_->ws.set_option(
+      beast::websocket::stream_base::decorator([token](beast::websocket::request_type& req) {
         if (!token.empty()) req.set(beast::http::field::authorization, token);
       }));
   impl_->ws.handshake("127.0.0.1", path);
@@ -486,16 +489,19 @@ podman_service::podman_service() {
   socket_ = dir_.path() + "/podman.sock";
   pid_ = spawn({"podman", "--root", dir_.path() + "/root", "--runroot", dir_.path() + "/run",
                 "system", "service", "--time=0", "unix://" + socket_},
-               {"CONTAINERS_CONF=" + dir_.path() + "/containers.conf"}, dir_.path() + "/service.out",
-               dir_.path() + "/service.log");
+               {"CONTAINERS_CONF=" + dir_.path() + "/containers.conf"},
+               dir_.path() + "/service.out", dir_.path() + "/service.log");
   if (!eventually([&] { return fs::exists(socket_); }, std::chrono::seconds(30))) {
-    throw std::runtime_error("podman service did not start: " + slurp(dir_.path() + "/service.log"));
+    throw std::runtime_error("podman service did not start: " +
+                             slurp(dir_.path() + "/service.log"));
   }
   // An offline image: busybox-static as the whole root filesystem.
   std::string rootfs = dir_.path() + "/rootfs";
-  for (const char* d : {"bin", "etc", "proc", "sys", "dev", "tmp", "www"}) fs::create_directories(rootfs + "/" + d);
+  for (const char* d : {"bin", "etc", "proc", "sys", "dev", "tmp", "www"})
+    fs::create_directories(rootfs + "/" + d);
   fs::copy_file("/bin/busybox", rootfs + "/bin/busybox");
-  for (const char* applet : {"sh", "httpd", "sleep", "cat", "echo", "wget", "ls", "env", "true", "false"}) {
+  for (const char* applet :
+       {"sh", "httpd", "sleep", "cat", "echo", "wget", "ls", "env", "true", "false"}) {
     fs::create_symlink("busybox", rootfs + "/bin/" + applet);
   }
   std::ofstream(rootfs + "/etc/passwd") << "root:x:0:0:root:/:/bin/sh\n";
@@ -504,7 +510,8 @@ podman_service::podman_service() {
   int rc = 0;
   std::string cmd = "tar -C " + rootfs + " -c . | CONTAINERS_CONF=" + dir_.path() +
                     "/containers.conf podman --root " + dir_.path() + "/root --runroot " +
-                    dir_.path() + "/run import --change 'CMD [\"/bin/sh\"]' - localhost/busybox:latest 2>&1";
+                    dir_.path() +
+                    "/run import --change 'CMD [\"/bin/sh\"]' - localhost/busybox:latest 2>&1";
   rc = std::system(cmd.c_str());
   if (rc != 0) throw std::runtime_error("podman import failed");
 }
@@ -512,9 +519,11 @@ podman_service::podman_service() {
 void podman_service::import_image(const std::string& name) const {
   std::string cmd = "tar -C " + dir_.path() + "/rootfs -c . | CONTAINERS_CONF=" + dir_.path() +
                     "/containers.conf podman --root " + dir_.path() + "/root --runroot " +
-                    dir_.path() + "/run import --change 'CMD [\"/bin/true\"]' --change 'LABEL name=" +
-                    name + "' - " + name + " >/dev/null 2>&1";
-  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("podman import of " + name + " failed");
+                    dir_.path() +
+                    "/run import --change 'CMD [\"/bin/true\"]' --change 'LABEL name=" + name +
+                    "' - " + name + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0)
+    throw std::runtime_error("podman import of " + name + " failed");
 }
 
 podman_service::~podman_service() {
@@ -524,7 +533,8 @@ podman_service::~podman_service() {
     ::waitpid(pid_, nullptr, 0);
   }
   // Storage may still hold overlay mounts; unmount before the directory goes.
-  std::string cmd = "grep -o ' " + dir_.path() + "[^ ]*' /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null";
+  std::string cmd = "grep -o ' " + dir_.path() +
+                    "[^ ]*' /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null";
   [[maybe_unused]] int rc = std::system(cmd.c_str());
 }
 

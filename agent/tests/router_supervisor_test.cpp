@@ -5,16 +5,14 @@
 // clearing the router microservice stops the process; a missing binary is a FAILED status
 // naming it. Waits are bounded by generous deadlines only to fail instead of hanging.
 #include "router_supervisor.hpp"
-#include "router_transport.hpp"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
@@ -26,23 +24,14 @@
 #include <functional>
 #include <sstream>
 
+#include "fogmesh/common/free_port.hpp"
+#include "router_transport.hpp"
+
 namespace fogmesh::agent {
 namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 int connect_to(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -104,7 +93,8 @@ class RouterSupervisorTest : public ::testing::Test {
   }
   void TearDown() override {
     if (!dir_.empty() && !::testing::Test::HasFailure()) std::filesystem::remove_all(dir_);
-    if (::testing::Test::HasFailure()) std::cerr << "router log:\n" << slurp(dir_ + "/router/router.log");
+    if (::testing::Test::HasFailure())
+      std::cerr << "router log:\n" << slurp(dir_ + "/router/router.log");
   }
 
   router_supervisor_options options(std::string binary = FOGMESH_ROUTER_BIN) {
@@ -133,13 +123,17 @@ class RouterSupervisorTest : public ::testing::Test {
 
   static router_spec spec(const std::string& id, int amqp_port, int tcp_port = 0) {
     // The exact shape ioFog's Controller writes (reference §4) plus a public port.
-    json::object config{{"mode", "edge"},
-                        {"id", id},
-                        {"listeners", json::array{json::object{{"role", "normal"}, {"host", "127.0.0.1"}, {"port", amqp_port}}}},
-                        {"connectors", json::array{}}};
+    json::object config{
+        {"mode", "edge"},
+        {"id", id},
+        {"listeners",
+         json::array{json::object{{"role", "normal"}, {"host", "127.0.0.1"}, {"port", amqp_port}}}},
+        {"connectors", json::array{}}};
     if (tcp_port != 0) {
-      config["tcpListeners"] = json::array{
-          json::object{{"name", "public-port-1"}, {"host", "127.0.0.1"}, {"port", tcp_port}, {"address", "pp1"}}};
+      config["tcpListeners"] = json::array{json::object{{"name", "public-port-1"},
+                                                        {"host", "127.0.0.1"},
+                                                        {"port", tcp_port},
+                                                        {"address", "pp1"}}};
     }
     return router_spec::from_iofog_json(json::value(json::serialize(config)), "fog");
   }
@@ -149,8 +143,8 @@ class RouterSupervisorTest : public ::testing::Test {
 };
 
 TEST_F(RouterSupervisorTest, StartCrashReconfigureStop) {
-  const int amqp = free_port();
-  const int tcp = free_port();
+  const int amqp = free_loopback_port();
+  const int tcp = free_loopback_port();
   int changes = 0;
   auto o = options();
   o.on_change = [&changes] { ++changes; };
@@ -176,7 +170,8 @@ TEST_F(RouterSupervisorTest, StartCrashReconfigureStop) {
 
   // Crash: SIGKILL → restarted (a new pid), reason recorded, AMQP again.
   ASSERT_EQ(::kill(first, SIGKILL), 0);
-  ASSERT_TRUE(run_until([&] { return sup.pid() != 0 && sup.pid() != first && sup.ready(); }, "restart after SIGKILL"));
+  ASSERT_TRUE(run_until([&] { return sup.pid() != 0 && sup.pid() != first && sup.ready(); },
+                        "restart after SIGKILL"));
   const pid_t second = sup.pid();
   EXPECT_EQ(sup.status().restarts, 1);
   EXPECT_EQ(sup.status().status, "RUNNING");
@@ -186,22 +181,27 @@ TEST_F(RouterSupervisorTest, StartCrashReconfigureStop) {
   EXPECT_FALSE(accepts_connections(tcp));
   auto with_port = spec("edge-test", amqp, tcp);
   sup.set_desired("router-ms", with_port);
-  ASSERT_TRUE(run_until([&] { return sup.applied() && *sup.applied() == with_port; }, "tcpListener applied"));
+  ASSERT_TRUE(run_until([&] { return sup.applied() && *sup.applied() == with_port; },
+                        "tcpListener applied"));
   EXPECT_EQ(sup.pid(), second) << "the router was restarted for a new tcpListener";
   EXPECT_TRUE(accepts_connections(tcp));
   EXPECT_NE(slurp(sup.config_path()).find("tcpListener"), std::string::npos);
-  EXPECT_NE(slurp(sup.log_path()).find("public-port-1"), std::string::npos) << "router did not log the CREATE";
+  EXPECT_NE(slurp(sup.log_path()).find("public-port-1"), std::string::npos)
+      << "router did not log the CREATE";
 
   // ...and goes away again (DELETE), still the same process.
   auto without_port = spec("edge-test", amqp);
   sup.set_desired("router-ms", without_port);
-  ASSERT_TRUE(run_until([&] { return sup.applied() && *sup.applied() == without_port; }, "tcpListener deleted"));
+  ASSERT_TRUE(run_until([&] { return sup.applied() && *sup.applied() == without_port; },
+                        "tcpListener deleted"));
   EXPECT_EQ(sup.pid(), second);
-  EXPECT_TRUE(run_until([&] { return !accepts_connections(tcp); }, "deleted tcpListener refuses connections"));
+  EXPECT_TRUE(run_until([&] { return !accepts_connections(tcp); },
+                        "deleted tcpListener refuses connections"));
 
   // A new router id needs a restart.
   sup.set_desired("router-ms", spec("edge-test-2", amqp));
-  ASSERT_TRUE(run_until([&] { return sup.pid() != 0 && sup.pid() != second && sup.ready(); }, "restart for a new id"));
+  ASSERT_TRUE(run_until([&] { return sup.pid() != 0 && sup.pid() != second && sup.ready(); },
+                        "restart for a new id"));
   const pid_t third = sup.pid();
   EXPECT_EQ(sup.status().restarts, 1) << "a planned restart counted as a crash";
   EXPECT_NE(slurp(sup.config_path()).find("edge-test-2"), std::string::npos);
@@ -216,7 +216,7 @@ TEST_F(RouterSupervisorTest, StartCrashReconfigureStop) {
 }
 
 TEST_F(RouterSupervisorTest, DestructorStopsTheChild) {
-  const int amqp = free_port();
+  const int amqp = free_loopback_port();
   pid_t pid = 0;
   {
     router_supervisor sup(io_, options());
@@ -232,14 +232,15 @@ TEST_F(RouterSupervisorTest, DestructorStopsTheChild) {
 
 TEST_F(RouterSupervisorTest, BadConfigFromRouterExitsAndIsReported) {
   // The router refuses the config (unknown attribute): the crash reason names the router's error.
-  const int amqp = free_port();
+  const int amqp = free_loopback_port();
   router_supervisor sup(io_, options());
   sup.start();
   auto s = spec("edge-test", amqp);
   s.entities[0].attributes["noSuchAttribute"] = "x";
   sup.set_desired("router-ms", s);
   ASSERT_TRUE(run_until([&] { return sup.status().restarts >= 1; }, "the router's exit"));
-  EXPECT_NE(sup.status().error_message.find("noSuchAttribute"), std::string::npos) << sup.status().error_message;
+  EXPECT_NE(sup.status().error_message.find("noSuchAttribute"), std::string::npos)
+      << sup.status().error_message;
   // A corrected config gets it running.
   sup.set_desired("router-ms", spec("edge-test", amqp));
   ASSERT_TRUE(run_until([&] { return sup.ready(); }, "router ready after the fix"));
@@ -249,9 +250,10 @@ TEST_F(RouterSupervisorTest, BadConfigFromRouterExitsAndIsReported) {
 TEST_F(RouterSupervisorTest, MissingBinaryIsFailedWithItsName) {
   router_supervisor sup(io_, options(dir_ + "/no-such-router"));
   sup.start();
-  sup.set_desired("router-ms", spec("edge-test", free_port()));
+  sup.set_desired("router-ms", spec("edge-test", free_loopback_port()));
   ASSERT_TRUE(run_until([&] { return sup.status().status == "FAILED"; }, "FAILED status"));
-  EXPECT_NE(sup.status().error_message.find("no-such-router"), std::string::npos) << sup.status().error_message;
+  EXPECT_NE(sup.status().error_message.find("no-such-router"), std::string::npos)
+      << sup.status().error_message;
   EXPECT_EQ(sup.pid(), 0);
 }
 
@@ -259,7 +261,7 @@ TEST_F(RouterSupervisorTest, MissingBinaryIsFailedWithItsName) {
 // on the other agent. The message crosses as JSON to the receiver's address; after the router
 // is killed and restarted by the supervisor, messages flow again.
 TEST_F(RouterSupervisorTest, MessagesBetweenTwoAgentsThroughTheRouter) {
-  const int amqp = free_port();
+  const int amqp = free_loopback_port();
   router_supervisor sup(io_, options());
   sup.start();
   sup.set_desired("router-ms", spec("edge-test", amqp));
@@ -267,8 +269,10 @@ TEST_F(RouterSupervisorTest, MessagesBetweenTwoAgentsThroughTheRouter) {
   const std::string url = "amqp://127.0.0.1:" + std::to_string(amqp);
 
   message_bus bus_a, bus_b;
-  router_transport a(io_, [&](const std::string& r, const io_message& m) { bus_a.deliver_inbound(r, m); });
-  router_transport b(io_, [&](const std::string& r, const io_message& m) { bus_b.deliver_inbound(r, m); });
+  router_transport a(
+      io_, [&](const std::string& r, const io_message& m) { bus_a.deliver_inbound(r, m); });
+  router_transport b(
+      io_, [&](const std::string& r, const io_message& m) { bus_b.deliver_inbound(r, m); });
   bus_a.set_remote_transport(&a);
   bus_b.set_remote_transport(&b);
   bus_a.set_local_microservices({"publisher"});
@@ -278,7 +282,8 @@ TEST_F(RouterSupervisorTest, MessagesBetweenTwoAgentsThroughTheRouter) {
   b.set_receivers({"receiver"});
   a.set_url(url);
   b.set_url(url);
-  ASSERT_TRUE(run_until([&] { return a.connected() && b.open_receivers() == 1; }, "both buses connected"));
+  ASSERT_TRUE(
+      run_until([&] { return a.connected() && b.open_receivers() == 1; }, "both buses connected"));
 
   auto publish = [&](const std::string& text) {
     io_message m;
@@ -299,18 +304,22 @@ TEST_F(RouterSupervisorTest, MessagesBetweenTwoAgentsThroughTheRouter) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].id, sent.id);
   EXPECT_EQ(got[0].publisher, "publisher");
-  EXPECT_EQ(std::string(got[0].content_data.begin(), got[0].content_data.end()), "hello over the mesh");
+  EXPECT_EQ(std::string(got[0].content_data.begin(), got[0].content_data.end()),
+            "hello over the mesh");
   EXPECT_EQ(bus_a.undeliverable(), 0u);
 
   // The router dies and comes back: the buses reconnect and messages flow again.
   const pid_t before = sup.pid();
   ASSERT_EQ(::kill(before, SIGKILL), 0);
-  ASSERT_TRUE(run_until([&] { return sup.pid() != 0 && sup.pid() != before && sup.ready(); }, "router restarted"));
-  ASSERT_TRUE(run_until([&] { return a.connected() && b.connected() && b.open_receivers() == 1; }, "buses reconnected"));
+  ASSERT_TRUE(run_until([&] { return sup.pid() != 0 && sup.pid() != before && sup.ready(); },
+                        "router restarted"));
+  ASSERT_TRUE(run_until([&] { return a.connected() && b.connected() && b.open_receivers() == 1; },
+                        "buses reconnected"));
   got.clear();
   publish("after the restart");
   ASSERT_TRUE(run_until(take, "a message after the router's restart"));
-  EXPECT_EQ(std::string(got[0].content_data.begin(), got[0].content_data.end()), "after the restart");
+  EXPECT_EQ(std::string(got[0].content_data.begin(), got[0].content_data.end()),
+            "after the restart");
 }
 
 TEST(RouterBinary, ExplicitPathWins) {

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "api_client.hpp"
+#include "fogmesh/common/free_port.hpp"
 #include "fogmesh/controller/embedded_postgres.hpp"
 #include "http_client.hpp"
 
@@ -856,7 +857,7 @@ class private_sshd {
     }
     std::ofstream(dir + "/authorized_keys") << slurp(dir + "/client_key.pub");
     ::chmod((dir + "/authorized_keys").c_str(), 0600);
-    port_ = free_port();
+    port_ = free_loopback_port();
     std::ofstream(dir + "/sshd_config")
         << "Port " << port_ << "\nListenAddress 127.0.0.1\nHostKey " << dir
         << "/host_key\nAuthorizedKeysFile " << dir
@@ -911,17 +912,6 @@ class private_sshd {
   std::string log() const { return slurp(dir_ + "/sshd.log"); }
 
  private:
-  static int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-  }
   std::string dir_, user_;
   int port_ = 0;
   pid_t pid_ = -1;
