@@ -68,6 +68,28 @@ def read_kubeconfig(path):
     return server, token, base64.b64decode(ca).decode()
 
 
+def keep_alive_request(local, connect, method, path, data, headers, ok):
+    """One request on this thread's keep-alive connection (local.conn, made by connect());
+    a connection the server has closed meanwhile is replaced once. Returns (response,
+    payload); a status not in `ok` raises ApiError."""
+    for attempt in (1, 2):
+        try:
+            c = getattr(local, "conn", None)
+            if c is None:
+                c = local.conn = connect()
+            c.request(method, path, body=data, headers=headers)
+            r = c.getresponse()
+            payload = r.read()
+            break
+        except (http.client.HTTPException, OSError):
+            local.conn = None
+            if attempt == 2:
+                raise
+    if r.status not in ok:
+        raise ApiError(r.status, payload.decode(errors="replace"), f"{method} {path}")
+    return r, payload
+
+
 class Kube:
     """One keep-alive HTTPS connection per thread to the API server."""
 
@@ -78,31 +100,16 @@ class Kube:
         self.ctx = ssl.create_default_context(cadata=ca)
         self.local = threading.local()
 
-    def conn(self):
-        c = getattr(self.local, "conn", None)
-        if c is None:
-            c = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=120)
-            self.local.conn = c
-        return c
-
     def call(self, method, path, body=None, content_type="application/json", ok=(200, 201)):
         data = None if body is None else (body if isinstance(body, str) else json.dumps(body))
         headers = {"Authorization": "Bearer " + self.token, "Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = content_type
-        for attempt in (1, 2):
-            try:
-                c = self.conn()
-                c.request(method, path, body=data, headers=headers)
-                r = c.getresponse()
-                payload = r.read()
-                break
-            except (http.client.HTTPException, OSError):
-                self.local.conn = None
-                if attempt == 2:
-                    raise
-        if r.status not in ok:
-            raise ApiError(r.status, payload.decode(errors="replace"), f"{method} {path}")
+        r, payload = keep_alive_request(
+            self.local,
+            lambda: http.client.HTTPSConnection(self.host, self.port, context=self.ctx,
+                                                timeout=120),
+            method, path, data, headers, ok)
         ctype = r.getheader("Content-Type", "")
         return json.loads(payload) if payload and "json" in ctype else payload.decode()
 
@@ -211,30 +218,17 @@ class Controller:
         self.token = None
 
     def call(self, method, path, body=None, token=None, ok=(200, 201, 204)):
-        for attempt in (1, 2):
-            try:
-                c = getattr(self.local, "conn", None)
-                if c is None:
-                    c = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port,
-                                                                     timeout=120)
-                headers = {}
-                auth = token if token is not None else self.token
-                if auth:
-                    headers["Authorization"] = auth
-                data = None
-                if body is not None:
-                    data = json.dumps(body)
-                    headers["Content-Type"] = "application/json"
-                c.request(method, "/api/v3" + path, body=data, headers=headers)
-                r = c.getresponse()
-                payload = r.read()
-                break
-            except (http.client.HTTPException, OSError):
-                self.local.conn = None
-                if attempt == 2:
-                    raise
-        if r.status not in ok:
-            raise ApiError(r.status, payload.decode(errors="replace"), f"{method} {path}")
+        headers = {}
+        auth = token if token is not None else self.token
+        if auth:
+            headers["Authorization"] = auth
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        _, payload = keep_alive_request(
+            self.local, lambda: http.client.HTTPConnection("127.0.0.1", self.port, timeout=120),
+            method, "/api/v3" + path, data, headers, ok)
         return json.loads(payload) if payload else None
 
     def login(self, email, password):
