@@ -44,6 +44,13 @@ apply_result apply(client& k, const resource& res, json::object desired, bool cr
       return apply_result::replaced;
     } catch (const api_error& e) {
       if ((e.conflict() || (e.status() == 409)) && attempt < 5) continue;  // raced: re-read
+      if (e.status() == 422 && res.plural == "statefulsets" && existing && attempt < 5) {
+        // A StatefulSet's volumeClaimTemplates, serviceName and selector cannot change: re-create
+        // it (its PVCs stay, and the new one adopts them).
+        logger->info("{}/{} {}: {}; deleting it to re-create it", ns, res.plural, name, e.what());
+        k.remove(res.path(ns, name));
+        continue;
+      }
       throw;
     }
   }

@@ -1,5 +1,7 @@
 #include "control_plane_objects.hpp"
 
+#include <openssl/rand.h>
+
 #include <cctype>
 
 #include "fogmesh/k8s/util.hpp"
@@ -134,6 +136,19 @@ control_plane_spec parse_control_plane_spec(const json::object& spec, const oper
                                 "' is not supported: the fogmesh controller stores its data in "
                                 "PostgreSQL (use provider: postgres)");
   }
+  const json::object* statefulset = nullptr;
+  if (auto* db = find_object(spec, "database")) statefulset = find_object(*db, "statefulSet");
+  if (statefulset) {
+    if (!host.empty()) {
+      throw std::invalid_argument(
+          "spec.database: host (an external PostgreSQL) and statefulSet (an in-cluster one) "
+          "exclude each other");
+    }
+    s.statefulset_db = true;
+    std::string storage = str_at(*statefulset, {"storage"});
+    if (!storage.empty()) s.db_storage = storage;
+    s.db_storage_class = str_at(*statefulset, {"storageClassName"});
+  }
   if (!host.empty()) {
     s.external_db = true;
     std::string user = str_at(spec, {"database", "user"});
@@ -150,10 +165,10 @@ control_plane_spec parse_control_plane_spec(const json::object& spec, const oper
   if (s.controller_replicas < 1) {
     throw std::invalid_argument("spec.replicas.controller must be at least 1");
   }
-  if (s.controller_replicas > 1 && !s.external_db) {
+  if (s.controller_replicas > 1 && !s.external_db && !s.statefulset_db) {
     throw std::invalid_argument(
-        "spec.replicas.controller > 1 needs an external database (spec.database.host): the "
-        "embedded PostgreSQL serves one replica");
+        "spec.replicas.controller > 1 needs a database server (spec.database.host or "
+        "spec.database.statefulSet): the embedded PostgreSQL serves one replica");
   }
   auto svc_type = [](const json::object& sp, const char* which, std::string fallback) {
     std::string t = str_at(sp, {"services", which, "type"});
@@ -175,6 +190,49 @@ control_plane_spec parse_control_plane_spec(const json::object& spec, const oper
   s.pull_secret = str_at(spec, {"images", "pullSecret"});
   s.public_ports = str_at(spec, {"controller", "publicPorts"});
   return s;
+}
+
+std::string statefulset_db_url(const std::string& ns, const std::string& password) {
+  return std::string("postgresql://") + postgres_user + ":" + pct(password) + "@" + postgres_name +
+         "." + ns + ".svc.cluster.local:" + std::to_string(postgres_port) + "/" + postgres_user;
+}
+
+std::string generate_password() {
+  static constexpr std::string_view alphabet =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::string out;
+  while (out.size() < 32) {
+    unsigned char buf[64];
+    if (RAND_bytes(buf, sizeof buf) != 1) throw std::runtime_error("RAND_bytes failed");
+    for (unsigned char b : buf) {
+      // 248 = 4 * 62: no bias towards the first letters.
+      if (b < 248 && out.size() < 32) out.push_back(alphabet[b % alphabet.size()]);
+    }
+  }
+  return out;
+}
+
+const std::string& postgres_start_script() {
+  // $POSTGRES_PASSWORD is generated (alphanumerics), so it can stand in an SQL literal.
+  static const std::string script = R"(set -eu
+bin=/usr/lib/postgresql/15/bin
+mkdir -p "$PGDATA"
+chmod 700 "$PGDATA"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  pwfile=$(mktemp)
+  printf '%s' "$POSTGRES_PASSWORD" > "$pwfile"
+  "$bin/initdb" -D "$PGDATA" -U "$POSTGRES_USER" --pwfile="$pwfile" -A scram-sha-256 -E UTF8 --locale=C
+  rm -f "$pwfile"
+  printf 'host all all 0.0.0.0/0 scram-sha-256
+host all all ::/0 scram-sha-256
+' >> "$PGDATA/pg_hba.conf"
+  echo "CREATE DATABASE "$POSTGRES_DB"" | "$bin/postgres" --single -D "$PGDATA" postgres > /dev/null
+fi
+# The Secret is the source of truth: a re-created Secret's password applies at the next start.
+echo "ALTER ROLE "$POSTGRES_USER" PASSWORD '$POSTGRES_PASSWORD'" | "$bin/postgres" --single -D "$PGDATA" postgres > /dev/null
+exec "$bin/postgres" -D "$PGDATA" -c listen_addresses='*' -c port="$PGPORT" -c unix_socket_directories=/tmp
+)";
+  return script;
 }
 
 std::string router_config(const std::string& router_id) {
@@ -207,7 +265,8 @@ std::string router_config(const std::string& router_id) {
 const std::vector<resource>& owned_kinds() {
   static const std::vector<resource> all = {
       kinds::deployment,      kinds::service, kinds::config_map,   kinds::secret,
-      kinds::service_account, kinds::role,    kinds::role_binding, kinds::persistent_volume_claim};
+      kinds::service_account, kinds::role,    kinds::role_binding, kinds::persistent_volume_claim,
+      kinds::stateful_set};
   return all;
 }
 
@@ -255,6 +314,62 @@ std::vector<desired_object> control_plane_children(const json::object& owner,
     out.push_back(make(kinds::secret, "Secret", meta(owner, "controller-db", "controller"),
                        {{"type", "Opaque"}, {"data", {{"url", base64_encode(s.db_url)}}}}));
     db_hash = sha256_hex(s.db_url).substr(0, 16);
+  } else if (s.statefulset_db) {
+    // In-cluster PostgreSQL: Secret (generated password, the controller's URL), headless
+    // Service (stable DNS name), one-replica StatefulSet with its own volume.
+    const std::string url = statefulset_db_url(ns, s.db_password);
+    db_hash = sha256_hex(url).substr(0, 16);
+    out.push_back(make(kinds::secret, "Secret", meta(owner, postgres_name, postgres_name),
+                       {{"type", "Opaque"},
+                        {"data",
+                         {{"user", base64_encode(postgres_user)},
+                          {"database", base64_encode(postgres_user)},
+                          {"password", base64_encode(s.db_password)},
+                          {"url", base64_encode(url)}}}}));
+    out.push_back(make(kinds::service, "Service", meta(owner, postgres_name, postgres_name),
+                       {{"spec",
+                         {{"clusterIP", "None"},
+                          {"selector", selector(cp, postgres_name)},
+                          {"ports", json::array{port("postgres", postgres_port)}}}}}));
+    json::object pg{
+        {"name", "postgres"},
+        {"image", s.controller_image},  // carries the PostgreSQL 15 server binaries
+        {"command", {"/bin/sh", "-c", postgres_start_script()}},
+        {"env", json::array{env("PGDATA", "/var/lib/postgresql/data/pgdata"),
+                            env("PGPORT", std::to_string(postgres_port)),
+                            env("POSTGRES_USER", postgres_user), env("POSTGRES_DB", postgres_user),
+                            env_secret("POSTGRES_PASSWORD", postgres_name, "password")}},
+        {"ports", json::array{{{"name", "postgres"}, {"containerPort", postgres_port}}}},
+        {"volumeMounts",
+         json::array{{{"name", "data"}, {"mountPath", "/var/lib/postgresql/data"}}}},
+        {"readinessProbe",
+         {{"exec",
+           {{"command",
+             {"/usr/lib/postgresql/15/bin/pg_isready", "-h", "127.0.0.1", "-p",
+              std::to_string(postgres_port), "-U", postgres_user}}}},
+          {"periodSeconds", 5}}}};
+    auto tmpl = pod_template(cp, postgres_name, "controller", pg, {}, db_hash, s.pull_secret);
+    // The image's postgres user (PostgreSQL refuses to run as root); fsGroup makes the volume
+    // writable for it.
+    tmpl["spec"].as_object()["securityContext"] = {
+        {"runAsUser", 102}, {"runAsGroup", 102}, {"fsGroup", 102}, {"runAsNonRoot", true}};
+    json::object claim_spec{{"accessModes", {"ReadWriteOnce"}},
+                            {"resources", {{"requests", {{"storage", s.db_storage}}}}}};
+    if (!s.db_storage_class.empty()) claim_spec["storageClassName"] = s.db_storage_class;
+    // The claim's labels reach the PVC the StatefulSet controller creates (data-postgres-0), so
+    // the finalizer's clean-up finds it like the embedded database's PVC.
+    json::object claim_labels = selector(cp, postgres_name);
+    claim_labels[managed_by_label] = managed_by_value;
+    out.push_back(make(kinds::stateful_set, "StatefulSet",
+                       meta(owner, postgres_name, postgres_name),
+                       {{"spec",
+                         {{"serviceName", postgres_name},
+                          {"replicas", 1},
+                          {"selector", {{"matchLabels", selector(cp, postgres_name)}}},
+                          {"template", tmpl},
+                          {"volumeClaimTemplates",
+                           json::array{{{"metadata", {{"name", "data"}, {"labels", claim_labels}}},
+                                        {"spec", claim_spec}}}}}}}));
   } else {
     out.push_back(make(kinds::persistent_volume_claim, "PersistentVolumeClaim",
                        meta(owner, "controller-data", "controller"),
@@ -269,10 +384,11 @@ std::vector<desired_object> control_plane_children(const json::object& owner,
   json::array env_list;
   json::array volumes;
   json::object container{{"name", "controller"}, {"image", s.controller_image}};
-  if (s.external_db) {
+  if (s.external_db || s.statefulset_db) {
     args.push_back("--db");
     args.push_back("$(DB_URL)");
-    env_list.push_back(env_secret("DB_URL", "controller-db", "url"));
+    env_list.push_back(
+        env_secret("DB_URL", s.external_db ? "controller-db" : postgres_name, "url"));
   } else {
     args.push_back("--data-dir");
     args.push_back("/var/lib/fogmesh-controller");
@@ -295,7 +411,7 @@ std::vector<desired_object> control_plane_children(const json::object& owner,
                         {"template", pod_template(cp, "controller", "controller", container,
                                                   volumes, db_hash, s.pull_secret)}};
   // The embedded database's volume is RWO: never two pods at once.
-  if (!s.external_db) ctl_spec["strategy"] = {{"type", "Recreate"}};
+  if (!s.external_db && !s.statefulset_db) ctl_spec["strategy"] = {{"type", "Recreate"}};
   out.push_back(make(kinds::deployment, "Deployment", meta(owner, "controller", "controller"),
                      {{"spec", ctl_spec}}));
   out.push_back(

@@ -320,6 +320,16 @@ struct fog_operator::impl {
       set_condition(kinds::control_plane, *cp, "failed", "InvalidSpec", e.what());
       return milliseconds(0);
     }
+    if (spec.statefulset_db) {
+      // The in-cluster database keeps the password of its Secret; a new one only when the
+      // Secret is new (or was deleted: the StatefulSet's pod applies it at its restart).
+      if (auto sec = k.try_get(kinds::secret.path(ns, postgres_name))) {
+        if (auto pw = base64_decode(field(*sec, {"data", "password"})); pw && !pw->empty()) {
+          spec.db_password = *pw;
+        }
+      }
+      if (spec.db_password.empty()) spec.db_password = generate_password();
+    }
     auto st = state_of(*cp);
     if (st.type != "ready" || st.observed != generation(*cp)) {
       if (st.type != "deploying") {

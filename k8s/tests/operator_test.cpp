@@ -4,11 +4,15 @@
 // bad input, two replicas → one leader.
 #include "fogmesh/k8s/operator.hpp"
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 
+#include "control_plane_objects.hpp"
+#include "fogmesh/common/free_port.hpp"
 #include "fogmesh/k8s/reflector.hpp"
+#include "fogmesh/k8s/util.hpp"
 #include "k8s_testkit.hpp"
 #include "testkit.hpp"
 
@@ -270,6 +274,165 @@ TEST_F(operator_test, InvalidControlPlaneRejectedOrFailed) {
   auto s = kube_->get(kinds::secret.path(ns_, "controller-db"));
   EXPECT_FALSE(kube_->try_get(kinds::persistent_volume_claim.path(ns_, "controller-data")));
   EXPECT_TRUE(op->running());
+  EXPECT_EQ(op->terminate(), 0);
+}
+
+// spec.database.statefulSet: an in-cluster PostgreSQL. The objects' specs are checked on the
+// API server (no kubelet runs its pod); its start script, taken from the StatefulSet as
+// stored, is then run here with the host's PostgreSQL 15 (the binaries the controller image
+// carries, same paths), and our controller is started on it with the URL of the Secret.
+TEST_F(operator_test, PostgresStatefulSet) {
+  auto op = start_operator();
+  const std::string email = ns_ + "@example.com";
+  kube_->create(kinds::control_plane.path(ns_),
+                control_plane(email, {{"database", {{"statefulSet", {{"storage", "2Gi"}}}}},
+                                      {"replicas", {{"controller", 2}}}}));
+  ASSERT_TRUE(wait_for([&] { return condition(kinds::control_plane, "iofog") == "ready"; }))
+      << condition(kinds::control_plane, "iofog");
+
+  auto secret = kube_->get(kinds::secret.path(ns_, "postgres"));
+  auto decoded = [&](const json::object& sec, const char* key) {
+    return base64_decode(field(sec, {"data", key})).value_or("<bad base64>");
+  };
+  const std::string password = decoded(secret, "password");
+  EXPECT_EQ(password.size(), 32u);
+  EXPECT_EQ(decoded(secret, "url"), "postgresql://fogmesh:" + password + "@postgres." + ns_ +
+                                        ".svc.cluster.local:5432/fogmesh");
+  auto svc = kube_->get(kinds::service.path(ns_, "postgres"));
+  EXPECT_EQ(field(svc, {"spec", "clusterIP"}), "None");
+  EXPECT_EQ(svc["spec"].at("ports").at(0).at("port").as_int64(), 5432);
+  auto sts = kube_->get(kinds::stateful_set.path(ns_, "postgres"));
+  auto& sts_spec = sts["spec"].as_object();
+  EXPECT_EQ(field(sts_spec, {"serviceName"}), "postgres");
+  EXPECT_EQ(sts_spec.at("replicas").as_int64(), 1);
+  EXPECT_EQ(sts_spec.at("volumeClaimTemplates")
+                .at(0)
+                .at("spec")
+                .at("resources")
+                .at("requests")
+                .at("storage")
+                .as_string(),
+            "2Gi");
+  auto& pod_spec = sts_spec.at("template").at("spec").as_object();
+  EXPECT_EQ(pod_spec.at("securityContext").at("runAsUser").as_int64(), 102);
+  auto& pg = pod_spec.at("containers").at(0).as_object();
+  EXPECT_EQ(pg.at("image").as_string(), "ghcr.io/fogmesh/controller:0.1.0");
+  EXPECT_EQ(pg.at("volumeMounts").at(0).at("mountPath").as_string(), "/var/lib/postgresql/data");
+  // The controller: two replicas (allowed with a database server), --db from the Secret, no
+  // embedded database's PVC.
+  auto ctl = kube_->get(kinds::deployment.path(ns_, "controller"));
+  EXPECT_EQ(ctl["spec"].at("replicas").as_int64(), 2);
+  auto& ctl_c = ctl["spec"].at("template").at("spec").at("containers").at(0).as_object();
+  EXPECT_NE(json::serialize(ctl_c.at("args")).find(R"x("--db","$(DB_URL)")x"), std::string::npos)
+      << json::serialize(ctl_c.at("args"));
+  EXPECT_EQ(json::serialize(ctl_c.at("env").at(0)),
+            R"({"name":"DB_URL","valueFrom":{"secretKeyRef":{"name":"postgres","key":"url"}}})");
+  EXPECT_FALSE(kube_->try_get(kinds::persistent_volume_claim.path(ns_, "controller-data")));
+
+  // Deleted → re-created; the Secret keeps its password while it exists.
+  auto old_uid = field(sts, {"metadata", "uid"});
+  kube_->remove(kinds::stateful_set.path(ns_, "postgres"));
+  kube_->remove(kinds::service.path(ns_, "postgres"));
+  EXPECT_TRUE(wait_for([&] {
+    auto s = kube_->try_get(kinds::stateful_set.path(ns_, "postgres"));
+    return s && field(*s, {"metadata", "uid"}) != old_uid &&
+           kube_->try_get(kinds::service.path(ns_, "postgres"));
+  }));
+  EXPECT_EQ(decoded(kube_->get(kinds::secret.path(ns_, "postgres")), "password"), password);
+  // A deleted Secret comes back with a new password, and the pods of the StatefulSet and the
+  // controller roll (their config hash follows the URL).
+  auto hash_of = [&](const resource& res, const char* name) {
+    auto o = kube_->get(res.path(ns_, name));
+    return field(o["spec"].at("template").as_object(),
+                 {"metadata", "annotations", "iofog.org/config-hash"});
+  };
+  auto old_hash = hash_of(kinds::stateful_set, "postgres");
+  kube_->remove(kinds::secret.path(ns_, "postgres"));
+  std::string new_password;
+  EXPECT_TRUE(wait_for([&] {
+    auto s = kube_->try_get(kinds::secret.path(ns_, "postgres"));
+    if (s) new_password = decoded(*s, "password");
+    return s && new_password != password && hash_of(kinds::stateful_set, "postgres") != old_hash &&
+           hash_of(kinds::deployment, "controller") == hash_of(kinds::stateful_set, "postgres");
+  })) << new_password;
+
+  // The start script of the StatefulSet as stored, run here: a fresh volume is initialised, and
+  // our controller runs on it with the Secret's password.
+  const std::string bin = "/usr/lib/postgresql/15/bin";
+  if (::access((bin + "/initdb").c_str(), X_OK) == 0) {
+    sts = kube_->get(kinds::stateful_set.path(ns_, "postgres"));
+    auto& c = sts["spec"].at("template").at("spec").at("containers").at(0).as_object();
+    std::string script(c.at("command").at(2).as_string());
+    char tmpl[] = "/tmp/k8s-pg-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string base = tmpl;
+    const uint16_t pg_port = fogmesh::free_loopback_port();
+    auto start_postgres = [&](const std::string& pw) {
+      std::vector<std::string> cmd;
+      if (::geteuid() == 0) {  // PostgreSQL refuses to run as root: the pod's runAsUser
+        EXPECT_EQ(std::system(("chown postgres: " + base).c_str()), 0);
+        cmd = {"/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"};
+      }
+      cmd.insert(cmd.end(), {"/usr/bin/env", "-i", "PATH=/usr/bin:/bin"});
+      for (auto& e : c.at("env").as_array()) {
+        std::string name(e.at("name").as_string());
+        std::string value = e.as_object().contains("value") ? std::string(e.at("value").as_string())
+                            : name == "POSTGRES_PASSWORD"   ? pw
+                                                            : "";
+        if (name == "PGDATA") value = base + "/pgdata";
+        if (name == "PGPORT") value = std::to_string(pg_port);
+        cmd.push_back(name + "=" + value);
+      }
+      cmd.insert(cmd.end(), {"/bin/sh", "-c", script});
+      return std::make_unique<child_process>(cmd, base + "/postgres.log");
+    };
+    auto pg_ready = [&] {
+      return std::system(
+                 (bin + "/pg_isready -q -h 127.0.0.1 -p " + std::to_string(pg_port)).c_str()) == 0;
+    };
+    auto url = [&](const std::string& pw) {
+      return "postgresql://fogmesh:" + pw + "@127.0.0.1:" + std::to_string(pg_port) + "/fogmesh";
+    };
+    {
+      auto pgp = start_postgres(password);
+      ASSERT_TRUE(wait_for(pg_ready, std::chrono::seconds(60))) << read_log(base + "/postgres.log");
+      ct::temp_dir d2;
+      ct::controller_process ctl2(d2.path(), {"--db", url(password)});
+      EXPECT_EQ(ct::http(ctl2.port(), "GET", "/api/v3/status").status, 200);
+      EXPECT_EQ(ctl2.terminate(), 0);
+      EXPECT_EQ(pgp->terminate(), 0) << read_log(base + "/postgres.log");
+    }
+    {
+      // Restarted with the re-created Secret's password: the existing volume takes it.
+      auto pgp = start_postgres(new_password);
+      ASSERT_TRUE(wait_for(pg_ready, std::chrono::seconds(60))) << read_log(base + "/postgres.log");
+      ct::temp_dir d2;
+      EXPECT_THROW(ct::controller_process(d2.path(), {"--db", url(password)}), std::exception);
+      ct::controller_process ctl2(d2.path(), {"--db", url(new_password)});
+      EXPECT_EQ(ct::http(ctl2.port(), "GET", "/api/v3/status").status, 200);
+      EXPECT_EQ(ctl2.terminate(), 0);
+      EXPECT_EQ(pgp->terminate(), 0) << read_log(base + "/postgres.log");
+    }
+    std::filesystem::remove_all(base);
+  } else {
+    std::printf("PostgreSQL 15 not installed here: the start script was not run\n");
+  }
+
+  // An external server and the StatefulSet exclude each other (condition failed/InvalidSpec).
+  EXPECT_THROW(parse_control_plane_spec(json::parse(R"({"user":{"email":"a@b.c","password":
+                  "12345678"},"database":{"host":"db.example.org","statefulSet":{}}})")
+                                            .as_object(),
+                                        operator_options{}),
+               std::invalid_argument);
+
+  // CR deleted → the finalizer removes the database's objects too.
+  kube_->remove(kinds::control_plane.path(ns_, "iofog"));
+  EXPECT_TRUE(wait_for([&] {
+    return !kube_->try_get(kinds::control_plane.path(ns_, "iofog")) &&
+           !kube_->try_get(kinds::stateful_set.path(ns_, "postgres")) &&
+           !kube_->try_get(kinds::service.path(ns_, "postgres")) &&
+           !kube_->try_get(kinds::secret.path(ns_, "postgres"));
+  }));
   EXPECT_EQ(op->terminate(), 0);
 }
 
