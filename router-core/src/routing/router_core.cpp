@@ -120,16 +120,32 @@ void router_core::set_routes(std::vector<link_route_config> link_routes,
   auto_links_ = std::move(auto_links);
 }
 
-amqp_connection* router_core::find_route_container(const std::string& connection,
-                                                   const std::string& container_id) const {
+amqp_connection* router_core::find_route_container(const link_route_config& route) const {
   for (amqp_connection* c : route_containers_) {
-    const auto& s = c->settings();
-    if (!connection.empty() && (s.connector_name == connection || s.listener_name == connection)) {
-      return c;
-    }
-    if (!container_id.empty() && c->container_id() == container_id) return c;
+    if (serves(*c, route.connection, route.container_id)) return c;
   }
   return nullptr;
+}
+
+bool router_core::serves(const amqp_connection& c, const std::string& connection,
+                         const std::string& container_id) {
+  const auto& s = c.settings();
+  return (!connection.empty() && (s.connector_name == connection || s.listener_name == connection)) ||
+         (!container_id.empty() && c.container_id() == container_id);
+}
+
+std::string router_core::link_route_key(const link_route_config& route) {
+  std::string key(link_route_key_prefix);
+  key += route.direction == link_direction::in ? "in/" : "out/";
+  key += route.prefix.empty() ? "pattern/" + route.pattern : "prefix/" + route.prefix;
+  return key;
+}
+
+void router_core::advertise_link_routes(const amqp_connection& c, bool present) {
+  if (!on_local_address) return;
+  for (const auto& lr : link_routes_) {
+    if (serves(c, lr.connection, lr.container_id)) on_local_address(link_route_key(lr), present);
+  }
 }
 
 void router_core::connection_opened(amqp_connection& c) {
@@ -140,12 +156,9 @@ void router_core::connection_opened(amqp_connection& c) {
   }
   if (c.settings().role != connection_role::route_container) return;
   route_containers_.push_back(&c);
+  advertise_link_routes(c, true);
   for (const auto& al : auto_links_) {
-    const auto& s = c.settings();
-    const bool ours = (!al.connection.empty() &&
-                       (al.connection == s.connector_name || al.connection == s.listener_name)) ||
-                      (!al.container_id.empty() && al.container_id == c.container_id());
-    if (!ours) continue;
+    if (!serves(c, al.connection, al.container_id)) continue;
     const std::string& external = al.external_address.empty() ? al.address : al.external_address;
     const link_kind kind =
         al.direction == link_direction::in ? link_kind::incoming : link_kind::outgoing;
@@ -167,7 +180,7 @@ void router_core::connection_opened(amqp_connection& c) {
 }
 
 void router_core::connection_closed(amqp_connection& c) {
-  std::erase(route_containers_, &c);
+  if (std::erase(route_containers_, &c) > 0) advertise_link_routes(c, false);
   if ((c.settings().role == connection_role::inter_router ||
        c.settings().role == connection_role::edge ||
        c.settings().role == connection_role::uplink) &&
@@ -198,26 +211,37 @@ bool router_core::attach_link_route(link& l, attach_decision& decision) {
     const bool match = !lr.prefix.empty() ? address_matcher::prefix_matches(lr.prefix, l.address)
                                           : address_matcher::pattern_matches(lr.pattern, l.address);
     if (!match) continue;
-    amqp_connection* target = find_route_container(lr.connection, lr.container_id);
-    if (target == nullptr || !target->opened()) {
+    const std::string route_name = lr.prefix.empty() ? lr.pattern : lr.prefix;
+    link* partner = nullptr;
+    amqp_connection* target = find_route_container(lr);
+    if (target != nullptr && target->opened()) {
+      std::string external = l.address;
+      if (!lr.del_external_prefix.empty() && external.starts_with(lr.del_external_prefix)) {
+        external.erase(0, lr.del_external_prefix.size());
+      }
+      external = lr.add_external_prefix + external;
+      partner = target->attach_link(
+          l.kind == link_kind::incoming ? link_kind::outgoing : link_kind::incoming, l.name,
+          external, l.snd_settle_mode);
+    } else if (amqp_connection* hop =
+                   link_route_hop ? link_route_hop(link_route_key(lr), l.owner) : nullptr) {
+      // Another router has the container: the attach goes one hop towards it, unchanged; the
+      // router there applies its own link route (and the external prefixes).
+      partner = hop->attach_link(
+          l.kind == link_kind::incoming ? link_kind::outgoing : link_kind::incoming, l.name,
+          l.address, l.snd_settle_mode);
+    } else {
       decision.accepted = false;
       decision.error.condition = "qd:no-route-to-dest";
       decision.error.description = "no route container is connected for link route '" +
-                                   (lr.prefix.empty() ? lr.pattern : lr.prefix) + "'";
+                                   route_name + "', here or on a router this one can reach";
       return true;
     }
-    std::string external = l.address;
-    if (!lr.del_external_prefix.empty() && external.starts_with(lr.del_external_prefix)) {
-      external.erase(0, lr.del_external_prefix.size());
-    }
-    external = lr.add_external_prefix + external;
-    link* partner = target->attach_link(
-        l.kind == link_kind::incoming ? link_kind::outgoing : link_kind::incoming, l.name, external,
-        l.snd_settle_mode);
     if (partner == nullptr) {
       decision.accepted = false;
       decision.error.condition = "qd:no-route-to-dest";
-      decision.error.description = "route container connection is not open";
+      decision.error.description = "the connection towards link route '" + route_name +
+                                   "' is not open";
       return true;
     }
     partner->peer = &l;
@@ -1110,7 +1134,8 @@ void router_core::enqueue(delivery& d, link& chosen) {
   // message's own. Link routes pass messages through in the order they came.
   const bool link_routed = d.in_link != nullptr && d.in_link->peer != nullptr;
   if (out.addr != nullptr && out.addr->priority) {
-    d.priority = static_cast<std::uint8_t>(std::clamp(*out.addr->priority, 0, 9));
+    d.priority = static_cast<std::uint8_t>(
+        std::clamp(*out.addr->priority, 0, static_cast<int>(amqp::max_priority)));
   } else {
     d.priority = link_routed ? amqp::default_priority : amqp::message_priority(d.held());
   }

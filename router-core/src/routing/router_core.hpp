@@ -109,6 +109,15 @@ class router_core {
   // `shared` after all; on_stream_link_idle hands the link back once its delivery is written.
   std::function<link*(link& shared)> acquire_stream_link;
   std::function<void(link& l)> on_stream_link_idle;
+  // Link routes across routers: a router whose route container for a link route is connected
+  // advertises link_route_key(route) like an address with a consumer; another router with the
+  // same link route and no container of its own forwards the attach to the connection this
+  // returns (the next hop towards the nearest advertiser; never `arrived_on`, the connection
+  // the attach came on), or nullptr when none is known. Set by the shard.
+  std::function<amqp_connection*(const std::string& key, const link_owner* arrived_on)>
+      link_route_hop;
+  static std::string link_route_key(const link_route_config& route);
+  static constexpr std::string_view link_route_key_prefix = "_linkroute/";
   // Dynamic (reply-to) addresses: "amqp:/_topo/0/<router id>/temp.…" by default, as qdrouterd.
   // A router behind an uplink uses a plain address the upstream router can route.
   std::string dynamic_address_prefix;
@@ -166,9 +175,14 @@ class router_core {
   void add_pending(delivery& d, amqp::bytes_view bytes);
   void credit_restored(delivery& d);
 
-  amqp_connection* find_route_container(const std::string& connection,
-                                        const std::string& container_id) const;
+  amqp_connection* find_route_container(const link_route_config& route) const;
   bool attach_link_route(link& l, attach_decision& decision);
+  // The route container connection c is the one a link route or auto-link names (by
+  // connector/listener name or by container id).
+  static bool serves(const amqp_connection& c, const std::string& connection,
+                     const std::string& container_id);
+  // c opened (present) or closed: advertise / withdraw the link routes it serves.
+  void advertise_link_routes(const amqp_connection& c, bool present);
 
   shard_group* group_ = nullptr;
   unsigned shard_index_ = 0;

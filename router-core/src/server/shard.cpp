@@ -518,6 +518,7 @@ bool router_internal(const std::string& key) {
   return key.starts_with("_local/") || key.starts_with("_mesh/") || key.starts_with("_topo/") ||
          key.starts_with("amqp:/_topo/") || key.starts_with("_edge/") ||
          key.starts_with("_uplink") || key.starts_with("$") ||
+         key.starts_with(router_core::link_route_key_prefix) ||
          key.find('\x1f') != std::string::npos;
 }
 
@@ -685,6 +686,8 @@ void shard::attach_mesh_links(amqp_connection& c, neighbour_links& n) {
     for (const auto& [address, count] : edge_producers_) wanted[address] = 1;
   } else if (mesh_routes_) {
     for (const auto& [address, options] : *mesh_routes_) {
+      // A link route is reached by forwarding attaches (link_route_hop), not by a data link.
+      if (address.starts_with(router_core::link_route_key_prefix)) continue;
       for (const auto& [via, cost] : options) {
         if (via == n.id) wanted[address] = cost;
       }
@@ -712,6 +715,33 @@ void shard::attach_mesh_links(amqp_connection& c, neighbour_links& n) {
     core_.bind_mesh_link(*l, address, cost);
     n.data[address] = l;
   }
+}
+
+amqp_connection* shard::link_route_hop(const std::string& key, const link_owner* arrived_on) {
+  auto usable = [arrived_on](amqp_connection* c) {
+    return static_cast<const link_owner*>(c) != arrived_on && c->opened();
+  };
+  if (config_.router.mode == router_mode::edge) {
+    // An edge router's only way on is its interior, which routes the attach further.
+    for (auto& [conn, n] : neighbours_) {
+      if (usable(conn)) return conn;
+    }
+    return nullptr;
+  }
+  if (!mesh_routes_) return nullptr;
+  auto route = mesh_routes_->find(key);
+  if (route == mesh_routes_->end()) return nullptr;
+  // The cheapest neighbour towards a router whose container for this route is connected.
+  amqp_connection* best = nullptr;
+  unsigned best_cost = 0;
+  for (const auto& [via, cost] : route->second) {
+    for (auto& [conn, n] : neighbours_) {
+      if (n.id != via || !usable(conn) || (best != nullptr && cost >= best_cost)) continue;
+      best = conn;
+      best_cost = cost;
+    }
+  }
+  return best;
 }
 
 void shard::apply_mesh_routes(std::shared_ptr<const mesh::route_table> routes) {
@@ -866,6 +896,9 @@ void shard::run() {
       post_task(0, [key, present](shard& s) {
         if (s.mesh_) s.mesh_->local_address(key, present);
       });
+    };
+    core_.link_route_hop = [this](const std::string& key, const link_owner* arrived_on) {
+      return link_route_hop(key, arrived_on);
     };
     if (edge) {
       core_.default_route_key = "_edge/uplink";

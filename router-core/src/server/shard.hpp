@@ -156,6 +156,8 @@ class shard {
   void neighbour_changed(amqp_connection& c, bool up);
   void edge_producer(const std::string& key, bool present);
   void attach_mesh_links(amqp_connection& c, neighbour_links& n);
+  // See router_core::link_route_hop.
+  amqp_connection* link_route_hop(const std::string& key, const link_owner* arrived_on);
   // Uplink connections (connector role uplink, standalone router, shard 0): one anonymous
   // sending link, a sending link per local sender address and a receiving link per local
   // receiver address, kept in step with the addresses.
