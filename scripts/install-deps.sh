@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates procps
   liburing-dev libssl-dev
-  libqpid-proton-cpp12-dev libqpid-proton11-dev python3-qpid-proton python3
+  libqpid-proton-cpp12-dev libqpid-proton11-dev python3-qpid-proton python3 python3-yaml
   libboost1.81-dev libboost-system1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libboost-program-options1.81-dev
   libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev libfmt-dev
