@@ -9,7 +9,8 @@ removes a message when the consumer settles it (released/modified: back to the q
     /usr/bin/python3 broker.py [--host 127.0.0.1] [--port 0]
 
 Prints `broker listening on HOST:PORT` once ready (port 0 picks a free port), then one line
-per connection/link event (`connection from CONTAINER`, `attach sender|receiver ADDRESS`,
+per connection/link event (`connection from CONTAINER`, `attach sender|receiver ADDRESS`
+(senders add `name=`, the source's `filter=` keys and `durable=`),
 `stored ADDRESS depth N`), flushing each, so tests can follow it. SIGTERM exits 0.
 """
 import argparse
@@ -79,7 +80,14 @@ class Broker(MessagingHandler):
                 link.source.address = address
             link.target.address = link.remote_target.address
             self.queue(address).consumers.append(link)
-            say("attach sender %s" % address)
+            filters = {}
+            remote_filter = link.remote_source.filter
+            remote_filter.rewind()
+            if remote_filter.next() is not None:
+                filters = remote_filter.get_object() or {}
+            say("attach sender %s name=%s filter=%s durable=%d" % (
+                address, link.name, ",".join(sorted(str(k) for k in filters)),
+                link.remote_source.durability))
         else:
             address = link.remote_target.address
             link.target.address = address

@@ -11,8 +11,10 @@ Topology: edge E -> interior A - B - C, and the test broker (broker.py) connecte
 
 1. A sender on A to `queue.lr`, with no receiver anywhere: its attach travels A -> B -> C ->
    broker; it gets the broker's credit and `accepted` for 10 messages (a mobile address would
-   give no credit without a receiver).
-2. A receiver on the edge E from `queue.lr` gets the 10 messages in order (E -> A -> B -> C).
+   give no credit without a receiver). Two clients on A whose links have the same name both
+   get through (each hop names the second one apart).
+2. A receiver on the edge E from `queue.lr` gets the 10 messages in order (E -> A -> B -> C);
+   a receiver's selector filter and durability reach the broker.
 3. An address outside the prefix is routed normally (no credit without a receiver).
 4. Auto-links at C serve senders and receivers on A: 5 messages sent on A to `wp.q` go into
    the broker's queue (phase 0 across the mesh), and a receiver on A gets them back from it
@@ -22,11 +24,13 @@ Topology: edge E -> interior A - B - C, and the test broker (broker.py) connecte
    withdrawn the route.
 """
 import os
+import re
 import sys
 import time
 
 import harness
 from proton import Message
+from proton.reactor import DurableSubscription, Selector
 from proton.utils import BlockingConnection, LinkDetached
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -123,6 +127,20 @@ autoLink {
     harness.check(broker.log().count("stored queue.lr") >= 10,
                   "broker did not store 10 messages:\n%s" % broker.log())
 
+    # Two clients on A that name their links alike: both routed links share the A - B, B - C
+    # and C - broker connections, where each needs a name of its own.
+    clients = [BlockingConnection(a.url(), timeout=harness.deadline(20)) for _ in range(2)]
+    try:
+        senders = [client.create_sender("queue.same", name="same-name") for client in clients]
+        for i, snd in enumerate(senders):
+            snd.send(Message(body="same-%d" % i))
+    finally:
+        for client in clients:
+            client.close()
+    harness.check(broker.log().count("stored queue.same") == 2,
+                  "two links with one name: the broker stored %d messages:\n%s" %
+                  (broker.log().count("stored queue.same"), broker.log()))
+
     # 2. Receiver on the edge E.
     wait_for_route(e.url(), "queue.lr.probe", "E")
     conn = BlockingConnection(e.url(), timeout=harness.deadline(20))
@@ -133,6 +151,15 @@ autoLink {
             got.append(rcv.receive(timeout=harness.deadline(10)).body)
             rcv.accept()
         harness.check(got == list(range(10)), "received on E: %s" % got)
+
+        # The receiver's source goes to the broker unchanged: its filter and durability.
+        filtered = conn.create_receiver("queue.filtered", credit=1,
+                                        options=[Selector("color = 'red'"), DurableSubscription()])
+        harness.check(re.search(r"attach sender queue.filtered name=\S+ filter=selector durable=2",
+                                broker.log()) is not None,
+                      "the broker did not get the receiver's filter and durability:\n%s" %
+                      broker.log())
+        filtered.close()
 
         # 3. Outside the prefix: a mobile address, no credit with no receiver.
         other = conn.create_sender("notqueue.x")

@@ -716,12 +716,14 @@ void amqp_connection::handle_attach(session& s, amqp::attach& a) {
   store(s.links_by_remote_handle, a.handle, raw);
   store(s.links_by_handle, handle, raw);
 
+  // Kept while the router decides: a link route passes its termini on.
+  auto pending = pending_attach_.emplace(raw, a).first;
   auto decision = core_.link_attached(*raw);
   if (decision.deferred) {
     // Link route: the reply waits for the far side's attach (router_core::partner_attached).
-    pending_attach_[raw] = a;
     return;
   }
+  pending_attach_.erase(pending);
 
   amqp::attach reply = attach_reply(a, *raw, decision.accepted);
   if (decision.accepted && raw->dynamic) {
@@ -961,8 +963,24 @@ session& amqp_connection::router_session() {
   return s;
 }
 
+const amqp::attach* amqp_connection::unanswered_attach(const link& l) const {
+  auto it = pending_attach_.find(const_cast<link*>(&l));
+  return it == pending_attach_.end() ? nullptr : &it->second;
+}
+
+bool amqp_connection::has_link_named(const std::string& name) const {
+  for (const auto& s : sessions_) {
+    if (!s) continue;
+    for (const link* l : s->links_by_handle) {
+      if (l != nullptr && l->name == name) return true;
+    }
+  }
+  return false;
+}
+
 link* amqp_connection::attach_link(link_kind kind, const std::string& name,
-                                   const std::string& address, amqp::sender_settle_mode snd_mode) {
+                                   const std::string& address, amqp::sender_settle_mode snd_mode,
+                                   const amqp::attach* like) {
   if (state_ != state::opened) return nullptr;
   session& s = router_session();
   auto l = std::make_unique<link>();
@@ -986,8 +1004,15 @@ link* amqp_connection::attach_link(link_kind kind, const std::string& name,
   a.handle = handle;
   a.role = kind == link_kind::incoming ? amqp::role::receiver : amqp::role::sender;
   a.snd_settle_mode = snd_mode;
-  a.source = amqp::terminus{};
-  a.target = amqp::terminus{};
+  a.source = like != nullptr && like->source ? like->source : amqp::terminus{};
+  a.target = like != nullptr && like->target ? like->target : amqp::terminus{};
+  if (like != nullptr) {
+    a.rcv_settle_mode = like->rcv_settle_mode;
+    a.max_message_size = like->max_message_size;
+    a.offered_capabilities = like->offered_capabilities;
+    a.desired_capabilities = like->desired_capabilities;
+    a.properties = like->properties;
+  }
   // An empty address is an anonymous link: no address at all, as AMQP says (not "").
   if (!address.empty()) (kind == link_kind::incoming ? a.source : a.target)->address = address;
   if (kind == link_kind::outgoing) a.initial_delivery_count = 0;

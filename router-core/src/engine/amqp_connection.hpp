@@ -91,8 +91,14 @@ class amqp_connection final : public io::completion_target, public link_owner {
   // Router-initiated links (auto-links, link routes) on a connection we opened as a client
   // or on any open connection: begins a session on first use, sends the attach and returns the
   // link; the peer's attach completes it.
+  // `like`: the attach a link-routed peer sent; its termini (filters, durability,
+  // capabilities...), receiver settle mode and properties are passed on, with `address` on
+  // the far terminus.
   link* attach_link(link_kind kind, const std::string& name, const std::string& address,
-                    amqp::sender_settle_mode snd_mode);
+                    amqp::sender_settle_mode snd_mode, const amqp::attach* like = nullptr);
+  // Whether a link of this name is attached or being attached on this connection.
+  bool has_link_named(const std::string& name) const;
+  const amqp::attach* unanswered_attach(const link& l) const override;
   // Detaches a router-initiated or peer link from our side (e.g. its link-route partner left).
   void detach_link(link& l, const amqp::error* err) override;
   // Sends the deferred attach reply of a link-routed link once its partner answered.

@@ -75,6 +75,9 @@ class link_owner {
   virtual void detach_link(link& l, const amqp::error* err) = 0;
   // Answer to an attach whose reply was deferred (link routes).
   virtual void complete_attach(link& l, bool accepted, const amqp::error* err) = 0;
+  // The attach the peer sent for l while the router has not answered it yet (a link route
+  // passes its termini on), or nullptr.
+  virtual const amqp::attach* unanswered_attach(const link&) const { return nullptr; }
   // A protocol violation by whoever drives the links: close with this error.
   virtual void fail(const std::string& condition, const std::string& description) = 0;
 

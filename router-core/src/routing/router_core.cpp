@@ -202,6 +202,13 @@ void router_core::initiated_link_attached(link& l, bool accepted) {
   }
 }
 
+std::string router_core::partner_link_name(const link& l, const amqp_connection& towards) {
+  // Clients on different connections may use the same link name; on the one connection their
+  // routed links share, each needs its own (a peer matches attach answers by name).
+  if (!towards.has_link_named(l.name)) return l.name;
+  return l.name + "@" + router_id_ + "." + std::to_string(++routed_link_names_);
+}
+
 bool router_core::attach_link_route(link& l, attach_decision& decision) {
   if (l.address.empty() || link_routes_.empty()) return false;
   for (const auto& lr : link_routes_) {
@@ -212,6 +219,11 @@ bool router_core::attach_link_route(link& l, attach_decision& decision) {
                                           : address_matcher::pattern_matches(lr.pattern, l.address);
     if (!match) continue;
     const std::string route_name = lr.prefix.empty() ? lr.pattern : lr.prefix;
+    const link_kind partner_kind =
+        l.kind == link_kind::incoming ? link_kind::outgoing : link_kind::incoming;
+    // The client's termini (filters, durability, capabilities) go on unchanged, but for the
+    // address on the far one.
+    const amqp::attach* like = l.owner->unanswered_attach(l);
     link* partner = nullptr;
     amqp_connection* target = find_route_container(lr);
     if (target != nullptr && target->opened()) {
@@ -220,16 +232,14 @@ bool router_core::attach_link_route(link& l, attach_decision& decision) {
         external.erase(0, lr.del_external_prefix.size());
       }
       external = lr.add_external_prefix + external;
-      partner = target->attach_link(
-          l.kind == link_kind::incoming ? link_kind::outgoing : link_kind::incoming, l.name,
-          external, l.snd_settle_mode);
+      partner = target->attach_link(partner_kind, partner_link_name(l, *target), external,
+                                    l.snd_settle_mode, like);
     } else if (amqp_connection* hop =
                    link_route_hop ? link_route_hop(link_route_key(lr), l.owner) : nullptr) {
       // Another router has the container: the attach goes one hop towards it, unchanged; the
       // router there applies its own link route (and the external prefixes).
-      partner = hop->attach_link(
-          l.kind == link_kind::incoming ? link_kind::outgoing : link_kind::incoming, l.name,
-          l.address, l.snd_settle_mode);
+      partner = hop->attach_link(partner_kind, partner_link_name(l, *hop), l.address,
+                                 l.snd_settle_mode, like);
     } else {
       decision.accepted = false;
       decision.error.condition = "qd:no-route-to-dest";

@@ -177,6 +177,8 @@ class router_core {
 
   amqp_connection* find_route_container(const link_route_config& route) const;
   bool attach_link_route(link& l, attach_decision& decision);
+  std::string partner_link_name(const link& l, const amqp_connection& towards);
+  std::uint64_t routed_link_names_ = 0;
   // The route container connection c is the one a link route or auto-link names (by
   // connector/listener name or by container id).
   static bool serves(const amqp_connection& c, const std::string& connection,
