@@ -18,7 +18,7 @@
 #   scheduler/kubelet), default ServiceAccounts. LoadBalancer Services stay <pending> either way (no cloud).
 # restart-apiserver  stop kube-apiserver and start it again on the same etcd/data (tests: watch resumption)
 # Env knobs: K8S_STATE ($K8S_HOME/run) ETCD_PORT (2379) ETCD_PEER_PORT (2380) APISERVER_PORT (6443) AUTHZ_MODE (RBAC; or AlwaysAllow)
-#            APISERVER_V (1)  FORCE=1 rebuild  K8S_BUILD_TAGS (providerless; set empty for cloud providers).
+#            APISERVER_V (1)  APISERVER_PROFILING (false; true serves /debug/pprof)  FORCE=1 rebuild  K8S_BUILD_TAGS (providerless; set empty for cloud providers).
 # Files in the data dir: kubeconfig (admin), kubeconfig-operator (user "operator", no RBAC grants: bind a
 #   ClusterRole to User "operator" to test least-privilege), pki/ca.crt (verifies the serving cert for
 #   127.0.0.1 / localhost), tokens.csv, etcd.log, kube-apiserver.log.
@@ -141,7 +141,7 @@ start_apiserver() {   # uses DATA, K; waits for /readyz; returns 1 if it did not
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$K/sa.pub" --service-account-signing-key-file="$K/sa.key" \
     --service-cluster-ip-range=10.96.0.0/12 --disable-admission-plugins=ServiceAccount \
-    --allow-privileged=true --profiling=false --v="${APISERVER_V:-1}" \
+    --allow-privileged=true --profiling="${APISERVER_PROFILING:-false}" --v="${APISERVER_V:-1}" \
     >"$DATA/kube-apiserver.log" 2>&1 </dev/null &
   echo $! > "$STATE/apiserver.pid"
   ok=0

@@ -113,6 +113,19 @@ class Kube:
         ctype = r.getheader("Content-Type", "")
         return json.loads(payload) if payload and "json" in ctype else payload.decode()
 
+    def raw(self, method, path):
+        """The response body as bytes (e.g. a pprof profile)."""
+        c = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=600)
+        try:
+            c.request(method, path, headers={"Authorization": "Bearer " + self.token})
+            r = c.getresponse()
+            payload = r.read()
+            if r.status != 200:
+                raise ApiError(r.status, payload.decode(errors="replace"), f"{method} {path}")
+            return payload
+        finally:
+            c.close()
+
     def exists(self, path):
         try:
             self.call("GET", path)
@@ -579,7 +592,7 @@ def phase_kubelet(args, kube, ctl, procs, password):
            f"{int(total)} requests in a {span:.0f} s quiet window, LIST {int(lists)} "
            f"({breakdown(c0, c1)})")
     result("kubelet_steady_cpu_percent", f"{100 * (cpu1 - cpu0) / span:.1f}", "%",
-           "of one core, --sync-interval 5000 (one fog list + one microservice list per tick); "
+           "of one core, default --sync-interval (one fog list + one microservice list per tick); "
            f"the controller serving those reads: {100 * (ctl_cpu1 - ctl_cpu0) / span:.1f} % "
            "(its process only, not PostgreSQL)")
     result("kubelet_rss_mb", f"{proc_status(kl.pid, 'VmRSS'):.1f}", "MB",
@@ -594,6 +607,16 @@ def phase_kubelet(args, kube, ctl, procs, password):
         perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-p",
                                  str(kl.pid), "-o", os.path.join(procs.log_dir, "perf.data")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pprof = None
+    if args.pprof_apiserver > 0:  # where the API server's time goes (its binary is stripped)
+        pprof_file = os.path.join(procs.log_dir, "apiserver.pprof")
+
+        def fetch():
+            data = kube.raw("GET", f"/debug/pprof/profile?seconds={int(args.pprof_apiserver)}")
+            with open(pprof_file, "wb") as f:
+                f.write(data)
+        pprof = threading.Thread(target=fetch)
+        pprof.start()
     t0 = time.monotonic()
     report_status(args, ctl, agents, by_fog, "STOPPED")
     t_reported = time.monotonic()
@@ -605,9 +628,12 @@ def phase_kubelet(args, kube, ctl, procs, password):
         perf.send_signal(signal.SIGINT)
         perf.wait()
         log(f"perf profile of the kubelet: perf report -i {procs.log_dir}/perf.data")
+    if pprof is not None:
+        pprof.join()
+        log(f"CPU profile of kube-apiserver: go tool pprof -top {pprof_file}")
     result("kubelet_all_nodes_status_sync_s", f"{t1 - t_reported:.1f}", "s",
            f"after the last of {n_agents} agents reported STOPPED (reports took "
-           f"{t_reported - t0:.1f} s); includes up to one --sync-interval (5 s) of waiting; "
+           f"{t_reported - t0:.1f} s); includes up to one --sync-interval of waiting; "
            f"requests: {breakdown(c0, kube.request_counts())}")
     sync_ms = last_sync_ms(os.path.join(procs.log_dir, "kubelet.log"))
     if sync_ms is not None:
@@ -688,6 +714,9 @@ def main():
     ap.add_argument("--parallel", type=int, default=8, help="controller connections for set-up")
     ap.add_argument("--perf", action="store_true",
                     help="perf record (cpu-clock) the kubelet during the status pass")
+    ap.add_argument("--pprof-apiserver", type=float, default=0, metavar="S",
+                    help="CPU profile of kube-apiserver (its /debug/pprof/profile) for S seconds "
+                    "from the first status report; read with `go tool pprof -top FILE`")
     ap.add_argument("--apiserver-state", help="K8S_STATE of kube-apiserver-up.sh (its pids: "
                     "CPU used by kube-apiserver and etcd)")
     ap.add_argument("phases", nargs="*", default=["operator", "idle", "kubelet"])

@@ -14,6 +14,7 @@
 #             fogmesh-controller)
 # KUBECONFIG  use this API server instead of starting one (token + certificate-authority-data)
 # APISERVER_PORT / ETCD_PORT / ETCD_PEER_PORT  ports of the one started here (26443/22379/22380)
+# APISERVER_PROFILING=true  kube-apiserver serves /debug/pprof (for --pprof-apiserver S)
 # Options of k8sbench.py: --agents N (1000) --microservices N (5000) --applications N (100)
 #   --window S (60, the quiet window for request counts) --settle S (10, before idle RSS).
 # Needs python3 (standard library only); the API server build is cached in ~/.cache/fogmesh-k8s.

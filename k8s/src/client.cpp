@@ -87,6 +87,23 @@ json::value client::call(const std::string& method, const std::string& path,
   return json::parse(resp.body);
 }
 
+void client::merge_patch_no_result(const std::string& path, const json::value& patch) {
+  http_request req;
+  req.method = "PATCH";
+  req.target = path;
+  req.headers = auth_headers();
+  req.headers.emplace_back("Accept", "application/vnd.kubernetes.protobuf, application/json");
+  req.content_type = "application/merge-patch+json";
+  req.body = json::serialize(patch);
+  auto resp = http_->request(req);
+  if (resp.status < 200 || resp.status >= 300) {
+    const std::string* type = resp.header("content-type");
+    bool is_json = type && type->find("json") != std::string::npos;
+    throw make_api_error(resp.status, is_json ? resp.body : "(Status in protobuf)",
+                         "PATCH " + path);
+  }
+}
+
 json::object client::get(const std::string& path) {
   return call("GET", path, nullptr).as_object();
 }

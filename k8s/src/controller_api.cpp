@@ -88,6 +88,17 @@ int controller_api::call_status(const std::string& method, const std::string& pa
   return s;
 }
 
+std::string controller_api::get_text(const std::string& path) {
+  std::string out;
+  int s = raw("GET", path, "", "application/json", true, out);
+  if (s == 401 && !email_.empty()) {
+    login();
+    s = raw("GET", path, "", "application/json", true, out);
+  }
+  if (s >= 400) throw controller_error(s, "GET " + path + ": " + error_message(s, out));
+  return out;
+}
+
 json::value controller_api::call(const std::string& method, const std::string& path,
                                  const json::value* body) {
   json::value out;

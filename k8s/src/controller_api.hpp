@@ -46,6 +46,9 @@ class controller_api {
   // Same, returning the status instead of throwing for 404.
   int call_status(const std::string& method, const std::string& path,
                   const boost::json::value* body, boost::json::value* out);
+  // An authenticated GET whose body is returned as text (the caller may compare it before
+  // parsing it); errors as call().
+  std::string get_text(const std::string& path);
   // GET `path` as a long-poll: `?wait=wait_seconds` with If-None-Match: `etag` (when not empty);
   // the controller holds the request until its answer's ETag would differ or the wait is over.
   // `etag` becomes the answer's ETag ("" from a controller without them, which also answers at

@@ -77,6 +77,16 @@ struct shown {
   std::string uid;        // nodes: for the Lease's ownerReference
 };
 
+// `metadata.managedFields: [{}]` in a write of the object itself (not a create: those are
+// tracked anyway; not /status: metadata is ignored there) makes the API server drop the
+// object's managed fields, and an object without any is written without its field manager from
+// then on (a status PATCH included). Profile of kube-apiserver 1.20 during 1,000 Node status
+// PATCHes: the field manager was 13 % of its CPU. Nothing but this process writes these objects
+// (view-only); server-side apply by someone else would start the tracking again.
+json::array no_managed_fields() {
+  return json::array{json::object{}};
+}
+
 // Two hashes so that a status change (the common case: an agent's daemon status, a
 // microservice's state) costs one PATCH of /status and nothing else.
 void hash_desired(desired& d) {
@@ -99,6 +109,10 @@ struct kubelet::impl {
   std::map<std::string, shown> pods;   // by pod name
   std::map<std::string, std::chrono::steady_clock::time_point> lease_renewed;
   bool listed = false;
+  // The controller's answers of the last complete pass (hashes of the raw bodies), and whether
+  // a watch has since invalidated a cache entry: both unchanged → nothing to build or write.
+  std::string last_fleet_hash;
+  std::atomic<bool> cache_invalidated{false};
 
   impl(client& c, kubelet_options o) : k(c), opts(std::move(o)), api(opts.controller_url) {}
 
@@ -275,12 +289,30 @@ struct kubelet::impl {
     const std::string node = field(d.obj, {"spec", "nodeName"});
     shown now = have.value_or(shown{});
     auto create = [&] {
-      auto created = k.create(res.path(ns), d.obj);
-      ++writes;
+      if (res.plural == "nodes") {
+        // A Node keeps the status it is created with; then one write of the Node itself
+        // clears the managed fields the API server recorded for the create (see
+        // no_managed_fields()): as many requests as create + status PATCH, and every later
+        // status PATCH of this Node skips the field manager.
+        json::object with_status = d.obj;
+        with_status["status"] = d.status;
+        auto created = k.create(res.path(ns), with_status);
+        now.uid = field(created, {"metadata", "uid"});
+        k.merge_patch_no_result(
+            res.path(ns, name),
+            json::object{{"metadata", {{"managedFields", no_managed_fields()}}}});
+        writes += 2;
+        now.status_hash = d.status_hash;
+      } else {
+        // A Pod's status is dropped at create (its status PATCH follows); no extra request to
+        // clear its managed fields (5,000 Pods: 5,000 more requests at the first pass).
+        auto created = k.create(res.path(ns), d.obj);
+        now.uid = field(created, {"metadata", "uid"});
+        ++writes;
+        now.status_hash.clear();
+      }
       now.spec_hash = d.spec_hash;
-      now.status_hash.clear();  // Kubernetes drops the status of a created object
       now.node_name = node;
-      now.uid = field(created, {"metadata", "uid"});
     };
     if (!have) {
       try {
@@ -297,7 +329,9 @@ struct kubelet::impl {
     }
     if (now.spec_hash != d.spec_hash) {
       // Labels/taints (view-only: our values win).
-      json::object patch{{"metadata", {{"labels", d.obj.at("metadata").at("labels")}}}};
+      json::object patch{{"metadata",
+                          {{"labels", d.obj.at("metadata").at("labels")},
+                           {"managedFields", no_managed_fields()}}}};
       if (res.plural == "nodes") patch["spec"] = d.obj.at("spec");
       try {
         auto patched = k.merge_patch(res.path(ns, name), patch);
@@ -317,11 +351,11 @@ struct kubelet::impl {
     }
     if (now.status_hash != d.status_hash) {
       try {
-        k.merge_patch(res.path(ns, name, "status"), json::object{{"status", d.status}});
+        k.merge_patch_no_result(res.path(ns, name, "status"), json::object{{"status", d.status}});
       } catch (const api_error& e) {
         if (!e.not_found()) throw;
         create();
-        k.merge_patch(res.path(ns, name, "status"), json::object{{"status", d.status}});
+        k.merge_patch_no_result(res.path(ns, name, "status"), json::object{{"status", d.status}});
         ++writes;
       }
       ++writes;
@@ -330,13 +364,17 @@ struct kubelet::impl {
     return now;
   }
 
-  void renew_lease(const std::string& node, std::string uid) {
+  // Renews the node's Lease; true when it had to be created.
+  bool renew_lease(const std::string& node, std::string uid) {
     const std::string path = kinds::lease.path("kube-node-lease", node);
     json::object spec{{"holderIdentity", node},
                       {"leaseDurationSeconds", 2 * opts.lease_renew.count()},
                       {"renewTime", now_rfc3339(true)}};
     try {
-      k.merge_patch(path, json::object{{"spec", spec}});
+      k.merge_patch_no_result(
+          path,
+          json::object{{"metadata", {{"managedFields", no_managed_fields()}}}, {"spec", spec}});
+      return false;
     } catch (const api_error& e) {
       if (!e.not_found()) throw;
       if (uid.empty()) uid = field(k.get(kinds::node.path("", node)), {"metadata", "uid"});
@@ -350,6 +388,7 @@ struct kubelet::impl {
              json::array{{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node}, {"uid", uid}}}}}},
           {"spec", spec}};
       k.create(kinds::lease.path("kube-node-lease"), lease);
+      return true;
     }
   }
 
@@ -422,19 +461,40 @@ struct kubelet::impl {
       initial_list();
     }
     std::map<std::string, desired> want_nodes, want_pods;
-    {
-      // The controller's answers are the biggest allocation of a pass (about 1 KB per agent and
-      // per microservice): let them go as soon as the desired objects are built.
-      auto fogs = api.call("GET", "/iofog-list");
+    std::set<std::string> node_names;
+    // The controller's answers are the biggest allocation of a pass (about 1 KB per agent and
+    // per microservice): let them go as soon as the desired objects are built.
+    std::string fog_text = api.get_text("/iofog-list");
+    std::string msvc_text = api.get_text("/microservices");
+    const std::string fleet_hash = sha256_hex(fog_text) + sha256_hex(msvc_text);
+    // Exchanged before the writes: an invalidation that arrives during this pass counts for the
+    // next one.
+    const bool invalidated = cache_invalidated.exchange(false);
+    if (invalidated) last_fleet_hash.clear();
+    const bool unchanged = fleet_hash == last_fleet_hash;
+    if (unchanged) {
+      // The same fleet as the last complete pass, and every object still as written: nothing
+      // to build or write but the Leases below (parsing and rebuilding a quiet fleet of 1,000
+      // agents / 5,000 microservices took 0.25 s of CPU per pass).
+      fog_text.clear();
+      msvc_text.clear();
+      std::lock_guard lock(mu);
+      for (auto& [name, _] : nodes) node_names.insert(name);
+    } else {
+      auto fogs = json::parse(fog_text);
+      fog_text = std::string();
       std::map<std::string, int64_t> fog_types;
       for (auto& f : fogs.at("fogs").as_array()) {
         auto& fo = f.as_object();
         fog_types[str(fo, "uuid")] = static_cast<int64_t>(num(fo, "fogType", 1));
         auto d = node_for(fo);
-        want_nodes[field(d.obj, {"metadata", "name"})] = std::move(d);
+        std::string name = field(d.obj, {"metadata", "name"});
+        node_names.insert(name);
+        want_nodes[name] = std::move(d);
       }
       fogs = nullptr;
-      auto msvcs = api.call("GET", "/microservices");
+      auto msvcs = json::parse(msvc_text);
+      msvc_text = std::string();
       for (auto& m : msvcs.at("microservices").as_array()) {
         auto d = pod_for(m.as_object(), fog_types);
         want_pods[field(d.obj, {"metadata", "name"})] = std::move(d);
@@ -488,16 +548,18 @@ struct kubelet::impl {
         });
       }
     };
-    // Nodes first: Pods name them.
-    plan(kinds::node, "", want_nodes, nodes);
-    run_jobs(jobs);
-    jobs.clear();
-    plan(kinds::pod, opts.pod_namespace, want_pods, pods);
-    run_jobs(jobs);
-    jobs.clear();
+    if (!unchanged) {
+      // Nodes first: Pods name them.
+      plan(kinds::node, "", want_nodes, nodes);
+      run_jobs(jobs);
+      jobs.clear();
+      plan(kinds::pod, opts.pod_namespace, want_pods, pods);
+      run_jobs(jobs);
+      jobs.clear();
+    }
     // Node heartbeats: one Lease PATCH per node every lease_renew.
     auto now = std::chrono::steady_clock::now();
-    for (auto& [name, d] : want_nodes) {
+    for (const auto& name : node_names) {
       auto& last = lease_renewed[name];
       if (now - last < opts.lease_renew) continue;
       std::string uid;
@@ -508,15 +570,23 @@ struct kubelet::impl {
         uid = it->second.uid;
       }
       jobs.emplace_back([&, name = name, uid] {
-        renew_lease(name, uid);
+        bool created = renew_lease(name, uid);
         ++writes;
-        lease_renewed_at(name, now);
+        // A new Lease counts as renewed at a point spread over the last lease_renew (by its
+        // name), so the Leases of Nodes created together are not all renewed in the same pass
+        // later: 1,000 at once every 40 s competed with the status writes of that pass.
+        const auto period = std::max<int64_t>(
+            1, std::chrono::duration_cast<std::chrono::milliseconds>(opts.lease_renew).count());
+        auto spread = std::chrono::milliseconds(
+            static_cast<int64_t>(std::hash<std::string>{}(name) % static_cast<size_t>(period)));
+        lease_renewed_at(name, created ? now - spread : now);
       });
     }
     run_jobs(jobs);
     for (auto it = lease_renewed.begin(); it != lease_renewed.end();) {
-      it = want_nodes.count(it->first) ? std::next(it) : lease_renewed.erase(it);
+      it = node_names.count(it->first) ? std::next(it) : lease_renewed.erase(it);
     }
+    last_fleet_hash = fleet_hash;  // a complete pass: every write succeeded (run_jobs throws)
     return writes;
   }
 
@@ -553,10 +623,12 @@ struct kubelet::impl {
     if (it == cache.end()) return;
     if (ev.type == "DELETED") {
       cache.erase(it);
+      cache_invalidated = true;
     } else if (ev.type == "MODIFIED" &&
                field(ev.object, {"metadata", "labels", managed_label}) != managed_value) {
       it->second.spec_hash.clear();
       it->second.status_hash.clear();
+      cache_invalidated = true;
     }
   }
 };
@@ -583,8 +655,8 @@ void kubelet::run(const std::atomic<bool>& stop) {
   backoff delay(std::chrono::seconds(30), std::chrono::milliseconds(500));
   while (!stop) {
     std::chrono::milliseconds wait = o.sync_interval;
+    auto started = std::chrono::steady_clock::now();
     try {
-      auto started = std::chrono::steady_clock::now();
       int writes = impl_->sync();
       if (writes > 0) {
         logger()->info("sync: {} writes in {} ms", writes,
@@ -593,6 +665,12 @@ void kubelet::run(const std::atomic<bool>& stop) {
                            .count());
       }
       delay.reset();
+      // sync_interval from the start of this pass to the start of the next (a change waits at
+      // most one interval plus the pass, not the pass plus a whole interval), at least a tenth
+      // of it in between.
+      auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - started);
+      wait = std::max(o.sync_interval - took, o.sync_interval / 10);
     } catch (const std::exception& e) {
       wait = delay.next();
       logger()->warn("sync: {} (retry in {} ms)", e.what(), wait.count());

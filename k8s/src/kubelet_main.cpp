@@ -18,7 +18,7 @@ applied to the fleet; Nodes/Pods of deleted agents/microservices are removed.
   --password PASS         its password, plain (default: $IOFOG_USER_PASS)
   --namespace NS          namespace of the Pods and of the Lease (default: $WATCH_NAMESPACE,
                           else iofog)
-  --sync-interval MS      how often the controller is read (default 5000)
+  --sync-interval MS      how often the controller is read, start to start (default 2000)
   --no-leader-elect       run without the Lease fogmesh-kubelet
   --log-level LEVEL       trace, debug, info (default), warning, error
   -h, --help, -v, --version

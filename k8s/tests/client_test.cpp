@@ -74,6 +74,20 @@ TEST_F(client_test, StatusSubresource) {
       json::parse(R"({"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1"}]}}})"));
   auto got = kube_->get(kinds::service.path(ns_, "lb"));
   EXPECT_EQ(got["status"].at("loadBalancer").at("ingress").at(0).at("ip").as_string(), "192.0.2.1");
+  // The same without reading the answer (protobuf for a built-in kind): applied, and a missing
+  // object is a 404 api_error as with merge_patch().
+  kube_->merge_patch_no_result(
+      kinds::service.path(ns_, "lb", "status"),
+      json::parse(R"({"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.2"}]}}})"));
+  got = kube_->get(kinds::service.path(ns_, "lb"));
+  EXPECT_EQ(got["status"].at("loadBalancer").at("ingress").at(0).at("ip").as_string(), "192.0.2.2");
+  try {
+    kube_->merge_patch_no_result(kinds::service.path(ns_, "none", "status"),
+                                 json::parse(R"({"status":{}})"));
+    ADD_FAILURE() << "no error for a missing Service";
+  } catch (const api_error& e) {
+    EXPECT_TRUE(e.not_found()) << e.what();
+  }
 }
 
 TEST_F(client_test, ClientCertificateKubeconfig) {

@@ -86,6 +86,10 @@ class client {
   json::object create(const std::string& collection_path, const json::object& obj);
   json::object replace(const std::string& path, const json::object& obj);  // PUT
   json::object merge_patch(const std::string& path, const json::value& patch);
+  // merge_patch() for a caller that does not read the stored object: the answer is asked for as
+  // protobuf (built-in kinds; cheaper for the API server to encode than JSON, JSON otherwise)
+  // and dropped. Errors as merge_patch() (api_error: status; the reason only from a JSON body).
+  void merge_patch_no_result(const std::string& path, const json::value& patch);
   // DELETE; false when it was already gone. propagation = "Background"/"Foreground"/"".
   bool remove(const std::string& path, const std::string& propagation = "Background");
 

@@ -5,8 +5,9 @@
 // status from the microservice status. Edits made in Kubernetes are not applied to the fleet;
 // objects of deleted agents/microservices are removed, objects deleted in Kubernetes come back.
 //
-// API rate: every tick reads the controller once (fog list + microservice list); Kubernetes is
-// written only for what changed (hashes of each object's desired metadata/spec and status are
+// API rate: every tick reads the controller once (fog list + microservice list; answers
+// identical to the last complete pass's are not parsed again); Kubernetes is written only for
+// what changed (hashes of each object's desired metadata/spec and status are
 // kept in memory: a status change is one PATCH of /status), plus one Lease PATCH per node every
 // `lease_renew`. Kubernetes is listed once at start and then watched (no relist per tick).
 #pragma once
@@ -24,7 +25,7 @@ struct kubelet_options {
   std::string controller_url;
   std::string email, password;
   std::string pod_namespace = "iofog";  // where microservice Pods are shown
-  std::chrono::milliseconds sync_interval{5000};
+  std::chrono::milliseconds sync_interval{2000};  // from the start of a pass to the next
   std::chrono::seconds lease_renew{40};
   int write_concurrency = 4;  // API requests in flight during a pass
   std::string version = "0.1.0";
