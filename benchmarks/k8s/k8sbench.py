@@ -113,6 +113,16 @@ class Kube:
         ctype = r.getheader("Content-Type", "")
         return json.loads(payload) if payload and "json" in ctype else payload.decode()
 
+    def call_accept(self, method, path, body, content_type, accept):
+        """A call whose answer (of type `accept`, e.g. protobuf) is read and dropped."""
+        headers = {"Authorization": "Bearer " + self.token, "Accept": accept,
+                   "Content-Type": content_type}
+        keep_alive_request(
+            self.local,
+            lambda: http.client.HTTPSConnection(self.host, self.port, context=self.ctx,
+                                                timeout=120),
+            method, path, json.dumps(body), headers, (200, 201))
+
     def raw(self, method, path):
         """The response body as bytes (e.g. a pprof profile)."""
         c = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=600)
