@@ -160,66 +160,75 @@ json_kind kind_of(pqxx::oid type) {
 
 }  // namespace
 
-std::string result_to_json_array(const pqxx::result& r) {
+json_row_writer::json_row_writer(const pqxx::result& r) {
   const auto columns = static_cast<size_t>(r.columns());
-  std::vector<std::string> keys(columns);
-  std::vector<json_kind> kinds(columns);
+  keys_.resize(columns);
+  kinds_.resize(columns);
   for (size_t c = 0; c < columns; ++c) {
     const char* name = r.column_name(static_cast<pqxx::row::size_type>(c));
-    kinds[c] = name[0] == '_' ? json_kind::skip
-                              : kind_of(r.column_type(static_cast<pqxx::row::size_type>(c)));
-    keys[c].clear();
-    append_json_string(keys[c], name);
-    keys[c] += ':';
+    auto kind = name[0] == '_' ? json_kind::skip
+                               : kind_of(r.column_type(static_cast<pqxx::row::size_type>(c)));
+    kinds_[c] = static_cast<int>(kind);
+    append_json_string(keys_[c], name);
+    keys_[c] += ':';
   }
+}
+
+void json_row_writer::append(std::string& out, const pqxx::row& row) const {
+  out += '{';
+  bool first = true;
+  for (size_t c = 0; c < keys_.size(); ++c) {
+    auto kind = static_cast<json_kind>(kinds_[c]);
+    if (kind == json_kind::skip) continue;
+    if (!first) out += ',';
+    first = false;
+    out += keys_[c];
+    const auto& f = row[static_cast<pqxx::row::size_type>(c)];
+    if (f.is_null()) {
+      out += "null";
+      continue;
+    }
+    std::string_view v(f.c_str(), f.size());
+    switch (kind) {
+      case json_kind::boolean:
+        out += v == "t" ? "true" : "false";
+        break;
+      case json_kind::number:
+        // row_to_json quotes what JSON has no number for.
+        if (v == "NaN" || v == "Infinity" || v == "-Infinity") {
+          append_json_string(out, v);
+        } else {
+          out += v;
+        }
+        break;
+      case json_kind::json:
+        out += v;
+        break;
+      case json_kind::timestamp: {
+        // "2026-11-26 00:10:00.12+00" -> "2026-11-26T00:10:00.12+00:00" (ISO DateStyle)
+        std::string t(v);
+        if (auto sp = t.find(' '); sp != std::string::npos) t[sp] = 'T';
+        if (t.size() > 3 && (t[t.size() - 3] == '+' || t[t.size() - 3] == '-') &&
+            t.find('T') != std::string::npos && t.size() - 3 > t.find('T'))
+          t += ":00";
+        append_json_string(out, t);
+        break;
+      }
+      default:
+        append_json_string(out, v);
+        break;
+    }
+  }
+  out += '}';
+}
+
+std::string result_to_json_array(const pqxx::result& r) {
+  json_row_writer writer(r);
   std::string out = "[";
-  out.reserve(r.size() * columns * 24 + 2);
+  out.reserve(r.size() * static_cast<size_t>(r.columns()) * 24 + 2);
   for (const auto& row : r) {
     if (out.size() > 1) out += ',';
-    out += '{';
-    bool first = true;
-    for (size_t c = 0; c < columns; ++c) {
-      if (kinds[c] == json_kind::skip) continue;
-      if (!first) out += ',';
-      first = false;
-      out += keys[c];
-      const auto& f = row[static_cast<pqxx::row::size_type>(c)];
-      if (f.is_null()) {
-        out += "null";
-        continue;
-      }
-      std::string_view v(f.c_str(), f.size());
-      switch (kinds[c]) {
-        case json_kind::boolean:
-          out += v == "t" ? "true" : "false";
-          break;
-        case json_kind::number:
-          // row_to_json quotes what JSON has no number for.
-          if (v == "NaN" || v == "Infinity" || v == "-Infinity") {
-            append_json_string(out, v);
-          } else {
-            out += v;
-          }
-          break;
-        case json_kind::json:
-          out += v;
-          break;
-        case json_kind::timestamp: {
-          // "2026-11-26 00:10:00.12+00" -> "2026-11-26T00:10:00.12+00:00" (ISO DateStyle)
-          std::string t(v);
-          if (auto sp = t.find(' '); sp != std::string::npos) t[sp] = 'T';
-          if (t.size() > 3 && (t[t.size() - 3] == '+' || t[t.size() - 3] == '-') &&
-              t.find('T') != std::string::npos && t.size() - 3 > t.find('T'))
-            t += ":00";
-          append_json_string(out, t);
-          break;
-        }
-        default:
-          append_json_string(out, v);
-          break;
-      }
-    }
-    out += '}';
+    writer.append(out, row);
   }
   out += ']';
   return out;

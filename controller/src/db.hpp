@@ -102,4 +102,16 @@ pqxx::row pexec1(pqxx::transaction_base& tx, const std::string& sql, Args&&... a
 // Columns whose name starts with '_' (sort keys and the like) are left out.
 std::string result_to_json_array(const pqxx::result& r);
 
+// The same, one row at a time: the JSON object of a row of `r` (the result the writer was made
+// for), appended to `out`.
+class json_row_writer {
+ public:
+  explicit json_row_writer(const pqxx::result& r);
+  void append(std::string& out, const pqxx::row& row) const;
+
+ private:
+  std::vector<std::string> keys_;  // the quoted column name and a colon
+  std::vector<int> kinds_;         // db.cpp's json_kind
+};
+
 }  // namespace fogmesh::controller

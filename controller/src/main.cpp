@@ -27,7 +27,7 @@ Options:
                        else $XDG_DATA_HOME/fogmesh-controller or ~/.local/share/fogmesh-controller)
   --db URL            use an external PostgreSQL (postgresql://user:pass@host:port/db or
                       libpq key=value string) instead of the embedded cluster
-  --db-connections N  database connections / worker threads (default 4)
+  --db-connections N  database connections / worker threads (default 16, plus one)
   --io-threads N      threads for HTTP I/O (default 1)
   --log-level LEVEL   trace, debug, info, warning, error (default info)
   --tls-cert FILE     serve HTTPS with this PEM certificate chain (needs --tls-key)

@@ -74,6 +74,9 @@ struct server::impl {
   asio::io_context io;
   // Recreated by every start(): a joined thread_pool cannot run again.
   std::unique_ptr<asio::thread_pool> workers;
+  // One thread (and one pool connection of its own) answering woken long-polls: on the worker
+  // queue they waited behind every request queued there (5,000 agents' status reports).
+  std::unique_ptr<asio::thread_pool> wake_worker;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> liveness_timer;
@@ -166,7 +169,7 @@ struct server::impl {
     if (core->enqueue_woken(std::move(p))) {
       // Through the io queue first: the other long-polls woken by the same change are queued
       // there already and join the batch before a worker drains it.
-      asio::post(io, [this] { asio::post(*workers, [this] { core->drain_woken(); }); });
+      asio::post(io, [this] { asio::post(*wake_worker, [this] { core->drain_woken(); }); });
     }
   }
 
@@ -330,7 +333,10 @@ void server::start() {
   s.ever_started = true;
   s.stopping = false;
   s.workers = std::make_unique<asio::thread_pool>(std::max(1, s.options.db_connections));
-  s.pool = std::make_unique<db_pool>(s.options.db_conninfo, std::max(1, s.options.db_connections));
+  s.wake_worker = std::make_unique<asio::thread_pool>(1);
+  // One connection more than workers: the wake worker's, so it never waits for a request.
+  s.pool =
+      std::make_unique<db_pool>(s.options.db_conninfo, std::max(1, s.options.db_connections) + 1);
   {
     auto conn = s.pool->acquire();
     int applied = apply_migrations(*conn);
@@ -397,6 +403,7 @@ void server::stop() {
   for (auto& t : s.io_threads) t.join();
   s.io_threads.clear();
   s.workers->join();
+  s.wake_worker->join();
   s.core->stop_listener();
   // The io threads are gone, so nothing else touches these now. Closing here (not only in the
   // posted handler above) guarantees the port is free when stop() returns, whatever ran.

@@ -162,6 +162,186 @@ TEST_F(iofog_api, ValidationAndOwnership) {
   expect_error(patch("/api/v3/iofog/" + uuid, "[]", token), 400, "ValidationError");
 }
 
+// Everything that creating a fog writes for its router (migration 0010's one-statement path),
+// as JSON with the fog's uuid replaced by "FOG", for comparing two fogs.
+std::string router_footprint(pg_cluster& db, const std::string& fog) {
+  std::string q = R"(
+    SELECT json_build_object(
+      'upstreams', (SELECT upstream_routers FROM fogs WHERE uuid = 'F'),
+      'router', (SELECT json_build_object('edge', is_edge, 'host', host, 'messaging',
+          messaging_port, 'edgePort', edge_router_port, 'interPort', inter_router_port,
+          'default', is_default) FROM routers WHERE iofog_uuid = 'F'),
+      'application', (SELECT json_build_object('name', a.name, 'description', a.description,
+          'activated', a.is_activated, 'system', a.is_system, 'user', a.user_id)
+          FROM applications a WHERE a.name = 'system-F'),
+      'microservices', (SELECT json_agg(json_build_object('name', m.name, 'config', m.config,
+          'catalog', m.catalog_item_id, 'registry', m.registry_id, 'rootHostAccess',
+          m.root_host_access, 'logSize', m.log_size, 'rebuild', m.rebuild, 'env', m.env, 'cmd',
+          m.cmd, 'extraHosts', m.extra_hosts, 'user', m.user_id, 'application',
+          (SELECT name FROM applications WHERE id = m.application_id),
+          'status', (SELECT to_jsonb(s) - 'microservice_uuid' FROM microservice_status s
+                     WHERE s.microservice_uuid = m.uuid),
+          'images', (SELECT json_agg(json_build_object('type', i.fog_type_id, 'image',
+                     i.container_image) ORDER BY i.fog_type_id) FROM microservice_images i
+                     WHERE i.microservice_uuid = m.uuid),
+          'ports', (SELECT json_agg(json_build_object('internal', p.port_internal, 'external',
+                    p.port_external, 'udp', p.is_udp) ORDER BY p.port_internal)
+                    FROM microservice_ports p WHERE p.microservice_uuid = m.uuid)))
+          FROM microservices m WHERE m.iofog_uuid = 'F'))::text)";
+  for (size_t at = q.find("F'"); at != std::string::npos; at = q.find("F'", at)) {
+    q.replace(at, 1, fog);
+    at += fog.size();
+  }
+  std::string out = db.query(q);
+  for (size_t at = out.find(fog); at != std::string::npos; at = out.find(fog, at)) {
+    out.replace(at, fog.size(), "FOG");
+  }
+  return out;
+}
+
+// A new non-system fog's router is written by one SQL function (fogmesh_new_fog_router) instead
+// of router_model.cpp; the general path still creates routers when a fog turns from mode none to
+// a router mode. Both must leave the same rows, down to the bytes of the router's config.
+TEST_F(iofog_api, CreatedFogMatchesGeneralPath) {
+  std::string token = new_user_token();
+  if (db().query("SELECT count(*) FROM routers WHERE is_default") == "0") {
+    ASSERT_FALSE(create_fog(token, "the-system-fog",
+                            R"("isSystem":true,"routerMode":"interior",)"
+                            R"("interRouterPort":56721,"edgeRouterPort":56722)")
+                     .empty());
+  }
+  std::string hub = create_fog(
+      token, "hub", R"("routerMode":"interior","interRouterPort":46721,"edgeRouterPort":46722)");
+  ASSERT_FALSE(hub.empty());
+  const std::vector<std::string> router_settings = {
+      R"("routerMode":"edge","host":"10.1.0.1")",
+      R"("routerMode":"edge","host":"edge \"quoted\" \\ host","messagingPort":5673,)"
+      R"("upstreamRouters":[")" + hub + R"(","default-router"])",
+      R"("routerMode":"interior","host":"10.1.0.2","interRouterPort":56731,"edgeRouterPort":56732)",
+      // The same port twice: one host port mapping.
+      R"("routerMode":"interior","host":"10.1.0.3","messagingPort":7000,"interRouterPort":7000,)"
+      R"("edgeRouterPort":7001,"upstreamRouters":[")" + hub + R"("])",
+  };
+  for (size_t i = 0; i < router_settings.size(); ++i) {
+    SCOPED_TRACE(router_settings[i]);
+    std::string n = std::to_string(i);
+    std::string direct = create_fog(token, "direct-" + n, router_settings[i]);
+    ASSERT_FALSE(direct.empty());
+    std::string general = create_fog(token, "general-" + n, R"("routerMode":"none")");
+    ASSERT_FALSE(general.empty());
+    auto p = patch("/api/v3/iofog/" + general, "{" + router_settings[i] + "}", token);
+    ASSERT_EQ(p.status, 204) << p.body;
+    std::string a = router_footprint(db(), direct);
+    EXPECT_NE(a.find("Router for Fog FOG"), std::string::npos) << a;
+    EXPECT_EQ(a, router_footprint(db(), general));
+    // Nobody runs the new fog yet: no change rows for it.
+    EXPECT_EQ(db().query("SELECT count(*) FROM change_tracking WHERE fog_uuid = '" + direct + "'"),
+              "0");
+  }
+  // What the user sees of the direct fog.
+  std::string edge = create_fog(token, "edge-seen", R"("routerMode":"edge","host":"10.1.0.9")");
+  auto f = get("/api/v3/iofog/" + edge, token).json();
+  EXPECT_EQ(f.at("routerMode").as_string(), "edge");
+  EXPECT_EQ(f.at("host").as_string(), "10.1.0.9");
+  EXPECT_EQ(f.at("messagingPort").as_int64(), 5672);
+  EXPECT_EQ(f.at("upstreamRouters"), (json::array{"default-router"}));
+  EXPECT_EQ(f.at("isSystem"), false);
+  auto cfg = router_config(token, edge);
+  EXPECT_EQ(cfg.at("mode").as_string(), "edge");
+  EXPECT_EQ(cfg.at("id").as_string(), edge);
+  EXPECT_EQ(cfg.at("listeners"),
+            parse(R"([{"role":"normal","host":"0.0.0.0","port":5672}])"));
+  ASSERT_EQ(cfg.at("connectors").as_array().size(), 1u);
+  // Named after the default router's fog (or default-router when it has none).
+  EXPECT_EQ(cfg.at("connectors").at(0).at("name").as_string(),
+            db().query("SELECT coalesce(iofog_uuid, 'default-router') FROM routers "
+                       "WHERE is_default"));
+  EXPECT_EQ(cfg.at("connectors").at(0).at("role").as_string(), "edge");
+
+  // Upstream's duplicate-name error on every path, and nothing written.
+  std::string before = db().query("SELECT count(*) FROM fogs") + "/" +
+                       db().query("SELECT count(*) FROM routers") + "/" +
+                       db().query("SELECT count(*) FROM microservices");
+  for (const char* body : {R"({"name":"edge-seen","fogType":1,"host":"h"})",
+                           R"({"name":"edge-seen","fogType":1,"routerMode":"none"})",
+                           R"({"name":"edge-seen","fogType":1,"host":"h","routerMode":"interior",)"
+                           R"("interRouterPort":1,"edgeRouterPort":2})"}) {
+    expect_error(post("/api/v3/iofog", body, token), 400, "ValidationError",
+                 "Duplicate name 'edge-seen'");
+  }
+  EXPECT_EQ(db().query("SELECT count(*) FROM fogs") + "/" +
+                db().query("SELECT count(*) FROM routers") + "/" +
+                db().query("SELECT count(*) FROM microservices"),
+            before);
+}
+
+// GET /iofog-list renders each fog once per version of its row and reuses it: whatever changes
+// a fog (the user, its agent, a link to an edge resource), the list shows it, and it is the same
+// document the single-query path (filters) and GET /iofog/:uuid give.
+TEST_F(iofog_api, ListStaysCurrentThroughItsCache) {
+  std::string token = new_user_token();
+  std::string a = create_fog(token, "cached-a", R"("latitude":12.5,"tags":["x"])");
+  std::string b = create_fog(token, "cached-b", R"("routerMode":"none")");
+  std::string c = create_fog(token, "cached-c", R"("description":"line\nbreak \"quoted\"")");
+  ASSERT_FALSE(a.empty() || b.empty() || c.empty());
+  // Every fog's uuid has a dash: this filter matches all of them, through the other path.
+  const std::string all_filtered =
+      "/api/v3/iofog-list?filters[0][key]=uuid&filters[0][value]=-&filters[0][condition]=has";
+  auto check = [&](size_t expected) {
+    auto l = get("/api/v3/iofog-list", token);
+    EXPECT_EQ(l.status, 200) << l.body;
+    EXPECT_EQ(l.body, get("/api/v3/iofog-list", token).body);  // from the cache
+    EXPECT_EQ(l.body, get(all_filtered, token).body);
+    auto fogs = l.json().at("fogs").as_array();
+    EXPECT_EQ(fogs.size(), expected);
+    for (const auto& f : fogs) {
+      std::string uuid(f.at("uuid").as_string());
+      EXPECT_EQ(f, get("/api/v3/iofog/" + uuid, token).json()) << uuid;
+    }
+    return fogs;
+  };
+  auto fogs = check(3);
+  EXPECT_EQ(fogs[0].at("name").as_string(), "cached-a");
+  EXPECT_EQ(fogs[2].at("description").as_string(), "line\nbreak \"quoted\"");
+
+  ASSERT_EQ(patch("/api/v3/iofog/" + b, R"({"name":"renamed-b","cpuLimit":33})", token).status,
+            204);
+  fogs = check(3);
+  EXPECT_EQ(fogs[1].at("name").as_string(), "renamed-b");
+
+  std::string agent = provision_agent(token, a);
+  ASSERT_EQ(put("/api/v3/agent/status", R"({"daemonStatus":"RUNNING","cpuUsage":4.25})", agent)
+                .status,
+            204);
+  fogs = check(3);
+  EXPECT_EQ(fogs[0].at("daemonStatus").as_string(), "RUNNING");
+  EXPECT_EQ(fogs[0].at("cpuUsage").to_number<double>(), 4.25);
+
+  // Edge resources live in other tables: a link shows at once.
+  ASSERT_EQ(post("/api/v3/edgeResource",
+                 R"({"name":"cache-door","version":"1.0.0","interfaceProtocol":"http"})", token)
+                .status,
+            201);
+  ASSERT_EQ(post("/api/v3/edgeResource/cache-door/1.0.0/link", R"({"uuid":")" + c + R"("})",
+                 token)
+                .status,
+            204);
+  fogs = check(3);
+  ASSERT_EQ(fogs[2].at("edgeResources").as_array().size(), 1u);
+  EXPECT_EQ(fogs[2].at("edgeResources").at(0).at("name").as_string(), "cache-door");
+
+  // A change made behind the controller's back (another replica, the liveness job) too.
+  db().query("UPDATE fogs SET location = 'elsewhere' WHERE uuid = '" + c + "'");
+  fogs = check(3);
+  EXPECT_EQ(fogs[2].at("location").as_string(), "elsewhere");
+
+  ASSERT_EQ(del("/api/v3/iofog/" + b, token).status, 202);
+  fogs = check(2);
+  EXPECT_EQ(fogs[1].at("uuid").as_string(), c);
+  auto system = get("/api/v3/iofog-list?system=true", token);
+  EXPECT_EQ(system.body, R"({"fogs":[]})");
+}
+
 TEST_F(iofog_api, ProvisioningKeysAndCommands) {
   std::string token = new_user_token();
   std::string uuid = create_fog(token, "cmd");

@@ -13,7 +13,10 @@ struct server_options {
   uint16_t port = 51121;  // 0 = let the OS choose; server::port() tells which
   // libpq connection string or URI ("postgresql://..." or "host=... dbname=...").
   std::string db_conninfo;
-  int db_connections = 4;  // pool size = number of worker threads running requests
+  // Worker threads running requests, one pool connection each (plus one for woken long-polls).
+  // Every committed write waits for a WAL flush (10-20 ms on slow disks); PostgreSQL flushes
+  // the commits that wait together at once, so more connections mean more commits per flush.
+  int db_connections = 16;
   int io_threads = 1;
   // Agents silent for statusFrequency x 3 become UNKNOWN; this is how often that is checked.
   int liveness_interval_sec = 30;
