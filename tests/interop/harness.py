@@ -300,6 +300,24 @@ class Process:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class Broker(Process):
+    """The test broker (broker.py) on a free loopback port."""
+
+    def __init__(self):
+        super().__init__([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                       "broker.py")],
+                         "broker", ready_pattern=r"broker listening on \S+:(\d+)")
+        self.port = int(self.match.group(1))
+
+    def url(self):
+        return "amqp://127.0.0.1:%d" % self.port
+
+    def connector(self, name="broker"):
+        """Router config text: a route-container connector to this broker."""
+        return ("connector {\n    name: %s\n    role: route-container\n    host: 127.0.0.1\n"
+                "    port: %d\n    saslMechanisms: ANONYMOUS\n}\n" % (name, self.port))
+
+
 # -- Proton helpers ---------------------------------------------------------------------------
 
 def run_container(handler, timeout, what="test"):

@@ -4,21 +4,15 @@ router: Proton clients send 10 messages to queue.a (all `accepted`), two receive
 a released delivery goes back to the queue. Keeps broker.py honest so a link-route failure
 points at the router. (--router is accepted and unused.)
 """
-import os
-import sys
 
 import harness
 from proton import Message
 from proton.reactor import AtLeastOnce
 from proton.utils import BlockingConnection
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
 def test(args):
-    broker = harness.Process([sys.executable, os.path.join(HERE, "broker.py")], "broker",
-                             ready_pattern=r"broker listening on \S+:(\d+)")
-    url = "amqp://127.0.0.1:%s" % broker.match.group(1)
+    broker = harness.Broker()
+    url = broker.url()
     conn = BlockingConnection(url, timeout=harness.deadline(20))
     try:
         snd = conn.create_sender("queue.a", options=AtLeastOnce())

@@ -13,8 +13,6 @@ Then, through the router:
 
 Skipped (77) while the router does not open the connector: the broker never sees a connection.
 """
-import os
-import sys
 import time
 
 import harness
@@ -22,9 +20,6 @@ from proton import Message
 from proton.handlers import MessagingHandler
 from proton.reactor import AtLeastOnce
 from proton.utils import BlockingConnection
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
 
 class Produce(MessagingHandler):
     def __init__(self, url, address, count):
@@ -57,17 +52,8 @@ class Produce(MessagingHandler):
 
 
 def test(args):
-    broker = harness.Process([sys.executable, os.path.join(HERE, "broker.py")], "broker",
-                             ready_pattern=r"broker listening on \S+:(\d+)")
-    port = int(broker.match.group(1))
-    extra = """
-connector {
-    name: broker
-    role: route-container
-    host: 127.0.0.1
-    port: %d
-    saslMechanisms: ANONYMOUS
-}
+    broker = harness.Broker()
+    extra = broker.connector() + """
 linkRoute {
     prefix: queue
     direction: in
@@ -78,7 +64,7 @@ linkRoute {
     direction: out
     connection: broker
 }
-""" % port
+"""
     with harness.Router(args, extra=extra) as router:
         end = time.monotonic() + harness.deadline(10)
         while "connection from" not in broker.log() and time.monotonic() < end:

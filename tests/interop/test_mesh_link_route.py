@@ -23,17 +23,13 @@ Topology: edge E -> interior A - B - C, and the test broker (broker.py) connecte
    hanging), and a new link-routed attach on A is refused with qd:no-route-to-dest once C has
    withdrawn the route.
 """
-import os
 import re
-import sys
 import time
 
 import harness
 from proton import Message
 from proton.reactor import DurableSubscription, Selector
 from proton.utils import BlockingConnection, LinkDetached
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 LINK_ROUTES = """
 linkRoute {
@@ -82,17 +78,8 @@ def wait_for_route(url, address, what):
 
 
 def test(args):
-    broker = harness.Process([sys.executable, os.path.join(HERE, "broker.py")], "broker",
-                             ready_pattern=r"broker listening on \S+:(\d+)")
-    port = int(broker.match.group(1))
-    c_extra = """
-connector {
-    name: broker
-    role: route-container
-    host: 127.0.0.1
-    port: %d
-    saslMechanisms: ANONYMOUS
-}
+    broker = harness.Broker()
+    c_extra = broker.connector() + """
 autoLink {
     address: wp.q
     direction: in
@@ -103,7 +90,7 @@ autoLink {
     direction: out
     connection: broker
 }
-""" % port + LINK_ROUTES % {"conn": "\n    connection: broker"}
+""" + LINK_ROUTES % {"conn": "\n    connection: broker"}
     c = interior(args, "C", extra=c_extra)
     b = interior(args, "B", connect_to=c)
     a = interior(args, "A", connect_to=b)
