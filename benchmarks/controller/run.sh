@@ -7,6 +7,7 @@
 # CONTROLLER  binary (default build/ctrl-release/controller/fogmesh-controller)
 # PORT        port to listen on (default 51199; loopback only)
 # FOGS        fogs for the iofog-list run (default 1000)
+# CONTROLLER_ARGS  extra controller options (e.g. "--io-threads 2 --db-connections 32")
 # Needs wrk, curl, jq, python3 (Debian packages). Everything runs on 127.0.0.1.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +29,8 @@ data=$(mktemp -d /tmp/fogbench.XXXXXX)
 chmod 755 "$data"
 ulimit -n "$(ulimit -Hn)"
 
-"$CONTROLLER" --port "$PORT" --bind 127.0.0.1 --data-dir "$data" --log-level warn \
+# shellcheck disable=SC2086  # CONTROLLER_ARGS is a list of options
+"$CONTROLLER" --port "$PORT" --bind 127.0.0.1 --data-dir "$data" --log-level warn ${CONTROLLER_ARGS:-} \
   >"$data/controller.log" 2>&1 &
 pid=$!
 cleanup() {
@@ -77,7 +79,7 @@ wrk_run() {
 }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $CONTROLLER"
+echo "# $CONTROLLER ${CONTROLLER_ARGS:-}"
 sleep 2
 echo "idle RSS after start-up: $(rss)"
 
