@@ -280,88 +280,188 @@ iomessage_decode_result decode_binary(std::span<const uint8_t> bytes) {
 
 // --- base64 ---
 
-std::string base64_encode(std::span<const uint8_t> data) {
-  static constexpr char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
+namespace {
+
+constexpr char base64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// Sextet of each character: both alphabets (standard "+/" and URL-safe "-_"); 64 = '=' or
+// whitespace (the slow path's business), 255 = never valid.
+constexpr std::array<uint8_t, 256> base64_values = [] {
+  std::array<uint8_t, 256> t{};
+  for (auto& v : t) v = 255;
+  for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(base64_alphabet[i])] = static_cast<uint8_t>(i);
+  t['-'] = 62;
+  t['_'] = 63;
+  for (char c : {'=', '\n', '\r', ' ', '\t'}) t[static_cast<uint8_t>(c)] = 64;
+  return t;
+}();
+
+void base64_encode_to(std::span<const uint8_t> data, char* out) {
   size_t i = 0;
   for (; i + 2 < data.size(); i += 3) {
     uint32_t n = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8) | data[i + 2];
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += alphabet[(n >> 6) & 63];
-    out += alphabet[n & 63];
+    out[0] = base64_alphabet[(n >> 18) & 63];
+    out[1] = base64_alphabet[(n >> 12) & 63];
+    out[2] = base64_alphabet[(n >> 6) & 63];
+    out[3] = base64_alphabet[n & 63];
+    out += 4;
   }
   if (i + 1 == data.size()) {
     uint32_t n = uint32_t{data[i]} << 16;
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += "==";
+    out[0] = base64_alphabet[(n >> 18) & 63];
+    out[1] = base64_alphabet[(n >> 12) & 63];
+    out[2] = '=';
+    out[3] = '=';
   } else if (i + 2 == data.size()) {
     uint32_t n = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8);
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += alphabet[(n >> 6) & 63];
-    out += '=';
+    out[0] = base64_alphabet[(n >> 18) & 63];
+    out[1] = base64_alphabet[(n >> 12) & 63];
+    out[2] = base64_alphabet[(n >> 6) & 63];
+    out[3] = '=';
   }
+}
+
+constexpr size_t base64_size(size_t bytes) { return (bytes + 2) / 3 * 4; }
+
+}  // namespace
+
+std::string base64_encode(std::span<const uint8_t> data) {
+  std::string out(base64_size(data.size()), '\0');
+  base64_encode_to(data, out.data());
   return out;
 }
 
 bool base64_decode(std::string_view text, std::vector<uint8_t>& out) {
-  out.clear();
-  out.reserve(text.size() / 4 * 3);
+  out.resize(text.size() / 4 * 3 + 3);
+  uint8_t* o = out.data();
+  const auto* p = reinterpret_cast<const uint8_t*>(text.data());
+  const auto* end = p + text.size();
+  // Fast path: whole groups of four data characters (the usual padded or unpadded text).
+  while (end - p >= 4) {
+    uint32_t a = base64_values[p[0]], b = base64_values[p[1]], c = base64_values[p[2]],
+             d = base64_values[p[3]];
+    if ((a | b | c | d) >= 64) break;  // padding, whitespace or junk: the careful loop below
+    uint32_t n = (a << 18) | (b << 12) | (c << 6) | d;
+    o[0] = static_cast<uint8_t>(n >> 16);
+    o[1] = static_cast<uint8_t>(n >> 8);
+    o[2] = static_cast<uint8_t>(n);
+    o += 3;
+    p += 4;
+  }
   uint32_t acc = 0;
   int bits = 0;
   bool padding = false;
-  for (char c : text) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') { padding = true; continue; }
-    else if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;  // MIME line breaks
-    else return false;
+  for (; p < end; ++p) {
+    uint8_t v = base64_values[*p];
+    if (v == 255) return false;
+    if (v == 64) {
+      if (*p == '=') padding = true;  // else MIME line breaks and blanks: skipped
+      continue;
+    }
     if (padding) return false;  // data after '='
-    acc = (acc << 6) | static_cast<uint32_t>(v);
+    acc = (acc << 6) | v;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<uint8_t>(acc >> bits));
+      // Tolerant input (blanks, line breaks) may need more room than the estimate.
+      if (o == out.data() + out.size()) {
+        size_t at = out.size();
+        out.resize(at + 3);
+        o = out.data() + at;
+      }
+      *o++ = static_cast<uint8_t>(acc >> bits);
       acc &= (1u << bits) - 1;
     }
   }
+  out.resize(static_cast<size_t>(o - out.data()));
   // 6 leftover bits can't come from any byte sequence.
   return bits < 6;
 }
 
 // --- JSON ---
 
+namespace {
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  size_t plain = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+  }
+  out.append(s.data() + plain, s.size() - plain);
+  out += '"';
+}
+
+void append_json_number(std::string& out, int64_t n) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, end);
+}
+
+}  // namespace
+
+// Written by hand (not through boost::json::object): the AMQP path encodes one per message.
+// Same keys, order and escaping as boost::json::serialize of the object.
 std::string encode_json(const io_message& m) {
-  boost::json::object o;
-  o["id"] = m.id;
-  o["tag"] = m.tag;
-  o["groupid"] = m.group_id;
-  o["sequencenumber"] = m.sequence_number;
-  o["sequencetotal"] = m.sequence_total;
-  o["priority"] = m.priority;
-  o["timestamp"] = m.timestamp;
-  o["publisher"] = m.publisher;
-  o["authid"] = m.auth_id;
-  o["authgroup"] = m.auth_group;
-  o["version"] = m.version;
-  o["chainposition"] = m.chain_position;
-  o["hash"] = m.hash;
-  o["previoushash"] = m.previous_hash;
-  o["nonce"] = m.nonce;
-  o["difficultytarget"] = m.difficulty_target;
-  o["infotype"] = m.info_type;
-  o["infoformat"] = m.info_format;
-  o["contextdata"] = base64_encode(m.context_data);
-  o["contentdata"] = base64_encode(m.content_data);
-  return boost::json::serialize(o);
+  std::string out;
+  out.reserve(400 + m.tag.size() + m.hash.size() + m.previous_hash.size() + m.nonce.size() +
+              base64_size(m.context_data.size()) + base64_size(m.content_data.size()));
+  auto str = [&out](const char* key, const std::string& value) {
+    out += key;
+    append_json_string(out, value);
+  };
+  auto num = [&out](const char* key, int64_t value) {
+    out += key;
+    append_json_number(out, value);
+  };
+  auto bytes = [&out](const char* key, const std::vector<uint8_t>& value) {
+    out += key;
+    out += '"';
+    size_t at = out.size();
+    out.resize(at + base64_size(value.size()));
+    base64_encode_to(value, out.data() + at);
+    out += '"';
+  };
+  str("{\"id\":", m.id);
+  str(",\"tag\":", m.tag);
+  str(",\"groupid\":", m.group_id);
+  num(",\"sequencenumber\":", m.sequence_number);
+  num(",\"sequencetotal\":", m.sequence_total);
+  num(",\"priority\":", m.priority);
+  num(",\"timestamp\":", m.timestamp);
+  str(",\"publisher\":", m.publisher);
+  str(",\"authid\":", m.auth_id);
+  str(",\"authgroup\":", m.auth_group);
+  num(",\"version\":", m.version);
+  num(",\"chainposition\":", m.chain_position);
+  str(",\"hash\":", m.hash);
+  str(",\"previoushash\":", m.previous_hash);
+  str(",\"nonce\":", m.nonce);
+  num(",\"difficultytarget\":", m.difficulty_target);
+  str(",\"infotype\":", m.info_type);
+  str(",\"infoformat\":", m.info_format);
+  bytes(",\"contextdata\":", m.context_data);
+  bytes(",\"contentdata\":", m.content_data);
+  out += '}';
+  return out;
 }
 
 namespace {
@@ -419,9 +519,14 @@ std::optional<iomessage_error> read_string(const boost::json::object& o, const c
 
 std::optional<iomessage_error> read_base64(const boost::json::object& o, const char* key,
                                            std::vector<uint8_t>& out) {
-  std::string text;
-  if (auto e = read_string(o, key, text)) return e;
-  if (!base64_decode(text, out)) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::nullopt;
+  if (!it->value().is_string()) {
+    return iomessage_error{iomessage_errc::bad_json,
+                           std::string("field '") + key + "' must be a string"};
+  }
+  auto text = it->value().get_string();
+  if (!base64_decode(std::string_view(text.data(), text.size()), out)) {
     return iomessage_error{iomessage_errc::bad_base64,
                            std::string("field '") + key + "' is not valid base64"};
   }
@@ -431,8 +536,13 @@ std::optional<iomessage_error> read_base64(const boost::json::object& o, const c
 }  // namespace
 
 iomessage_decode_result decode_json(std::string_view text) {
+  // The parsed tree lives in a buffer on the stack (growing onto the heap only for large
+  // messages): the AMQP path decodes one message per delivery, and a malloc per JSON value
+  // showed in its profile.
+  unsigned char arena[8192];
+  boost::json::monotonic_resource resource(arena, sizeof arena);
   boost::system::error_code ec;
-  auto value = boost::json::parse(text, ec);
+  auto value = boost::json::parse(text, ec, &resource);
   if (ec) return fail(iomessage_errc::bad_json, "not JSON: " + ec.message());
   if (!value.is_object()) return fail(iomessage_errc::bad_json, "ioMessage must be a JSON object");
   const auto& o = value.get_object();

@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -309,6 +310,7 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
           return fail(400, "Unknown publisher '" + decoded.message.publisher + "'");
         }
         auto sent = bus.publish(std::move(decoded.message));
+        commit_archive();  // acknowledged = archived (survives kill -9 of the agent)
         return json_reply(
             200, json::object{{"status", "okay"}, {"timestamp", sent.timestamp}, {"id", sent.id}},
             v, ka);
@@ -552,6 +554,23 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
           s, "publisher '" + decoded.message.publisher + "' is not this socket's microservice");
     }
     auto sent = bus.publish(std::move(decoded.message));
+    hold_receipt(s, receipt_frame(sent));
+  }
+
+  // --- receipts wait for the archive write ---
+  //
+  // A receipt acknowledges a message, so it leaves only after the message's archive record was
+  // written (kill -9 of the agent must not lose an acknowledged message). Instead of one write
+  // per message, the records published in a burst are written together: the first staged
+  // message schedules a commit pass on the loop; the pass re-queues itself behind the frames
+  // already read as long as each pass finds new staged messages (the sockets still deliver
+  // frames without waiting for I/O), then writes them all with one write(2) and sends the held
+  // receipts in order. A burst is capped at max_batch_messages so receipts do not wait long.
+  static constexpr size_t max_batch_messages = 256;
+  std::vector<std::pair<std::shared_ptr<ws_session>, std::string>> held_receipts;
+  bool commit_scheduled = false;
+
+  static std::string receipt_frame(const io_message& sent) {
     std::string receipt;
     receipt += static_cast<char>(op_receipt);
     receipt += static_cast<char>(sent.id.size());
@@ -559,7 +578,44 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
     receipt += sent.id;
     for (int i = 7; i >= 0; --i)
       receipt += static_cast<char>(static_cast<uint64_t>(sent.timestamp) >> (8 * i));
-    s.send(std::move(receipt));
+    return receipt;
+  }
+
+  void hold_receipt(ws_session& s, std::string receipt) {
+    // Nothing staged (archive off, message not archivable) and nothing held before it: the
+    // receipt may go at once. Otherwise it keeps its place behind the held ones.
+    if (held_receipts.empty() && bus.archive_staged() == 0) {
+      s.send(std::move(receipt));
+      return;
+    }
+    held_receipts.emplace_back(s.shared_from_this(), std::move(receipt));
+    if (held_receipts.size() >= max_batch_messages) {
+      commit_archive();
+    } else if (!commit_scheduled) {
+      commit_scheduled = true;
+      // seen = 0: the first pass always waits one more round (the frame that staged this
+      // message has just asked for the next one).
+      asio::post(io, [self = shared_from_this()] { self->commit_pass(0); });
+    }
+  }
+
+  void commit_pass(size_t seen) {
+    if (!commit_scheduled) return;  // a commit ran in between
+    size_t staged = bus.archive_staged();
+    if (staged > seen && staged < max_batch_messages && !stopped) {
+      asio::post(io, [self = shared_from_this(), staged] { self->commit_pass(staged); });
+      return;
+    }
+    commit_archive();
+  }
+
+  // Writes what is staged and sends the receipts that waited for it.
+  void commit_archive() {
+    commit_scheduled = false;
+    bus.commit_archive();  // a failed write is logged and counted; the messages were delivered
+    auto receipts = std::move(held_receipts);
+    held_receipts.clear();
+    for (auto& [session, receipt] : receipts) session->send(std::move(receipt));
   }
 
   static std::string to_hex(uint8_t b) {

@@ -5,9 +5,11 @@
 // On disk (`<dir>/<first sequence, 16 hex>.seg`), each record is
 //   u32 payload length | u32 CRC-32 of the rest | i64 timestamp | u8 format | payload
 // (little-endian; format 1 = ioFog binary form, 2 = JSON form for messages whose fields do not
-// fit the binary form's length slots). append() has written the whole record with write(2)
-// before it returns, so a message the local API acknowledged survives kill -9 of the agent (the
-// page cache holds it). The write-back of a sealed segment is started at once
+// fit the binary form's length slots). Records are staged in memory (stage()) and written with
+// one write(2) per batch (commit()); a message the local API acknowledges has been committed
+// first, so it survives kill -9 of the agent (the page cache holds it). A staged, uncommitted
+// record is not durable: kill -9 loses it (its publisher has no receipt yet). append() = stage +
+// commit. The write-back of a sealed segment is started at once
 // (sync_file_range), the active one is fdatasync'ed on close: a power loss may lose the last
 // messages the kernel had not written yet (what survives is still checked record by record). A torn
 // or corrupt record (a crash inside write(2), a zero-filled block) fails its length or CRC check:
@@ -17,8 +19,9 @@
 // so that start-up reads only the active segment, and a query reads only the segments whose
 // time range and publishers can match — nothing per message is kept in memory.
 //
-// Owned and called by the daemon's loop thread only. append() and query() do blocking file
-// I/O: one write(2) per message, and for a query sequential reads of the matching segments.
+// Owned and called by the daemon's loop thread only. commit() and query() do blocking file
+// I/O: one write(2) per batch of staged messages, and for a query sequential reads of the
+// matching segments.
 #pragma once
 
 #include <cstdint>
@@ -43,20 +46,29 @@ class message_archive {
   // A new bound; a smaller one drops the oldest segments at once.
   void set_max_bytes(uint64_t max_bytes);
 
-  // Appends `message` (its id and timestamp already assigned). False when it was not archived:
-  // archiving is off, the message is larger than half the bound, or the write failed (logged;
-  // the partial record is cut off again).
+  // Stages `message` (its id and timestamp already assigned) for the next commit(). False when
+  // it will not be archived: archiving is off or the message is larger than half the bound.
+  // Staging may commit what was staged before (when this record starts a new segment or needs
+  // old segments dropped).
+  bool stage(const io_message& message);
+  // Writes every staged record with one write(2) (the page cache has them when it returns: they
+  // survive kill -9 of this process). False when the write failed (logged, counted in failed();
+  // the partial records are cut off again). Nothing staged: true.
+  bool commit();
+  // stage() + commit().
   bool append(const io_message& message);
+  // Messages staged and not yet committed.
+  size_t staged() const { return staged_count_; }
 
   struct query_result {
     std::vector<io_message> messages;  // in archive (publish) order
     bool truncated = false;            // more matched than max_messages
   };
-  // Messages from any of `publishers` with start <= timestamp <= end.
+  // Messages from any of `publishers` with start <= timestamp <= end (committed ones only).
   query_result query(int64_t start, int64_t end, const std::set<std::string>& publishers,
                      size_t max_messages) const;
 
-  // Flushes the active segment to stable storage (fdatasync).
+  // Commits, then flushes the active segment to stable storage (fdatasync).
   void sync();
 
   uint64_t bytes() const { return total_bytes_; }
@@ -103,6 +115,9 @@ class message_archive {
   uint64_t failed_ = 0;
   uint64_t discarded_bytes_ = 0;
   bool write_error_logged_ = false;
+  std::vector<uint8_t> staged_;  // records of the next commit(), back to back
+  size_t staged_count_ = 0;
+  std::string last_publisher_;  // saves a set lookup per staged message of one publisher
 };
 
 }  // namespace fogmesh::agent

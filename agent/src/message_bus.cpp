@@ -2,11 +2,34 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 
 #include "fogmesh/agent/config_store.hpp"
 #include "fogmesh/common/log.hpp"
 
 namespace fogmesh::agent {
+
+namespace {
+
+// Message ids (32 hex) are unique, not secret: a generator seeded once from getrandom saves a
+// syscall per published message (it showed in the message socket path's profile).
+std::string new_message_id() {
+  thread_local std::mt19937_64 generator = [] {
+    std::string seed = random_token_hex(32);
+    std::seed_seq seq(seed.begin(), seed.end());
+    return std::mt19937_64(seq);
+  }();
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t bits = generator();
+    for (int i = 0; i < 16; ++i)
+      id[static_cast<size_t>(half * 16 + i)] = digits[(bits >> (4 * i)) & 15];
+  }
+  return id;
+}
+
+}  // namespace
 
 message_bus::message_bus(message_bus_limits limits) : limits_(limits) {}
 
@@ -30,13 +53,13 @@ bool message_bus::routes_to(const std::string& publisher, const std::string& rec
 
 io_message message_bus::publish(io_message message) {
   // As upstream: the agent, not the publisher, decides id and timestamp.
-  message.id = random_token_hex(16);
+  message.id = new_message_id();
   message.timestamp = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   ++processed_;
   ++published_counts_[message.publisher];
-  if (archive_) archive_->append(message);
+  if (archive_) archive_->stage(message);
   if (auto it = routes_.find(message.publisher); it != routes_.end()) {
     for (const auto& receiver : it->second) {
       if (local_.count(receiver)) {
@@ -88,7 +111,16 @@ message_archive::query_result message_bus::query(const std::string& receiver_uui
     if (routes_to(p, receiver_uuid)) routed.insert(p);
   }
   if (!archive_ || routed.empty() || end < start) return {};
+  archive_->commit();  // a query sees every message published before it
   return archive_->query(start, end, routed, limits_.query_messages);
+}
+
+bool message_bus::commit_archive() {
+  return archive_ == nullptr || archive_->commit();
+}
+
+size_t message_bus::archive_staged() const {
+  return archive_ == nullptr ? 0 : archive_->staged();
 }
 
 void message_bus::attach_listener(const std::string& receiver_uuid, listener l) {

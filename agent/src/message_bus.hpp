@@ -2,7 +2,8 @@
 // routes name. Receivers on this agent get it in their queue (/v2/messages/next) or on their
 // message WebSocket; receivers elsewhere go through a pluggable remote transport (the router
 // mesh, an AMQP address per microservice). Published messages go to the on-disk archive
-// (message_archive.hpp) for /v2/messages/query when one is attached.
+// (message_archive.hpp) for /v2/messages/query when one is attached: publish() stages them,
+// commit_archive() writes a batch at once (the local API acknowledges after that).
 //
 // Owned and called by the daemon's loop thread only; never blocks.
 #pragma once
@@ -47,10 +48,15 @@ class message_bus {
   // Where published messages are archived; none: not archived, queries find nothing.
   void set_archive(message_archive* archive) { archive_ = archive; }
 
-  // Gives the message a fresh id (32 hex) and timestamp (epoch ms), archives it (written to the
-  // archive file before this returns) and delivers it to every receiver of its publisher.
-  // Returns the message as delivered.
+  // Gives the message a fresh id (32 hex) and timestamp (epoch ms), stages it in the archive
+  // and delivers it to every receiver of its publisher. Returns the message as delivered.
+  // The archive write happens in commit_archive(): acknowledge the publisher only after it.
   io_message publish(io_message message);
+  // Writes what publish() staged in the archive (one write for all of them); false when the
+  // write failed (the messages are delivered, not archived). No archive: true.
+  bool commit_archive();
+  // Messages published and not yet written by commit_archive().
+  size_t archive_staged() const;
   // A message that arrived from another agent for a local receiver.
   void deliver_inbound(const std::string& receiver_uuid, const io_message& message);
 

@@ -116,11 +116,11 @@ class router_transport::handler : public proton::messaging_handler {
       }
       proton::sender& s = it->second;
       while (!queue.empty() && s.active() && s.credit() > 0) {
-        proton::message m;
-        m.to(address);
-        m.content_type("application/json");
-        m.body(queue.front());
-        s.send(m);
+        message_.clear();  // reused: saves allocating a message per send
+        message_.to(address);
+        message_.content_type("application/json");
+        message_.body(queue.front());
+        s.send(message_);
         queue.pop_front();
         ++t_.sent_;
       }
@@ -205,6 +205,7 @@ class router_transport::handler : public proton::messaging_handler {
   std::chrono::steady_clock::time_point next_connect_{};
   std::map<std::string, proton::sender> senders_;
   std::map<std::string, proton::receiver> receivers_;
+  proton::message message_;
 };
 
 router_transport::router_transport(boost::asio::io_context& io, inbound_handler inbound)

@@ -21,6 +21,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -303,6 +304,12 @@ std::string controller_env::microservice_status(const std::string& uuid) {
 
 // --- agent binary ---
 
+// This build's fogmesh-agent, or FOGMESH_TEST_AGENT_BIN (the benchmarks compare builds with it).
+static std::string agent_binary() {
+  const char* bin = std::getenv("FOGMESH_TEST_AGENT_BIN");
+  return bin != nullptr && *bin != '\0' ? bin : FOGMESH_AGENT_BIN;
+}
+
 int free_port() {
   return free_loopback_port();
 }
@@ -310,7 +317,7 @@ int free_port() {
 command_result run_agent_cli(const std::vector<std::string>& args,
                              const std::vector<std::string>& env) {
   temp_dir out_dir;
-  std::vector<std::string> argv = {FOGMESH_AGENT_BIN};
+  std::vector<std::string> argv = {agent_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   int pid = spawn(argv, env, out_dir.path() + "/out", out_dir.path() + "/err");
   int status = 0;
@@ -335,7 +342,7 @@ void write_test_settings(const std::string& config_dir, const std::string& extra
 agent_process::agent_process(std::string config_dir, std::vector<std::string> env)
     : config_dir_(std::move(config_dir)) {
   fs::remove(config_dir_ + "/local-api-port");
-  pid_ = spawn({FOGMESH_AGENT_BIN, "--config-dir", config_dir_, "run"}, env,
+  pid_ = spawn({agent_binary(), "--config-dir", config_dir_, "run"}, env,
                config_dir_ + "/agent.out", config_dir_ + "/agent.log");
 }
 

@@ -314,7 +314,28 @@ TEST_F(local_api_test, ArchiveSurvivesKill9AndStaysWithinDiskLimit) {
   std::vector<std::string> acknowledged;
   for (int i = 0; i < 20; ++i)
     acknowledged.push_back(publish("before the crash " + std::to_string(i)));
-  agent->kill9();
+  {
+    // The message socket: 300 frames sent back to back are archived in batches, and every
+    // receipt leaves after its message's batch was written, so kill -9 the moment the last
+    // receipt arrived loses none of them.
+    ws_client socket(port, "/v2/message/socket/id/" + p, token_p);
+    io_message m;
+    m.publisher = p;
+    m.info_type = "text";
+    m.info_format = "utf-8";
+    for (int i = 0; i < 300; ++i) {
+      std::string content = "socket before the crash " + std::to_string(i);
+      m.content_data.assign(content.begin(), content.end());
+      socket.send_binary(message_frame(m));
+    }
+    for (int i = 0; i < 300; ++i) {
+      auto receipt = socket.receive();
+      ASSERT_TRUE(receipt) << "receipt " << i << "\n" << agent->log();
+      ASSERT_EQ(static_cast<uint8_t>((*receipt)[0]), 0x0E) << *receipt;
+      acknowledged.push_back(receipt->substr(3, static_cast<uint8_t>((*receipt)[1])));
+    }
+    agent->kill9();
+  }
   agent.reset();
   agent = std::make_unique<agent_process>(config_dir, env);
   port = agent->local_api_port();

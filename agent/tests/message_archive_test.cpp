@@ -1,6 +1,7 @@
 // The on-disk message archive (src/message_archive.*) on real files: messages survive a reopen
 // (as after an agent restart), the byte bound drops the oldest first, a torn or corrupt tail is
-// cut off, and messages a process had appended survive its SIGKILL.
+// cut off, staged messages are written by commit(), and messages a process had committed
+// survive its SIGKILL.
 #include "message_archive.hpp"
 
 #include <gtest/gtest.h>
@@ -196,9 +197,59 @@ TEST(message_archive, FieldsTooLongForTheBinaryFormAreKept) {
   EXPECT_EQ(r.messages[0], m);
 }
 
-// A real crash: a child process appends and reports each appended message on a pipe; the
-// parent SIGKILLs it in the middle. Everything reported (= acknowledged) must be readable.
-TEST(message_archive, MessagesAppendedBeforeSigkillSurvive) {
+// Staged records reach the file only with commit(), all of them in one go, and the file then
+// holds exactly them (a commit that wrote nothing, or only some, fails here).
+TEST(message_archive, StagedMessagesAreWrittenByCommit) {
+  archive_dir d;
+  message_archive a(d.archive(), 1'000'000);
+  auto files = segment_files(d.archive());
+  ASSERT_EQ(files.size(), 1u);
+  for (int64_t t = 1; t <= 5; ++t) ASSERT_TRUE(a.stage(make_message("p", t)));
+  EXPECT_EQ(a.staged(), 5u);
+  EXPECT_EQ(fs::file_size(files[0]), 0u);
+  EXPECT_TRUE(timestamps(a.query(0, 100, {"p"}, 100)).empty());
+  ASSERT_TRUE(a.commit());
+  EXPECT_EQ(a.staged(), 0u);
+  EXPECT_EQ(a.messages(), 5u);
+  EXPECT_EQ(fs::file_size(files[0]), a.bytes());
+  EXPECT_EQ(timestamps(a.query(0, 100, {"p"}, 100)), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  ASSERT_TRUE(a.commit());  // nothing staged: nothing written
+  EXPECT_EQ(fs::file_size(files[0]), a.bytes());
+  // Another process's view of the file (the page cache, as after kill -9): all five.
+  fs::create_directories(d.archive() + "-copy");
+  fs::copy_file(files[0], d.archive() + "-copy/" + fs::path(files[0]).filename().string(),
+                fs::copy_options::overwrite_existing);
+  message_archive c(d.archive() + "-copy", 1'000'000);
+  EXPECT_EQ(timestamps(c.query(0, 100, {"p"}, 100)), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(c.recovered_bytes_discarded(), 0u);
+}
+
+// Staging across a segment boundary commits what came before; nothing is lost or reordered.
+TEST(message_archive, StagingAcrossSegmentsKeepsEveryMessage) {
+  archive_dir d;
+  {
+    message_archive a(d.archive(), 1'000'000);  // segments of 62,500 bytes
+    for (int64_t t = 0; t < 300; ++t) {
+      ASSERT_TRUE(a.stage(make_message("p", t, 1000)));
+      if (t % 37 == 36) {
+        ASSERT_TRUE(a.commit());
+      }
+    }
+    ASSERT_TRUE(a.commit());
+    EXPECT_EQ(a.messages(), 300u);
+  }
+  EXPECT_GT(segment_files(d.archive()).size(), 3u);
+  message_archive a(d.archive(), 1'000'000);
+  auto all = timestamps(a.query(0, 1000, {"p"}, 1000));
+  ASSERT_EQ(all.size(), 300u);
+  for (int64_t t = 0; t < 300; ++t) EXPECT_EQ(all[static_cast<size_t>(t)], t);
+  EXPECT_EQ(a.recovered_bytes_discarded(), 0u);
+}
+
+// A real crash: a child process stages batches of 1-40 messages, commits each batch and then
+// reports its messages on a pipe (as the local API sends receipts after the commit); the parent
+// SIGKILLs it in the middle. Everything reported (= acknowledged) must be readable.
+TEST(message_archive, MessagesCommittedBeforeSigkillSurvive) {
   archive_dir d;
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
@@ -207,9 +258,15 @@ TEST(message_archive, MessagesAppendedBeforeSigkillSurvive) {
   if (child == 0) {
     ::close(fds[0]);
     message_archive a(d.archive(), 2'000'000);
-    for (int64_t t = 0;; ++t) {
-      if (!a.append(make_message("p", t, 700))) ::_exit(3);
-      if (::write(fds[1], &t, sizeof t) != sizeof t) ::_exit(4);
+    for (int64_t t = 0;;) {
+      int64_t batch_end = t + 1 + t % 40;
+      for (int64_t u = t; u < batch_end; ++u) {
+        if (!a.stage(make_message("p", u, 700))) ::_exit(3);
+      }
+      if (!a.commit()) ::_exit(5);
+      for (; t < batch_end; ++t) {
+        if (::write(fds[1], &t, sizeof t) != sizeof t) ::_exit(4);
+      }
     }
   }
   ::close(fds[1]);

@@ -14,12 +14,17 @@
 //   agent_bench deploy   [--changes N]                 microservice change at the controller →
 //                                                      new container running (p50, max)
 //
+// Every mode takes --router-binary PATH (the fogmesh-router the agents supervise; default: the
+// one next to the agent) and honours FOGMESH_TEST_AGENT_BIN (another build's fogmesh-agent), so
+// two builds can be compared on one router.
+//
 // Prints result lines starting with "RESULT". Timing is measured here, never asserted.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +33,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -122,26 +128,39 @@ child spawn(const std::vector<std::string>& args, const std::vector<std::string>
   }
   return c;
 }
-// Exit code, or -1 after killing it at the deadline.
-int wait_child(child& c, std::chrono::seconds deadline) {
+// Exit code, or -1 after killing it at the deadline; *cpu_seconds = its user + system time.
+int wait_child(child& c, std::chrono::seconds deadline, double* cpu_seconds = nullptr) {
   int status = 0;
+  struct rusage usage {};
   auto until = std::chrono::steady_clock::now() + deadline;
-  while (::waitpid(c.pid, &status, WNOHANG) == 0) {
+  while (::wait4(c.pid, &status, WNOHANG, &usage) == 0) {
     if (std::chrono::steady_clock::now() > until) {
       ::kill(c.pid, SIGKILL);
-      ::waitpid(c.pid, &status, 0);
+      ::wait4(c.pid, &status, 0, &usage);
       return -1;
     }
     std::this_thread::sleep_for(20ms);
   }
+  if (cpu_seconds) {
+    auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    *cpu_seconds = secs(usage.ru_utime) + secs(usage.ru_stime);
+  }
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+// --router-binary: the fogmesh-router every agent supervises (default: the one next to the agent),
+// so that two agent builds can be compared on the same router.
+std::string g_router_binary;
 
 // Realistic agent settings (not the tests' short intervals and debug log).
 void write_bench_settings(const std::string& config_dir) {
   fs::create_directories(config_dir);
+  std::string router = g_router_binary.empty()
+                           ? std::string()
+                           : R"(,"routerBinary":)" + json::serialize(json::value(g_router_binary));
   std::ofstream(config_dir + "/agent.json")
-      << R"({"localApiPort":0,"localApiBind":["127.0.0.1"],"localApiBindBridge":false,"logLevel":"info"})";
+      << R"({"localApiPort":0,"localApiBind":["127.0.0.1"],"localApiBindBridge":false,"logLevel":"info")"
+      << router << "}";
 }
 
 struct edge_setup {
@@ -359,11 +378,33 @@ int bench_messages(int argc, char** argv) {
       sargs.push_back("--to");
       sargs.push_back(to);
     }
+    // CPU time per message of every process on the path (agents and routers from /proc, the
+    // two microservices from their rusage): where the time goes, without a profiler.
+    std::vector<std::pair<std::string, int>> daemons;
+    for (auto& [name, config_dir] : std::vector<std::pair<std::string, std::string>>{
+             {"edge-1", edge1.config_dir}, {"hub", hub.config_dir}, {"edge-2", edge2.config_dir}}) {
+      int agent = agent_pid(config_dir);
+      daemons.emplace_back("agent " + name, agent);
+      daemons.emplace_back("router " + name, agent > 0 ? router_pid(agent) : -1);
+    }
+    std::vector<long> ticks0;
+    for (auto& d : daemons) ticks0.push_back(d.second > 0 ? cpu_ticks(d.second) : -1);
     auto s = spawn(sargs, send_env, sout);
-    int sent_rc = wait_child(s, 600s);
-    int received_rc = wait_child(receiver, 600s);
+    double sender_cpu = 0, receiver_cpu = 0;
+    int sent_rc = wait_child(s, 600s, &sender_cpu);
+    int received_rc = wait_child(receiver, 600s, &receiver_cpu);
     std::cout << "  " << tag << ": sender rc " << sent_rc << " [" << result_line(sout)
               << "], receiver rc " << received_rc << " [" << result_line(rout) << "]" << std::endl;
+    double per = 1e6 / static_cast<double>(count), tick = 1.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    std::ostringstream cpu;
+    cpu << std::fixed << std::setprecision(1) << "    CPU µs/msg: sender " << sender_cpu * per
+        << ", receiver " << receiver_cpu * per;
+    for (size_t i = 0; i < daemons.size(); ++i) {
+      long t1 = daemons[i].second > 0 ? cpu_ticks(daemons[i].second) : -1;
+      if (ticks0[i] >= 0 && t1 >= 0)
+        cpu << ", " << daemons[i].first << " " << static_cast<double>(t1 - ticks0[i]) * tick * per;
+    }
+    std::cout << cpu.str() << std::endl;
     return received_rc == 0 ? result_line(rout) : std::string();
   };
   // Warm-up: until a message crosses the mesh on each path (routers attached, addresses known).
@@ -512,6 +553,7 @@ int bench_deploy(int argc, char** argv) {
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   try {
+    g_router_binary = arg(argc, argv, "--router-binary", "");
     if (mode == "idle") return bench_idle(argc, argv);
     if (mode == "messages") return bench_messages(argc, argv);
     if (mode == "deploy") return bench_deploy(argc, argv);

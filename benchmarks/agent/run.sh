@@ -1,11 +1,11 @@
 #!/bin/sh
 # Agent benchmarks (issue 7 targets), release build. Usage, as root (podman needs it):
-#   benchmarks/agent/run.sh [BUILD_DIR]      default build/sdk-release
+#   benchmarks/agent/run.sh [BUILD_DIR]      default build/agent-release (cmake --preset release -B it)
 # Configures and builds what it needs, then runs the three agent_bench modes; the lines starting
 # with RESULT are what RESULTS.md ("Agent") records. Takes about 10 minutes on 2 cores.
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${1:-$ROOT/build/sdk-release}
+BUILD=${1:-$ROOT/build/agent-release}
 if [ ! -f "$BUILD/build.ninja" ]; then
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFOGMESH_EXCLUDE_COMPONENTS="k8s;ctl"
 fi
