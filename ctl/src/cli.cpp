@@ -20,11 +20,14 @@
 #include <vector>
 
 #include "api_client.hpp"
+#include "control_planes.hpp"
 #include "fogmesh/ctl/resources.hpp"
 #include "http_client.hpp"
 #include "process.hpp"
 #include "remote.hpp"
+#include "remote_install.hpp"
 #include "state.hpp"
+#include "steps.hpp"
 
 #ifndef FOGMESH_VERSION
 #define FOGMESH_VERSION "0.0.0"
@@ -48,18 +51,6 @@ class usage_error : public std::runtime_error {
   std::string verb_;
 };
 
-// A deploy/delete step that failed: "create application 'x': <controller message>".
-class step_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-struct options {
-  std::string ns = "default";
-  std::string output;  // "", json, yaml
-  bool quiet = false;
-};
-
 const std::map<std::string, std::string>& help_texts() {
   static const std::map<std::string, std::string> h = {
       {"", R"(fogctl: the fogmesh operator CLI (iofogctl-compatible YAML and verbs)
@@ -74,6 +65,7 @@ Verbs:
   delete KIND NAME      delete a resource (application, microservice, route, registry,
                         catalogitem, agent, controlplane)
   delete all            delete everything of the namespace except the control plane
+  delete controlplane   stop and remove the namespace's control plane (local, SSH)
   start|stop application NAME
                         activate or deactivate an application
   detach agent NAME     take an agent off the controller, keep its process (detached)
@@ -96,11 +88,13 @@ Global options:
 
 State lives in ~/.fogmesh (set FOGMESH_HOME to move it).
 )"},
-      {"deploy", R"(Usage: fogctl deploy -f FILE [-f FILE...] [-n NS] [-q]
+      {"deploy", R"(Usage: fogctl deploy -f FILE [-f FILE...] [-n NS] [-q] [--timeout SECONDS]
 
 Creates or updates every document of the YAML file(s) (`---` separates documents; FILE "-"
-reads stdin). Kinds: LocalControlPlane, LocalAgent, AgentConfig, Agent, Registry, CatalogItem,
-Application, Microservice, Route. Documents are checked before anything is deployed: a bad
+reads stdin). Kinds: LocalControlPlane, ControlPlane (controllers installed over SSH),
+LocalAgent, AgentConfig, Agent, Registry, CatalogItem, Application, Microservice, Route.
+--timeout: how long a control plane may take to answer (default 180 s over SSH).
+Documents are checked before anything is deployed: a bad
 document deploys nothing. Deploying the same file twice changes nothing the second time.
 Order: control plane, agents, registries, catalog items, applications, microservices, routes.
 
@@ -141,8 +135,10 @@ detached agent's saved configuration is removed too).
 and routes), agents (LocalAgents are stopped and deprovisioned, detached ones forgotten),
 edge resources, registries and catalog items of this user. The control plane stays (as with
 iofogctl); run it again to finish if a step failed.
-`delete controlplane` stops the local controller and agents fogctl started in the namespace
-and removes the namespace's local state.
+`delete controlplane` stops what fogctl started for the namespace: local agents, agents it
+installed over SSH (stopped and deprovisioned on their hosts), the local controller, the
+controllers of a ControlPlane (stopped over SSH, their data removed); then removes the
+namespace's state.
 )"},
       {"detach", R"(Usage: fogctl detach agent NAME [-n NS]
 
@@ -172,6 +168,7 @@ Prints a script that completes fogctl's verbs, kinds, resource types and options
 )"},
       {"connect", R"(Usage: fogctl connect --controller URL --email EMAIL --password PASSWORD
                      [--name NAME] [-n NS]
+
 
 Logs in to a running controller (URL like http://host:51121) and stores the connection for
 the namespace: the token (mode 0600) and the password to log in again when it expires.
@@ -284,15 +281,6 @@ json::array list_of(const json::value& v, const char* key) {
 
 // --- the namespace's controller ---
 
-std::string login(const endpoint& ep, const std::string& email, const std::string& password) {
-  api_client anon(ep, "");
-  auto r = anon.post("/user/login", json::object{{"email", email}, {"password", password}});
-  if (!r.is_object() || !r.as_object().contains("accessToken")) {
-    throw std::runtime_error("the controller's login answer has no accessToken");
-  }
-  return std::string(r.as_object().at("accessToken").as_string());
-}
-
 struct session {
   state st;
   connection conn;
@@ -320,25 +308,6 @@ session open_session(const std::string& ns) {
     return token;
   });
   return s;
-}
-
-// Runs one step; failures become step_error("STEP: controller message").
-template <typename F>
-auto step(const std::string& what, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const api_error& e) {
-    throw step_error(what + ": " + e.what() + " (HTTP " + std::to_string(e.status()) + " " +
-                     e.name() + ")");
-  } catch (const transport_error& e) {
-    throw step_error(what + ": " + e.what());
-  } catch (const step_error&) {
-    throw;
-  } catch (const ssh_error& e) {
-    throw step_error(e.what());  // names the step and the host already
-  } catch (const std::exception& e) {
-    throw step_error(what + ": " + e.what());
-  }
 }
 
 fog_name_map fog_names(api_client& api) {
@@ -519,14 +488,6 @@ std::string deploy_agent_config(api_client& api, const resource& r, bool create)
 
 // --- local control plane and agents ---
 
-bool controller_up(const endpoint& ep) {
-  try {
-    return http_request(ep, "GET", "/api/v3/status", "", "", std::chrono::seconds(5)).status == 200;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 // Where the local controller keeps its embedded PostgreSQL. Under root the cluster runs as
 // `postgres`, which must be able to traverse every parent directory: ~/.fogmesh is fine when the
 // home directory is traversable (we then open our own directories to 0711), else (/root is 0700
@@ -623,19 +584,7 @@ std::string deploy_local_control_plane(const resource& r, const std::string& ns,
   auto ep = endpoint::parse("http://" + host + ":" + port);
   std::string email(user.at("email").as_string());
   std::string password(user.at("password").as_string());
-  std::string token = step("log in as " + email, [&]() -> std::string {
-    try {
-      return login(ep, email, password);
-    } catch (const api_error& e) {
-      if (e.status() != 401) throw;
-    }
-    api_client anon(ep, "");
-    anon.post("/user/signup", json::object{{"firstName", user.at("name")},
-                                           {"lastName", user.at("surname")},
-                                           {"email", email},
-                                           {"password", password}});
-    return login(ep, email, password);
-  });
+  std::string token = step("log in as " + email, [&] { return sign_up_or_log_in(ep, user); });
   connection c;
   c.name = r.name;
   c.endpoint = ep.url();
@@ -718,14 +667,6 @@ struct remote_layout {
   std::string bin_dir, config_dir, state_dir;  // state_dir: log and pid without systemd
 };
 
-std::string expand_home(const std::string& path) {
-  if (path.rfind("~/", 0) == 0) {
-    const char* home = std::getenv("HOME");
-    return std::string(home != nullptr ? home : "") + path.substr(1);
-  }
-  return path;
-}
-
 remote_layout layout_of(const json::object& spec) {
   remote_layout l;
   const auto& ssh = spec.at("ssh").as_object();
@@ -741,67 +682,9 @@ remote_layout layout_of(const json::object& spec) {
   return l;
 }
 
-// The deploy/systemd units: $FOGMESH_SYSTEMD_DIR, else an install's share/fogmesh/systemd next
-// to fogctl's bin/, else the source tree fogctl was built from.
-std::string systemd_unit(const std::string& unit) {
-  std::vector<std::string> dirs;
-  if (const char* e = std::getenv("FOGMESH_SYSTEMD_DIR"); e != nullptr && *e != '\0')
-    dirs.emplace_back(e);
-  std::error_code ec;
-  auto self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) dirs.push_back((self.parent_path() / "../share/fogmesh/systemd").string());
-#ifdef FOGMESH_SYSTEMD_SOURCE_DIR
-  dirs.emplace_back(FOGMESH_SYSTEMD_SOURCE_DIR);
-#endif
-  for (const auto& d : dirs) {
-    if (fs::exists(d + "/" + unit)) return d + "/" + unit;
-  }
-  throw std::runtime_error("cannot find the systemd unit " + unit + " (set FOGMESH_SYSTEMD_DIR)");
-}
-
-std::string sha256_of(const std::string& file) {
-  std::string out;
-  if (run_command({"/usr/bin/sha256sum", file}, out) != 0)
-    throw std::runtime_error("sha256sum " + file + ": " + out);
-  return out.substr(0, out.find(' '));
-}
-
-// Copies `local` to `remote` unless the remote file is the same: first rsync's quick check
-// (same size and modification time; scp -p keeps the time), else equal sha256 sums (then the
-// remote time is set so that the next quick check hits). The new file is renamed over the old
-// one so that a running binary is replaced, not written into (ETXTBSY).
-bool install_file(const remote_layout& l, const std::string& step_name, const std::string& local,
-                  const std::string& remote, const std::string& mode) {
-  struct stat sb {};
-  if (::stat(local.c_str(), &sb) != 0) throw std::runtime_error("cannot read " + local);
-  std::string size_mtime = std::to_string(sb.st_size) + " " + std::to_string(sb.st_mtime);
-  // Prints "same" on a quick-check match, else the remote sha256 (nothing when it is missing).
-  std::string have =
-      ssh_run(l.target, step_name,
-              "if [ \"$(stat -c '%s %Y' " + shell_quote(remote) + " 2>/dev/null)\" = '" +
-                  size_mtime + "' ]; then echo same; else sha256sum " + shell_quote(remote) +
-                  " 2>/dev/null || true; fi");
-  if (have == "same\n") return false;
-  if (!have.empty() && have.substr(0, have.find(' ')) == sha256_of(local)) {
-    ssh_run(l.target, step_name,
-            "touch -m -d @" + std::to_string(sb.st_mtime) + " " + shell_quote(remote));
-    return false;
-  }
-  scp_to(l.target, step_name, local, remote + ".fogctl-new");
-  ssh_run(l.target, step_name,
-          "chmod " + mode + " " + shell_quote(remote + ".fogctl-new") + " && mv -f " +
-              shell_quote(remote + ".fogctl-new") + " " + shell_quote(remote));
-  return true;
-}
-
-// Shell test: the agent started in the background (no systemd) runs. Checks the pid's command
-// line so that a recycled pid is never taken for it.
-std::string background_running_test(const remote_layout& l) {
-  std::string pid_file = shell_quote(l.state_dir + "/agent.pid");
-  return "pid=$(cat " + pid_file +
-         " 2>/dev/null) && [ -n \"$pid\" ] && tr '\\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep "
-         "-q " +
-         shell_quote(l.bin_dir + "/fogmesh-agent");
+// The agent started in the background (no systemd): its pid and log files.
+background_process agent_process(const remote_layout& l) {
+  return {l.bin_dir + "/fogmesh-agent", l.state_dir + "/agent.pid", l.state_dir + "/agent.log"};
 }
 
 std::string deploy_remote_agent(const resource& r, const std::string& ns, const options& opt) {
@@ -815,12 +698,7 @@ std::string deploy_remote_agent(const resource& r, const std::string& ns, const 
     throw step_error("read the SSH key: " + l.target.key_file + " does not exist");
   // Nothing is created on the controller before the host answers over SSH.
   progress("connecting over SSH");
-  std::string probe = step("connect", [&] {
-    return ssh_run(
-        l.target, "connect",
-        "uname -m; if [ -d /run/systemd/system ]; then echo systemd; else echo none; fi");
-  });
-  bool systemd = probe.find("systemd") != std::string::npos;
+  bool systemd = step("connect", [&] { return probe_host(l.target, "connect"); }).systemd;
   session s = open_session(ns);
   auto ctl = endpoint::parse(s.conn.endpoint);
   bool loopback_controller =
@@ -863,10 +741,11 @@ std::string deploy_remote_agent(const resource& r, const std::string& ns, const 
     ssh_run(l.target, "install binaries",
             "mkdir -p " + shell_quote(l.bin_dir) + " " + shell_quote(l.state_dir) +
                 " && mkdir -p -m 0700 " + shell_quote(l.config_dir));
-    bool c = install_file(l, "copy fogmesh-agent", agent_bin, l.bin_dir + "/fogmesh-agent", "0755");
+    bool c = install_file(l.target, "copy fogmesh-agent", agent_bin,
+                          l.bin_dir + "/fogmesh-agent", "0755");
     if (router)
-      c = install_file(l, "copy fogmesh-router", router_bin, l.bin_dir + "/fogmesh-router",
-                       "0755") ||
+      c = install_file(l.target, "copy fogmesh-router", router_bin,
+                       l.bin_dir + "/fogmesh-router", "0755") ||
           c;
     return c;
   });
@@ -898,28 +777,13 @@ std::string deploy_remote_agent(const resource& r, const std::string& ns, const 
   }
 
   if (systemd) {
-    std::string unit =
-        step("find the systemd unit", [] { return systemd_unit("fogmesh-agent.service"); });
+    // The unit's paths are /usr/local/bin and /etc/fogmesh/agent; another installDir is
+    // substituted into the installed copy.
     step("install the systemd unit", [&] {
-      ssh_run(l.target, "install the systemd unit", "mkdir -p " + shell_quote(l.state_dir));
-      std::string staged = l.state_dir + "/fogmesh-agent.service";
-      install_file(l, "copy fogmesh-agent.service", unit, staged, "0644");
-      // The unit's paths are /usr/local/bin and /etc/fogmesh/agent; another installDir is
-      // substituted into the installed copy.
-      return ssh_run(
-          l.target, "install the systemd unit",
-          "sed -e " +
-              shell_quote("s|/usr/local/bin/fogmesh-agent|" + l.bin_dir + "/fogmesh-agent|") +
-              " -e " +
-              shell_quote("s|--config-dir /etc/fogmesh/agent|--config-dir " + l.config_dir + "|") +
-              " " + shell_quote(staged) +
-              " > /etc/systemd/system/fogmesh-agent.service.fogctl-new && " +
-              "if cmp -s /etc/systemd/system/fogmesh-agent.service.fogctl-new "
-              "/etc/systemd/system/fogmesh-agent.service; " +
-              "then rm -f /etc/systemd/system/fogmesh-agent.service.fogctl-new; else mv -f " +
-              "/etc/systemd/system/fogmesh-agent.service.fogctl-new "
-              "/etc/systemd/system/fogmesh-agent.service && " +
-              "systemctl daemon-reload; fi");
+      return install_systemd_unit(
+          l.target, "fogmesh-agent.service", l.state_dir,
+          {"s|/usr/local/bin/fogmesh-agent|" + l.bin_dir + "/fogmesh-agent|",
+           "s|--config-dir /etc/fogmesh/agent|--config-dir " + l.config_dir + "|"});
     });
     bool active = step("start fogmesh-agent", [&] {
       return ssh_run(l.target, "start fogmesh-agent", "systemctl is-active fogmesh-agent || true")
@@ -933,29 +797,25 @@ std::string deploy_remote_agent(const resource& r, const std::string& ns, const 
     outcome += active ? (changed ? ", restarted (systemd)" : ", running (systemd)")
                       : ", started (systemd)";
   } else {
-    std::string running = background_running_test(l);
+    background_process proc = agent_process(l);
+    std::string running = background_running_test(proc);
     bool up = step("start fogmesh-agent", [&] {
       return ssh_run(l.target, "start fogmesh-agent", running + " && echo up || true").find("up") !=
              std::string::npos;
     });
     if (up && changed) {
       step("stop the old fogmesh-agent", [&] {
-        return ssh_run(l.target, "stop the old fogmesh-agent",
-                       running +
-                           " && kill $pid; for i in $(seq 300); do kill -0 $pid 2>/dev/null || "
-                           "exit 0; sleep 0.1; done; kill -9 $pid");
+        return ssh_run(l.target, "stop the old fogmesh-agent", background_stop_command(proc, 30));
       });
       up = false;
     }
     if (!up) {
       progress("starting fogmesh-agent (no systemd on the host: in the background, log " +
-               l.state_dir + "/agent.log)");
-      std::string log = shell_quote(l.state_dir + "/agent.log");
+               proc.log_file + ")");
       step("start fogmesh-agent", [&] {
-        return ssh_run(l.target, "start fogmesh-agent",
-                       "setsid " + agent + " run >> " + log + " 2>&1 < /dev/null & echo $! > " +
-                           shell_quote(l.state_dir + "/agent.pid") + "; sleep 1; " + running +
-                           " || { echo 'it exited:' >&2; tail -n 15 " + log + " >&2; exit 1; }");
+        start_background(l.target, "start fogmesh-agent", proc,
+                         "--config-dir " + shell_quote(l.config_dir) + " run");
+        return 0;
       });
       outcome += ", started (background: no systemd)";
     } else {
@@ -998,10 +858,7 @@ bool stop_remote_agent(const state& st, const std::string& name, const options& 
   const remote_layout& l = *installed;
   std::string stop = systemd
                          ? std::string("systemctl disable --now fogmesh-agent || true")
-                         : background_running_test(l) +
-                               " && { kill $pid; for i in $(seq 300); do kill -0 $pid 2>/dev/null "
-                               "|| break; sleep 0.1; "
-                               "done; kill -9 $pid 2>/dev/null; }; true";
+                         : background_stop_command(agent_process(l), 30);
   step("stop agent '" + name + "'",
        [&] { return ssh_run(l.target, "stop agent '" + name + "'", stop); });
   // Deprovision removes the node's containers; "not provisioned" is fine (a retried delete).
@@ -1018,9 +875,22 @@ bool stop_remote_agent(const state& st, const std::string& name, const options& 
   return true;
 }
 
+// The agents fogctl installed over SSH in the namespace (by name).
+std::vector<std::string> remote_agents(const state& st) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(st.ns_dir() + "/remote-agents", ec)) {
+    if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 int order_of(kind k) {
   switch (k) {
     case kind::local_control_plane:
+    case kind::remote_control_plane:
+    case kind::kubernetes_control_plane:
       return 0;
     case kind::agent_config:
     case kind::agent:
@@ -1049,12 +919,22 @@ std::string resource_label(const resource& r) {
   return std::string(kind_name(r.k)) + " '" + name + "'";
 }
 
-int cmd_deploy(const std::vector<std::string>& args, const options& opt) {
+int cmd_deploy(const std::vector<std::string>& args, const options& global) {
+  options wait = global;
+  const options& opt = wait;
   std::vector<std::string> files;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "-f" || args[i] == "--file") {
       if (i + 1 >= args.size()) throw usage_error("deploy", "-f needs a file name");
       files.push_back(args[++i]);
+    } else if (args[i] == "--timeout") {
+      int seconds = 0;
+      try {
+        seconds = i + 1 < args.size() ? std::stoi(args[++i]) : 0;
+      } catch (const std::exception&) {
+      }
+      if (seconds <= 0) throw usage_error("deploy", "--timeout needs a number of seconds");
+      wait.wait_seconds = seconds;
     } else {
       throw usage_error("deploy", "unexpected argument '" + args[i] + "'");
     }
@@ -1081,6 +961,12 @@ int cmd_deploy(const std::vector<std::string>& args, const options& opt) {
       std::string outcome;
       if (r.k == kind::local_control_plane) {
         outcome = deploy_local_control_plane(r, ns, opt);
+        sessions.erase(ns);
+      } else if (r.k == kind::remote_control_plane) {
+        outcome = deploy_remote_control_plane(r, ns, opt);
+        sessions.erase(ns);
+      } else if (r.k == kind::kubernetes_control_plane) {
+        outcome = deploy_kubernetes_control_plane(r, ns, opt);
         sessions.erase(ns);
       } else if (r.k == kind::local_agent) {
         outcome = deploy_local_agent(r, ns, opt);
@@ -1707,12 +1593,28 @@ int cmd_delete(const std::vector<std::string>& args, const options& opt) {
         stop_local_agent(st, e.path().filename().string(), opt);
       }
     }
+    // Agents fogctl installed over SSH: stopped and deprovisioned on their hosts (while the
+    // controller still answers), before the state that says how to reach them goes.
+    for (const auto& name : remote_agents(st)) {
+      try {
+        stop_remote_agent(st, name, opt);
+      } catch (const std::exception& e) {
+        throw step_error(std::string(e.what()) + "\n(delete controlplane stopped there; run it "
+                         "again once the host answers, or remove " + remote_agent_file(st, name) +
+                         " to leave that agent running and forget it)");
+      }
+    }
+    bool remote = has_remote_control_plane(st);
+    bool kube = has_kubernetes_control_plane(st);
+    if (kube) delete_kubernetes_control_plane(st, opt);
+    if (remote) delete_remote_control_plane(st, opt);
     bool stopped = stop_background(st.controller_dir() + "/controller.pid", "fogmesh-controller",
                                    std::chrono::seconds(60));
     std::string data_dir = read_file(st.controller_dir() + "/data-dir");
     data_dir = data_dir.substr(0, data_dir.find('\n'));
     if (!data_dir.empty()) stop_leftover_postgres(data_dir + "/pgdata");
-    if (!conn && !stopped) throw step_error("namespace '" + opt.ns + "' has no control plane");
+    if (!conn && !stopped && !remote && !kube)
+      throw step_error("namespace '" + opt.ns + "' has no control plane");
     std::error_code ec;
     if (!data_dir.empty() && data_dir.rfind(st.ns_dir(), 0) != 0) fs::remove_all(data_dir, ec);
     fs::remove_all(st.ns_dir(), ec);
@@ -1873,6 +1775,10 @@ int cmd_logs(const std::vector<std::string>& args, const options& opt) {
   std::string file;
   if (rest[0] == "controller" && rest.size() <= 2) {
     file = st.controller_dir() + "/controller.log";
+    if (!fs::exists(file) && has_remote_control_plane(st)) {
+      std::cout << remote_controller_log(st, lines);
+      return 0;
+    }
   } else if (rest[0] == "agent" && rest.size() == 2) {
     file = st.agent_dir(rest[1]) + "/agent.log";
     bool systemd = false;
@@ -1902,7 +1808,7 @@ int cmd_logs(const std::vector<std::string>& args, const options& opt) {
 }
 
 int cmd_connect(const std::vector<std::string>& args, const options& opt) {
-  std::string url, email, password, name = "controller";
+  std::string url, email, password, name, kube;
   for (size_t i = 0; i < args.size(); ++i) {
     auto value = [&]() -> std::string {
       if (i + 1 >= args.size()) throw usage_error("connect", args[i] + " needs a value");
@@ -1910,6 +1816,8 @@ int cmd_connect(const std::vector<std::string>& args, const options& opt) {
     };
     if (args[i] == "--controller" || args[i] == "--endpoint") {
       url = value();
+    } else if (args[i] == "--kube" || args[i] == "--kubeconfig") {
+      kube = value();
     } else if (args[i] == "--email") {
       email = value();
     } else if (args[i] == "--password" || args[i] == "--pass") {
@@ -1920,22 +1828,31 @@ int cmd_connect(const std::vector<std::string>& args, const options& opt) {
       throw usage_error("connect", "unexpected argument '" + args[i] + "'");
     }
   }
+  if (!kube.empty() && !url.empty()) {
+    throw usage_error("connect", "give either --controller or --kube");
+  }
+  state st(opt.ns);
+  if (auto existing = st.load();
+      existing && (existing->control_plane == "remote" || existing->control_plane == "kubernetes" ||
+                   (existing->control_plane == "local" &&
+                    running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller")))) {
+    throw step_error("namespace '" + opt.ns + "' has a control plane fogctl deployed (" +
+                     existing->endpoint +
+                     "); delete controlplane first or use another namespace (-n)");
+  }
+  if (!kube.empty()) {
+    connect_kubernetes(kube, email, password, name.empty() ? "iofog" : name, opt);
+    return 0;
+  }
+  if (name.empty()) name = "controller";
   if (url.empty() || email.empty() || password.empty()) {
-    throw usage_error("connect", "--controller, --email and --password are required");
+    throw usage_error("connect", "--controller, --email and --password are required (or --kube)");
   }
   endpoint ep;
   try {
     ep = endpoint::parse(url);
   } catch (const std::invalid_argument& e) {
     throw usage_error("connect", e.what());
-  }
-  state st(opt.ns);
-  if (auto existing = st.load();
-      existing && existing->local &&
-      running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller")) {
-    throw step_error(
-        "namespace '" + opt.ns +
-        "' runs a local control plane; delete controlplane first or use another namespace (-n)");
   }
   std::string token =
       step("log in to " + ep.url() + " as " + email, [&] { return login(ep, email, password); });
@@ -2150,8 +2067,8 @@ std::string completion_script(const std::string& shell) {
        "deploy get describe delete start stop logs attach detach move connect disconnect version "
        "completion"}};
   const std::map<std::string, std::string> flags = {
-      {"deploy", "-f --file"},
-      {"connect", "--controller --email --password --name"},
+      {"deploy", "-f --file --timeout"},
+      {"connect", "--controller --kube --email --password --name"},
       {"logs", "--tail"},
       {"get", "-o --output"},
       {"describe", "-o --output"}};
@@ -2178,12 +2095,13 @@ std::string completion_script(const std::string& shell) {
     -n|--namespace)
       COMPREPLY=($(compgen -W "$(ls "${FOGMESH_HOME:-$HOME/.fogmesh}/namespaces" 2>/dev/null)" -- "$cur"))
       return 0 ;;
-    --tail|--controller|--email|--password|--name) return 0 ;;
+    --kube) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+    --tail|--timeout|--controller|--email|--password|--name) return 0 ;;
   esac
   # The words before the cursor without the options (and their values): verb, kind, name.
   for ((i = 1; i < COMP_CWORD; i++)); do
     case "${COMP_WORDS[i]}" in
-      -n|--namespace|-o|--output|-f|--file|--tail|--controller|--email|--password|--name) ((i++)) ;;
+      -n|--namespace|-o|--output|-f|--file|--tail|--timeout|--controller|--kube|--email|--password|--name) ((i++)) ;;
       -*) ;;
       *) words+=("${COMP_WORDS[i]}") ;;
     esac

@@ -267,6 +267,55 @@ void check_dns(const reader& r, const std::string& key, const std::string& value
   }
 }
 
+// iofogUser {name, surname, email, password} of the control plane kinds.
+json::object read_iofog_user(const reader& spec) {
+  auto user = spec.map("iofogUser", true);
+  user.allow({"name", "surname", "email", "password"});
+  json::object u{{"name", user.str("name").value_or("fogmesh")},
+                 {"surname", user.str("surname").value_or("operator")},
+                 {"email", *user.str("email", true)},
+                 {"password", *user.str("password", true)}};
+  if (u["password"].as_string().size() < 8) {
+    user.fail_at("password", "must be at least 8 characters");
+  }
+  return u;
+}
+
+// database {provider, host, port, user, password, databaseName}: an external PostgreSQL.
+json::object read_database(const reader& spec) {
+  auto db = spec.map("database");
+  db.allow({"provider", "host", "port", "user", "password", "databaseName", "sslMode"});
+  std::string provider = db.str("provider").value_or("postgres");
+  if (provider != "postgres" && provider != "postgresql") {
+    db.fail_at("provider", "'" + provider + "' is not supported: fogmesh-controller uses PostgreSQL");
+  }
+  json::object d{{"provider", "postgres"},
+                 {"host", *db.str("host", true)},
+                 {"port", db.integer("port", false, 1, 65535).value_or(5432)},
+                 {"user", *db.str("user", true)},
+                 {"password", db.str("password").value_or("")},
+                 {"databaseName", db.str("databaseName").value_or("iofog")}};
+  if (auto ssl = db.str("sslMode")) d["sslMode"] = *ssl;
+  return d;
+}
+
+json::object read_ssh(const reader& parent) {
+  auto ssh = parent.map("ssh", true);
+  ssh.allow({"user", "keyFile", "port"});
+  return json::object{{"user", ssh.str("user").value_or("root")},
+                      {"keyFile", *ssh.str("keyFile", true)},
+                      {"port", ssh.integer("port", false, 1, 65535).value_or(22)}};
+}
+
+// installDir: an absolute path without a trailing '/' (default /usr/local).
+std::string read_install_dir(const reader& spec) {
+  std::string dir = spec.str("installDir").value_or("/usr/local");
+  if (dir.empty() || dir[0] != '/') spec.fail_at("installDir", "must be an absolute path");
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+
 // registry: remote | local | <id>  →  "remote" | "local" | id
 json::value read_registry_ref(const reader& r, const std::string& key) {
   if (!r.has(key)) return json::value("remote");
@@ -677,20 +726,13 @@ resource read_document(const YAML::Node& doc, const std::string& file, int index
       res.k = kind::remote_agent;
       check_dns(meta, "name", res.name);
       std::string host = *spec.str("host", true);
-      auto ssh = spec.map("ssh", true);
-      ssh.allow({"user", "keyFile", "port"});
       json::object s;
       s["host"] = host;
-      s["ssh"] = json::object{{"user", ssh.str("user").value_or("root")},
-                              {"keyFile", *ssh.str("keyFile", true)},
-                              {"port", ssh.integer("port", false, 1, 65535).value_or(22)}};
+      s["ssh"] = read_ssh(spec);
       // fogmesh extensions: where the binaries go (INSTALLDIR/bin; the configuration in
       // /etc/fogmesh/agent for /usr/local, else INSTALLDIR/etc/fogmesh/agent) and the agent's
       // local API port (default 54321; 0 picks a free one).
-      std::string dir = spec.str("installDir").value_or("/usr/local");
-      if (dir.empty() || dir[0] != '/') spec.fail_at("installDir", "must be an absolute path");
-      while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-      s["installDir"] = dir;
+      s["installDir"] = read_install_dir(spec);
       if (auto port = spec.integer("localApiPort", false, 0, 65535)) s["localApiPort"] = *port;
       s["config"] = std::move(cfg);
       res.spec = std::move(s);
@@ -698,16 +740,8 @@ resource read_document(const YAML::Node& doc, const std::string& file, int index
   } else if (kind_text == "LocalControlPlane") {
     res.k = kind::local_control_plane;
     spec.allow({"iofogUser", "controller"});
-    auto user = spec.map("iofogUser", true);
-    user.allow({"name", "surname", "email", "password"});
     json::object s;
-    s["iofogUser"] = json::object{{"name", user.str("name").value_or("fogmesh")},
-                                  {"surname", user.str("surname").value_or("operator")},
-                                  {"email", *user.str("email", true)},
-                                  {"password", *user.str("password", true)}};
-    if (s["iofogUser"].as_object()["password"].as_string().size() < 8) {
-      user.fail_at("password", "must be at least 8 characters");
-    }
+    s["iofogUser"] = read_iofog_user(spec);
     auto ctl = spec.map("controller");
     ctl.allow({"port", "bind", "container"});
     if (ctl.has("container")) {
@@ -733,14 +767,112 @@ resource read_document(const YAML::Node& doc, const std::string& file, int index
     res.spec = json::object{{"config", std::move(cfg)}};
     // fogmesh extension: the agent's local API port (default 54321; 0 picks a free one).
     if (auto port = spec.integer("localApiPort", false, 0, 65535)) res.spec["localApiPort"] = *port;
-  } else if (kind_text == "ControlPlane" || kind_text == "KubernetesControlPlane" ||
-             kind_text == "Controller" || kind_text == "ApplicationTemplate" ||
+  } else if (kind_text == "ControlPlane") {
+    res.k = kind::remote_control_plane;
+    spec.allow({"iofogUser", "controllers", "database", "controller", "installDir", "package",
+                "systemAgent", "systemMicroservices"});
+    if (spec.has("package")) {
+      spec.fail_at("package",
+                   "not supported: fogctl installs its own fogmesh-controller binary (see "
+                   "installDir)");
+    }
+    for (const char* upstream : {"systemAgent", "systemMicroservices"}) {
+      if (spec.has(upstream)) {
+        spec.fail_at(upstream,
+                     "not supported: deploy an Agent (with config.isSystem and routerMode "
+                     "interior for the default router) next to the ControlPlane");
+      }
+    }
+    json::object s;
+    s["iofogUser"] = read_iofog_user(spec);
+    json::array controllers;
+    std::set<std::string> names;
+    auto list = spec.list("controllers", true);
+    if (list.empty()) spec.fail_at("controllers", "needs at least one controller");
+    for (size_t i = 0; i < list.size(); ++i) {
+      const auto& c = list[i];
+      c.allow({"name", "host", "ssh"});
+      std::string name = c.str("name").value_or("controller-" + std::to_string(i + 1));
+      check_dns(c, "name", name);
+      if (!names.insert(name).second) c.fail_at("name", "'" + name + "' is named twice");
+      controllers.push_back(
+          json::object{{"name", name}, {"host", *c.str("host", true)}, {"ssh", read_ssh(c)}});
+    }
+    s["controllers"] = std::move(controllers);
+    if (spec.has("database")) {
+      s["database"] = read_database(spec);
+    } else if (list.size() > 1) {
+      spec.fail_at("controllers",
+                   "several controllers need spec.database (an external PostgreSQL they share); "
+                   "without it each would run its own embedded database");
+    }
+    // fogmesh extensions: the API port of every controller, where the binary goes.
+    auto ctl = spec.map("controller");
+    ctl.allow({"port"});
+    s["controller"] = json::object{{"port", ctl.integer("port", false, 1, 65535).value_or(51121)}};
+    s["installDir"] = read_install_dir(spec);
+    res.spec = std::move(s);
+  } else if (kind_text == "KubernetesControlPlane") {
+    res.k = kind::kubernetes_control_plane;
+    spec.allow({"config", "iofogUser", "replicas", "database", "services", "images", "ingresses"});
+    json::object s;
+    s["config"] = *spec.str("config", true);
+    s["iofogUser"] = read_iofog_user(spec);
+    auto replicas = spec.map("replicas");
+    replicas.allow({"controller"});
+    s["replicas"] = json::object{
+        {"controller", replicas.integer("controller", false, 1, 50).value_or(1)}};
+    if (spec.has("database")) {
+      s["database"] = read_database(spec);
+    } else if (s["replicas"].as_object()["controller"].as_int64() > 1) {
+      replicas.fail_at("controller",
+                       "more than one controller needs spec.database (an external PostgreSQL)");
+    }
+    json::object services;
+    auto svcs = spec.map("services");
+    svcs.allow({"controller", "router", "proxy"});
+    for (const char* name : {"controller", "router", "proxy"}) {
+      auto svc = svcs.map(name);
+      svc.allow({"type", "ip", "address"});
+      std::string type = svc.str("type").value_or("LoadBalancer");
+      if (type != "LoadBalancer" && type != "ClusterIP" && type != "NodePort") {
+        svc.fail_at("type", "must be LoadBalancer, ClusterIP or NodePort");
+      }
+      json::object o{{"type", type}};
+      // iofogctl writes `ip`, the ControlPlane resource `address`.
+      if (auto a = svc.str("address")) {
+        o["address"] = *a;
+      } else if (auto ip = svc.str("ip")) {
+        o["address"] = *ip;
+      }
+      services[name] = std::move(o);
+    }
+    s["services"] = std::move(services);
+    auto images = spec.map("images");
+    images.allow({"controller", "router", "portManager", "proxy", "operator", "pullSecret",
+                  "portRouter", "kubelet"});
+    if (images.has("kubelet")) {
+      images.fail_at("kubelet",
+                     "fogctl does not deploy the kubelet: apply deploy/kubernetes/kubelet.yaml "
+                     "(its image is set there)");
+    }
+    json::object imgs;
+    for (const char* k : {"controller", "router", "portManager", "proxy", "operator", "pullSecret",
+                          "portRouter"}) {
+      if (auto v = images.str(k)) imgs[k] = *v;
+    }
+    s["images"] = std::move(imgs);
+    // The ControlPlane resource's ingresses (router address/ports agents use), passed through.
+    if (spec.has("ingresses")) s["ingresses"] = spec.any("ingresses");
+    res.spec = std::move(s);
+  } else if (kind_text == "Controller" || kind_text == "ApplicationTemplate" ||
              kind_text == "Volume" || kind_text == "EdgeResource") {
     top.fail_at("kind", "kind " + kind_text + " is not supported by fogctl yet");
   } else {
     top.fail_at("kind", "unknown kind '" + kind_text +
                             "' (Application, Microservice, Route, Registry, CatalogItem, Agent, "
-                            "AgentConfig, LocalControlPlane, LocalAgent)");
+                            "AgentConfig, LocalControlPlane, ControlPlane, KubernetesControlPlane, "
+                            "LocalAgent)");
   }
   return res;
 }
@@ -883,6 +1015,10 @@ const char* kind_name(kind k) {
       return "Agent";
     case kind::local_control_plane:
       return "LocalControlPlane";
+    case kind::remote_control_plane:
+      return "ControlPlane";
+    case kind::kubernetes_control_plane:
+      return "KubernetesControlPlane";
     case kind::local_agent:
       return "LocalAgent";
   }

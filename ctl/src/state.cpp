@@ -89,6 +89,8 @@ std::optional<connection> state::load() const {
   c.email = s("email");
   auto it = o.find("local");
   c.local = it != o.end() && it->value().is_bool() && it->value().as_bool();
+  c.control_plane = s("controlPlane");
+  if (c.local) c.control_plane = "local";
   return c;
 }
 
@@ -98,7 +100,9 @@ void state::save(const connection& c, const std::string& token, const std::strin
   // PostgreSQL, running as `postgres` under root, needs 0711 to reach its data dir inside).
   fs::create_directories(fs::path(ns_dir()).parent_path());
   ::mkdir(ns_dir().c_str(), 0700);
-  json::object o{{"name", c.name}, {"endpoint", c.endpoint}, {"email", c.email}, {"local", c.local}};
+  json::object o{{"name", c.name},   {"endpoint", c.endpoint},
+                 {"email", c.email}, {"local", c.local || c.control_plane == "local"}};
+  if (!c.control_plane.empty()) o["controlPlane"] = c.control_plane;
   write_file(ns_dir() + "/credentials", password, 0600);
   save_token(token);
   write_file(ns_dir() + "/controlplane.json", json::serialize(o) + "\n", 0644);

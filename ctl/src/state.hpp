@@ -13,6 +13,9 @@ struct connection {
   std::string endpoint;             // http://host:port
   std::string email;
   bool local = false;  // a LocalControlPlane fogctl runs
+  // What fogctl deployed: "local" (LocalControlPlane), "remote" (ControlPlane over SSH),
+  // "kubernetes" (KubernetesControlPlane); "" for a plain `connect --controller`.
+  std::string control_plane;
 };
 
 class state {

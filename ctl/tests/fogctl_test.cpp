@@ -1059,5 +1059,154 @@ spec:
   EXPECT_EQ(api_get("/iofog-list").at("fogs").as_array().size(), 0u);
 }
 
+// Processes whose command line mentions `needle` (the test's install prefix).
+std::vector<int> processes_mentioning(const std::string& needle) {
+  std::vector<int> pids;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = slurp(e.path().string() + "/cmdline");
+    std::string stat = slurp(e.path().string() + "/stat");
+    if (cmdline.find(needle) != std::string::npos && stat.find(") Z") == std::string::npos)
+      pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+// SIGTERM to what the test started under `prefix` (the controller stops its PostgreSQL), then
+// SIGKILL to what is left after 60 s.
+void stop_processes_mentioning(const std::string& prefix) {
+  for (int pid : processes_mentioning(prefix)) ::kill(pid, SIGTERM);
+  for (int i = 0; i < 600 && !processes_mentioning(prefix).empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int pid : processes_mentioning(prefix)) ::kill(pid, SIGKILL);
+}
+
+// kind ControlPlane: fogctl installs fogmesh-controller over SSH (the private sshd on loopback)
+// into a temp prefix and starts it in the background (no systemd here) with its embedded
+// PostgreSQL, signs the user up and connects the namespace; a wrong key fails at connect and
+// leaves nothing; a redeploy leaves it running; an Agent installed over SSH against it is
+// stopped and deprovisioned by `delete controlplane`, which then stops the controller and
+// removes its data on the host.
+TEST_F(fogctl_test, remote_control_plane_over_ssh_installs_starts_and_deletes) {
+  if (!fs::exists(private_sshd::sshd_bin)) {
+    GTEST_SKIP() << private_sshd::sshd_bin << " is not installed (package openssh-server)";
+  }
+#ifdef FOGMESH_AGENT_BIN
+  std::string agent_bin = FOGMESH_AGENT_BIN;
+#else
+  const char* env_bin = std::getenv("FOGMESH_AGENT_BIN");
+  if (env_bin == nullptr)
+    GTEST_SKIP() << "fogmesh-agent is not in this build tree (set FOGMESH_AGENT_BIN)";
+  std::string agent_bin = env_bin;
+#endif
+  temp_dir ssh_dir;
+  private_sshd sshd(ssh_dir.path);
+  std::string prefix = ssh_dir.path + "/prefix";
+  std::shared_ptr<void> reap(nullptr, [&](void*) { stop_processes_mentioning(prefix); });
+  int api_port = free_loopback_port();
+  ASSERT_NE(api_port, 0);
+  std::string yaml = R"(apiVersion: iofog.org/v2
+kind: ControlPlane
+metadata: {name: remote-cp}
+spec:
+  iofogUser: {name: Ada, surname: Lovelace, email: ada@example.com, password: change-me-please}
+  controllers:
+  - name: ctl-1
+    host: 127.0.0.1
+    ssh: {user: USER, keyFile: KEY, port: PORT}
+  controller: {port: APIPORT}
+  installDir: PREFIX
+)";
+  yaml = replace_all(replace_all(replace_all(replace_all(yaml, "USER", sshd.user()), "APIPORT",
+                                             std::to_string(api_port)),
+                                 "PORT", std::to_string(sshd.port())),
+                     "PREFIX", prefix);
+  std::vector<std::string> env = {"FOGMESH_AGENT_BIN=" + agent_bin,
+                                  std::string("FOGMESH_CONTROLLER_BIN=") + FOGMESH_CONTROLLER_BIN};
+  std::string url = "http://127.0.0.1:" + std::to_string(api_port);
+
+  auto wrong = run({"deploy", "-f",
+                    write(home(), "wrong.yaml", replace_all(yaml, "KEY", sshd.key("wrong_key")))},
+                   env);
+  EXPECT_EQ(wrong.code, 1) << show(wrong);
+  EXPECT_NE(wrong.err.find("connect on " + sshd.user() + "@127.0.0.1:" +
+                           std::to_string(sshd.port()) + ": ssh failed"),
+            std::string::npos)
+      << show(wrong);
+  EXPECT_NE(wrong.err.find("Permission denied"), std::string::npos) << show(wrong);
+  EXPECT_FALSE(fs::exists(prefix));
+  EXPECT_FALSE(fs::exists(home() + "/namespaces/default/controlplane.json"));
+
+  std::string good_file =
+      write(home(), "good.yaml", replace_all(yaml, "KEY", sshd.key("client_key")));
+  auto good = run({"deploy", "-f", good_file}, env);
+  ASSERT_EQ(good.code, 0) << show(good) << sshd.log()
+                          << slurp(prefix + "/var/lib/fogmesh/controller.log");
+  EXPECT_NE(good.out.find("ControlPlane 'remote-cp': ctl-1: binary installed, started "
+                          "(background: no systemd) at " + url),
+            std::string::npos)
+      << show(good);
+  EXPECT_TRUE(fs::exists(prefix + "/bin/fogmesh-controller"));
+  EXPECT_TRUE(fs::exists(prefix + "/var/lib/fogmesh-controller/pgdata"));
+  int pid = std::stoi(slurp(prefix + "/var/lib/fogmesh/controller.pid"));
+  auto controllers = run({"get", "controllers", "-o", "json"});
+  ASSERT_EQ(controllers.code, 0) << show(controllers);
+  auto list = json::parse(controllers.out).as_array();
+  ASSERT_EQ(list.size(), 1u) << controllers.out;
+  EXPECT_EQ(list[0].at("endpoint"), json::value(url));
+  EXPECT_NE(list[0].at("status"), "unreachable");
+  // The user fogctl signed up logs in on that controller.
+  EXPECT_NO_THROW(api_client(endpoint::parse(url), "")
+                      .post("/user/login", json::object{{"email", "ada@example.com"},
+                                                        {"password", "change-me-please"}}));
+
+  auto again = run({"deploy", "-f", good_file}, env);
+  ASSERT_EQ(again.code, 0) << show(again);
+  EXPECT_NE(again.out.find("ControlPlane 'remote-cp': ctl-1: running at " + url),
+            std::string::npos)
+      << show(again);
+  EXPECT_EQ(std::stoi(slurp(prefix + "/var/lib/fogmesh/controller.pid")), pid);
+  auto log = run({"logs", "controller", "--tail", "200"});
+  ASSERT_EQ(log.code, 0) << show(log);
+  EXPECT_FALSE(log.out.empty()) << show(log);
+
+  // An agent installed over SSH against this controller (the same host here).
+  std::string agent_prefix = prefix + "/agent";
+  auto agent = run({"deploy", "-f", write(home(), "agent.yaml",
+                                          replace_all(replace_all(replace_all(replace_all(
+                                                                      R"(apiVersion: iofog.org/v2
+kind: Agent
+metadata: {name: far-1}
+spec:
+  host: 127.0.0.1
+  ssh: {user: USER, keyFile: KEY, port: PORT}
+  installDir: PREFIX
+  localApiPort: 0
+  config: {agentType: x86, dockerUrl: "unix://PREFIX/no-engine.sock", routerConfig: {routerMode: none}}
+)",
+                                                                      "USER", sshd.user()),
+                                                                  "KEY", sshd.key("client_key")),
+                                                      "PORT", std::to_string(sshd.port())),
+                                          "PREFIX", agent_prefix))},
+                   env);
+  ASSERT_EQ(agent.code, 0) << show(agent);
+  int agent_pid = std::stoi(slurp(agent_prefix + "/var/lib/fogmesh/agent.pid"));
+
+  auto del = run({"delete", "controlplane"}, env);
+  ASSERT_EQ(del.code, 0) << show(del);
+  EXPECT_NE(del.out.find("Stopped and deprovisioned fogmesh-agent 'far-1'"), std::string::npos)
+      << show(del);
+  EXPECT_NE(del.out.find("Stopped controller 'ctl-1'"), std::string::npos) << show(del);
+  for (int p : {pid, agent_pid}) {
+    std::string stat = slurp("/proc/" + std::to_string(p) + "/stat");
+    EXPECT_TRUE(stat.empty() || stat.find(") Z") != std::string::npos) << p << ": " << stat;
+  }
+  EXPECT_FALSE(fs::exists(agent_prefix + "/etc/fogmesh/agent/identity.json"));
+  EXPECT_FALSE(fs::exists(prefix + "/var/lib/fogmesh-controller"));
+  EXPECT_TRUE(processes_mentioning(prefix).empty());  // PostgreSQL stopped too
+  EXPECT_FALSE(fs::exists(home() + "/namespaces/default"));
+}
+
 }  // namespace
 }  // namespace fogmesh::ctl

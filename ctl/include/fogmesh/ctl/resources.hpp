@@ -36,6 +36,8 @@ enum class kind {
   local_control_plane,
   local_agent,
   remote_agent,  // kind Agent with spec.ssh: fogctl installs and provisions it over SSH
+  remote_control_plane,      // kind ControlPlane: controllers installed on hosts over SSH
+  kubernetes_control_plane,  // kind KubernetesControlPlane: the operator + a ControlPlane CR
 };
 
 const char* kind_name(kind k);  // "Application", ...
