@@ -352,6 +352,66 @@ TEST(resources, remote_agent_spec) {
   EXPECT_EQ(docs[0].spec.at("config").at("agentType"), "arm");
 }
 
+// kind ControlPlane: defaults (controller-N names, ssh user root and port 22, API port 51121,
+// installDir /usr/local); several controllers need a shared database; iofogctl's package and
+// system agent are refused with what to do instead.
+TEST(resources, remote_control_plane_spec) {
+  auto docs = parse_documents(R"(apiVersion: iofog.org/v2
+kind: ControlPlane
+metadata: {name: cp}
+spec:
+  iofogUser: {email: a@example.com, password: password123}
+  controllers:
+  - {host: 10.0.0.2, ssh: {keyFile: ~/.ssh/k}}
+  - {name: second, host: 10.0.0.3, ssh: {user: ops, keyFile: k, port: 2222}}
+  database: {host: pg, user: iofog, password: pw}
+)",
+                              "cp.yaml");
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0].k, kind::remote_control_plane);
+  const auto& s = docs[0].spec;
+  EXPECT_EQ(s.at("controllers").at(0).at("name"), "controller-1");
+  EXPECT_EQ(s.at("controllers").at(0).at("ssh").at("user"), "root");
+  EXPECT_EQ(s.at("controllers").at(0).at("ssh").at("port"), 22);
+  EXPECT_EQ(s.at("controllers").at(1).at("ssh").at("port"), 2222);
+  EXPECT_EQ(s.at("controller").at("port"), 51121);
+  EXPECT_EQ(s.at("installDir"), "/usr/local");
+  EXPECT_EQ(s.at("database").at("port"), 5432);
+  EXPECT_EQ(s.at("database").at("databaseName"), "iofog");
+
+  auto error_of = [](const std::string& text) {
+    try {
+      parse_documents(text, "cp.yaml");
+    } catch (const spec_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::string head = "apiVersion: iofog.org/v2\nkind: ControlPlane\nmetadata: {name: cp}\nspec:\n"
+                     "  iofogUser: {email: a@example.com, password: password123}\n";
+  std::string two = error_of(head +
+                             "  controllers:\n  - {host: a, ssh: {keyFile: k}}\n"
+                             "  - {host: b, ssh: {keyFile: k}}\n");
+  EXPECT_NE(two.find("several controllers need spec.database"), std::string::npos) << two;
+  std::string dup = error_of(head +
+                             "  database: {host: pg, user: u}\n  controllers:\n"
+                             "  - {name: x, host: a, ssh: {keyFile: k}}\n"
+                             "  - {name: x, host: b, ssh: {keyFile: k}}\n");
+  EXPECT_NE(dup.find("spec.controllers[1].name"), std::string::npos) << dup;
+  std::string none = error_of(head + "  controllers: []\n");
+  EXPECT_NE(none.find("needs at least one controller"), std::string::npos) << none;
+  std::string package = error_of(head +
+                                 "  controllers:\n  - {host: a, ssh: {keyFile: k}}\n"
+                                 "  package: {version: 3}\n");
+  EXPECT_NE(package.find("spec.package"), std::string::npos) << package;
+  std::string no_key = error_of(head + "  controllers:\n  - {host: a, ssh: {user: u}}\n");
+  EXPECT_NE(no_key.find("spec.controllers[0].ssh.keyFile"), std::string::npos) << no_key;
+  std::string mysql = error_of(head +
+                               "  controllers:\n  - {host: a, ssh: {keyFile: k}}\n"
+                               "  database: {provider: mysql, host: h, user: u}\n");
+  EXPECT_NE(mysql.find("spec.database.provider"), std::string::npos) << mysql;
+}
+
 TEST(resources, endpoint_parsing) {
   auto ep = endpoint::parse("http://10.1.2.3:51121/api/v3/");
   EXPECT_EQ(ep.host, "10.1.2.3");
