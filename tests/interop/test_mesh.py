@@ -3,7 +3,8 @@
 
 1. Line A - B - C: a receiver on C, a sender on A. The sender gets credit once C's address has
    reached A (MAU flooded through B), and all 300 unsettled messages arrive at C and are
-   accepted end to end. management on A lists B and C as router.node rows.
+   accepted end to end. management on A lists B and C as router.node rows. After 20 quiet
+   seconds A and C still know each other (their periodic refreshes pass through B).
 2. Ring A - B - C - D - A (costs make A-B-C the shortest path): traffic from A to C flows;
    then B is killed with SIGKILL while unsettled deliveries are in flight. The sender gets an
    outcome for every message it sent (accepted, or released/modified for those lost with B —
@@ -213,6 +214,15 @@ def line(args):
     harness.check(nodes["C"]["nextHop"] == "B" and nodes["C"]["cost"] == 2,
                   "A reaches C through B at cost 2: %s" % nodes["C"])
     request_response(args, a, c)
+    # A quiet mesh keeps its routes: a router two hops away hears the other end's periodic
+    # refresh only through B, and forgets a router it has not heard of for 15 s.
+    time.sleep(20)
+    for here, there in ((a, "C"), (c, "A")):
+        nodes = {n["id"]: n for n in management_nodes(here)}
+        harness.check(there in nodes, "after 20 quiet seconds %s no longer knows %s: %s" %
+                      (here.router_id, there, sorted(nodes)))
+        harness.check("forgotten" not in here.log(),
+                      "%s forgot a router of a quiet mesh" % here.router_id)
     for r in (c, b, a):
         r.stop()
 

@@ -341,7 +341,9 @@ void agent::handle(const std::string& from, const value_map& props, const value_
   if (op == "LSU") {
     const std::int64_t seq = int_of(body, "ls_seq");
     r.refreshed = now;
-    if (seq <= r.ls_seq) return;
+    if (!pass_on(seq, r.ls_seq, r.ls_flooded, now)) return;
+    flood(from, "LSU", body);
+    if (seq == r.ls_seq) return;  // a refresh: nothing changed
     r.ls_seq = seq;
     r.peers.clear();
     if (const value* ls = management::find(body, "ls"); ls && ls->map()) {
@@ -353,22 +355,30 @@ void agent::handle(const std::string& from, const value_map& props, const value_
       }
     }
     topology_dirty_ = true;
-    flood(from, "LSU", body);
   } else if (op == "MAU") {
     const std::int64_t seq = int_of(body, "mobile_seq");
     r.refreshed = now;
-    if (seq <= r.mobile_seq) return;
+    if (!pass_on(seq, r.mobile_seq, r.mobile_flooded, now)) return;
+    flood(from, "MAU", body);
+    if (seq == r.mobile_seq) return;
     r.mobile_seq = seq;
     r.addresses.clear();
     if (const value* exist = management::find(body, "exist"); exist && exist->list()) {
       for (const auto& a : *exist->list()) r.addresses.insert(a.to_text());
     }
     topology_dirty_ = true;
-    flood(from, "MAU", body);
   } else {
     // RA, LSR, MAR and future opcodes: our periodic full refresh covers what they ask for.
     logger()->debug("control message {} from '{}' not used", op, origin);
   }
+}
+
+bool agent::pass_on(std::int64_t seq, std::int64_t held, clock::time_point& flooded,
+                    clock::time_point now) {
+  if (seq < held) return false;
+  if (seq == held && now - flooded < refresh_interval / 2) return false;
+  flooded = now;
+  return true;
 }
 
 void agent::own_links_changed() {

@@ -75,7 +75,15 @@ class agent final : public local_endpoint::handler {
     std::int64_t mobile_seq = 0;
     std::set<std::string> addresses;
     clock::time_point refreshed{};
+    // When its LSU / MAU was last passed on to the other neighbours (new state or a refresh).
+    clock::time_point ls_flooded{}, mobile_flooded{};
   };
+  // Whether a message about another router's state (seq against what we hold) is passed on.
+  // Newer state always is. A refresh (same seq) is too, at most once per half refresh
+  // interval: routers two or more hops away hear the origin only through us, and forget it
+  // after remote_max_age; the rate limit stops a refresh from circling a ring.
+  static bool pass_on(std::int64_t seq, std::int64_t held, clock::time_point& flooded,
+                      clock::time_point now);
 
   void on_readable(link& l) override;
   void on_sendable(link& l) override;
