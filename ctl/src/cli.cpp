@@ -65,7 +65,7 @@ Verbs:
   delete KIND NAME      delete a resource (application, microservice, route, registry,
                         catalogitem, agent, controlplane)
   delete all            delete everything of the namespace except the control plane
-  delete controlplane   stop and remove the namespace's control plane (local, SSH)
+  delete controlplane   stop and remove the namespace's control plane (local, SSH, Kubernetes)
   start|stop application NAME
                         activate or deactivate an application
   detach agent NAME     take an agent off the controller, keep its process (detached)
@@ -92,8 +92,10 @@ State lives in ~/.fogmesh (set FOGMESH_HOME to move it).
 
 Creates or updates every document of the YAML file(s) (`---` separates documents; FILE "-"
 reads stdin). Kinds: LocalControlPlane, ControlPlane (controllers installed over SSH),
-LocalAgent, AgentConfig, Agent, Registry, CatalogItem, Application, Microservice, Route.
---timeout: how long a control plane may take to answer (default 180 s over SSH).
+KubernetesControlPlane (the operator and a ControlPlane resource in a cluster), LocalAgent,
+AgentConfig, Agent, Registry, CatalogItem, Application, Microservice, Route.
+--timeout: how long a control plane may take to answer (default 180 s over SSH, 300 s on
+Kubernetes).
 Documents are checked before anything is deployed: a bad
 document deploys nothing. Deploying the same file twice changes nothing the second time.
 Order: control plane, agents, registries, catalog items, applications, microservices, routes.
@@ -137,8 +139,8 @@ edge resources, registries and catalog items of this user. The control plane sta
 iofogctl); run it again to finish if a step failed.
 `delete controlplane` stops what fogctl started for the namespace: local agents, agents it
 installed over SSH (stopped and deprovisioned on their hosts), the local controller, the
-controllers of a ControlPlane (stopped over SSH, their data removed); then removes the
-namespace's state.
+controllers of a ControlPlane (stopped over SSH, their data removed), or a
+KubernetesControlPlane's ControlPlane resource and operator; then removes the namespace's state.
 )"},
       {"detach", R"(Usage: fogctl detach agent NAME [-n NS]
 
@@ -169,9 +171,13 @@ Prints a script that completes fogctl's verbs, kinds, resource types and options
       {"connect", R"(Usage: fogctl connect --controller URL --email EMAIL --password PASSWORD
                      [--name NAME] [-n NS]
 
+       fogctl connect --kube KUBECONFIG [--name CONTROLPLANE] [--email E --password P] [-n NS]
 
 Logs in to a running controller (URL like http://host:51121) and stores the connection for
 the namespace: the token (mode 0600) and the password to log in again when it expires.
+With --kube: the ControlPlane resource CONTROLPLANE (default iofog) in Kubernetes namespace NS
+of that cluster; its controller's address (load balancer, node port, or the operator's
+controllerUrl) and, unless given, its admin user's email and password.
 )"},
       {"disconnect", R"(Usage: fogctl disconnect [-n NS]
 
