@@ -320,6 +320,17 @@ class Broker(Process):
 
 # -- Proton helpers ---------------------------------------------------------------------------
 
+def receive_bodies(conn, address, count, timeout=10):
+    """Attaches a receiver from address on a BlockingConnection with credit for count,
+    accepts count messages and returns their bodies in arrival order."""
+    rcv = conn.create_receiver(address, credit=count)
+    bodies = []
+    for _ in range(count):
+        bodies.append(rcv.receive(timeout=deadline(timeout)).body)
+        rcv.accept()
+    return bodies
+
+
 def run_container(handler, timeout, what="test"):
     """Runs a proton Container with `handler` until it stops or `timeout` seconds pass.
 

@@ -83,11 +83,7 @@ linkRoute {
 
         conn = BlockingConnection(router.url(), timeout=harness.deadline(20))
         try:
-            rcv = conn.create_receiver("queue.lr", credit=10)
-            got = []
-            for _ in range(10):
-                got.append(rcv.receive(timeout=harness.deadline(10)).body)
-                rcv.accept()
+            got = harness.receive_bodies(conn, "queue.lr", 10)
             harness.check(got == list(range(10)), "received %s" % got)
 
             snd = conn.create_sender("notqueue.x")  # outside the prefix: mobile address

@@ -132,11 +132,7 @@ autoLink {
     wait_for_route(e.url(), "queue.lr.probe", "E")
     conn = BlockingConnection(e.url(), timeout=harness.deadline(20))
     try:
-        rcv = conn.create_receiver("queue.lr", credit=10)
-        got = []
-        for _ in range(10):
-            got.append(rcv.receive(timeout=harness.deadline(10)).body)
-            rcv.accept()
+        got = harness.receive_bodies(conn, "queue.lr", 10)
         harness.check(got == list(range(10)), "received on E: %s" % got)
 
         # The receiver's source goes to the broker unchanged: its filter and durability.
@@ -164,11 +160,7 @@ autoLink {
                   msg="no credit on A for the waypoint wp.q")
         for i in range(5):
             snd.send(Message(body="wp-%d" % i))
-        rcv = conn.create_receiver("wp.q", credit=5)
-        got = []
-        for _ in range(5):
-            got.append(rcv.receive(timeout=harness.deadline(15)).body)
-            rcv.accept()
+        got = harness.receive_bodies(conn, "wp.q", 5, timeout=15)
         harness.check(sorted(got) == ["wp-%d" % i for i in range(5)],
                       "received from the waypoint on A: %s" % got)
     finally:
