@@ -588,15 +588,10 @@ std::string deploy_local_control_plane(const resource& r, const std::string& ns,
   std::string host = std::string(ctl.at("bind").as_string());
   if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
   auto ep = endpoint::parse("http://" + host + ":" + port);
-  std::string email(user.at("email").as_string());
-  std::string password(user.at("password").as_string());
-  std::string token = step("log in as " + email, [&] { return sign_up_or_log_in(ep, user); });
   connection c;
   c.name = r.name;
-  c.endpoint = ep.url();
-  c.email = email;
   c.local = true;
-  st.save(c, token, password);
+  connect_control_plane(st, c, ep, user);
   return outcome + " at " + ep.url();
 }
 

@@ -463,16 +463,10 @@ std::string deploy_kubernetes_control_plane(const resource& r, const std::string
   say("ControlPlane resource " + cr_result + "; waiting for the operator to deploy it");
   std::string url = wait_until_ready(kube, t, opt, label, 300);
   auto ep = endpoint::parse(url);
-  const auto& user = r.spec.at("iofogUser").as_object();
-  std::string email(user.at("email").as_string());
-  std::string token =
-      step("log in as " + email + " on " + ep.url(), [&] { return sign_up_or_log_in(ep, user); });
   connection c;
   c.name = r.name;
-  c.endpoint = ep.url();
-  c.email = email;
   c.control_plane = "kubernetes";
-  st.save(c, token, std::string(user.at("password").as_string()));
+  connect_control_plane(st, c, ep, r.spec.at("iofogUser").as_object());
   return "operator " + operator_result + ", ControlPlane " + cr_result + ", ready at " + ep.url();
 }
 

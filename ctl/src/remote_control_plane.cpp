@@ -310,16 +310,10 @@ std::string deploy_remote_control_plane(const resource& r, const std::string& ns
     outcome += (outcome.empty() ? "" : "; ") + h.name + ": " + result;
   }
   endpoint ep = hosts.front().api();
-  const auto& user = r.spec.at("iofogUser").as_object();
-  std::string email(user.at("email").as_string());
-  std::string token =
-      step("log in as " + email + " on " + ep.url(), [&] { return sign_up_or_log_in(ep, user); });
   connection c;
   c.name = r.name;
-  c.endpoint = ep.url();
-  c.email = email;
   c.control_plane = "remote";
-  st.save(c, token, std::string(user.at("password").as_string()));
+  connect_control_plane(st, c, ep, r.spec.at("iofogUser").as_object());
   return outcome + " at " + ep.url();
 }
 

@@ -32,6 +32,16 @@ std::string sign_up_or_log_in(const endpoint& ep, const json::object& user) {
   return login(ep, email, password);
 }
 
+void connect_control_plane(const state& st, connection c, const endpoint& ep,
+                           const json::object& user) {
+  std::string email(user.at("email").as_string());
+  std::string token =
+      step("log in as " + email + " on " + ep.url(), [&] { return sign_up_or_log_in(ep, user); });
+  c.endpoint = ep.url();
+  c.email = email;
+  st.save(c, token, std::string(user.at("password").as_string()));
+}
+
 bool controller_up(const endpoint& ep) {
   try {
     return http_request(ep, "GET", "/api/v3/status", "", "", std::chrono::seconds(5)).status == 200;

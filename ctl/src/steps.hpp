@@ -9,6 +9,7 @@
 #include "api_client.hpp"
 #include "http_client.hpp"
 #include "remote.hpp"
+#include "state.hpp"
 
 namespace fogmesh::ctl {
 
@@ -50,6 +51,11 @@ std::string login(const endpoint& ep, const std::string& email, const std::strin
 // Logs in as the control plane's user, signing it up first when the login is refused (a new
 // controller). `user` is a canonical iofogUser {name, surname, email, password}.
 std::string sign_up_or_log_in(const endpoint& ep, const boost::json::object& user);
+
+// The end of every control plane deploy: signs up / logs in `user` on ep (a step) and stores
+// the namespace's connection c with ep, the user's email and the token.
+void connect_control_plane(const state& st, connection c, const endpoint& ep,
+                           const boost::json::object& user);
 
 // GET /api/v3/status answers 200 (5 s timeout).
 bool controller_up(const endpoint& ep);
