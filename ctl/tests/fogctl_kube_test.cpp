@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "fogctl_runner.hpp"
 #include "fogmesh/k8s/client.hpp"
 #include "k8s_testkit.hpp"
 #include "testkit.hpp"
@@ -27,41 +28,12 @@ namespace k = fogmesh::k8s;
 namespace kt = fogmesh::k8s::test;
 namespace ct = fogmesh::controller::test;
 namespace json = boost::json;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct result {
-  int code = -1;
-  std::string out, err;
-};
+using test::fogctl;
+using test::result;
+using test::slurp;
 
 std::string show(const result& r) {
   return "exit " + std::to_string(r.code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
-}
-
-result fogctl(const std::string& home, const std::vector<std::string>& args) {
-  std::string out_file = home + "/.out", err_file = home + "/.err";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setenv("FOGMESH_HOME", home.c_str(), 1);
-    int o = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int e = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(o, 1);
-    ::dup2(e, 2);
-    std::vector<char*> argv{const_cast<char*>(FOGCTL_BIN)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(FOGCTL_BIN, argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out_file), slurp(err_file)};
 }
 
 std::string resource_version(k::client& kube, const std::string& path) {

@@ -25,6 +25,7 @@
 #include "api_client.hpp"
 #include "fogmesh/common/free_port.hpp"
 #include "fogmesh/controller/embedded_postgres.hpp"
+#include "fogctl_runner.hpp"
 #include "http_client.hpp"
 
 namespace fogmesh::ctl {
@@ -32,13 +33,9 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::fogctl;
+using test::result;
+using test::slurp;
 
 struct temp_dir {
   std::string path;
@@ -52,39 +49,6 @@ struct temp_dir {
     fs::remove_all(path, ec);
   }
 };
-
-struct result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs fogctl with FOGMESH_HOME=home; stdout and stderr captured through files.
-result fogctl(const std::string& home, const std::vector<std::string>& args,
-              const std::vector<std::string>& env = {}) {
-  std::string out_file = home + "/.out", err_file = home + "/.err";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setenv("FOGMESH_HOME", home.c_str(), 1);
-    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-    int o = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int e = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(o, 1);
-    ::dup2(e, 2);
-    std::vector<char*> argv{const_cast<char*>(FOGCTL_BIN)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(FOGCTL_BIN, argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out_file);
-  r.err = slurp(err_file);
-  return r;
-}
 
 std::string write(const std::string& dir, const std::string& name, const std::string& text) {
   std::string p = dir + "/" + name;
