@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -16,15 +17,47 @@ class usage_error : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+// Both spellings of a long option's value are accepted: `--name value` and `--name=value` (as
+// getopt_long does). For `--name=value`, current() is `--name` and value() is `value`, so the
+// programs compare option names only. A flag given `=value` (e.g. `--daemon=yes`) is not
+// silently taken as the flag: when the program asks for the next argument without having taken
+// the value, the same argument comes back once more whole (`--daemon=yes`), which the program's
+// option loop then refuses as an unknown option. Short options (`-c`) and arguments that are
+// not long options (`key=value`) are never split.
 class arguments {
  public:
   arguments(int argc, char** argv) : argc_(argc), argv_(argv) {}
   // Moves to the next argument; false when none is left.
-  bool next() { return ++index_ < argc_; }
-  std::string current() const { return argv_[index_]; }
-  // The current option's value: the argument after it. Throws usage_error when there is none.
+  bool next() {
+    if (attached_value_ && !whole_again_) {
+      // The previous option was given `=value` and did not take it: hand it out again whole.
+      whole_again_ = true;
+      return true;
+    }
+    attached_value_.reset();
+    whole_again_ = false;
+    if (++index_ >= argc_) return false;
+    std::string_view arg = argv_[index_];
+    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos && eq > 2) {
+      attached_value_ = std::string(arg.substr(eq + 1));
+    }
+    return true;
+  }
+  // The current argument; for `--name=value`, `--name`.
+  std::string current() const {
+    std::string_view arg = argv_[index_];
+    if (attached_value_ && !whole_again_) return std::string(arg.substr(0, arg.find('=')));
+    return std::string(arg);
+  }
+  // The current option's value: the part after `=`, else the argument after it. Throws
+  // usage_error when there is none.
   std::string value() {
-    if (index_ + 1 >= argc_) throw usage_error(std::string(argv_[index_]) + " needs a value");
+    if (attached_value_ && !whole_again_) {
+      std::string v = std::move(*attached_value_);
+      attached_value_.reset();
+      return v;
+    }
+    if (index_ + 1 >= argc_) throw usage_error(current() + " needs a value");
     return argv_[++index_];
   }
 
@@ -32,6 +65,8 @@ class arguments {
   int argc_;
   char** argv_;
   int index_ = 0;
+  std::optional<std::string> attached_value_;  // set while `--name=value`'s value is not taken
+  bool whole_again_ = false;                   // handing out an untaken `--name=value` whole
 };
 
 // -h/--help prints `usage`, -v/--version prints "<program> <version>"; true when it was one of
