@@ -13,8 +13,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -742,11 +744,11 @@ std::string deploy_remote_agent(const resource& r, const std::string& ns, const 
     ssh_run(l.target, "install binaries",
             "mkdir -p " + shell_quote(l.bin_dir) + " " + shell_quote(l.state_dir) +
                 " && mkdir -p -m 0700 " + shell_quote(l.config_dir));
-    bool c = install_file(l.target, "copy fogmesh-agent", agent_bin,
-                          l.bin_dir + "/fogmesh-agent", "0755");
+    bool c = install_file(l.target, "copy fogmesh-agent", agent_bin, l.bin_dir + "/fogmesh-agent",
+                          "0755");
     if (router)
-      c = install_file(l.target, "copy fogmesh-router", router_bin,
-                       l.bin_dir + "/fogmesh-router", "0755") ||
+      c = install_file(l.target, "copy fogmesh-router", router_bin, l.bin_dir + "/fogmesh-router",
+                       "0755") ||
           c;
     return c;
   });
@@ -857,9 +859,8 @@ bool stop_remote_agent(const state& st, const std::string& name, const options& 
   auto installed = installed_remote_agent(st, name, &systemd);
   if (!installed) return false;
   const remote_layout& l = *installed;
-  std::string stop = systemd
-                         ? std::string("systemctl disable --now fogmesh-agent || true")
-                         : background_stop_command(agent_process(l), 30);
+  std::string stop = systemd ? std::string("systemctl disable --now fogmesh-agent || true")
+                             : background_stop_command(agent_process(l), 30);
   step("stop agent '" + name + "'",
        [&] { return ssh_run(l.target, "stop agent '" + name + "'", stop); });
   // Deprovision removes the node's containers; "not provisioned" is fine (a retried delete).
@@ -1600,8 +1601,10 @@ int cmd_delete(const std::vector<std::string>& args, const options& opt) {
       try {
         stop_remote_agent(st, name, opt);
       } catch (const std::exception& e) {
-        throw step_error(std::string(e.what()) + "\n(delete controlplane stopped there; run it "
-                         "again once the host answers, or remove " + remote_agent_file(st, name) +
+        throw step_error(std::string(e.what()) +
+                         "\n(delete controlplane stopped there; run it "
+                         "again once the host answers, or remove " +
+                         remote_agent_file(st, name) +
                          " to leave that agent running and forget it)");
       }
     }
@@ -2156,22 +2159,48 @@ int cmd_version(const std::vector<std::string>& args, const options& opt) {
 
 }  // namespace
 
+// argv without the program, each `--name=value` of an option that takes a value written as
+// `--name value`, so every verb's loop sees one spelling (as the other binaries do, through
+// common/cli.hpp). A value given apart is never split (`--password --a=b`); a flag given `=value`
+// stays whole and is refused by its verb as an unexpected argument.
+std::vector<std::string> split_attached_values(int argc, char** argv) {
+  static const std::set<std::string, std::less<>> takes_value = {
+      "--namespace",  "--output",   "--file", "--timeout",    "--tail",
+      "--controller", "--endpoint", "--kube", "--kubeconfig", "--email",
+      "--password",   "--pass",     "--name"};
+  std::vector<std::string> out;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    auto eq = a.find('=');
+    if (takes_value.contains(a) || a == "-n" || a == "-o" || a == "-f") {
+      out.emplace_back(a);
+      if (i + 1 < argc) out.emplace_back(argv[++i]);
+    } else if (a.starts_with("--") && eq != std::string_view::npos &&
+               takes_value.contains(a.substr(0, eq))) {
+      out.emplace_back(a.substr(0, eq));
+      out.emplace_back(a.substr(eq + 1));
+    } else {
+      out.emplace_back(a);
+    }
+  }
+  return out;
+}
+
 int run(int argc, char** argv) {
   options opt;
   std::string verb;
   std::vector<std::string> args;
   bool help = false;
   try {
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
+    const std::vector<std::string> argv_split = split_attached_values(argc, argv);
+    for (size_t i = 0; i < argv_split.size(); ++i) {
+      const std::string& a = argv_split[i];
       auto value = [&]() -> std::string {
-        if (i + 1 >= argc) throw usage_error(verb, a + " needs a value");
-        return argv[++i];
+        if (i + 1 >= argv_split.size()) throw usage_error(verb, a + " needs a value");
+        return argv_split[++i];
       };
       if (a == "-n" || a == "--namespace") {
         opt.ns = value();
-      } else if (a.rfind("--namespace=", 0) == 0) {
-        opt.ns = a.substr(12);
       } else if (a == "-o" || a == "--output") {
         opt.output = value();
         if (opt.output != "json" && opt.output != "yaml")
