@@ -8,7 +8,9 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <limits>
+#include <random>
 
+#include "fogmesh/agent/message_id.hpp"
 #include "iomessage_generated.h"
 
 namespace fogmesh::agent {
@@ -20,13 +22,20 @@ class iomessage_category_impl : public std::error_category {
   const char* name() const noexcept override { return "fogmesh.iomessage"; }
   std::string message(int ev) const override {
     switch (static_cast<iomessage_errc>(ev)) {
-      case iomessage_errc::truncated: return "ioMessage is truncated";
-      case iomessage_errc::trailing_bytes: return "ioMessage has trailing bytes";
-      case iomessage_errc::field_too_long: return "ioMessage field too long";
-      case iomessage_errc::bad_json: return "ioMessage JSON is invalid";
-      case iomessage_errc::bad_base64: return "ioMessage base64 data is invalid";
-      case iomessage_errc::bad_flatbuffer: return "ioMessage FlatBuffer is invalid";
-      case iomessage_errc::bad_string: return "ioMessage string is not UTF-8";
+      case iomessage_errc::truncated:
+        return "ioMessage is truncated";
+      case iomessage_errc::trailing_bytes:
+        return "ioMessage has trailing bytes";
+      case iomessage_errc::field_too_long:
+        return "ioMessage field too long";
+      case iomessage_errc::bad_json:
+        return "ioMessage JSON is invalid";
+      case iomessage_errc::bad_base64:
+        return "ioMessage base64 data is invalid";
+      case iomessage_errc::bad_flatbuffer:
+        return "ioMessage FlatBuffer is invalid";
+      case iomessage_errc::bad_string:
+        return "ioMessage string is not UTF-8";
     }
     return "unknown ioMessage error";
   }
@@ -93,29 +102,47 @@ size_t number_width(int64_t value, size_t max_width) {
 
 int64_t get_field_number(const io_message& m, size_t i) {
   switch (i) {
-    case 3: return m.sequence_number;
-    case 4: return m.sequence_total;
-    case 5: return m.priority;
-    case 6: return m.timestamp;
-    case 10: return m.chain_position;
-    case 14: return m.difficulty_target;
-    default: return 0;
+    case 3:
+      return m.sequence_number;
+    case 4:
+      return m.sequence_total;
+    case 5:
+      return m.priority;
+    case 6:
+      return m.timestamp;
+    case 10:
+      return m.chain_position;
+    case 14:
+      return m.difficulty_target;
+    default:
+      return 0;
   }
 }
 
 const std::string& get_field_string(const io_message& m, size_t i) {
   switch (i) {
-    case 0: return m.id;
-    case 1: return m.tag;
-    case 2: return m.group_id;
-    case 7: return m.publisher;
-    case 8: return m.auth_id;
-    case 9: return m.auth_group;
-    case 11: return m.hash;
-    case 12: return m.previous_hash;
-    case 13: return m.nonce;
-    case 15: return m.info_type;
-    default: return m.info_format;  // 16
+    case 0:
+      return m.id;
+    case 1:
+      return m.tag;
+    case 2:
+      return m.group_id;
+    case 7:
+      return m.publisher;
+    case 8:
+      return m.auth_id;
+    case 9:
+      return m.auth_group;
+    case 11:
+      return m.hash;
+    case 12:
+      return m.previous_hash;
+    case 13:
+      return m.nonce;
+    case 15:
+      return m.info_type;
+    default:
+      return m.info_format;  // 16
   }
 }
 
@@ -125,13 +152,26 @@ std::string* field_string(io_message& m, size_t i) {
 
 void set_field_number(io_message& m, size_t i, int64_t v) {
   switch (i) {
-    case 3: m.sequence_number = static_cast<int32_t>(v); break;
-    case 4: m.sequence_total = static_cast<int32_t>(v); break;
-    case 5: m.priority = static_cast<int8_t>(v); break;
-    case 6: m.timestamp = v; break;
-    case 10: m.chain_position = v; break;
-    case 14: m.difficulty_target = static_cast<int32_t>(v); break;
-    default: break;
+    case 3:
+      m.sequence_number = static_cast<int32_t>(v);
+      break;
+    case 4:
+      m.sequence_total = static_cast<int32_t>(v);
+      break;
+    case 5:
+      m.priority = static_cast<int8_t>(v);
+      break;
+    case 6:
+      m.timestamp = v;
+      break;
+    case 10:
+      m.chain_position = v;
+      break;
+    case 14:
+      m.difficulty_target = static_cast<int32_t>(v);
+      break;
+    default:
+      break;
   }
 }
 
@@ -190,7 +230,8 @@ result<std::vector<uint8_t>> encode_binary(const io_message& m) {
     if (f.type == kind::string) {
       const std::string& s = get_field_string(m, i);
       length = s.size();  // bytes of UTF-8, not UTF-16 units (the Java writer's bug)
-      if (length >= (uint64_t{1} << (8 * f.width))) return unexpected(iomessage_errc::field_too_long);
+      if (length >= (uint64_t{1} << (8 * f.width)))
+        return unexpected(iomessage_errc::field_too_long);
       out.insert(out.end(), s.begin(), s.end());
     } else if (f.type == kind::number) {
       int64_t v = get_field_number(m, i);
@@ -224,17 +265,16 @@ iomessage_decode_result decode_binary(std::span<const uint8_t> bytes) {
     const auto& f = binary_fields[i];
     uint64_t length = get_be(bytes.data() + f.offset, f.width);
     if (length > bytes.size() - pos) {
-      return fail(iomessage_errc::truncated,
-                  std::string("field '") + f.name + "' needs " + std::to_string(length) +
-                      " bytes at offset " + std::to_string(pos) + " but only " +
-                      std::to_string(bytes.size() - pos) + " remain");
+      return fail(iomessage_errc::truncated, std::string("field '") + f.name + "' needs " +
+                                                 std::to_string(length) + " bytes at offset " +
+                                                 std::to_string(pos) + " but only " +
+                                                 std::to_string(bytes.size() - pos) + " remain");
     }
     const uint8_t* value = bytes.data() + pos;
     if (f.type == kind::string) {
       if (!valid_utf8(value, length)) {
-        return fail(iomessage_errc::bad_string, std::string("field '") + f.name +
-                                                    "' at offset " + std::to_string(pos) +
-                                                    " is not valid UTF-8");
+        return fail(iomessage_errc::bad_string, std::string("field '") + f.name + "' at offset " +
+                                                    std::to_string(pos) + " is not valid UTF-8");
       }
       field_string(m, i)->assign(reinterpret_cast<const char*>(value), length);
     } else if (f.type == kind::number) {
@@ -271,9 +311,9 @@ iomessage_decode_result decode_binary(std::span<const uint8_t> bytes) {
     pos += length;
   }
   if (pos != bytes.size()) {
-    return fail(iomessage_errc::trailing_bytes,
-                std::to_string(bytes.size() - pos) + " bytes after the last field (at offset " +
-                    std::to_string(pos) + ")");
+    return fail(iomessage_errc::trailing_bytes, std::to_string(bytes.size() - pos) +
+                                                    " bytes after the last field (at offset " +
+                                                    std::to_string(pos) + ")");
   }
   return r;
 }
@@ -290,7 +330,8 @@ constexpr char base64_alphabet[] =
 constexpr std::array<uint8_t, 256> base64_values = [] {
   std::array<uint8_t, 256> t{};
   for (auto& v : t) v = 255;
-  for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(base64_alphabet[i])] = static_cast<uint8_t>(i);
+  for (int i = 0; i < 64; ++i)
+    t[static_cast<uint8_t>(base64_alphabet[i])] = static_cast<uint8_t>(i);
   t['-'] = 62;
   t['_'] = 63;
   for (char c : {'=', '\n', '\r', ' ', '\t'}) t[static_cast<uint8_t>(c)] = 64;
@@ -322,7 +363,9 @@ void base64_encode_to(std::span<const uint8_t> data, char* out) {
   }
 }
 
-constexpr size_t base64_size(size_t bytes) { return (bytes + 2) / 3 * 4; }
+constexpr size_t base64_size(size_t bytes) {
+  return (bytes + 2) / 3 * 4;
+}
 
 }  // namespace
 
@@ -393,13 +436,27 @@ void append_json_string(std::string& out, std::string_view s) {
     out.append(s.data() + plain, i - plain);
     plain = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         out += "\\u00";
         out += hex[c >> 4];
@@ -468,8 +525,8 @@ namespace {
 
 // Reads an integer that may be a JSON number (integral or a float with no fraction) or a
 // numeric string; null/missing leave the default.
-std::optional<iomessage_error> read_int(const boost::json::object& o, const char* key,
-                                        int64_t lo, int64_t hi, int64_t& out) {
+std::optional<iomessage_error> read_int(const boost::json::object& o, const char* key, int64_t lo,
+                                        int64_t hi, int64_t& out) {
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return std::nullopt;
   const auto& v = it->value();
@@ -605,8 +662,8 @@ std::vector<uint8_t> encode_flatbuffer(const io_message& m) {
   auto content = b.CreateVector(m.content_data);
   auto root = iomessage::fb::CreateIoMessage(
       b, m.version, id, tag, group, m.sequence_number, m.sequence_total, m.priority, m.timestamp,
-      pub, auth_id, auth_group, m.chain_position, hash, prev, nonce, m.difficulty_target,
-      info_type, info_format, context, content);
+      pub, auth_id, auth_group, m.chain_position, hash, prev, nonce, m.difficulty_target, info_type,
+      info_format, context, content);
   iomessage::fb::FinishIoMessageBuffer(b, root);
   return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
 }
@@ -645,6 +702,23 @@ iomessage_decode_result decode_flatbuffer(std::span<const uint8_t> bytes) {
   m.context_data = vec(fb->context_data());
   m.content_data = vec(fb->content_data());
   return r;
+}
+
+std::string new_message_id() {
+  thread_local std::mt19937_64 generator = [] {
+    std::random_device os_entropy;
+    std::array<std::random_device::result_type, 8> seed{};
+    for (auto& word : seed) word = os_entropy();
+    std::seed_seq sequence(seed.begin(), seed.end());
+    return std::mt19937_64(sequence);
+  }();
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (size_t half = 0; half < 2; ++half) {
+    uint64_t bits = generator();
+    for (size_t i = 0; i < 16; ++i) id[half * 16 + i] = digits[(bits >> (4 * i)) & 15];
+  }
+  return id;
 }
 
 }  // namespace fogmesh::agent

@@ -2,34 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <random>
 
-#include "fogmesh/agent/config_store.hpp"
+#include "fogmesh/agent/message_id.hpp"
 #include "fogmesh/common/log.hpp"
 
 namespace fogmesh::agent {
-
-namespace {
-
-// Message ids (32 hex) are unique, not secret: a generator seeded once from getrandom saves a
-// syscall per published message (it showed in the message socket path's profile).
-std::string new_message_id() {
-  thread_local std::mt19937_64 generator = [] {
-    std::string seed = random_token_hex(32);
-    std::seed_seq seq(seed.begin(), seed.end());
-    return std::mt19937_64(seq);
-  }();
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string id(32, '0');
-  for (int half = 0; half < 2; ++half) {
-    uint64_t bits = generator();
-    for (int i = 0; i < 16; ++i)
-      id[static_cast<size_t>(half * 16 + i)] = digits[(bits >> (4 * i)) & 15];
-  }
-  return id;
-}
-
-}  // namespace
 
 message_bus::message_bus(message_bus_limits limits) : limits_(limits) {}
 

@@ -1,11 +1,16 @@
 // ioMessage codecs: byte-exact binary layout (checked against a hand-built frame in the
 // reference's layout), JSON keys and base64, FlatBuffers round trip, and the tolerant reader's
 // limits (what it accepts from Java/Python writers, what it rejects and how it says so).
+#include "fogmesh/agent/iomessage.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <mutex>
+#include <set>
+#include <thread>
 
-#include "fogmesh/agent/iomessage.hpp"
+#include "fogmesh/agent/message_id.hpp"
 
 namespace fogmesh::agent {
 namespace {
@@ -34,14 +39,16 @@ io_message full_message() {
   return m;
 }
 
-std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
+std::vector<uint8_t> bytes_of(std::string_view s) {
+  return {s.begin(), s.end()};
+}
 
 TEST(IoMessageBinary, LayoutMatchesTheReference) {
   io_message m;
   m.id = "ab";
   m.tag = "t";
-  m.sequence_number = 0;         // zero → length 0 (as Java writes it)
-  m.timestamp = 0x0102;          // minimal width → 2 bytes
+  m.sequence_number = 0;  // zero → length 0 (as Java writes it)
+  m.timestamp = 0x0102;   // minimal width → 2 bytes
   m.publisher = "p";
   m.info_type = "x";
   m.info_format = "y";
@@ -54,9 +61,9 @@ TEST(IoMessageBinary, LayoutMatchesTheReference) {
   EXPECT_EQ(b[1], 4);  // version
   EXPECT_EQ(b[2], 2);  // id length
   EXPECT_EQ(b[3], 0);
-  EXPECT_EQ(b[4], 1);  // tag length (2 bytes)
-  EXPECT_EQ(b[6], 0);  // sequencenumber: zero is written as length 0
-  EXPECT_EQ(b[9], 2);  // timestamp length
+  EXPECT_EQ(b[4], 1);   // tag length (2 bytes)
+  EXPECT_EQ(b[6], 0);   // sequencenumber: zero is written as length 0
+  EXPECT_EQ(b[9], 2);   // timestamp length
   EXPECT_EQ(b[10], 1);  // publisher
   EXPECT_EQ(b[23], 1);  // infotype
   EXPECT_EQ(b[24], 1);  // infoformat
@@ -168,10 +175,26 @@ TEST(IoMessageBinary, EncoderRefusesStringsBeyondTheirSlot) {
 TEST(IoMessageJson, UsesUpstreamKeysAndBase64) {
   auto text = encode_json(full_message());
   auto v = boost::json::parse(text).as_object();
-  for (const char* key : {"id", "tag", "groupid", "sequencenumber", "sequencetotal", "priority",
-                          "timestamp", "publisher", "authid", "authgroup", "version",
-                          "chainposition", "hash", "previoushash", "nonce", "difficultytarget",
-                          "infotype", "infoformat", "contextdata", "contentdata"}) {
+  for (const char* key : {"id",
+                          "tag",
+                          "groupid",
+                          "sequencenumber",
+                          "sequencetotal",
+                          "priority",
+                          "timestamp",
+                          "publisher",
+                          "authid",
+                          "authgroup",
+                          "version",
+                          "chainposition",
+                          "hash",
+                          "previoushash",
+                          "nonce",
+                          "difficultytarget",
+                          "infotype",
+                          "infoformat",
+                          "contextdata",
+                          "contentdata"}) {
     EXPECT_TRUE(v.contains(key)) << key;
   }
   EXPECT_EQ(v.size(), 20u);
@@ -189,9 +212,9 @@ TEST(IoMessageJson, RoundTrips) {
 
 TEST(IoMessageJson, TolerantReader) {
   // Numbers as strings, unpadded URL-safe base64, nulls, unknown keys, missing fields.
-  auto d = decode_json(
-      R"({"publisher":"p","version":"4","timestamp":"12","priority":3.0,"tag":null,)"
-      R"("contentdata":"-_8","contextdata":"aGk\n","extra":{"x":1}})");
+  auto d =
+      decode_json(R"({"publisher":"p","version":"4","timestamp":"12","priority":3.0,"tag":null,)"
+                  R"("contentdata":"-_8","contextdata":"aGk\n","extra":{"x":1}})");
   ASSERT_TRUE(d) << d.error->message;
   EXPECT_EQ(d.message.publisher, "p");
   EXPECT_EQ(d.message.version, 4);
@@ -250,6 +273,28 @@ TEST(Base64, KnownVectors) {
   ASSERT_TRUE(base64_decode("Zm9vYmE=", out));
   EXPECT_EQ(out, bytes_of("fooba"));
   EXPECT_FALSE(base64_decode("Zm=9", out));  // data after padding
+}
+
+// Ids are 32 lower-case hex digits and differ between calls and between threads (each thread
+// seeds its own generator from the OS).
+TEST(MessageId, HexAndDistinctAcrossThreads) {
+  std::set<std::string> ids;
+  std::mutex mutex;
+  auto make_ids = [&] {
+    for (int i = 0; i < 1000; ++i) {
+      std::string id = new_message_id();
+      std::lock_guard lock(mutex);
+      ids.insert(id);
+    }
+  };
+  std::thread other(make_ids);
+  make_ids();
+  other.join();
+  EXPECT_EQ(ids.size(), 2000u);
+  for (const auto& id : ids) {
+    ASSERT_EQ(id.size(), 32u);
+    EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+  }
 }
 
 }  // namespace

@@ -23,8 +23,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,6 +79,44 @@ long rss_kib(int pid) {
   }
   return -1;
 }
+// Resident memory of a process by mapping (/proc/PID/smaps): kB of Rss and of its anonymous part
+// (relocated library data, heap, stacks) per file or [heap]/[stack]/anon, largest first, so a
+// change to the RSS can be traced to the mapping it came from.
+void print_rss_by_mapping(int pid, const std::string& label) {
+  std::istringstream in(read_text("/proc/" + std::to_string(pid) + "/smaps"));
+  std::map<std::string, std::pair<long, long>> by_name;  // name → {Rss kB, Anonymous kB}
+  std::string current = "[anon]";
+  for (std::string line; std::getline(in, line);) {
+    auto colon = line.find(':');
+    bool is_field = colon != std::string::npos && line.find(' ') > colon;
+    if (!is_field) {  // a mapping header: "start-end perms offset dev inode [path]"
+      std::istringstream header(line);
+      std::string field, path;
+      for (int i = 0; i < 5 && header >> field; ++i) {
+      }
+      header >> path;
+      current = path.empty() ? "[anon]" : fs::path(path).filename().string();
+      continue;
+    }
+    if (line.rfind("Rss:", 0) == 0) by_name[current].first += std::stol(line.substr(4));
+    if (line.rfind("Anonymous:", 0) == 0) by_name[current].second += std::stol(line.substr(10));
+  }
+  std::vector<std::pair<std::string, std::pair<long, long>>> rows(by_name.begin(), by_name.end());
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  long total = 0, anonymous = 0;
+  for (const auto& row : rows) {
+    total += row.second.first;
+    anonymous += row.second.second;
+  }
+  std::printf("RESULT %s RSS by mapping (kB): total %ld, anonymous %ld;", label.c_str(), total,
+              anonymous);
+  for (const auto& [name, kb] : rows) {
+    if (kb.first >= 40) std::printf(" %s %ld (anon %ld);", name.c_str(), kb.first, kb.second);
+  }
+  std::printf("\n");
+}
+
 // The agent process whose command line names this config dir, and its fogmesh-router child.
 int find_pid(const std::function<bool(int pid, const std::string& cmdline,
                                       const std::vector<std::string>& stat)>& match) {
@@ -296,6 +334,7 @@ int bench_idle(int argc, char** argv) {
       "samples)\n",
       router_rss_sum / samples / 1024, static_cast<double>(router_rss_min) / 1024,
       static_cast<double>(router_rss_max) / 1024, router_missing);
+  print_rss_by_mapping(pid, "idle agent");
   controller.del("/api/v3/application/idle-app");
   eventually([&] { return podman.podman({"ps", "-q"}).empty(); }, 120s);
   return 0;
@@ -303,6 +342,11 @@ int bench_idle(int argc, char** argv) {
 
 // --- messages ---
 
+// The line of `text` that starts with `prefix` (the last one), or "".
+std::string line_from(const std::string& text, const std::string& prefix) {
+  auto at = text.rfind(prefix);
+  return at == std::string::npos ? std::string() : text.substr(at, text.find('\n', at) - at);
+}
 std::string result_line(const std::string& output_file) {
   std::string text = read_text(output_file);
   auto at = text.rfind("received ");
@@ -395,7 +439,10 @@ int bench_messages(int argc, char** argv) {
     int received_rc = wait_child(receiver, 600s, &receiver_cpu);
     std::cout << "  " << tag << ": sender rc " << sent_rc << " [" << result_line(sout)
               << "], receiver rc " << received_rc << " [" << result_line(rout) << "]" << std::endl;
-    double per = 1e6 / static_cast<double>(count), tick = 1.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    if (auto released = line_from(read_text(sout), "released and resent"); !released.empty())
+      std::cout << "    sender: " << released << std::endl;
+    double per = 1e6 / static_cast<double>(count),
+           tick = 1.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
     std::ostringstream cpu;
     cpu << std::fixed << std::setprecision(1) << "    CPU µs/msg: sender " << sender_cpu * per
         << ", receiver " << receiver_cpu * per;

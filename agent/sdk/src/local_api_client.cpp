@@ -5,8 +5,8 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <cstdlib>
-#include <random>
 
+#include "fogmesh/agent/message_id.hpp"
 #include "fogmesh/sdk/microservice.hpp"
 #include "sdk_detail.hpp"
 
@@ -31,19 +31,6 @@ bool resolves(const std::string& host) {
   boost::system::error_code ec;
   r.resolve(host, "0", ec);
   return !ec;
-}
-
-std::string random_hex_id() {
-  // Not a secret, only unique: a per-thread generator seeded once avoids a syscall per message.
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string id(32, '0');
-  for (int half = 0; half < 2; ++half) {
-    uint64_t bits = generator();
-    for (int i = 0; i < 16; ++i)
-      id[static_cast<size_t>(half * 16 + i)] = digits[(bits >> (4 * i)) & 15];
-  }
-  return id;
 }
 
 std::string failure_message(const std::string& body) {
@@ -90,7 +77,7 @@ io_message make_message(const std::string& publisher, std::string info_type,
 }
 
 void detail::stamp_if_missing(io_message& m) {
-  if (m.id.empty()) m.id = random_hex_id();
+  if (m.id.empty()) m.id = agent::new_message_id();
   if (m.timestamp == 0) {
     m.timestamp = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
