@@ -10,12 +10,15 @@ Standard library only. Everything goes through the controller's REST API, as a c
                                           long-polls GET /agent/config/changes?wait=W and PUTs
                                           /agent/status every --status-every s; after --settle s a
                                           registry is added (a change for every agent), and the
-                                          time until each agent's long-poll answers is measured.
+                                          time until each agent's long-poll answers is measured
+                                          (agents simulated by --procs processes), and the
+                                          controller's own time to its last woken answer.
 Only loopback URLs are accepted.
 """
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -32,7 +35,7 @@ class Client:
     async def connect(self):
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
-    async def request(self, method, path, token=None, body=None):
+    async def request(self, method, path, token=None, body=None, raw=False):
         if self.writer is None:
             await self.connect()
         data = b"" if body is None else json.dumps(body).encode()
@@ -57,6 +60,8 @@ class Client:
             if name.strip().lower() == "content-length":
                 length = int(value.strip())
         payload = await self.reader.readexactly(length) if length else b""
+        if raw:
+            return status, payload.decode()
         return status, (json.loads(payload) if payload else None)
 
     def close(self):
@@ -121,6 +126,100 @@ def percentile(sorted_values, p):
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p / 100))]
 
 
+async def simulate(host, port, args, tokens, first, shared):
+    """One simulator process: long-polls and status reports of `tokens` (agents first,
+    first + 1, ...). Counters and the change's start time are shared with the parent."""
+    n = args.count
+    stop = asyncio.Event()
+    errors = {"poll": 0, "status": 0}
+    polls = {"answered": 0, "empty": 0}
+    seen = []  # seconds from the change's start to each agent's long-poll answering it
+
+    async def poller(token):
+        c = Client(host, port)
+        noticed = False
+        while not stop.is_set():
+            try:
+                st, body = await c.request(
+                    "GET", f"/api/v3/agent/config/changes?wait={args.wait}", token)
+                if st != 200:
+                    errors["poll"] += 1
+                    await asyncio.sleep(1)
+                    continue
+                polls["answered"] += 1
+                if body.get("registries"):
+                    started = shared["change_at"].value
+                    if started > 0 and not noticed:
+                        noticed = True
+                        seen.append(time.monotonic() - started)
+                        with shared["seen"].get_lock():
+                            shared["seen"].value += 1
+                    await c.request("GET", "/api/v3/agent/registries", token)
+                    st, _ = await c.request("PATCH", "/api/v3/agent/config/changes", token,
+                                            {"lastUpdated": body["lastUpdated"]})
+                    if st != 204:
+                        errors["poll"] += 1
+                elif not any(v for k, v in body.items() if k != "lastUpdated"):
+                    polls["empty"] += 1
+            except (ConnectionError, OSError, asyncio.IncompleteReadError):
+                errors["poll"] += 1
+                c.close()
+                await asyncio.sleep(1)
+        c.close()
+
+    status_body = {"daemonStatus": "RUNNING", "memoryUsage": 100.5, "diskUsage": 10.25,
+                   "cpuUsage": 3.5, "systemAvailableMemory": 8000000000,
+                   "microserviceStatus": "[]", "repositoryCount": 0, "ipAddress": "127.0.0.1"}
+
+    async def reporter(i, token):
+        c = Client(host, port)
+        # Spread the agents over the period, as independent agents are.
+        await asyncio.sleep(args.status_every * i / n)
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                st, _ = await c.request("PUT", "/api/v3/agent/status", token, status_body)
+                with shared["status"].get_lock():
+                    shared["status"].value += 1
+                if st != 204:
+                    errors["status"] += 1
+            except (ConnectionError, OSError, asyncio.IncompleteReadError):
+                errors["status"] += 1
+                c.close()
+            try:
+                await asyncio.wait_for(stop.wait(),
+                                       args.status_every - (time.monotonic() - started))
+            except asyncio.TimeoutError:
+                pass
+        c.close()
+
+    # How late this event loop runs its callbacks while the change spreads: an agent's answer
+    # is only noticed when the loop gets to it, so this lag is part of the agents' figures.
+    lag = 0.0
+
+    async def lag_probe():
+        nonlocal lag
+        while not stop.is_set():
+            t = time.monotonic()
+            await asyncio.sleep(0.01)
+            if shared["change_at"].value > 0:
+                lag = max(lag, time.monotonic() - t - 0.01)
+            if shared["stop"].is_set():
+                stop.set()
+
+    tasks = [asyncio.create_task(poller(t)) for t in tokens]
+    tasks += [asyncio.create_task(reporter(first + i, t)) for i, t in enumerate(tokens)]
+    await lag_probe()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return {"seen": seen, "lag": lag, "errors": errors, "polls": polls}
+
+
+def simulator_process(host, port, args, tokens, first, shared, results):
+    results.put(asyncio.run(simulate(host, port, args, tokens, first, shared)))
+
+
 async def agents(args):
     host, port = parse_url(args.url)
     n = args.count
@@ -138,67 +237,22 @@ async def agents(args):
     await asyncio.gather(*(provisioner() for _ in range(8)))
     print(f"provisioned {n} agents in {time.monotonic() - t0:.1f} s", flush=True)
 
-    errors = {"poll": 0, "status": 0}
-    polls = {"answered": 0, "empty": 0}
-    change_started = None
-    change_seen = {}  # agent index -> seconds from the change to the long-poll's answer
-    stop = asyncio.Event()
-
-    async def poller(i, token):
-        c = Client(host, port)
-        while not stop.is_set():
-            try:
-                st, body = await c.request(
-                    "GET", f"/api/v3/agent/config/changes?wait={args.wait}", token)
-                if st != 200:
-                    errors["poll"] += 1
-                    await asyncio.sleep(1)
-                    continue
-                polls["answered"] += 1
-                if body.get("registries"):
-                    if change_started is not None and i not in change_seen:
-                        change_seen[i] = time.monotonic() - change_started
-                    await c.request("GET", "/api/v3/agent/registries", token)
-                    st, _ = await c.request("PATCH", "/api/v3/agent/config/changes", token,
-                                            {"lastUpdated": body["lastUpdated"]})
-                    if st != 204:
-                        errors["poll"] += 1
-                elif not any(v for k, v in body.items() if k != "lastUpdated"):
-                    polls["empty"] += 1
-            except (ConnectionError, OSError, asyncio.IncompleteReadError):
-                errors["poll"] += 1
-                c.close()
-                await asyncio.sleep(1)
-        c.close()
-
-    status_body = {"daemonStatus": "RUNNING", "memoryUsage": 100.5, "diskUsage": 10.25,
-                   "cpuUsage": 3.5, "systemAvailableMemory": 8000000000,
-                   "microserviceStatus": "[]", "repositoryCount": 0, "ipAddress": "127.0.0.1"}
-    status_count = [0]
-
-    async def reporter(i, token):
-        c = Client(host, port)
-        # Spread the agents over the period, as independent agents are.
-        await asyncio.sleep(args.status_every * i / n)
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                st, _ = await c.request("PUT", "/api/v3/agent/status", token, status_body)
-                status_count[0] += 1
-                if st != 204:
-                    errors["status"] += 1
-            except (ConnectionError, OSError, asyncio.IncompleteReadError):
-                errors["status"] += 1
-                c.close()
-            try:
-                await asyncio.wait_for(stop.wait(),
-                                       args.status_every - (time.monotonic() - started))
-            except asyncio.TimeoutError:
-                pass
-        c.close()
-
-    tasks = [asyncio.create_task(poller(i, t)) for i, t in enumerate(tokens)]
-    tasks += [asyncio.create_task(reporter(i, t)) for i, t in enumerate(tokens)]
+    # The agents are simulated by --procs processes (one event loop could not keep up with
+    # 5,000 answers at once, and its lag was part of every figure); this one only measures.
+    ctx = multiprocessing.get_context("fork")
+    shared = {"change_at": ctx.Value("d", 0.0), "seen": ctx.Value("q", 0),
+              "status": ctx.Value("q", 0), "stop": ctx.Event()}
+    results = ctx.Queue()
+    procs = max(1, args.procs)
+    per = (n + procs - 1) // procs
+    children = []
+    for p in range(procs):
+        shard = tokens[p * per:(p + 1) * per]
+        if shard:
+            children.append(ctx.Process(target=simulator_process,
+                                        args=(host, port, args, shard, p * per, shared, results)))
+    for child in children:
+        child.start()
 
     def cpu_ticks():
         if not args.pid:
@@ -210,29 +264,19 @@ async def agents(args):
     await asyncio.sleep(args.settle)
     # Steady state: every agent holds a long-poll and reports every status_every seconds.
     hz = os.sysconf("SC_CLK_TCK")
-    ticks0, wall0, status0 = cpu_ticks(), time.monotonic(), status_count[0]
+    ticks0, wall0, status0 = cpu_ticks(), time.monotonic(), shared["status"].value
     await asyncio.sleep(args.measure)
-    ticks1, wall1, status1 = cpu_ticks(), time.monotonic(), status_count[0]
+    ticks1, wall1, status1 = cpu_ticks(), time.monotonic(), shared["status"].value
     cpu = (ticks1 - ticks0) / hz / (wall1 - wall0) * 100
     print(f"steady state over {wall1 - wall0:.0f} s: controller CPU {cpu:.1f}% of a core, "
           f"{(status1 - status0) / (wall1 - wall0):.0f} status PUT/s", flush=True)
 
-    # One change for every agent: a new registry. Sent by curl, a process of its own: its
-    # answer time is the controller's, not this (busy) event loop's.
+    # One change for every agent: a new registry, sent by curl (a process of its own: its
+    # answer time is the controller's).
     body = json.dumps({"url": "registry.example", "isPublic": False, "username": "u",
                        "password": "p", "email": "bench@example.com", "requiresCert": False})
-    # How late this event loop runs its callbacks while the change spreads: an agent's answer
-    # is only noticed when the loop gets to it, so this lag is part of the figures below.
-    lag = {"max": 0.0}
-
-    async def lag_probe():
-        while not stop.is_set():
-            t = time.monotonic()
-            await asyncio.sleep(0.01)
-            lag["max"] = max(lag["max"], time.monotonic() - t - 0.01)
-
-    probe = asyncio.create_task(lag_probe())
-    change_started = time.monotonic()
+    sent_unix_ms = time.time() * 1000
+    shared["change_at"].value = time.monotonic()
     curl = await asyncio.create_subprocess_exec(
         "curl", "-sf", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "-X", "POST",
         "-H", f"Authorization: {args.token}", "-H", "Content-Type: application/json",
@@ -243,23 +287,40 @@ async def agents(args):
         raise RuntimeError(f"POST /api/v3/registries: {code}")
     committed = float(total)
     deadline = time.monotonic() + 10
-    while len(change_seen) < n and time.monotonic() < deadline:
+    while shared["seen"].value < n and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    stop.set()
-    seen = sorted(change_seen.values())
-    await probe
+    # The controller's own figure: when it wrote the last answer to a woken long-poll.
+    c = Client(host, port)
+    _, metrics_text = await c.request("GET", "/metrics", raw=True)
+    c.close()
+    metrics = dict(line.split()[:2] for line in metrics_text.splitlines()
+                   if line and not line.startswith("#"))
+    last_written = metrics.get("fogmesh_controller_woken_last_written_ms")
+    wake_to_written = metrics.get("fogmesh_controller_woken_delay_max_ms")
+
+    shared["stop"].set()
+    gathered = [results.get() for _ in children]
+    for child in children:
+        child.join()
+    seen = sorted(s for r in gathered for s in r["seen"])
+    lag = max(r["lag"] for r in gathered)
+    errors = {k: sum(r["errors"][k] for r in gathered) for k in ("poll", "status")}
+    polls = {k: sum(r["polls"][k] for r in gathered) for k in ("answered", "empty")}
     print(f"change: POST /registries answered in {committed * 1000:.0f} ms; "
           f"{len(seen)}/{n} agents saw it; first {seen[0] * 1000 if seen else 0:.0f} ms, "
           f"p50 {percentile(seen, 50) * 1000:.0f} ms, "
           f"p99 {percentile(seen, 99) * 1000:.0f} ms, max {seen[-1] * 1000 if seen else 0:.0f} ms",
           flush=True)
-    print(f"simulator event loop: up to {lag['max'] * 1000:.0f} ms late while the change spread",
-          flush=True)
+    if last_written is not None and wake_to_written is not None:
+        print(f"controller: last woken answer written {float(last_written) - sent_unix_ms:.0f} ms "
+              f"after the POST was sent; longest NOTIFY-to-written {float(wake_to_written):.0f} "
+              f"ms", flush=True)
+    else:
+        print("controller: no woken-answer figures in its /metrics (older controller)", flush=True)
+    print(f"simulator ({len(children)} processes): event loops up to {lag * 1000:.0f} ms late "
+          f"while the change spread", flush=True)
     print(f"errors: poll {errors['poll']}, status {errors['status']}; long-polls answered "
           f"{polls['answered']} ({polls['empty']} empty at their timeout)", flush=True)
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def main():
@@ -284,6 +345,7 @@ def main():
     a.add_argument("--status-every", type=float, default=10)
     a.add_argument("--settle", type=float, default=15, help="seconds before measuring")
     a.add_argument("--measure", type=float, default=30, help="steady-state seconds")
+    a.add_argument("--procs", type=int, default=4, help="simulator processes")
     args = p.parse_args()
     asyncio.run({"setup": setup, "fogs": fogs, "agents": agents}[args.cmd](args))
 
