@@ -19,9 +19,13 @@ import signal
 import socket
 import sys
 
-from proton import Delivery
+from proton import Delivery, symbol
 from proton.handlers import MessagingHandler
 from proton.reactor import Container
+
+# The capability this broker puts on the node of every link it accepts (tests check that a
+# link route passes the broker's answer on to the client).
+BROKER_CAPABILITY = "fogmesh-test-broker"
 
 
 def say(text):
@@ -79,6 +83,9 @@ class Broker(MessagingHandler):
             else:
                 link.source.address = address
             link.target.address = link.remote_target.address
+            # Told back to the client through a link route (its filters are not echoed: this
+            # broker applies none).
+            link.source.capabilities.put_object(symbol(BROKER_CAPABILITY))
             self.queue(address).consumers.append(link)
             filters = {}
             remote_filter = link.remote_source.filter
@@ -91,6 +98,7 @@ class Broker(MessagingHandler):
         else:
             address = link.remote_target.address
             link.target.address = address
+            link.target.capabilities.put_object(symbol(BROKER_CAPABILITY))
             link.source.address = link.remote_source.address
             say("attach receiver %s" % address)
         link.open()

@@ -5,7 +5,7 @@ a data connection to the same port and keeps the first open while the second str
 across two routers it also checks that one open stream does not hold back another.
 
 For each path, 3 s client -> server and then server -> client (-R): iperf3 must finish without
-error and report at least 1 MiB received. (Not "every byte sent received": iperf3 stops
+error and report bytes received. (Not "every byte sent received": iperf3 stops
 counting at its end-of-test message, and bytes still buffered in the proxies are not counted;
 byte-for-byte integrity is checked by interop_test_tcp_adaptor and _proxy_mesh.) Throughput
 is printed, never checked (benchmarks/run-proxy-vs-nginx.sh measures it).
@@ -38,7 +38,9 @@ def run_iperf(port, seconds, reverse):
     end = report.get("end", {})
     sent = end.get("sum_sent", {}).get("bytes", 0)
     received = end.get("sum_received", {}).get("bytes", 0)
-    harness.check(received >= 1 << 20 and received <= sent,
+    # Any bytes at all: how many arrive in 3 s depends on the machine's load, which a test must
+    # not judge (a loaded CI machine once moved less than 1 MiB).
+    harness.check(received > 0 and received <= sent,
                   "iperf3: %d bytes sent, %d received" % (sent, received))
     bps = end.get("sum_received", {}).get("bits_per_second", 0)
     return "%d MiB %s at %.2f Gbit/s" % (received >> 20, "server -> client" if reverse else

@@ -9,7 +9,10 @@ Then, through the router:
 1. a sender to queue.lr with no consumer anywhere gets credit and `accepted` for 10 messages
    (the broker's credit and outcomes: the attach is proxied end to end, unlike a mobile address);
 2. a receiver from queue.lr gets the 10 messages, in order;
-3. an address outside the prefix is routed normally (no credit without a receiver).
+3. an address outside the prefix is routed normally (no credit without a receiver);
+4. the attach answers the clients get are the broker's: a receiver with a selector sees the
+   broker's source (its capability, no filter — this broker applies none) under its own
+   address, and a sender the broker's target.
 
 Skipped (77) while the router does not open the connector: the broker never sees a connection.
 """
@@ -18,8 +21,23 @@ import time
 import harness
 from proton import Message
 from proton.handlers import MessagingHandler
-from proton.reactor import AtLeastOnce
+from proton.reactor import AtLeastOnce, Selector
 from proton.utils import BlockingConnection
+
+from broker import BROKER_CAPABILITY
+
+
+def data_object(data):
+    data.rewind()
+    return data.get_object() if data.next() is not None else None
+
+
+def capabilities(terminus):
+    caps = data_object(terminus.capabilities)
+    if caps is None:
+        return []
+    caps = getattr(caps, "elements", caps)  # an AMQP array decodes as proton's Array
+    return [str(c) for c in caps] if isinstance(caps, (list, tuple)) else [str(caps)]
 
 class Produce(MessagingHandler):
     def __init__(self, url, address, count):
@@ -89,6 +107,21 @@ linkRoute {
             snd = conn.create_sender("notqueue.x")  # outside the prefix: mobile address
             harness.check(snd.link.credit == 0,
                           "sender outside the link-route prefix got credit with no receiver")
+
+            rcv = conn.create_receiver("queue.caps", options=Selector("color = 'red'"))
+            source = rcv.link.remote_source
+            harness.check(source.address == "queue.caps" and
+                          capabilities(source) == [BROKER_CAPABILITY] and
+                          data_object(source.filter) is None,
+                          "receiver's attach answer: address %r capabilities %r filter %r "
+                          "(expected the broker's node)" % (
+                              source.address, capabilities(source), data_object(source.filter)))
+            snd = conn.create_sender("queue.caps")
+            target = snd.link.remote_target
+            harness.check(target.address == "queue.caps" and
+                          capabilities(target) == [BROKER_CAPABILITY],
+                          "sender's attach answer: address %r capabilities %r" % (
+                              target.address, capabilities(target)))
         finally:
             conn.close()
     broker.stop()

@@ -667,7 +667,7 @@ void amqp_connection::handle_attach(session& s, amqp::attach& a) {
     mine->remote_handle = a.handle;
     store(s.links_by_remote_handle, a.handle, mine);
     const bool refused = mine->kind == link_kind::outgoing ? !a.target : !a.source;
-    core_.initiated_link_attached(*mine, !refused);
+    core_.initiated_link_attached(*mine, !refused, a);
     if (refused) return;  // a detach with the reason follows
     if (mine->kind == link_kind::incoming) {
       mine->peer_delivery_count = a.initial_delivery_count.value_or(0);
@@ -1030,7 +1030,8 @@ void amqp_connection::detach_link(link& l, const amqp::error* err) {
   if (!l.remote_attached) drop_link(l);
 }
 
-amqp::attach amqp_connection::attach_reply(const amqp::attach& a, const link& l, bool accepted) {
+amqp::attach amqp_connection::attach_reply(const amqp::attach& a, const link& l, bool accepted,
+                                           const amqp::attach* answer) {
   // Link-routed links settle end to end (the far side decides); routed links are settled by
   // the router as soon as it knows the outcome.
   const bool end_to_end = l.peer != nullptr;
@@ -1042,6 +1043,21 @@ amqp::attach amqp_connection::attach_reply(const amqp::attach& a, const link& l,
   reply.rcv_settle_mode = end_to_end ? a.rcv_settle_mode : amqp::receiver_settle_mode::first;
   reply.source = a.source;
   reply.target = a.target;
+  if (answer != nullptr && accepted) {
+    // Link-routed: the far side's node, as it answered (the filters it applied, its outcomes
+    // and capabilities, its durability), under the address the client used.
+    const bool node_is_source = l.kind == link_kind::outgoing;  // the client receives
+    const std::optional<amqp::terminus>& far = node_is_source ? answer->source : answer->target;
+    std::optional<amqp::terminus>& mine = node_is_source ? reply.source : reply.target;
+    if (far) {
+      std::optional<std::string> address = mine ? mine->address : std::nullopt;
+      mine = far;
+      mine->address = std::move(address);
+    }
+    reply.offered_capabilities = answer->offered_capabilities;
+    reply.max_message_size = answer->max_message_size;
+    reply.properties = answer->properties;
+  }
   if (!accepted) {
     // Refusal (part 2 §2.6.3): attach with a null terminus, then detach with the error.
     if (l.kind == link_kind::outgoing)
@@ -1053,12 +1069,13 @@ amqp::attach amqp_connection::attach_reply(const amqp::attach& a, const link& l,
   return reply;
 }
 
-void amqp_connection::complete_attach(link& l, bool accepted, const amqp::error* err) {
+void amqp_connection::complete_attach(link& l, bool accepted, const amqp::error* err,
+                                      const amqp::attach* answer) {
   auto it = pending_attach_.find(&l);
   if (it == pending_attach_.end()) return;
   amqp::attach a = std::move(it->second);
   pending_attach_.erase(it);
-  amqp::append_frame(out_, l.sess->channel, attach_reply(a, l, accepted));
+  amqp::append_frame(out_, l.sess->channel, attach_reply(a, l, accepted, answer));
   owner_.mark_dirty(this);
   if (!accepted) write_detach(l, true, err);
 }

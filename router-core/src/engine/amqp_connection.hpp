@@ -102,8 +102,10 @@ class amqp_connection final : public io::completion_target, public link_owner {
   // Detaches a router-initiated or peer link from our side (e.g. its link-route partner left).
   void detach_link(link& l, const amqp::error* err) override;
   // Sends the deferred attach reply of a link-routed link once its partner answered.
-  void complete_attach(link& l, bool accepted, const amqp::error* err) override;
-  amqp::attach attach_reply(const amqp::attach& a, const link& l, bool accepted);
+  void complete_attach(link& l, bool accepted, const amqp::error* err,
+                       const amqp::attach* answer) override;
+  amqp::attach attach_reply(const amqp::attach& a, const link& l, bool accepted,
+                            const amqp::attach* answer = nullptr);
 
  private:
   enum class state { header, sasl, amqp_header, open, opened, closing, closed };

@@ -73,8 +73,10 @@ class link_owner {
   virtual void window_may_open(session& s) = 0;
   // The router detaches l from its side (e.g. its link-route partner left).
   virtual void detach_link(link& l, const amqp::error* err) = 0;
-  // Answer to an attach whose reply was deferred (link routes).
-  virtual void complete_attach(link& l, bool accepted, const amqp::error* err) = 0;
+  // Answer to an attach whose reply was deferred (link routes). `answer`: the far side's
+  // reply to the routed attach, whose termini the client gets (nullptr when there is none).
+  virtual void complete_attach(link& l, bool accepted, const amqp::error* err,
+                               const amqp::attach* answer) = 0;
   // The attach the peer sent for l while the router has not answered it yet (a link route
   // passes its termini on), or nullptr.
   virtual const amqp::attach* unanswered_attach(const link&) const { return nullptr; }

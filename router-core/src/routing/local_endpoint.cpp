@@ -236,7 +236,8 @@ void local_endpoint::detach_link(link& l, const amqp::error* err) {
   schedule(e);
 }
 
-void local_endpoint::complete_attach(link& l, bool accepted, const amqp::error* err) {
+void local_endpoint::complete_attach(link& l, bool accepted, const amqp::error* err,
+                                     const amqp::attach* /*answer*/) {
   if (!accepted) detach_link(l, err);
 }
 

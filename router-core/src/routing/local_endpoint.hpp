@@ -117,7 +117,8 @@ class local_endpoint final : public link_owner {
   void mark_blocked(link& l) override;
   void window_may_open(session& s) override;
   void detach_link(link& l, const amqp::error* err) override;
-  void complete_attach(link& l, bool accepted, const amqp::error* err) override;
+  void complete_attach(link& l, bool accepted, const amqp::error* err,
+                       const amqp::attach* answer) override;
   void fail(const std::string& condition, const std::string& description) override;
 
  private:

@@ -174,7 +174,7 @@ void router_core::connection_opened(amqp_connection& c) {
       // The broker queue is one more consumer of the address (a waypoint).
       add_consumer(a, *l);
     } else {
-      a.producers.push_back(l);
+      add_producer(a, *l);
     }
   }
 }
@@ -189,10 +189,10 @@ void router_core::connection_closed(amqp_connection& c) {
   }
 }
 
-void router_core::initiated_link_attached(link& l, bool accepted) {
+void router_core::initiated_link_attached(link& l, bool accepted, const amqp::attach& answer) {
   if (l.peer == nullptr) return;
   amqp::error err{"qd:no-route-to-dest", "the route container refused the link", {}};
-  l.peer->owner->complete_attach(*l.peer, accepted, accepted ? nullptr : &err);
+  l.peer->owner->complete_attach(*l.peer, accepted, accepted ? nullptr : &err, &answer);
   if (accepted) {
     // Credit flows from whichever side receives: mirror what is already known.
     if (l.kind == link_kind::outgoing)
@@ -309,11 +309,8 @@ router_core::attach_decision router_core::link_attached(link& l) {
   if (l.kind == link_kind::outgoing) {
     add_consumer(a, l);
   } else {
-    a.producers.push_back(&l);
+    add_producer(a, l);
     l.capacity = l.owner->settings().link_capacity;
-    if (!l.inter_router && ++a.local_producers == 1 && on_local_producer) {
-      on_local_producer(a.name, true);
-    }
   }
   return decision;
 }
@@ -327,7 +324,7 @@ void router_core::link_detached(link& l) {
     // A detach passes through as the peer sent it; a lost connection becomes routed-link-lost.
     amqp::error lost{"qd:routed-link-lost", "the other side of the link route went away", {}};
     const amqp::error* err = l.detach_received ? l.detach_error.get() : &lost;
-    partner->owner->complete_attach(*partner, false, err != nullptr ? err : &lost);
+    partner->owner->complete_attach(*partner, false, err != nullptr ? err : &lost, nullptr);
     if (!partner->detach_sent) partner->owner->detach_link(*partner, err);
   }
   if (l.kind == link_kind::outgoing) {
@@ -396,9 +393,12 @@ void router_core::link_detached(link& l) {
     maybe_free(d);
   }
   if (l.addr != nullptr) {
-    if (std::erase(l.addr->producers, &l) > 0 && !l.inter_router &&
-        --l.addr->local_producers == 0 && on_local_producer) {
+    const bool was_producer = std::erase(l.addr->producers, &l) > 0;
+    if (was_producer && !l.inter_router && --l.addr->local_producers == 0 && on_local_producer) {
       on_local_producer(l.addr->name, false);
+    }
+    if (was_producer && l.addr->producers.empty() && on_producer) {
+      on_producer(l.addr->name, false);
     }
     addresses_.release_if_unused(*l.addr);
     l.addr = nullptr;
@@ -434,8 +434,16 @@ void router_core::bind_mesh_source(link& l, const std::string& key) {
   l.address = key;
   address_entry& a = addresses_.get(key);
   l.addr = &a;
-  a.producers.push_back(&l);
+  add_producer(a, l);
   l.capacity = l.owner->settings().link_capacity;
+}
+
+void router_core::add_producer(address_entry& a, link& l) {
+  a.producers.push_back(&l);
+  if (!l.inter_router && ++a.local_producers == 1 && on_local_producer) {
+    on_local_producer(a.name, true);
+  }
+  if (a.producers.size() == 1 && on_producer) on_producer(a.name, true);
 }
 
 void router_core::add_consumer(address_entry& a, link& l) {
@@ -1036,23 +1044,37 @@ bool router_core::route(delivery& d) {
       return true;
     }
   }
+  // Interior router: a message addressed by `to` for an address another router consumes, with
+  // no per-address link to it here (only addresses with senders here have one), goes on the
+  // anonymous link to the next hop, which routes it by `to` again.
+  if (mesh_fallback_key && d.address_key.empty() && (in == nullptr || in->addr == nullptr) &&
+      !d.remote_origin) {
+    if (const std::string via = mesh_fallback_key(*key, in); !via.empty()) {
+      if (route_to_key(d, via, in)) return true;
+    }
+  }
   // Edge router: a message addressed by `to` with no consumer here goes up to the interior,
   // which knows the whole mesh. (Link-addressed senders have their own uplink links.)
   if (!default_route_key.empty() && *key != default_route_key && d.address_key.empty() &&
       (in == nullptr || in->addr == nullptr) && !d.remote_origin) {
-    if (address_entry* up = addresses_.find(default_route_key)) {
-      if (link* out = pick_consumer(*up, in)) {
-        d.routed = true;
-        enqueue(d, *out);
-        return true;
-      }
+    if (route_to_key(d, default_route_key, in)) return true;
+  }
+  return false;
+}
+
+bool router_core::route_to_key(delivery& d, const std::string& key, const link* in) {
+  if (address_entry* a = addresses_.find(key)) {
+    if (link* out = pick_consumer(*a, in)) {
+      d.routed = true;
+      enqueue(d, *out);
+      return true;
     }
-    if (group_ != nullptr) {
-      const int shard = group_->pick_remote(shard_index_, default_route_key);
-      if (shard >= 0 && !d.receiving) {
-        send_remote(d, static_cast<unsigned>(shard), default_route_key);
-        return true;
-      }
+  }
+  if (group_ != nullptr) {
+    const int shard = group_->pick_remote(shard_index_, key);
+    if (shard >= 0 && !d.receiving) {
+      send_remote(d, static_cast<unsigned>(shard), key);
+      return true;
     }
   }
   return false;

@@ -58,8 +58,9 @@ class router_core {
   // auto-links.
   void connection_opened(amqp_connection& c);
   void connection_closed(amqp_connection& c);
-  // The peer answered an attach the router sent (auto-link or link-route partner).
-  void initiated_link_attached(link& l, bool accepted);
+  // The peer answered an attach the router sent (auto-link or link-route partner) with
+  // `answer`; a link-route partner's client gets that answer's termini.
+  void initiated_link_attached(link& l, bool accepted, const amqp::attach& answer);
 
   struct attach_decision {
     bool deferred = false;  // link route: the reply waits for the partner's attach
@@ -94,6 +95,15 @@ class router_core {
   // has no consumer here.
   std::function<void(const std::string& key, bool present)> on_local_producer;
   std::string default_route_key;
+  // Interior routers: an address gained its first / lost its last incoming link of any kind
+  // (a client's sender or another router's per-address link). Only such addresses get a link
+  // towards the next router (see shard::attach_mesh_links), so a router holds no link for the
+  // many addresses nothing here sends to.
+  std::function<void(const std::string& key, bool present)> on_producer;
+  // Interior routers: for a message routed by its `to` that nothing here consumes, the key of
+  // the anonymous link towards the next hop for that address (never back over the connection
+  // the message came on, `in`), or empty when the mesh has no route for it.
+  std::function<std::string(const std::string& key, const link* in)> mesh_fallback_key;
   // Binds a router-initiated outgoing link on an inter-router connection as a consumer of key.
   void bind_mesh_link(link& l, const std::string& key, unsigned cost);
   // Binds a router-initiated incoming link on an uplink as a producer of key (what another
@@ -132,6 +142,8 @@ class router_core {
   void attach_live(delivery& d, link& in);
   void detach_live(delivery& d);
 
+  // l (an incoming link) sends to a; tells on_local_producer/on_producer of a first one.
+  void add_producer(address_entry& a, link& l);
   bool routable(const link& in) const;
   // Chooses a destination for d once its routing information is known. Returns false while
   // the routing information (an anonymous link's `to`) is still incomplete.
@@ -139,6 +151,8 @@ class router_core {
   // `from`: the link the delivery arrived on (null for cross-shard/remote-origin deliveries);
   // a delivery is never sent back to the router it came from.
   link* pick_consumer(address_entry& a, const link* from);
+  // Sends d to a consumer of key here or on another shard; false when there is none.
+  bool route_to_key(delivery& d, const std::string& key, const link* in);
   link* pick_mesh_consumer(address_entry& a, const link* from);
   void enqueue(delivery& d, link& out);
   // Copies d to every consumer; unless local_only, also one copy to each other shard with

@@ -473,6 +473,7 @@ void shard::neighbour_changed(amqp_connection& c, bool up) {
   }
   neighbour_links& n = neighbours_[&c];
   n.id = peer;
+  n.edge = edge_link;
   // The control link: the routing agent reaches this router through the internal address
   // `_mesh/<id>`, wherever the connection lives.
   if (link* control = c.attach_link(link_kind::outgoing, "fogmesh.control", "_local/qdrouter",
@@ -484,6 +485,13 @@ void shard::neighbour_changed(amqp_connection& c, bool up) {
     if (link* up_link = c.attach_link(link_kind::outgoing, "fogmesh.uplink", "",
                                       amqp::sender_settle_mode::unsettled)) {
       core_.bind_mesh_link(*up_link, core_.default_route_key, 1);
+    }
+  } else if (!edge_link) {
+    // Messages addressed by `to` for addresses this neighbour leads to, with no data link of
+    // their own here (mesh_fallback_key); the neighbour routes them by `to` again.
+    if (link* anonymous = c.attach_link(link_kind::outgoing, "fogmesh.anonymous", "",
+                                        amqp::sender_settle_mode::unsettled)) {
+      core_.bind_mesh_link(*anonymous, std::string(mesh_anonymous_prefix) + peer, 1);
     }
   }
   attach_mesh_links(c, n);
@@ -497,7 +505,10 @@ void shard::neighbour_changed(amqp_connection& c, bool up) {
 }
 
 void shard::edge_producer(const std::string& key, bool present) {
-  if (key.starts_with("_local/") || key.starts_with("_mesh/") || key.starts_with("$")) return;
+  if (key.starts_with("_local/") || key.starts_with("_mesh/") || key.starts_with("$") ||
+      key.find('\x1f') != std::string::npos) {
+    return;  // stays here (a waypoint's phase 1 is fed by an auto-link of this router)
+  }
   auto& count = edge_producers_[key];
   count += present ? 1 : -1;
   if (count <= 0) edge_producers_.erase(key);
@@ -594,7 +605,11 @@ void shard::mesh_link_gone(link& l) {
     std::erase_if(links, [&l](const auto& entry) { return entry.second == &l; });
   };
   for (auto& [conn, n] : neighbours_) {
-    if (static_cast<link_owner*>(conn) == l.owner) forget(n.data);
+    if (static_cast<link_owner*>(conn) != l.owner) continue;
+    forget(n.data);
+    if (auto it = n.retiring.find(l.address); it != n.retiring.end() && !n.data.count(l.address)) {
+      n.retiring.erase(it);
+    }
   }
   for (auto& [conn, u] : uplinks_) {
     if (static_cast<link_owner*>(conn) != l.owner) continue;
@@ -681,40 +696,154 @@ void shard::drop_idle_stream_links(amqp_connection& c, const std::string& addres
 }
 
 void shard::attach_mesh_links(amqp_connection& c, neighbour_links& n) {
-  std::map<std::string, unsigned> wanted;
   if (config_.router.mode == router_mode::edge) {
-    for (const auto& [address, count] : edge_producers_) wanted[address] = 1;
-  } else if (mesh_routes_) {
-    for (const auto& [address, options] : *mesh_routes_) {
-      // A link route is reached by forwarding attaches (link_route_hop), not by a data link.
-      if (address.starts_with(router_core::link_route_key_prefix)) continue;
-      for (const auto& [via, cost] : options) {
-        if (via == n.id) wanted[address] = cost;
+    // On an edge router the "routes" are the uplink links for our senders' addresses.
+    for (auto it = n.data.begin(); it != n.data.end();) {
+      if (edge_producers_.count(it->first)) {
+        ++it;
+      } else {
+        it = detach_mesh_link(c, n, it);
+      }
+    }
+    for (const auto& [address, count] : edge_producers_) {
+      if (!n.data.count(address)) attach_mesh_link(c, n, address, 1);
+    }
+    return;
+  }
+  auto cost_via = [this, &n](const std::string& key) -> std::optional<unsigned> {
+    if (!mesh_routes_) return std::nullopt;
+    auto route = mesh_routes_->find(key);
+    if (route == mesh_routes_->end()) return std::nullopt;
+    for (const auto& [via, cost] : route->second) {
+      if (via == n.id) return cost;
+    }
+    return std::nullopt;
+  };
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = n.data.begin(); it != n.data.end();) {
+    const auto cost = cost_via(it->first);
+    if (!cost) {
+      // No longer a route through this neighbour: what is queued goes elsewhere (or back).
+      it = detach_mesh_link(c, n, it);
+      continue;
+    }
+    it->second->mesh_cost = *cost;
+    if (mesh_link_wanted(n, it->first)) {
+      n.retiring.erase(it->first);
+    } else {
+      n.retiring.emplace(it->first, now);
+    }
+    ++it;
+  }
+  if (!mesh_routes_) return;
+  for (const auto& [address, options] : *mesh_routes_) {
+    // A link route is reached by forwarding attaches (link_route_hop), not by a data link.
+    if (address.starts_with(router_core::link_route_key_prefix)) continue;
+    if (n.data.count(address) || !mesh_link_wanted(n, address)) continue;
+    for (const auto& [via, cost] : options) {
+      if (via == n.id) attach_mesh_link(c, n, address, cost);
+    }
+  }
+}
+
+void shard::attach_mesh_link(amqp_connection& c, neighbour_links& n, const std::string& address,
+                             unsigned cost) {
+  link* l = c.attach_link(link_kind::outgoing, "fogmesh.data/" + address, address,
+                          amqp::sender_settle_mode::unsettled);
+  if (l == nullptr) return;
+  core_.bind_mesh_link(*l, address, cost);
+  n.data[address] = l;
+}
+
+std::map<std::string, link*>::iterator shard::detach_mesh_link(
+    amqp_connection& c, neighbour_links& n, std::map<std::string, link*>::iterator it) {
+  link* l = it->second;
+  n.retiring.erase(it->first);
+  drop_idle_stream_links(c, it->first);
+  it = n.data.erase(it);
+  core_.link_detached(*l);
+  c.detach_link(*l, nullptr);
+  return it;
+}
+
+bool shard::mesh_link_wanted(const neighbour_links& n, const std::string& key) {
+  // Links to an edge router carry what it consumes for every sender in the mesh; topological
+  // addresses carry replies and management requests by `to`; multicast copies go on the
+  // address's own link. Other addresses need a link only while something here sends to them.
+  if (n.edge || key.starts_with(mesh::topological_prefix) || mesh_producers_.count(key)) {
+    return true;
+  }
+  const address_config* cfg = core_.addresses().matcher().match(key.substr(0, key.find('\x1f')));
+  const distribution dist =
+      cfg != nullptr ? cfg->dist : core_.addresses().matcher().default_distribution();
+  return dist == distribution::multicast;
+}
+
+void shard::mesh_producer(const std::string& key, bool present) {
+  if (present) {
+    ++mesh_producers_[key];
+  } else if (auto it = mesh_producers_.find(key);
+             it != mesh_producers_.end() && --it->second == 0) {
+    mesh_producers_.erase(it);
+  }
+  if (!mesh_routes_) return;
+  auto route = mesh_routes_->find(key);
+  if (route == mesh_routes_->end()) return;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [conn, n] : neighbours_) {
+    if (conn->closed() || n.edge) continue;
+    for (const auto& [via, cost] : route->second) {
+      if (via != n.id) continue;
+      const bool have = n.data.count(key) > 0;
+      if (mesh_link_wanted(n, key)) {
+        n.retiring.erase(key);
+        if (!have) attach_mesh_link(*conn, n, key, cost);
+      } else if (have) {
+        n.retiring.emplace(key, now);
       }
     }
   }
-  for (auto it = n.data.begin(); it != n.data.end();) {
-    auto w = wanted.find(it->first);
-    link* l = it->second;
-    if (w != wanted.end()) {
-      l->mesh_cost = w->second;
-      ++it;
-      continue;
+}
+
+void shard::retire_idle_mesh_links(std::chrono::steady_clock::time_point now) {
+  for (auto& [conn, n] : neighbours_) {
+    if (conn->closed()) continue;
+    for (auto it = n.retiring.begin(); it != n.retiring.end();) {
+      auto data = n.data.find(it->first);
+      if (data == n.data.end()) {
+        it = n.retiring.erase(it);
+        continue;
+      }
+      const link& l = *data->second;
+      // One still holding deliveries stays until they are written and settled.
+      if (now - it->second < mesh_link_linger || !l.queue.empty() || l.unsettled > 0) {
+        ++it;
+        continue;
+      }
+      ++it;  // detach_mesh_link erases the entry `it` was on
+      detach_mesh_link(*conn, n, data);
     }
-    // No longer a route through this neighbour: what is queued goes elsewhere (or back).
-    drop_idle_stream_links(c, it->first);
-    it = n.data.erase(it);
-    core_.link_detached(*l);
-    c.detach_link(*l, nullptr);
   }
-  for (const auto& [address, cost] : wanted) {
-    if (n.data.count(address)) continue;
-    link* l = c.attach_link(link_kind::outgoing, "fogmesh.data/" + address, address,
-                            amqp::sender_settle_mode::unsettled);
-    if (l == nullptr) continue;
-    core_.bind_mesh_link(*l, address, cost);
-    n.data[address] = l;
+}
+
+std::string shard::mesh_fallback_key(const std::string& key, const link* in) const {
+  if (!mesh_routes_) return {};
+  auto route = mesh_routes_->find(key);
+  if (route == mesh_routes_->end()) return {};
+  const std::string* came_from = nullptr;
+  for (const auto& [conn, n] : neighbours_) {
+    if (in != nullptr && static_cast<const link_owner*>(conn) == in->owner) came_from = &n.id;
   }
+  const std::string* best = nullptr;
+  unsigned best_cost = 0;
+  for (const auto& [via, cost] : route->second) {
+    if (came_from != nullptr && via == *came_from) continue;
+    if (best == nullptr || cost < best_cost) {
+      best = &via;
+      best_cost = cost;
+    }
+  }
+  return best != nullptr ? std::string(mesh_anonymous_prefix) + *best : std::string();
 }
 
 amqp_connection* shard::link_route_hop(const std::string& key, const link_owner* arrived_on) {
@@ -784,6 +913,7 @@ void shard::tick() {
   const auto now = std::chrono::steady_clock::now();
   for (auto& [name, adaptor] : adaptors_) adaptor->tick();
   if (mesh_) mesh_->tick();
+  retire_idle_mesh_links(now);
   for (auto& c : connections_) c->tick(now);
   for (auto& c : connectors_) c->tick(now);
   if (draining_ && now >= drain_deadline_) {
@@ -900,6 +1030,18 @@ void shard::run() {
     core_.link_route_hop = [this](const std::string& key, const link_owner* arrived_on) {
       return link_route_hop(key, arrived_on);
     };
+    if (!edge) {
+      // Every shard keeps the set of addresses something on this router sends to: a shard
+      // holding an inter-router connection attaches data links for those only.
+      core_.on_producer = [this](const std::string& key, bool present) {
+        for (unsigned to = 0; to < group_.size(); ++to) {
+          post_task(to, [key, present](shard& s) { s.mesh_producer(key, present); });
+        }
+      };
+      core_.mesh_fallback_key = [this](const std::string& key, const link* in) {
+        return mesh_fallback_key(key, in);
+      };
+    }
     if (edge) {
       core_.default_route_key = "_edge/uplink";
       core_.on_local_producer = [this](const std::string& key, bool present) {

@@ -142,20 +142,39 @@ class shard {
   std::vector<std::unique_ptr<local_endpoint>> released_endpoints_;
   std::unique_ptr<management::agent> management_;
   std::unique_ptr<mesh::agent> mesh_;
-  // Inter-router connections on this shard: the neighbour's id, its control link and one data
-  // link per address it leads to.
+  // Inter-router connections on this shard: the neighbour's id, its control link, its
+  // anonymous link and one data link per address it leads to that something here sends to
+  // (all of them on a connection to an edge router).
   struct neighbour_links {
     std::string id;
+    bool edge = false;  // an edge router attached to this interior
     std::map<std::string, link*> data;
+    // Data links whose address nothing here sends to any more, since when: detached once idle
+    // and unwanted for mesh_link_linger (a sender that comes back soon finds its link).
+    std::map<std::string, std::chrono::steady_clock::time_point> retiring;
   };
+  static constexpr auto mesh_link_linger = std::chrono::seconds(10);
+  static constexpr std::string_view mesh_anonymous_prefix = "_mesh/anonymous/";
   std::map<amqp_connection*, neighbour_links> neighbours_;
   std::shared_ptr<const mesh::route_table> mesh_routes_;
+  // Interior: addresses with senders (clients' or other routers' links) → how many shards
+  // have them. Kept on every shard, from router_core::on_producer.
+  std::map<std::string, unsigned> mesh_producers_;
   // Edge or uplink, shard 0: addresses with local senders (and, for uplinks, receivers).
   std::map<std::string, int> edge_producers_;
   std::map<std::string, int> uplink_consumers_;
   void neighbour_changed(amqp_connection& c, bool up);
   void edge_producer(const std::string& key, bool present);
   void attach_mesh_links(amqp_connection& c, neighbour_links& n);
+  void attach_mesh_link(amqp_connection& c, neighbour_links& n, const std::string& address,
+                        unsigned cost);
+  // Detaches the data link at `it`; returns the next entry.
+  std::map<std::string, link*>::iterator detach_mesh_link(
+      amqp_connection& c, neighbour_links& n, std::map<std::string, link*>::iterator it);
+  bool mesh_link_wanted(const neighbour_links& n, const std::string& key);
+  void mesh_producer(const std::string& key, bool present);
+  void retire_idle_mesh_links(std::chrono::steady_clock::time_point now);
+  std::string mesh_fallback_key(const std::string& key, const link* in) const;
   // See router_core::link_route_hop.
   amqp_connection* link_route_hop(const std::string& key, const link_owner* arrived_on);
   // Uplink connections (connector role uplink, standalone router, shard 0): one anonymous
