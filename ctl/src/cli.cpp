@@ -123,9 +123,12 @@ edge-resources. `get agents` also lists the namespace's detached agents (status 
 its table.
 )"},
       {"describe", R"(Usage: fogctl describe KIND NAME [-n NS] [-o json]
+       fogctl describe controlplane [NAME] [-n NS] [-o json]
 
 KIND: application, microservice (NAME or APP/NAME), route (APP/NAME or NAME),
-registry (ID), catalogitem (NAME), agent (NAME; printed as AgentConfig).
+registry (ID), catalogitem (NAME), agent (NAME; printed as AgentConfig), controlplane (the
+LocalControlPlane, ControlPlane or KubernetesControlPlane document fogctl deployed in the
+namespace, with the user's password).
 The YAML printed can be deployed again with `fogctl deploy -f`; that changes nothing.
 )"},
       {"delete", R"(Usage: fogctl delete KIND NAME [-n NS]
@@ -961,15 +964,14 @@ int cmd_deploy(const std::vector<std::string>& args, const options& global) {
     std::string ns = r.ns.empty() ? opt.ns : r.ns;
     try {
       std::string outcome;
-      if (r.k == kind::local_control_plane) {
-        outcome = deploy_local_control_plane(r, ns, opt);
+      if (r.k == kind::local_control_plane || r.k == kind::remote_control_plane ||
+          r.k == kind::kubernetes_control_plane) {
+        outcome = r.k == kind::local_control_plane    ? deploy_local_control_plane(r, ns, opt)
+                  : r.k == kind::remote_control_plane ? deploy_remote_control_plane(r, ns, opt)
+                                                      : deploy_kubernetes_control_plane(r, ns, opt);
         sessions.erase(ns);
-      } else if (r.k == kind::remote_control_plane) {
-        outcome = deploy_remote_control_plane(r, ns, opt);
-        sessions.erase(ns);
-      } else if (r.k == kind::kubernetes_control_plane) {
-        outcome = deploy_kubernetes_control_plane(r, ns, opt);
-        sessions.erase(ns);
+        // What `describe controlplane` prints: the document as deployed, so it deploys again.
+        state(ns).save_control_plane_document(to_yaml_document(r.k, r.name, ns, r.spec));
       } else if (r.k == kind::local_agent) {
         outcome = deploy_local_agent(r, ns, opt);
       } else if (r.k == kind::remote_agent) {
@@ -1310,26 +1312,28 @@ int cmd_get(const std::vector<std::string>& args, const options& opt) {
 // --- describe / delete: resolving names ---
 
 std::string normalise_kind(const std::string& verb, const std::string& k) {
-  static const std::map<std::string, std::string> aliases = {{"application", "application"},
-                                                             {"applications", "application"},
-                                                             {"app", "application"},
-                                                             {"microservice", "microservice"},
-                                                             {"microservices", "microservice"},
-                                                             {"msvc", "microservice"},
-                                                             {"route", "route"},
-                                                             {"routes", "route"},
-                                                             {"registry", "registry"},
-                                                             {"registries", "registry"},
-                                                             {"catalogitem", "catalogitem"},
-                                                             {"catalog-item", "catalogitem"},
-                                                             {"catalog", "catalogitem"},
-                                                             {"agent", "agent"},
-                                                             {"agents", "agent"},
-                                                             {"agentconfig", "agent"},
-                                                             {"localagent", "agent"},
-                                                             {"controlplane", "controlplane"},
-                                                             {"localcontrolplane", "controlplane"},
-                                                             {"controller", "controlplane"}};
+  static const std::map<std::string, std::string> aliases = {
+      {"application", "application"},
+      {"applications", "application"},
+      {"app", "application"},
+      {"microservice", "microservice"},
+      {"microservices", "microservice"},
+      {"msvc", "microservice"},
+      {"route", "route"},
+      {"routes", "route"},
+      {"registry", "registry"},
+      {"registries", "registry"},
+      {"catalogitem", "catalogitem"},
+      {"catalog-item", "catalogitem"},
+      {"catalog", "catalogitem"},
+      {"agent", "agent"},
+      {"agents", "agent"},
+      {"agentconfig", "agent"},
+      {"localagent", "agent"},
+      {"controlplane", "controlplane"},
+      {"localcontrolplane", "controlplane"},
+      {"kubernetescontrolplane", "controlplane"},
+      {"controller", "controlplane"}};
   std::string lower = k;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -1383,12 +1387,38 @@ json::object resolve_registry(api_client& api, const std::string& id) {
   throw step_error("no registry with id '" + id + "' (fogctl get registries lists them)");
 }
 
+// `describe controlplane [NAME]`: the LocalControlPlane, ControlPlane or KubernetesControlPlane
+// document fogctl deployed in the namespace (as iofogctl prints its ControlPlane from its own
+// configuration: a connected controller has no document to give back).
+int describe_control_plane(const std::vector<std::string>& args, const options& opt) {
+  if (args.size() > 2) throw usage_error("describe", "describe controlplane takes at most a name");
+  state st(opt.ns);
+  std::string yaml = st.control_plane_document();
+  if (yaml.empty()) {
+    throw step_error(
+        "namespace '" + opt.ns + "' has no control plane fogctl deployed" +
+        (st.load() ? " (it is connected to a controller: see `fogctl get controllers`)" : ""));
+  }
+  auto docs = parse_documents(yaml, st.ns_dir() + "/deployed-controlplane.yaml");
+  if (args.size() == 2 && docs.at(0).name != args[1]) {
+    throw step_error("namespace '" + opt.ns + "' has control plane '" + docs.at(0).name +
+                     "', not '" + args[1] + "'");
+  }
+  if (opt.output == "json") {
+    std::cout << pretty_json(yaml_text_to_json(yaml));
+  } else {
+    std::cout << yaml;
+  }
+  return 0;
+}
+
 int cmd_describe(const std::vector<std::string>& args, const options& opt) {
+  if (!args.empty() && normalise_kind("describe", args[0]) == "controlplane") {
+    return describe_control_plane(args, opt);
+  }
   if (args.size() != 2) throw usage_error("describe", "describe takes KIND and NAME");
   std::string k = normalise_kind("describe", args[0]);
   const std::string& name = args[1];
-  if (k == "controlplane")
-    throw usage_error("describe", "describe controlplane is not supported; use get controllers");
   session s = open_session(opt.ns);
   auto& api = *s.api;
   std::string yaml;
@@ -2057,7 +2087,7 @@ std::string completion_script(const std::string& shell) {
       {"get",
        "all controllers agents applications microservices routes catalog registries "
        "edge-resources"},
-      {"describe", "application microservice route registry catalogitem agent"},
+      {"describe", "application microservice route registry catalogitem agent controlplane"},
       {"delete", "all application microservice route registry catalogitem agent controlplane"},
       {"start", "application"},
       {"stop", "application"},

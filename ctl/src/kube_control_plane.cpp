@@ -9,6 +9,7 @@
 #include "control_planes.hpp"
 
 #ifdef FOGCTL_WITH_K8S
+#include "fogmesh/k8s/apply.hpp"
 #include "fogmesh/k8s/client.hpp"
 #include "fogmesh/k8s/operator.hpp"
 #endif
@@ -19,17 +20,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string state_file(const state& st) { return st.ns_dir() + "/kubernetes.json"; }
+std::string state_file(const state& st) {
+  return st.ns_dir() + "/kubernetes.json";
+}
 
 }  // namespace
 
-bool has_kubernetes_control_plane(const state& st) { return fs::exists(state_file(st)); }
+bool has_kubernetes_control_plane(const state& st) {
+  return fs::exists(state_file(st));
+}
 
 #ifndef FOGCTL_WITH_K8S
 
 std::string deploy_kubernetes_control_plane(const resource&, const std::string&, const options&) {
-  throw step_error("deploy: this fogctl was built without the k8s component (KubernetesControlPlane "
-                   "needs it)");
+  throw step_error(
+      "deploy: this fogctl was built without the k8s component (KubernetesControlPlane "
+      "needs it)");
 }
 void delete_kubernetes_control_plane(const state&, const options&) {
   throw step_error("delete controlplane: this fogctl was built without the k8s component");
@@ -49,14 +55,13 @@ namespace {
 namespace k = fogmesh::k8s;
 using clock = std::chrono::steady_clock;
 
-const char* const applied_annotation = "fogctl.fogmesh.io/applied";
-
 std::string base64(const std::string& in) {
   static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    unsigned v =
+        (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
     out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
   }
   if (i + 1 == in.size()) {
@@ -127,7 +132,8 @@ std::vector<json::object> operator_objects(const std::string& ns, const json::ob
   size_t start = 0;
   while (start < text.size()) {
     size_t sep = text.find("\n---", start);
-    std::string doc = text.substr(start, sep == std::string::npos ? std::string::npos : sep - start);
+    std::string doc =
+        text.substr(start, sep == std::string::npos ? std::string::npos : sep - start);
     start = sep == std::string::npos ? text.size() : sep + 4;
     auto v = yaml_text_to_json(doc);
     if (!v.is_object() || !v.as_object().contains("kind")) continue;
@@ -139,7 +145,10 @@ std::vector<json::object> operator_objects(const std::string& ns, const json::ob
       for (auto& s : o["subjects"].as_array()) s.as_object()["namespace"] = ns;
     }
     if (kind == "Deployment" && images.contains("operator")) {
-      auto& c = o["spec"].as_object()["template"].as_object()["spec"].as_object()["containers"]
+      auto& c = o["spec"]
+                    .as_object()["template"]
+                    .as_object()["spec"]
+                    .as_object()["containers"]
                     .as_array()
                     .at(0)
                     .as_object();
@@ -150,48 +159,18 @@ std::vector<json::object> operator_objects(const std::string& ns, const json::ob
   return out;
 }
 
-// Create, or replace when what fogctl applied last differs (annotation: the applied object's
-// JSON); objects the cluster changed by itself (status, defaults) are left alone.
-std::string apply_object(k::client& kube, const k::resource& res, json::object desired) {
-  std::string ns(desired["metadata"].as_object()["namespace"].as_string());
-  std::string name(desired["metadata"].as_object()["name"].as_string());
-  std::string applied = json::serialize(desired);
-  auto& meta = desired["metadata"].as_object();
-  json::object annotations;
-  if (auto it = meta.find("annotations"); it != meta.end() && it->value().is_object())
-    annotations = it->value().as_object();
-  annotations[applied_annotation] = applied;
-  meta["annotations"] = annotations;
-  auto current = kube.try_get(res.path(ns, name));
-  if (!current) {
-    try {
-      kube.create(res.path(ns), desired);
-      return "created";
-    } catch (const k::api_error& e) {
-      if (!e.conflict()) throw;
-      current = kube.get(res.path(ns, name));
-    }
-  }
-  if (k::field(*current, {"metadata", "annotations", applied_annotation}) == applied)
-    return "unchanged";
-  meta["resourceVersion"] = k::field(*current, {"metadata", "resourceVersion"});
-  kube.replace(res.path(ns, name), desired);
-  return "updated";
-}
-
 // The ControlPlane resource (iofog.org/v3) of a KubernetesControlPlane document.
 json::object control_plane_resource(const resource& r, const std::string& ns) {
   const auto& s = r.spec;
   const auto& u = s.at("iofogUser").as_object();
-  json::object spec{
-      {"user",
-       {{"name", u.at("name")},
-        {"surname", u.at("surname")},
-        {"email", u.at("email")},
-        // Base64, as iofogctl stores it; the operator decodes it.
-        {"password", base64(std::string(u.at("password").as_string()))}}},
-      {"replicas", s.at("replicas")},
-      {"services", s.at("services")}};
+  json::object spec{{"user",
+                     {{"name", u.at("name")},
+                      {"surname", u.at("surname")},
+                      {"email", u.at("email")},
+                      // Base64, as iofogctl stores it; the operator decodes it.
+                      {"password", base64(std::string(u.at("password").as_string()))}}},
+                    {"replicas", s.at("replicas")},
+                    {"services", s.at("services")}};
   if (s.contains("database")) spec["database"] = s.at("database");
   json::object images = s.at("images").as_object();
   images.erase("operator");
@@ -210,8 +189,9 @@ std::string apply_control_plane(k::client& kube, const json::object& cr) {
   auto current = kube.try_get(k::kinds::control_plane.path(ns, name));
   if (current && current->contains("metadata") &&
       !k::field(*current, {"metadata", "deletionTimestamp"}).empty()) {
-    throw std::runtime_error("it is being deleted (the operator removes its children first); "
-                             "deploy again when it is gone");
+    throw std::runtime_error(
+        "it is being deleted (the operator removes its children first); "
+        "deploy again when it is gone");
   }
   if (!current) {
     kube.create(k::kinds::control_plane.path(ns), cr);
@@ -270,8 +250,8 @@ bool cluster_internal(const std::string& host) {
 // Addresses of the controller from outside the cluster, best first: the controller Service's
 // load-balancer address, a node's address with its NodePort, the operator's controllerUrl when
 // it is not a cluster-internal name (an operator run outside the cluster), the ClusterIP.
-std::vector<std::string> controller_urls(k::client& kube, const kube_target& t,
-                                         const cr_state& s, std::string* why_none) {
+std::vector<std::string> controller_urls(k::client& kube, const kube_target& t, const cr_state& s,
+                                         std::string* why_none) {
   std::vector<std::string> urls;
   auto svc = kube.try_get(k::kinds::service.path(t.ns, "controller"));
   if (svc) {
@@ -382,17 +362,19 @@ std::string wait_until_ready(k::client& kube, const kube_target& t, const option
       now = "waiting for the operator to take ControlPlane '" + t.name + "' (no status yet; " +
             deployment_readiness(kube, t.ns, "fogmesh-operator") + ")";
     } else {
-      now = "waiting for controller: the operator reports " + s.type +
-            (s.reason.empty() ? "" : " (" + s.reason + (s.message.empty() ? "" : ": " + s.message) + ")") +
-            "; " + deployment_readiness(kube, t.ns, "controller");
+      now =
+          "waiting for controller: the operator reports " + s.type +
+          (s.reason.empty() ? ""
+                            : " (" + s.reason + (s.message.empty() ? "" : ": " + s.message) + ")") +
+          "; " + deployment_readiness(kube, t.ns, "controller");
     }
     if (now != shown && !opt.quiet) std::cout << label << ": " << now << "\n" << std::flush;
     shown = now;
     if (clock::now() > deadline) {
-      throw step_error("wait for ControlPlane '" + t.name + "' in namespace '" + t.ns +
-                       "': timed out after " + std::to_string(limit.count()) + " s " + now +
-                       " (no pods running? `kubectl -n " + t.ns +
-                       " get pods`; deploy again to keep waiting, --timeout SECONDS to wait longer)");
+      throw step_error(
+          "wait for ControlPlane '" + t.name + "' in namespace '" + t.ns + "': timed out after " +
+          std::to_string(limit.count()) + " s " + now + " (no pods running? `kubectl -n " + t.ns +
+          " get pods`; deploy again to keep waiting, --timeout SECONDS to wait longer)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
@@ -431,9 +413,9 @@ std::string deploy_kubernetes_control_plane(const resource& r, const std::string
   bool created_ns = false;
   step("create namespace '" + ns + "' on " + server, [&] {
     if (kube.try_get(k::kinds::namespace_.path("", ns))) return 0;
-    kube.create(k::kinds::namespace_.path(), json::object{{"apiVersion", "v1"},
-                                                          {"kind", "Namespace"},
-                                                          {"metadata", {{"name", ns}}}});
+    kube.create(
+        k::kinds::namespace_.path(),
+        json::object{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
     created_ns = true;
     return 0;
   });
@@ -451,7 +433,7 @@ std::string deploy_kubernetes_control_plane(const resource& r, const std::string
       std::string kind(o.at("kind").as_string());
       std::string name(o.at("metadata").at("name").as_string());
       std::string res = step("apply " + kind + " '" + name + "'",
-                             [&] { return apply_object(kube, resource_of(kind), o); });
+                             [&] { return k::to_string(k::apply(kube, resource_of(kind), o)); });
       if (res != "unchanged") operator_result = "applied";
     }
     return 0;
@@ -472,12 +454,13 @@ std::string deploy_kubernetes_control_plane(const resource& r, const std::string
 
 void delete_kubernetes_control_plane(const state& st, const options& opt) {
   auto o = json::parse(read_file(state_file(st))).as_object();
-  kube_target t{std::string(o.at("kubeconfig").as_string()), std::string(o.at("namespace").as_string()),
-                std::string(o.at("name").as_string())};
+  kube_target t{std::string(o.at("kubeconfig").as_string()),
+                std::string(o.at("namespace").as_string()), std::string(o.at("name").as_string())};
   auto kube_client = make_client(t.kubeconfig);
   k::client& kube = *kube_client;
   std::string what = "delete ControlPlane '" + t.name + "' in namespace '" + t.ns + "'";
-  bool existed = step(what, [&] { return kube.remove(k::kinds::control_plane.path(t.ns, t.name)); });
+  bool existed =
+      step(what, [&] { return kube.remove(k::kinds::control_plane.path(t.ns, t.name)); });
   if (existed) {
     // The operator's finalizer removes the children, then the resource goes.
     auto limit = std::chrono::seconds(opt.wait_seconds > 0 ? opt.wait_seconds : 120);
@@ -522,9 +505,9 @@ void connect_kubernetes(const std::string& kubeconfig, const std::string& email,
     throw step_error("read the kubeconfig: " + t.kubeconfig + " does not exist");
   auto kube_client = make_client(t.kubeconfig);
   k::client& kube = *kube_client;
-  auto cr = step("read ControlPlane '" + name + "' in namespace '" + opt.ns + "' on " +
-                     kube.config().server,
-                 [&] { return kube.try_get(k::kinds::control_plane.path(opt.ns, name)); });
+  auto cr = step(
+      "read ControlPlane '" + name + "' in namespace '" + opt.ns + "' on " + kube.config().server,
+      [&] { return kube.try_get(k::kinds::control_plane.path(opt.ns, name)); });
   if (!cr) {
     throw step_error("read ControlPlane '" + name + "' in namespace '" + opt.ns + "' on " +
                      kube.config().server + ": there is none (-n NAMESPACE, --name NAME)");

@@ -66,9 +66,15 @@ std::string state::home() {
   return std::string(home) + "/.fogmesh";
 }
 
-std::string state::ns_dir() const { return home() + "/namespaces/" + ns_; }
-std::string state::controller_dir() const { return ns_dir() + "/controller"; }
-std::string state::agent_dir(const std::string& name) const { return ns_dir() + "/agents/" + name; }
+std::string state::ns_dir() const {
+  return home() + "/namespaces/" + ns_;
+}
+std::string state::controller_dir() const {
+  return ns_dir() + "/controller";
+}
+std::string state::agent_dir(const std::string& name) const {
+  return ns_dir() + "/agents/" + name;
+}
 
 std::optional<connection> state::load() const {
   std::string text = read_file(ns_dir() + "/controlplane.json");
@@ -100,23 +106,37 @@ void state::save(const connection& c, const std::string& token, const std::strin
   // PostgreSQL, running as `postgres` under root, needs 0711 to reach its data dir inside).
   fs::create_directories(fs::path(ns_dir()).parent_path());
   ::mkdir(ns_dir().c_str(), 0700);
-  json::object o{{"name", c.name},   {"endpoint", c.endpoint},
-                 {"email", c.email}, {"local", c.local || c.control_plane == "local"}};
+  json::object o{{"name", c.name},
+                 {"endpoint", c.endpoint},
+                 {"email", c.email},
+                 {"local", c.local || c.control_plane == "local"}};
   if (!c.control_plane.empty()) o["controlPlane"] = c.control_plane;
   write_file(ns_dir() + "/credentials", password, 0600);
   save_token(token);
   write_file(ns_dir() + "/controlplane.json", json::serialize(o) + "\n", 0644);
 }
 
-std::string state::token() const { return read_file(ns_dir() + "/token"); }
+std::string state::token() const {
+  return read_file(ns_dir() + "/token");
+}
 void state::save_token(const std::string& token) const {
   write_file(ns_dir() + "/token", token, 0600);
 }
-std::string state::password() const { return read_file(ns_dir() + "/credentials"); }
+std::string state::password() const {
+  return read_file(ns_dir() + "/credentials");
+}
+
+void state::save_control_plane_document(const std::string& yaml) const {
+  write_file(ns_dir() + "/deployed-controlplane.yaml", yaml, 0600);
+}
+std::string state::control_plane_document() const {
+  return read_file(ns_dir() + "/deployed-controlplane.yaml");
+}
 
 void state::forget() const {
   std::error_code ec;
   fs::remove(ns_dir() + "/controlplane.json", ec);
+  fs::remove(ns_dir() + "/deployed-controlplane.yaml", ec);
   fs::remove(ns_dir() + "/token", ec);
   fs::remove(ns_dir() + "/credentials", ec);
 }

@@ -33,6 +33,10 @@ class state {
   void save_token(const std::string& token) const;
   std::string password() const;
   void forget() const;  // connection, token and password (not the local processes' dirs)
+  // The control plane document fogctl deployed last in this namespace (canonical YAML, 0600:
+  // it holds the user's password), for `describe controlplane`; "" when none.
+  void save_control_plane_document(const std::string& yaml) const;
+  std::string control_plane_document() const;
 
  private:
   std::string ns_;

@@ -60,15 +60,16 @@ spec:
   yaml.replace(yaml.find("NS"), 2, ns);
   std::string file = home.path() + "/kcp.yaml";
   std::ofstream(file) << std::string(yaml).replace(yaml.find("KUBECONFIG"), 10,
-                                                  kt::kubeconfig_path());
+                                                   kt::kubeconfig_path());
   std::string missing = home.path() + "/missing.yaml";
   std::ofstream(missing) << std::string(yaml).replace(yaml.find("KUBECONFIG"), 10,
-                                                     home.path() + "/no-such-kubeconfig");
+                                                      home.path() + "/no-such-kubeconfig");
 
   auto bad = fogctl(home.path(), {"deploy", "-f", missing});
   EXPECT_EQ(bad.code, 1) << show(bad);
-  EXPECT_NE(bad.err.find("read the kubeconfig: " + home.path() + "/no-such-kubeconfig does not exist"),
-            std::string::npos)
+  EXPECT_NE(
+      bad.err.find("read the kubeconfig: " + home.path() + "/no-such-kubeconfig does not exist"),
+      std::string::npos)
       << show(bad);
 
   // No operator runs (its Deployment gets no pod here): fogctl applies everything and stops
@@ -96,7 +97,8 @@ spec:
   EXPECT_EQ(k::field(cr, {"spec", "images", "controller"}), "example.org/ctl:test");
   EXPECT_EQ(k::field(cr, {"spec", "services", "router", "type"}), "ClusterIP");
   // Deploying again writes nothing.
-  std::string op_version = resource_version(kube, k::kinds::deployment.path(ns, "fogmesh-operator"));
+  std::string op_version =
+      resource_version(kube, k::kinds::deployment.path(ns, "fogmesh-operator"));
   std::string cr_version = resource_version(kube, k::kinds::control_plane.path(ns, "iofog"));
   auto again = fogctl(home.path(), {"deploy", "-f", file, "--timeout", "1"});
   EXPECT_EQ(again.code, 1) << show(again);
@@ -117,13 +119,28 @@ spec:
   auto ready = fogctl(home.path(), {"deploy", "-f", file});
   ASSERT_EQ(ready.code, 0) << show(ready) << kt::read_log(op_log);
   EXPECT_NE(ready.out.find("KubernetesControlPlane 'iofog': operator unchanged, ControlPlane "
-                           "unchanged, ready at " + url),
+                           "unchanged, ready at " +
+                           url),
             std::string::npos)
       << show(ready);
   EXPECT_TRUE(kube.try_get(k::kinds::deployment.path(ns, "controller")));  // the operator's
+  // describe controlplane: the document as deployed (with its namespace), which deploys again
+  // to no change.
+  auto described = fogctl(home.path(), {"-n", ns, "describe", "controlplane", "iofog"});
+  ASSERT_EQ(described.code, 0) << show(described);
+  EXPECT_NE(described.out.find("kind: KubernetesControlPlane"), std::string::npos)
+      << show(described);
+  std::string described_file = home.path() + "/described.yaml";
+  std::ofstream(described_file) << described.out;
+  auto redeployed = fogctl(home.path(), {"deploy", "-f", described_file});
+  ASSERT_EQ(redeployed.code, 0) << show(redeployed);
+  EXPECT_NE(redeployed.out.find("operator unchanged, ControlPlane unchanged, ready at " + url),
+            std::string::npos)
+      << show(redeployed);
   auto controllers = fogctl(home.path(), {"-n", ns, "get", "controllers", "-o", "json"});
   ASSERT_EQ(controllers.code, 0) << show(controllers);
-  EXPECT_EQ(json::parse(controllers.out).as_array().at(0).at("endpoint"), json::value(url)) << controllers.out;
+  EXPECT_EQ(json::parse(controllers.out).as_array().at(0).at("endpoint"), json::value(url))
+      << controllers.out;
   auto agents = fogctl(home.path(), {"-n", ns, "get", "agents"});
   EXPECT_EQ(agents.code, 0) << show(agents);
 

@@ -23,9 +23,9 @@
 #include <thread>
 
 #include "api_client.hpp"
+#include "fogctl_runner.hpp"
 #include "fogmesh/common/free_port.hpp"
 #include "fogmesh/controller/embedded_postgres.hpp"
-#include "fogctl_runner.hpp"
 #include "http_client.hpp"
 
 namespace fogmesh::ctl {
@@ -140,6 +140,39 @@ class fogctl_test : public ::testing::Test {
   result run(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
     return fogctl(home(), args, env);
   }
+  // Runs fogctl and expects exit `code` and `text` in what it printed (stdout when it exits 0,
+  // else stderr).
+  result expect_run(const std::vector<std::string>& args, int code, const std::string& text,
+                    const std::vector<std::string>& env = {}) {
+    auto r = run(args, env);
+    EXPECT_EQ(r.code, code) << show(r);
+    EXPECT_NE((code == 0 ? r.out : r.err).find(text), std::string::npos) << show(r);
+    return r;
+  }
+  // The id (JSON text) of the item of `get what -o json` whose `key` is `value`; "" if none.
+  std::string listed_id(const std::string& what, const char* key, const std::string& value) {
+    auto r = run({"get", what, "-o", "json"});
+    EXPECT_EQ(r.code, 0) << show(r);
+    if (r.code != 0) return "";
+    for (const auto& item : json::parse(r.out).as_array()) {
+      if (item.at(key) == value.c_str()) return json::serialize(item.at("id"));
+    }
+    ADD_FAILURE() << "no " << what << " with " << key << " " << value << ":\n" << r.out;
+    return "";
+  }
+  // Until the only agent reports RUNNING (no deadline: ctest's timeout ends a hung run); fails
+  // when its process `pid` exits first, with its log.
+  void wait_agent_running(int pid, const std::string& log_file) {
+    for (;;) {
+      auto agents = run({"get", "agents", "-o", "json"});
+      ASSERT_EQ(agents.code, 0) << show(agents);
+      auto list = json::parse(agents.out).as_array();
+      ASSERT_EQ(list.size(), 1u) << agents.out;
+      if (list[0].at("daemonStatus") == "RUNNING") return;
+      ASSERT_EQ(::kill(pid, 0), 0) << "agent exited:\n" << slurp(log_file);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
   json::value api_get(const std::string& path) {
     return api_client(endpoint::parse(ctl_->url()), token_).get(path);
   }
@@ -245,22 +278,10 @@ TEST_F(fogctl_test, connect_deploy_get_describe_redeploy_delete) {
   EXPECT_NE(infra.out.find("AgentConfig 'edge-1': created"), std::string::npos) << show(infra);
   EXPECT_NE(infra.out.find("Registry 'private-registry': created"), std::string::npos)
       << show(infra);
-  auto regs = run({"get", "registries", "-o", "json"});
-  ASSERT_EQ(regs.code, 0) << show(regs);
-  std::string registry_id;
-  auto reg_list = json::parse(regs.out);
-  for (const auto& g : reg_list.as_array()) {
-    if (g.at("url") == "registry.example.com") registry_id = json::serialize(g.at("id"));
-  }
-  ASSERT_FALSE(registry_id.empty()) << regs.out;
-  auto cat = run({"get", "catalog", "-o", "json"});
-  ASSERT_EQ(cat.code, 0) << show(cat);
-  std::string catalog_id;
-  auto cat_list = json::parse(cat.out);
-  for (const auto& c : cat_list.as_array()) {
-    if (c.at("name") == "viewer-image") catalog_id = json::serialize(c.at("id"));
-  }
-  ASSERT_FALSE(catalog_id.empty()) << cat.out;
+  std::string registry_id = listed_id("registries", "url", "registry.example.com");
+  ASSERT_FALSE(registry_id.empty());
+  std::string catalog_id = listed_id("catalog", "name", "viewer-image");
+  ASSERT_FALSE(catalog_id.empty());
 
   std::string app =
       replace_all(replace_all(full_yaml, "REGISTRY_ID", registry_id), "CATALOG_ID", catalog_id);
@@ -377,9 +398,7 @@ spec: {from: sensor, to: logger}
   auto d6 = run({"delete", "agent", "edge-1"});
   ASSERT_EQ(d6.code, 0) << show(d6);
   EXPECT_EQ(api_get("/iofog-list").at("fogs").as_array().size(), 0u);
-  auto gone = run({"delete", "application", "demo"});
-  EXPECT_EQ(gone.code, 1) << show(gone);
-  EXPECT_NE(gone.err.find("Invalid application name 'demo'"), std::string::npos) << show(gone);
+  expect_run({"delete", "application", "demo"}, 1, "Invalid application name 'demo'");
 
   auto bye = run({"disconnect"});
   ASSERT_EQ(bye.code, 0) << show(bye);
@@ -391,7 +410,7 @@ spec: {from: sensor, to: logger}
 TEST_F(fogctl_test, bad_yaml_deploys_nothing) {
   connect();
   std::string before = snapshot();
-  auto r = run({"deploy", "-f", write(home(), "bad.yaml", R"(apiVersion: iofog.org/v2
+  auto r = expect_run({"deploy", "-f", write(home(), "bad.yaml", R"(apiVersion: iofog.org/v2
 kind: Application
 metadata: {name: fine}
 spec:
@@ -408,9 +427,8 @@ spec:
     container:
       ports:
       - {internal: 80}
-)")});
-  EXPECT_EQ(r.code, 1) << show(r);
-  EXPECT_NE(r.err.find("bad.yaml: document 2"), std::string::npos) << show(r);
+)")},
+                      1, "bad.yaml: document 2");
   EXPECT_NE(r.err.find("spec.microservices[0].container.ports[0].external"), std::string::npos)
       << show(r);
   EXPECT_NE(r.err.find("Nothing was deployed"), std::string::npos) << show(r);
@@ -421,7 +439,7 @@ spec:
 TEST_F(fogctl_test, api_errors_name_the_step_and_show_the_controller_message) {
   connect();
   // The first document deploys; the second fails on the controller (no such application).
-  auto r = run({"deploy", "-f", write(home(), "orphan.yaml", R"(apiVersion: iofog.org/v2
+  auto r = expect_run({"deploy", "-f", write(home(), "orphan.yaml", R"(apiVersion: iofog.org/v2
 kind: Application
 metadata: {name: first}
 spec:
@@ -434,18 +452,16 @@ metadata: {name: orphan}
 spec:
   application: nowhere
   images: {x86: localhost/a:1}
-)")});
-  EXPECT_EQ(r.code, 1) << show(r);
-  EXPECT_NE(r.err.find("document 2 (Microservice 'nowhere/orphan')"), std::string::npos) << show(r);
+)")},
+                      1, "document 2 (Microservice 'nowhere/orphan')");
   EXPECT_NE(r.err.find("create microservice 'nowhere/orphan'"), std::string::npos) << show(r);
   EXPECT_NE(r.err.find("Invalid application name 'nowhere'"), std::string::npos) << show(r);
   EXPECT_NE(r.err.find("1 of 2 documents deployed"), std::string::npos) << show(r);
   EXPECT_EQ(api_get("/application/first").at("name"), "first");
 
-  auto bad_login = run(
-      {"connect", "--controller", ctl_->url(), "--email", email_, "--password", "wrong-password"});
-  EXPECT_EQ(bad_login.code, 1) << show(bad_login);
-  EXPECT_NE(bad_login.err.find("HTTP 401"), std::string::npos) << show(bad_login);
+  expect_run(
+      {"connect", "--controller", ctl_->url(), "--email", email_, "--password", "wrong-password"},
+      1, "HTTP 401");
 }
 
 TEST_F(fogctl_test, usage_errors_and_help) {
@@ -456,22 +472,14 @@ TEST_F(fogctl_test, usage_errors_and_help) {
     EXPECT_EQ(h.code, 0) << verb << show(h);
     EXPECT_NE(h.out.find("Usage: fogctl"), std::string::npos) << verb << show(h);
   }
-  auto none = run({"deploy"});
-  EXPECT_EQ(none.code, 2) << show(none);
-  EXPECT_NE(none.err.find("-f FILE"), std::string::npos) << show(none);
-  auto unknown = run({"frobnicate"});
-  EXPECT_EQ(unknown.code, 2) << show(unknown);
-  EXPECT_NE(unknown.err.find("unknown verb 'frobnicate'"), std::string::npos) << show(unknown);
+  expect_run({"deploy"}, 2, "-f FILE");
+  expect_run({"frobnicate"}, 2, "unknown verb 'frobnicate'");
   auto what = run({"get", "gadgets"});
   EXPECT_EQ(what.code, 2) << show(what);
   auto fmt = run({"get", "agents", "-o", "xml"});
   EXPECT_EQ(fmt.code, 2) << show(fmt);
-  auto version = run({"version"});
-  EXPECT_EQ(version.code, 0) << show(version);
-  EXPECT_NE(version.out.find("fogctl "), std::string::npos) << show(version);
-  auto missing = run({"deploy", "-f", home() + "/does-not-exist.yaml"});
-  EXPECT_EQ(missing.code, 1) << show(missing);
-  EXPECT_NE(missing.err.find("cannot read"), std::string::npos) << show(missing);
+  expect_run({"version"}, 0, "fogctl ");
+  expect_run({"deploy", "-f", home() + "/does-not-exist.yaml"}, 1, "cannot read");
 }
 
 // fogctl starts fogmesh-controller itself (here on the test's cluster through
@@ -493,6 +501,7 @@ spec:
                     "&port=" + kv["port"];
   std::string extra = "FOGMESH_CONTROLLER_EXTRA_ARGS=--db " + uri;
   std::vector<std::string> env = {"FOGMESH_CONTROLLER_BIN=" FOGMESH_CONTROLLER_BIN, extra};
+  expect_run({"describe", "controlplane"}, 1, "namespace 'default' has no control plane");
   auto r = run({"deploy", "-f", write(home(), "cp.yaml", yaml)}, env);
   ASSERT_EQ(r.code, 0) << show(r)
                        << slurp(home() + "/namespaces/default/controller/controller.log");
@@ -506,6 +515,12 @@ spec:
   auto again = run({"deploy", "-f", home() + "/cp.yaml"}, env);
   ASSERT_EQ(again.code, 0) << show(again);
   EXPECT_NE(again.out.find("LocalControlPlane 'local': running"), std::string::npos) << show(again);
+  // describe controlplane: the document as deployed, which deploys again to no change.
+  auto described = expect_run({"describe", "controlplane", "local"}, 0, "kind: LocalControlPlane");
+  EXPECT_NE(described.out.find("password: local-password"), std::string::npos) << show(described);
+  expect_run({"deploy", "-f", write(home(), "described.yaml", described.out)}, 0,
+             "LocalControlPlane 'local': running", env);
+  expect_run({"describe", "controlplane", "other"}, 1, "has control plane 'local', not 'other'");
 
   auto ctls = run({"get", "controllers", "-o", "json"});
   ASSERT_EQ(ctls.code, 0) << show(ctls);
@@ -515,9 +530,7 @@ spec:
   EXPECT_EQ(list[0].at("local"), true);
   auto apps = run({"get", "applications"});
   EXPECT_EQ(apps.code, 0) << show(apps);
-  auto logs = run({"logs", "controller", "--tail", "50"});
-  EXPECT_EQ(logs.code, 0) << show(logs);
-  EXPECT_NE(logs.out.find("listening on 127.0.0.1"), std::string::npos) << show(logs);
+  expect_run({"logs", "controller", "--tail", "50"}, 0, "listening on 127.0.0.1");
 
   auto del = run({"delete", "controlplane"});
   ASSERT_EQ(del.code, 0) << show(del);
@@ -576,15 +589,7 @@ spec:
   EXPECT_EQ(::kill(pid, 0), 0);
 
   // The agent reports to the controller (polled until it does; ctest's timeout bounds it).
-  for (;;) {
-    auto agents = run({"get", "agents", "-o", "json"});
-    ASSERT_EQ(agents.code, 0) << show(agents);
-    auto list = json::parse(agents.out).as_array();
-    ASSERT_EQ(list.size(), 1u) << agents.out;
-    if (list[0].at("daemonStatus") == "RUNNING") break;
-    ASSERT_EQ(::kill(pid, 0), 0) << "agent exited:\n" << slurp(agent_dir + "/agent.log");
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  ASSERT_NO_FATAL_FAILURE(wait_agent_running(pid, agent_dir + "/agent.log"));
   auto again = run({"deploy", "-f", home() + "/agent.yaml"}, env);
   ASSERT_EQ(again.code, 0) << show(again);
   EXPECT_NE(again.out.find("LocalAgent 'local-agent': unchanged, running"), std::string::npos)
@@ -606,15 +611,7 @@ spec:
       << show(attach);
   EXPECT_FALSE(fs::exists(home() + "/namespaces/default/detached/local-agent.yaml"));
   pid = std::stoi(slurp(agent_dir + "/agent.pid"));
-  for (;;) {
-    auto agents = run({"get", "agents", "-o", "json"});
-    ASSERT_EQ(agents.code, 0) << show(agents);
-    auto list = json::parse(agents.out).as_array();
-    ASSERT_EQ(list.size(), 1u) << agents.out;
-    if (list[0].at("daemonStatus") == "RUNNING") break;
-    ASSERT_EQ(::kill(pid, 0), 0) << "agent exited:\n" << slurp(agent_dir + "/agent.log");
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  ASSERT_NO_FATAL_FAILURE(wait_agent_running(pid, agent_dir + "/agent.log"));
 
   // logs microservice goes to the LocalAgent's container engine (none here: a clear error).
   auto app = run({"deploy", "-f", write(home(), "logged.yaml", R"(apiVersion: iofog.org/v2
@@ -638,9 +635,8 @@ spec:
           .at(0)
           .at("uuid")
           .as_string());
-  auto logs = run({"logs", "microservice", "logged/talker", "--tail", "5"}, env);
-  EXPECT_EQ(logs.code, 1) << show(logs);
-  EXPECT_NE(logs.err.find("container iofog_" + talker_uuid), std::string::npos) << show(logs);
+  auto logs = expect_run({"logs", "microservice", "logged/talker", "--tail", "5"}, 1,
+                         "container iofog_" + talker_uuid, env);
   EXPECT_NE(logs.err.find("no-engine.sock"), std::string::npos) << show(logs);
 
   auto del = run({"delete", "agent", "local-agent"}, env);
@@ -698,10 +694,8 @@ spec:
   auto same = run({"move", "microservice", "sensor", "edge-2"});
   ASSERT_EQ(same.code, 0) << show(same);
   EXPECT_NE(same.out.find("unchanged"), std::string::npos) << show(same);
-  auto nowhere = run({"move", "microservice", "demo/sensor", "edge-9"});
-  EXPECT_EQ(nowhere.code, 1) << show(nowhere);
-  EXPECT_NE(nowhere.err.find("find agent 'edge-9': no such agent"), std::string::npos)
-      << show(nowhere);
+  expect_run({"move", "microservice", "demo/sensor", "edge-9"}, 1,
+             "find agent 'edge-9': no such agent");
   auto bad_move = run({"move", "microservice", "demo/sensor"});
   EXPECT_EQ(bad_move.code, 2) << show(bad_move);
 
@@ -722,15 +716,11 @@ spec:
   EXPECT_EQ(json::parse(edge_json.out).as_array().size(), 1u) << edge_json.out;
 
   // logs of a microservice on an agent fogctl does not run: the controller has no log API.
-  auto logs = run({"logs", "microservice", "demo/sensor"});
-  EXPECT_EQ(logs.code, 1) << show(logs);
-  EXPECT_NE(logs.err.find("nor installed over SSH"), std::string::npos) << show(logs);
+  auto logs = expect_run({"logs", "microservice", "demo/sensor"}, 1, "nor installed over SSH");
   EXPECT_NE(logs.err.find("docker logs iofog_"), std::string::npos) << show(logs);
 
   // detach: refused while microservices run there; else the record goes, the config stays.
-  auto busy = run({"detach", "agent", "edge-2"});
-  EXPECT_EQ(busy.code, 1) << show(busy);
-  EXPECT_NE(busy.err.find("runs microservices demo/sensor"), std::string::npos) << show(busy);
+  expect_run({"detach", "agent", "edge-2"}, 1, "runs microservices demo/sensor");
   auto detach = run({"detach", "agent", "edge-3"});
   ASSERT_EQ(detach.code, 0) << show(detach);
   EXPECT_NE(detach.out.find("Agent 'edge-3': detached"), std::string::npos) << show(detach);
@@ -738,9 +728,7 @@ spec:
   auto listed = run({"get", "agents"});
   EXPECT_NE(listed.out.find("edge-3"), std::string::npos) << show(listed);
   EXPECT_NE(listed.out.find("DETACHED"), std::string::npos) << show(listed);
-  auto twice = run({"detach", "agent", "edge-3"});
-  EXPECT_EQ(twice.code, 1) << show(twice);
-  EXPECT_NE(twice.err.find("detached already"), std::string::npos) << show(twice);
+  expect_run({"detach", "agent", "edge-3"}, 1, "detached already");
   auto attach = run({"attach", "agent", "edge-3"});
   ASSERT_EQ(attach.code, 0) << show(attach);
   EXPECT_NE(attach.out.find("fogmesh-agent provision "), std::string::npos) << show(attach);
@@ -881,22 +869,69 @@ class private_sshd {
   pid_t pid_ = -1;
 };
 
+// The fogmesh-agent binary the SSH tests install, or "" with `why_not` saying what is missing.
+std::string agent_bin_for_ssh_tests(std::string& why_not) {
+  if (!fs::exists(private_sshd::sshd_bin)) {
+    why_not = std::string(private_sshd::sshd_bin) + " is not installed (package openssh-server)";
+    return "";
+  }
+#ifdef FOGMESH_AGENT_BIN
+  return FOGMESH_AGENT_BIN;
+#else
+  const char* env_bin = std::getenv("FOGMESH_AGENT_BIN");
+  if (env_bin == nullptr) {
+    why_not = "fogmesh-agent is not in this build tree (set FOGMESH_AGENT_BIN)";
+    return "";
+  }
+  return env_bin;
+#endif
+}
+
+// A document template for the private sshd: USER, PORT, KEY (the named key file) and PREFIX
+// filled in. Placeholders that contain PORT (APIPORT) must be replaced first.
+std::string for_sshd(const std::string& yaml, const private_sshd& sshd, const std::string& key,
+                     const std::string& prefix) {
+  return replace_all(replace_all(replace_all(replace_all(yaml, "USER", sshd.user()), "PORT",
+                                             std::to_string(sshd.port())),
+                                 "KEY", sshd.key(key.c_str())),
+                     "PREFIX", prefix);
+}
+
+// An Agent installed over SSH from the private sshd's template (for_sshd), named NAME; no
+// container engine behind its socket.
+const char* ssh_agent_yaml = R"(apiVersion: iofog.org/v2
+kind: Agent
+metadata: {name: NAME}
+spec:
+  host: 127.0.0.1
+  ssh: {user: USER, keyFile: KEY, port: PORT}
+  installDir: PREFIX
+  localApiPort: 0
+  config: {agentType: x86, dockerUrl: "unix://PREFIX/no-engine.sock", routerConfig: {routerMode: none}}
+)";
+
+// What the SSH tests share: a deploy with the key sshd does not accept fails at the connect
+// step, naming the host and showing ssh's message.
+class fogctl_ssh_test : public fogctl_test {
+ protected:
+  void expect_refused_key(const std::string& wrong_yaml, const private_sshd& sshd,
+                          const std::vector<std::string>& env) {
+    auto wrong = run({"deploy", "-f", write(home(), "wrong.yaml", wrong_yaml)}, env);
+    EXPECT_EQ(wrong.code, 1) << show(wrong);
+    std::string where = "connect on " + sshd.user() + "@127.0.0.1:" + std::to_string(sshd.port());
+    EXPECT_NE(wrong.err.find(where + ": ssh failed"), std::string::npos) << show(wrong);
+    EXPECT_NE(wrong.err.find("Permission denied"), std::string::npos) << show(wrong);
+  }
+};
+
 // kind Agent with spec.ssh: fogctl installs fogmesh-agent over SSH (a private sshd on
 // loopback) into a temp prefix, provisions and starts it; the agent reports RUNNING. A wrong
 // key fails at the connect step, names the host and shows ssh's message, and leaves nothing
 // behind; the second deploy with the right key finishes; delete stops it over SSH.
-TEST_F(fogctl_test, remote_agent_over_ssh_installs_provisions_and_deletes) {
-  if (!fs::exists(private_sshd::sshd_bin)) {
-    GTEST_SKIP() << private_sshd::sshd_bin << " is not installed (package openssh-server)";
-  }
-#ifdef FOGMESH_AGENT_BIN
-  std::string agent_bin = FOGMESH_AGENT_BIN;
-#else
-  const char* env_bin = std::getenv("FOGMESH_AGENT_BIN");
-  if (env_bin == nullptr)
-    GTEST_SKIP() << "fogmesh-agent is not in this build tree (set FOGMESH_AGENT_BIN)";
-  std::string agent_bin = env_bin;
-#endif
+TEST_F(fogctl_ssh_test, remote_agent_over_ssh_installs_provisions_and_deletes) {
+  std::string why_not;
+  std::string agent_bin = agent_bin_for_ssh_tests(why_not);
+  if (agent_bin.empty()) GTEST_SKIP() << why_not;
   temp_dir ssh_dir;
   private_sshd sshd(ssh_dir.path);
   connect();
@@ -911,37 +946,16 @@ TEST_F(fogctl_test, remote_agent_over_ssh_installs_provisions_and_deletes) {
       ::kill(std::stoi(pid), SIGKILL);
     }
   });
-  std::string yaml = R"(apiVersion: iofog.org/v2
-kind: Agent
-metadata: {name: remote-1}
-spec:
-  host: 127.0.0.1
-  ssh: {user: USER, keyFile: KEY, port: PORT}
-  installDir: PREFIX
-  localApiPort: 0
-  config:
-    agentType: x86
-    dockerUrl: unix://PREFIX/no-engine.sock
-    routerConfig: {routerMode: none}
-)";
-  yaml = replace_all(
-      replace_all(replace_all(yaml, "USER", sshd.user()), "PORT", std::to_string(sshd.port())),
-      "PREFIX", prefix);
+  std::string yaml = replace_all(ssh_agent_yaml, "NAME", "remote-1");
   std::vector<std::string> env = {"FOGMESH_AGENT_BIN=" + agent_bin};
 
-  auto wrong = run({"deploy", "-f",
-                    write(home(), "wrong.yaml", replace_all(yaml, "KEY", sshd.key("wrong_key")))},
-                   env);
-  EXPECT_EQ(wrong.code, 1) << show(wrong);
-  std::string where = "connect on " + sshd.user() + "@127.0.0.1:" + std::to_string(sshd.port());
-  EXPECT_NE(wrong.err.find(where + ": ssh failed"), std::string::npos) << show(wrong);
-  EXPECT_NE(wrong.err.find("Permission denied"), std::string::npos) << show(wrong);
+  expect_refused_key(for_sshd(yaml, sshd, "wrong_key", prefix), sshd, env);
   EXPECT_EQ(api_get("/iofog-list").at("fogs").as_array().size(), 0u);
   EXPECT_FALSE(fs::exists(prefix));
 
-  auto good = run({"deploy", "-f",
-                   write(home(), "good.yaml", replace_all(yaml, "KEY", sshd.key("client_key")))},
-                  env);
+  auto good =
+      run({"deploy", "-f", write(home(), "good.yaml", for_sshd(yaml, sshd, "client_key", prefix))},
+          env);
   ASSERT_EQ(good.code, 0) << show(good) << sshd.log()
                           << slurp(prefix + "/var/lib/fogmesh/agent.log");
   EXPECT_NE(good.out.find("Agent 'remote-1': created, binaries installed, provisioned, started "
@@ -951,16 +965,7 @@ spec:
   EXPECT_TRUE(fs::exists(prefix + "/bin/fogmesh-agent"));
   EXPECT_NE(slurp(home() + "/known_hosts").find("ssh-ed25519"), std::string::npos);
   int pid = std::stoi(slurp(pid_file));
-  for (;;) {
-    auto agents = run({"get", "agents", "-o", "json"});
-    ASSERT_EQ(agents.code, 0) << show(agents);
-    auto list = json::parse(agents.out).as_array();
-    ASSERT_EQ(list.size(), 1u) << agents.out;
-    if (list[0].at("daemonStatus") == "RUNNING") break;
-    ASSERT_EQ(::kill(pid, 0), 0) << "agent exited:\n"
-                                 << slurp(prefix + "/var/lib/fogmesh/agent.log");
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  ASSERT_NO_FATAL_FAILURE(wait_agent_running(pid, prefix + "/var/lib/fogmesh/agent.log"));
   auto again = run({"deploy", "-f", home() + "/good.yaml"}, env);
   ASSERT_EQ(again.code, 0) << show(again);
   EXPECT_NE(again.out.find("Agent 'remote-1': unchanged, running"), std::string::npos)
@@ -981,11 +986,8 @@ spec:
 )")});
   ASSERT_EQ(app.code, 0) << show(app);
   std::string talker(api_get("/application/far").at("microservices").at(0).at("uuid").as_string());
-  auto msvc_log = run({"logs", "microservice", "far/talker"});
-  EXPECT_EQ(msvc_log.code, 1) << show(msvc_log);
-  EXPECT_NE(msvc_log.err.find("container iofog_" + talker + " on agent 'remote-1'"),
-            std::string::npos)
-      << show(msvc_log);
+  auto msvc_log = expect_run({"logs", "microservice", "far/talker"}, 1,
+                             "container iofog_" + talker + " on agent 'remote-1'");
   EXPECT_NE(msvc_log.err.find("the remote command exited"), std::string::npos) << show(msvc_log);
 
   // detach keeps the remote process (deprovisioned over SSH); attach provisions it again there.
@@ -1002,16 +1004,7 @@ spec:
             std::string::npos)
       << show(attach);
   EXPECT_EQ(std::stoi(slurp(pid_file)), pid);
-  for (;;) {
-    auto agents = run({"get", "agents", "-o", "json"});
-    ASSERT_EQ(agents.code, 0) << show(agents);
-    auto list = json::parse(agents.out).as_array();
-    ASSERT_EQ(list.size(), 1u) << agents.out;
-    if (list[0].at("daemonStatus") == "RUNNING") break;
-    ASSERT_EQ(::kill(pid, 0), 0) << "agent exited:\n"
-                                 << slurp(prefix + "/var/lib/fogmesh/agent.log");
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  ASSERT_NO_FATAL_FAILURE(wait_agent_running(pid, prefix + "/var/lib/fogmesh/agent.log"));
 
   auto del = run({"delete", "agent", "remote-1"}, env);
   ASSERT_EQ(del.code, 0) << show(del);
@@ -1052,18 +1045,10 @@ void stop_processes_mentioning(const std::string& prefix) {
 // leaves nothing; a redeploy leaves it running; an Agent installed over SSH against it is
 // stopped and deprovisioned by `delete controlplane`, which then stops the controller and
 // removes its data on the host.
-TEST_F(fogctl_test, remote_control_plane_over_ssh_installs_starts_and_deletes) {
-  if (!fs::exists(private_sshd::sshd_bin)) {
-    GTEST_SKIP() << private_sshd::sshd_bin << " is not installed (package openssh-server)";
-  }
-#ifdef FOGMESH_AGENT_BIN
-  std::string agent_bin = FOGMESH_AGENT_BIN;
-#else
-  const char* env_bin = std::getenv("FOGMESH_AGENT_BIN");
-  if (env_bin == nullptr)
-    GTEST_SKIP() << "fogmesh-agent is not in this build tree (set FOGMESH_AGENT_BIN)";
-  std::string agent_bin = env_bin;
-#endif
+TEST_F(fogctl_ssh_test, remote_control_plane_over_ssh_installs_starts_and_deletes) {
+  std::string why_not;
+  std::string agent_bin = agent_bin_for_ssh_tests(why_not);
+  if (agent_bin.empty()) GTEST_SKIP() << why_not;
   temp_dir ssh_dir;
   private_sshd sshd(ssh_dir.path);
   std::string prefix = ssh_dir.path + "/prefix";
@@ -1082,33 +1067,22 @@ spec:
   controller: {port: APIPORT}
   installDir: PREFIX
 )";
-  yaml = replace_all(replace_all(replace_all(replace_all(yaml, "USER", sshd.user()), "APIPORT",
-                                             std::to_string(api_port)),
-                                 "PORT", std::to_string(sshd.port())),
-                     "PREFIX", prefix);
+  yaml = replace_all(yaml, "APIPORT", std::to_string(api_port));
   std::vector<std::string> env = {"FOGMESH_AGENT_BIN=" + agent_bin,
                                   std::string("FOGMESH_CONTROLLER_BIN=") + FOGMESH_CONTROLLER_BIN};
   std::string url = "http://127.0.0.1:" + std::to_string(api_port);
 
-  auto wrong = run({"deploy", "-f",
-                    write(home(), "wrong.yaml", replace_all(yaml, "KEY", sshd.key("wrong_key")))},
-                   env);
-  EXPECT_EQ(wrong.code, 1) << show(wrong);
-  EXPECT_NE(wrong.err.find("connect on " + sshd.user() + "@127.0.0.1:" +
-                           std::to_string(sshd.port()) + ": ssh failed"),
-            std::string::npos)
-      << show(wrong);
-  EXPECT_NE(wrong.err.find("Permission denied"), std::string::npos) << show(wrong);
+  expect_refused_key(for_sshd(yaml, sshd, "wrong_key", prefix), sshd, env);
   EXPECT_FALSE(fs::exists(prefix));
   EXPECT_FALSE(fs::exists(home() + "/namespaces/default/controlplane.json"));
 
-  std::string good_file =
-      write(home(), "good.yaml", replace_all(yaml, "KEY", sshd.key("client_key")));
+  std::string good_file = write(home(), "good.yaml", for_sshd(yaml, sshd, "client_key", prefix));
   auto good = run({"deploy", "-f", good_file}, env);
   ASSERT_EQ(good.code, 0) << show(good) << sshd.log()
                           << slurp(prefix + "/var/lib/fogmesh/controller.log");
   EXPECT_NE(good.out.find("ControlPlane 'remote-cp': ctl-1: binary installed, started "
-                          "(background: no systemd) at " + url),
+                          "(background: no systemd) at " +
+                          url),
             std::string::npos)
       << show(good);
   EXPECT_TRUE(fs::exists(prefix + "/bin/fogmesh-controller"));
@@ -1127,33 +1101,23 @@ spec:
 
   auto again = run({"deploy", "-f", good_file}, env);
   ASSERT_EQ(again.code, 0) << show(again);
-  EXPECT_NE(again.out.find("ControlPlane 'remote-cp': ctl-1: running at " + url),
-            std::string::npos)
+  EXPECT_NE(again.out.find("ControlPlane 'remote-cp': ctl-1: running at " + url), std::string::npos)
       << show(again);
   EXPECT_EQ(std::stoi(slurp(prefix + "/var/lib/fogmesh/controller.pid")), pid);
+  auto described = expect_run({"describe", "controlplane"}, 0, "kind: ControlPlane");
+  expect_run({"deploy", "-f", write(home(), "described.yaml", described.out)}, 0,
+             "ControlPlane 'remote-cp': ctl-1: running at " + url, env);
   auto log = run({"logs", "controller", "--tail", "200"});
   ASSERT_EQ(log.code, 0) << show(log);
   EXPECT_FALSE(log.out.empty()) << show(log);
 
   // An agent installed over SSH against this controller (the same host here).
   std::string agent_prefix = prefix + "/agent";
-  auto agent = run({"deploy", "-f", write(home(), "agent.yaml",
-                                          replace_all(replace_all(replace_all(replace_all(
-                                                                      R"(apiVersion: iofog.org/v2
-kind: Agent
-metadata: {name: far-1}
-spec:
-  host: 127.0.0.1
-  ssh: {user: USER, keyFile: KEY, port: PORT}
-  installDir: PREFIX
-  localApiPort: 0
-  config: {agentType: x86, dockerUrl: "unix://PREFIX/no-engine.sock", routerConfig: {routerMode: none}}
-)",
-                                                                      "USER", sshd.user()),
-                                                                  "KEY", sshd.key("client_key")),
-                                                      "PORT", std::to_string(sshd.port())),
-                                          "PREFIX", agent_prefix))},
-                   env);
+  std::string agent_yaml = replace_all(ssh_agent_yaml, "NAME", "far-1");
+  auto agent =
+      run({"deploy", "-f",
+           write(home(), "agent.yaml", for_sshd(agent_yaml, sshd, "client_key", agent_prefix))},
+          env);
   ASSERT_EQ(agent.code, 0) << show(agent);
   int agent_pid = std::stoi(slurp(agent_prefix + "/var/lib/fogmesh/agent.pid"));
 

@@ -387,8 +387,9 @@ spec:
     }
     return std::string("no error");
   };
-  std::string head = "apiVersion: iofog.org/v2\nkind: ControlPlane\nmetadata: {name: cp}\nspec:\n"
-                     "  iofogUser: {email: a@example.com, password: password123}\n";
+  std::string head =
+      "apiVersion: iofog.org/v2\nkind: ControlPlane\nmetadata: {name: cp}\nspec:\n"
+      "  iofogUser: {email: a@example.com, password: password123}\n";
   std::string two = error_of(head +
                              "  controllers:\n  - {host: a, ssh: {keyFile: k}}\n"
                              "  - {host: b, ssh: {keyFile: k}}\n");
@@ -410,6 +411,36 @@ spec:
                                "  controllers:\n  - {host: a, ssh: {keyFile: k}}\n"
                                "  database: {provider: mysql, host: h, user: u}\n");
   EXPECT_NE(mysql.find("spec.database.provider"), std::string::npos) << mysql;
+}
+
+// `describe controlplane` prints to_yaml_document() of the deployed canonical spec: for each
+// control plane kind, that text parses back to the same kind, name and spec (so deploying it
+// again is deploying the same thing).
+TEST(resources, control_plane_documents_round_trip) {
+  const char* user =
+      "  iofogUser: {name: Ada, surname: Lovelace, email: a@example.com, "
+      "password: change-me-please}\n";
+  for (std::string body :
+       {std::string("kind: LocalControlPlane\nmetadata: {name: local}\nspec:\n") + user +
+            "  controller: {port: 51121}\n",
+        std::string("kind: ControlPlane\nmetadata: {name: cp}\nspec:\n") + user +
+            "  controllers:\n  - {host: 10.0.0.2, ssh: {keyFile: ~/.ssh/k}}\n"
+            "  - {name: second, host: 10.0.0.3, ssh: {user: ops, keyFile: k, port: 2222}}\n"
+            "  database: {host: pg, user: iofog, password: pw}\n",
+        std::string("kind: KubernetesControlPlane\nmetadata: {name: iofog}\nspec:\n") + user +
+            "  config: /etc/kube/config\n  replicas: {controller: 2}\n"
+            "  database: {host: pg, user: iofog, password: pw}\n"
+            "  services: {controller: {type: ClusterIP}, router: {ip: 10.1.1.1}}\n"
+            "  images: {controller: reg/ctl:1, operator: reg/op:1}\n"}) {
+    auto first = parse_documents("apiVersion: iofog.org/v2\n" + body, "cp.yaml");
+    ASSERT_EQ(first.size(), 1u);
+    std::string described = to_yaml_document(first[0].k, first[0].name, "", first[0].spec);
+    auto again = parse_documents(described, "described.yaml");
+    ASSERT_EQ(again.size(), 1u) << described;
+    EXPECT_EQ(again[0].k, first[0].k) << described;
+    EXPECT_EQ(again[0].name, first[0].name);
+    EXPECT_EQ(json::serialize(again[0].spec), json::serialize(first[0].spec)) << described;
+  }
 }
 
 TEST(resources, endpoint_parsing) {

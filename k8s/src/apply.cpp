@@ -1,4 +1,4 @@
-#include "apply.hpp"
+#include "fogmesh/k8s/apply.hpp"
 
 #include "fogmesh/common/log.hpp"
 #include "fogmesh/k8s/util.hpp"
@@ -7,6 +7,18 @@ namespace fogmesh::k8s {
 
 namespace {
 constexpr const char* hash_key = "iofog.org/spec-hash";
+}
+
+const char* to_string(apply_result r) {
+  switch (r) {
+    case apply_result::unchanged:
+      return "unchanged";
+    case apply_result::created:
+      return "created";
+    case apply_result::replaced:
+      return "replaced";
+  }
+  return "?";
 }
 
 apply_result apply(client& k, const resource& res, json::object desired, bool create_only) {

@@ -9,10 +9,10 @@
 #include <set>
 #include <thread>
 
-#include "apply.hpp"
 #include "control_plane_objects.hpp"
 #include "controller_api.hpp"
 #include "fogmesh/common/log.hpp"
+#include "fogmesh/k8s/apply.hpp"
 #include "fogmesh/k8s/leader_election.hpp"
 #include "fogmesh/k8s/reflector.hpp"
 #include "fogmesh/k8s/util.hpp"

@@ -6,9 +6,9 @@
 #include <optional>
 #include <thread>
 
-#include "apply.hpp"
 #include "controller_api.hpp"
 #include "fogmesh/common/log.hpp"
+#include "fogmesh/k8s/apply.hpp"
 #include "fogmesh/k8s/reflector.hpp"
 #include "fogmesh/k8s/util.hpp"
 
