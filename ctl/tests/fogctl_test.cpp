@@ -154,7 +154,8 @@ class fogctl_test : public ::testing::Test {
     auto r = run({"get", what, "-o", "json"});
     EXPECT_EQ(r.code, 0) << show(r);
     if (r.code != 0) return "";
-    for (const auto& item : json::parse(r.out).as_array()) {
+    const json::value listed = json::parse(r.out);  // outlives the loop (not a temporary)
+    for (const auto& item : listed.as_array()) {
       if (item.at(key) == value.c_str()) return json::serialize(item.at("id"));
     }
     ADD_FAILURE() << "no " << what << " with " << key << " " << value << ":\n" << r.out;
