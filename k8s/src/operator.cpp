@@ -320,12 +320,14 @@ struct fog_operator::impl {
       set_condition(kinds::control_plane, *cp, "failed", "InvalidSpec", e.what());
       return milliseconds(0);
     }
+    bool password_from_secret = false;
     if (spec.statefulset_db) {
       // The in-cluster database keeps the password of its Secret; a new one only when the
       // Secret is new (or was deleted: the StatefulSet's pod applies it at its restart).
       if (auto sec = k.try_get(kinds::secret.path(ns, postgres_name))) {
         if (auto pw = base64_decode(field(*sec, {"data", "password"})); pw && !pw->empty()) {
           spec.db_password = *pw;
+          password_from_secret = true;
         }
       }
       if (spec.db_password.empty()) spec.db_password = generate_password();
@@ -338,8 +340,21 @@ struct fog_operator::impl {
       }
     }
     int written = 0;
-    for (const auto& d : control_plane_children(*cp, spec))
-      written += apply(k, d.res, d.obj, d.create_only) != apply_result::unchanged ? 1 : 0;
+    for (const auto& d : control_plane_children(*cp, spec)) {
+      const apply_result result = apply(k, d.res, d.obj, d.create_only);
+      written += result != apply_result::unchanged ? 1 : 0;
+      if (result == apply_result::created && password_from_secret &&
+          d.res.plural == kinds::secret.plural &&
+          field(d.obj, {"metadata", "name"}) == postgres_name) {
+        // The Secret was deleted while this pass ran (it existed when its password was read
+        // above). A deleted Secret asks for a new password: take back the old one this pass
+        // just wrote and start again, which generates one.
+        logger()->info("controlplanes {}/{}: Secret {} deleted during reconcile; new password", ns,
+                       name, postgres_name);
+        k.remove(kinds::secret.path(ns, postgres_name));
+        return milliseconds(1);
+      }
+    }
 
     // Controller API: admin user, default router. Pods may not be up yet: retry with back-off,
     // the CR stays `deploying` with the reason.
