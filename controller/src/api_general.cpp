@@ -134,6 +134,18 @@ http_response metrics(request_context& ctx) {
   out += "# TYPE fogmesh_controller_long_polls_woken_batched_total counter\n";
   out += "fogmesh_controller_long_polls_woken_batched_total " +
          std::to_string(ctx.app.woken_batched()) + "\n";
+  out +=
+      "# HELP fogmesh_controller_woken_last_answered_ms Unix time (ms) when the last woken "
+      "long-poll's answer was handed to its connection.\n";
+  out += "# TYPE fogmesh_controller_woken_last_answered_ms gauge\n";
+  out += "fogmesh_controller_woken_last_answered_ms " +
+         std::to_string(ctx.app.woken_last_answered_ms()) + "\n";
+  out +=
+      "# HELP fogmesh_controller_woken_delay_max_ms Longest time from a long-poll's wake-up to "
+      "its answer being handed to its connection, since start.\n";
+  out += "# TYPE fogmesh_controller_woken_delay_max_ms gauge\n";
+  out += "fogmesh_controller_woken_delay_max_ms " + std::to_string(ctx.app.woken_delay_max_ms()) +
+         "\n";
   out += "# HELP fogmesh_controller_responses_total HTTP responses by status class.\n";
   out += "# TYPE fogmesh_controller_responses_total counter\n";
   for (int c = 1; c <= 5; ++c) {

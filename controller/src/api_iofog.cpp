@@ -100,6 +100,17 @@ void check_duplicate_name(request_context& ctx, const std::string& name,
   if (!rows.empty()) throw validation_error("Duplicate name '" + name + "'");
 }
 
+// A unique index refused a fog INSERT/UPDATE: which rule it was, as the checks before the
+// statement would have said. Concurrent requests pass those checks together (neither sees the
+// other's uncommitted row); the index then makes the later one wait and fail here.
+[[noreturn]] void unique_violation_error(const pqxx::unique_violation& e, const std::string& name) {
+  // libpqxx 6 does not expose the constraint name; the server's message quotes it.
+  if (std::string_view(e.what()).find("fogs_user_name_key") != std::string_view::npos) {
+    throw validation_error("Duplicate name '" + name + "'");
+  }
+  throw validation_error("There already is a system agent");
+}
+
 void owned_fog(request_context& ctx, const std::string& uuid) {
   auto rows =
       pexec(ctx.tx(), "SELECT 1 FROM fogs WHERE uuid = $1 AND user_id = $2", uuid, ctx.user_id);
@@ -319,8 +330,8 @@ http_response fog_create(request_context& ctx) {
                          " WHERE NOT EXISTS (SELECT 1 FROM fogs WHERE user_id = $2 AND name = "
                          "$3) RETURNING 1",
                      pqxx::prepare::make_dynamic_params(params));
-  } catch (const pqxx::unique_violation&) {
-    throw validation_error("There already is a system agent");
+  } catch (const pqxx::unique_violation& e) {
+    unique_violation_error(e, *name);
   } catch (const pqxx::not_null_violation&) {
     throw validation_error("A required field is null");
   }
@@ -359,13 +370,14 @@ http_response fog_patch(request_context& ctx) {
   current.has_inter_port = rows[0][2].as<bool>();
   current.has_edge_port = rows[0][3].as<bool>();
   current.is_system = rows[0][4].as<bool>();
-  if (auto name = r.str("name", false, 1)) check_duplicate_name(ctx, *name, uuid);
+  auto name = r.str("name", false, 1);
+  if (name) check_duplicate_name(ctx, *name, uuid);
   auto values = read_fields(r, fog_user_fields());
   validate_router(ctx, uuid, current, r);
   try {
     exec_update(ctx.tx(), "fogs", values, "uuid = $1", {uuid});
-  } catch (const pqxx::unique_violation&) {
-    throw validation_error("There already is a system agent");
+  } catch (const pqxx::unique_violation& e) {
+    unique_violation_error(e, name.value_or(""));
   } catch (const pqxx::not_null_violation&) {
     throw validation_error("A required field is null");
   }

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <future>
+#include <string_view>
 
 #include "auth.hpp"
 #include "fog_model.hpp"
@@ -333,6 +334,7 @@ http_response app::dispatch(const http_request& req, bool long_poll_final) {
 // --- woken long-polls ---
 
 bool app::enqueue_woken(woken_poll p) {
+  p.woken_at_ms = now_ms();
   std::lock_guard lock(woken_mutex_);
   woken_.push_back(std::move(p));
   return woken_.size() == 1;
@@ -402,6 +404,14 @@ void app::answer_woken(std::vector<woken_poll>& batch) {
       // Unknown or revoked token, or the query failed: the full path gives the right answer.
       batch[i].done(handle(*batch[i].req, true));
     }
+    // For /metrics: how long after their wake-up woken long-polls are answered (the benchmark
+    // compares the last one with when it sent the change).
+    int64_t now = now_ms();
+    woken_last_answered_ms_.store(now);
+    int64_t delay = now - batch[i].woken_at_ms;
+    for (int64_t max = woken_delay_max_ms_.load(); delay > max;) {
+      if (woken_delay_max_ms_.compare_exchange_weak(max, delay)) break;
+    }
   }
 }
 
@@ -420,7 +430,18 @@ void app::start_listener() {
         struct receiver : pqxx::notification_receiver {
           receiver(pqxx::connection_base& c, change_notifier& n)
               : pqxx::notification_receiver(c, "fogmesh_changes"), notifier(n) {}
-          void operator()(const std::string& payload, int) override { notifier.notify(payload); }
+          // The payload lists the changed fogs, comma-separated (one NOTIFY per statement,
+          // migration 0012).
+          void operator()(const std::string& payload, int) override {
+            std::string_view rest = payload;
+            while (!rest.empty()) {
+              auto comma = rest.find(',');
+              auto key = rest.substr(0, comma);
+              if (!key.empty()) notifier.notify(std::string(key));
+              if (comma == std::string_view::npos) break;
+              rest.remove_prefix(comma + 1);
+            }
+          }
           change_notifier& notifier;
         } r(conn, notifier_);
         // Anything may have changed while we were not listening.

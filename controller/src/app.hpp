@@ -135,11 +135,16 @@ class app {
     const http_request* req;
     std::string fog;
     std::function<void(http_response)> done;
+    int64_t woken_at_ms = 0;  // set by enqueue_woken
   };
   // True when the queue was empty: the caller then arranges one drain_woken() on a worker.
   bool enqueue_woken(woken_poll p);
   void drain_woken();
   uint64_t woken_batched() const { return woken_batched_.load(); }
+  // Unix ms when the last woken long-poll's answer was handed to its connection, and the longest
+  // time from a long-poll's wake-up to that (since start).
+  int64_t woken_last_answered_ms() const { return woken_last_answered_ms_.load(); }
+  int64_t woken_delay_max_ms() const { return woken_delay_max_ms_.load(); }
 
   route& add_route(route r);
   const std::vector<route>& routes() const { return routes_; }
@@ -176,6 +181,8 @@ class app {
   std::mutex woken_mutex_;
   std::vector<woken_poll> woken_;
   std::atomic<uint64_t> woken_batched_{0};
+  std::atomic<int64_t> woken_last_answered_ms_{0};
+  std::atomic<int64_t> woken_delay_max_ms_{0};
 };
 
 // Route groups, one per api_*.cpp.

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -343,6 +344,43 @@ TEST_F(agent_api, LongPollWakesAcrossControllers) {
   poller.join();
   ASSERT_EQ(polled.status, 200) << polled.body;
   EXPECT_EQ(polled.json().at("config"), true);
+  second.stop();
+}
+
+// One statement changing many fogs NOTIFYs once per ~200 fogs, their uuids comma-separated
+// (migration 0012): another controller splits the payloads and wakes each fog's long-poll, the
+// first and the last fog in uuid order alike (they go in different payloads).
+TEST_F(agent_api, ManyFogsChangedByOneStatementWakeAnotherController) {
+  server second(default_options(db().conninfo()));
+  second.start();
+  std::string token = new_user_token();
+  std::vector<std::string> fogs;
+  for (int i = 0; i < 260; ++i) {
+    fogs.push_back(create_fog(token, "bulk-" + std::to_string(i), R"("routerMode":"none")"));
+  }
+  std::sort(fogs.begin(), fogs.end());
+  std::vector<std::string> agents = {provision_agent(token, fogs.front()),
+                                     provision_agent(token, fogs[130]),
+                                     provision_agent(token, fogs.back())};
+  std::vector<http_result> polled(agents.size());
+  std::vector<std::thread> pollers;
+  for (size_t i = 0; i < agents.size(); ++i) {
+    pollers.emplace_back([&, i] {
+      polled[i] =
+          http(second.port(), "GET", "/api/v3/agent/config/changes?wait=300", "", agents[i]);
+    });
+  }
+  wait_for_held_polls(second.port(), static_cast<int>(agents.size()));
+  auto reg = post("/api/v3/registries",
+                  R"({"url":"bulk.example","isPublic":false,"username":"u","password":"p",)"
+                  R"("email":"u@example.com","requiresCert":false})",
+                  token);
+  ASSERT_EQ(reg.status, 201) << reg.body;
+  for (size_t i = 0; i < agents.size(); ++i) {
+    pollers[i].join();
+    ASSERT_EQ(polled[i].status, 200) << polled[i].body;
+    EXPECT_EQ(polled[i].json().at("registries"), true) << "agent " << i;
+  }
   second.stop();
 }
 

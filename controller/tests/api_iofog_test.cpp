@@ -1,4 +1,9 @@
 // Fog (agent node) endpoints over real HTTP against a real PostgreSQL cluster.
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "../src/migrations.hpp"  // the compiled-in migrations (not public API)
 #include "testkit.hpp"
 
 namespace fogmesh::controller::test {
@@ -273,6 +278,96 @@ TEST_F(iofog_api, CreatedFogMatchesGeneralPath) {
                 db().query("SELECT count(*) FROM routers") + "/" +
                 db().query("SELECT count(*) FROM microservices"),
             before);
+}
+
+// Concurrent creates with one name: the handlers' checks do not see each other's uncommitted row,
+// the unique index (migration 0011) makes all but one fail, with the same error as the check.
+// Renames (PATCH) race the same way.
+TEST_F(iofog_api, ConcurrentSameNameGivesOneFog) {
+  std::string token = new_user_token();
+  constexpr int n = 8;
+  for (const char* mode : {"edge", "none"}) {
+    std::string name = std::string("twin-") + mode;
+    std::string body =
+        R"({"name":")" + name + R"(","fogType":1,"host":"h","routerMode":")" + mode + R"("})";
+    std::vector<http_result> results(n);
+    std::vector<std::thread> threads;
+    std::atomic<int> ready{0};
+    for (int i = 0; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        // Start together, so the requests overlap in the server's workers.
+        ++ready;
+        while (ready.load() < n) std::this_thread::yield();
+        results[i] = post("/api/v3/iofog", body, token);
+      });
+    }
+    for (auto& t : threads) t.join();
+    int created = 0;
+    for (const auto& r : results) {
+      if (r.status == 201) {
+        ++created;
+      } else {
+        expect_error(r, 400, "ValidationError", "Duplicate name '" + name + "'");
+      }
+    }
+    EXPECT_EQ(created, 1) << mode;
+    EXPECT_EQ(db().query("SELECT count(*) FROM fogs WHERE name = '" + name + "'"), "1");
+  }
+  // The failed ones wrote nothing: one router and one system application for the edge fog.
+  EXPECT_EQ(db().query("SELECT count(*) FROM routers r JOIN fogs f ON f.uuid = r.iofog_uuid "
+                       "WHERE f.name LIKE 'twin-%'"),
+            "1");
+
+  std::vector<std::string> fogs;
+  for (int i = 0; i < n; ++i) fogs.push_back(create_fog(token, "rename-" + std::to_string(i)));
+  std::vector<int> statuses(n);
+  std::vector<std::thread> threads;
+  std::atomic<int> ready{0};
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (ready.load() < n) std::this_thread::yield();
+      auto r = patch("/api/v3/iofog/" + fogs[i], R"({"name":"renamed"})", token);
+      statuses[i] = r.status;
+      if (r.status != 204) expect_error(r, 400, "ValidationError", "Duplicate name 'renamed'");
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 204), 1);
+  EXPECT_EQ(db().query("SELECT count(*) FROM fogs WHERE name = 'renamed'"), "1");
+  // Another user may use the same name.
+  EXPECT_EQ(post("/api/v3/iofog", R"({"name":"renamed","fogType":1,"host":"h"})", new_user_token())
+                .status,
+            201);
+}
+
+// Migration 0011 on a database that already holds duplicate names: the oldest fog keeps its
+// name, the others get "<name> (<uuid>)", and then the index is in place.
+TEST_F(iofog_api, MigrationRenamesExistingDuplicates) {
+  std::string token = new_user_token();
+  std::string first = create_fog(token, "dup", R"("routerMode":"none")");
+  // Back to schema 10: no unique index, and duplicates as the race could leave them.
+  db().query("DROP INDEX fogs_user_name_key");
+  db().query("CREATE INDEX fogs_user_name ON fogs (user_id, name)");
+  std::string user = db().query("SELECT user_id FROM fogs WHERE uuid = '" + first + "'");
+  for (const char* uuid : {"dup-2", "dup-3"}) {
+    db().query("INSERT INTO fogs (uuid, user_id, name, created_at) VALUES ('" + std::string(uuid) +
+               "', " + user + ", 'dup', now() + interval '1 minute')");
+  }
+  // The migration's own text, as apply_migrations runs it (later migrations are applied
+  // already, so the database cannot simply be wound back to version 10).
+  const auto& all = migrations();
+  auto m = std::find_if(all.begin(), all.end(), [](const migration& x) { return x.version == 11; });
+  ASSERT_NE(m, all.end());
+  db().query(std::string(m->sql));
+  EXPECT_EQ(db().query("SELECT name FROM fogs WHERE uuid = '" + first + "'"), "dup");
+  EXPECT_EQ(db().query("SELECT name FROM fogs WHERE uuid = 'dup-2'"), "dup (dup-2)");
+  EXPECT_EQ(db().query("SELECT name FROM fogs WHERE uuid = 'dup-3'"), "dup (dup-3)");
+  EXPECT_EQ(db().query("SELECT count(*) FROM pg_indexes WHERE indexname = 'fogs_user_name_key'"),
+            "1");
+  EXPECT_EQ(db().query("SELECT count(*) FROM pg_indexes WHERE indexname = 'fogs_user_name'"), "0");
+  expect_error(patch("/api/v3/iofog/dup-2", R"({"name":"dup"})", token), 400, "ValidationError",
+               "Duplicate name 'dup'");
 }
 
 // GET /iofog-list renders each fog once per version of its row and reuses it: whatever changes
