@@ -289,13 +289,14 @@ async def agents(args):
     deadline = time.monotonic() + 10
     while shared["seen"].value < n and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    # The controller's own figure: when it wrote the last answer to a woken long-poll.
+    # The controller's own figure: when it handed the last answer to a woken long-poll to its
+    # connection, and the longest wake-up-to-answer time.
     c = Client(host, port)
     _, metrics_text = await c.request("GET", "/metrics", raw=True)
     c.close()
     metrics = dict(line.split()[:2] for line in metrics_text.splitlines()
                    if line and not line.startswith("#"))
-    last_written = metrics.get("fogmesh_controller_woken_last_written_ms")
+    last_written = metrics.get("fogmesh_controller_woken_last_answered_ms")
     wake_to_written = metrics.get("fogmesh_controller_woken_delay_max_ms")
 
     shared["stop"].set()
@@ -312,8 +313,8 @@ async def agents(args):
           f"p99 {percentile(seen, 99) * 1000:.0f} ms, max {seen[-1] * 1000 if seen else 0:.0f} ms",
           flush=True)
     if last_written is not None and wake_to_written is not None:
-        print(f"controller: last woken answer written {float(last_written) - sent_unix_ms:.0f} ms "
-              f"after the POST was sent; longest NOTIFY-to-written {float(wake_to_written):.0f} "
+        print(f"controller: last woken answer {float(last_written) - sent_unix_ms:.0f} ms "
+              f"after the POST was sent; longest wake-up-to-answer {float(wake_to_written):.0f} "
               f"ms", flush=True)
     else:
         print("controller: no woken-answer figures in its /metrics (older controller)", flush=True)
