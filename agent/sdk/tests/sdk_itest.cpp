@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -305,6 +306,65 @@ TEST_F(sdk_test, AmqpStraightThroughTheRouter) {
   }
   EXPECT_EQ(sender.sent(), static_cast<uint64_t>(count));
   EXPECT_EQ(receiver.received(), static_cast<uint64_t>(count));
+}
+
+// The router releases what it cannot deliver: here the consumer the sender's link got its credit
+// for has detached before the sender sends (agent_bench's warm-up race). The SDK keeps every
+// message until the router settles it and sends released ones again, so a receiver that attaches
+// only after the sender sent still gets each message exactly once, in order.
+TEST_F(sdk_test, AmqpMessagesReleasedByTheRouterAreSentAgain) {
+  std::mutex mutex;
+  std::vector<sdk::io_message> got;
+  auto collect = [&](sdk::io_message m) {
+    std::lock_guard lock(mutex);
+    got.push_back(std::move(m));
+  };
+  sdk::amqp_messenger sender(router_url(), a_);
+  ASSERT_TRUE(sender.wait_ready(120s)) << agent_->log();
+  {
+    // A first consumer of c: the sender's link to c gets credit and uses it once.
+    sdk::amqp_messenger first(router_url(), c_, collect);
+    ASSERT_TRUE(first.wait_ready(120s)) << agent_->log();
+    auto warm = sdk::make_message(a_, "text", "utf-8", {'w'});
+    warm.sequence_number = 1000;
+    sender.send(c_, std::move(warm));
+    ASSERT_TRUE(sender.flush(60s));
+    ASSERT_TRUE(eventually([&] {
+      std::lock_guard lock(mutex);
+      return got.size() == 1;
+    }));
+  }  // the consumer detaches; the sender's link may keep credit the router has to release
+  {
+    std::lock_guard lock(mutex);
+    got.clear();
+  }
+  constexpr int count = 200;
+  for (int i = 0; i < count; ++i) {
+    std::string text = "late" + std::to_string(i);
+    auto m = sdk::make_message(a_, "text", "utf-8", {text.begin(), text.end()});
+    m.sequence_number = i;
+    sender.send(c_, std::move(m));
+  }
+  // Nobody consumes c now: whatever the router took back is held by the sender, not lost.
+  std::this_thread::sleep_for(1s);
+  EXPECT_FALSE(sender.flush(0ms));
+  sdk::amqp_messenger second(router_url(), c_, collect);
+  ASSERT_TRUE(second.wait_ready(120s)) << agent_->log();
+  ASSERT_TRUE(sender.flush(60s)) << "sent " << sender.sent() << ", resent " << sender.resent();
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mutex);
+    return got.size() >= count;
+  }));
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(got.size(), static_cast<size_t>(count));  // all settled: no duplicate still coming
+  for (int i = 0; i < count; ++i) {
+    EXPECT_EQ(got[static_cast<size_t>(i)].sequence_number, i);
+    EXPECT_EQ(text_of(got[static_cast<size_t>(i)]), "late" + std::to_string(i));
+  }
+  EXPECT_EQ(sender.sent(), static_cast<uint64_t>(count + 1));
+  EXPECT_EQ(sender.rejected(), 0u);
+  std::printf("released by the router and sent again: %llu\n",
+              static_cast<unsigned long long>(sender.resent()));
 }
 
 TEST_F(sdk_test, ExampleMicroservicesOverAmqp) {

@@ -142,15 +142,22 @@ class amqp_messenger {
   amqp_messenger(const amqp_messenger&) = delete;
   amqp_messenger& operator=(const amqp_messenger&) = delete;
 
-  // Queues `message` for the receiver's address; blocks while max_pending are queued (back
-  // pressure from the mesh's credit). Stamps id/timestamp when empty.
+  // Queues `message` for the receiver's address; blocks while max_pending are held (queued or
+  // sent and not yet settled: back pressure from the mesh's credit). Stamps id/timestamp when
+  // empty. Each message is kept until the router settles it: `released`/`modified` (no consumer
+  // any more, path broken) sends it again after a back-off, ahead of newer ones to the same
+  // address; `rejected` is final. Messages to one address arrive in send() order over one
+  // router path; one that was unsettled when the connection dropped is sent again (it may
+  // arrive twice).
   void send(const std::string& receiver_uuid, io_message message);
   // Until connected and (with a handler) the receiving link is attached, or the timeout.
   bool wait_ready(std::chrono::milliseconds timeout);
-  // Until everything queued was handed to the router and settled, or the timeout.
+  // Until every message sent was settled accepted or rejected, or the timeout.
   bool flush(std::chrono::milliseconds timeout);
 
-  uint64_t sent() const;
+  uint64_t sent() const;      // settled accepted by the router
+  uint64_t rejected() const;  // settled rejected (not sent again)
+  uint64_t resent() const;    // transmissions repeated after released/modified or a lost link
   uint64_t received() const;
 
  private:
