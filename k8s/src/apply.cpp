@@ -17,11 +17,14 @@ const char* to_string(apply_result r) {
       return "created";
     case apply_result::replaced:
       return "replaced";
+    case apply_result::conflict:
+      return "conflict";
   }
   return "?";
 }
 
-apply_result apply(client& k, const resource& res, json::object desired, bool create_only) {
+apply_result apply(client& k, const resource& res, json::object desired, bool create_only,
+                   const std::optional<std::string>& based_on) {
   static auto logger = log::get("k8s.apply");
   const std::string ns = field(desired, {"metadata", "namespace"});
   const std::string name = field(desired, {"metadata", "name"});
@@ -31,6 +34,17 @@ apply_result apply(client& k, const resource& res, json::object desired, bool cr
   meta["annotations"].as_object()[hash_key] = want;
   for (int attempt = 0;; ++attempt) {
     auto existing = k.try_get(res.path(ns, name));
+    if (based_on) {
+      const std::string version =
+          existing ? field(*existing, {"metadata", "resourceVersion"}) : std::string();
+      if (version != *based_on) {
+        logger->info(
+            "{}/{} {}: changed since it was read (resourceVersion '{}', now '{}'): not "
+            "written",
+            ns, res.plural, name, *based_on, version);
+        return apply_result::conflict;
+      }
+    }
     try {
       if (!existing) {
         k.create(res.path(ns), desired);
@@ -55,6 +69,12 @@ apply_result apply(client& k, const resource& res, json::object desired, bool cr
       logger->info("{}/{} {}: desired spec changed, replaced", ns, res.plural, name);
       return apply_result::replaced;
     } catch (const api_error& e) {
+      // Created, changed or deleted by someone else between the read above and this write.
+      if (based_on && (e.conflict() || e.not_found())) {
+        logger->info("{}/{} {}: changed since it was read ({}): not written", ns, res.plural, name,
+                     e.what());
+        return apply_result::conflict;
+      }
       if ((e.conflict() || (e.status() == 409)) && attempt < 5) continue;  // raced: re-read
       if (e.status() == 422 && res.plural == "statefulsets" && existing && attempt < 5) {
         // A StatefulSet's volumeClaimTemplates, serviceName and selector cannot change: re-create

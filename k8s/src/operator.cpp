@@ -320,14 +320,16 @@ struct fog_operator::impl {
       set_condition(kinds::control_plane, *cp, "failed", "InvalidSpec", e.what());
       return milliseconds(0);
     }
-    bool password_from_secret = false;
+    // The Secret as its password was read: its resourceVersion, "" when there was none.
+    std::optional<std::string> secret_read;
     if (spec.statefulset_db) {
       // The in-cluster database keeps the password of its Secret; a new one only when the
       // Secret is new (or was deleted: the StatefulSet's pod applies it at its restart).
+      secret_read = "";
       if (auto sec = k.try_get(kinds::secret.path(ns, postgres_name))) {
+        secret_read = field(*sec, {"metadata", "resourceVersion"});
         if (auto pw = base64_decode(field(*sec, {"data", "password"})); pw && !pw->empty()) {
           spec.db_password = *pw;
-          password_from_secret = true;
         }
       }
       if (spec.db_password.empty()) spec.db_password = generate_password();
@@ -341,19 +343,19 @@ struct fog_operator::impl {
     }
     int written = 0;
     for (const auto& d : control_plane_children(*cp, spec)) {
-      const apply_result result = apply(k, d.res, d.obj, d.create_only);
-      written += result != apply_result::unchanged ? 1 : 0;
-      if (result == apply_result::created && password_from_secret &&
-          d.res.plural == kinds::secret.plural &&
-          field(d.obj, {"metadata", "name"}) == postgres_name) {
-        // The Secret was deleted while this pass ran (it existed when its password was read
-        // above). A deleted Secret asks for a new password: take back the old one this pass
-        // just wrote and start again, which generates one.
-        logger()->info("controlplanes {}/{}: Secret {} deleted during reconcile; new password", ns,
-                       name, postgres_name);
-        k.remove(kinds::secret.path(ns, postgres_name));
+      // The postgres Secret is written only if it is still as its password was read: deleted
+      // (or re-created, or changed) meanwhile, it is not brought back with the old password;
+      // the pass starts again and reads it again (a deleted one: a new password).
+      const bool postgres_secret = secret_read && d.res.plural == kinds::secret.plural &&
+                                   field(d.obj, {"metadata", "name"}) == postgres_name;
+      const apply_result result =
+          apply(k, d.res, d.obj, d.create_only, postgres_secret ? secret_read : std::nullopt);
+      if (result == apply_result::conflict) {
+        logger()->info("controlplanes {}/{}: Secret {} changed during reconcile; again", ns, name,
+                       postgres_name);
         return milliseconds(1);
       }
+      written += result != apply_result::unchanged ? 1 : 0;
     }
 
     // Controller API: admin user, default router. Pods may not be up yet: retry with back-off,

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "fogmesh/k8s/apply.hpp"
 #include "fogmesh/k8s/leader_election.hpp"
 #include "fogmesh/k8s/util.hpp"
 #include "k8s_testkit.hpp"
@@ -59,6 +60,40 @@ TEST_F(client_test, CrudPatchAndConflictRetry) {
   EXPECT_EQ(kube_->list(kinds::config_map.path(ns_))["items"].as_array().size(), 1u);
   EXPECT_TRUE(kube_->remove(path));
   EXPECT_FALSE(kube_->remove(path));
+}
+
+// apply() with `based_on`: the write happens only if the object is still as it was read (the
+// operator's postgres Secret keeps the password it read; a Secret deleted meanwhile must not come
+// back with it).
+TEST_F(client_test, ApplyBasedOnReadVersion) {
+  auto path = kinds::config_map.path(ns_, "kept");
+  auto want = [&](const std::string& n) {
+    auto cm = config_map("kept");
+    cm["data"].as_object()["n"] = n;
+    return cm;
+  };
+  // Read as absent ("") and still absent: created. Read as absent but there now: not written.
+  EXPECT_EQ(apply(*kube_, kinds::config_map, want("1"), false, std::string()),
+            apply_result::created);
+  EXPECT_EQ(apply(*kube_, kinds::config_map, want("2"), false, std::string()),
+            apply_result::conflict);
+  EXPECT_EQ(field(kube_->get(path), {"data", "n"}), "1");
+  // Still at the version read: replaced.
+  std::string read = field(kube_->get(path), {"metadata", "resourceVersion"});
+  EXPECT_EQ(apply(*kube_, kinds::config_map, want("3"), false, read), apply_result::replaced);
+  EXPECT_EQ(field(kube_->get(path), {"data", "n"}), "3");
+  // Changed by someone else since it was read: not written.
+  read = field(kube_->get(path), {"metadata", "resourceVersion"});
+  kube_->merge_patch(path, json::parse(R"({"data":{"n":"other"}})"));
+  EXPECT_EQ(apply(*kube_, kinds::config_map, want("4"), false, read), apply_result::conflict);
+  EXPECT_EQ(field(kube_->get(path), {"data", "n"}), "other");
+  // Deleted since it was read: not re-created (without based_on it would be).
+  read = field(kube_->get(path), {"metadata", "resourceVersion"});
+  ASSERT_TRUE(kube_->remove(path));
+  EXPECT_EQ(apply(*kube_, kinds::config_map, want("5"), false, read), apply_result::conflict);
+  EXPECT_FALSE(kube_->try_get(path));
+  EXPECT_EQ(apply(*kube_, kinds::config_map, want("5")), apply_result::created);
+  EXPECT_STREQ(to_string(apply_result::conflict), "conflict");
 }
 
 TEST_F(client_test, StatusSubresource) {
