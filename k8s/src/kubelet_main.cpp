@@ -19,6 +19,7 @@ applied to the fleet; Nodes/Pods of deleted agents/microservices are removed.
   --namespace NS          namespace of the Pods and of the Lease (default: $WATCH_NAMESPACE,
                           else iofog)
   --sync-interval MS      how often the controller is read, start to start (default 2000)
+  --write-concurrency N   Kubernetes API requests in flight during a pass (default 4)
   --no-leader-elect       run without the Lease fogmesh-kubelet
   --log-level LEVEL       trace, debug, info (default), warning, error
   -h, --help, -v, --version
@@ -41,6 +42,8 @@ int main(int argc, char** argv) {
       if (a == "--sync-interval") {
         o.sync_interval =
             std::chrono::milliseconds(k8s::positive_option(args.value(), a, "milliseconds"));
+      } else if (a == "--write-concurrency") {
+        o.write_concurrency = static_cast<int>(k8s::positive_option(args.value(), a, "requests"));
       } else {
         throw cli::usage_error("unknown option " + a);
       }

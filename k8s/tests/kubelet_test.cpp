@@ -108,7 +108,8 @@ TEST(kubelet_test, AgentsAsNodesMicroservicesAsPods) {
 
 // The API cost of a pass, in-process through sync_once(): the first pass creates every object
 // and writes its status; a pass with no change writes nothing; one agent's status change is one
-// PATCH of its Node's /status, one microservice's status change one PATCH of its Pod's /status.
+// PATCH of its Node's /status, one microservice's status change one PATCH of its Pod's /status
+// (plus, the first time after the create, the clearing of its managed fields).
 TEST(kubelet_test, WritesOnlyWhatChanged) {
   if (kubeconfig_path().empty()) GTEST_SKIP() << "no test API server (run through ctest)";
   client kube(cluster_config::from_kubeconfig(kubeconfig_path()));
@@ -162,17 +163,30 @@ TEST(kubelet_test, WritesOnlyWhatChanged) {
     if (get_string(c.as_object(), "type") == "Ready") ready = get_string(c.as_object(), "status");
   }
   EXPECT_EQ(ready, "False");
+  // That PATCH carried only the conditions (what changed): the rest of the status is kept.
+  EXPECT_EQ(field(node, {"status", "nodeInfo", "machineID"}), uuid);
+  EXPECT_EQ(field(node, {"status", "capacity", "pods"}), "100");
+  EXPECT_FALSE(node["status"].at("addresses").as_array().empty())
+      << json::serialize(node["status"]);
   // Its managed fields were cleared after the create: the API server skips its field manager
   // on these writes.
   EXPECT_FALSE(node["metadata"].as_object().contains("managedFields"))
       << json::serialize(node["metadata"]);
 
+  // The Pod's first status change after the create: its managed fields are cleared first (one
+  // more request, once), then its status PATCH; the next change is one PATCH.
   report("STOPPED", "RUNNING");
-  EXPECT_EQ(kl.sync_once(), 1);
+  EXPECT_EQ(kl.sync_once(), 2);
   auto pods = kube.list_items(kinds::pod.path(ns));
   ASSERT_EQ(pods.size(), 1u);
   EXPECT_EQ(field(pods[0].as_object(), {"status", "phase"}), "Running");
+  const auto& pod_meta = pods[0].as_object().at("metadata").as_object();
+  EXPECT_FALSE(pod_meta.contains("managedFields")) << json::serialize(pod_meta);
   EXPECT_EQ(kl.sync_once(), 0);
+  report("STOPPED", "STOPPED");
+  EXPECT_EQ(kl.sync_once(), 1);
+  EXPECT_EQ(field(kube.list_items(kinds::pod.path(ns)).at(0).as_object(), {"status", "phase"}),
+            "Succeeded");
 }
 
 }  // namespace
