@@ -966,12 +966,19 @@ int cmd_deploy(const std::vector<std::string>& args, const options& global) {
       std::string outcome;
       if (r.k == kind::local_control_plane || r.k == kind::remote_control_plane ||
           r.k == kind::kubernetes_control_plane) {
-        outcome = r.k == kind::local_control_plane    ? deploy_local_control_plane(r, ns, opt)
-                  : r.k == kind::remote_control_plane ? deploy_remote_control_plane(r, ns, opt)
-                                                      : deploy_kubernetes_control_plane(r, ns, opt);
+        resource doc = r;
+        if (r.k == kind::kubernetes_control_plane) {
+          // Stored with the kubeconfig's absolute path: the document is redeployed from
+          // wherever `describe controlplane` is run, not from this directory.
+          doc.spec["config"] = absolute_kubeconfig(std::string(r.spec.at("config").as_string()));
+        }
+        outcome = r.k == kind::local_control_plane ? deploy_local_control_plane(doc, ns, opt)
+                  : r.k == kind::remote_control_plane
+                      ? deploy_remote_control_plane(doc, ns, opt)
+                      : deploy_kubernetes_control_plane(doc, ns, opt);
         sessions.erase(ns);
         // What `describe controlplane` prints: the document as deployed, so it deploys again.
-        state(ns).save_control_plane_document(to_yaml_document(r.k, r.name, ns, r.spec));
+        state(ns).save_control_plane_document(to_yaml_document(doc.k, doc.name, ns, doc.spec));
       } else if (r.k == kind::local_agent) {
         outcome = deploy_local_agent(r, ns, opt);
       } else if (r.k == kind::remote_agent) {

@@ -58,9 +58,18 @@ spec:
   images: {operator: example.org/fogmesh-operator:test, controller: example.org/ctl:test}
 )";
   yaml.replace(yaml.find("NS"), 2, ns);
+  // spec.config relative to the directory fogctl deploys from (home; as iofogctl, the current
+  // directory), so the stored document must carry it absolute (issue 8: a redeploy of
+  // `describe controlplane` from elsewhere no longer found it).
   std::string file = home.path() + "/kcp.yaml";
+  const std::string relative_kubeconfig =
+      fs::path(kt::kubeconfig_path()).lexically_relative(home.path()).string();
+  ASSERT_EQ(relative_kubeconfig.rfind("..", 0), 0u) << relative_kubeconfig;
   std::ofstream(file) << std::string(yaml).replace(yaml.find("KUBECONFIG"), 10,
-                                                   kt::kubeconfig_path());
+                                                   relative_kubeconfig);
+  const auto in_home = [&](const std::vector<std::string>& args) {
+    return fogctl(home.path(), args, {}, home.path());
+  };
   std::string missing = home.path() + "/missing.yaml";
   std::ofstream(missing) << std::string(yaml).replace(yaml.find("KUBECONFIG"), 10,
                                                       home.path() + "/no-such-kubeconfig");
@@ -74,7 +83,7 @@ spec:
 
   // No operator runs (its Deployment gets no pod here): fogctl applies everything and stops
   // waiting with the state it saw.
-  auto waiting = fogctl(home.path(), {"deploy", "-f", file, "--timeout", "3"});
+  auto waiting = in_home({"deploy", "-f", file, "--timeout", "3"});
   EXPECT_EQ(waiting.code, 1) << show(waiting);
   EXPECT_NE(waiting.err.find("wait for ControlPlane 'iofog' in namespace '" + ns +
                              "': timed out after 3 s waiting for the operator"),
@@ -100,7 +109,7 @@ spec:
   std::string op_version =
       resource_version(kube, k::kinds::deployment.path(ns, "fogmesh-operator"));
   std::string cr_version = resource_version(kube, k::kinds::control_plane.path(ns, "iofog"));
-  auto again = fogctl(home.path(), {"deploy", "-f", file, "--timeout", "1"});
+  auto again = in_home({"deploy", "-f", file, "--timeout", "1"});
   EXPECT_EQ(again.code, 1) << show(again);
   EXPECT_NE(again.out.find("operator unchanged"), std::string::npos) << show(again);
   EXPECT_NE(again.out.find("ControlPlane resource unchanged"), std::string::npos) << show(again);
@@ -116,7 +125,7 @@ spec:
        "--controller-url", url, "--identity", "fogctl-test", "--lease-duration", "4",
        "--renew-period", "1"},
       op_log);
-  auto ready = fogctl(home.path(), {"deploy", "-f", file});
+  auto ready = in_home({"deploy", "-f", file});
   ASSERT_EQ(ready.code, 0) << show(ready) << kt::read_log(op_log);
   EXPECT_NE(ready.out.find("KubernetesControlPlane 'iofog': operator unchanged, ControlPlane "
                            "unchanged, ready at " +
@@ -130,9 +139,14 @@ spec:
   ASSERT_EQ(described.code, 0) << show(described);
   EXPECT_NE(described.out.find("kind: KubernetesControlPlane"), std::string::npos)
       << show(described);
+  EXPECT_NE(described.out.find(fs::path(kt::kubeconfig_path()).lexically_normal().string()),
+            std::string::npos)
+      << show(described);
+  EXPECT_EQ(described.out.find(relative_kubeconfig), std::string::npos) << show(described);
   std::string described_file = home.path() + "/described.yaml";
   std::ofstream(described_file) << described.out;
-  auto redeployed = fogctl(home.path(), {"deploy", "-f", described_file});
+  // From another directory, where the document's relative path would name nothing.
+  auto redeployed = fogctl(home.path(), {"deploy", "-f", described_file}, {}, ctl_dir.path());
   ASSERT_EQ(redeployed.code, 0) << show(redeployed);
   EXPECT_NE(redeployed.out.find("operator unchanged, ControlPlane unchanged, ready at " + url),
             std::string::npos)

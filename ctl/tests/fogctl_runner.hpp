@@ -27,15 +27,16 @@ struct result {
   std::string err;
 };
 
-// Runs fogctl with FOGMESH_HOME=home (plus env, "NAME=value" each); stdout and stderr go
-// through files in home.
+// Runs fogctl with FOGMESH_HOME=home (plus env, "NAME=value" each), in directory `cwd` when
+// given (relative paths in documents); stdout and stderr go through files in home.
 inline result fogctl(const std::string& home, const std::vector<std::string>& args,
-                     const std::vector<std::string>& env = {}) {
+                     const std::vector<std::string>& env = {}, const std::string& cwd = "") {
   std::string out_file = home + "/.out", err_file = home + "/.err";
   pid_t pid = ::fork();
   if (pid == 0) {
     ::setenv("FOGMESH_HOME", home.c_str(), 1);
     for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
     int o = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int e = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ::dup2(o, 1);
