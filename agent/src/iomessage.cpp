@@ -11,6 +11,7 @@
 #include <random>
 
 #include "fogmesh/agent/message_id.hpp"
+#include "fogmesh/common/json_text.hpp"
 #include "iomessage_generated.h"
 
 namespace fogmesh::agent {
@@ -425,47 +426,6 @@ bool base64_decode(std::string_view text, std::vector<uint8_t>& out) {
 // --- JSON ---
 
 namespace {
-
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  size_t plain = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + plain, i - plain);
-    plain = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out += hex[c >> 4];
-        out += hex[c & 15];
-    }
-  }
-  out.append(s.data() + plain, s.size() - plain);
-  out += '"';
-}
 
 void append_json_number(std::string& out, int64_t n) {
   char buf[24];

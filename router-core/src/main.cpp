@@ -73,8 +73,6 @@ int main(int argc, char** argv) {
       }
       if (arg == "-c" || arg == "--config") {
         config_path = args.value();
-      } else if (arg.starts_with("--config=")) {
-        config_path = arg.substr(9);
       } else if (arg == "-I" || arg == "--include") {
         args.value();
       } else if (arg == "-d" || arg == "--daemon") {

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "fogmesh/common/json_text.hpp"
+
 namespace fogmesh::router::config_detail {
 namespace {
 
@@ -255,40 +257,6 @@ void skip_json_space(std::string_view text, std::size_t& pos, int& line) {
 
 json_value parse_json_value(std::string_view text, std::size_t& pos, int& line) {
   return json_reader(text, pos, line).value(0);
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out += hex[u >> 4];
-          out += hex[u & 15];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
 }
 
 namespace {

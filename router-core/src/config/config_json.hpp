@@ -49,6 +49,5 @@ void skip_json_space(std::string_view text, std::size_t& pos, int& line);
 
 // Compact serialisation (`{"a":1,"b":[true,"x"]}`); number literals are kept as written.
 std::string to_json_text(const json_value& value);
-void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace fogmesh::router::config_detail

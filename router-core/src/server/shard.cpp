@@ -831,8 +831,13 @@ std::string shard::mesh_fallback_key(const std::string& key, const link* in) con
   auto route = mesh_routes_->find(key);
   if (route == mesh_routes_->end()) return {};
   const std::string* came_from = nullptr;
-  for (const auto& [conn, n] : neighbours_) {
-    if (in != nullptr && static_cast<const link_owner*>(conn) == in->owner) came_from = &n.id;
+  if (in != nullptr) {
+    for (const auto& [conn, n] : neighbours_) {
+      if (static_cast<const link_owner*>(conn) == in->owner) {
+        came_from = &n.id;
+        break;
+      }
+    }
   }
   const std::string* best = nullptr;
   unsigned best_cost = 0;
