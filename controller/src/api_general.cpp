@@ -120,32 +120,25 @@ http_response openapi(request_context& ctx) {
 
 http_response metrics(request_context& ctx) {
   std::string out;
-  out += "# HELP fogmesh_controller_uptime_seconds Seconds since the controller started.\n";
-  out += "# TYPE fogmesh_controller_uptime_seconds gauge\n";
-  out += "fogmesh_controller_uptime_seconds " +
-         std::to_string((now_ms() - ctx.app.started_at_ms()) / 1000) + "\n";
-  out += "# HELP fogmesh_controller_long_polls_waiting Agent long-polls currently held.\n";
-  out += "# TYPE fogmesh_controller_long_polls_waiting gauge\n";
-  out += "fogmesh_controller_long_polls_waiting " + std::to_string(ctx.app.notifier().waiting()) +
-         "\n";
-  out +=
-      "# HELP fogmesh_controller_long_polls_woken_batched_total Long-polls woken by a change "
-      "and answered together with others (one query per batch).\n";
-  out += "# TYPE fogmesh_controller_long_polls_woken_batched_total counter\n";
-  out += "fogmesh_controller_long_polls_woken_batched_total " +
-         std::to_string(ctx.app.woken_batched()) + "\n";
-  out +=
-      "# HELP fogmesh_controller_woken_last_answered_ms Unix time (ms) when the last woken "
-      "long-poll's answer was handed to its connection.\n";
-  out += "# TYPE fogmesh_controller_woken_last_answered_ms gauge\n";
-  out += "fogmesh_controller_woken_last_answered_ms " +
-         std::to_string(ctx.app.woken_last_answered_ms()) + "\n";
-  out +=
-      "# HELP fogmesh_controller_woken_delay_max_ms Longest time from a long-poll's wake-up to "
-      "its answer being handed to its connection, since start.\n";
-  out += "# TYPE fogmesh_controller_woken_delay_max_ms gauge\n";
-  out += "fogmesh_controller_woken_delay_max_ms " + std::to_string(ctx.app.woken_delay_max_ms()) +
-         "\n";
+  auto metric = [&out](const char* name, const char* type, const char* help, std::int64_t value) {
+    out += std::string("# HELP ") + name + " " + help + "\n";
+    out += std::string("# TYPE ") + name + " " + type + "\n";
+    out += std::string(name) + " " + std::to_string(value) + "\n";
+  };
+  metric("fogmesh_controller_uptime_seconds", "gauge", "Seconds since the controller started.",
+         (now_ms() - ctx.app.started_at_ms()) / 1000);
+  metric("fogmesh_controller_long_polls_waiting", "gauge", "Agent long-polls currently held.",
+         static_cast<std::int64_t>(ctx.app.notifier().waiting()));
+  metric("fogmesh_controller_long_polls_woken_batched_total", "counter",
+         "Long-polls woken by a change and answered together with others (one query per batch).",
+         static_cast<std::int64_t>(ctx.app.woken_batched()));
+  metric("fogmesh_controller_woken_last_answered_ms", "gauge",
+         "Unix time (ms) when the last woken long-poll's answer was handed to its connection.",
+         static_cast<std::int64_t>(ctx.app.woken_last_answered_ms()));
+  metric("fogmesh_controller_woken_delay_max_ms", "gauge",
+         "Longest time from a long-poll's wake-up to its answer being handed to its connection, "
+         "since start.",
+         static_cast<std::int64_t>(ctx.app.woken_delay_max_ms()));
   out += "# HELP fogmesh_controller_responses_total HTTP responses by status class.\n";
   out += "# TYPE fogmesh_controller_responses_total counter\n";
   for (int c = 1; c <= 5; ++c) {

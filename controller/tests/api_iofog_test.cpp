@@ -1,6 +1,7 @@
 // Fog (agent node) endpoints over real HTTP against a real PostgreSQL cluster.
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "../src/migrations.hpp"  // the compiled-in migrations (not public API)
@@ -221,11 +222,13 @@ TEST_F(iofog_api, CreatedFogMatchesGeneralPath) {
   const std::vector<std::string> router_settings = {
       R"("routerMode":"edge","host":"10.1.0.1")",
       R"("routerMode":"edge","host":"edge \"quoted\" \\ host","messagingPort":5673,)"
-      R"("upstreamRouters":[")" + hub + R"(","default-router"])",
+      R"("upstreamRouters":[")" +
+          hub + R"(","default-router"])",
       R"("routerMode":"interior","host":"10.1.0.2","interRouterPort":56731,"edgeRouterPort":56732)",
       // The same port twice: one host port mapping.
       R"("routerMode":"interior","host":"10.1.0.3","messagingPort":7000,"interRouterPort":7000,)"
-      R"("edgeRouterPort":7001,"upstreamRouters":[")" + hub + R"("])",
+      R"("edgeRouterPort":7001,"upstreamRouters":[")" +
+          hub + R"("])",
   };
   for (size_t i = 0; i < router_settings.size(); ++i) {
     SCOPED_TRACE(router_settings[i]);
@@ -254,8 +257,7 @@ TEST_F(iofog_api, CreatedFogMatchesGeneralPath) {
   auto cfg = router_config(token, edge);
   EXPECT_EQ(cfg.at("mode").as_string(), "edge");
   EXPECT_EQ(cfg.at("id").as_string(), edge);
-  EXPECT_EQ(cfg.at("listeners"),
-            parse(R"([{"role":"normal","host":"0.0.0.0","port":5672}])"));
+  EXPECT_EQ(cfg.at("listeners"), parse(R"([{"role":"normal","host":"0.0.0.0","port":5672}])"));
   ASSERT_EQ(cfg.at("connectors").as_array().size(), 1u);
   // Named after the default router's fog (or default-router when it has none).
   EXPECT_EQ(cfg.at("connectors").at(0).at("name").as_string(),
@@ -280,6 +282,21 @@ TEST_F(iofog_api, CreatedFogMatchesGeneralPath) {
             before);
 }
 
+// Runs request(i) for i in [0, n) on n threads that start together, so the requests overlap in
+// the server's workers.
+void run_together(int n, const std::function<void(int)>& request) {
+  std::vector<std::thread> threads;
+  std::atomic<int> ready{0};
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (ready.load() < n) std::this_thread::yield();
+      request(i);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
 // Concurrent creates with one name: the handlers' checks do not see each other's uncommitted row,
 // the unique index (migration 0011) makes all but one fail, with the same error as the check.
 // Renames (PATCH) race the same way.
@@ -291,17 +308,7 @@ TEST_F(iofog_api, ConcurrentSameNameGivesOneFog) {
     std::string body =
         R"({"name":")" + name + R"(","fogType":1,"host":"h","routerMode":")" + mode + R"("})";
     std::vector<http_result> results(n);
-    std::vector<std::thread> threads;
-    std::atomic<int> ready{0};
-    for (int i = 0; i < n; ++i) {
-      threads.emplace_back([&, i] {
-        // Start together, so the requests overlap in the server's workers.
-        ++ready;
-        while (ready.load() < n) std::this_thread::yield();
-        results[i] = post("/api/v3/iofog", body, token);
-      });
-    }
-    for (auto& t : threads) t.join();
+    run_together(n, [&](int i) { results[i] = post("/api/v3/iofog", body, token); });
     int created = 0;
     for (const auto& r : results) {
       if (r.status == 201) {
@@ -321,18 +328,11 @@ TEST_F(iofog_api, ConcurrentSameNameGivesOneFog) {
   std::vector<std::string> fogs;
   for (int i = 0; i < n; ++i) fogs.push_back(create_fog(token, "rename-" + std::to_string(i)));
   std::vector<int> statuses(n);
-  std::vector<std::thread> threads;
-  std::atomic<int> ready{0};
-  for (int i = 0; i < n; ++i) {
-    threads.emplace_back([&, i] {
-      ++ready;
-      while (ready.load() < n) std::this_thread::yield();
-      auto r = patch("/api/v3/iofog/" + fogs[i], R"({"name":"renamed"})", token);
-      statuses[i] = r.status;
-      if (r.status != 204) expect_error(r, 400, "ValidationError", "Duplicate name 'renamed'");
-    });
-  }
-  for (auto& t : threads) t.join();
+  run_together(n, [&](int i) {
+    auto r = patch("/api/v3/iofog/" + fogs[i], R"({"name":"renamed"})", token);
+    statuses[i] = r.status;
+    if (r.status != 204) expect_error(r, 400, "ValidationError", "Duplicate name 'renamed'");
+  });
   EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 204), 1);
   EXPECT_EQ(db().query("SELECT count(*) FROM fogs WHERE name = 'renamed'"), "1");
   // Another user may use the same name.
@@ -405,9 +405,9 @@ TEST_F(iofog_api, ListStaysCurrentThroughItsCache) {
   EXPECT_EQ(fogs[1].at("name").as_string(), "renamed-b");
 
   std::string agent = provision_agent(token, a);
-  ASSERT_EQ(put("/api/v3/agent/status", R"({"daemonStatus":"RUNNING","cpuUsage":4.25})", agent)
-                .status,
-            204);
+  ASSERT_EQ(
+      put("/api/v3/agent/status", R"({"daemonStatus":"RUNNING","cpuUsage":4.25})", agent).status,
+      204);
   fogs = check(3);
   EXPECT_EQ(fogs[0].at("daemonStatus").as_string(), "RUNNING");
   EXPECT_EQ(fogs[0].at("cpuUsage").to_number<double>(), 4.25);
@@ -417,8 +417,7 @@ TEST_F(iofog_api, ListStaysCurrentThroughItsCache) {
                  R"({"name":"cache-door","version":"1.0.0","interfaceProtocol":"http"})", token)
                 .status,
             201);
-  ASSERT_EQ(post("/api/v3/edgeResource/cache-door/1.0.0/link", R"({"uuid":")" + c + R"("})",
-                 token)
+  ASSERT_EQ(post("/api/v3/edgeResource/cache-door/1.0.0/link", R"({"uuid":")" + c + R"("})", token)
                 .status,
             204);
   fogs = check(3);
@@ -484,13 +483,13 @@ TEST_F(iofog_api, TunnelOpenCloseAndAgentView) {
   expect_error(patch("/api/v3/iofog/" + f1 + "/tunnel", R"({"action":"open"})", other), 404,
                "NotFoundError", "Invalid ioFog UUID");
 
-  for (auto [k, v] : {std::pair{"tunnel-host", "tunnel.example.com"},
-                      std::pair{"tunnel-username", "fog"},
-                      std::pair{"tunnel-port-range", "5000-5001"}}) {
-    ASSERT_EQ(put("/api/v3/config", R"({"key":")" + std::string(k) + R"(","value":")" + v + "\"}",
-                  token)
-                  .status,
-              200);
+  for (auto [k, v] :
+       {std::pair{"tunnel-host", "tunnel.example.com"}, std::pair{"tunnel-username", "fog"},
+        std::pair{"tunnel-port-range", "5000-5001"}}) {
+    ASSERT_EQ(
+        put("/api/v3/config", R"({"key":")" + std::string(k) + R"(","value":")" + v + "\"}", token)
+            .status,
+        200);
   }
   auto ch = get("/api/v3/agent/config/changes", agent).json();
   if (ch.as_object().contains("lastUpdated")) {
