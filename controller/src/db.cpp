@@ -1,9 +1,9 @@
 #include "db.hpp"
 
-#include <boost/json.hpp>
 #include <mutex>
 #include <unordered_set>
 
+#include "fogmesh/common/json_text.hpp"
 #include "fogmesh/common/log.hpp"
 #include "migrations.hpp"
 
@@ -112,26 +112,6 @@ int apply_migrations(pqxx::connection& conn) {
 }
 
 namespace {
-
-void append_json_string(std::string& out, std::string_view v) {
-  // Most values (uuids, names, statuses) need no escaping: append them as they are instead of
-  // through a temporary string per value (60,000 of them in a list of 1,000 fogs).
-  bool plain = true;
-  for (char c : v) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || c == '"' || c == '\\' || u >= 0x80) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) {
-    out += '"';
-    out.append(v);
-    out += '"';
-    return;
-  }
-  out += boost::json::serialize(boost::json::string_view(v.data(), v.size()));
-}
 
 enum class json_kind { string, number, boolean, json, timestamp, skip };
 
