@@ -117,12 +117,12 @@ http_response config_get(request_context& ctx) {
       "'routerPort', CASE WHEN f.router_mode <> 'none' THEN f.messaging_port "
       "                   ELSE n.messaging_port END, "
       "'timeZone', f.time_zone)::text "
-      "FROM fogs f LEFT JOIN LATERAL (SELECT host, messaging_port FROM routers x "
-      "  WHERE (f.network_router IS NOT NULL AND f.network_router <> 'default-router' "
-      "         AND x.iofog_uuid = f.network_router) "
-      "     OR ((f.network_router IS NULL OR f.network_router = 'default-router') AND "
-      "x.is_default) "
-      "  LIMIT 1) n ON true WHERE f.uuid = $1",
+      // One router by primary key: an OR of the fog's router and `is_default` read every
+      // router (see default_router_where).
+      "FROM fogs f LEFT JOIN routers n ON n.id = CASE WHEN f.network_router IS NULL OR "
+      "f.network_router = 'default-router' THEN fogmesh_default_router_id() ELSE "
+      "(SELECT x.id FROM routers x WHERE x.iofog_uuid = f.network_router) END "
+      "WHERE f.uuid = $1",
       ctx.fog_uuid);
   return raw_json_response(200, row[0].c_str());
 }

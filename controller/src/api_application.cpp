@@ -178,7 +178,8 @@ void add_public_port(request_context& ctx, const std::string& uuid,
   std::string host_name = pub.host.value_or(default_router_name);
   std::string host_key;
   if (host_name == default_router_name) {
-    auto d = ctx.tx().exec("SELECT iofog_uuid FROM routers WHERE is_default");
+    auto d = pexec(ctx.tx(),
+                   std::string("SELECT iofog_uuid FROM routers WHERE ") + default_router_where);
     if (d.empty()) throw validation_error("Invalid router host 'default-router'");
     host_key = d[0][0].is_null() ? default_router_name : d[0][0].c_str();
   } else {

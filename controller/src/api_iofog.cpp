@@ -69,7 +69,7 @@ void validate_router(request_context& ctx, const std::string& self_uuid, router_
     bool is_upstream = i < upstream_count;
     if (up == default_router_name) {
       // Named explicitly, the default router must exist (upstream: 404 "Invalid router").
-      if (is_upstream && ctx.tx().exec("SELECT 1 FROM routers WHERE is_default").empty()) {
+      if (is_upstream && pexec1(ctx.tx(), "SELECT fogmesh_default_router_id()")[0].is_null()) {
         throw not_found("Invalid router 'default-router'");
       }
       continue;
@@ -179,8 +179,8 @@ const std::string& fog_row_columns() {
 
 // GET /iofog-list with filters: everything in one query, the filters over the fogs' JSON.
 http_response fog_list_filtered(request_context& ctx) {
-  static const std::string columns = fog_row_columns() +
-                                     ", coalesce(er.list, '[]'::json) AS \"edgeResources\"";
+  static const std::string columns =
+      fog_row_columns() + ", coalesce(er.list, '[]'::json) AS \"edgeResources\"";
   std::string sql = "SELECT j.* FROM (SELECT " + columns +
                     ", f.created_at AS _created, f.uuid AS _uuid FROM fogs f " +
                     fog_edge_resources_join_sql() + " WHERE f.user_id = $1";
@@ -558,9 +558,9 @@ http_response tunnel_get(request_context& ctx) {
 }
 
 json::object default_router_json(request_context& ctx) {
-  auto rows = ctx.tx().exec(
-      "SELECT host, messaging_port, edge_router_port, inter_router_port FROM routers "
-      "WHERE is_default");
+  auto rows = pexec(ctx.tx(), std::string("SELECT host, messaging_port, edge_router_port, "
+                                          "inter_router_port FROM routers WHERE ") +
+                                  default_router_where);
   if (rows.empty()) throw not_found("Invalid router 'default-router'");
   auto opt = [](const pqxx::field& f) -> json::value {
     if (f.is_null()) return nullptr;
@@ -587,7 +587,8 @@ http_response router_put(request_context& ctx) {
   int64_t messaging = r.integer("messagingPort", false, 1, 65535).value_or(5672);
   int64_t edge = r.integer("edgeRouterPort", false, 1, 65535).value_or(56722);
   int64_t inter = r.integer("interRouterPort", false, 1, 65535).value_or(56721);
-  auto current = ctx.tx().exec("SELECT id, iofog_uuid FROM routers WHERE is_default FOR UPDATE");
+  auto current = pexec(ctx.tx(), std::string("SELECT id, iofog_uuid FROM routers WHERE ") +
+                                     default_router_where + " FOR UPDATE");
   if (!current.empty() && !current[0][1].is_null()) {
     std::string fog = current[0][1].c_str();
     pexec0(ctx.tx(),

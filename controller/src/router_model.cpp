@@ -43,17 +43,18 @@ router_row to_router(const pqxx::row& r) {
   return out;
 }
 
+template <class... Params>
 std::optional<router_row> find_router(pqxx::work& tx, const std::string& where,
-                                      const std::string& param) {
+                                      const Params&... params) {
   auto rows = pexec(
       tx, std::string("SELECT ") + router_columns + " FROM routers WHERE " + where + " LIMIT 1",
-      param);
+      params...);
   if (rows.empty()) return std::nullopt;
   return to_router(rows[0]);
 }
 
 std::optional<router_row> default_router(pqxx::work& tx) {
-  return find_router(tx, "is_default AND $1 = $1", "");
+  return find_router(tx, default_router_where);
 }
 
 json::object listener(const char* role, int64_t port) {

@@ -24,6 +24,14 @@ namespace fogmesh::controller {
 constexpr int router_catalog_item_id = 1;
 constexpr const char* default_router_name = "default-router";
 
+// Selects the default router in `routers` (unaliased): by primary key through
+// fogmesh_default_router_id() (migration 0013), which reads the partial index
+// routers_single_default with sequential scans forbidden. A bare `WHERE is_default` is planned
+// from the table's statistics, and planned while there were none (a new cluster, a burst of
+// creates between two analyses) it expects half the routers to match and reads all of them.
+// `AND is_default` is what a FOR UPDATE that waited re-checks on the row's new version.
+constexpr const char* default_router_where = "id = fogmesh_default_router_id() AND is_default";
+
 // After a fog row was inserted or updated: creates, updates or (mode none) removes its Router row,
 // system application and router microservice, and re-renders every router config that depends
 // on it. Throws a ValidationError when an interior router with downstream routers would become
