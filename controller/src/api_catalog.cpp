@@ -10,13 +10,21 @@ namespace json = boost::json;
 
 namespace {
 
-// Registry changes matter to every agent of the user (public ones to every agent).
+// A registry change flags the user's agents (upstream's rule: a public registry's change does not
+// reach other users' agents until their next registries change or restart). Only fogs an agent
+// runs or is about to run get a row: an agent fetches the registries when it starts, whatever
+// the flags, and nothing acknowledges a fog's rows before its agent polls, so every change added
+// one row per agentless fog for good. "About to run" is a provisioning key not used yet:
+// provisioning deletes the key and adds the token in one transaction, so this statement sees one
+// of them whenever it runs, and an agent whose first fetch missed this change finds the flag.
 // One statement for all of them: a user may have thousands of agents.
 void touch_registry_fogs(request_context& ctx) {
   auto fogs =
       pexec(ctx.tx(),
-            "INSERT INTO change_tracking (fog_uuid, registries) SELECT uuid, true FROM fogs "
-            "WHERE user_id = $1 RETURNING fog_uuid",
+            "INSERT INTO change_tracking (fog_uuid, registries) SELECT uuid, true FROM fogs f "
+            "WHERE user_id = $1 AND (EXISTS (SELECT 1 FROM fog_tokens t WHERE t.fog_uuid "
+            "= f.uuid) OR EXISTS (SELECT 1 FROM fog_provision_keys k WHERE k.fog_uuid = "
+            "f.uuid)) RETURNING fog_uuid",
             ctx.user_id);
   for (const auto& f : fogs) fogs_changed_by_request().emplace_back(f[0].c_str());
 }

@@ -96,8 +96,9 @@ TEST_F(application_api, ApplicationLifecycleAndAgentView) {
 
   // Deactivated applications are not run.
   ASSERT_EQ(patch("/api/v3/application/demo-app", R"({"isActivated":false})", token).status, 204);
-  EXPECT_EQ(without_router(get("/api/v3/agent/microservices", agent).json().at("microservices")).size(),
-            0u);
+  EXPECT_EQ(
+      without_router(get("/api/v3/agent/microservices", agent).json().at("microservices")).size(),
+      0u);
   ASSERT_EQ(patch("/api/v3/application/demo-app", R"({"isActivated":true})", token).status, 204);
 
   // Config-only edits raise microserviceConfig; rebuild is served once.
@@ -115,18 +116,21 @@ TEST_F(application_api, ApplicationLifecycleAndAgentView) {
   EXPECT_EQ(ch2.at("microserviceList"), false);
   ASSERT_EQ(patch("/api/v3/microservices/" + producer_uuid, R"({"rebuild":true})", token).status,
             204);
-  EXPECT_EQ(
-      without_router(get("/api/v3/agent/microservices", agent).json().at("microservices")).at(0).at("rebuild"),
-      true);
-  EXPECT_EQ(
-      without_router(get("/api/v3/agent/microservices", agent).json().at("microservices")).at(0).at("rebuild"),
-      false);
+  EXPECT_EQ(without_router(get("/api/v3/agent/microservices", agent).json().at("microservices"))
+                .at(0)
+                .at("rebuild"),
+            true);
+  EXPECT_EQ(without_router(get("/api/v3/agent/microservices", agent).json().at("microservices"))
+                .at(0)
+                .at("rebuild"),
+            false);
 
   EXPECT_EQ(del("/api/v3/application/demo-app", token).status, 204);
   expect_error(get("/api/v3/application/demo-app", token), 404, "NotFoundError");
   expect_error(get("/api/v3/microservices/" + producer_uuid, token), 404, "NotFoundError");
-  EXPECT_EQ(without_router(get("/api/v3/agent/microservices", agent).json().at("microservices")).size(),
-            0u);
+  EXPECT_EQ(
+      without_router(get("/api/v3/agent/microservices", agent).json().at("microservices")).size(),
+      0u);
 }
 
 TEST_F(application_api, ApplicationCreateIsAllOrNothing) {
@@ -234,12 +238,11 @@ TEST_F(application_api, MicroservicePortsVolumesAndValidation) {
       201);
   expect_error(post(base + "/port-mapping", R"({"internal":81,"external":8081})", token), 400,
                "ValidationError", "Port '8081' is not available");
-  expect_error(
-      post(base + "/port-mapping",
-           R"({"internal":81,"external":8082,"public":{"enabled":true,"protocol":"http",)"
-           R"("router":{"host":"no-such-agent"}}})",
-           token),
-      400, "ValidationError", "Invalid router host 'no-such-agent'");
+  expect_error(post(base + "/port-mapping",
+                    R"({"internal":81,"external":8082,"public":{"enabled":true,"protocol":"http",)"
+                    R"("router":{"host":"no-such-agent"}}})",
+                    token),
+               400, "ValidationError", "Invalid router host 'no-such-agent'");
   auto ports = get(base + "/port-mapping", token).json().at("ports").as_array();
   ASSERT_EQ(ports.size(), 1u);
   EXPECT_EQ(ports[0].at("protocol").as_string(), "tcp");
@@ -280,6 +283,16 @@ TEST_F(application_api, RegistriesAndCatalog) {
   std::string other = new_user_token();
   std::string fog = create_fog(token, "edge-r");
   std::string agent = provision_agent(token, fog);
+  // No agent: registry changes leave it alone (its agent fetches the registries when it starts).
+  std::string bare = create_fog(token, "edge-bare");
+  // A provisioning key not used yet: its agent may start before a change commits.
+  std::string keyed = create_fog(token, "edge-keyed");
+  auto key = get("/api/v3/iofog/" + keyed + "/provisioning-key", token);
+  ASSERT_EQ(key.status, 201) << key.body;
+  auto registry_rows = [&](const std::string& fog_uuid) {
+    return db().query("SELECT count(*) FROM change_tracking WHERE registries AND fog_uuid = '" +
+                      fog_uuid + "'");
+  };
 
   auto seeded = get("/api/v3/registries", token).json().at("registries").as_array();
   ASSERT_GE(seeded.size(), 2u);
@@ -309,6 +322,17 @@ TEST_F(application_api, RegistriesAndCatalog) {
   EXPECT_NE(get("/api/v3/registries", token).body.find("alice"), std::string::npos);
   EXPECT_EQ(del("/api/v3/registries/" + id, token).status, 204);
   EXPECT_EQ(get("/api/v3/registries", token).body.find("registry.example.com"), std::string::npos);
+  EXPECT_EQ(registry_rows(bare), "0");
+  EXPECT_EQ(registry_rows(keyed), "3");  // create, patch, delete
+  auto keyed_agent =
+      post("/api/v3/agent/provision",
+           R"({"key":")" + std::string(key.json().at("key").as_string()) + R"(","type":1})");
+  ASSERT_EQ(keyed_agent.status, 200) << keyed_agent.body;
+  EXPECT_EQ(
+      get("/api/v3/agent/config/changes", std::string(keyed_agent.json().at("token").as_string()))
+          .json()
+          .at("registries"),
+      true);
 
   auto catalog = get("/api/v3/catalog/microservices", token);
   ASSERT_EQ(catalog.status, 200);
@@ -607,10 +631,10 @@ spec:
   EXPECT_EQ(heart.at("name"), "heart");
   EXPECT_EQ(heart.at("iofogUuid").as_string(), fog);
   EXPECT_EQ(heart.at("registryId"), 1);
-  EXPECT_EQ(heart.at("images"),
-            json::parse(R"([{"containerImage":"busybox:1","fogTypeId":1},
+  EXPECT_EQ(heart.at("images"), json::parse(R"([{"containerImage":"busybox:1","fogTypeId":1},
                             {"containerImage":"busybox:arm","fogTypeId":2}])"));
-  EXPECT_EQ(heart.at("ports"), json::parse(R"([{"internal":80,"external":9080,"protocol":"tcp"}])"));
+  EXPECT_EQ(heart.at("ports"),
+            json::parse(R"([{"internal":80,"external":9080,"protocol":"tcp"}])"));
   EXPECT_EQ(heart.at("volumeMappings").at(0).at("containerDestination"), "/data");
   EXPECT_EQ(heart.at("env"), json::parse(R"([{"key":"MODE","value":"1"}])"));
   EXPECT_EQ(heart.at("cmd"), json::parse(R"(["run","--fast"])"));
@@ -629,8 +653,8 @@ spec:
       agent: {name: yaml-node}
       images: {x86: "busybox:3"}
 )";
-  auto u = upload(port(), "PUT", "/api/v3/application/yaml/yaml-app", "application", put_yaml,
-                  token);
+  auto u =
+      upload(port(), "PUT", "/api/v3/application/yaml/yaml-app", "application", put_yaml, token);
   ASSERT_EQ(u.status, 204) << u.body;
   app = get("/api/v3/application/yaml-app", token).json();
   ASSERT_EQ(app.at("microservices").as_array().size(), 1u);
@@ -668,9 +692,9 @@ spec:
   auto pm = upload(port(), "PATCH", "/api/v3/microservices/yaml/" + extra, "microservice",
                    patch_yaml, token);
   ASSERT_EQ(pm.status, 204) << pm.body;
-  EXPECT_EQ(get("/api/v3/microservices/" + extra, token).json().at("images").at(0).at(
-                "containerImage"),
-            "busybox:5");
+  EXPECT_EQ(
+      get("/api/v3/microservices/" + extra, token).json().at("images").at(0).at("containerImage"),
+      "busybox:5");
 }
 
 }  // namespace
