@@ -678,7 +678,7 @@ remote_layout layout_of(const json::object& spec) {
   const auto& ssh = spec.at("ssh").as_object();
   l.target.host = std::string(spec.at("host").as_string());
   l.target.user = std::string(ssh.at("user").as_string());
-  l.target.key_file = expand_home(std::string(ssh.at("keyFile").as_string()));
+  l.target.key_file = absolute_local_path(std::string(ssh.at("keyFile").as_string()));
   l.target.port = static_cast<int>(ssh.at("port").as_int64());
   std::string dir(spec.at("installDir").as_string());
   l.bin_dir = dir + "/bin";
@@ -924,6 +924,25 @@ std::string resource_label(const resource& r) {
   return std::string(kind_name(r.k)) + " '" + name + "'";
 }
 
+// The document with the local files it names (a KubernetesControlPlane's kubeconfig, the SSH
+// keys of a ControlPlane's controllers and of an Agent) made absolute against this directory:
+// deploy stores it so (`describe controlplane`; the remote agent's saved spec that attach,
+// delete and logs use), and it deploys again from wherever it is run.
+resource with_absolute_paths(const resource& r) {
+  resource doc = r;
+  auto resolve = [](json::value& path) {
+    path = absolute_local_path(std::string(path.as_string()));
+  };
+  if (r.k == kind::kubernetes_control_plane) {
+    resolve(doc.spec.at("config"));
+  } else if (r.k == kind::remote_control_plane) {
+    for (auto& c : doc.spec.at("controllers").as_array()) resolve(c.at("ssh").at("keyFile"));
+  } else if (r.k == kind::remote_agent) {
+    resolve(doc.spec.at("ssh").at("keyFile"));
+  }
+  return doc;
+}
+
 int cmd_deploy(const std::vector<std::string>& args, const options& global) {
   options wait = global;
   const options& opt = wait;
@@ -966,12 +985,7 @@ int cmd_deploy(const std::vector<std::string>& args, const options& global) {
       std::string outcome;
       if (r.k == kind::local_control_plane || r.k == kind::remote_control_plane ||
           r.k == kind::kubernetes_control_plane) {
-        resource doc = r;
-        if (r.k == kind::kubernetes_control_plane) {
-          // Stored with the kubeconfig's absolute path: the document is redeployed from
-          // wherever `describe controlplane` is run, not from this directory.
-          doc.spec["config"] = absolute_kubeconfig(std::string(r.spec.at("config").as_string()));
-        }
+        resource doc = with_absolute_paths(r);
         outcome = r.k == kind::local_control_plane ? deploy_local_control_plane(doc, ns, opt)
                   : r.k == kind::remote_control_plane
                       ? deploy_remote_control_plane(doc, ns, opt)
@@ -982,7 +996,7 @@ int cmd_deploy(const std::vector<std::string>& args, const options& global) {
       } else if (r.k == kind::local_agent) {
         outcome = deploy_local_agent(r, ns, opt);
       } else if (r.k == kind::remote_agent) {
-        outcome = deploy_remote_agent(r, ns, opt);
+        outcome = deploy_remote_agent(with_absolute_paths(r), ns, opt);
       } else {
         auto it = sessions.find(ns);
         if (it == sessions.end()) {

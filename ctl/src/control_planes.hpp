@@ -30,10 +30,6 @@ void delete_remote_control_plane(const state& st, const options& opt);
 // until the operator reports it ready and the controller answers, then logs in.
 std::string deploy_kubernetes_control_plane(const resource& r, const std::string& ns,
                                             const options& opt);
-// spec.config as deploy uses and stores it: `~` expanded, a relative path made absolute against
-// the current directory (as iofogctl's FormatPath does), so the document `describe controlplane`
-// prints deploys again from any directory.
-std::string absolute_kubeconfig(const std::string& config);
 bool has_kubernetes_control_plane(const state& st);
 // Deletes the ControlPlane resource (the operator's finalizer removes its children; waited for)
 // and the operator objects fogctl created.

@@ -30,10 +30,6 @@ bool has_kubernetes_control_plane(const state& st) {
   return fs::exists(state_file(st));
 }
 
-std::string absolute_kubeconfig(const std::string& config) {
-  return fs::absolute(expand_home(config)).lexically_normal().string();
-}
-
 #ifndef FOGCTL_WITH_K8S
 
 std::string deploy_kubernetes_control_plane(const resource&, const std::string&, const options&) {
@@ -403,7 +399,7 @@ std::string deploy_kubernetes_control_plane(const resource& r, const std::string
   auto say = [&](const std::string& what) {
     if (!opt.quiet) std::cout << label << ": " << what << "\n" << std::flush;
   };
-  kube_target t{absolute_kubeconfig(std::string(r.spec.at("config").as_string())), ns, r.name};
+  kube_target t{absolute_local_path(std::string(r.spec.at("config").as_string())), ns, r.name};
   if (auto existing = st.load(); existing && existing->control_plane != "kubernetes") {
     throw step_error("connect: namespace '" + ns + "' is connected to " + existing->endpoint +
                      "; delete controlplane or disconnect first, or use another namespace (-n)");
@@ -503,7 +499,7 @@ void delete_kubernetes_control_plane(const state& st, const options& opt) {
 void connect_kubernetes(const std::string& kubeconfig, const std::string& email,
                         const std::string& password, const std::string& name, const options& opt) {
   state st(opt.ns);
-  kube_target t{absolute_kubeconfig(kubeconfig), opt.ns, name};
+  kube_target t{absolute_local_path(kubeconfig), opt.ns, name};
   if (!fs::exists(t.kubeconfig))
     throw step_error("read the kubeconfig: " + t.kubeconfig + " does not exist");
   auto kube_client = make_client(t.kubeconfig);

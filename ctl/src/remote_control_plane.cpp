@@ -30,13 +30,15 @@ struct controller_host {
     return {bin, state_dir + "/controller.pid", state_dir + "/controller.log"};
   }
   endpoint api() const {
-    std::string host = target.host.find(':') != std::string::npos ? "[" + target.host + "]"
-                                                                  : target.host;
+    std::string host =
+        target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host;
     return endpoint::parse("http://" + host + ":" + std::to_string(api_port));
   }
 };
 
-std::string state_file(const state& st) { return st.ns_dir() + "/remote-controlplane.json"; }
+std::string state_file(const state& st) {
+  return st.ns_dir() + "/remote-controlplane.json";
+}
 
 std::vector<controller_host> hosts_of(const json::object& spec) {
   std::string dir(spec.at("installDir").as_string());
@@ -49,7 +51,7 @@ std::vector<controller_host> hosts_of(const json::object& spec) {
     h.name = std::string(o.at("name").as_string());
     h.target.host = std::string(o.at("host").as_string());
     h.target.user = std::string(ssh.at("user").as_string());
-    h.target.key_file = expand_home(std::string(ssh.at("keyFile").as_string()));
+    h.target.key_file = absolute_local_path(std::string(ssh.at("keyFile").as_string()));
     h.target.port = static_cast<int>(ssh.at("port").as_int64());
     h.api_port = static_cast<int>(spec.at("controller").at("port").as_int64());
     // /usr/local is the systemd unit's layout (/usr/local/bin, /var/lib/fogmesh-controller).
@@ -63,10 +65,12 @@ std::vector<controller_host> hosts_of(const json::object& spec) {
 }
 
 json::object saved_host(const controller_host& h) {
-  return {{"name", h.name},         {"host", h.target.host},     {"user", h.target.user},
-          {"keyFile", h.target.key_file}, {"port", h.target.port}, {"apiPort", h.api_port},
-          {"bin", h.bin},           {"configDir", h.config_dir}, {"dataDir", h.data_dir},
-          {"stateDir", h.state_dir}, {"systemd", h.systemd}};
+  return {{"name", h.name},        {"host", h.target.host},
+          {"user", h.target.user}, {"keyFile", h.target.key_file},
+          {"port", h.target.port}, {"apiPort", h.api_port},
+          {"bin", h.bin},          {"configDir", h.config_dir},
+          {"dataDir", h.data_dir}, {"stateDir", h.state_dir},
+          {"systemd", h.systemd}};
 }
 
 controller_host loaded_host(const json::object& o) {
@@ -89,8 +93,8 @@ controller_host loaded_host(const json::object& o) {
 // The controller's arguments; the database password goes in the environment file (PGPASSWORD,
 // which libpq reads), never on a command line.
 std::vector<std::string> controller_args(const controller_host& h, const json::object& spec) {
-  std::vector<std::string> a = {"--port", std::to_string(h.api_port), "--bind", "0.0.0.0",
-                                "--data-dir", h.data_dir};
+  std::vector<std::string> a = {
+      "--port", std::to_string(h.api_port), "--bind", "0.0.0.0", "--data-dir", h.data_dir};
   if (auto db = spec.find("database"); db != spec.end()) {
     const auto& d = db->value().as_object();
     std::string conninfo = "host=" + std::string(d.at("host").as_string()) +
@@ -152,17 +156,20 @@ void put_private_file(const ssh_target& t, const std::string& step_name, const s
 // file); the binary stays (a later deploy skips copying it).
 void stop_controller(const controller_host& h) {
   std::string what = "stop " + h.label();
-  std::string stop =
-      h.systemd ? std::string("systemctl disable --now fogmesh-controller 2>/dev/null; rm -f "
-                              "/etc/systemd/system/fogmesh-controller.service && systemctl "
-                              "daemon-reload")
-                : background_stop_command(h.process(), 60);
+  std::string stop = h.systemd
+                         ? std::string(
+                               "systemctl disable --now fogmesh-controller 2>/dev/null; rm -f "
+                               "/etc/systemd/system/fogmesh-controller.service && systemctl "
+                               "daemon-reload")
+                         : background_stop_command(h.process(), 60);
   // A controller killed before it stopped its embedded PostgreSQL leaves the postmaster
   // running on the data directory: stop it (SIGINT = fast shutdown) if it is that cluster's.
   std::string pgdata = shell_quote(h.data_dir + "/pgdata");
   std::string leftover =
-      "p=$(head -n 1 " + pgdata + "/postmaster.pid 2>/dev/null) && [ -n \"$p\" ] && tr '\\0' ' ' "
-      "< /proc/$p/cmdline 2>/dev/null | grep -q -- " + pgdata +
+      "p=$(head -n 1 " + pgdata +
+      "/postmaster.pid 2>/dev/null) && [ -n \"$p\" ] && tr '\\0' ' ' "
+      "< /proc/$p/cmdline 2>/dev/null | grep -q -- " +
+      pgdata +
       " && { kill -INT $p; for i in $(seq 600); do kill -0 $p 2>/dev/null || break; sleep 0.1; "
       "done; }; true";
   step(what, [&] {
@@ -190,9 +197,9 @@ void wait_for_controller(const controller_host& h, const options& opt) {
               ? "systemctl is-active --quiet fogmesh-controller || { echo 'it is not running "
                 "(systemctl status fogmesh-controller):' >&2; journalctl -u fogmesh-controller "
                 "--no-pager -n 15 >&2; exit 1; }"
-              : background_running_test(h.process()) +
-                    " || { echo 'it exited; last lines of " + h.process().log_file +
-                    ":' >&2; tail -n 15 " + shell_quote(h.process().log_file) + " >&2; exit 1; }";
+              : background_running_test(h.process()) + " || { echo 'it exited; last lines of " +
+                    h.process().log_file + ":' >&2; tail -n 15 " +
+                    shell_quote(h.process().log_file) + " >&2; exit 1; }";
       step(what, [&] { return ssh_run(h.target, what, check); });
     }
     if (now > deadline) {
@@ -206,15 +213,18 @@ void wait_for_controller(const controller_host& h, const options& opt) {
 
 }  // namespace
 
-bool has_remote_control_plane(const state& st) { return fs::exists(state_file(st)); }
+bool has_remote_control_plane(const state& st) {
+  return fs::exists(state_file(st));
+}
 
 std::string deploy_remote_control_plane(const resource& r, const std::string& ns,
                                         const options& opt) {
   state st(ns);
   auto hosts = hosts_of(r.spec);
   auto progress = [&](const controller_host& h, const std::string& what) {
-    if (!opt.quiet) std::cout << "ControlPlane '" << r.name << "', " << h.label() << ": " << what
-                              << "\n" << std::flush;
+    if (!opt.quiet)
+      std::cout << "ControlPlane '" << r.name << "', " << h.label() << ": " << what << "\n"
+                << std::flush;
   };
   if (auto existing = st.load(); existing && existing->control_plane != "remote") {
     throw step_error("connect: namespace '" + ns + "' is connected to " + existing->endpoint +
@@ -276,8 +286,8 @@ std::string deploy_remote_control_plane(const resource& r, const std::string& ns
                        std::string("systemctl enable fogmesh-controller && systemctl ") +
                            (restart ? "restart" : "start") + " fogmesh-controller");
       });
-      result += active ? (restart ? "restarted (systemd)" : "running (systemd)")
-                       : "started (systemd)";
+      result +=
+          active ? (restart ? "restarted (systemd)" : "running (systemd)") : "started (systemd)";
     } else {
       auto proc = h.process();
       std::string expected = h.bin + " " + joined(args, false);
@@ -292,8 +302,10 @@ std::string deploy_remote_control_plane(const resource& r, const std::string& ns
         });
       }
       if (running.empty() || changed || running != expected) {
-        progress(h, "starting fogmesh-controller (no systemd on the host: in the background, "
-                    "log " + proc.log_file + ")");
+        progress(h,
+                 "starting fogmesh-controller (no systemd on the host: in the background, "
+                 "log " +
+                     proc.log_file + ")");
         step("start " + h.label(), [&] {
           start_background(h.target, "start fogmesh-controller", proc, joined(args, true),
                            has_db ? h.env_file() : "");

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 
 namespace fogmesh::ctl {
 
@@ -50,12 +51,13 @@ bool controller_up(const endpoint& ep) {
   }
 }
 
-std::string expand_home(const std::string& path) {
+std::string absolute_local_path(const std::string& path) {
+  std::string expanded = path;
   if (path.rfind("~/", 0) == 0) {
     const char* home = std::getenv("HOME");
-    return std::string(home != nullptr ? home : "") + path.substr(1);
+    expanded = std::string(home != nullptr ? home : "") + path.substr(1);
   }
-  return path;
+  return std::filesystem::absolute(expanded).lexically_normal().string();
 }
 
 }  // namespace fogmesh::ctl

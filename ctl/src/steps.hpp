@@ -60,7 +60,9 @@ void connect_control_plane(const state& st, connection c, const endpoint& ep,
 // GET /api/v3/status answers 200 (5 s timeout).
 bool controller_up(const endpoint& ep);
 
-// "~/x" -> "$HOME/x".
-std::string expand_home(const std::string& path);
+// A local file a document names (a kubeconfig, an SSH key) as deploy uses and stores it: "~/x"
+// -> "$HOME/x", a relative path made absolute against the current directory (as iofogctl's
+// FormatPath does), so the stored document names the same file from any directory.
+std::string absolute_local_path(const std::string& path);
 
 }  // namespace fogmesh::ctl

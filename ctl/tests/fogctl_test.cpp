@@ -137,8 +137,10 @@ class fogctl_test : public ::testing::Test {
             .as_string());
   }
   const std::string& home() const { return home_->path; }
-  result run(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-    return fogctl(home(), args, env);
+  // fogctl in the test's working directory, or in `cwd` (relative paths in documents).
+  result run(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+             const std::string& cwd = "") {
+    return fogctl(home(), args, env, cwd);
   }
   // Runs fogctl and expects exit `code` and `text` in what it printed (stdout when it exits 0,
   // else stderr).
@@ -1045,7 +1047,8 @@ void stop_processes_mentioning(const std::string& prefix) {
 // PostgreSQL, signs the user up and connects the namespace; a wrong key fails at connect and
 // leaves nothing; a redeploy leaves it running; an Agent installed over SSH against it is
 // stopped and deprovisioned by `delete controlplane`, which then stops the controller and
-// removes its data on the host.
+// removes its data on the host. Both documents name their key relative to the directory
+// deploy runs in (the sshd's); describe and delete run elsewhere and still find it.
 TEST_F(fogctl_ssh_test, remote_control_plane_over_ssh_installs_starts_and_deletes) {
   std::string why_not;
   std::string agent_bin = agent_bin_for_ssh_tests(why_not);
@@ -1077,8 +1080,14 @@ spec:
   EXPECT_FALSE(fs::exists(prefix));
   EXPECT_FALSE(fs::exists(home() + "/namespaces/default/controlplane.json"));
 
-  std::string good_file = write(home(), "good.yaml", for_sshd(yaml, sshd, "client_key", prefix));
-  auto good = run({"deploy", "-f", good_file}, env);
+  // keyFile: client_key, relative to ssh_dir (where deploy runs).
+  std::string absolute_key = sshd.key("client_key");
+  auto relative_key = [&](const std::string& doc) {
+    return replace_all(doc, absolute_key, "client_key");
+  };
+  std::string good_file =
+      write(home(), "good.yaml", relative_key(for_sshd(yaml, sshd, "client_key", prefix)));
+  auto good = run({"deploy", "-f", good_file}, env, ssh_dir.path);
   ASSERT_EQ(good.code, 0) << show(good) << sshd.log()
                           << slurp(prefix + "/var/lib/fogmesh/controller.log");
   EXPECT_NE(good.out.find("ControlPlane 'remote-cp': ctl-1: binary installed, started "
@@ -1100,12 +1109,14 @@ spec:
                       .post("/user/login", json::object{{"email", "ada@example.com"},
                                                         {"password", "change-me-please"}}));
 
-  auto again = run({"deploy", "-f", good_file}, env);
+  auto again = run({"deploy", "-f", good_file}, env, ssh_dir.path);
   ASSERT_EQ(again.code, 0) << show(again);
   EXPECT_NE(again.out.find("ControlPlane 'remote-cp': ctl-1: running at " + url), std::string::npos)
       << show(again);
   EXPECT_EQ(std::stoi(slurp(prefix + "/var/lib/fogmesh/controller.pid")), pid);
-  auto described = expect_run({"describe", "controlplane"}, 0, "kind: ControlPlane");
+  // Stored with the key's absolute path: redeployed from the test's directory, not ssh_dir.
+  auto described = expect_run({"describe", "controlplane"}, 0, "keyFile: " + absolute_key);
+  EXPECT_EQ(described.out.find("keyFile: client_key"), std::string::npos) << described.out;
   expect_run({"deploy", "-f", write(home(), "described.yaml", described.out)}, 0,
              "ControlPlane 'remote-cp': ctl-1: running at " + url, env);
   auto log = run({"logs", "controller", "--tail", "200"});
@@ -1115,13 +1126,17 @@ spec:
   // An agent installed over SSH against this controller (the same host here).
   std::string agent_prefix = prefix + "/agent";
   std::string agent_yaml = replace_all(ssh_agent_yaml, "NAME", "far-1");
-  auto agent =
-      run({"deploy", "-f",
-           write(home(), "agent.yaml", for_sshd(agent_yaml, sshd, "client_key", agent_prefix))},
-          env);
+  auto agent = run({"deploy", "-f",
+                    write(home(), "agent.yaml",
+                          relative_key(for_sshd(agent_yaml, sshd, "client_key", agent_prefix)))},
+                   env, ssh_dir.path);
   ASSERT_EQ(agent.code, 0) << show(agent);
   int agent_pid = std::stoi(slurp(agent_prefix + "/var/lib/fogmesh/agent.pid"));
+  EXPECT_NE(slurp(home() + "/namespaces/default/remote-agents/far-1.json")
+                .find("\"keyFile\":\"" + absolute_key + "\""),
+            std::string::npos);
 
+  // From the test's directory: the agent's and the controller's keys are found over SSH.
   auto del = run({"delete", "controlplane"}, env);
   ASSERT_EQ(del.code, 0) << show(del);
   EXPECT_NE(del.out.find("Stopped and deprovisioned fogmesh-agent 'far-1'"), std::string::npos)
