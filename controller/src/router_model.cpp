@@ -175,13 +175,24 @@ std::string ensure_router_microservice(pqxx::work& tx, const std::string& fog_uu
   return uuid;
 }
 
-// Agents in router mode none that reach the mesh through this router (or the default router).
+// Agents in router mode none that reach the mesh through this router (or the default router)
+// re-read their config: raise_change() for each, in one statement (one NOTIFY batch, not one
+// round trip per agent). Two texts rather than one with a boolean parameter: a prepared
+// statement's generic plan could then not use migration 0014's index with an index condition.
 void flag_network_router_users(pqxx::work& tx, const router_row& r) {
-  auto rows = pexec(tx,
-                    "SELECT uuid FROM fogs WHERE router_mode = 'none' AND (network_router = $1 OR "
-                    "($2 AND (network_router IS NULL OR network_router = 'default-router')))",
-                    r.fog.value_or(""), r.is_default);
-  for (const auto& f : rows) raise_change(tx, f[0].c_str(), {"config", "router_changed"});
+  std::string users =
+      r.is_default
+          ? "network_router IS NULL OR network_router = ANY(ARRAY[$1::text, 'default-router'])"
+          : "network_router = $1";
+  auto rows =
+      pexec(tx,
+            "WITH users AS (SELECT uuid FROM fogs WHERE router_mode = 'none' AND (" + users +
+                ")), flagged AS (INSERT INTO change_tracking (fog_uuid, config, "
+                "router_changed) SELECT uuid, true, true FROM users "
+                "WHERE uuid IS DISTINCT FROM current_setting('fogmesh.quiet_fog', true)) "
+                "SELECT uuid FROM users",
+            r.fog.value_or(""));
+  for (const auto& f : rows) fogs_changed_by_request().push_back(f[0].c_str());
 }
 
 }  // namespace
@@ -344,11 +355,12 @@ void remove_fog_router(pqxx::work& tx, const std::string& uuid) {
   if (!r) return;
   std::set<int64_t> refresh;
   // Downstream routers: drop this upstream; with none left they use the default router.
+  // (`@>`, not `= ANY`: the GIN index on upstream_routers serves it.)
   auto downs = pexec(
       tx,
       "UPDATE fogs f SET upstream_routers = CASE WHEN cardinality(array_remove(upstream_routers, "
       "$1)) = 0 THEN '{default-router}' ELSE array_remove(upstream_routers, $1) END "
-      "WHERE $1 = ANY(upstream_routers) AND uuid <> $1 RETURNING uuid",
+      "WHERE upstream_routers @> ARRAY[$1::text] AND uuid <> $1 RETURNING uuid",
       uuid);
   for (const auto& d : downs) {
     raise_change(tx, d[0].c_str(), {"router_changed"});
@@ -371,7 +383,11 @@ void remove_fog_router(pqxx::work& tx, const std::string& uuid) {
   refresh.insert(hosted.begin(), hosted.end());
   pexec0(tx, "DELETE FROM microservice_public_ports WHERE host_key = $1", uuid);
   pexec0(tx, "DELETE FROM routers WHERE id = $1", r->id);
-  pexec0(tx, "DELETE FROM applications WHERE name = $1 AND is_system", system_app_name(uuid));
+  // By owner and name: the (user_id, name) index (there is one system application per fog).
+  pexec0(tx,
+         "DELETE FROM applications a USING fogs f WHERE f.uuid = $2 AND a.user_id = f.user_id "
+         "AND a.name = $1 AND a.is_system",
+         system_app_name(uuid), uuid);
   raise_change(tx, uuid, {"microservice_list", "router_changed"});
   refresh.erase(r->id);
   refresh_routers(tx, refresh);

@@ -2,6 +2,9 @@
 // or PUT /router), upstream validation, re-parenting on deletion, the change flags agents see and
 // /agent/config's routerHost/routerPort. The default router is global, so the tests of this file
 // run in order and each leaves no default router of its own making behind.
+#include <algorithm>
+
+#include "../src/migrations.hpp"  // the compiled-in migrations (not public API)
 #include "testkit.hpp"
 
 namespace fogmesh::controller::test {
@@ -25,10 +28,10 @@ TEST_F(router_api, KubernetesDefaultRouterWithPutRouter) {
   EXPECT_EQ(router_config(token, e),
             parse(R"({"mode":"edge","id":")" + e +
                   R"(","listeners":[{"role":"normal","host":"0.0.0.0","port":5672}]})"));
-  expect_error(post("/api/v3/iofog",
-                    R"({"name":"x","fogType":1,"host":"h","upstreamRouters":["default-router"]})",
-                    token),
-               404, "NotFoundError", "Invalid router 'default-router'");
+  expect_error(
+      post("/api/v3/iofog",
+           R"({"name":"x","fogType":1,"host":"h","upstreamRouters":["default-router"]})", token),
+      404, "NotFoundError", "Invalid router 'default-router'");
   std::string agent = provision_agent(token, e);
   ack(agent);
 
@@ -139,8 +142,8 @@ TEST_F(router_api, InteriorUpstreamsValidationAndChangeFlags) {
   EXPECT_EQ(router_config(token, i1).at("connectors"),
             parse(R"([{"name":")" + sys_uuid +
                   R"(","role":"inter-router","host":"10.0.0.1","port":56721}])"));
-  std::string e2 = create_fog(token, "edge-2", R"("host":"10.0.0.4","upstreamRouters":[")" + i1 +
-                                                   R"("])");
+  std::string e2 =
+      create_fog(token, "edge-2", R"("host":"10.0.0.4","upstreamRouters":[")" + i1 + R"("])");
   EXPECT_EQ(fog(token, e2).at("upstreamRouters"), json::array{json::string(i1)});
   EXPECT_EQ(router_config(token, e2).at("connectors"),
             parse(R"([{"name":")" + i1 + R"(","role":"edge","host":"10.0.0.3","port":56732}])"));
@@ -149,10 +152,10 @@ TEST_F(router_api, InteriorUpstreamsValidationAndChangeFlags) {
   std::string fogs_before = db().query("SELECT count(*) FROM fogs");
   std::string routers_before = db().query("SELECT count(*) FROM routers");
   std::string msvcs_before = db().query("SELECT count(*) FROM microservices");
-  expect_error(post("/api/v3/iofog",
-                    R"({"name":"e3","fogType":1,"host":"h","upstreamRouters":[")" + e2 + R"("]})",
-                    token),
-               400, "ValidationError", "is not an interior router");
+  expect_error(
+      post("/api/v3/iofog",
+           R"({"name":"e3","fogType":1,"host":"h","upstreamRouters":[")" + e2 + R"("]})", token),
+      400, "ValidationError", "is not an interior router");
   expect_error(patch("/api/v3/iofog/" + i1, R"({"routerMode":"edge"})", token), 400,
                "ValidationError", "downstream");
   EXPECT_EQ(db().query("SELECT count(*) FROM fogs"), fogs_before);
@@ -194,19 +197,20 @@ TEST_F(router_api, DeletingARouterReparentsAndModeNoneUsesNetworkRouter) {
   std::string token = new_user_token();
   std::string sys_uuid = db().query("SELECT iofog_uuid FROM routers WHERE is_default");
   ASSERT_FALSE(sys_uuid.empty());
-  std::string i1 = create_fog(token, "hub",
-                              R"("host":"10.2.0.1","routerMode":"interior",)"
-                              R"("interRouterPort":56751,"edgeRouterPort":56752,"messagingPort":5673)");
-  std::string e1 = create_fog(token, "leaf", R"("host":"10.2.0.2","upstreamRouters":[")" + i1 +
-                                                 R"("])");
-  std::string n1 = post("/api/v3/iofog",
-                        R"({"name":"bare","fogType":1,"routerMode":"none","networkRouter":")" +
-                            i1 + R"("})",
-                        token)
-                       .json()
-                       .at("uuid")
-                       .as_string()
-                       .c_str();
+  std::string i1 =
+      create_fog(token, "hub",
+                 R"("host":"10.2.0.1","routerMode":"interior",)"
+                 R"("interRouterPort":56751,"edgeRouterPort":56752,"messagingPort":5673)");
+  std::string e1 =
+      create_fog(token, "leaf", R"("host":"10.2.0.2","upstreamRouters":[")" + i1 + R"("])");
+  std::string n1 =
+      post("/api/v3/iofog",
+           R"({"name":"bare","fogType":1,"routerMode":"none","networkRouter":")" + i1 + R"("})",
+           token)
+          .json()
+          .at("uuid")
+          .as_string()
+          .c_str();
   // Mode none: no router of its own; the agent talks to its network router.
   EXPECT_TRUE(router_msvc(token, n1).is_null());
   EXPECT_EQ(db().query("SELECT count(*) FROM routers WHERE iofog_uuid = '" + n1 + "'"), "0");
@@ -223,9 +227,9 @@ TEST_F(router_api, DeletingARouterReparentsAndModeNoneUsesNetworkRouter) {
   EXPECT_EQ(db().query("SELECT count(*) FROM routers WHERE iofog_uuid = '" + i1 + "'"), "0");
   EXPECT_EQ(db().query("SELECT count(*) FROM applications WHERE name = 'system-" + i1 + "'"), "0");
   EXPECT_EQ(fog(token, e1).at("upstreamRouters"), json::array{"default-router"});
-  EXPECT_EQ(router_config(token, e1).at("connectors"),
-            parse(R"([{"name":")" + sys_uuid +
-                  R"(","role":"edge","host":"10.0.0.1","port":56722}])"));
+  EXPECT_EQ(
+      router_config(token, e1).at("connectors"),
+      parse(R"([{"name":")" + sys_uuid + R"(","role":"edge","host":"10.0.0.1","port":56722}])"));
   auto ce = changes(ae);
   EXPECT_EQ(ce.at("routerChanged"), true);
   EXPECT_EQ(ce.at("microserviceConfig"), true);
@@ -248,9 +252,9 @@ TEST_F(router_api, DeletingARouterReparentsAndModeNoneUsesNetworkRouter) {
   EXPECT_EQ(c.at("routerChanged"), true);
   EXPECT_EQ(get("/api/v3/agent/config", ae).json().at("routerHost"), "10.0.0.1");
   // ... and turning it on again brings a fresh one.
-  ASSERT_EQ(patch("/api/v3/iofog/" + e1, R"({"routerMode":"edge","host":"10.2.0.2"})", token)
-                .status,
-            204);
+  ASSERT_EQ(
+      patch("/api/v3/iofog/" + e1, R"({"routerMode":"edge","host":"10.2.0.2"})", token).status,
+      204);
   EXPECT_EQ(router_config(token, e1).at("mode"), "edge");
   EXPECT_EQ(get("/api/v3/agent/config", ae).json().at("routerHost"), "localhost");
   // An agent deleting itself takes its router along.
@@ -258,6 +262,84 @@ TEST_F(router_api, DeletingARouterReparentsAndModeNoneUsesNetworkRouter) {
   EXPECT_EQ(del("/api/v3/agent/delete-node", ae).status, 204);
   EXPECT_EQ(db().query("SELECT count(*) FROM microservices WHERE uuid = '" + e1_router + "'"), "0");
   EXPECT_EQ(db().query("SELECT count(*) FROM routers WHERE iofog_uuid = '" + e1 + "'"), "0");
+}
+
+// Agents in router mode none hear when the router they use moves, and only they: those naming
+// the router (PATCH of its fog), those on the default router (PUT /router), not the others.
+TEST_F(router_api, ModeNoneAgentsHearWhenTheirRouterMoves) {
+  std::string token = new_user_token();
+  ASSERT_EQ(db().query("SELECT count(*) FROM routers WHERE is_default AND iofog_uuid IS NOT NULL"),
+            "1");  // the system fog's, from the tests above
+  auto before = get("/api/v3/router", token);
+  ASSERT_EQ(before.status, 200) << before.body;
+  std::string hub = create_fog(token, "moving-hub",
+                               R"("host":"10.3.0.1","routerMode":"interior",)"
+                               R"("interRouterPort":56761,"edgeRouterPort":56762)");
+  std::string named =
+      create_fog(token, "uses-hub", R"("routerMode":"none","networkRouter":")" + hub + R"(")");
+  std::string on_default = create_fog(token, "uses-default", R"("routerMode":"none")");
+  std::string a_named = provision_agent(token, named);
+  std::string a_default = provision_agent(token, on_default);
+  ack(a_named);
+  ack(a_default);
+
+  ASSERT_EQ(patch("/api/v3/iofog/" + hub, R"({"host":"10.3.0.9"})", token).status, 204);
+  auto c = changes(a_named);
+  EXPECT_EQ(c.at("config"), true);
+  EXPECT_EQ(c.at("routerChanged"), true);
+  EXPECT_EQ(get("/api/v3/agent/config", a_named).json().at("routerHost"), "10.3.0.9");
+  EXPECT_EQ(changes(a_default).at("routerChanged"), false);
+  ack(a_named);
+
+  auto moved = put("/api/v3/router", R"({"host":"10.3.0.77"})", token);
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  c = changes(a_default);
+  EXPECT_EQ(c.at("config"), true);
+  EXPECT_EQ(c.at("routerChanged"), true);
+  EXPECT_EQ(get("/api/v3/agent/config", a_default).json().at("routerHost"), "10.3.0.77");
+  EXPECT_EQ(changes(a_named).at("routerChanged"), false);
+  // The default router as it was, for the next tests.
+  ASSERT_EQ(put("/api/v3/router", before.body, token).status, 200);
+  EXPECT_EQ(get("/api/v3/router", token).body, before.body);
+}
+
+// Migration 0014 on a database that has fogs already (the upgrade path; a fresh database got it
+// at start): the index is built, and the network-router lookups router_model.cpp makes use it,
+// also in the generic plan a prepared statement switches to after five runs (PostgreSQL would
+// rather read a table this small in full, hence enable_seqscan off: the index must be usable).
+TEST_F(router_api, MigrationIndexesNetworkRoutersOfAnExistingDatabase) {
+  std::string token = new_user_token();
+  for (int i = 0; i < 20; ++i) {
+    create_fog(token, "indexed-" + std::to_string(i), R"("routerMode":"none")");
+  }
+  db().query("DROP INDEX fogs_network_router");
+  const auto& all = migrations();
+  auto m = std::find_if(all.begin(), all.end(), [](const migration& x) { return x.version == 14; });
+  ASSERT_NE(m, all.end());
+  db().query(std::string(m->sql));
+  EXPECT_EQ(db().query("SELECT count(*) FROM pg_indexes WHERE indexname = 'fogs_network_router'"),
+            "1");
+  auto plan = [&](const std::string& types, const std::string& sql, const std::string& args) {
+    return db().query(
+        "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan; "
+        "PREPARE q(" +
+        types + ") AS " + sql + "; EXPLAIN (FORMAT JSON) EXECUTE q(" + args + ")");
+  };
+  const std::string users = "SELECT uuid FROM fogs WHERE router_mode = 'none' AND ";
+  auto named = plan("text", users + "(network_router = $1)", "'x'");
+  EXPECT_NE(named.find(R"("Index Name": "fogs_network_router")"), std::string::npos) << named;
+  EXPECT_NE(named.find(R"x("Index Cond": "(network_router = $1)")x"), std::string::npos) << named;
+  auto on_default = plan("text",
+                         users + "(network_router IS NULL OR network_router = "
+                                 "ANY(ARRAY[$1::text, 'default-router']))",
+                         "'x'");
+  EXPECT_NE(on_default.find(R"("Index Name": "fogs_network_router")"), std::string::npos)
+      << on_default;
+  auto repoint = plan("text",
+                      "UPDATE fogs SET network_router = 'default-router' WHERE network_router = "
+                      "$1 RETURNING uuid",
+                      "'x'");
+  EXPECT_NE(repoint.find(R"("Index Name": "fogs_network_router")"), std::string::npos) << repoint;
 }
 
 }  // namespace
