@@ -11,7 +11,10 @@
 #                   started as "$ROUTER -c <generated qdrouterd-style config>", so qdrouterd or
 #                   benchmarks/load/tools/amqp_forwarder.py work too (a command with arguments
 #                   is allowed, e.g. ROUTER="/usr/bin/python3 benchmarks/load/tools/amqp_forwarder.py").
-#   BENCH           load tool (default build/bench-rel/benchmarks/load/fogmesh-bench)
+#   BENCH           load tool (default build/release/benchmarks/load/fogmesh-bench)
+#   ENGINES         fogmesh-bench engines to run, each direct and through the router (default
+#                   "native proton": the native client shows the router's ceiling, the Proton C
+#                   client is the reference design the issue's ratios were set with)
 #   WORKER_THREADS  router workerThreads (default 1)     PORT  listener port (default 25672)
 #   SCALE           multiplies message counts (default 1; e.g. 0.01 against a slow test router)
 #   RATE_DURATION   seconds of the fixed-rate scenario (default 10)
@@ -24,7 +27,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUTER=${ROUTER:-$repo/build/release/router-core/fogmesh-router}
-BENCH=${BENCH:-$repo/build/bench-rel/benchmarks/load/fogmesh-bench}
+BENCH=${BENCH:-$repo/build/release/benchmarks/load/fogmesh-bench}
+ENGINES=${ENGINES:-native proton}
 WORKER_THREADS=${WORKER_THREADS:-1}
 PORT=${PORT:-25672}
 SCALE=${SCALE:-1}
@@ -59,7 +63,7 @@ raw=$results/results.jsonl
 die() { echo "run-router-vs-direct: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
-[ -x "$BENCH" ] || die "load tool not found at $BENCH (build: cmake -S . -B build/bench-rel -G Ninja -DCMAKE_BUILD_TYPE=Release && ninja -C build/bench-rel -j2 fogmesh-bench)"
+[ -x "$BENCH" ] || die "load tool not found at $BENCH (build: cmake --preset release && ninja -C build/release -j2 fogmesh-bench)"
 read -r -a router_cmd <<< "$ROUTER"
 if [ $direct_only = 0 ]; then
   # Fail before spending minutes on direct runs when the router cannot run at all.
@@ -167,35 +171,37 @@ start_router() { # start_router NAME: starts it, waits (max 5 s) until the port 
   log "router started: pid $router_pid, RSS $(rss_kib "$router_pid") KiB ($ROUTER)"
 }
 
-# run_one SCENARIO TARGET(direct|router) REPEAT: appends one annotated JSON line to $raw.
+# run_one SCENARIO TARGET(direct|router) REPEAT ENGINE: appends one annotated JSON line to $raw.
 failures=0
 run_one() {
-  local sc=$1 target=$2 rep=$3 args where out rc t0 t1 c0=0 c1=0
+  local sc=$1 target=$2 rep=$3 engine=$4 args where out rc t0 t1 c0=0 c1=0 tag
   read -r -a args <<< "$(scenario_args "$sc")"
   if [ "$target" = direct ]; then where=(--direct); else where=(--url "127.0.0.1:$PORT" --sasl "$SASL"); fi
   if [ "$target" = router ]; then
     kill -0 "$router_pid" 2>/dev/null || die "router (pid $router_pid) is gone; see $results/router-main.log"
     c0=$(router_cpu_ns)
   fi
+  tag=$sc-$engine-$target-$rep
   t0=$(date +%s%N)
   set +e
-  out=$(pin "$BENCH_CPU" timeout 600 "$BENCH" "${where[@]}" "${args[@]}" --json 2> "$results/$sc-$target-$rep.stderr")
+  out=$(pin "$BENCH_CPU" timeout 600 "$BENCH" --engine "$engine" "${where[@]}" "${args[@]}" --json 2> "$results/$tag.stderr")
   rc=$?
   set -e
   t1=$(date +%s%N)
   [ "$target" = router ] && c1=$(router_cpu_ns)
   if [ -z "$out" ]; then
-    out='{"ok":false,"error":"no output (exit '"$rc"'): '"$(tr -d '"\\' < "$results/$sc-$target-$rep.stderr" | head -c 300 | tr '\n' ' ')"'"}'
+    out='{"ok":false,"error":"no output (exit '"$rc"'): '"$(tr -d '"\\' < "$results/$tag.stderr" | head -c 300 | tr '\n' ' ')"'"}'
   fi
   [ $rc = 0 ] || failures=$((failures + 1))
   echo "$out" | jq -c --arg sc "$sc" --arg target "$target" --argjson rep "$rep" --argjson rc "$rc" \
+    --arg engine "$engine" \
     --argjson cpu_ns "$((c1 - c0))" --argjson wall_ns "$((t1 - t0))" \
     --argjson rss "$([ "$target" = router ] && rss_kib "$router_pid" || echo 0)" \
-    '. + {scenario: $sc, target: $target, repeat: $rep, exit_code: $rc, wall_s: ($wall_ns / 1e9)}
+    '. + {scenario: $sc, target: $target, repeat: $rep, engine: $engine, exit_code: $rc, wall_s: ($wall_ns / 1e9)}
        + (if $target == "router" then {router_cpu_s: ($cpu_ns / 1e9),
             router_cpu_us_per_msg: (if (.received // 0) > 0 then $cpu_ns / 1e3 / .received else null end),
             router_core_fraction: ($cpu_ns / $wall_ns), router_rss_kib: $rss} else {} end)' >> "$raw"
-  log "$(tail -1 "$raw" | jq -r '"\(.scenario) \(.target) #\(.repeat): \(.rate_msgs_per_s // 0 | floor) msg/s p50 \(.latency_us.p50 // "-") p99 \(.latency_us.p99 // "-") us" + (if .router_cpu_us_per_msg then " router \(.router_cpu_us_per_msg * 100 | round / 100) us/msg" else "" end) + (if .ok == false then " FAILED: \(.error)" else "" end)')"
+  log "$(tail -1 "$raw" | jq -r '"\(.scenario) \(.engine) \(.target) #\(.repeat): \(.rate_msgs_per_s // 0 | floor) msg/s p50 \(.latency_us.p50 // "-") p99 \(.latency_us.p99 // "-") us" + (if .router_cpu_us_per_msg then " router \(.router_cpu_us_per_msg * 100 | round / 100) us/msg" else "" end) + (if .ok == false then " FAILED: \(.error)" else "" end)')"
 }
 
 meta=$results/meta.json
@@ -213,8 +219,10 @@ if [ $idle_only = 0 ]; then
   fi
   for rep in $(seq "$repeat"); do
     for sc in $scenarios; do
-      run_one "$sc" direct "$rep"
-      [ $direct_only = 1 ] || run_one "$sc" router "$rep"
+      for engine in $ENGINES; do
+        run_one "$sc" direct "$rep" "$engine"
+        [ $direct_only = 1 ] || run_one "$sc" router "$rep" "$engine"
+      done
     done
   done
   if [ $direct_only = 0 ]; then
@@ -257,7 +265,7 @@ fi
 
 # Markdown summary: medians over repeats.
 jq -s -r --argjson rss_idle "$rss_idle" --argjson rss_after "$rss_after" --argjson idle "$idle_json" \
-  --slurpfile meta "$meta" --arg scenarios "$scenarios" '
+  --slurpfile meta "$meta" --arg scenarios "$scenarios" --arg engines "$ENGINES" '
   def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
                      else (.[length / 2 - 1] + .[length / 2]) / 2 end;
   def fmt(d): if . == null then "pending" else (. * pow(10; d) | round / pow(10; d) | tostring) end;
@@ -267,18 +275,19 @@ jq -s -r --argjson rss_idle "$rss_idle" --argjson rss_after "$rss_after" --argjs
   . as $all
   | ($meta[0]) as $m
   | "Run \($m.date) on \($m.cpu) x\($m.ncpu) (load at start \($m.loadavg_start)), router `\($m.router)`, workerThreads \($m.worker_threads), scale \($m.scale); medians of \($all | map(.repeat) | max // 0) run(s).\n",
-    "| scenario | direct msg/s | router msg/s | router/direct | direct p50 / p99 µs | router p50 / p99 µs | router CPU µs/msg | router % of a core |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| scenario | client engine | direct msg/s | router msg/s | router/direct | direct p50 / p99 µs | router p50 / p99 µs | router CPU µs/msg | router % of a core |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ($scenarios | split(" ") | map(select(. != ""))[] as $sc
-     | ($all | map(select(.scenario == $sc and .target == "direct" and .ok == true))) as $d
-     | ($all | map(select(.scenario == $sc and .target == "router" and .ok == true))) as $r
+     | ($engines | split(" ") | map(select(. != ""))[]) as $e
+     | ($all | map(select(.scenario == $sc and .engine == $e and .target == "direct" and .ok == true))) as $d
+     | ($all | map(select(.scenario == $sc and .engine == $e and .target == "router" and .ok == true))) as $r
      | ($d | map(.rate_msgs_per_s) | median) as $dr
      | ($r | map(.rate_msgs_per_s) | median) as $rr
-     | "| \(titles[$sc]) | \($dr | k) | \($rr | k) | \(if $dr and $rr then ($rr / $dr * 100 | round | tostring) + "%" else "pending" end) | \($d | map(.latency_us.p50) | median | fmt(0)) / \($d | map(.latency_us.p99) | median | fmt(0)) | \($r | map(.latency_us.p50) | median | fmt(0)) / \($r | map(.latency_us.p99) | median | fmt(0)) | \($r | map(.router_cpu_us_per_msg) | median | fmt(2)) | \($r | map(.router_core_fraction * 100) | median | fmt(1)) |"),
+     | "| \(titles[$sc]) | \($e) | \($dr | k) | \($rr | k) | \(if $dr and $rr then ($rr / $dr * 100 | round | tostring) + "%" else "pending" end) | \($d | map(.latency_us.p50) | median | fmt(0)) / \($d | map(.latency_us.p99) | median | fmt(0)) | \($r | map(.latency_us.p50) | median | fmt(0)) / \($r | map(.latency_us.p99) | median | fmt(0)) | \($r | map(.router_cpu_us_per_msg) | median | fmt(2)) | \($r | map(.router_core_fraction * 100) | median | fmt(1)) |"),
     "",
     "Router RSS: idle \(if $rss_idle > 0 then ($rss_idle / 1024 * 10 | round / 10 | tostring) + " MiB" else "pending" end), after the runs \(if $rss_after > 0 then ($rss_after / 1024 * 10 | round / 10 | tostring) + " MiB" else "pending" end).",
     (if $idle != null then "Idle connections: \($idle.opened)/\($idle.requested) open, router RSS \($idle.rss_idle_kib / 1024 * 10 | round / 10) MiB idle -> \($idle.rss_held_kib / 1024 * 10 | round / 10) MiB held (\($idle.kib_per_connection | fmt(1)) KiB/connection) -> \($idle.rss_after_close_kib / 1024 * 10 | round / 10) MiB after close." else empty end),
-    (($all | map(select(.ok != true))) as $f | if ($f | length) > 0 then "\nFAILED runs: " + ($f | map("\(.scenario)/\(.target)#\(.repeat): \(.error)") | join("; ")) else empty end)
+    (($all | map(select(.ok != true))) as $f | if ($f | length) > 0 then "\nFAILED runs: " + ($f | map("\(.scenario)/\(.engine)/\(.target)#\(.repeat): \(.error)") | join("; ")) else empty end)
   ' "$raw" | tee "$results/summary.md"
 echo
 log "raw JSON lines: $raw; table: $results/summary.md"

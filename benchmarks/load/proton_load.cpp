@@ -1,19 +1,8 @@
-// fogmesh-bench: end-to-end AMQP 1.0 throughput/latency load tool.
-//
-// One thread drives both the sending and the receiving connection through one Proton proactor,
-// so one-way latency is measured with a single CLOCK_MONOTONIC and the tool costs at most one
-// core (the other core is left to the router under test on a 2-vCPU box).
-//
-// Modes:
-//   --url HOST:PORT      sender and receiver connect to a router at HOST:PORT.
-//   --direct             no router: the tool listens on a free loopback port and its sender
-//                        connects to it; the accepted side is the receiver (client ceiling).
-//   --idle-connections N open N connections to --url, hold them open (router RSS tests).
-//
-// Each message is one Data section of --size bytes: [0..8) send timestamp (ns), [8..16)
-// sequence number (top bit = warm-up). The encoded message is built once and only those 16
-// bytes are patched per send, so encoding never limits the rate.
-#include <getopt.h>
+// fogmesh-bench's Proton engine: one thread drives both the sending and the receiving
+// connection through one Proton C proactor, so one-way latency is measured with a single
+// CLOCK_MONOTONIC and the tool costs at most one core. Kept beside the native engine because a
+// real Proton client is what users' microservices are, and it checks the router against it.
+// Also hosts the --idle-connections mode.
 #include <proton/condition.h>
 #include <proton/connection.h>
 #include <proton/delivery.h>
@@ -28,284 +17,17 @@
 #include <proton/terminus.h>
 #include <proton/transport.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include <algorithm>
-#include <array>
-#include <bit>
-#include <cinttypes>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
+
 namespace fogmesh::bench {
 namespace {
-
-constexpr uint64_t kWarmupFlag = uint64_t{1} << 63;
-constexpr size_t kStampBytes = 16;  // timestamp + sequence at the start of the body
-constexpr int64_t kNsPerSec = 1'000'000'000;
-
-uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * kNsPerSec + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-// Nanoseconds this thread has spent on a CPU (scheduler accounting, not tick-sampled).
-uint64_t thread_cpu_ns() {
-  FILE* f = std::fopen("/proc/thread-self/schedstat", "r");
-  if (f == nullptr) {
-    return 0;
-  }
-  unsigned long long ns = 0;
-  if (std::fscanf(f, "%llu", &ns) != 1) {
-    ns = 0;
-  }
-  std::fclose(f);
-  return ns;
-}
-
-double rusage_cpu_s() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-void put_u64(char* p, uint64_t v) {
-  std::memcpy(p, &v, sizeof v);
-}
-uint64_t get_u64(const char* p) {
-  uint64_t v = 0;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-// Log-linear histogram (HDR-like): 128 linear sub-buckets per power of two, so any recorded
-// value is reported within 1/128 (<0.8%) of its true value, at a fixed 60 KiB and O(1) record.
-class histogram {
- public:
-  void record(uint64_t v) {
-    ++counts_[index_of(v)];
-    ++count_;
-    max_ = std::max(max_, v);
-  }
-  uint64_t count() const { return count_; }
-  uint64_t max() const { return max_; }
-  // Highest value equivalent to the bucket holding the q-quantile (never above max).
-  uint64_t percentile(double q) const {
-    if (count_ == 0) {
-      return 0;
-    }
-    auto rank = static_cast<uint64_t>(q * static_cast<double>(count_) + 0.999999);
-    rank = std::clamp<uint64_t>(rank, 1, count_);
-    uint64_t seen = 0;
-    for (size_t i = 0; i < counts_.size(); ++i) {
-      seen += counts_[i];
-      if (seen >= rank) {
-        return std::min(upper_of(i), max_);
-      }
-    }
-    return max_;
-  }
-
- private:
-  static constexpr int kSubBits = 7;
-  static constexpr uint64_t kSub = uint64_t{1} << kSubBits;
-  static size_t index_of(uint64_t v) {
-    if (v < kSub) {
-      return static_cast<size_t>(v);
-    }
-    const int e = 63 - std::countl_zero(v);  // e >= kSubBits
-    const uint64_t sub = (v >> (e - kSubBits)) & (kSub - 1);
-    return static_cast<size_t>(kSub + static_cast<uint64_t>(e - kSubBits) * kSub + sub);
-  }
-  static uint64_t upper_of(size_t i) {
-    if (i < kSub) {
-      return i;
-    }
-    const uint64_t e = (i - kSub) / kSub + kSubBits;
-    const uint64_t sub = (i - kSub) % kSub;
-    const uint64_t shift = e - kSubBits;
-    return ((kSub + sub + 1) << shift) - 1;
-  }
-  std::array<uint64_t, kSub + (64 - kSubBits) * kSub> counts_{};
-  uint64_t count_ = 0;
-  uint64_t max_ = 0;
-};
-
-// Bitmap of received sequence numbers: detects duplicates, and loss by difference.
-class seq_set {
- public:
-  // Returns false if seq was already present.
-  bool insert(uint64_t seq) {
-    const size_t word = seq / 64;
-    if (word >= bits_.size()) {
-      bits_.resize(std::max(word + 1, bits_.size() * 2), 0);
-    }
-    const uint64_t mask = uint64_t{1} << (seq % 64);
-    if ((bits_[word] & mask) != 0) {
-      return false;
-    }
-    bits_[word] |= mask;
-    return true;
-  }
-  void reserve(uint64_t n) { bits_.reserve(n / 64 + 1); }
-
- private:
-  std::vector<uint64_t> bits_;
-};
-
-enum class settle_mode { unsettled, presettled };
-
-struct options {
-  std::string url;
-  std::string send_url;  // sender's router when it differs from the receiver's (mesh runs)
-  bool direct = false;
-  std::string address = "bench";
-  size_t size = 100;
-  int credit = 1000;
-  settle_mode settle = settle_mode::unsettled;
-  uint64_t count = 0;
-  double duration_s = 0;
-  double rate = 0;
-  double warmup_s = 0;
-  bool json = false;
-  bool sasl = false;
-  int idle_connections = 0;
-  double hold_s = 10;
-  double stall_timeout_s = 10;
-};
-
-// Encoded AMQP message: one Data section, vbin32, so the body offset is fixed (8 bytes).
-class message_template {
- public:
-  explicit message_template(size_t body_size) : bytes_(kPrefix + body_size, 'x') {
-    const auto n = static_cast<uint32_t>(body_size);
-    const unsigned char prefix[kPrefix] = {0x00,
-                                           0x53,
-                                           0x75,
-                                           0xb0,
-                                           static_cast<unsigned char>(n >> 24),
-                                           static_cast<unsigned char>(n >> 16),
-                                           static_cast<unsigned char>(n >> 8),
-                                           static_cast<unsigned char>(n)};
-    std::memcpy(bytes_.data(), prefix, kPrefix);
-  }
-  void stamp(uint64_t ts, uint64_t seq) {
-    put_u64(bytes_.data() + kPrefix, ts);
-    put_u64(bytes_.data() + kPrefix + 8, seq);
-  }
-  const char* data() const { return bytes_.data(); }
-  size_t size() const { return bytes_.size(); }
-  static constexpr size_t kPrefix = 8;
-
- private:
-  std::vector<char> bytes_;
-};
-
-// Size in bytes of the AMQP value whose constructor starts at p (format code rules, AMQP
-// 1.0 section 1.6: the high nibble fixes the width class). Returns 0 if malformed/short.
-size_t amqp_value_size(const unsigned char* p, size_t n) {
-  if (n < 1) {
-    return 0;
-  }
-  const unsigned code = p[0];
-  if (code == 0x00) {  // described: descriptor value then the value itself
-    const size_t d = amqp_value_size(p + 1, n - 1);
-    if (d == 0) {
-      return 0;
-    }
-    const size_t v = amqp_value_size(p + 1 + d, n - 1 - d);
-    return v == 0 ? 0 : 1 + d + v;
-  }
-  size_t total = 0;
-  switch (code >> 4) {
-    case 0x4:
-      total = 1;
-      break;
-    case 0x5:
-      total = 2;
-      break;
-    case 0x6:
-      total = 3;
-      break;
-    case 0x7:
-      total = 5;
-      break;
-    case 0x8:
-      total = 9;
-      break;
-    case 0x9:
-      total = 17;
-      break;
-    case 0xa:
-    case 0xc:
-    case 0xe:
-      if (n < 2) {
-        return 0;
-      }
-      total = 2 + p[1];
-      break;
-    case 0xb:
-    case 0xd:
-    case 0xf:
-      if (n < 5) {
-        return 0;
-      }
-      total = 5 + ((size_t{p[1]} << 24) | (size_t{p[2]} << 16) | (size_t{p[3]} << 8) | p[4]);
-      break;
-    default:
-      return 0;
-  }
-  return total <= n ? total : 0;
-}
-
-// Finds the payload of the first Data section, skipping any sections an intermediary may
-// have added (header, message-annotations, ...). Fast path: our own unmodified encoding.
-const char* find_data_body(const char* data, size_t n, size_t* body_len) {
-  const auto* p = reinterpret_cast<const unsigned char*>(data);
-  if (n >= message_template::kPrefix && p[0] == 0x00 && p[1] == 0x53 && p[2] == 0x75 &&
-      p[3] == 0xb0) {
-    *body_len = n - message_template::kPrefix;
-    return data + message_template::kPrefix;
-  }
-  size_t off = 0;
-  while (off + 3 <= n) {
-    if (p[off] != 0x00) {
-      return nullptr;
-    }
-    const bool data_section =
-        (p[off + 1] == 0x53 && p[off + 2] == 0x75) ||
-        (p[off + 1] == 0x80 && off + 10 <= n && p[off + 9] == 0x75 &&
-         std::all_of(p + off + 2, p + off + 9, [](auto b) { return b == 0; }));
-    if (data_section) {
-      const size_t desc = p[off + 1] == 0x53 ? 2 : 9;
-      const size_t vstart = off + 1 + desc;
-      if (vstart + 2 > n) {
-        return nullptr;
-      }
-      if (p[vstart] == 0xa0) {
-        *body_len = std::min<size_t>(p[vstart + 1], n - vstart - 2);
-        return data + vstart + 2;
-      }
-      if (p[vstart] == 0xb0 && vstart + 5 <= n) {
-        *body_len = n - vstart - 5;
-        return data + vstart + 5;
-      }
-      return nullptr;
-    }
-    const size_t s = amqp_value_size(p + off, n - off);
-    if (s == 0) {
-      return nullptr;
-    }
-    off += s;
-  }
-  return nullptr;
-}
 
 std::string condition_text(pn_condition_t* c) {
   if (c == nullptr || !pn_condition_is_set(c)) {
@@ -319,24 +41,6 @@ std::string condition_text(pn_condition_t* c) {
   return s;
 }
 
-// Splits HOST:PORT (the last colon separates the port, so IPv6 literals in [] also work).
-bool split_host_port(const std::string& url, std::string* host, std::string* port) {
-  std::string u = url;
-  if (auto pos = u.find("://"); pos != std::string::npos) {
-    u = u.substr(pos + 3);
-  }
-  const auto colon = u.rfind(':');
-  if (colon == std::string::npos || colon + 1 == u.size()) {
-    return false;
-  }
-  *host = u.substr(0, colon);
-  *port = u.substr(colon + 1);
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  return true;
-}
-
 pn_transport_t* client_transport(const options& opt) {
   pn_transport_t* t = pn_transport();
   if (opt.sasl) {
@@ -347,11 +51,7 @@ pn_transport_t* client_transport(const options& opt) {
 
 class load_run {
  public:
-  explicit load_run(const options& opt) : opt_(opt), message_(opt.size) {
-    if (opt_.count > 0) {
-      received_seqs_.reserve(opt_.count);
-    }
-  }
+  explicit load_run(const options& opt) : opt_(opt), state_(opt), message_(opt.size) {}
   ~load_run() {
     if (proactor_ != nullptr) {
       pn_proactor_free(proactor_);
@@ -363,8 +63,6 @@ class load_run {
   int run();
 
  private:
-  enum class phase { connecting, warmup, measuring, draining, finishing };
-
   void handle(pn_event_t* e);
   void on_link_remote_open(pn_link_t* l);
   void on_sender_delivery(pn_delivery_t* d);
@@ -373,15 +71,14 @@ class load_run {
   void pump_sender();
   void after_batch();
   void on_tick();
-  void check_complete();
   void fail(const std::string& what);
   void finish();
   void connect_receiver();
   void connect_sender();
   void schedule_tick();
-  int report();
 
   options opt_;
+  load_state state_;
   message_template message_;
   pn_proactor_t* proactor_ = nullptr;
   pn_listener_t* listener_ = nullptr;
@@ -393,49 +90,22 @@ class load_run {
   pn_link_t* receiver_ = nullptr;
   int open_transports_ = 0;
   bool quit_ = false;
-  std::string error_;
-
-  phase phase_ = phase::connecting;
   bool receiver_touched_ = false;  // receiver batch needs a credit top-up
   uint64_t batch_now_ns_ = 0;      // receive time of the current batch, 0 = not read yet
-  bool sender_ready_ = false;
-  uint64_t warmup_end_ns_ = 0;
-  uint64_t measure_start_ns_ = 0;
-  uint64_t send_end_ns_ = 0;  // duration mode: stop sending at this time
-  uint64_t last_progress_ns_ = 0;
-  uint64_t last_receive_ns_ = 0;
   uint64_t finish_deadline_ns_ = 0;
-  uint64_t cpu_start_ns_ = 0, cpu_end_ns_ = 0;
-  double rusage_start_s_ = 0, rusage_end_s_ = 0;
-  uint64_t end_ns_ = 0;
-
-  // Counters for the measured period (warm-up traffic is counted separately).
-  uint64_t sent_ = 0, warmup_sent_ = 0, warmup_received_ = 0;
-  uint64_t received_ = 0, duplicates_ = 0, aborted_ = 0, malformed_ = 0, short_bodies_ = 0;
-  uint64_t accepted_ = 0, released_ = 0, rejected_ = 0, modified_ = 0;
-  uint64_t bytes_ = 0;
-  histogram latency_;
-  seq_set received_seqs_;
   std::vector<char> recv_buf_ = std::vector<char>(512);
 };
 
 void load_run::fail(const std::string& what) {
-  if (error_.empty()) {
-    error_ = what;
-  }
+  state_.fail(what);
   finish();
 }
 
 void load_run::finish() {
-  if (phase_ == phase::finishing) {
+  if (state_.finishing()) {
     return;
   }
-  if (end_ns_ == 0) {
-    end_ns_ = now_ns();
-    cpu_end_ns_ = thread_cpu_ns();
-    rusage_end_s_ = rusage_cpu_s();
-  }
-  phase_ = phase::finishing;
+  state_.finish(now_ns());
   finish_deadline_ns_ = now_ns() + 2 * kNsPerSec;
   // Close gracefully so a router sees clean detaches; a timer bounds the wait.
   for (pn_connection_t* c : {sender_conn_, receiver_conn_}) {
@@ -453,7 +123,7 @@ void load_run::finish() {
 void load_run::schedule_tick() {
   // Rate mode needs ms pacing; otherwise the tick only detects stalls and the end of a
   // duration run, so 50 ms is plenty and costs nothing measurable.
-  pn_proactor_set_timeout(proactor_, opt_.rate > 0 && phase_ != phase::finishing ? 1 : 50);
+  pn_proactor_set_timeout(proactor_, opt_.rate > 0 && !state_.finishing() ? 1 : 50);
 }
 
 void load_run::connect_receiver() {
@@ -497,74 +167,31 @@ void load_run::connect_sender() {
 }
 
 void load_run::start_sending() {
-  if (sender_ready_) {
+  if (state_.current() != load_state::phase::connecting) {
     return;
   }
-  sender_ready_ = true;
-  const uint64_t now = now_ns();
-  last_progress_ns_ = now;
-  if (opt_.warmup_s > 0) {
-    phase_ = phase::warmup;
-    warmup_end_ns_ = now + static_cast<uint64_t>(opt_.warmup_s * kNsPerSec);
-    measure_start_ns_ = warmup_end_ns_;
-  } else {
-    phase_ = phase::measuring;
-    measure_start_ns_ = now;
-    cpu_start_ns_ = thread_cpu_ns();
-    rusage_start_s_ = rusage_cpu_s();
-  }
-  if (opt_.duration_s > 0) {
-    send_end_ns_ = measure_start_ns_ + static_cast<uint64_t>(opt_.duration_s * kNsPerSec);
-  }
+  state_.start_sending(now_ns());
   pump_sender();
 }
 
 // Sends while there is credit and the count/duration/rate budget allows. Runs inside the
 // sender connection's batch (directly, or via pn_connection_wake from the timer).
 void load_run::pump_sender() {
-  if (sender_ == nullptr || (phase_ != phase::warmup && phase_ != phase::measuring)) {
+  if (sender_ == nullptr || !state_.sending()) {
     return;
   }
   int credit = pn_link_credit(sender_);
-  const bool presettled = opt_.settle == settle_mode::presettled;
+  const bool presettled = state_.presettled();
   uint64_t now = now_ns();
-  // Rate pacing: the number of messages due by now since the measured start (or warm-up).
-  uint64_t budget = UINT64_MAX;
-  if (opt_.rate > 0) {
-    const uint64_t origin = phase_ == phase::warmup
-                                ? warmup_end_ns_ - static_cast<uint64_t>(opt_.warmup_s * kNsPerSec)
-                                : measure_start_ns_;
-    const uint64_t done = phase_ == phase::warmup ? warmup_sent_ : sent_;
-    const auto due = static_cast<uint64_t>(static_cast<double>(now - origin) * opt_.rate / 1e9) + 1;
-    budget = due > done ? due - done : 0;
-  }
+  uint64_t budget = state_.rate_budget(now);
   while (credit > 0 && budget > 0) {
-    if (phase_ == phase::warmup && now >= warmup_end_ns_) {
-      phase_ = phase::measuring;
-      measure_start_ns_ = now;
-      if (opt_.duration_s > 0) {
-        send_end_ns_ = now + static_cast<uint64_t>(opt_.duration_s * kNsPerSec);
-      }
-      cpu_start_ns_ = thread_cpu_ns();
-      rusage_start_s_ = rusage_cpu_s();
-      if (opt_.rate > 0) {
-        return;  // restart pacing from the measured origin on the next tick
-      }
-    }
-    uint64_t seq = 0;
-    if (phase_ == phase::warmup) {
-      seq = warmup_sent_++ | kWarmupFlag;
-    } else {
-      if ((opt_.count > 0 && sent_ >= opt_.count) || (send_end_ns_ != 0 && now >= send_end_ns_)) {
-        phase_ = phase::draining;
-        last_progress_ns_ = now;
-        return;
-      }
-      seq = sent_++;
+    const std::optional<uint64_t> seq = state_.next_seq(now);
+    if (!seq) {
+      return;
     }
     // The tag carries the sequence so dispositions of warm-up messages can be told apart.
-    pn_delivery_t* d = pn_delivery(sender_, pn_dtag(reinterpret_cast<const char*>(&seq), 8));
-    message_.stamp(now, seq);
+    pn_delivery_t* d = pn_delivery(sender_, pn_dtag(reinterpret_cast<const char*>(&*seq), 8));
+    message_.stamp(now, *seq);
     pn_link_send(sender_, message_.data(), message_.size());
     pn_link_advance(sender_);
     if (presettled) {
@@ -573,14 +200,8 @@ void load_run::pump_sender() {
     --credit;
     --budget;
     now = now_ns();
-    last_progress_ns_ = now;
   }
-  // The count may be reached exactly on the last credit: enter draining without waiting for
-  // more credit that would never come.
-  if (phase_ == phase::measuring && opt_.count > 0 && sent_ >= opt_.count) {
-    phase_ = phase::draining;
-    last_progress_ns_ = now;
-  }
+  state_.after_sends(now);
 }
 
 void load_run::on_sender_delivery(pn_delivery_t* d) {
@@ -588,34 +209,32 @@ void load_run::on_sender_delivery(pn_delivery_t* d) {
     return;
   }
   const pn_delivery_tag_t tag = pn_delivery_tag(d);
-  const bool warm = tag.size == 8 && (get_u64(tag.start) & kWarmupFlag) != 0;
-  if (!warm) {
-    switch (pn_delivery_remote_state(d)) {
-      case PN_ACCEPTED:
-        ++accepted_;
-        break;
-      case PN_RELEASED:
-        ++released_;
-        break;
-      case PN_REJECTED:
-        ++rejected_;
-        break;
-      case PN_MODIFIED:
-        ++modified_;
-        break;
-      default:
-        if (!pn_delivery_settled(d)) {
-          return;  // non-terminal state (e.g. received): wait for the outcome
-        }
-        break;
-    }
+  const uint64_t seq = tag.size == 8 ? get_u64(tag.start) : kWarmupFlag;
+  switch (pn_delivery_remote_state(d)) {
+    case PN_ACCEPTED:
+      state_.on_outcome(seq, outcome::accepted);
+      break;
+    case PN_RELEASED:
+      state_.on_outcome(seq, outcome::released);
+      break;
+    case PN_REJECTED:
+      state_.on_outcome(seq, outcome::rejected);
+      break;
+    case PN_MODIFIED:
+      state_.on_outcome(seq, outcome::modified);
+      break;
+    default:
+      if (!pn_delivery_settled(d)) {
+        return;  // non-terminal state (e.g. received): wait for the outcome
+      }
+      break;
   }
   pn_delivery_settle(d);
 }
 
 void load_run::on_receiver_delivery(pn_delivery_t* d) {
   if (pn_delivery_aborted(d)) {
-    ++aborted_;
+    state_.on_aborted(now_ns());
     pn_delivery_settle(d);
     receiver_touched_ = true;
     return;
@@ -628,7 +247,6 @@ void load_run::on_receiver_delivery(pn_delivery_t* d) {
   if (batch_now_ns_ == 0) {
     batch_now_ns_ = now_ns();
   }
-  const uint64_t now = batch_now_ns_;
   const size_t pending = pn_delivery_pending(d);
   // Only the section headers and our 16 stamp bytes are needed; pn_link_advance (via settle)
   // drops the rest of the body without copying it.
@@ -646,27 +264,11 @@ void load_run::on_receiver_delivery(pn_delivery_t* d) {
     whole.resize(want + static_cast<size_t>(std::max<ssize_t>(more, 0)));
     body = find_data_body(whole.data(), whole.size(), &body_len);
   }
-  if (body == nullptr || body_len < kStampBytes) {
-    ++malformed_;
-  } else {
-    const uint64_t ts = get_u64(body);
-    const uint64_t seq = get_u64(body + 8);
-    if ((seq & kWarmupFlag) != 0) {
-      ++warmup_received_;
-    } else if (received_seqs_.insert(seq)) {
-      ++received_;
-      bytes_ += pending;
-      latency_.record(now >= ts ? now - ts : 0);
-      last_receive_ns_ = now;
-    } else {
-      ++duplicates_;
-    }
-  }
+  state_.on_message(body, body_len, pending, batch_now_ns_);
   if (!pn_delivery_settled(d)) {
     pn_delivery_update(d, PN_ACCEPTED);
   }
   pn_delivery_settle(d);  // also advances the link past this delivery
-  last_progress_ns_ = now;
   receiver_touched_ = true;
 }
 
@@ -765,7 +367,7 @@ void load_run::handle(pn_event_t* e) {
     case PN_LINK_REMOTE_CLOSE:
     case PN_LINK_REMOTE_DETACH: {
       pn_link_t* l = pn_event_link(e);
-      if (phase_ != phase::finishing) {
+      if (!state_.finishing()) {
         std::string msg = condition_text(pn_link_remote_condition(l));
         fail(std::string("peer closed link ") + pn_link_name(l) +
              (msg.empty() ? " unexpectedly" : ": " + msg));
@@ -775,7 +377,7 @@ void load_run::handle(pn_event_t* e) {
     }
     case PN_SESSION_REMOTE_CLOSE: {
       pn_session_t* s = pn_event_session(e);
-      if (phase_ != phase::finishing) {
+      if (!state_.finishing()) {
         std::string msg = condition_text(pn_session_remote_condition(s));
         fail("peer closed session" + (msg.empty() ? " unexpectedly" : ": " + msg));
       }
@@ -784,7 +386,7 @@ void load_run::handle(pn_event_t* e) {
     }
     case PN_CONNECTION_REMOTE_CLOSE: {
       pn_connection_t* c = pn_event_connection(e);
-      if (phase_ != phase::finishing) {
+      if (!state_.finishing()) {
         std::string msg = condition_text(pn_connection_remote_condition(c));
         fail("peer closed connection" + (msg.empty() ? " unexpectedly" : ": " + msg));
       }
@@ -793,7 +395,7 @@ void load_run::handle(pn_event_t* e) {
     }
     case PN_TRANSPORT_CLOSED: {
       pn_transport_t* t = pn_event_transport(e);
-      if (phase_ != phase::finishing) {
+      if (!state_.finishing()) {
         std::string msg = condition_text(pn_transport_condition(t));
         const char* who = opt_.direct ? "loopback peer " : "router at ";
         fail(std::string("connection to ") + who + host_ + ":" + port_ +
@@ -815,7 +417,7 @@ void load_run::handle(pn_event_t* e) {
 
 void load_run::on_tick() {
   const uint64_t now = now_ns();
-  if (phase_ == phase::finishing) {
+  if (state_.finishing()) {
     if (now >= finish_deadline_ns_) {
       quit_ = true;  // the peer did not complete the close handshake; results are final
     } else {
@@ -823,65 +425,29 @@ void load_run::on_tick() {
     }
     return;
   }
-  if ((phase_ == phase::warmup || phase_ == phase::measuring) && sender_conn_ != nullptr) {
+  if (state_.sending() && sender_conn_ != nullptr) {
     pn_connection_wake(sender_conn_);  // pacing and duration end run in the sender's batch
-    if (send_end_ns_ != 0 && now >= send_end_ns_ && phase_ == phase::measuring) {
-      phase_ = phase::draining;
-      last_progress_ns_ = now;
-    }
   }
-  check_complete();
-  if (phase_ == phase::finishing) {
-    return;
-  }
-  const auto stall_ns = static_cast<uint64_t>(opt_.stall_timeout_s * kNsPerSec);
-  if (phase_ == phase::connecting && last_progress_ns_ == 0) {
-    last_progress_ns_ = now;
-  }
-  if (phase_ == phase::draining && opt_.settle == settle_mode::presettled &&
-      now - last_progress_ns_ > 2 * kNsPerSec) {
-    finish();  // pre-settled losses are expected from routers; they are reported, not fatal
-    return;
-  }
-  // Progress is any message sent or received: a router that withholds credit, stops
-  // forwarding, or loses messages makes the run fail instead of hanging.
-  if (now - last_progress_ns_ > stall_ns) {
-    const std::string secs = std::to_string(static_cast<int>(opt_.stall_timeout_s));
-    fail(phase_ == phase::connecting ? "timed out after " + secs + " s connecting/attaching links"
-         : phase_ == phase::draining
-             ? "nothing received for " + secs + " s after the last send (messages lost?)"
-             : "no credit and nothing received for " + secs + " s (stalled)");
+  if (state_.tick(now)) {
+    finish();
     return;
   }
   schedule_tick();
-}
-
-void load_run::check_complete() {
-  if (phase_ != phase::draining) {
-    return;
-  }
-  // Unsettled: the receiver settles before the sender sees the outcome, so once every sent
-  // message has an outcome nothing more can arrive. Pre-settled: wait for all (or a quiet
-  // period, see on_tick).
-  const bool done = opt_.settle == settle_mode::presettled
-                        ? received_ >= sent_
-                        : accepted_ + released_ + rejected_ + modified_ >= sent_;
-  if (done) {
-    finish();
-  }
 }
 
 void load_run::after_batch() {
   if (receiver_touched_ && receiver_ != nullptr) {
     // One flow frame per batch, not per message, restores the full window.
     const int deficit = opt_.credit - pn_link_credit(receiver_);
-    if (deficit > 0 && phase_ != phase::finishing) {
+    if (deficit > 0 && !state_.finishing()) {
       pn_link_flow(receiver_, deficit);
     }
     receiver_touched_ = false;
   }
   batch_now_ns_ = 0;
-  check_complete();
+  if (state_.complete()) {
+    finish();
+  }
 }
 
 int load_run::run() {
@@ -904,7 +470,7 @@ int load_run::run() {
     }
     connect_receiver();
   }
-  last_progress_ns_ = now_ns();
+  state_.progress(now_ns());
   schedule_tick();
   while (!quit_) {
     pn_event_batch_t* batch = pn_proactor_wait(proactor_);
@@ -913,87 +479,23 @@ int load_run::run() {
     }
     after_batch();
     pn_proactor_done(proactor_, batch);
-    if (phase_ == phase::finishing && open_transports_ <= 0 && listener_ == nullptr) {
+    if (state_.finishing() && open_transports_ <= 0 && listener_ == nullptr) {
       quit_ = true;
     }
   }
-  return report();
+  return state_.report("proton");
 }
 
-int load_run::report() {
-  const bool presettled = opt_.settle == settle_mode::presettled;
-  const uint64_t last = last_receive_ns_ != 0 ? last_receive_ns_ : end_ns_;
-  const double duration = measure_start_ns_ != 0 && last > measure_start_ns_
-                              ? static_cast<double>(last - measure_start_ns_) / 1e9
-                              : 0.0;
-  const double rate = duration > 0 ? static_cast<double>(received_) / duration : 0.0;
-  const double cpu_s = cpu_end_ns_ > cpu_start_ns_ && cpu_start_ns_ != 0
-                           ? static_cast<double>(cpu_end_ns_ - cpu_start_ns_) / 1e9
-                           : rusage_end_s_ - rusage_start_s_;
-  const uint64_t lost = sent_ > received_ ? sent_ - received_ : 0;
+}  // namespace
 
-  std::string problem = error_;
-  if (problem.empty()) {
-    if (duplicates_ > 0) {
-      problem = std::to_string(duplicates_) + " duplicate messages received";
-    } else if (!presettled && received_ != sent_) {
-      problem = "received " + std::to_string(received_) + " of " + std::to_string(sent_) +
-                " sent (released " + std::to_string(released_) + ", rejected " +
-                std::to_string(rejected_) + ", modified " + std::to_string(modified_) + ")";
-    } else if (!presettled && accepted_ != sent_) {
-      problem = "only " + std::to_string(accepted_) + " of " + std::to_string(sent_) +
-                " sent messages were accepted";
-    } else if (malformed_ > 0) {
-      problem = std::to_string(malformed_) + " messages without a readable timestamp body";
-    }
-  }
-  auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1e3; };
-  const char* mode = opt_.direct ? "direct" : "router";
-  if (opt_.json) {
-    std::printf(
-        "{\"mode\":\"%s\",\"url\":\"%s\",\"address\":\"%s\",\"size\":%zu,\"credit\":%d,"
-        "\"settle\":\"%s\",\"count\":%" PRIu64
-        ",\"duration_setting_s\":%g,\"rate_setting\":%g,"
-        "\"warmup_s\":%g,"
-        "\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"accepted\":%" PRIu64
-        ",\"released\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"modified\":%" PRIu64
-        ",\"lost\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"aborted\":%" PRIu64
-        ",\"malformed\":%" PRIu64 ",\"warmup_sent\":%" PRIu64 ",\"warmup_received\":%" PRIu64
-        ",\"duration_s\":%.6f,\"rate_msgs_per_s\":%.1f,\"bytes\":%" PRIu64
-        ",\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},"
-        "\"client_cpu_s\":%.6f,\"client_cpu_us_per_msg\":%.3f,\"ok\":%s,\"error\":\"%s\"}\n",
-        mode, opt_.direct ? "" : opt_.url.c_str(), opt_.address.c_str(), opt_.size, opt_.credit,
-        presettled ? "presettled" : "unsettled", opt_.count, opt_.duration_s, opt_.rate,
-        opt_.warmup_s, sent_, received_, accepted_, released_, rejected_, modified_, lost,
-        duplicates_, aborted_, malformed_, warmup_sent_, warmup_received_, duration, rate, bytes_,
-        us(latency_.percentile(0.5)), us(latency_.percentile(0.9)), us(latency_.percentile(0.99)),
-        us(latency_.percentile(0.999)), us(latency_.max()), cpu_s,
-        received_ > 0 ? cpu_s * 1e6 / static_cast<double>(received_) : 0.0,
-        problem.empty() ? "true" : "false", problem.c_str());
-  } else {
-    std::printf("%s %s size=%zu credit=%d: sent %" PRIu64 " received %" PRIu64 " accepted %" PRIu64
-                " released %" PRIu64 " rejected %" PRIu64 " modified %" PRIu64 " lost %" PRIu64
-                "\n"
-                "  %.3f s, %.0f msg/s, %.1f MB/s; latency us p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f "
-                "max %.1f; client cpu %.3f s (%.0f%% of a core)\n",
-                mode, presettled ? "presettled" : "unsettled", opt_.size, opt_.credit, sent_,
-                received_, accepted_, released_, rejected_, modified_, lost, duration, rate,
-                duration > 0 ? static_cast<double>(bytes_) / duration / 1e6 : 0.0,
-                us(latency_.percentile(0.5)), us(latency_.percentile(0.9)),
-                us(latency_.percentile(0.99)), us(latency_.percentile(0.999)), us(latency_.max()),
-                cpu_s, duration > 0 ? 100 * cpu_s / duration : 0.0);
-  }
-  std::fflush(stdout);
-  if (!problem.empty()) {
-    std::fprintf(stderr, "fogmesh-bench: %s\n", problem.c_str());
-    return 1;
-  }
-  return 0;
+int run_proton_load(const options& opt) {
+  load_run run(opt);
+  return run.run();
 }
 
 // Opens N connections, holds them for --hold seconds; used to measure per-connection router
 // memory. Connects at most kInFlight at a time so the router's accept backlog never overflows.
-int run_idle(const options& opt) {
+int run_idle_connections(const options& opt) {
   std::string host, port;
   if (!split_host_port(opt.url, &host, &port)) {
     std::fprintf(stderr, "fogmesh-bench: --idle-connections needs --url HOST:PORT\n");
@@ -1097,201 +599,4 @@ int run_idle(const options& opt) {
   return 0;
 }
 
-void usage(FILE* out) {
-  std::fprintf(
-      out,
-      "usage: fogmesh-bench (--url HOST:PORT | --direct) [options]\n"
-      "       fogmesh-bench --url HOST:PORT --idle-connections N [--hold SECONDS]\n"
-      "  --url HOST:PORT        router to use: sender and receiver both connect there\n"
-      "  --send-url HOST:PORT   the sender connects here instead (e.g. another router of a mesh)\n"
-      "  --direct               no router: sender connects to the tool's own loopback listener\n"
-      "  --address ADDR         link address (default bench)\n"
-      "  --size BYTES           Data body size, >= 16 (default 100)\n"
-      "  --credit N             receiver credit window (default 1000)\n"
-      "  --settle MODE          unsettled (receiver accepts) | presettled (default unsettled)\n"
-      "  --count N              measured messages to send (default 1000000 if no --duration)\n"
-      "  --duration SECONDS     send for this long instead of a count\n"
-      "  --rate MSGS_PER_SEC    pace sending (0 = as fast as credit allows)\n"
-      "  --warmup SECONDS       send (unmeasured) for this long first\n"
-      "  --sasl none|anonymous  SASL layer on client connections (default none)\n"
-      "  --stall-timeout SECS   fail if nothing arrives for this long (default 10)\n"
-      "  --json                 print one JSON object with the results\n"
-      "  --idle-connections N   open N idle connections to --url and hold them\n"
-      "  --hold SECONDS         how long to hold idle connections (default 10)\n"
-      "exit status: 0 ok, 1 error (connection failure, lost/duplicated messages)\n");
-}
-
-bool parse_number(const char* s, double* out) {
-  char* end = nullptr;
-  *out = std::strtod(s, &end);
-  return end != s && *end == '\0' && *out >= 0;
-}
-
-int parse_options(int argc, char** argv, options* opt) {
-  enum : int {
-    kUrl = 1000,
-    kSendUrl,
-    kDirect,
-    kAddress,
-    kSize,
-    kCredit,
-    kSettle,
-    kCount,
-    kDuration,
-    kRate,
-    kWarmup,
-    kJson,
-    kSasl,
-    kIdle,
-    kHold,
-    kStall,
-    kHelp
-  };
-  static const option long_opts[] = {
-      {"url", required_argument, nullptr, kUrl},
-      {"send-url", required_argument, nullptr, kSendUrl},
-      {"direct", no_argument, nullptr, kDirect},
-      {"address", required_argument, nullptr, kAddress},
-      {"size", required_argument, nullptr, kSize},
-      {"credit", required_argument, nullptr, kCredit},
-      {"settle", required_argument, nullptr, kSettle},
-      {"count", required_argument, nullptr, kCount},
-      {"duration", required_argument, nullptr, kDuration},
-      {"rate", required_argument, nullptr, kRate},
-      {"warmup", required_argument, nullptr, kWarmup},
-      {"json", no_argument, nullptr, kJson},
-      {"sasl", required_argument, nullptr, kSasl},
-      {"idle-connections", required_argument, nullptr, kIdle},
-      {"hold", required_argument, nullptr, kHold},
-      {"stall-timeout", required_argument, nullptr, kStall},
-      {"help", no_argument, nullptr, kHelp},
-      {nullptr, 0, nullptr, 0},
-  };
-  int c = 0;
-  while ((c = getopt_long(argc, argv, "h", long_opts, nullptr)) != -1) {
-    double v = 0;
-    const bool numeric = c == kSize || c == kCredit || c == kCount || c == kDuration ||
-                         c == kRate || c == kWarmup || c == kIdle || c == kHold || c == kStall;
-    if (numeric && !parse_number(optarg, &v)) {
-      std::fprintf(stderr, "fogmesh-bench: invalid number '%s'\n", optarg);
-      return 1;
-    }
-    switch (c) {
-      case kUrl:
-        opt->url = optarg;
-        break;
-      case kSendUrl:
-        opt->send_url = optarg;
-        break;
-      case kDirect:
-        opt->direct = true;
-        break;
-      case kAddress:
-        opt->address = optarg;
-        break;
-      case kSize:
-        opt->size = static_cast<size_t>(v);
-        break;
-      case kCredit:
-        opt->credit = static_cast<int>(v);
-        break;
-      case kCount:
-        opt->count = static_cast<uint64_t>(v);
-        break;
-      case kDuration:
-        opt->duration_s = v;
-        break;
-      case kRate:
-        opt->rate = v;
-        break;
-      case kWarmup:
-        opt->warmup_s = v;
-        break;
-      case kJson:
-        opt->json = true;
-        break;
-      case kIdle:
-        opt->idle_connections = static_cast<int>(v);
-        break;
-      case kHold:
-        opt->hold_s = v;
-        break;
-      case kStall:
-        opt->stall_timeout_s = v;
-        break;
-      case kSettle:
-        if (std::strcmp(optarg, "unsettled") == 0) {
-          opt->settle = settle_mode::unsettled;
-        } else if (std::strcmp(optarg, "presettled") == 0) {
-          opt->settle = settle_mode::presettled;
-        } else {
-          std::fprintf(stderr, "fogmesh-bench: --settle must be unsettled or presettled\n");
-          return 1;
-        }
-        break;
-      case kSasl:
-        if (std::strcmp(optarg, "none") == 0 || std::strcmp(optarg, "anonymous") == 0) {
-          opt->sasl = std::strcmp(optarg, "anonymous") == 0;
-        } else {
-          std::fprintf(stderr, "fogmesh-bench: --sasl must be none or anonymous\n");
-          return 1;
-        }
-        break;
-      case kHelp:
-      case 'h':
-        usage(stdout);
-        std::exit(0);
-      default:
-        usage(stderr);
-        return 1;
-    }
-  }
-  if (optind < argc) {
-    std::fprintf(stderr, "fogmesh-bench: unexpected argument '%s'\n", argv[optind]);
-    return 1;
-  }
-  if (opt->direct == !opt->url.empty()) {
-    std::fprintf(stderr, "fogmesh-bench: give exactly one of --url HOST:PORT or --direct\n");
-    return 1;
-  }
-  if (opt->idle_connections > 0) {
-    if (opt->direct) {
-      std::fprintf(stderr, "fogmesh-bench: --idle-connections needs --url\n");
-      return 1;
-    }
-    return 0;
-  }
-  if (opt->size < kStampBytes) {
-    std::fprintf(stderr, "fogmesh-bench: --size must be at least %zu (timestamp + sequence)\n",
-                 kStampBytes);
-    return 1;
-  }
-  if (opt->credit < 1) {
-    std::fprintf(stderr, "fogmesh-bench: --credit must be at least 1\n");
-    return 1;
-  }
-  if (opt->count > 0 && opt->duration_s > 0) {
-    std::fprintf(stderr, "fogmesh-bench: give --count or --duration, not both\n");
-    return 1;
-  }
-  if (opt->count == 0 && opt->duration_s == 0) {
-    opt->count = 1'000'000;
-  }
-  return 0;
-}
-
-}  // namespace
 }  // namespace fogmesh::bench
-
-int main(int argc, char** argv) {
-  using namespace fogmesh::bench;
-  options opt;
-  if (int rc = parse_options(argc, argv, &opt); rc != 0) {
-    return rc;
-  }
-  if (opt.idle_connections > 0) {
-    return run_idle(opt);
-  }
-  load_run run(opt);
-  return run.run();
-}
