@@ -42,6 +42,8 @@ enum class engine_kind { native, proton };
 struct options {
   std::string url;
   std::string send_url;  // sender's router when it differs from the receiver's (mesh runs)
+  // --url and --send-url split by parse_options (send_* = the receiver's without --send-url).
+  std::string host, port, send_host, send_port;
   bool direct = false;
   engine_kind engine = engine_kind::native;
   std::string address = "bench";

@@ -191,6 +191,20 @@ int parse_options(int argc, char** argv, options* opt) {
     std::fprintf(stderr, "fogmesh-bench: give exactly one of --url HOST:PORT or --direct\n");
     return 1;
   }
+  if (!opt->direct) {
+    if (!split_host_port(opt->url, &opt->host, &opt->port)) {
+      std::fprintf(stderr, "fogmesh-bench: --url must be HOST:PORT, got '%s'\n", opt->url.c_str());
+      return 1;
+    }
+    opt->send_host = opt->host;
+    opt->send_port = opt->port;
+    if (!opt->send_url.empty() &&
+        !split_host_port(opt->send_url, &opt->send_host, &opt->send_port)) {
+      std::fprintf(stderr, "fogmesh-bench: --send-url must be HOST:PORT, got '%s'\n",
+                   opt->send_url.c_str());
+      return 1;
+    }
+  }
   if (opt->idle_connections > 0) {
     if (opt->direct) {
       std::fprintf(stderr, "fogmesh-bench: --idle-connections needs --url\n");

@@ -875,17 +875,10 @@ int native_run::run() {
   if (opt_.direct) {
     open_direct_pair();
   } else {
-    if (!split_host_port(opt_.url, &host_, &port_)) {
-      std::fprintf(stderr, "fogmesh-bench: --url must be HOST:PORT, got '%s'\n", opt_.url.c_str());
-      return 1;
-    }
-    send_host_ = host_;
-    send_port_ = port_;
-    if (!opt_.send_url.empty() && !split_host_port(opt_.send_url, &send_host_, &send_port_)) {
-      std::fprintf(stderr, "fogmesh-bench: --send-url must be HOST:PORT, got '%s'\n",
-                   opt_.send_url.c_str());
-      return 1;
-    }
+    host_ = opt_.host;
+    port_ = opt_.port;
+    send_host_ = opt_.send_host;
+    send_port_ = opt_.send_port;
     receiver_ = connect_to(host_, port_, false, "receiver");
   }
   if (!state_.error().empty()) {

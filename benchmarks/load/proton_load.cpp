@@ -457,17 +457,10 @@ int load_run::run() {
     listener_ = pn_listener();
     pn_proactor_listen(proactor_, listener_, "127.0.0.1:0", 16);
   } else {
-    if (!split_host_port(opt_.url, &host_, &port_)) {
-      std::fprintf(stderr, "fogmesh-bench: --url must be HOST:PORT, got '%s'\n", opt_.url.c_str());
-      return 1;
-    }
-    send_host_ = host_;
-    send_port_ = port_;
-    if (!opt_.send_url.empty() && !split_host_port(opt_.send_url, &send_host_, &send_port_)) {
-      std::fprintf(stderr, "fogmesh-bench: --send-url must be HOST:PORT, got '%s'\n",
-                   opt_.send_url.c_str());
-      return 1;
-    }
+    host_ = opt_.host;
+    port_ = opt_.port;
+    send_host_ = opt_.send_host;
+    send_port_ = opt_.send_port;
     connect_receiver();
   }
   state_.progress(now_ns());
@@ -496,11 +489,8 @@ int run_proton_load(const options& opt) {
 // Opens N connections, holds them for --hold seconds; used to measure per-connection router
 // memory. Connects at most kInFlight at a time so the router's accept backlog never overflows.
 int run_idle_connections(const options& opt) {
-  std::string host, port;
-  if (!split_host_port(opt.url, &host, &port)) {
-    std::fprintf(stderr, "fogmesh-bench: --idle-connections needs --url HOST:PORT\n");
-    return 1;
-  }
+  const std::string& host = opt.host;
+  const std::string& port = opt.port;
   // Each connection is one fd: raise the soft limit to the hard limit.
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
