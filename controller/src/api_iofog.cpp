@@ -313,23 +313,40 @@ http_response fog_create(request_context& ctx) {
   bool general_path = is_system != nullptr && is_system->has_value() && **is_system == "true";
   if (general_path) check_duplicate_name(ctx, *name, "");
 
-  // The row, and (unless the name is taken) nothing else: the duplicate-name check is part of
-  // the INSERT, so the common case is two statements (this and fogmesh_new_fog_router).
+  // A new non-system fog with a router: the row and its router in one statement (migrations 0010,
+  // 0015): the INSERT links it to the default router itself (instead of rewriting the row) and
+  // hands the row to fogmesh_create_fog_router. No agent runs the fog yet, so there are no change
+  // rows; its own sequence still moves as with raise_change().
+  const bool own_router = !general_path && mode != "none";
+  if (own_router && find_value(values, "upstream_routers") == nullptr) {
+    values.emplace_back("upstream_routers", "{}");
+  }
+  // Otherwise the row, and (unless the name is taken) nothing else: the duplicate-name check is
+  // part of the INSERT.
   std::vector<std::optional<std::string>> params = {uuid, std::to_string(ctx.user_id), *name};
   std::string cols = "uuid, user_id";
   std::string vals = "$1, $2";
   for (auto& [col, val] : values) {
     params.push_back(val);
+    std::string param = "$" + std::to_string(params.size());
     cols += ", " + col;
-    vals += ", $" + std::to_string(params.size());
+    vals += ", " + (own_router && col == "upstream_routers"
+                        ? "fogmesh_upstream_or_default(" + param + "::text[])"
+                        : param);
+  }
+  std::string insert = "INSERT INTO fogs (" + cols + ") SELECT " + vals +
+                       " WHERE NOT EXISTS (SELECT 1 FROM fogs WHERE user_id = $2 AND name = $3)";
+  if (own_router) {
+    params.push_back(new_uuid());  // the router microservice's
+    insert = "WITH f AS (" + insert +
+             " RETURNING fogs AS fog) SELECT fogmesh_create_fog_router(fog, $" +
+             std::to_string(params.size()) + ") FROM f";
+  } else {
+    insert += " RETURNING 1";
   }
   pqxx::result inserted;
   try {
-    inserted = pexec(ctx.tx(),
-                     "INSERT INTO fogs (" + cols + ") SELECT " + vals +
-                         " WHERE NOT EXISTS (SELECT 1 FROM fogs WHERE user_id = $2 AND name = "
-                         "$3) RETURNING 1",
-                     pqxx::prepare::make_dynamic_params(params));
+    inserted = pexec(ctx.tx(), insert, pqxx::prepare::make_dynamic_params(params));
   } catch (const pqxx::unique_violation& e) {
     unique_violation_error(e, *name);
   } catch (const pqxx::not_null_violation&) {
@@ -337,12 +354,7 @@ http_response fog_create(request_context& ctx) {
   }
   if (inserted.empty()) throw validation_error("Duplicate name '" + *name + "'");
   if (!general_path) {
-    // A new non-system fog: its router in one statement (migration 0010). No agent runs it yet,
-    // so there are no change rows; its own sequence still moves as with raise_change().
-    if (mode != "none") {
-      pexec(ctx.tx(), "SELECT fogmesh_new_fog_router($1, $2)", uuid, new_uuid());
-      fogs_changed_by_request().push_back(uuid);
-    }
+    if (own_router) fogs_changed_by_request().push_back(uuid);
     return json_response(201, json::object{{"uuid", uuid}});
   }
   // A system fog may become the default router, which re-links other routers: the general path.

@@ -249,11 +249,13 @@ TEST_F(iofog_api, CreatedFogMatchesGeneralPath) {
       R"("edgeRouterPort":7001,"upstreamRouters":[")" +
           hub + R"("])",
   };
+  std::string first_direct;
   for (size_t i = 0; i < router_settings.size(); ++i) {
     SCOPED_TRACE(router_settings[i]);
     std::string n = std::to_string(i);
     std::string direct = create_fog(token, "direct-" + n, router_settings[i]);
     ASSERT_FALSE(direct.empty());
+    if (i == 0) first_direct = direct;
     std::string general = create_fog(token, "general-" + n, R"("routerMode":"none")");
     ASSERT_FALSE(general.empty());
     auto p = patch("/api/v3/iofog/" + general, "{" + router_settings[i] + "}", token);
@@ -265,6 +267,15 @@ TEST_F(iofog_api, CreatedFogMatchesGeneralPath) {
     EXPECT_EQ(db().query("SELECT count(*) FROM change_tracking WHERE fog_uuid = '" + direct + "'"),
               "0");
   }
+  // The previous version's entry point, for a controller not yet upgraded on the same database
+  // (migration 0015): the row first, then fogmesh_new_fog_router(uuid, msvc); the same rows,
+  // including the link to the default router written into the row afterwards.
+  std::string user = db().query("SELECT user_id FROM fogs WHERE uuid = '" + hub + "'");
+  db().query("INSERT INTO fogs (uuid, user_id, name, host, messaging_port) VALUES ('old-way', " +
+             user +
+             ", 'old-way', '10.1.0.1', 5672); "
+             "SELECT fogmesh_new_fog_router('old-way', 'old-way-router')");
+  EXPECT_EQ(router_footprint(db(), "old-way"), router_footprint(db(), first_direct));
   // What the user sees of the direct fog.
   std::string edge = create_fog(token, "edge-seen", R"("routerMode":"edge","host":"10.1.0.9")");
   auto f = get("/api/v3/iofog/" + edge, token).json();
