@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -629,8 +630,10 @@ void native_run::on_transfer(connection& c, const amqp::transfer& t, amqp::bytes
   c.delivery_bytes += payload.size();
   if (c.delivery_prefix.size() < kDeliveryPrefix) {
     const size_t keep = std::min(payload.size(), kDeliveryPrefix - c.delivery_prefix.size());
-    c.delivery_prefix.insert(c.delivery_prefix.end(), payload.begin(),
-                             payload.begin() + static_cast<std::ptrdiff_t>(keep));
+    // memcpy, not insert(): uint8_t -> char iterators compile to a byte-by-byte loop.
+    const size_t had = c.delivery_prefix.size();
+    c.delivery_prefix.resize(had + keep);
+    std::memcpy(c.delivery_prefix.data() + had, payload.data(), keep);
   }
   if (t.more && !t.aborted) {
     return;
