@@ -12,6 +12,8 @@ namespace {
 
 using ft = field_type;
 
+}  // namespace
+
 std::string pg_array_literal(const std::vector<std::string>& items) {
   std::string out = "{";
   for (size_t i = 0; i < items.size(); ++i) {
@@ -26,8 +28,6 @@ std::string pg_array_literal(const std::vector<std::string>& items) {
   out += '}';
   return out;
 }
-
-}  // namespace
 
 const std::vector<fog_field>& fog_user_fields() {
   static const std::vector<fog_field> fields = {
@@ -277,20 +277,28 @@ const std::string& fog_json_columns() {
 
 void raise_change(pqxx::work& tx, const std::string& fog_uuid,
                   std::initializer_list<const char*> flag_columns) {
+  raise_changes(tx, {fog_uuid}, flag_columns);
+}
+
+void raise_changes(pqxx::work& tx, const std::vector<std::string>& fog_uuids,
+                   std::initializer_list<const char*> flag_columns) {
+  if (fog_uuids.empty()) return;
   std::string cols = "fog_uuid";
-  std::string vals = "$1";
+  std::string vals = "f";
   for (const char* c : flag_columns) {
     cols += ", ";
     cols += c;
     vals += ", true";
   }
-  fogs_changed_by_request().push_back(fog_uuid);
+  auto& changed = fogs_changed_by_request();
+  changed.insert(changed.end(), fog_uuids.begin(), fog_uuids.end());
   // A fog being created (see quiet_changes) gets no rows: no agent runs it yet, and each row's
   // NOTIFY would wake a later long-poll of its new agent for nothing.
   pexec0(tx,
          "INSERT INTO change_tracking (" + cols + ") SELECT " + vals +
-             " WHERE $1 IS DISTINCT FROM current_setting('fogmesh.quiet_fog', true)",
-         fog_uuid);
+             " FROM unnest($1::text[]) f"
+             " WHERE f IS DISTINCT FROM current_setting('fogmesh.quiet_fog', true)",
+         pg_array_literal(fog_uuids));
 }
 
 std::vector<std::string>& fogs_changed_by_request() {

@@ -58,6 +58,12 @@ std::vector<std::string>& fogs_changed_by_request();
 // Records a change for the agent (ChangeTracking row); commits wake its long-poll.
 void raise_change(pqxx::work& tx, const std::string& fog_uuid,
                   std::initializer_list<const char*> flag_columns);
+// The same for several agents in one statement (one NOTIFY batch).
+void raise_changes(pqxx::work& tx, const std::vector<std::string>& fog_uuids,
+                   std::initializer_list<const char*> flag_columns);
+
+// A PostgreSQL array literal of the strings, quoted (for a $n::text[] parameter).
+std::string pg_array_literal(const std::vector<std::string>& items);
 
 // Until the transaction ends (or another call), raise_change() ignores this fog: used while a
 // fog is created. An empty uuid ends it.
