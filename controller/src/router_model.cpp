@@ -120,6 +120,14 @@ json::object render(pqxx::work& tx, const router_row& r, render_inputs& in) {
   return cfg;
 }
 
+// A tcpListener or tcpConnector of a router's config from a row (fog, address, port).
+json::object tcp_entry(const pqxx::row& row, const char* suffix, const char* host) {
+  return json::object{{"name", std::string(row[1].c_str()) + suffix},
+                      {"host", host},
+                      {"port", row[2].as<int64_t>()},
+                      {"address", row[1].c_str()}};
+}
+
 // render_inputs of the fogs' routers, in three statements.
 render_inputs fetch_render_inputs(pqxx::work& tx, const std::vector<std::string>& fogs) {
   render_inputs in;
@@ -136,11 +144,7 @@ render_inputs fetch_render_inputs(pqxx::work& tx, const std::vector<std::string>
                              "SELECT host_key, address, public_port FROM microservice_public_ports "
                              "WHERE host_key = ANY($1::text[]) ORDER BY host_key, public_port",
                              array)) {
-    in.tcp_listeners[l[0].c_str()].push_back(
-        json::object{{"name", std::string(l[1].c_str()) + "-listener"},
-                     {"host", "0.0.0.0"},
-                     {"port", l[2].as<int64_t>()},
-                     {"address", l[1].c_str()}});
+    in.tcp_listeners[l[0].c_str()].push_back(tcp_entry(l, "-listener", "0.0.0.0"));
   }
   for (const auto& c :
        pexec(tx,
@@ -150,11 +154,7 @@ render_inputs fetch_render_inputs(pqxx::work& tx, const std::vector<std::string>
              "pp.microservice_uuid WHERE m.iofog_uuid = ANY($1::text[]) "
              "ORDER BY m.iofog_uuid, pp.public_port, pp.address",
              array)) {
-    in.tcp_connectors[c[0].c_str()].push_back(
-        json::object{{"name", std::string(c[1].c_str()) + "-connector"},
-                     {"host", "localhost"},
-                     {"port", c[2].as<int64_t>()},
-                     {"address", c[1].c_str()}});
+    in.tcp_connectors[c[0].c_str()].push_back(tcp_entry(c, "-connector", "localhost"));
   }
   return in;
 }
