@@ -49,6 +49,9 @@ Commands:
       --router-run-as process|container
                                   the fog's router microservice as a supervised
                                   fogmesh-router process (default) or a container
+      --router-held-messages N    ioMessages for other agents held until the router
+                                  takes them (default 10000); beyond, a publish is
+                                  refused (503) rather than dropped
   run [--router-binary PATH]
                       run the daemon in the foreground (systemd: deploy/systemd/)
   help, --help        this text
@@ -157,14 +160,16 @@ std::optional<std::string> option(const cli_args& a, const char* name) {
 
 int cmd_provision(const cli_args& a) {
   reject_unknown(a, {"--controller", "--type", "--controller-ca", "--insecure-tls"});
-  if (a.positional.size() != 1) throw std::invalid_argument("usage: fogmesh-agent provision <key> [--controller URL]");
+  if (a.positional.size() != 1)
+    throw std::invalid_argument("usage: fogmesh-agent provision <key> [--controller URL]");
   config_store store(a.config_dir);
   auto settings = store.load_settings();
   std::string url = option(a, "--controller").value_or(settings.controller_url);
   if (url.empty()) {
     throw std::invalid_argument("no controller URL: pass --controller http://HOST:51121/api/v3");
   }
-  int type = option(a, "--type") ? parse_int("--type", *option(a, "--type"), 1, 2) : detect_fog_type();
+  int type =
+      option(a, "--type") ? parse_int("--type", *option(a, "--type"), 1, 2) : detect_fog_type();
   if (auto ca = option(a, "--controller-ca")) {
     if (!read_file(*ca)) throw std::invalid_argument("--controller-ca: no such file " + *ca);
     settings.controller_ca_file = *ca;
@@ -177,14 +182,16 @@ int cmd_provision(const cli_args& a) {
   try {
     r = run_sync(client.provision(a.positional[0], type));
   } catch (const controller_error& e) {
-    std::cerr << "provisioning failed: " << e.what() << " (" << e.name() << ", HTTP " << e.status() << ")\n";
+    std::cerr << "provisioning failed: " << e.what() << " (" << e.name() << ", HTTP " << e.status()
+              << ")\n";
     return 1;
   } catch (const boost::system::system_error& e) {
     std::string why = e.code().message();
     if (e.code().category() == boost::asio::error::get_ssl_category()) {
       why = "TLS: " + why + " (pass --controller-ca FILE with the controller's CA certificate)";
     }
-    std::cerr << "provisioning failed: cannot reach the controller at " << url << ": " << why << "\n";
+    std::cerr << "provisioning failed: cannot reach the controller at " << url << ": " << why
+              << "\n";
     return 1;
   }
   settings.controller_url = url;
@@ -198,7 +205,8 @@ std::string docker_url_for(const agent_settings& settings, const json::object& s
   if (const char* env = std::getenv("DOCKER_HOST"); env && *env) return env;
   if (!settings.docker_url.empty()) return settings.docker_url;
   if (auto* c = state.if_contains("config"); c && c->is_object()) {
-    if (auto* d = c->get_object().if_contains("dockerUrl"); d && d->is_string() && !d->get_string().empty()) {
+    if (auto* d = c->get_object().if_contains("dockerUrl");
+        d && d->is_string() && !d->get_string().empty()) {
       return std::string(d->get_string());
     }
   }
@@ -218,7 +226,8 @@ int cmd_deprovision(const cli_args& a) {
   std::vector<std::string> uuids;
   if (auto* list = state.if_contains("microservices"); list && list->is_array()) {
     for (const auto& m : list->get_array()) {
-      if (m.is_object() && m.get_object().contains("uuid")) uuids.emplace_back(m.at("uuid").as_string());
+      if (m.is_object() && m.get_object().contains("uuid"))
+        uuids.emplace_back(m.at("uuid").as_string());
     }
   }
   try {
@@ -227,7 +236,8 @@ int cmd_deprovision(const cli_args& a) {
     run_sync_void(client.deprovision(uuids));
   } catch (const std::exception& e) {
     // Deprovisioning must work without the controller (upstream Agent PR #295).
-    std::cerr << "warning: could not tell the controller (" << e.what() << "); deprovisioning locally\n";
+    std::cerr << "warning: could not tell the controller (" << e.what()
+              << "); deprovisioning locally\n";
   }
   // Identity first: a running daemon then stops recreating what is removed below.
   store.remove_identity();
@@ -276,7 +286,9 @@ int cmd_status(const cli_args& a) {
     req.timeout = std::chrono::seconds(5);
     req.headers.emplace_back("Authorization", store.local_api_admin_token());
     auto reply = run_sync(http_request(e, req));
-    if (reply.status != 200) throw std::runtime_error("local API answered " + std::to_string(reply.status) + ": " + reply.body);
+    if (reply.status != 200)
+      throw std::runtime_error("local API answered " + std::to_string(reply.status) + ": " +
+                               reply.body);
     out["daemon"] = "running";
     out["status"] = json::parse(reply.body);
   } catch (const std::exception& e) {
@@ -313,7 +325,7 @@ int cmd_info(const cli_args& a) {
 int cmd_config(const cli_args& a) {
   reject_unknown(a, {"--controller", "--docker-url", "--local-api-bind", "--local-api-port",
                      "--local-api-require-token", "--local-api-bind-bridge", "--log-level",
-                     "--router-binary", "--router-run-as"});
+                     "--router-binary", "--router-run-as", "--router-held-messages"});
   config_store store(a.config_dir);
   auto s = store.load_settings();
   if (a.options.empty()) {
@@ -332,12 +344,14 @@ int cmd_config(const cli_args& a) {
       size_t start = 0;
       while (start <= value.size()) {
         auto comma = value.find(',', start);
-        std::string addr = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        std::string addr =
+            value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         if (!addr.empty()) s.local_api_bind.push_back(addr);
         if (comma == std::string::npos) break;
         start = comma + 1;
       }
-      if (s.local_api_bind.empty()) throw std::invalid_argument("--local-api-bind needs at least one address");
+      if (s.local_api_bind.empty())
+        throw std::invalid_argument("--local-api-bind needs at least one address");
     } else if (name == "--local-api-port") {
       s.local_api_port = parse_int(name, value, 0, 65535);
     } else if (name == "--local-api-require-token") {
@@ -351,9 +365,12 @@ int cmd_config(const cli_args& a) {
         throw std::invalid_argument("--router-run-as takes process or container");
       }
       s.router_run_as = value;
+    } else if (name == "--router-held-messages") {
+      s.router_held_messages = parse_int(name, value, 1, agent_settings::router_held_messages_max);
     } else if (name == "--log-level") {
       spdlog::level::level_enum level;
-      if (!log::parse_level(value, level)) throw std::invalid_argument("unknown log level '" + value + "'");
+      if (!log::parse_level(value, level))
+        throw std::invalid_argument("unknown log level '" + value + "'");
       s.log_level = value;
     }
   }

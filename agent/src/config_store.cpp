@@ -93,7 +93,8 @@ json::object agent_settings::to_json() const {
                       {"restartBackoffMaxMs", restart_backoff_max_ms},
                       {"retryBackoffMaxMs", retry_backoff_max_ms},
                       {"routerRunAs", router_run_as},
-                      {"routerBinary", router_binary}};
+                      {"routerBinary", router_binary},
+                      {"routerHeldMessages", router_held_messages}};
 }
 
 namespace {
@@ -111,14 +112,16 @@ int int_field(const json::object& o, const char* key, int current, int lo, int h
 std::string string_field(const json::object& o, const char* key, std::string current) {
   auto it = o.find(key);
   if (it == o.end()) return current;
-  if (!it->value().is_string()) throw std::invalid_argument(std::string("'") + key + "' must be a string");
+  if (!it->value().is_string())
+    throw std::invalid_argument(std::string("'") + key + "' must be a string");
   return std::string(it->value().get_string());
 }
 
 bool bool_field(const json::object& o, const char* key, bool current) {
   auto it = o.find(key);
   if (it == o.end()) return current;
-  if (!it->value().is_bool()) throw std::invalid_argument(std::string("'") + key + "' must be true or false");
+  if (!it->value().is_bool())
+    throw std::invalid_argument(std::string("'") + key + "' must be true or false");
   return it->value().get_bool();
 }
 
@@ -132,10 +135,12 @@ agent_settings agent_settings::from_json(const json::value& v) {
   s.controller_ca_file = string_field(o, "controllerCaCert", s.controller_ca_file);
   s.controller_tls_insecure = bool_field(o, "controllerTlsInsecure", s.controller_tls_insecure);
   if (auto it = o.find("localApiBind"); it != o.end()) {
-    if (!it->value().is_array()) throw std::invalid_argument("'localApiBind' must be an array of addresses");
+    if (!it->value().is_array())
+      throw std::invalid_argument("'localApiBind' must be an array of addresses");
     s.local_api_bind.clear();
     for (const auto& a : it->value().get_array()) {
-      if (!a.is_string()) throw std::invalid_argument("'localApiBind' must be an array of addresses");
+      if (!a.is_string())
+        throw std::invalid_argument("'localApiBind' must be an array of addresses");
       s.local_api_bind.emplace_back(a.get_string());
     }
   }
@@ -145,15 +150,19 @@ agent_settings agent_settings::from_json(const json::value& v) {
   s.docker_url = string_field(o, "dockerUrl", s.docker_url);
   s.log_level = string_field(o, "logLevel", s.log_level);
   s.long_poll_seconds = int_field(o, "longPollSeconds", s.long_poll_seconds, 0, 3600);
-  s.reconcile_interval_ms = int_field(o, "reconcileIntervalMs", s.reconcile_interval_ms, 50, 3600000);
+  s.reconcile_interval_ms =
+      int_field(o, "reconcileIntervalMs", s.reconcile_interval_ms, 50, 3600000);
   s.restart_backoff_ms = int_field(o, "restartBackoffMs", s.restart_backoff_ms, 0, 3600000);
-  s.restart_backoff_max_ms = int_field(o, "restartBackoffMaxMs", s.restart_backoff_max_ms, 0, 3600000);
+  s.restart_backoff_max_ms =
+      int_field(o, "restartBackoffMaxMs", s.restart_backoff_max_ms, 0, 3600000);
   s.retry_backoff_max_ms = int_field(o, "retryBackoffMaxMs", s.retry_backoff_max_ms, 100, 3600000);
   s.router_run_as = string_field(o, "routerRunAs", s.router_run_as);
   if (s.router_run_as != "process" && s.router_run_as != "container") {
     throw std::invalid_argument("'routerRunAs' must be \"process\" or \"container\"");
   }
   s.router_binary = string_field(o, "routerBinary", s.router_binary);
+  s.router_held_messages =
+      int_field(o, "routerHeldMessages", s.router_held_messages, 1, router_held_messages_max);
   return s;
 }
 
@@ -197,7 +206,8 @@ std::optional<agent_identity> config_store::load_identity() const {
     id.controller_url = std::string(u->get_string());
   }
   id.token = *token;
-  while (!id.token.empty() && (id.token.back() == '\n' || id.token.back() == '\r')) id.token.pop_back();
+  while (!id.token.empty() && (id.token.back() == '\n' || id.token.back() == '\r'))
+    id.token.pop_back();
   return id;
 }
 

@@ -87,9 +87,11 @@ class agent_daemon {
     router_->start();
     // ioMessages for microservices on other agents travel through the router.
     transport_ = std::make_unique<router_transport>(
-        io_, [this](const std::string& receiver, const io_message& m) {
+        io_,
+        [this](const std::string& receiver, const io_message& m) {
           bus_.deliver_inbound(receiver, m);
-        });
+        },
+        static_cast<size_t>(settings_.router_held_messages));
     bus_.set_remote_transport(transport_.get());
 
     local_api_options api_options;
@@ -845,6 +847,9 @@ class agent_daemon {
                    {"archive", archive_status()},
                    {"routerConnected", transport_->connected()},
                    {"messagesSentToRouter", transport_->sent()},
+                   {"messagesHeldForRouter", transport_->held()},
+                   {"messagesResentToRouter", transport_->resent()},
+                   {"messagesRejectedByRouter", transport_->rejected()},
                    {"messagesFromRouter", transport_->received()},
                    {"router", router_info()},
                    {"uptimeMs", now_ms() - started_ms_}};

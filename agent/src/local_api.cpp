@@ -2,8 +2,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -42,6 +42,12 @@ constexpr uint8_t op_edge_resources = 0x0F;
 constexpr uint8_t op_ping = 0x09;
 constexpr uint8_t op_pong = 0x0A;
 constexpr int max_signal_tries = 10;
+// A publish whose receivers on other agents would exceed what the agent holds for the router
+// (agent.json routerHeldMessages) is refused as a whole: back-pressure the publisher sees,
+// rather than a message lost later.
+constexpr const char* router_full_error =
+    "Too many messages are waiting for the router to deliver them to other agents; "
+    "not published, send it again later";
 
 using response = http::response<http::string_body>;
 using request = http::request<http::string_body>;
@@ -309,6 +315,7 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
         if (!microservices.count(decoded.message.publisher)) {
           return fail(400, "Unknown publisher '" + decoded.message.publisher + "'");
         }
+        if (!bus.can_publish(decoded.message.publisher)) return fail(503, router_full_error);
         auto sent = bus.publish(std::move(decoded.message));
         commit_archive();  // acknowledged = archived (survives kill -9 of the agent)
         return json_reply(
@@ -553,6 +560,7 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
       return reply_error(
           s, "publisher '" + decoded.message.publisher + "' is not this socket's microservice");
     }
+    if (!bus.can_publish(decoded.message.publisher)) return reply_error(s, router_full_error);
     auto sent = bus.publish(std::move(decoded.message));
     hold_receipt(s, receipt_frame(sent));
   }

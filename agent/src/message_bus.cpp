@@ -28,6 +28,14 @@ bool message_bus::routes_to(const std::string& publisher, const std::string& rec
          std::find(it->second.begin(), it->second.end(), receiver) != it->second.end();
 }
 
+bool message_bus::can_publish(const std::string& publisher) const {
+  auto it = routes_.find(publisher);
+  if (remote_ == nullptr || it == routes_.end()) return true;
+  const auto remote = std::count_if(it->second.begin(), it->second.end(),
+                                    [&](const std::string& r) { return !local_.count(r); });
+  return remote == 0 || remote_->has_room(static_cast<size_t>(remote));
+}
+
 io_message message_bus::publish(io_message message) {
   // As upstream: the agent, not the publisher, decides id and timestamp.
   message.id = new_message_id();

@@ -21,13 +21,17 @@
 
 namespace fogmesh::agent {
 
-// Delivery to microservices on other agents. Implementations: the AMQP router mesh (later).
+// Delivery to microservices on other agents. Implementation: the AMQP router mesh
+// (router_transport.hpp).
 class message_transport {
  public:
   virtual ~message_transport() = default;
-  // Hands `message` over for `receiver_uuid`; false when it cannot be sent now (not connected,
-  // no such address): the bus counts it as undeliverable rather than retrying blindly.
+  // Hands `message` over for `receiver_uuid` (the transport keeps it until delivered); false when
+  // it cannot take it (no room): the bus counts it as undeliverable.
   virtual bool send(const std::string& receiver_uuid, const io_message& message) = 0;
+  // Whether `count` more messages can be handed over now. A transport holds what it accepted
+  // until delivered, within a bound: at the bound the publish is refused, not dropped later.
+  virtual bool has_room(size_t count) const = 0;
 };
 
 struct message_bus_limits {
@@ -52,6 +56,10 @@ class message_bus {
   // and delivers it to every receiver of its publisher. Returns the message as delivered.
   // The archive write happens in commit_archive(): acknowledge the publisher only after it.
   io_message publish(io_message message);
+  // False when the remote transport has no room for this publisher's receivers on other agents:
+  // the local API then refuses the publish (the publisher sends it again later) instead of
+  // losing it. Ask before publish(); the room only grows until then (one loop thread).
+  bool can_publish(const std::string& publisher) const;
   // Writes what publish() staged in the archive (one write for all of them); false when the
   // write failed (the messages are delivered, not archived). No archive: true.
   bool commit_archive();

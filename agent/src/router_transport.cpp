@@ -11,9 +11,8 @@
 #include <proton/messaging_handler.hpp>
 #include <proton/receiver.hpp>
 #include <proton/receiver_options.hpp>
-#include <proton/sender.hpp>
-#include <proton/sender_options.hpp>
 #include <proton/source.hpp>
+#include <proton/tracker.hpp>
 #include <proton/transport.hpp>
 #include <proton/types.hpp>
 #include <proton/work_queue.hpp>
@@ -28,8 +27,6 @@ auto logger() {
   static auto l = log::get("agent.transport");
   return l;
 }
-
-constexpr size_t max_queued_per_address = 10000;
 
 }  // namespace
 
@@ -90,7 +87,8 @@ class router_transport::handler : public proton::messaging_handler {
     }
     for (const auto& uuid : wanted) {
       if (!receivers_.count(uuid)) {
-        receivers_[uuid] = connection_.open_receiver(uuid, proton::receiver_options().credit_window(250));
+        receivers_[uuid] =
+            connection_.open_receiver(uuid, proton::receiver_options().credit_window(250));
       }
     }
     for (auto it = receivers_.begin(); it != receivers_.end();) {
@@ -101,30 +99,7 @@ class router_transport::handler : public proton::messaging_handler {
       it->second.close();
       it = receivers_.erase(it);
     }
-    flush();
-  }
-
-  void flush() {
-    if (!open_) return;
-    std::lock_guard lock(t_.mutex_);
-    for (auto& [address, queue] : t_.outbox_) {
-      if (queue.empty()) continue;
-      auto it = senders_.find(address);
-      if (it == senders_.end()) {
-        // Credit comes once the mesh has a consumer for the address (the receiver's agent).
-        it = senders_.emplace(address, connection_.open_sender(address)).first;
-      }
-      proton::sender& s = it->second;
-      while (!queue.empty() && s.active() && s.credit() > 0) {
-        message_.clear();  // reused: saves allocating a message per send
-        message_.to(address);
-        message_.content_type("application/json");
-        message_.body(queue.front());
-        s.send(message_);
-        queue.pop_front();
-        ++t_.sent_;
-      }
-    }
+    t_.outbox_.flush();
   }
 
   void on_connection_open(proton::connection& c) override {
@@ -132,9 +107,14 @@ class router_transport::handler : public proton::messaging_handler {
     open_ = true;
     t_.connected_ = true;
     logger()->info("message bus connected to the router at {}", url_);
+    t_.outbox_.attach(c);
     connection_work();
   }
-  void on_sendable(proton::sender&) override { flush(); }
+  void on_sendable(proton::sender&) override { t_.outbox_.flush(); }
+  void on_tracker_settle(proton::tracker& t) override { t_.outbox_.on_tracker_settle(t); }
+  void on_sender_error(proton::sender&) override {}  // the default throws: handled on close
+  void on_sender_close(proton::sender& s) override { t_.outbox_.on_sender_close(s); }
+  void on_receiver_error(proton::receiver&) override {}  // the default throws
   void on_receiver_open(proton::receiver&) override { ++t_.open_receivers_; }
   void on_receiver_close(proton::receiver&) override {
     if (t_.open_receivers_ > 0) --t_.open_receivers_;
@@ -151,17 +131,20 @@ class router_transport::handler : public proton::messaging_handler {
     }
     auto decoded = decode_json(text);
     if (!decoded) {
-      logger()->warn("message for {} from the router is not an ioMessage: {}", receiver, decoded.error->message);
+      logger()->warn("message for {} from the router is not an ioMessage: {}", receiver,
+                     decoded.error->message);
       return;
     }
     ++t_.received_;
-    boost::asio::post(t_.io_, [inbound = t_.inbound_, receiver, message = std::move(decoded.message)] {
-      inbound(receiver, message);
-    });
+    boost::asio::post(t_.io_,
+                      [inbound = t_.inbound_, receiver, message = std::move(decoded.message)] {
+                        inbound(receiver, message);
+                      });
   }
   void on_transport_error(proton::transport& t) override {
     if (!(t.connection() == connection_)) return;
-    if (!url_.empty()) logger()->warn("message bus: router at {}: {} (reconnecting)", url_, t.error().what());
+    if (!url_.empty())
+      logger()->warn("message bus: router at {}: {} (reconnecting)", url_, t.error().what());
     drop_connection(false);
   }
   void on_transport_close(proton::transport& t) override {
@@ -189,7 +172,7 @@ class router_transport::handler : public proton::messaging_handler {
     ++generation_;
     t_.connected_ = false;
     t_.open_receivers_ = 0;
-    senders_.clear();
+    t_.outbox_.detach();  // keeps what it holds for the next connection
     receivers_.clear();
     connection_ = proton::connection();
   }
@@ -203,13 +186,15 @@ class router_transport::handler : public proton::messaging_handler {
   bool open_ = false;
   uint64_t generation_ = 0;
   std::chrono::steady_clock::time_point next_connect_{};
-  std::map<std::string, proton::sender> senders_;
   std::map<std::string, proton::receiver> receivers_;
-  proton::message message_;
 };
 
-router_transport::router_transport(boost::asio::io_context& io, inbound_handler inbound)
-    : io_(io), inbound_(std::move(inbound)), handler_(std::make_unique<handler>(*this)) {
+router_transport::router_transport(boost::asio::io_context& io, inbound_handler inbound,
+                                   size_t max_held)
+    : io_(io),
+      inbound_(std::move(inbound)),
+      outbox_(max_held),
+      handler_(std::make_unique<handler>(*this)) {
   container_ = std::make_unique<proton::container>(*handler_, "fogmesh-agent-bus");
   work_ = std::make_unique<proton::work_queue>(*container_);
   thread_ = std::thread([c = container_.get()] {
@@ -241,8 +226,7 @@ void router_transport::set_url(const std::string& url) {
   {
     std::lock_guard lock(mutex_);
     if (url_ == url) return;
-    url_ = url;
-    outbox_.clear();
+    url_ = url;  // what is held stays: the receivers' addresses are the same on any router
   }
   kick();
 }
@@ -257,18 +241,14 @@ void router_transport::set_receivers(std::set<std::string> uuids) {
 }
 
 bool router_transport::send(const std::string& receiver_uuid, const io_message& message) {
-  if (!connected_) return false;
-  {
-    std::lock_guard lock(mutex_);
-    auto& queue = outbox_[receiver_uuid];
-    queue.push_back(encode_json(message));
-    if (queue.size() > max_queued_per_address) {
-      queue.pop_front();
-      ++dropped_;
-    }
-  }
-  kick();
-  return true;
+  // Connected or not: while the router is away (restarting after a crash, not yet configured)
+  // the outbox holds the message for the next connection, within the same bound. try_push wakes
+  // the connection itself when there is one; no kick() needed.
+  return outbox_.try_push(receiver_uuid, encode_json(message));
+}
+
+bool router_transport::has_room(size_t count) const {
+  return outbox_.has_room(count);
 }
 
 }  // namespace fogmesh::agent

@@ -9,17 +9,16 @@
 // work under a mutex and gets inbound messages posted back to its io_context.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <atomic>
-#include <deque>
+#include <boost/asio/io_context.hpp>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "fogmesh/agent/amqp_outbox.hpp"
 #include "message_bus.hpp"
 
 namespace proton {
@@ -31,10 +30,13 @@ namespace fogmesh::agent {
 
 class router_transport : public message_transport {
  public:
-  using inbound_handler = std::function<void(const std::string& receiver_uuid, const io_message& message)>;
+  using inbound_handler =
+      std::function<void(const std::string& receiver_uuid, const io_message& message)>;
 
-  // `inbound` runs on `io`'s thread.
-  router_transport(boost::asio::io_context& io, inbound_handler inbound);
+  // `inbound` runs on `io`'s thread. At most `max_held` messages are held for the router
+  // (queued or sent and unsettled) across all addresses.
+  router_transport(boost::asio::io_context& io, inbound_handler inbound,
+                   size_t max_held = default_max_held);
   ~router_transport() override;
   router_transport(const router_transport&) = delete;
   router_transport& operator=(const router_transport&) = delete;
@@ -43,15 +45,22 @@ class router_transport : public message_transport {
   void set_url(const std::string& url);
   // Addresses to consume: the microservices running on this agent.
   void set_receivers(std::set<std::string> uuids);
-  // Queues the message for the receiver's address (up to 10 000 per address while the mesh has
-  // no consumer for it or gives no credit; the oldest are dropped beyond). False when not
-  // connected.
+  // Queues the message for the receiver's address, also while not connected (sent once the
+  // connection is up). It is kept until the router settles it: released/modified (no consumer
+  // yet, e.g. a stale credit, or a broken path) sends it again (amqp_outbox). False only when
+  // max_held are already held (the caller asks has_room() first to refuse a publish as a whole).
   bool send(const std::string& receiver_uuid, const io_message& message) override;
+  // Whether `count` more messages can be held now.
+  bool has_room(size_t count) const override;
+
+  static constexpr size_t default_max_held = 10000;
 
   bool connected() const { return connected_.load(); }
-  uint64_t sent() const { return sent_.load(); }
+  uint64_t sent() const { return outbox_.accepted(); }  // settled accepted by the router
+  uint64_t resent() const { return outbox_.resent(); }
+  uint64_t rejected() const { return outbox_.rejected(); }
+  size_t held() const { return outbox_.held(); }
   uint64_t received() const { return received_.load(); }
-  uint64_t dropped() const { return dropped_.load(); }
   // Receiver links the router has attached (tests wait for them before sending).
   size_t open_receivers() const { return open_receivers_.load(); }
 
@@ -63,14 +72,13 @@ class router_transport : public message_transport {
 
   boost::asio::io_context& io_;
   inbound_handler inbound_;
+  amqp_outbox outbox_;  // before container_: outlives its thread
   std::unique_ptr<handler> handler_;
   std::unique_ptr<proton::container> container_;
   std::unique_ptr<proton::work_queue> work_;
   std::thread thread_;
   std::atomic<bool> connected_{false};
-  std::atomic<uint64_t> sent_{0};
   std::atomic<uint64_t> received_{0};
-  std::atomic<uint64_t> dropped_{0};
   std::atomic<size_t> open_receivers_{0};
   std::atomic<bool> kick_pending_{false};
 
@@ -78,7 +86,6 @@ class router_transport : public message_transport {
   std::mutex mutex_;
   std::string url_;
   std::set<std::string> receivers_;
-  std::map<std::string, std::deque<std::string>> outbox_;  // address -> JSON bodies
 };
 
 }  // namespace fogmesh::agent

@@ -28,7 +28,8 @@ controller_env* provision_test::controller_ = nullptr;
 TEST_F(provision_test, GoodKeyProvisionsAndStoresAPrivateToken) {
   auto fog = controller_->create_fog("edge-good");
   auto key = controller_->provisioning_key(fog);
-  auto r = run_agent_cli({"--config-dir", config_dir(), "provision", key, "--controller", controller_->url()});
+  auto r = run_agent_cli(
+      {"--config-dir", config_dir(), "provision", key, "--controller", controller_->url()});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find(fog), std::string::npos) << r.out;
   struct stat st {};
@@ -49,9 +50,13 @@ TEST_F(provision_test, GoodKeyProvisionsAndStoresAPrivateToken) {
 TEST_F(provision_test, ReusedKeyIsRefusedWithTheControllersMessage) {
   auto fog = controller_->create_fog("edge-reuse");
   auto key = controller_->provisioning_key(fog);
-  ASSERT_EQ(run_agent_cli({"--config-dir", config_dir(), "provision", key, "--controller", controller_->url()}).exit_code, 0);
+  ASSERT_EQ(run_agent_cli({"--config-dir", config_dir(), "provision", key, "--controller",
+                           controller_->url()})
+                .exit_code,
+            0);
   temp_dir other;
-  auto r = run_agent_cli({"--config-dir", other.path(), "provision", key, "--controller", controller_->url()});
+  auto r = run_agent_cli(
+      {"--config-dir", other.path(), "provision", key, "--controller", controller_->url()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("Invalid Provisioning Key"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(other.path() + "/token"));
@@ -60,15 +65,19 @@ TEST_F(provision_test, ReusedKeyIsRefusedWithTheControllersMessage) {
 TEST_F(provision_test, ExpiredKeyIsRefused) {
   auto fog = controller_->create_fog("edge-expired");
   auto key = controller_->provisioning_key(fog);
-  controller_->db().query("UPDATE fog_provision_keys SET expires_at = now() - interval '1 minute' "
-                          "WHERE fog_uuid = '" + fog + "'");
-  auto r = run_agent_cli({"--config-dir", config_dir(), "provision", key, "--controller", controller_->url()});
+  controller_->db().query(
+      "UPDATE fog_provision_keys SET expires_at = now() - interval '1 minute' "
+      "WHERE fog_uuid = '" +
+      fog + "'");
+  auto r = run_agent_cli(
+      {"--config-dir", config_dir(), "provision", key, "--controller", controller_->url()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("Expired Provisioning Key"), std::string::npos) << r.err;
 }
 
 TEST_F(provision_test, UnreachableControllerAndBadArgumentsGiveClearErrors) {
-  auto r = run_agent_cli({"--config-dir", config_dir(), "provision", "ABCDEFGH", "--controller", "http://127.0.0.1:1/api/v3"});
+  auto r = run_agent_cli({"--config-dir", config_dir(), "provision", "ABCDEFGH", "--controller",
+                          "http://127.0.0.1:1/api/v3"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cannot reach the controller"), std::string::npos) << r.err;
   r = run_agent_cli({"--config-dir", config_dir(), "provision"});
@@ -97,13 +106,14 @@ TEST(provision_tls, HttpsControllerIsVerifiedAgainstTheGivenCa) {
   auto fog = tls_controller.create_fog("edge-tls");
   auto key = tls_controller.provisioning_key(fog);
   // Without the CA the certificate is not trusted: a clear error, nothing stored.
-  auto r = run_agent_cli({"--config-dir", dir.path(), "provision", key, "--controller", tls_controller.url()});
+  auto r = run_agent_cli(
+      {"--config-dir", dir.path(), "provision", key, "--controller", tls_controller.url()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("TLS"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--controller-ca"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/token"));
-  r = run_agent_cli({"--config-dir", dir.path(), "provision", key, "--controller", tls_controller.url(),
-                     "--controller-ca", tls_controller.ca_file()});
+  r = run_agent_cli({"--config-dir", dir.path(), "provision", key, "--controller",
+                     tls_controller.url(), "--controller-ca", tls_controller.ca_file()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // The daemon keeps using the CA: its status reaches the controller over HTTPS.
   std::string saved;
@@ -126,20 +136,43 @@ TEST(provision_tls, HttpsControllerIsVerifiedAgainstTheGivenCa) {
 }
 
 TEST_F(provision_test, ConfigCommandEditsSettings) {
-  auto r = run_agent_cli({"--config-dir", config_dir(), "config", "--local-api-bind", "127.0.0.1,10.88.0.1",
-                          "--local-api-require-token", "false"});
+  auto r = run_agent_cli({"--config-dir", config_dir(), "config", "--local-api-bind",
+                          "127.0.0.1,10.88.0.1", "--local-api-require-token", "false"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto shown = run_agent_cli({"--config-dir", config_dir(), "config"});
   auto v = boost::json::parse(shown.out);
   EXPECT_EQ(v.at("localApiBind").as_array().size(), 2u);
   EXPECT_EQ(v.at("localApiRequireToken").as_bool(), false);
+  EXPECT_EQ(v.at("routerHeldMessages").as_int64(), 10000) << "the default";
+
+  // The bound on what the daemon holds for the router: stored, shown by config and info, kept
+  // beside the other settings; out of range is refused naming the flag, nothing changed.
+  r = run_agent_cli({"--config-dir", config_dir(), "config", "--router-held-messages", "2500"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  v = boost::json::parse(run_agent_cli({"--config-dir", config_dir(), "config"}).out);
+  EXPECT_EQ(v.at("routerHeldMessages").as_int64(), 2500);
+  EXPECT_EQ(v.at("localApiRequireToken").as_bool(), false);
+  auto info = boost::json::parse(run_agent_cli({"--config-dir", config_dir(), "info"}).out);
+  EXPECT_EQ(info.at("settings").at("routerHeldMessages").as_int64(), 2500) << info;
+  for (const char* bad : {"0", "-5", "many", "10000001"}) {
+    r = run_agent_cli({"--config-dir", config_dir(), "config", "--router-held-messages", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find("--router-held-messages takes a number from 1 to 10000000"),
+              std::string::npos)
+        << r.err;
+  }
+  v = boost::json::parse(run_agent_cli({"--config-dir", config_dir(), "config"}).out);
+  EXPECT_EQ(v.at("routerHeldMessages").as_int64(), 2500);
 }
 
 TEST_F(provision_test, DaemonReportsStatusAndDeprovisionForgetsTheNode) {
   auto fog = controller_->create_fog("edge-daemon", R"("statusFrequency":1)");
   auto key = controller_->provisioning_key(fog);
   write_test_settings(config_dir());
-  ASSERT_EQ(run_agent_cli({"--config-dir", config_dir(), "provision", key, "--controller", controller_->url()}).exit_code, 0);
+  ASSERT_EQ(run_agent_cli({"--config-dir", config_dir(), "provision", key, "--controller",
+                           controller_->url()})
+                .exit_code,
+            0);
   agent_process agent(config_dir(), {"DOCKER_HOST=unix://" + dir_.path() + "/no-engine.sock"});
   agent.local_api_port();
   EXPECT_TRUE(eventually([&] {

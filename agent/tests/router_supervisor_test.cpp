@@ -18,10 +18,13 @@
 #include <boost/json.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <memory>
 #include <sstream>
 
 #include "fogmesh/common/free_port.hpp"
@@ -108,17 +111,28 @@ class RouterSupervisorTest : public ::testing::Test {
   }
 
   // Runs the agent's loop until `done` holds; fails (does not hang) after a generous deadline.
-  bool run_until(const std::function<bool()>& done, const char* what) {
-    auto deadline = std::chrono::steady_clock::now() + 90s;
+  // `what` null: just runs the loop for `limit` (no failure).
+  bool run_until(const std::function<bool()>& done, const char* what,
+                 std::chrono::milliseconds limit = 90s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
     while (!done()) {
       if (std::chrono::steady_clock::now() > deadline) {
-        ADD_FAILURE() << "gave up waiting for: " << what;
+        if (what != nullptr) ADD_FAILURE() << "gave up waiting for: " << what;
         return false;
       }
       if (io_.stopped()) io_.restart();
       io_.run_for(50ms);
     }
     return true;
+  }
+
+  // A supervised router accepting AMQP on `amqp_port`; null (and a failure) if it does not start.
+  std::unique_ptr<router_supervisor> ready_router(int amqp_port) {
+    auto sup = std::make_unique<router_supervisor>(io_, options());
+    sup->start();
+    sup->set_desired("router-ms", spec("edge-test", amqp_port));
+    if (!run_until([&] { return sup->ready(); }, "router ready")) return nullptr;
+    return sup;
   }
 
   static router_spec spec(const std::string& id, int amqp_port, int tcp_port = 0) {
@@ -258,34 +272,23 @@ TEST_F(RouterSupervisorTest, MissingBinaryIsFailedWithItsName) {
 }
 
 // Two agents' message buses on one router: a route publisher → receiver where the receiver runs
-// on the other agent. The message crosses as JSON to the receiver's address; after the router
-// is killed and restarted by the supervisor, messages flow again.
-TEST_F(RouterSupervisorTest, MessagesBetweenTwoAgentsThroughTheRouter) {
-  const int amqp = free_loopback_port();
-  router_supervisor sup(io_, options());
-  sup.start();
-  sup.set_desired("router-ms", spec("edge-test", amqp));
-  ASSERT_TRUE(run_until([&] { return sup.ready(); }, "router ready"));
-  const std::string url = "amqp://127.0.0.1:" + std::to_string(amqp);
-
-  message_bus bus_a, bus_b;
-  router_transport a(
-      io_, [&](const std::string& r, const io_message& m) { bus_a.deliver_inbound(r, m); });
-  router_transport b(
-      io_, [&](const std::string& r, const io_message& m) { bus_b.deliver_inbound(r, m); });
-  bus_a.set_remote_transport(&a);
-  bus_b.set_remote_transport(&b);
-  bus_a.set_local_microservices({"publisher"});
-  bus_a.set_routes({{"publisher", {"receiver"}}});
-  bus_b.set_local_microservices({"receiver"});
-  a.set_receivers({"publisher"});
-  b.set_receivers({"receiver"});
-  a.set_url(url);
-  b.set_url(url);
-  ASSERT_TRUE(
-      run_until([&] { return a.connected() && b.open_receivers() == 1; }, "both buses connected"));
-
-  auto publish = [&](const std::string& text) {
+// on the other agent (b); the publisher's agent (a) holds at most `a_max_held` for the router.
+struct two_agents {
+  explicit two_agents(boost::asio::io_context& io,
+                      size_t a_max_held = router_transport::default_max_held)
+      : a(
+            io, [this](const std::string& r, const io_message& m) { bus_a.deliver_inbound(r, m); },
+            a_max_held),
+        b(io, [this](const std::string& r, const io_message& m) { bus_b.deliver_inbound(r, m); }) {
+    bus_a.set_remote_transport(&a);
+    bus_b.set_remote_transport(&b);
+    bus_a.set_local_microservices({"publisher"});
+    bus_a.set_routes({{"publisher", {"receiver"}}});
+    bus_b.set_local_microservices({"receiver"});
+    a.set_receivers({"publisher"});
+    b.set_receivers({"receiver"});
+  }
+  io_message publish(const std::string& text) {
     io_message m;
     m.publisher = "publisher";
     m.version = 4;
@@ -293,33 +296,130 @@ TEST_F(RouterSupervisorTest, MessagesBetweenTwoAgentsThroughTheRouter) {
     m.info_format = "utf-8";
     m.content_data.assign(text.begin(), text.end());
     return bus_a.publish(m);
-  };
+  }
+  // What arrived at b's receiver since the last call.
+  std::vector<io_message> take() { return bus_b.take_queued("receiver"); }
+
+  message_bus bus_a, bus_b;  // before the transports: they deliver into the buses
+  router_transport a, b;
+};
+
+// The message crosses as JSON to the receiver's address; after the router is killed and
+// restarted by the supervisor, messages flow again.
+TEST_F(RouterSupervisorTest, MessagesBetweenTwoAgentsThroughTheRouter) {
+  const int amqp = free_loopback_port();
+  auto router = ready_router(amqp);
+  ASSERT_TRUE(router);
+  router_supervisor& sup = *router;
+  const std::string url = "amqp://127.0.0.1:" + std::to_string(amqp);
+
+  two_agents t(io_);
+  t.a.set_url(url);
+  t.b.set_url(url);
+  ASSERT_TRUE(run_until([&] { return t.a.connected() && t.b.open_receivers() == 1; },
+                        "both buses connected"));
+
   std::vector<io_message> got;
   auto take = [&] {
-    for (auto& m : bus_b.take_queued("receiver")) got.push_back(std::move(m));
+    for (auto& m : t.take()) got.push_back(std::move(m));
     return !got.empty();
   };
-  auto sent = publish("hello over the mesh");
+  auto sent = t.publish("hello over the mesh");
   ASSERT_TRUE(run_until(take, "the message at the other agent"));
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].id, sent.id);
   EXPECT_EQ(got[0].publisher, "publisher");
   EXPECT_EQ(std::string(got[0].content_data.begin(), got[0].content_data.end()),
             "hello over the mesh");
-  EXPECT_EQ(bus_a.undeliverable(), 0u);
+  EXPECT_EQ(t.bus_a.undeliverable(), 0u);
 
   // The router dies and comes back: the buses reconnect and messages flow again.
   const pid_t before = sup.pid();
   ASSERT_EQ(::kill(before, SIGKILL), 0);
   ASSERT_TRUE(run_until([&] { return sup.pid() != 0 && sup.pid() != before && sup.ready(); },
                         "router restarted"));
-  ASSERT_TRUE(run_until([&] { return a.connected() && b.connected() && b.open_receivers() == 1; },
-                        "buses reconnected"));
+  ASSERT_TRUE(
+      run_until([&] { return t.a.connected() && t.b.connected() && t.b.open_receivers() == 1; },
+                "buses reconnected"));
   got.clear();
-  publish("after the restart");
+  t.publish("after the restart");
   ASSERT_TRUE(run_until(take, "a message after the router's restart"));
   EXPECT_EQ(std::string(got[0].content_data.begin(), got[0].content_data.end()),
             "after the restart");
+}
+
+// What an agent publishes for another agent is held while it has no router (not yet connected,
+// the router killed -9 in the middle of a burst and being restarted, a router that does not
+// answer) and sent once there is one: every accepted publish arrives; more than once only if
+// it was on the wire unsettled when the router died (those are counted as resent: at most that
+// many copies). At the bound (routerHeldMessages) the bus refuses the publish — the local API
+// answers 503 — rather than dropping anything.
+TEST_F(RouterSupervisorTest, MessagesAreHeldWhileTheRouterIsAwayAndAcrossItsKill) {
+  const int amqp = free_loopback_port();
+  auto router = ready_router(amqp);
+  ASSERT_TRUE(router);
+  router_supervisor& sup = *router;
+  const std::string url = "amqp://127.0.0.1:" + std::to_string(amqp);
+
+  constexpr size_t bound = 3000;
+  two_agents t(io_, bound);
+  t.b.set_url(url);
+  ASSERT_TRUE(run_until([&] { return t.b.open_receivers() == 1; }, "b's receiver attached"));
+
+  std::vector<std::string> ids;  // every accepted publish, in order
+  std::map<std::string, int> copies;
+  auto publish = [&](const std::string& text) {
+    ASSERT_TRUE(t.bus_a.can_publish("publisher")) << "refused at " << t.a.held() << " held";
+    ids.push_back(t.publish(text).id);
+  };
+  auto arrived = [&] {
+    for (auto& m : t.take()) ++copies[m.id];
+    return copies.size();
+  };
+
+  // a has no router yet: held, not undeliverable; sent once a connects.
+  for (int i = 0; i < 100; ++i) publish("before connecting " + std::to_string(i));
+  EXPECT_EQ(t.a.held(), 100u);
+  t.a.set_url(url);
+  ASSERT_TRUE(run_until([&] { return arrived() == ids.size(); }, "the first 100 at b"));
+
+  // kill -9 of the router halfway through a burst; more published while it is down.
+  for (int i = 0; i < 1000; ++i) publish("burst " + std::to_string(i));
+  const pid_t before = sup.pid();
+  ASSERT_EQ(::kill(before, SIGKILL), 0);
+  for (int i = 0; i < 1000; ++i) publish("burst, router killed " + std::to_string(i));
+  ASSERT_TRUE(run_until([&] { return sup.pid() != before && sup.ready(); }, "router restarted"));
+  for (int i = 0; i < 500; ++i) publish("after the restart " + std::to_string(i));
+  ASSERT_TRUE(
+      run_until([&] { return arrived() == ids.size() && t.a.held() == 0; }, "every message at b"));
+  run_until([] { return false; }, nullptr, 500ms);  // a late copy would come now
+  arrived();
+  size_t extra = 0;
+  for (const auto& id : ids) {
+    ASSERT_TRUE(copies.count(id)) << "message " << id << " lost";
+    extra += static_cast<size_t>(copies[id] - 1);
+  }
+  EXPECT_EQ(copies.size(), ids.size());
+  EXPECT_LE(extra, t.a.resent()) << "copies beyond what was sent again";
+  EXPECT_EQ(t.a.sent(), ids.size()) << "each held message settled accepted once";
+  EXPECT_EQ(t.a.rejected(), 0u);
+  EXPECT_EQ(t.bus_a.undeliverable(), 0u);
+  std::printf("%zu messages; %llu sent again after the kill, %zu arrived twice\n", ids.size(),
+              static_cast<unsigned long long>(t.a.resent()), extra);
+
+  // A router that does not answer: a holds up to its bound, then refuses; nothing is dropped.
+  t.a.set_url("amqp://127.0.0.1:" + std::to_string(free_loopback_port()));
+  ASSERT_TRUE(run_until([&] { return !t.a.connected(); }, "a disconnected"));
+  copies.clear();
+  ids.clear();
+  for (size_t i = 0; i < bound; ++i) publish("held " + std::to_string(i));
+  EXPECT_EQ(t.a.held(), bound);
+  EXPECT_FALSE(t.bus_a.can_publish("publisher"));
+  t.a.set_url(url);
+  ASSERT_TRUE(
+      run_until([&] { return arrived() == bound && t.a.held() == 0; }, "the held messages at b"));
+  EXPECT_TRUE(t.bus_a.can_publish("publisher"));
+  EXPECT_EQ(t.bus_a.undeliverable(), 0u);
 }
 
 TEST(RouterBinary, ExplicitPathWins) {

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "agent_testkit.hpp"
 #include "fogmesh/sdk/microservice.hpp"
@@ -70,6 +71,33 @@ std::string text_of(const io_message& m) {
   return {m.content_data.begin(), m.content_data.end()};
 }
 
+// What an amqp_messenger hands over on its Proton thread, for the test thread to wait on.
+class collected_messages {
+ public:
+  sdk::amqp_messenger::handler handler() {
+    return [this](sdk::io_message m) {
+      std::lock_guard lock(mutex_);
+      got_.push_back(std::move(m));
+    };
+  }
+  // Until at least `n` arrived (false after the test kit's deadline).
+  bool wait_for(size_t n) {
+    return eventually([&] {
+      std::lock_guard lock(mutex_);
+      return got_.size() >= n;
+    });
+  }
+  // What arrived so far; starts over.
+  std::vector<sdk::io_message> take() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(got_, {});
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<sdk::io_message> got_;
+};
+
 class sdk_test : public ::testing::Test {
  public:
   static void SetUpTestSuite() {
@@ -83,9 +111,14 @@ class sdk_test : public ::testing::Test {
                        std::to_string(free_port()) + R"(,"edgeRouterPort":)" +
                        std::to_string(free_port()));
     ASSERT_FALSE(fog.empty());
+    // A fog whose agent never runs: its microservice d is a receiver on "another agent", reached
+    // only through the router (the test consumes d's address itself).
+    auto away = controller_->create_fog("sdk-away");
+    ASSERT_FALSE(away.empty());
     auto key = controller_->provisioning_key(fog);
     config_dir_ = dir_->path() + "/agent";
-    write_test_settings(config_dir_);
+    // A small bound on what the agent holds for the router, so a test can reach it.
+    write_test_settings(config_dir_, R"("routerHeldMessages":)" + std::to_string(held_limit));
     auto p = run_agent_cli(
         {"--config-dir", config_dir_, "provision", key, "--controller", controller_->url()});
     ASSERT_EQ(p.exit_code, 0) << p.err;
@@ -98,18 +131,25 @@ class sdk_test : public ::testing::Test {
          "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}]},
         {"name": "c", "agentName": "sdk-hub", "config": "{}",
          "env": [{"key": "FOGMESH_MESSAGE_TRANSPORT", "value": "amqp"}],
+         "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}]},
+        {"name": "p", "agentName": "sdk-hub", "config": "{}",
+         "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}]},
+        {"name": "d", "agentName": "sdk-away", "config": "{}",
          "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}]}],
-      "routes": [{"name": "a-to-b", "from": "a", "to": "b"}]})");
+      "routes": [{"name": "a-to-b", "from": "a", "to": "b"},
+                 {"name": "p-to-d", "from": "p", "to": "d"}]})");
     ASSERT_EQ(c.status, 201) << c.body;
     a_ = controller_->microservice_uuid("sdk-app", "a");
     b_ = controller_->microservice_uuid("sdk-app", "b");
     c_ = controller_->microservice_uuid("sdk-app", "c");
+    p_ = controller_->microservice_uuid("sdk-app", "p");
+    d_ = controller_->microservice_uuid("sdk-app", "d");
     agent_ =
         new agent_process(config_dir_, {"DOCKER_HOST=unix://" + dir_->path() + "/no-engine.sock"});
     port_ = agent_->local_api_port();
     ASSERT_TRUE(eventually([] {
       return !agent_->microservice_token(a_).empty() && !agent_->microservice_token(b_).empty() &&
-             !agent_->microservice_token(c_).empty();
+             !agent_->microservice_token(c_).empty() && !agent_->microservice_token(p_).empty();
     })) << agent_->log();
   }
   static void TearDownTestSuite() {
@@ -136,16 +176,33 @@ class sdk_test : public ::testing::Test {
   }
   static std::string router_url() { return "amqp://127.0.0.1:" + std::to_string(amqp_port_); }
 
+  // The agent's status (`fogmesh-agent status`); {} while it does not answer.
+  static json::object agent_status() {
+    auto r = run_agent_cli({"--config-dir", config_dir_, "status"});
+    boost::system::error_code ec;
+    auto v = json::parse(r.out, ec);
+    const json::value* status =
+        !ec && v.is_object() ? v.as_object().if_contains("status") : nullptr;
+    return status && status->is_object() ? status->as_object() : json::object{};
+  }
+  static int64_t status_count(const char* key) {
+    const auto s = agent_status();
+    const auto* v = s.if_contains(key);
+    return v && v->is_number() ? v->to_number<int64_t>() : -1;
+  }
+
+  static constexpr int held_limit = 50;
   static temp_dir* dir_;
   static controller_env* controller_;
   static agent_process* agent_;
-  static std::string config_dir_, a_, b_, c_;
+  static std::string config_dir_, a_, b_, c_, p_, d_;
   static int port_, amqp_port_;
 };
 temp_dir* sdk_test::dir_ = nullptr;
 controller_env* sdk_test::controller_ = nullptr;
 agent_process* sdk_test::agent_ = nullptr;
-std::string sdk_test::config_dir_, sdk_test::a_, sdk_test::b_, sdk_test::c_;
+std::string sdk_test::config_dir_, sdk_test::a_, sdk_test::b_, sdk_test::c_, sdk_test::p_,
+    sdk_test::d_;
 int sdk_test::port_ = 0, sdk_test::amqp_port_ = 0;
 
 TEST_F(sdk_test, EnvironmentIsReadAsTheAgentSetsIt) {
@@ -273,12 +330,8 @@ TEST_F(sdk_test, ExampleMicroservicesOverTheMessageSocket) {
 }
 
 TEST_F(sdk_test, AmqpStraightThroughTheRouter) {
-  std::mutex mutex;
-  std::vector<sdk::io_message> got;
-  sdk::amqp_messenger receiver(router_url(), c_, [&](sdk::io_message m) {
-    std::lock_guard lock(mutex);
-    got.push_back(std::move(m));
-  });
+  collected_messages collected;
+  sdk::amqp_messenger receiver(router_url(), c_, collected.handler());
   sdk::amqp_messenger sender(router_url(), a_);
   // The agent supervises the router: it may still be starting.
   ASSERT_TRUE(receiver.wait_ready(120s)) << agent_->log();
@@ -291,11 +344,8 @@ TEST_F(sdk_test, AmqpStraightThroughTheRouter) {
     sender.send(c_, std::move(m));
   }
   ASSERT_TRUE(sender.flush(60s));
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(mutex);
-    return got.size() >= count;
-  }));
-  std::lock_guard lock(mutex);
+  ASSERT_TRUE(collected.wait_for(count));
+  const auto got = collected.take();
   ASSERT_EQ(got.size(),
             static_cast<size_t>(count));  // all to c: the agent does not share c's address
   for (int i = 0; i < count; ++i) {
@@ -313,31 +363,20 @@ TEST_F(sdk_test, AmqpStraightThroughTheRouter) {
 // message until the router settles it and sends released ones again, so a receiver that attaches
 // only after the sender sent still gets each message exactly once, in order.
 TEST_F(sdk_test, AmqpMessagesReleasedByTheRouterAreSentAgain) {
-  std::mutex mutex;
-  std::vector<sdk::io_message> got;
-  auto collect = [&](sdk::io_message m) {
-    std::lock_guard lock(mutex);
-    got.push_back(std::move(m));
-  };
+  collected_messages collected;
   sdk::amqp_messenger sender(router_url(), a_);
   ASSERT_TRUE(sender.wait_ready(120s)) << agent_->log();
   {
     // A first consumer of c: the sender's link to c gets credit and uses it once.
-    sdk::amqp_messenger first(router_url(), c_, collect);
+    sdk::amqp_messenger first(router_url(), c_, collected.handler());
     ASSERT_TRUE(first.wait_ready(120s)) << agent_->log();
     auto warm = sdk::make_message(a_, "text", "utf-8", {'w'});
     warm.sequence_number = 1000;
     sender.send(c_, std::move(warm));
     ASSERT_TRUE(sender.flush(60s));
-    ASSERT_TRUE(eventually([&] {
-      std::lock_guard lock(mutex);
-      return got.size() == 1;
-    }));
+    ASSERT_TRUE(collected.wait_for(1));
   }  // the consumer detaches; the sender's link may keep credit the router has to release
-  {
-    std::lock_guard lock(mutex);
-    got.clear();
-  }
+  ASSERT_EQ(collected.take().size(), 1u);
   constexpr int count = 200;
   for (int i = 0; i < count; ++i) {
     std::string text = "late" + std::to_string(i);
@@ -348,14 +387,11 @@ TEST_F(sdk_test, AmqpMessagesReleasedByTheRouterAreSentAgain) {
   // Nobody consumes c now: whatever the router took back is held by the sender, not lost.
   std::this_thread::sleep_for(1s);
   EXPECT_FALSE(sender.flush(0ms));
-  sdk::amqp_messenger second(router_url(), c_, collect);
+  sdk::amqp_messenger second(router_url(), c_, collected.handler());
   ASSERT_TRUE(second.wait_ready(120s)) << agent_->log();
   ASSERT_TRUE(sender.flush(60s)) << "sent " << sender.sent() << ", resent " << sender.resent();
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(mutex);
-    return got.size() >= count;
-  }));
-  std::lock_guard lock(mutex);
+  ASSERT_TRUE(collected.wait_for(count));
+  const auto got = collected.take();
   ASSERT_EQ(got.size(), static_cast<size_t>(count));  // all settled: no duplicate still coming
   for (int i = 0; i < count; ++i) {
     EXPECT_EQ(got[static_cast<size_t>(i)].sequence_number, i);
@@ -365,6 +401,88 @@ TEST_F(sdk_test, AmqpMessagesReleasedByTheRouterAreSentAgain) {
   EXPECT_EQ(sender.rejected(), 0u);
   std::printf("released by the router and sent again: %llu\n",
               static_cast<unsigned long long>(sender.resent()));
+}
+
+// The agent's own path to the router (local API → router_transport) keeps each message until
+// the router settles it, as the SDK does (one amqp_outbox): p publishes over REST for d, whose
+// agent is elsewhere, while d's consumer has gone after the agent's link got credit for it. The
+// router releases those messages; the agent sends them again once d's consumer is back. Then,
+// with nobody consuming d, the agent holds at most routerHeldMessages and refuses the next
+// publish with a clear 503 instead of dropping anything.
+TEST_F(sdk_test, AgentSendsAgainWhatTheRouterReleasedAndRefusesBeyondItsBound) {
+  collected_messages collected;
+  ASSERT_TRUE(eventually([] {
+    return agent_status().contains("routerConnected") &&
+           agent_status().at("routerConnected").as_bool();
+  })) << agent_->log();
+  sdk::local_api_client p(sdk_env(p_));
+  auto publish = [&](const std::string& text, int seq) {
+    auto m = sdk::make_message(p_, "text", "utf-8", {text.begin(), text.end()});
+    m.sequence_number = seq;
+    return p.publish(m);
+  };
+  {
+    // A first consumer of d: the agent's link to d gets credit and uses it once.
+    sdk::amqp_messenger first(router_url(), d_, collected.handler());
+    ASSERT_TRUE(first.wait_ready(120s)) << agent_->log();
+    publish("warm", 1000);
+    ASSERT_TRUE(collected.wait_for(1)) << agent_->log();
+  }  // the consumer detaches; the agent's link may keep credit the router has to release
+  ASSERT_EQ(collected.take().size(), 1u);
+  constexpr int count = 20;
+  std::vector<std::string> ids;
+  for (int i = 0; i < count; ++i) ids.push_back(publish("late" + std::to_string(i), i).id);
+  // Nobody consumes d: what the router took back is held by the agent, not lost.
+  ASSERT_TRUE(eventually([] { return status_count("messagesHeldForRouter") == count; }))
+      << "held " << status_count("messagesHeldForRouter");
+  {
+    sdk::amqp_messenger second(router_url(), d_, collected.handler());
+    ASSERT_TRUE(second.wait_ready(120s)) << agent_->log();
+    ASSERT_TRUE(collected.wait_for(count)) << agent_->log();
+    ASSERT_TRUE(eventually([] { return status_count("messagesHeldForRouter") == 0; }));
+    std::this_thread::sleep_for(500ms);  // a duplicate would come now
+  }
+  {
+    const auto got = collected.take();
+    ASSERT_EQ(got.size(), static_cast<size_t>(count));
+    for (int i = 0; i < count; ++i) {
+      const auto& m = got[static_cast<size_t>(i)];
+      EXPECT_EQ(m.sequence_number, i);  // in publish order
+      EXPECT_EQ(m.id, ids[static_cast<size_t>(i)]);
+      EXPECT_EQ(text_of(m), "late" + std::to_string(i));
+    }
+  }
+  std::printf("released by the router and sent again by the agent: %lld\n",
+              static_cast<long long>(status_count("messagesResentToRouter")));
+
+  // No consumer of d at all now: the agent holds up to its bound, then refuses.
+  for (int i = 0; i < held_limit; ++i) publish("held" + std::to_string(i), i);
+  try {
+    publish("one too many", held_limit);
+    FAIL() << "a publish beyond routerHeldMessages was accepted";
+  } catch (const sdk::sdk_error& e) {
+    EXPECT_EQ(e.status(), 503);
+    EXPECT_NE(std::string(e.what()).find("send it again later"), std::string::npos) << e.what();
+  }
+  sdk::message_socket socket(sdk_env(p_));
+  socket.publish(sdk::make_message(p_, "text", "utf-8", {'x'}));
+  auto e = socket.next(60s);
+  ASSERT_TRUE(e.has_value());
+  ASSERT_EQ(e->type, sdk::message_socket::event::kind::error);
+  EXPECT_NE(e->error.find("send it again later"), std::string::npos) << e->error;
+  // The held ones all arrive once d is consumed again, and publishing works again.
+  sdk::amqp_messenger third(router_url(), d_, collected.handler());
+  ASSERT_TRUE(third.wait_ready(120s));
+  ASSERT_TRUE(collected.wait_for(held_limit)) << agent_->log();
+  publish("room again", held_limit);
+  ASSERT_TRUE(collected.wait_for(held_limit + 1));
+  std::this_thread::sleep_for(500ms);  // a duplicate would come now
+  const auto got = collected.take();
+  ASSERT_EQ(got.size(), static_cast<size_t>(held_limit + 1)) << "each exactly once";
+  for (int i = 0; i <= held_limit; ++i) {
+    EXPECT_EQ(got[static_cast<size_t>(i)].sequence_number, i);  // in publish order
+  }
+  EXPECT_EQ(text_of(got.back()), "room again");
 }
 
 TEST_F(sdk_test, ExampleMicroservicesOverAmqp) {

@@ -23,7 +23,7 @@ namespace fogmesh::agent {
 inline constexpr const char* default_config_dir = "/etc/fogmesh/agent";
 
 struct agent_settings {
-  std::string controller_url;  // "http://host:51121/api/v3" or https://…
+  std::string controller_url;            // "http://host:51121/api/v3" or https://…
   std::string controller_ca_file;        // PEM to verify an https controller (else system CAs)
   bool controller_tls_insecure = false;  // skip certificate verification: explicit only
   // Local API listen addresses: loopback by default (not 0.0.0.0); the daemon also binds the
@@ -39,12 +39,17 @@ struct agent_settings {
   int reconcile_interval_ms = 2000;
   int restart_backoff_ms = 1000;       // first restart delay, doubled per restart...
   int restart_backoff_max_ms = 60000;  // ...up to this
-  int retry_backoff_max_ms = 60000;   // controller retry back-off cap
+  int retry_backoff_max_ms = 60000;    // controller retry back-off cap
   // The fog's router microservice (image iofog/router): "process" runs fogmesh-router as a
   // supervised child of the agent (default), "container" runs the image like any microservice.
   std::string router_run_as = "process";
   // fogmesh-router to run; empty: next to fogmesh-agent, else from PATH.
   std::string router_binary;
+  // ioMessages held for receivers on other agents until the router accepts them (queued for
+  // credit, or sent and unsettled); at the bound the local API refuses such publishes (503 /
+  // an error frame) instead of dropping. ~1.4 KB each for 1 KiB payloads (JSON form).
+  int router_held_messages = 10000;
+  static constexpr int router_held_messages_max = 10000000;  // from 1
 
   boost::json::object to_json() const;
   // Throws std::invalid_argument naming the bad key.
