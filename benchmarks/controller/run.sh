@@ -4,7 +4,8 @@
 #
 #   benchmarks/controller/run.sh [--agents N] [--duration S] [--post-only | --agents-only]
 #
-# --post-only: only the POST /iofog run (after the set-up), to compare write-path options
+# After the POST /iofog run, two PUT /router are timed (default router for every router created).
+# --post-only: only the POST /iofog run (after the set-up) and those, to compare write-path options
 # (e.g. CONTROLLER_ARGS="--db-connections 64") in a short locked run. --agents-only: only the
 # --agents part (steady state and the change reaching them).
 #
@@ -94,9 +95,24 @@ echo "idle RSS after start-up: $(rss)"
 read -r user_token agent_token < <(python3 "$here/fogbench.py" setup "$URL" "bench@example.com")
 export FOGBENCH_TOKEN=$user_token
 
+# put_router: PUT /router twice after the POST /iofog run. There is no system fog, so the first
+# registers a default router (Kubernetes style) and links every edge router the run created to it;
+# the second moves it, which re-renders all of those routers' configs.
+put_router() {
+  local routers t host
+  routers=$(curl -sf -H "Authorization: $user_token" "$URL/api/v3/iofog-list" |
+    jq '[.fogs[] | select(.routerMode != "none")] | length')
+  for host in router-a.bench router-b.bench; do
+    t=$(curl -sf -o /dev/null -w '%{time_total}' -X PUT -H "Authorization: $user_token" \
+      -H 'Content-Type: application/json' -d "{\"host\":\"$host\"}" "$URL/api/v3/router")
+    echo "PUT /router ($host) with $routers fog routers: ${t} s"
+  done
+}
+
 if [[ $POST_ONLY == 1 ]]; then
   wrk_run "POST /iofog (edge, -c50)" -t1 -c50 -d"${DURATION}s" -s "$here/post_iofog.lua" \
     "$URL/api/v3/iofog"
+  put_router
   exit 0
 fi
 
@@ -123,6 +139,7 @@ if [[ $AGENTS_ONLY == 0 ]]; then
     "$URL/api/v3/iofog"
   n=$(curl -sf -H "Authorization: $user_token" "$URL/api/v3/iofog-list" | jq '.fogs | length')
   echo "fogs now: $n; RSS: $(rss)"
+  put_router
 fi
 
 if [[ $AGENTS -gt 0 ]]; then

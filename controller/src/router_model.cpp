@@ -354,10 +354,12 @@ void link_orphans_to_default(pqxx::work& tx) {
             "WHERE r.iofog_uuid = f.uuid AND NOT r.is_default AND f.router_mode <> 'none' AND "
             "f.upstream_routers = '{}' RETURNING f.uuid, r.id");
   std::set<int64_t> ids;
+  std::vector<std::string> linked;
   for (const auto& row : rows) {
-    raise_change(tx, row[0].c_str(), {"router_changed"});
+    linked.emplace_back(row[0].c_str());
     ids.insert(row[1].as<int64_t>());
   }
+  raise_changes(tx, linked, {"router_changed"});
   refresh_routers(tx, ids);
   flag_network_router_users(tx, *def);
 }

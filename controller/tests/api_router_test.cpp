@@ -330,8 +330,9 @@ TEST_F(router_api, MigrationIndexesNetworkRoutersOfAnExistingDatabase) {
   EXPECT_NE(named.find(R"("Index Name": "fogs_network_router")"), std::string::npos) << named;
   EXPECT_NE(named.find(R"x("Index Cond": "(network_router = $1)")x"), std::string::npos) << named;
   auto on_default = plan("text",
-                         users + "(network_router IS NULL OR network_router = "
-                                 "ANY(ARRAY[$1::text, 'default-router']))",
+                         users +
+                             "(network_router IS NULL OR network_router = "
+                             "ANY(ARRAY[$1::text, 'default-router']))",
                          "'x'");
   EXPECT_NE(on_default.find(R"("Index Name": "fogs_network_router")"), std::string::npos)
       << on_default;
