@@ -62,7 +62,7 @@ Usage: fogctl [global options] VERB [arguments]
 Verbs:
   deploy -f FILE        create or update what the YAML documents describe (idempotent)
   get RESOURCE          list: all, controllers, agents, applications, microservices,
-                        routes, catalog, registries, edge-resources
+                        routes, catalog, registries, edge-resources, namespaces
   describe KIND NAME    print a resource as YAML that can be deployed again
   delete KIND NAME      delete a resource (application, microservice, route, registry,
                         catalogitem, agent, controlplane)
@@ -119,8 +119,9 @@ Example:
       {"get", R"(Usage: fogctl get RESOURCE [-n NS] [-o json|yaml]
 
 RESOURCE: all, controllers, agents, applications, microservices, routes, catalog, registries,
-edge-resources. `get agents` also lists the namespace's detached agents (status DETACHED) in
-its table.
+edge-resources, namespaces. `get agents` also lists the namespace's detached agents (status
+DETACHED) in its table. `get namespaces` lists the namespaces of ~/.fogmesh (a namespace is made
+by `deploy` of a control plane or by `connect`, and removed by `delete controlplane`).
 )"},
       {"describe", R"(Usage: fogctl describe KIND NAME [-n NS] [-o json]
        fogctl describe controlplane [NAME] [-n NS] [-o json]
@@ -522,6 +523,12 @@ std::string controller_data_dir(const state& st) {
   return inside;
 }
 
+// The namespace's LocalControlPlane runs: natively (pid file) or in a container.
+bool local_controller_running(const state& st) {
+  return running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller") ||
+         container_control_plane_running(st);
+}
+
 std::string deploy_local_control_plane(const resource& r, const std::string& ns,
                                        const options& opt) {
   state st(ns);
@@ -538,7 +545,18 @@ std::string deploy_local_control_plane(const resource& r, const std::string& ns,
   }
   std::string outcome = "running";
   auto pid = running_pid(pid_file, "fogmesh-controller");
-  if (!pid) {
+  std::string port;
+  if (ctl.contains("container")) {
+    if (pid) {
+      throw step_error("start controller container: namespace '" + ns +
+                       "' runs fogmesh-controller natively (pid " + std::to_string(*pid) +
+                       "); delete controlplane first");
+    }
+    outcome = start_controller_container(st, ctl, opt, port);
+  } else if (has_container_control_plane(st)) {
+    throw step_error("start fogmesh-controller: namespace '" + ns +
+                     "' runs the controller in a container; delete controlplane first");
+  } else if (!pid) {
     std::string bin = step("find fogmesh-controller", [] {
       return find_binary("fogmesh-controller", "FOGMESH_CONTROLLER_BIN", "controller");
     });
@@ -585,11 +603,13 @@ std::string deploy_local_control_plane(const resource& r, const std::string& ns,
     }
     outcome = "started";
   }
-  std::string port = read_file(port_file);
-  port = port.substr(0, port.find('\n'));
-  if (port.empty())
-    throw step_error("start fogmesh-controller: " + port_file +
-                     " is missing; delete controlplane and deploy again");
+  if (!ctl.contains("container")) {
+    port = read_file(port_file);
+    port = port.substr(0, port.find('\n'));
+    if (port.empty())
+      throw step_error("start fogmesh-controller: " + port_file +
+                       " is missing; delete controlplane and deploy again");
+  }
   std::string host = std::string(ctl.at("bind").as_string());
   if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
   auto ep = endpoint::parse("http://" + host + ":" + port);
@@ -1177,6 +1197,30 @@ std::vector<std::vector<std::string>> edge_resource_rows(const json::value& reso
   return rows;
 }
 
+// Every namespace with state in ~/.fogmesh: its controller endpoint ("-" when not connected) and
+// what fogctl deployed there (local, container, remote, kubernetes; "connected" for a plain
+// `connect`).
+json::value namespaces_value() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(state::home() + "/namespaces", ec)) {
+    if (e.is_directory()) names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  json::array out;
+  for (const auto& name : names) {
+    state st(name);
+    auto conn = st.load();
+    std::string plane = !conn                         ? "-"
+                        : conn->control_plane.empty() ? "connected"
+                                                      : conn->control_plane;
+    if (plane == "local" && has_container_control_plane(st)) plane = "container";
+    out.push_back(json::object{
+        {"name", name}, {"endpoint", conn ? conn->endpoint : "-"}, {"controlPlane", plane}});
+  }
+  return out;
+}
+
 json::value controllers_value(const std::string& ns) {
   state st(ns);
   json::array out;
@@ -1198,6 +1242,7 @@ json::value controllers_value(const std::string& ns) {
   if (conn->local) {
     if (auto pid = running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller"))
       c["pid"] = *pid;
+    if (has_container_control_plane(st)) c["container"] = "fogmesh-controller-" + ns;
   }
   out.push_back(std::move(c));
   return out;
@@ -1235,10 +1280,26 @@ int cmd_get(const std::vector<std::string>& args, const options& opt) {
                                                              {"registry", "registries"},
                                                              {"edge-resources", "edge-resources"},
                                                              {"edge-resource", "edge-resources"},
-                                                             {"edgeresources", "edge-resources"}};
+                                                             {"edgeresources", "edge-resources"},
+                                                             {"namespaces", "namespaces"},
+                                                             {"namespace", "namespaces"}};
   auto it = aliases.find(what);
   if (it == aliases.end()) throw usage_error("get", "unknown resource '" + what + "'");
   what = it->second;
+  if (what == "namespaces") {
+    auto v = namespaces_value();
+    if (!opt.output.empty()) {
+      print_value(v, opt);
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows = {{"NAMESPACE", "CONTROLLER", "CONTROL PLANE"}};
+    for (const auto& n : v.as_array()) {
+      const auto& o = n.as_object();
+      rows.push_back({field(o, "name"), field(o, "endpoint"), field(o, "controlPlane")});
+    }
+    print_table(rows);
+    return 0;
+  }
   if (what == "controllers") {
     auto v = controllers_value(opt.ns);
     if (!opt.output.empty()) {
@@ -1665,6 +1726,7 @@ int cmd_delete(const std::vector<std::string>& args, const options& opt) {
     if (remote) delete_remote_control_plane(st, opt);
     bool stopped = stop_background(st.controller_dir() + "/controller.pid", "fogmesh-controller",
                                    std::chrono::seconds(60));
+    stopped = delete_container_control_plane(st, opt) || stopped;
     std::string data_dir = read_file(st.controller_dir() + "/data-dir");
     data_dir = data_dir.substr(0, data_dir.find('\n'));
     if (!data_dir.empty()) stop_leftover_postgres(data_dir + "/pgdata");
@@ -1830,6 +1892,11 @@ int cmd_logs(const std::vector<std::string>& args, const options& opt) {
   std::string file;
   if (rest[0] == "controller" && rest.size() <= 2) {
     file = st.controller_dir() + "/controller.log";
+    if (has_container_control_plane(st)) {
+      std::cout << step("log of the controller's container",
+                        [&] { return container_controller_log(st, lines); });
+      return 0;
+    }
     if (!fs::exists(file) && has_remote_control_plane(st)) {
       std::cout << remote_controller_log(st, lines);
       return 0;
@@ -1889,8 +1956,7 @@ int cmd_connect(const std::vector<std::string>& args, const options& opt) {
   state st(opt.ns);
   if (auto existing = st.load();
       existing && (existing->control_plane == "remote" || existing->control_plane == "kubernetes" ||
-                   (existing->control_plane == "local" &&
-                    running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller")))) {
+                   (existing->control_plane == "local" && local_controller_running(st)))) {
     throw step_error("namespace '" + opt.ns + "' has a control plane fogctl deployed (" +
                      existing->endpoint +
                      "); delete controlplane first or use another namespace (-n)");
@@ -1927,7 +1993,7 @@ int cmd_disconnect(const std::vector<std::string>& args, const options& opt) {
   state st(opt.ns);
   auto conn = st.load();
   if (!conn) throw step_error("namespace '" + opt.ns + "' is not connected");
-  if (conn->local && running_pid(st.controller_dir() + "/controller.pid", "fogmesh-controller")) {
+  if (conn->local && local_controller_running(st)) {
     throw step_error(
         "namespace '" + opt.ns +
         "' runs a local control plane fogctl started: use `fogctl delete controlplane` to stop it");
@@ -1978,6 +2044,21 @@ int cmd_detach(const std::vector<std::string>& args, const options& opt) {
         "detach agent '" + name + "': it runs microservices " + on_it +
         " (deleting its record would delete them): move them with `fogctl move microservice NAME "
         "AGENT` or delete them first");
+  }
+  // The system agent's router is the controller's default router: the other agents' routers
+  // connect to it and public ports are opened on it, so deleting its record would silently cut
+  // them off (and drop every public port's allocation).
+  if (auto sys = f->find("isSystem"); sys != f->end() && sys->value() == true) {
+    std::string others;
+    for (const auto& [id, other] : step("list agents", [&] { return fog_names(api); })) {
+      if (id != uuid) others += (others.empty() ? "" : ", ") + other;
+    }
+    if (!others.empty()) {
+      throw step_error("detach agent '" + name +
+                       "': its router is the controller's default router (isSystem), which the "
+                       "routers and public ports of agents " +
+                       others + " go through: detach or delete those agents first");
+    }
   }
   write_file(saved, to_yaml_document(kind::agent_config, name, "", agent_config_spec_from_api(*f)),
              0600);
@@ -2107,7 +2188,7 @@ std::string completion_script(const std::string& shell) {
   const std::map<std::string, std::string> first = {
       {"get",
        "all controllers agents applications microservices routes catalog registries "
-       "edge-resources"},
+       "edge-resources namespaces"},
       {"describe", "application microservice route registry catalogitem agent controlplane"},
       {"delete", "all application microservice route registry catalogitem agent controlplane"},
       {"start", "application"},

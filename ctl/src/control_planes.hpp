@@ -3,6 +3,7 @@
 // resource in a cluster). Each deploy ends with the namespace connected to the new controller.
 #pragma once
 
+#include <boost/json.hpp>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,20 @@ bool has_remote_control_plane(const state& st);
 std::string remote_controller_log(const state& st, int lines);
 // Stops them (systemd or the background process), removes their unit, data and configuration.
 void delete_remote_control_plane(const state& st, const options& opt);
+
+// kind LocalControlPlane with spec.controller.container: runs fogmesh-controller from that image
+// in the local container engine (podman, else docker; $FOGMESH_CONTAINER_CLI overrides), its
+// embedded PostgreSQL in a named volume, the API port published on spec.controller.bind/port.
+// A container created from the same image, port and arguments is left running ("running"),
+// else it is (re)created ("started"/"restarted") and waited for; `port` is the host port.
+std::string start_controller_container(const state& st, const boost::json::object& controller,
+                                       const options& opt, std::string& port);
+bool has_container_control_plane(const state& st);
+bool container_control_plane_running(const state& st);
+// The container's last `lines` log lines.
+std::string container_controller_log(const state& st, int lines);
+// Stops (SIGTERM, 60 s) and removes the container and its data volume; false without one.
+bool delete_container_control_plane(const state& st, const options& opt);
 
 // kind KubernetesControlPlane: with the kubeconfig of spec.config, applies the CRDs, the
 // operator (deploy/kubernetes/operator.yaml in the namespace) and a ControlPlane resource, waits

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -154,7 +155,7 @@ bool stop_background(const std::string& pid_file, const std::string& binary_name
   return true;
 }
 
-int run_command(const std::vector<std::string>& argv, std::string& output) {
+int run_command(const std::vector<std::string>& argv, std::string& output, bool echo) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   pid_t pid = ::fork();
@@ -174,6 +175,10 @@ int run_command(const std::vector<std::string>& argv, std::string& output) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     output.append(buf, static_cast<size_t>(n));
+    if (echo) {
+      std::fwrite(buf, 1, static_cast<size_t>(n), stdout);
+      std::fflush(stdout);
+    }
   }
   ::close(fds[0]);
   int status = 0;

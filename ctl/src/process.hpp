@@ -31,8 +31,9 @@ bool exited(int pid);
 bool stop_background(const std::string& pid_file, const std::string& binary_name,
                      std::chrono::seconds grace);
 
-// Runs to completion; returns the exit status (or -1) and the combined output.
-int run_command(const std::vector<std::string>& argv, std::string& output);
+// Runs to completion; returns the exit status (or -1) and the combined output. `echo` also
+// copies the output to stdout as it comes (progress of long steps such as image pulls).
+int run_command(const std::vector<std::string>& argv, std::string& output, bool echo = false);
 
 // The last `lines` lines of a file.
 std::string tail(const std::string& path, int lines);

@@ -2,8 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -287,7 +289,8 @@ json::object read_database(const reader& spec) {
   db.allow({"provider", "host", "port", "user", "password", "databaseName", "sslMode"});
   std::string provider = db.str("provider").value_or("postgres");
   if (provider != "postgres" && provider != "postgresql") {
-    db.fail_at("provider", "'" + provider + "' is not supported: fogmesh-controller uses PostgreSQL");
+    db.fail_at("provider",
+               "'" + provider + "' is not supported: fogmesh-controller uses PostgreSQL");
   }
   json::object d{{"provider", "postgres"},
                  {"host", *db.str("host", true)},
@@ -314,7 +317,6 @@ std::string read_install_dir(const reader& spec) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   return dir;
 }
-
 
 // registry: remote | local | <id>  →  "remote" | "local" | id
 json::value read_registry_ref(const reader& r, const std::string& key) {
@@ -744,13 +746,21 @@ resource read_document(const YAML::Node& doc, const std::string& file, int index
     s["iofogUser"] = read_iofog_user(spec);
     auto ctl = spec.map("controller");
     ctl.allow({"port", "bind", "container"});
+    json::object c{{"port", ctl.integer("port", false, 0, 65535).value_or(51121)},
+                   {"bind", ctl.str("bind").value_or("0.0.0.0")}};
     if (ctl.has("container")) {
-      ctl.fail_at("container",
-                  "running the controller as a container is not supported yet; "
-                  "fogctl runs fogmesh-controller natively");
+      // iofogctl's controller.container: the controller runs from an image in the local
+      // container engine instead of as a native process.
+      auto container = ctl.map("container");
+      container.allow({"image", "credentials"});
+      if (container.has("credentials")) {
+        container.fail_at("credentials",
+                          "not supported: log in to the image's registry with `podman login` "
+                          "(or `docker login`) before deploying");
+      }
+      c["container"] = json::object{{"image", *container.str("image", true)}};
     }
-    s["controller"] = json::object{{"port", ctl.integer("port", false, 0, 65535).value_or(51121)},
-                                   {"bind", ctl.str("bind").value_or("0.0.0.0")}};
+    s["controller"] = std::move(c);
     res.spec = std::move(s);
   } else if (kind_text == "LocalAgent") {
     res.k = kind::local_agent;
@@ -820,8 +830,8 @@ resource read_document(const YAML::Node& doc, const std::string& file, int index
     s["iofogUser"] = read_iofog_user(spec);
     auto replicas = spec.map("replicas");
     replicas.allow({"controller"});
-    s["replicas"] = json::object{
-        {"controller", replicas.integer("controller", false, 1, 50).value_or(1)}};
+    s["replicas"] =
+        json::object{{"controller", replicas.integer("controller", false, 1, 50).value_or(1)}};
     if (spec.has("database")) {
       s["database"] = read_database(spec);
     } else if (s["replicas"].as_object()["controller"].as_int64() > 1) {
@@ -857,8 +867,8 @@ resource read_document(const YAML::Node& doc, const std::string& file, int index
                      "(its image is set there)");
     }
     json::object imgs;
-    for (const char* k : {"controller", "router", "portManager", "proxy", "operator", "pullSecret",
-                          "portRouter"}) {
+    for (const char* k :
+         {"controller", "router", "portManager", "proxy", "operator", "pullSecret", "portRouter"}) {
       if (auto v = images.str(k)) imgs[k] = *v;
     }
     s["images"] = std::move(imgs);
@@ -1064,8 +1074,13 @@ std::vector<resource> load_file(const std::string& path) {
     text << std::cin.rdbuf();
     return parse_documents(text.str(), "<stdin>");
   }
+  errno = 0;
   std::ifstream in(path);
-  if (!in) throw spec_error(path + ": cannot read the file");
+  // errno is open(2)'s: "No such file or directory", "Permission denied", ...
+  if (!in) {
+    throw spec_error(path + ": cannot read the file" +
+                     (errno != 0 ? std::string(": ") + std::strerror(errno) : std::string()));
+  }
   text << in.rdbuf();
   return parse_documents(text.str(), path);
 }

@@ -139,6 +139,9 @@ void state::forget() const {
   fs::remove(ns_dir() + "/deployed-controlplane.yaml", ec);
   fs::remove(ns_dir() + "/token", ec);
   fs::remove(ns_dir() + "/credentials", ec);
+  // A namespace that holds nothing else (no local agents, no detached agents) goes with its
+  // connection, so `get namespaces` no longer lists it; fs::remove leaves a non-empty one.
+  fs::remove(ns_dir(), ec);
 }
 
 }  // namespace fogmesh::ctl

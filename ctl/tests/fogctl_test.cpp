@@ -482,7 +482,38 @@ TEST_F(fogctl_test, usage_errors_and_help) {
   auto fmt = run({"get", "agents", "-o", "xml"});
   EXPECT_EQ(fmt.code, 2) << show(fmt);
   expect_run({"version"}, 0, "fogctl ");
-  expect_run({"deploy", "-f", home() + "/does-not-exist.yaml"}, 1, "cannot read");
+  expect_run({"deploy", "-f", home() + "/does-not-exist.yaml"}, 1,
+             "cannot read the file: No such file or directory");
+}
+
+// `get namespaces`: every namespace of FOGMESH_HOME with its controller and what fogctl deployed
+// there; a namespace appears with `connect` and goes with `delete controlplane`.
+TEST_F(fogctl_test, get_namespaces_lists_the_connected_namespaces) {
+  auto none = run({"get", "namespaces", "-o", "json"});
+  ASSERT_EQ(none.code, 0) << show(none);
+  EXPECT_EQ(json::parse(none.out), json::array{}) << none.out;
+  connect();
+  auto other = run({"-n", "other", "connect", "--controller", ctl_->url(), "--email", email_,
+                    "--password", "password123"});
+  ASSERT_EQ(other.code, 0) << show(other);
+  auto listed = run({"get", "namespaces", "-o", "json"});
+  ASSERT_EQ(listed.code, 0) << show(listed);
+  EXPECT_EQ(json::parse(listed.out),
+            json::parse(R"([{"name":"default","endpoint":")" + ctl_->url() +
+                        R"(","controlPlane":"connected"},{"name":"other","endpoint":")" +
+                        ctl_->url() + R"(","controlPlane":"connected"}])"))
+      << listed.out;
+  auto table = expect_run({"get", "namespaces"}, 0, "NAMESPACE");
+  EXPECT_NE(table.out.find("other"), std::string::npos) << show(table);
+  expect_run({"-n", "other", "delete", "controlplane"}, 0, "namespace 'other'");
+  auto after = run({"get", "namespaces", "-o", "json"});
+  ASSERT_EQ(after.code, 0) << show(after);
+  EXPECT_EQ(json::parse(after.out).as_array().size(), 1u) << after.out;
+  // disconnect forgets the namespace too (nothing else of it is kept here).
+  expect_run({"disconnect"}, 0, "Disconnected namespace 'default'");
+  auto empty = run({"get", "namespaces", "-o", "json"});
+  ASSERT_EQ(empty.code, 0) << show(empty);
+  EXPECT_EQ(json::parse(empty.out), json::array{}) << empty.out;
 }
 
 // fogctl starts fogmesh-controller itself (here on the test's cluster through

@@ -423,6 +423,9 @@ TEST(resources, control_plane_documents_round_trip) {
   for (std::string body :
        {std::string("kind: LocalControlPlane\nmetadata: {name: local}\nspec:\n") + user +
             "  controller: {port: 51121}\n",
+        std::string("kind: LocalControlPlane\nmetadata: {name: boxed}\nspec:\n") + user +
+            "  controller: {port: 0, bind: 127.0.0.1, container: {image: "
+            "localhost/fogmesh-controller:dev}}\n",
         std::string("kind: ControlPlane\nmetadata: {name: cp}\nspec:\n") + user +
             "  controllers:\n  - {host: 10.0.0.2, ssh: {keyFile: ~/.ssh/k}}\n"
             "  - {name: second, host: 10.0.0.3, ssh: {user: ops, keyFile: k, port: 2222}}\n"
@@ -441,6 +444,24 @@ TEST(resources, control_plane_documents_round_trip) {
     EXPECT_EQ(again[0].name, first[0].name);
     EXPECT_EQ(json::serialize(again[0].spec), json::serialize(first[0].spec)) << described;
   }
+}
+
+// controller.container (iofogctl's local controller in a container): an image is required;
+// registry credentials are refused with the field named (log in with the engine's CLI instead).
+TEST(resources, local_control_plane_container) {
+  const std::string head =
+      "apiVersion: iofog.org/v2\nkind: LocalControlPlane\nmetadata: {name: c}\nspec:\n"
+      "  iofogUser: {name: Ada, surname: Lovelace, email: a@example.com, password: pw123456}\n";
+  auto r = parse_documents(head + "  controller: {container: {image: reg/ctl:1}}\n", "c.yaml");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(json::serialize(r[0].spec.at("controller")),
+            R"({"port":51121,"bind":"0.0.0.0","container":{"image":"reg/ctl:1"}})");
+  std::string no_image = error_of(head + "  controller: {container: {}}\n");
+  EXPECT_NE(no_image.find("spec.controller.container.image"), std::string::npos) << no_image;
+  std::string creds = error_of(
+      head + "  controller: {container: {image: a, credentials: {user: u, password: p}}}\n");
+  EXPECT_NE(creds.find("spec.controller.container.credentials"), std::string::npos) << creds;
+  EXPECT_NE(creds.find("podman login"), std::string::npos) << creds;
 }
 
 TEST(resources, endpoint_parsing) {

@@ -6,16 +6,16 @@ sender on edge-1 sends ioMessages over a route to a receiver on edge-2 (edge -> 
 edge), and whose web microservice on edge-2 serves HTTP on a public port of hub's router.
 
 Checks: ioMessages delivered across agents; the public port answers through the mesh;
-`describe` output deployed again is a no-op; bad YAML gets a clear error and deploys nothing;
-delete removes the containers, the route and the public port; the agents, their routers and the
-controller stop on SIGTERM with no sanitizer report in their logs (ASan builds).
+`describe` output deployed again is a no-op; detaching the default router's agent is refused;
+bad YAML gets a clear error and deploys nothing; delete removes the containers, the route and
+the public port; the agents, their routers and the controller stop on SIGTERM with no
+sanitizer report in their logs (ASan builds).
 
 Real processes only: our binaries, podman's Docker-compatible service (private storage in a
 temp dir, so it leaves nothing behind), images built offline from busybox-static.
 Usage: e2e_test.py --build-dir BUILD_DIR. Exit 77 (skipped) without root, podman or busybox.
 """
 
-import argparse
 import os
 import shutil
 import signal
@@ -27,6 +27,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import demo_system as demo  # noqa: E402
+import e2e_common  # noqa: E402
 
 BUILD_DIR = None
 # Deadlines are generous (ASan on two shared cores); the test never asserts on timing.
@@ -230,6 +231,12 @@ class EndToEnd(unittest.TestCase):
         url = f"http://127.0.0.1:{self.ports['public']}/"
         body = self.wait(f"{url} answering", lambda: demo.http_get(url), MESSAGE_TIMEOUT)
         self.assertIn("Hello from the web microservice", body)
+        # The public port lives on hub's router (the default router): detaching hub would drop
+        # it and cut the edge routers off, so fogctl refuses and nothing changes.
+        refused = self.fogctl.run("detach", "agent", "hub", check=False)
+        self.assertEqual(refused.returncode, 1, refused.stdout + refused.stderr)
+        self.assertIn("default router", refused.stderr)
+        self.assertEqual(demo.public_links(self.microservices()["web"]), links)
 
     def test_4_describe_redeployed_is_a_no_op(self):
         before = self.microservices()
@@ -316,23 +323,6 @@ def find_counter(status, key):
     return 0
 
 
-def skip_reason():
-    if os.geteuid() != 0:
-        return "needs root (rootful podman)"
-    if not shutil.which("podman"):
-        return "podman is not installed"
-    if not os.path.exists("/bin/busybox"):
-        return "busybox-static is not installed"
-    return None
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build-dir", required=True)
-    args, rest = parser.parse_known_args()
-    BUILD_DIR = os.path.abspath(args.build_dir)
-    reason = skip_reason()
-    if reason:
-        print(f"e2e: skipped: {reason}")
-        sys.exit(77)
-    unittest.main(argv=[sys.argv[0]] + rest, failfast=True, verbosity=2)
+    BUILD_DIR, argv = e2e_common.build_dir_or_skip("e2e")
+    unittest.main(argv=argv, failfast=True, verbosity=2)
