@@ -15,7 +15,7 @@
 4. with --operator BIN: the binary accepts the Deployment's arguments (`BIN ARGS... --help`
    exits 0; the chart once passed --log-level=info, which the operator refuses);
 5. with --kubeconfig: `kubectl apply --dry-run=server` of the CRDs, the plain manifests
-   (operator.yaml, kubelet.yaml, example-controlplane.yaml) and the rendered chart against that API server (types, RBAC rules and fields validated by a real
+   (operator.yaml, kubelet.yaml, example-controlplane.yaml, controller-postgres.yaml) and the rendered chart against that API server (types, RBAC rules and fields validated by a real
    kube-apiserver; ctest runs it against the k8s fixture's).
 
   check_manifests.py [--operator BIN] [--kubeconfig FILE --kubectl KUBECTL]   exit 0 = in sync
@@ -182,7 +182,11 @@ def main():
             problems += kubectl_dry_run(args.kubectl, args.kubeconfig,
                                         os.path.join(HERE, "operator.yaml"))
             problems += kubectl_dry_run(args.kubectl, args.kubeconfig, rendered_path)
-            for plain_file in ("kubelet.yaml", "example-controlplane.yaml"):
+            # controller-postgres.yaml's namespace for real (its objects are checked inside it).
+            subprocess.run([args.kubectl, "--kubeconfig", args.kubeconfig, "create", "namespace",
+                            "fogmesh"], capture_output=True)  # AlreadyExists is fine
+            for plain_file in ("kubelet.yaml", "example-controlplane.yaml",
+                               "controller-postgres.yaml"):
                 problems += kubectl_dry_run(args.kubectl, args.kubeconfig,
                                             os.path.join(HERE, plain_file))
 
