@@ -203,7 +203,8 @@ http_response status_put(request_context& ctx) {
     throw validation_error("A required field is null");
   }
   // microserviceStatus is a JSON string holding [{id, status, ...}]; only this agent's
-  // microservices are updated.
+  // microservices of started applications are updated (a stopped application's stay STOPPED
+  // even when a report sent before the agent stopped them still says RUNNING).
   // (An agent running nothing sends "[]": no statement for it; status comes every 10 s.)
   if (auto ms = r.str("microserviceStatus"); ms && !ms->empty() && *ms != "[]") {
     boost::system::error_code ec;
@@ -224,7 +225,8 @@ http_response status_put(request_context& ctx) {
           "\"errorMessage\" text, \"containerId\" text, \"startTime\" float8, "
           "\"operatingDuration\" float8, \"cpuUsage\" float8, \"memoryUsage\" float8) "
           "WHERE s.microservice_uuid = x.id AND EXISTS (SELECT 1 FROM microservices m "
-          "WHERE m.uuid = x.id AND m.iofog_uuid = $1)",
+          "JOIN applications a ON a.id = m.application_id "
+          "WHERE m.uuid = x.id AND m.iofog_uuid = $1 AND a.is_activated)",
           ctx.fog_uuid, *ms);
     } catch (const pqxx::data_exception&) {
       throw_format("microserviceStatus");

@@ -567,6 +567,17 @@ http_response app_create_yaml(request_context& ctx) {
   return app_create_from(ctx, application_from_yaml(multipart_field(ctx.req, "application")));
 }
 
+// A stopped application's microservices are STOPPED at once: the agent removes their
+// containers and stops reporting them, so their last report (RUNNING) would otherwise stay
+// forever. Started again, they are QUEUED until their agent reports them.
+void set_status_for_activation(request_context& ctx, int64_t app_id, bool activated) {
+  pexec0(ctx.tx(),
+         "UPDATE microservice_status s SET status = $2, percentage = 0, cpu_usage = 0, "
+         "memory_usage = 0, container_id = '', operating_duration = 0, error_message = '' "
+         "FROM microservices m WHERE s.microservice_uuid = m.uuid AND m.application_id = $1",
+         app_id, activated ? "QUEUED" : "STOPPED");
+}
+
 http_response app_patch(request_context& ctx) {
   auto app = find_user_app(ctx, ctx.param("name"));
   auto body = parse_body(ctx.req);
@@ -584,7 +595,10 @@ http_response app_patch(request_context& ctx) {
   } catch (const pqxx::unique_violation&) {
     throw validation_error("Duplicate name '" + *name + "'");
   }
-  if (activated && *activated != app.activated) touch_app_fogs(ctx, app.id, {"microservice_list"});
+  if (activated && *activated != app.activated) {
+    touch_app_fogs(ctx, app.id, {"microservice_list"});
+    set_status_for_activation(ctx, app.id, *activated);
+  }
   return empty_response(204);
 }
 
@@ -632,6 +646,7 @@ http_response app_put_from(request_context& ctx, const json::object& body) {
          app.id, keep_list);
   if (in.routes) add_routes(ctx, app.id, *in.routes);
   touch_app_fogs(ctx, app.id, {"microservice_list", "routing"});
+  if (in.activated != app.activated) set_status_for_activation(ctx, app.id, in.activated);
   refresh_routers(ctx.tx(), merged(public_before, app_public_routers(ctx, app.id)));
   return empty_response(204);
 }

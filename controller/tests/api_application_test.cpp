@@ -94,12 +94,36 @@ TEST_F(application_api, ApplicationLifecycleAndAgentView) {
   EXPECT_EQ(ms.at("status").at("status").as_string(), "RUNNING");
   EXPECT_EQ(ms.at("status").at("containerId").as_string(), "abc");
 
-  // Deactivated applications are not run.
+  // Deactivated applications are not run, and their microservices say so at once: a report
+  // the agent sent before it stopped them does not bring RUNNING back.
   ASSERT_EQ(patch("/api/v3/application/demo-app", R"({"isActivated":false})", token).status, 204);
   EXPECT_EQ(
       without_router(get("/api/v3/agent/microservices", agent).json().at("microservices")).size(),
       0u);
+  auto stopped = get("/api/v3/microservices/" + producer_uuid, token).json();
+  EXPECT_EQ(stopped.at("status").at("status").as_string(), "STOPPED");
+  EXPECT_EQ(stopped.at("status").at("containerId").as_string(), "");
+  ASSERT_EQ(put("/api/v3/agent/status", status, agent).status, 204);
+  EXPECT_EQ(get("/api/v3/microservices/" + producer_uuid, token)
+                .json()
+                .at("status")
+                .at("status")
+                .as_string(),
+            "STOPPED");
   ASSERT_EQ(patch("/api/v3/application/demo-app", R"({"isActivated":true})", token).status, 204);
+  EXPECT_EQ(get("/api/v3/microservices/" + producer_uuid, token)
+                .json()
+                .at("status")
+                .at("status")
+                .as_string(),
+            "QUEUED");
+  ASSERT_EQ(put("/api/v3/agent/status", status, agent).status, 204);
+  EXPECT_EQ(get("/api/v3/microservices/" + producer_uuid, token)
+                .json()
+                .at("status")
+                .at("status")
+                .as_string(),
+            "RUNNING");
 
   // Config-only edits raise microserviceConfig; rebuild is served once.
   auto ch = get("/api/v3/agent/config/changes", agent).json();
