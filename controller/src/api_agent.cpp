@@ -354,11 +354,6 @@ void register_agent_routes(app& a) {
   a.add_route({"DELETE", "/agent/delete-node", auth_kind::agent, delete_node,
                "Agent removes its node", 204});
   a.add_route({"GET", "/agent/tunnel", auth_kind::agent, tunnel_get, "SSH tunnel settings"});
-  a.add_route({"GET", "/agent/strace", auth_kind::agent,
-               [](request_context&) {
-                 return json_response(200, json::object{{"straceValues", json::array{}}});
-               },
-               "Diagnostics requests"});
 }
 
 }  // namespace fogmesh::controller

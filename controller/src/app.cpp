@@ -165,6 +165,7 @@ app::app(server_options options, db_pool& pool)
   register_catalog_routes(*this);
   register_template_routes(*this);
   register_edge_resource_routes(*this);
+  register_diagnostics_routes(*this);
 }
 
 app::~app() {
@@ -187,9 +188,15 @@ http_response app::handle(const http_request& req, bool long_poll_final) {
     logger()->error("{} {}: database connection lost: {}", req.method, req.path, e.what());
     resp = error_response(503, "ServiceUnavailableError", "Database unavailable");
   } catch (const std::exception& e) {
-    // Details stay in our log; clients get no internals (upstream leaked stack traces).
-    logger()->error("{} {}: {}", req.method, req.path, e.what());
-    resp = error_response(500, "Error", "Internal server error");
+    if (req.canceller && req.canceller->cancelled()) {
+      // The client hung up and its query was cancelled (server.cpp): nobody reads this.
+      logger()->debug("{} {}: abandoned by the client: {}", req.method, req.path, e.what());
+      resp = error_response(499, "ClientClosedRequest", "Client closed the request");
+    } else {
+      // Details stay in our log; clients get no internals (upstream leaked stack traces).
+      logger()->error("{} {}: {}", req.method, req.path, e.what());
+      resp = error_response(500, "Error", "Internal server error");
+    }
   }
   return finish(std::move(resp));
 }
@@ -273,6 +280,7 @@ http_response app::dispatch(const http_request& req, bool long_poll_final) {
     return matched->handler(ctx);
   }
   auto conn = pool_.acquire();
+  cancel_scope cancel(req.canceller.get(), *conn);
   pqxx::work tx(*conn);
   request_context ctx{req, &tx, *this, std::move(params), 0, {}, long_poll_final, {}};
 

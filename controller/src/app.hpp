@@ -194,6 +194,7 @@ void register_application_routes(app& a);
 void register_catalog_routes(app& a);
 void register_template_routes(app& a);
 void register_edge_resource_routes(app& a);
+void register_diagnostics_routes(app& a);
 
 int64_t now_ms();
 

@@ -11,6 +11,37 @@ namespace fogmesh::controller {
 
 db_pool::db_pool(std::string conninfo, int size) : conninfo_(std::move(conninfo)), size_(size) {}
 
+void query_canceller::attach(pqxx::connection_base& conn) {
+  std::lock_guard lock(mutex_);
+  if (cancelled_) throw request_abandoned();
+  conn_ = &conn;
+}
+
+void query_canceller::detach() {
+  std::lock_guard lock(mutex_);
+  if (sent_ && conn_ != nullptr) conn_->disconnect();
+  conn_ = nullptr;
+}
+
+void query_canceller::cancel() {
+  std::lock_guard lock(mutex_);
+  cancelled_ = true;
+  if (conn_ == nullptr || sent_) return;
+  sent_ = true;
+  try {
+    conn_->cancel_query();
+  } catch (const std::exception& e) {
+    // The statement then runs to its end, as before; the request's answer is dropped anyway.
+    fogmesh::log::get("controller.db")
+        ->warn("cancelling an abandoned request's query: {}", e.what());
+  }
+}
+
+bool query_canceller::cancelled() const {
+  std::lock_guard lock(mutex_);
+  return cancelled_;
+}
+
 db_pool::lease::~lease() {
   if (conn_ && pool_ != nullptr) pool_->release(std::move(conn_));
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <pqxx/pqxx>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,6 +25,50 @@ struct pooled_connection : pqxx::connection {
   static pooled_connection* find(const pqxx::connection_base& conn);
 
   std::unordered_map<std::string, std::string> statements;
+};
+
+// Cancels the query of a request whose client hung up (server.cpp watches the socket while a
+// worker runs the request). Without it an abandoned request ran its statements to the end,
+// holding a pool connection and possibly row locks for nobody.
+class query_canceller {
+ public:
+  // The worker's connection while it runs the request. Throws request_abandoned when the client
+  // is gone already: the request is not started at all.
+  void attach(pqxx::connection_base& conn);
+  // Ends the attachment. A connection that was sent a cancel is closed (the pool drops it): the
+  // server may deliver the cancel late, and it must not hit the pool's next request.
+  void detach();
+  // Any thread. PQcancel (cancel_query) only reads the backend's pid and key, which do not
+  // change while the worker's statement runs, so it is safe beside it; the mutex keeps the
+  // connection attached meanwhile.
+  void cancel();
+  bool cancelled() const;
+
+ private:
+  mutable std::mutex mutex_;
+  pqxx::connection_base* conn_ = nullptr;
+  bool cancelled_ = false;
+  bool sent_ = false;
+};
+
+struct request_abandoned : std::runtime_error {
+  request_abandoned() : std::runtime_error("client went away before the request ran") {}
+};
+
+// Attaches a request's canceller (if any) to its connection for the scope's lifetime.
+class cancel_scope {
+ public:
+  cancel_scope(query_canceller* c, pqxx::connection_base& conn) : c_(c) {
+    if (c_ != nullptr) c_->attach(conn);
+  }
+  ~cancel_scope() {
+    if (c_ != nullptr) c_->detach();
+  }
+  cancel_scope(const cancel_scope&) = delete;
+  cancel_scope& operator=(const cancel_scope&) = delete;
+
+ private:
+  query_canceller* c_;
 };
 
 class db_pool {

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -11,6 +12,8 @@
 #include <vector>
 
 namespace fogmesh::controller {
+
+class query_canceller;  // db.hpp
 
 struct http_request {
   std::string method;  // "GET", "POST", ...
@@ -20,6 +23,8 @@ struct http_request {
   std::vector<std::pair<std::string, std::string>> headers;  // lower-case names
   std::string body;
   std::string remote_address;
+  // Set by the server: cancels the request's query when its client hangs up.
+  std::shared_ptr<query_canceller> canceller;
 
   const std::string* header(std::string_view name) const;
   const std::string* query_param(std::string_view name) const;

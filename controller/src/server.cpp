@@ -102,6 +102,36 @@ struct server::impl {
         asio::use_awaitable);
   }
 
+  // Calls on_gone (on the socket's executor) if the client closes the connection before
+  // sock.cancel() ends the watch. Readable data that is not an end of stream is a pipelined
+  // request: it is read after the current response and ends the watch without a call.
+  template <class F>
+  static void watch_hangup(tcp::socket& sock, F on_gone) {
+    sock.async_wait(tcp::socket::wait_read, [on_gone, &sock](boost::system::error_code ec) {
+      if (ec) return;  // cancelled: the wait ended first (sock may be gone; do not touch it)
+      char c = 0;
+      ssize_t n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) on_gone();
+    });
+  }
+
+  // Runs a request on a worker while watching its client: a hang-up cancels the request's query
+  // (query_canceller, db.hpp) instead of letting it run to the end for nobody. Returns nullopt
+  // when the client went away.
+  asio::awaitable<std::optional<http_response>> run_watched(beast::tcp_stream& stream,
+                                                            http_request& req) {
+    auto canceller = std::make_shared<query_canceller>();
+    req.canceller = canceller;
+    auto& sock = stream.socket();
+    watch_hangup(sock, [canceller] { canceller->cancel(); });
+    http_response resp = co_await on_worker(req, false);
+    boost::system::error_code ec;
+    sock.cancel(ec);  // ends the watch
+    req.canceller.reset();
+    if (canceller->cancelled()) co_return std::nullopt;
+    co_return resp;
+  }
+
   // Holds a long-poll until the agent's change sequence moves or the timeout passes. Returns
   // nullopt when the client hung up meanwhile: it is not answered, and its slot is freed at once.
   asio::awaitable<std::optional<http_response>> wait_for_change(beast::tcp_stream& stream,
@@ -119,15 +149,9 @@ struct server::impl {
     });
     auto gone = std::make_shared<bool>(false);
     auto& sock = stream.socket();
-    sock.async_wait(tcp::socket::wait_read, [timer, gone, &sock](boost::system::error_code ec) {
-      if (ec) return;  // cancelled: the wait ended first (sock may be gone; do not touch it)
-      char c = 0;
-      ssize_t n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-        *gone = true;
-        timer->cancel();
-      }
-      // n > 0: a pipelined request; it is read after this response.
+    watch_hangup(sock, [timer, gone] {
+      *gone = true;
+      timer->cancel();
     });
     boost::system::error_code ec;
     co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -238,7 +262,9 @@ struct server::impl {
           req.path = url->path();
           for (auto p : url->params()) req.query.emplace_back(p.key, p.has_value ? p.value : "");
           lowest.expires_never();
-          resp = co_await on_worker(req, false);
+          auto answered = co_await run_watched(lowest, req);
+          if (!answered) break;  // the client went away
+          resp = std::move(*answered);
           if (resp.long_poll) {
             auto answered = co_await wait_for_change(lowest, req, std::move(resp));
             if (!answered) break;  // the client went away
@@ -250,8 +276,11 @@ struct server::impl {
         bres.version(breq.version());
         bres.result(static_cast<unsigned>(resp.status));
         for (auto& [k, v] : resp.headers) bres.set(k, v);
-        if (!resp.body.empty())
-          bres.set(bhttp::field::content_type, resp.content_type + "; charset=utf-8");
+        if (!resp.body.empty()) {
+          bool text =
+              resp.content_type.starts_with("text/") || resp.content_type == "application/json";
+          bres.set(bhttp::field::content_type, resp.content_type + (text ? "; charset=utf-8" : ""));
+        }
         bres.keep_alive(breq.keep_alive() && !stopping);
         bres.body() = std::move(resp.body);
         bres.prepare_payload();

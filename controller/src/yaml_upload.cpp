@@ -154,7 +154,7 @@ json::object microservice_body(const json::object& m) {
 
 }  // namespace
 
-std::string multipart_field(const http_request& req, std::string_view field) {
+std::optional<std::string> find_multipart_field(const http_request& req, std::string_view field) {
   const std::string* type = req.header("content-type");
   std::string boundary;
   if (type != nullptr && lower(*type).rfind("multipart/form-data", 0) == 0) {
@@ -188,7 +188,13 @@ std::string multipart_field(const http_request& req, std::string_view field) {
     }
     pos = next + 2;
   }
-  throw validation_error("Required field '" + std::string(field) + "' is missing");
+  return std::nullopt;
+}
+
+std::string multipart_field(const http_request& req, std::string_view field) {
+  auto content = find_multipart_field(req, field);
+  if (!content) throw validation_error("Required field '" + std::string(field) + "' is missing");
+  return std::move(*content);
 }
 
 json::object application_from_yaml(const std::string& yaml) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,8 +13,11 @@
 
 namespace fogmesh::controller {
 
-// The content of multipart field `field`; ValidationError when the request is not multipart or
-// lacks the field.
+// The content of multipart field `field`, nullopt when the request lacks it; ValidationError
+// "Invalid content type" when the request is not multipart.
+std::optional<std::string> find_multipart_field(const http_request& req, std::string_view field);
+
+// The same; a missing field is a ValidationError.
 std::string multipart_field(const http_request& req, std::string_view field);
 
 // kind: Application -> {name, description?, isActivated: true, microservices: [...], routes}.

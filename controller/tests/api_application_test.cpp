@@ -576,17 +576,6 @@ TEST_F(application_api, CatalogItemsCrud) {
   expect_error(get("/api/v3/catalog/microservices/" + id, token), 404, "NotFoundError");
 }
 
-// A multipart/form-data upload of one file field, as iofogctl and the ECN Viewer send.
-http_result upload(uint16_t port, const std::string& method, const std::string& path,
-                   const std::string& field, const std::string& yaml, const std::string& token) {
-  std::string boundary = "----fogmeshBoundary7MA4YWxk";
-  std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + field +
-                     "\"; filename=\"app.yaml\"\r\nContent-Type: application/x-yaml\r\n\r\n" +
-                     yaml + "\r\n--" + boundary + "--\r\n";
-  return http(port, method, path, body, token,
-              {{"Content-Type", "multipart/form-data; boundary=" + boundary}});
-}
-
 TEST_F(application_api, YamlUploads) {
   std::string token = new_user_token();
   std::string fog = create_fog(token, "yaml-node");

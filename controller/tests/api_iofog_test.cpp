@@ -1,7 +1,12 @@
 // Fog (agent node) endpoints over real HTTP against a real PostgreSQL cluster.
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "../src/migrations.hpp"  // the compiled-in migrations (not public API)
@@ -560,6 +565,56 @@ TEST_F(iofog_api, TunnelOpenCloseAndAgentView) {
   EXPECT_EQ(patch("/api/v3/iofog/" + f3 + "/tunnel", R"({"action":"open"})", token).status, 204);
   EXPECT_EQ(get("/api/v3/iofog/" + f3 + "/tunnel", token).json().at("remotePort").as_int64(),
             rport1);
+}
+
+// Polls `sql` (a count) until it reads `want` or `seconds` pass; returns the last reading.
+std::string wait_for_count(const pg_cluster& db, const std::string& sql, const std::string& want,
+                           int seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  std::string got = db.query(sql);
+  while (got != want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    got = db.query(sql);
+  }
+  return got;
+}
+
+// A client that hangs up while its request's query runs stops that query: the backend does not
+// go on waiting (or working) for nobody, and the controller keeps serving.
+TEST_F(iofog_api, AbandonedRequestIsCancelled) {
+  std::string token = new_user_token();
+  std::string uuid = create_fog(token, "cancel-me");
+  // A second session holds the fog's row lock, so the controller's UPDATE blocks on it: a query
+  // that runs until cancelled, deterministically.
+  pqxx::connection locker(db().conninfo());
+  pqxx::work hold(locker);
+  hold.exec("SELECT 1 FROM fogs WHERE uuid = " + hold.quote(uuid) + " FOR UPDATE");
+  const std::string blocked =
+      "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND state = 'active' "
+      "AND query LIKE '%FROM fogs%'";
+
+  int fd = connect_loopback(port());
+  std::string body = R"({"name":"cancelled-rename"})";
+  std::string req =
+      "PATCH /api/v3/iofog/" + uuid + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + token +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
+  ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  ASSERT_EQ(wait_for_count(db(), blocked, "1", 10), "1")
+      << "the request never blocked: "
+      << db().query(
+             "SELECT string_agg(state || '/' || coalesce(wait_event_type, '') || '/' || "
+             "left(query, 80), ' | ') FROM pg_stat_activity "
+             "WHERE backend_type = 'client backend'");
+
+  ::close(fd);
+  EXPECT_EQ(wait_for_count(db(), blocked, "0", 5), "0") << "the abandoned query still runs";
+  hold.commit();
+  // Its transaction was rolled back, and the controller still answers, the fog included.
+  EXPECT_EQ(db().query("SELECT name FROM fogs WHERE uuid = '" + uuid + "'"), "cancel-me");
+  EXPECT_EQ(get("/api/v3/status").status, 200);
+  EXPECT_EQ(patch("/api/v3/iofog/" + uuid, R"({"name":"renamed-after"})", token).status, 204);
+  EXPECT_EQ(db().query("SELECT name FROM fogs WHERE uuid = '" + uuid + "'"), "renamed-after");
 }
 
 }  // namespace

@@ -94,8 +94,6 @@ http_result parse_response(const std::string& raw) {
   return res;
 }
 
-namespace {
-
 int connect_loopback(uint16_t port, int timeout_sec) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket failed");
@@ -112,7 +110,15 @@ int connect_loopback(uint16_t port, int timeout_sec) {
   return fd;
 }
 
-}  // namespace
+http_result upload(uint16_t port, const std::string& method, const std::string& path,
+                   const std::string& field, const std::string& content, const std::string& auth) {
+  std::string boundary = "----fogmeshBoundary7MA4YWxk";
+  std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + field +
+                     "\"; filename=\"upload\"\r\nContent-Type: application/octet-stream\r\n\r\n" +
+                     content + "\r\n--" + boundary + "--\r\n";
+  return http(port, method, path, body, auth,
+              {{"Content-Type", "multipart/form-data; boundary=" + boundary}});
+}
 
 http_result https_get(uint16_t port, const std::string& path) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());

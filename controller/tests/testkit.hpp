@@ -55,6 +55,14 @@ http_result http(uint16_t port, const std::string& method, const std::string& pa
                  const std::vector<std::pair<std::string, std::string>>& extra_headers = {},
                  int timeout_sec = 120);
 
+// A TCP connection to 127.0.0.1:port (receive timeout timeout_sec); the caller closes it.
+int connect_loopback(uint16_t port, int timeout_sec = 120);
+
+// A multipart/form-data upload of one file field, as iofogctl, the ECN Viewer and the agent
+// send.
+http_result upload(uint16_t port, const std::string& method, const std::string& path,
+                   const std::string& field, const std::string& content, const std::string& auth);
+
 // GET over TLS (certificate not verified), Connection: close.
 http_result https_get(uint16_t port, const std::string& path);
 http_result parse_response(const std::string& raw);

@@ -1,0 +1,179 @@
+// Diagnostics, as upstream's diagnostic-service and agent-service have them: strace of a
+// microservice (the user switches it on, the agent learns it through the `diagnostics` change
+// flag, runs strace and pushes the output, the user reads it) and image snapshots (the user asks,
+// the agent learns it through `isImageSnapshot`, uploads the container's image as a tar.gz, the
+// user downloads it once). Ownership failures are 404 as everywhere; upstream v3.0.4 checks no
+// owner here at all.
+#include <sodium.h>
+
+#include "app.hpp"
+#include "fog_model.hpp"
+#include "validate.hpp"
+#include "yaml_upload.hpp"
+
+namespace fogmesh::controller {
+
+namespace json = boost::json;
+
+namespace {
+
+// What an agent pushes is appended; the newest output is kept up to this size, so an agent left
+// tracing cannot grow a row without bound (upstream appends forever).
+constexpr int64_t strace_buffer_limit = 1024 * 1024;
+
+// The fog of the user's microservice (empty when it is not on one); 404 when it is not theirs.
+std::string owned_msvc_fog(request_context& ctx) {
+  const auto& uuid = ctx.param("uuid");
+  auto rows = pexec(ctx.tx(),
+                    "SELECT coalesce(iofog_uuid, '') FROM microservices "
+                    "WHERE uuid = $1 AND user_id = $2",
+                    uuid, ctx.user_id);
+  if (rows.empty()) throw not_found("Invalid microservice UUID '" + uuid + "'");
+  return rows[0][0].c_str();
+}
+
+std::string base64(const std::string& bytes) {
+  std::string out(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+http_response strace_patch(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  bool enable = *r.boolean("enable", true);
+  std::string fog = owned_msvc_fog(ctx);
+  if (fog.empty()) throw validation_error("Can't run strace for microservice without ioFog.");
+  pexec0(ctx.tx(),
+         "INSERT INTO microservice_straces (microservice_uuid, strace_run) VALUES ($1, $2) "
+         "ON CONFLICT (microservice_uuid) DO UPDATE SET strace_run = excluded.strace_run",
+         ctx.param("uuid"), enable);
+  raise_change(ctx.tx(), fog, {"diagnostics"});
+  return empty_response(204);
+}
+
+http_response strace_get(request_context& ctx) {
+  json::object query;
+  if (const auto* f = ctx.req.query_param("format")) query["format"] = *f;
+  body_reader q(query);
+  auto format = q.enumeration("format", {"string", "file"});
+  owned_msvc_fog(ctx);
+  auto rows =
+      pexec(ctx.tx(), "SELECT buffer FROM microservice_straces WHERE microservice_uuid = $1",
+            ctx.param("uuid"));
+  if (rows.empty()) throw not_found("Strace data for this microservice not found");
+  std::string data = rows[0][0].c_str();
+  // Upstream's "file" format is the buffer written to a file and read back as base64.
+  if (format == "file") data = base64(data);
+  return json_response(200, json::object{{"data", data}});
+}
+
+http_response snapshot_post(request_context& ctx) {
+  std::string fog = owned_msvc_fog(ctx);
+  if (fog.empty())
+    throw validation_error("Can not run image snapshot for microservice without ioFog.");
+  pexec0(ctx.tx(),
+         "INSERT INTO microservice_image_snapshots (microservice_uuid) VALUES ($1) "
+         "ON CONFLICT (microservice_uuid) DO UPDATE SET image = NULL",
+         ctx.param("uuid"));
+  raise_change(ctx.tx(), fog, {"is_image_snapshot"});
+  return empty_response(201);
+}
+
+// The uploaded tar.gz, once: like upstream, a download clears it.
+http_response snapshot_get(request_context& ctx) {
+  std::string fog = owned_msvc_fog(ctx);
+  if (fog.empty())
+    throw validation_error("Can not run image snapshot for microservice without ioFog.");
+  const auto& uuid = ctx.param("uuid");
+  auto rows = pexec(ctx.tx(),
+                    "DELETE FROM microservice_image_snapshots "
+                    "WHERE microservice_uuid = $1 AND image IS NOT NULL RETURNING image",
+                    uuid);
+  if (rows.empty())
+    throw validation_error("Image snapshot is not available for this microservice.");
+  http_response resp;
+  resp.status = 200;
+  resp.content_type = "application/gzip";
+  resp.body = pqxx::binarystring(rows[0][0]).str();
+  resp.headers.emplace_back("Content-Disposition", "attachment; filename=" + uuid + ".tar.gz");
+  return resp;
+}
+
+http_response agent_strace_get(request_context& ctx) {
+  auto rows = pexec(ctx.tx(),
+                    "SELECT coalesce(json_agg(json_build_object('microserviceUuid', "
+                    "s.microservice_uuid, 'straceRun', s.strace_run) ORDER BY m.created_at), "
+                    "'[]')::text FROM microservice_straces s JOIN microservices m "
+                    "ON m.uuid = s.microservice_uuid WHERE m.iofog_uuid = $1",
+                    ctx.fog_uuid);
+  return raw_json_response(200, "{\"straceValues\":" + std::string(rows[0][0].c_str()) + "}");
+}
+
+http_response agent_strace_put(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  const auto* data = r.array("straceData", true);
+  for (const auto& item : *data) {
+    if (!item.is_object()) throw validation_error("Field 'straceData' is not of a type(s) array");
+    body_reader entry(item.as_object());
+    auto uuid = entry.str("microserviceUuid", true);
+    auto buffer = entry.str("buffer", true);
+    // Only the agent's own microservices: another fog's uuid is "not found", as a missing one.
+    auto updated =
+        pexec(ctx.tx(),
+              "UPDATE microservice_straces s SET buffer = right(s.buffer || $3, $4::int) "
+              "FROM microservices m WHERE s.microservice_uuid = $1 "
+              "AND m.uuid = s.microservice_uuid AND m.iofog_uuid = $2 RETURNING 1",
+              *uuid, ctx.fog_uuid, *buffer, strace_buffer_limit);
+    if (updated.empty()) throw not_found("Strace data for this microservice not found");
+  }
+  return empty_response(204);
+}
+
+http_response agent_snapshot_get(request_context& ctx) {
+  auto rows = pexec(ctx.tx(),
+                    "SELECT s.microservice_uuid FROM microservice_image_snapshots s "
+                    "JOIN microservices m ON m.uuid = s.microservice_uuid "
+                    "WHERE m.iofog_uuid = $1 AND s.image IS NULL ORDER BY m.created_at LIMIT 1",
+                    ctx.fog_uuid);
+  if (rows.empty()) throw not_found("Image snapshot not found");
+  return json_response(200, json::object{{"uuid", rows[0][0].c_str()}});
+}
+
+// Multipart field `upstream`. Like upstream, the file answers every pending request of the fog
+// (the agent snapshots one microservice per change flag).
+http_response agent_snapshot_put(request_context& ctx) {
+  auto image = find_multipart_field(ctx.req, "upstream");
+  if (!image) throw validation_error("Uploaded image snapshot file not found");
+  pexec0(ctx.tx(),
+         "UPDATE microservice_image_snapshots s SET image = $2 FROM microservices m "
+         "WHERE m.uuid = s.microservice_uuid AND m.iofog_uuid = $1 AND s.image IS NULL",
+         ctx.fog_uuid, pqxx::binarystring(*image));
+  return empty_response(204);
+}
+
+}  // namespace
+
+void register_diagnostics_routes(app& a) {
+  a.add_route({"PATCH", "/microservices/:uuid/strace", auth_kind::user, strace_patch,
+               "Switch strace of a microservice on or off {enable}", 204});
+  a.add_route({"GET", "/microservices/:uuid/strace", auth_kind::user, strace_get,
+               "Strace output of a microservice; ?format=string|file (base64)"});
+  a.add_route({"POST", "/microservices/:uuid/image-snapshot", auth_kind::user, snapshot_post,
+               "Ask the agent for an image snapshot of a microservice", 201});
+  a.add_route({"GET", "/microservices/:uuid/image-snapshot", auth_kind::user, snapshot_get,
+               "Download the uploaded image snapshot (tar.gz), once"});
+  a.add_route({"GET", "/agent/strace", auth_kind::agent, agent_strace_get,
+               "Microservices to strace {straceValues}"});
+  a.add_route({"PUT", "/agent/strace", auth_kind::agent, agent_strace_put,
+               "Push strace output {straceData:[{microserviceUuid,buffer}]}", 204});
+  a.add_route({"GET", "/agent/image-snapshot", auth_kind::agent, agent_snapshot_get,
+               "Microservice whose image snapshot is wanted {uuid}"});
+  a.add_route({"PUT", "/agent/image-snapshot", auth_kind::agent, agent_snapshot_put,
+               "Upload an image snapshot (multipart field upstream)", 204});
+}
+
+}  // namespace fogmesh::controller

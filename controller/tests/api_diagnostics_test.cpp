@@ -1,0 +1,146 @@
+// Strace and image snapshots over HTTP, user side and agent side, against real PostgreSQL.
+#include "testkit.hpp"
+
+namespace fogmesh::controller::test {
+namespace {
+
+class diagnostics_api : public api_test {
+ protected:
+  // A user with a provisioned fog running microservice "m1" and an undeployed "m2".
+  void SetUp() override {
+    token = new_user_token();
+    other = new_user_token();
+    fog = create_fog(token, "diag-node");
+    agent = provision_agent(token, fog);
+    ASSERT_EQ(post("/api/v3/application", R"({"name":"diag","isActivated":true})", token).status,
+              201);
+    auto c = post("/api/v3/microservices",
+                  R"({"name":"m1","application":"diag","iofogUuid":")" + fog +
+                      R"(","images":[{"containerImage":"x","fogTypeId":1}]})",
+                  token);
+    ASSERT_EQ(c.status, 201) << c.body;
+    base = "/api/v3/microservices/" + std::string(c.json().at("uuid").as_string());
+    uuid = base.substr(base.rfind('/') + 1);
+    c = post(
+        "/api/v3/microservices",
+        R"({"name":"m2","application":"diag","images":[{"containerImage":"x","fogTypeId":1}]})",
+        token);
+    ASSERT_EQ(c.status, 201) << c.body;
+    undeployed = "/api/v3/microservices/" + std::string(c.json().at("uuid").as_string());
+    ack(agent);
+  }
+
+  // m1 as the agent sees it (GET /agent/microservices).
+  boost::json::value agent_msvc() {
+    auto list = get("/api/v3/agent/microservices", agent).json();
+    for (const auto& m : list.at("microservices").as_array()) {
+      if (m.at("uuid").as_string() == uuid) return m;
+    }
+    ADD_FAILURE() << "m1 missing from the agent's list";
+    return boost::json::object{{"imageSnapshot", "missing"}};
+  }
+
+  std::string token, other, fog, agent, base, uuid, undeployed;
+};
+
+TEST_F(diagnostics_api, Strace) {
+  expect_error(patch(base + "/strace", "{}", token), 400, "ValidationError",
+               "Required field 'enable' is missing");
+  expect_error(patch(base + "/strace", R"({"enable":true})", other), 404, "NotFoundError",
+               "Invalid microservice UUID '" + uuid + "'");
+  expect_error(patch(undeployed + "/strace", R"({"enable":true})", token), 400, "ValidationError",
+               "Can't run strace for microservice without ioFog.");
+  expect_error(get(base + "/strace", token), 404, "NotFoundError",
+               "Strace data for this microservice not found");
+  EXPECT_EQ(db().query("SELECT count(*) FROM microservice_straces"), "0");
+  EXPECT_FALSE(changes(agent).at("diagnostics").as_bool());
+
+  ASSERT_EQ(patch(base + "/strace", R"({"enable":true})", token).status, 204);
+  EXPECT_TRUE(changes(agent).at("diagnostics").as_bool());
+  auto s = get("/api/v3/agent/strace", agent);
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_EQ(s.json(),
+            parse(R"({"straceValues":[{"microserviceUuid":")" + uuid + R"(","straceRun":true}]})"));
+
+  std::string push1 = R"({"straceData":[{"microserviceUuid":")" + uuid + R"(","buffer":"abc"}]})";
+  std::string push2 = R"({"straceData":[{"microserviceUuid":")" + uuid + R"(","buffer":"def"}]})";
+  EXPECT_EQ(put("/api/v3/agent/strace", push1, agent).status, 204);
+  EXPECT_EQ(put("/api/v3/agent/strace", push2, agent).status, 204);
+  expect_error(put("/api/v3/agent/strace", "{}", agent), 400, "ValidationError",
+               "Required field 'straceData' is missing");
+  // Another fog's agent cannot write into this microservice's trace.
+  std::string agent2 = provision_agent(token, create_fog(token, "diag-other"));
+  expect_error(put("/api/v3/agent/strace", push1, agent2), 404, "NotFoundError",
+               "Strace data for this microservice not found");
+  EXPECT_EQ(get("/api/v3/agent/strace", agent2).json(), parse(R"({"straceValues":[]})"));
+
+  EXPECT_EQ(get(base + "/strace", token).json(), parse(R"({"data":"abcdef"})"));
+  EXPECT_EQ(get(base + "/strace?format=string", token).json(), parse(R"({"data":"abcdef"})"));
+  EXPECT_EQ(get(base + "/strace?format=file", token).json(), parse(R"({"data":"YWJjZGVm"})"));
+  expect_error(get(base + "/strace?format=xml", token), 400, "ValidationError",
+               "Field format is not one of enum values: string,file");
+  expect_error(get(base + "/strace", other), 404, "NotFoundError");
+
+  ack(agent);
+  ASSERT_EQ(patch(base + "/strace", R"({"enable":false})", token).status, 204);
+  EXPECT_TRUE(changes(agent).at("diagnostics").as_bool());
+  EXPECT_EQ(get("/api/v3/agent/strace", agent).json().at("straceValues").at(0).at("straceRun"),
+            false);
+}
+
+TEST_F(diagnostics_api, ImageSnapshot) {
+  expect_error(get("/api/v3/agent/image-snapshot", agent), 404, "NotFoundError",
+               "Image snapshot not found");
+  expect_error(post(undeployed + "/image-snapshot", "", token), 400, "ValidationError",
+               "Can not run image snapshot for microservice without ioFog.");
+  expect_error(post(base + "/image-snapshot", "", other), 404, "NotFoundError",
+               "Invalid microservice UUID '" + uuid + "'");
+  expect_error(get(base + "/image-snapshot", token), 400, "ValidationError",
+               "Image snapshot is not available for this microservice.");
+  EXPECT_FALSE(changes(agent).at("isImageSnapshot").as_bool());
+
+  auto c = post(base + "/image-snapshot", "", token);
+  EXPECT_EQ(c.status, 201) << c.body;
+  EXPECT_TRUE(changes(agent).at("isImageSnapshot").as_bool());
+  EXPECT_EQ(agent_msvc().at("imageSnapshot"), "get_image");
+  EXPECT_EQ(get("/api/v3/agent/image-snapshot", agent).json(),
+            parse(R"({"uuid":")" + uuid + R"("})"));
+
+  expect_error(put("/api/v3/agent/image-snapshot", "{}", agent), 400, "ValidationError",
+               "Invalid content type");
+  expect_error(upload(port(), "PUT", "/api/v3/agent/image-snapshot", "other", "x", agent), 400,
+               "ValidationError", "Uploaded image snapshot file not found");
+  expect_error(get(base + "/image-snapshot", token), 400, "ValidationError",
+               "Image snapshot is not available for this microservice.");
+
+  const std::string tarball(
+      "\x1f\x8b\x08\x00"
+      "binary\0data\xff\r\n--",
+      20);
+  auto u = upload(port(), "PUT", "/api/v3/agent/image-snapshot", "upstream", tarball, agent);
+  EXPECT_EQ(u.status, 204) << u.body;
+  expect_error(get("/api/v3/agent/image-snapshot", agent), 404, "NotFoundError",
+               "Image snapshot not found");
+  expect_error(get(base + "/image-snapshot", other), 404, "NotFoundError");
+
+  auto d = get(base + "/image-snapshot", token);
+  ASSERT_EQ(d.status, 200) << d.body;
+  EXPECT_EQ(d.body, tarball);
+  EXPECT_EQ(d.header("content-type"), "application/gzip");
+  EXPECT_EQ(d.header("content-disposition"), "attachment; filename=" + uuid + ".tar.gz");
+  // Downloaded once, as upstream.
+  expect_error(get(base + "/image-snapshot", token), 400, "ValidationError",
+               "Image snapshot is not available for this microservice.");
+  EXPECT_EQ(agent_msvc().at("imageSnapshot"), "");
+}
+
+TEST_F(diagnostics_api, RoutesInOpenApi) {
+  auto doc = get("/api/v3/openapi.json").json().at("paths").as_object();
+  EXPECT_TRUE(doc.contains("/api/v3/microservices/{uuid}/strace"));
+  EXPECT_TRUE(doc.contains("/api/v3/microservices/{uuid}/image-snapshot"));
+  EXPECT_TRUE(doc.at("/api/v3/agent/strace").as_object().contains("put"));
+  EXPECT_TRUE(doc.at("/api/v3/agent/image-snapshot").as_object().contains("put"));
+}
+
+}  // namespace
+}  // namespace fogmesh::controller::test
