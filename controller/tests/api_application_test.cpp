@@ -100,30 +100,26 @@ TEST_F(application_api, ApplicationLifecycleAndAgentView) {
   EXPECT_EQ(
       without_router(get("/api/v3/agent/microservices", agent).json().at("microservices")).size(),
       0u);
-  auto stopped = get("/api/v3/microservices/" + producer_uuid, token).json();
-  EXPECT_EQ(stopped.at("status").at("status").as_string(), "STOPPED");
-  EXPECT_EQ(stopped.at("status").at("containerId").as_string(), "");
-  ASSERT_EQ(put("/api/v3/agent/status", status, agent).status, 204);
+  auto producer_status = [&] {
+    return std::string(get("/api/v3/microservices/" + producer_uuid, token)
+                           .json()
+                           .at("status")
+                           .at("status")
+                           .as_string());
+  };
+  EXPECT_EQ(producer_status(), "STOPPED");
   EXPECT_EQ(get("/api/v3/microservices/" + producer_uuid, token)
                 .json()
                 .at("status")
-                .at("status")
+                .at("containerId")
                 .as_string(),
-            "STOPPED");
+            "");
+  ASSERT_EQ(put("/api/v3/agent/status", status, agent).status, 204);
+  EXPECT_EQ(producer_status(), "STOPPED");
   ASSERT_EQ(patch("/api/v3/application/demo-app", R"({"isActivated":true})", token).status, 204);
-  EXPECT_EQ(get("/api/v3/microservices/" + producer_uuid, token)
-                .json()
-                .at("status")
-                .at("status")
-                .as_string(),
-            "QUEUED");
+  EXPECT_EQ(producer_status(), "QUEUED");
   ASSERT_EQ(put("/api/v3/agent/status", status, agent).status, 204);
-  EXPECT_EQ(get("/api/v3/microservices/" + producer_uuid, token)
-                .json()
-                .at("status")
-                .at("status")
-                .as_string(),
-            "RUNNING");
+  EXPECT_EQ(producer_status(), "RUNNING");
 
   // Config-only edits raise microserviceConfig; rebuild is served once.
   auto ch = get("/api/v3/agent/config/changes", agent).json();
