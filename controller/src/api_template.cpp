@@ -3,6 +3,7 @@
 #include "app.hpp"
 #include "templates.hpp"
 #include "validate.hpp"
+#include "yaml_upload.hpp"
 
 namespace fogmesh::controller {
 
@@ -65,8 +66,7 @@ http_response template_get(request_context& ctx) {
   return raw_json_response(200, rows[0][0].c_str());
 }
 
-http_response template_create(request_context& ctx) {
-  auto body = parse_body(ctx.req);
+http_response template_create_from(request_context& ctx, const json::object& body) {
   body_reader r(body);
   auto in = read_template(r, true);
   pqxx::result row;
@@ -83,46 +83,64 @@ http_response template_create(request_context& ctx) {
   return json_response(201, json::object{{"id", row[0][0].as<int64_t>()}, {"name", *in.name}});
 }
 
+http_response template_create(request_context& ctx) {
+  return template_create_from(ctx, parse_body(ctx.req));
+}
+
+// POST /applicationTemplate/yaml: multipart field `template` holding iofogctl's
+// `kind: ApplicationTemplate` YAML.
+http_response template_create_yaml(request_context& ctx) {
+  return template_create_from(ctx,
+                              application_template_from_yaml(multipart_field(ctx.req, "template")));
+}
+
 // PATCH changes the fields given; PUT replaces the template (creating it if missing, as iofogctl
 // deploy expects).
+http_response template_update_from(request_context& ctx, const json::object& body, bool replace) {
+  const auto& name = ctx.param("name");
+  body_reader r(body);
+  auto in = read_template(r, replace);
+  auto existing = pexec(
+      ctx.tx(), "SELECT id FROM application_templates WHERE name = $1 AND user_id = $2 FOR UPDATE",
+      name, ctx.user_id);
+  if (existing.empty() && !replace) invalid_template(name);
+  try {
+    if (existing.empty()) {
+      pexec0(ctx.tx(),
+             "INSERT INTO application_templates (name, description, variables, application_json, "
+             "user_id) VALUES ($1, coalesce($2, ''), coalesce($3::jsonb, '[]'), "
+             "coalesce($4::jsonb, '{}'), $5)",
+             *in.name, in.description, in.variables, in.application, ctx.user_id);
+    } else if (replace) {
+      pexec0(ctx.tx(),
+             "UPDATE application_templates SET name = $2, description = coalesce($3, ''), "
+             "variables = coalesce($4::jsonb, '[]'), application_json = coalesce($5::jsonb, '{}'), "
+             "updated_at = now() WHERE id = $1",
+             existing[0][0].as<int64_t>(), *in.name, in.description, in.variables, in.application);
+    } else {
+      pexec0(ctx.tx(),
+             "UPDATE application_templates SET name = coalesce($2, name), description = "
+             "coalesce($3, description), variables = coalesce($4::jsonb, variables), "
+             "application_json = coalesce($5::jsonb, application_json), updated_at = now() "
+             "WHERE id = $1",
+             existing[0][0].as<int64_t>(), in.name, in.description, in.variables, in.application);
+    }
+  } catch (const pqxx::unique_violation&) {
+    throw validation_error("Duplicate name '" + in.name.value_or(name) + "'");
+  }
+  return empty_response(204);
+}
+
 handler_fn template_update(bool replace) {
   return [replace](request_context& ctx) {
-    const auto& name = ctx.param("name");
-    auto body = parse_body(ctx.req);
-    body_reader r(body);
-    auto in = read_template(r, replace);
-    auto existing =
-        pexec(ctx.tx(),
-              "SELECT id FROM application_templates WHERE name = $1 AND user_id = $2 FOR UPDATE",
-              name, ctx.user_id);
-    if (existing.empty() && !replace) invalid_template(name);
-    try {
-      if (existing.empty()) {
-        pexec0(ctx.tx(),
-               "INSERT INTO application_templates (name, description, variables, application_json, "
-               "user_id) VALUES ($1, coalesce($2, ''), coalesce($3::jsonb, '[]'), "
-               "coalesce($4::jsonb, '{}'), $5)",
-               *in.name, in.description, in.variables, in.application, ctx.user_id);
-      } else if (replace) {
-        pexec0(
-            ctx.tx(),
-            "UPDATE application_templates SET name = $2, description = coalesce($3, ''), "
-            "variables = coalesce($4::jsonb, '[]'), application_json = coalesce($5::jsonb, '{}'), "
-            "updated_at = now() WHERE id = $1",
-            existing[0][0].as<int64_t>(), *in.name, in.description, in.variables, in.application);
-      } else {
-        pexec0(ctx.tx(),
-               "UPDATE application_templates SET name = coalesce($2, name), description = "
-               "coalesce($3, description), variables = coalesce($4::jsonb, variables), "
-               "application_json = coalesce($5::jsonb, application_json), updated_at = now() "
-               "WHERE id = $1",
-               existing[0][0].as<int64_t>(), in.name, in.description, in.variables, in.application);
-      }
-    } catch (const pqxx::unique_violation&) {
-      throw validation_error("Duplicate name '" + in.name.value_or(name) + "'");
-    }
-    return empty_response(204);
+    return template_update_from(ctx, parse_body(ctx.req), replace);
   };
+}
+
+// PUT /applicationTemplate/yaml/:name replaces (or creates) from the YAML upload.
+http_response template_put_yaml(request_context& ctx) {
+  return template_update_from(
+      ctx, application_template_from_yaml(multipart_field(ctx.req, "template")), true);
 }
 
 http_response template_delete(request_context& ctx) {
@@ -221,6 +239,11 @@ void register_template_routes(app& a) {
                "List application templates"});
   a.add_route({"POST", "/applicationTemplate", auth_kind::user, template_create,
                "Create an application template", 201});
+  a.add_route({"POST", "/applicationTemplate/yaml", auth_kind::user, template_create_yaml,
+               "Create an application template from an iofogctl YAML upload (field 'template')",
+               201});
+  a.add_route({"PUT", "/applicationTemplate/yaml/:name", auth_kind::user, template_put_yaml,
+               "Replace (or create) an application template from an iofogctl YAML upload", 204});
   a.add_route({"GET", "/applicationTemplate/:name", auth_kind::user, template_get,
                "Get an application template"});
   a.add_route({"PATCH", "/applicationTemplate/:name", auth_kind::user, template_update(false),

@@ -197,11 +197,11 @@ std::string multipart_field(const http_request& req, std::string_view field) {
   return std::move(*content);
 }
 
-json::object application_from_yaml(const std::string& yaml) {
-  auto doc = load(yaml, "Application");
-  const auto& spec = doc.at("spec").as_object();
+namespace {
+
+// An application spec (upstream's parseAppYAML) -> the REST body, without the name.
+json::object application_body(const json::object& spec) {
   json::object out;
-  copy_if(out, "name", path(doc, {"metadata", "name"}));
   copy_if(out, "description", spec.if_contains("description"));
   // Upstream: `isActivated: app.isActivated || true`, so a YAML application always runs.
   out["isActivated"] = true;
@@ -215,6 +215,28 @@ json::object application_from_yaml(const std::string& yaml) {
   out["microservices"] = std::move(msvcs);
   copy_if(out, "routes", spec.if_contains("routes"));
   copy_if(out, "template", spec.if_contains("template"));
+  return out;
+}
+
+}  // namespace
+
+json::object application_from_yaml(const std::string& yaml) {
+  auto doc = load(yaml, "Application");
+  json::object out = application_body(doc.at("spec").as_object());
+  copy_if(out, "name", path(doc, {"metadata", "name"}));
+  return out;
+}
+
+json::object application_template_from_yaml(const std::string& yaml) {
+  auto doc = load(yaml, "ApplicationTemplate");
+  const auto& spec = doc.at("spec").as_object();
+  const auto* app = spec.if_contains("application");
+  if (app == nullptr || !app->is_object()) throw validation_error("Invalid YAML format");
+  json::object out;
+  copy_if(out, "name", path(doc, {"metadata", "name"}));
+  copy_if(out, "description", spec.if_contains("description"));
+  copy_if(out, "variables", spec.if_contains("variables"));
+  out["application"] = application_body(app->as_object());
   return out;
 }
 

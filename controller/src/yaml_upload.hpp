@@ -23,6 +23,9 @@ std::string multipart_field(const http_request& req, std::string_view field);
 // kind: Application -> {name, description?, isActivated: true, microservices: [...], routes}.
 boost::json::object application_from_yaml(const std::string& yaml);
 
+// kind: ApplicationTemplate -> {name, description?, variables?, application: <as above>}.
+boost::json::object application_template_from_yaml(const std::string& yaml);
+
 // kind: Microservice -> a microservice body; metadata.name may be "<application>/<name>".
 boost::json::object microservice_from_yaml(const std::string& yaml);
 

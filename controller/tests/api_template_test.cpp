@@ -102,5 +102,70 @@ TEST_F(template_api, ApplicationFromTemplate) {
   expect_error(get("/api/v3/application/bad-port", token), 404, "NotFoundError");
 }
 
+// iofogctl's `kind: ApplicationTemplate` YAML through the multipart /yaml variants.
+TEST_F(template_api, YamlUploads) {
+  std::string token = new_user_token();
+  const std::string yaml = R"(apiVersion: iofog.org/v3
+kind: ApplicationTemplate
+metadata:
+  name: yaml-tpl
+spec:
+  description: from yaml
+  variables:
+    - key: image
+      defaultValue: busybox:2
+  application:
+    microservices:
+      - name: web
+        images:
+          x86: "{{ image }}"
+        config:
+          greeting: hello
+    routes: []
+)";
+  const std::string count = "SELECT count(*) FROM application_templates";
+  std::string before = db().query(count);
+  expect_error(
+      upload(port(), "POST", "/api/v3/applicationTemplate/yaml", "application", yaml, token), 400,
+      "ValidationError", "Required field 'template' is missing");
+  expect_error(post("/api/v3/applicationTemplate/yaml", yaml, token), 400, "ValidationError",
+               "Invalid content type");
+  expect_error(upload(port(), "POST", "/api/v3/applicationTemplate/yaml", "template",
+                      "kind: Application\nmetadata: {name: x}\nspec: {}\n", token),
+               400, "ValidationError", "Invalid kind Application");
+  expect_error(upload(port(), "POST", "/api/v3/applicationTemplate/yaml", "template",
+                      "kind: ApplicationTemplate\nmetadata: {name: x}\nspec: {}\n", token),
+               400, "ValidationError", "Invalid YAML format");
+  EXPECT_EQ(db().query(count), before);
+
+  auto c = upload(port(), "POST", "/api/v3/applicationTemplate/yaml", "template", yaml, token);
+  ASSERT_EQ(c.status, 201) << c.body;
+  EXPECT_EQ(c.json().at("name").as_string(), "yaml-tpl");
+  expect_error(upload(port(), "POST", "/api/v3/applicationTemplate/yaml", "template", yaml, token),
+               400, "ValidationError", "Duplicate name 'yaml-tpl'");
+  auto t = get("/api/v3/applicationTemplate/yaml-tpl", token).json();
+  EXPECT_EQ(t.at("description").as_string(), "from yaml");
+  EXPECT_EQ(t.at("variables").at(0).at("defaultValue").as_string(), "busybox:2");
+  EXPECT_EQ(t.at("application").at("microservices").at(0).at("images").at(0).at("containerImage"),
+            "{{ image }}");
+
+  std::string changed = yaml;
+  changed.replace(changed.find("from yaml"), 9, "replaced");
+  EXPECT_EQ(
+      upload(port(), "PUT", "/api/v3/applicationTemplate/yaml/yaml-tpl", "template", changed, token)
+          .status,
+      204);
+  EXPECT_EQ(get("/api/v3/applicationTemplate/yaml-tpl", token).json().at("description"),
+            "replaced");
+
+  ASSERT_EQ(post("/api/v3/application",
+                 R"({"name":"from-yaml-tpl","template":{"name":"yaml-tpl"}})", token)
+                .status,
+            201);
+  auto web = get("/api/v3/application/from-yaml-tpl", token).json().at("microservices").at(0);
+  EXPECT_EQ(web.at("images").at(0).at("containerImage"), "busybox:2");
+  EXPECT_EQ(web.at("config"), R"({"greeting":"hello"})");
+}
+
 }  // namespace
 }  // namespace fogmesh::controller::test
