@@ -123,7 +123,11 @@ struct server::impl {
     auto canceller = std::make_shared<query_canceller>();
     req.canceller = canceller;
     auto& sock = stream.socket();
-    watch_hangup(sock, [canceller] { canceller->cancel(); });
+    // PQcancel opens a connection to the server and waits for it: not on an io thread. The wake
+    // worker is joined in stop(), so no cancel outlives the server.
+    watch_hangup(sock, [this, canceller] {
+      asio::post(*wake_worker, [canceller] { canceller->cancel(); });
+    });
     http_response resp = co_await on_worker(req, false);
     boost::system::error_code ec;
     sock.cancel(ec);  // ends the watch
