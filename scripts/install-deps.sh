@@ -23,6 +23,7 @@ packages=(
   podman runc conmon catatonit netavark aardvark-dns containernetworking-plugins uidmap
   busybox-static iptables curl
   openssh-client openssh-server
+  python3-pyftpdlib
 )
 
 missing=()

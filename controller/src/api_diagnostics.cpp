@@ -8,6 +8,8 @@
 
 #include "app.hpp"
 #include "fog_model.hpp"
+#include "fogmesh/common/log.hpp"
+#include "ftp_upload.hpp"
 #include "validate.hpp"
 #include "yaml_upload.hpp"
 
@@ -68,6 +70,42 @@ http_response strace_get(request_context& ctx) {
   // Upstream's "file" format is the buffer written to a file and read back as base64.
   if (format == "file") data = base64(data);
   return json_response(200, json::object{{"data", data}});
+}
+
+// Upstream's "post strace to FTP": the buffer is stored as <ftpDestDir>/<microservice uuid> on
+// the user's FTP server. A failed upload is upstream's 500 FtpError "FTP error: '...'", here
+// naming the step and the server's reply (never the password). The request's read-only
+// transaction stays open during the upload (at most a few step timeouts).
+http_response strace_put(request_context& ctx) {
+  auto body = parse_body(ctx.req);
+  body_reader r(body);
+  ftp_destination to;
+  to.host = *r.str("ftpHost", true);
+  to.port = static_cast<uint16_t>(*r.integer("ftpPort", true, 0, 65535));
+  to.user = *r.str("ftpUser", true);
+  to.password = *r.str("ftpPass", true);
+  to.directory = *r.str("ftpDestDir", true);
+  // CR/LF would smuggle commands of the caller's choosing into the FTP session.
+  for (const auto& [field, value] :
+       {std::pair{"ftpUser", &to.user}, {"ftpPass", &to.password}, {"ftpDestDir", &to.directory}}) {
+    if (!ftp_safe_argument(*value)) throw_format(field);
+  }
+  owned_msvc_fog(ctx);
+  const auto& uuid = ctx.param("uuid");
+  auto rows =
+      pexec(ctx.tx(), "SELECT buffer FROM microservice_straces WHERE microservice_uuid = $1", uuid);
+  if (rows.empty()) throw not_found("Strace data for this microservice not found");
+  std::string buffer = rows[0][0].c_str();
+  static const auto log = fogmesh::log::get("controller.diagnostics");
+  std::string where = to.host + ":" + std::to_string(to.port);
+  try {
+    ftp_upload(to, uuid, buffer);
+  } catch (const ftp_error& e) {
+    log->warn("strace of {} to FTP {}: {}", uuid, where, e.what());
+    throw api_error(500, "FtpError", "FTP error: '" + std::string(e.what()) + "'");
+  }
+  log->info("strace of {} stored on FTP {} ({} bytes)", uuid, where, buffer.size());
+  return empty_response(204);
 }
 
 http_response snapshot_post(request_context& ctx) {
@@ -162,6 +200,10 @@ void register_diagnostics_routes(app& a) {
                "Switch strace of a microservice on or off {enable}", 204});
   a.add_route({"GET", "/microservices/:uuid/strace", auth_kind::user, strace_get,
                "Strace output of a microservice; ?format=string|file (base64)"});
+  a.add_route({"PUT", "/microservices/:uuid/strace", auth_kind::user, strace_put,
+               "Upload the strace output to an FTP server "
+               "{ftpHost, ftpPort, ftpUser, ftpPass, ftpDestDir}",
+               204});
   a.add_route({"POST", "/microservices/:uuid/image-snapshot", auth_kind::user, snapshot_post,
                "Ask the agent for an image snapshot of a microservice", 201});
   a.add_route({"GET", "/microservices/:uuid/image-snapshot", auth_kind::user, snapshot_get,

@@ -1,4 +1,9 @@
-// Strace and image snapshots over HTTP, user side and agent side, against real PostgreSQL.
+// Strace and image snapshots over HTTP, user side and agent side, against real PostgreSQL (and a
+// real FTP server for the strace upload).
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "testkit.hpp"
 
 namespace fogmesh::controller::test {
@@ -88,6 +93,60 @@ TEST_F(diagnostics_api, Strace) {
             false);
 }
 
+TEST_F(diagnostics_api, StraceToFtp) {
+  ftp_server ftp("tracer", "ftp-pass");
+  std::filesystem::create_directory(ftp.root() + "/traces");
+  auto target = [&](const std::string& pass, uint16_t port, const std::string& dir = "/traces") {
+    return R"({"ftpHost":"127.0.0.1","ftpPort":)" + std::to_string(port) +
+           R"(,"ftpUser":"tracer","ftpPass":")" + pass + R"(","ftpDestDir":")" + dir + "\"}";
+  };
+  const std::string good = target("ftp-pass", ftp.port());
+  const std::string stored = ftp.root() + "/traces/" + uuid;
+
+  expect_error(put(base + "/strace", "{}", token), 400, "ValidationError",
+               "Required field 'ftpHost' is missing");
+  expect_error(put(base + "/strace", R"({"ftpHost":"h","ftpPort":"21"})", token), 400,
+               "ValidationError", "Field 'ftpPort' is not of a type(s) integer");
+  expect_error(put(base + "/strace", target("x", ftp.port(), "/traces\\r\\nDELE a"), token), 400,
+               "ValidationError", "Invalid format for field 'ftpDestDir'");
+  expect_error(put(base + "/strace", good, other), 404, "NotFoundError",
+               "Invalid microservice UUID '" + uuid + "'");
+  // Nothing collected yet: upstream's 404.
+  expect_error(put(base + "/strace", good, token), 404, "NotFoundError",
+               "Strace data for this microservice not found");
+
+  ASSERT_EQ(patch(base + "/strace", R"({"enable":true})", token).status, 204);
+  const std::string trace = R"j(execve(\"/bin/app\") = 0\nopenat(AT_FDCWD, \"/etc\") = 3\n)j";
+  ASSERT_EQ(
+      put("/api/v3/agent/strace",
+          R"({"straceData":[{"microserviceUuid":")" + uuid + R"(","buffer":")" + trace + "\"}]}",
+          agent)
+          .status,
+      204);
+  auto r = put(base + "/strace", good, token);
+  ASSERT_EQ(r.status, 204) << r.body;
+  std::ifstream in(stored, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  EXPECT_EQ(content.str(), "execve(\"/bin/app\") = 0\nopenat(AT_FDCWD, \"/etc\") = 3\n");
+  std::filesystem::remove(stored);
+
+  // Upstream's 500 FtpError "FTP error: '...'", with the server's reply; nothing is written.
+  r = put(base + "/strace", target("wrong-pass", ftp.port()), token);
+  expect_error(r, 500, "FtpError", "FTP error: 'login refused: 530");
+  EXPECT_EQ(r.body.find("wrong-pass"), std::string::npos) << r.body;
+  EXPECT_FALSE(std::filesystem::exists(stored));
+  expect_error(put(base + "/strace", target("ftp-pass", ftp.port(), "/missing"), token), 500,
+               "FtpError", "STOR /missing/" + uuid + " refused: 55");
+  uint16_t nobody = unused_port();
+  expect_error(
+      put(base + "/strace", target("ftp-pass", nobody), token), 500, "FtpError",
+      "FTP error: 'connecting to 127.0.0.1:" + std::to_string(nobody) + ": Connection refused'");
+  EXPECT_FALSE(std::filesystem::exists(stored));
+  // The trace stays readable after a failed upload.
+  EXPECT_EQ(get(base + "/strace", token).status, 200);
+}
+
 TEST_F(diagnostics_api, ImageSnapshot) {
   expect_error(get("/api/v3/agent/image-snapshot", agent), 404, "NotFoundError",
                "Image snapshot not found");
@@ -136,7 +195,7 @@ TEST_F(diagnostics_api, ImageSnapshot) {
 
 TEST_F(diagnostics_api, RoutesInOpenApi) {
   auto doc = get("/api/v3/openapi.json").json().at("paths").as_object();
-  EXPECT_TRUE(doc.contains("/api/v3/microservices/{uuid}/strace"));
+  EXPECT_TRUE(doc.at("/api/v3/microservices/{uuid}/strace").as_object().contains("put"));
   EXPECT_TRUE(doc.contains("/api/v3/microservices/{uuid}/image-snapshot"));
   EXPECT_TRUE(doc.at("/api/v3/agent/strace").as_object().contains("put"));
   EXPECT_TRUE(doc.at("/api/v3/agent/image-snapshot").as_object().contains("put"));

@@ -1,9 +1,11 @@
 #include "testkit.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <pqxx/pqxx>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -21,18 +24,172 @@ namespace fogmesh::controller::test {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+constexpr std::string_view temp_prefix = "fmctl-";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The start time of a process (clock ticks since boot, /proc/PID/stat field 22): with the pid it
+// names one process, not whichever later reuses the pid. Empty when the process is gone.
+std::string start_time(int pid) {
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto paren = stat.rfind(')');  // the command name may hold spaces and parentheses
+  if (paren == std::string::npos) return "";
+  std::istringstream fields(stat.substr(paren + 1));
+  std::string field;
+  for (int i = 3; i <= 22 && (fields >> field); ++i) {
+    if (i == 22) return field;
+  }
+  return "";
+}
+
+std::string pid_namespace() {
+  std::error_code ec;
+  return fs::read_symlink("/proc/self/ns/pid", ec).string();
+}
+
+// "pid start-time pid-namespace" of this process, as written into `owner`.
+std::string owner_line() {
+  return std::to_string(::getpid()) + " " + start_time(::getpid()) + " " + pid_namespace();
+}
+
+// The watchdog: waits until the owner's end of its stdin pipe closes (the owner exited, however),
+// then, if the directory still names that owner, stops the cluster running in it (SIGQUIT:
+// immediate shutdown, the data is throwaway) and removes the directory. The postmaster is found
+// by its pid file and confirmed by its working directory, which is the data directory.
+constexpr const char* watchdog_script = R"sh(
+trap '' INT HUP
+read _
+[ "$(cat "$1/owner" 2>/dev/null)" = "$2" ] || exit 0
+pid=$(head -n 1 "$1/pgdata/postmaster.pid" 2>/dev/null)
+if [ -n "$pid" ] && [ "$(readlink /proc/$pid/cwd)" = "$1/pgdata" ]; then
+  kill -QUIT "$pid"
+  i=0
+  while [ "$(readlink /proc/$pid/cwd)" = "$1/pgdata" ] && [ $i -lt 200 ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+fi
+rm -rf "$1"
+)sh";
+
+// The same for reap_orphaned_dirs(), from this process.
+void stop_orphan(const fs::path& dir) {
+  fs::path data = dir / "pgdata";
+  std::istringstream pid_file(read_file((data / "postmaster.pid").string()));
+  int pid = 0;
+  auto runs_in_data = [&] {
+    std::error_code ec;
+    return fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec) == data;
+  };
+  if (pid_file >> pid && pid > 0 && runs_in_data()) {
+    ::kill(pid, SIGQUIT);
+    for (int i = 0; i < 200 && runs_in_data(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+
+int reap_orphaned_dirs() {
+  const std::string ns = pid_namespace();
+  int reaped = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/tmp", ec)) {
+    if (!entry.path().filename().string().starts_with(temp_prefix)) continue;
+    std::istringstream owner(read_file((entry.path() / "owner").string()));
+    int pid = 0;
+    std::string started, owner_ns;
+    if (!(owner >> pid >> started >> owner_ns)) continue;  // not ours, or still being set up
+    if (owner_ns != ns) continue;                          // its pids mean nothing here
+    if (start_time(pid) == started) continue;              // the owner is alive
+    stop_orphan(entry.path());
+    ++reaped;
+  }
+  return reaped;
+}
+
 temp_dir::temp_dir() {
-  char tmpl[] = "/tmp/fmctl-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+  std::string tmpl = "/tmp/" + std::string(temp_prefix) + "XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = tmpl;
+  // Written whole (rename) so that a reaper never reads half an owner line.
+  std::string line = owner_line();
+  {
+    std::ofstream out(path_ + "/owner.tmp");
+    out << line;
+  }
+  fs::rename(path_ + "/owner.tmp", path_ + "/owner");
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  std::vector<std::string> argv = {"/bin/sh", "-c", watchdog_script, "fmctl-watchdog", path_, line};
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  watchdog_pid_ = ::fork();
+  if (watchdog_pid_ == 0) {
+    ::dup2(fds[0], 0);  // dup2 clears FD_CLOEXEC on the copy
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(fds[0]);
+  watchdog_fd_ = fds[1];
 }
 
 temp_dir::~temp_dir() {
   std::error_code ec;
   fs::remove_all(path_, ec);
+  // The watchdog wakes, finds no owner file and exits.
+  ::close(watchdog_fd_);
+  if (watchdog_pid_ > 0) ::waitpid(watchdog_pid_, nullptr, 0);
+}
+
+int spawn(const std::vector<std::string>& argv, const std::string& log_file) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int log_fd = -1;
+  if (!log_file.empty()) {
+    log_fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (log_fd < 0) throw std::runtime_error("cannot create " + log_file);
+  }
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+    if (log_fd >= 0) {
+      ::dup2(log_fd, 1);
+      ::dup2(log_fd, 2);
+    }
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  if (log_fd >= 0) ::close(log_fd);
+  if (pid < 0) throw std::runtime_error("fork failed");
+  return pid;
+}
+
+std::pair<std::string, std::string> self_signed_cert(const std::string& dir) {
+  std::string cert = dir + "/cert.pem";
+  std::string key = dir + "/key.pem";
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " + key +
+      " -out " + cert + " > /dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl req failed");
+  return {cert, key};
 }
 
 pg_cluster::pg_cluster() {
+  reap_orphaned_dirs();
   embedded_postgres_options o;
   o.dir = dir_.path();
   o.durable = false;
@@ -108,6 +265,21 @@ int connect_loopback(uint16_t port, int timeout_sec) {
     throw std::runtime_error(std::string("connect failed: ") + std::strerror(errno));
   }
   return fd;
+}
+
+uint16_t unused_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot bind a loopback port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
 }
 
 http_result upload(uint16_t port, const std::string& method, const std::string& path,
@@ -298,6 +470,69 @@ void expect_error(const http_result& r, int status, const std::string& name,
   EXPECT_FALSE(v.as_object().contains("stack")) << r.body;
 }
 
+// The FTP server: arguments user, password, home directory, port file, "1"/"0" for EPSV. It
+// binds port 0 and publishes the port by renaming a complete file.
+constexpr const char* ftp_server_script = R"py(
+import logging, os, sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+
+user, password, home, port_file, epsv = sys.argv[1:6]
+logging.basicConfig(level=logging.WARNING)
+authorizer = DummyAuthorizer()
+authorizer.add_user(user, password, home, perm="elradfmw")
+
+class Handler(FTPHandler):
+    pass
+
+Handler.authorizer = authorizer
+if epsv == "0":
+    Handler.proto_cmds = {k: v for k, v in FTPHandler.proto_cmds.items() if k != "EPSV"}
+server = FTPServer(("127.0.0.1", 0), Handler)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.address[1]))
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()
+)py";
+
+ftp_server::ftp_server(const std::string& user, const std::string& password, bool epsv) {
+  fs::create_directory(root());
+  std::string port_file = dir_.path() + "/port";
+  std::string log = dir_.path() + "/ftp.log";
+  // Debian's interpreter: python3-pyftpdlib installs into its dist-packages, which another
+  // python3 first on PATH (pyenv, a venv) does not see.
+  pid_ = spawn({"/usr/bin/python3", "-c", ftp_server_script, user, password, root(), port_file,
+                epsv ? "1" : "0"},
+               log);
+  for (int i = 0; i < 300; ++i) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error(
+          "the FTP server exited (is python3-pyftpdlib installed? scripts/install-deps.sh): " +
+          read_file(log));
+    }
+    std::ifstream in(port_file);
+    unsigned p = 0;
+    if (in >> p && p != 0) {
+      port_ = static_cast<uint16_t>(p);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  throw std::runtime_error("the FTP server did not start: " + read_file(log));
+}
+
+ftp_server::~ftp_server() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
 controller_process::controller_process(const std::string& data_dir,
                                        std::vector<std::string> extra) {
   std::string port_file = data_dir + "/port";
@@ -306,14 +541,8 @@ controller_process::controller_process(const std::string& data_dir,
       FOGMESH_CONTROLLER_BIN, "--data-dir", data_dir,      "--port", "0", "--bind", "127.0.0.1",
       "--port-file",          port_file,    "--log-level", "warning"};
   for (auto& e : extra) args.push_back(std::move(e));
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  reap_orphaned_dirs();
+  pid_ = spawn(args);
   // Wait for the port file: startup includes initdb, so allow generous time under ASan.
   for (int i = 0; i < 1200; ++i) {
     int status = 0;

@@ -16,22 +16,46 @@
 
 namespace fogmesh::controller::test {
 
-// mkdtemp'd directory removed (recursively) on destruction.
+// mkdtemp'd directory (/tmp/fmctl-*) removed (recursively) on destruction.
+//
+// Test processes that die (abort, ctest's timeout, kill -9) skip that, and PostgreSQL clusters
+// in such directories (a pg_cluster's, or the one a controller_process runs) would keep running.
+// So each directory names its owner (file `owner`: pid, process start time, pid namespace), and
+// is cleaned up, its cluster stopped, once that owner is gone: at once by a watchdog (a shell
+// that waits for the owner's end of a pipe to close), else by reap_orphaned_dirs() at the next
+// fixture start when the watchdog was killed too.
 class temp_dir {
  public:
   temp_dir();
   ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
+  int watchdog_fd_ = -1;  // our end of the watchdog's pipe
+  int watchdog_pid_ = -1;
 };
+
+// Stops the clusters in /tmp/fmctl-* directories whose owner process is gone and removes those
+// directories. Directories of live owners, of other pid namespaces, and without an owner file
+// are left alone. Returns how many were removed.
+int reap_orphaned_dirs();
+
+// Forks and execs argv, stdout and stderr into `log_file` ("" keeps ours). The child is killed
+// when this process dies (PR_SET_PDEATHSIG), so a killed test leaves no server behind.
+int spawn(const std::vector<std::string>& argv, const std::string& log_file = "");
+
+// A self-signed certificate and key for localhost written into `dir` (cert.pem, key.pem).
+std::pair<std::string, std::string> self_signed_cert(const std::string& dir);
 
 class pg_cluster {
  public:
-  pg_cluster();
+  pg_cluster();  // reaps orphaned clusters first
   ~pg_cluster();
   std::string conninfo() const { return pg_->conninfo(); }
+  const std::string& dir() const { return dir_.path(); }
   // Runs one SQL statement and returns the first column of the first row as text ("" if none).
   std::string query(const std::string& sql) const;
 
@@ -57,6 +81,9 @@ http_result http(uint16_t port, const std::string& method, const std::string& pa
 
 // A TCP connection to 127.0.0.1:port (receive timeout timeout_sec); the caller closes it.
 int connect_loopback(uint16_t port, int timeout_sec = 120);
+
+// A port on 127.0.0.1 that nothing listens on (bound, then released).
+uint16_t unused_port();
 
 // A multipart/form-data upload of one file field, as iofogctl, the ECN Viewer and the agent
 // send.
@@ -118,7 +145,22 @@ class api_test : public ::testing::Test {
 void expect_error(const http_result& r, int status, const std::string& name,
                   const std::string& message_substring = "");
 
-// The fogmesh-controller binary as a child process (own process group), embedded PostgreSQL.
+// A real FTP server (Debian's python3-pyftpdlib) on 127.0.0.1:port(), one user with write access
+// to root(). `epsv` false: it refuses EPSV (500), so clients must fall back to PASV.
+class ftp_server {
+ public:
+  ftp_server(const std::string& user, const std::string& password, bool epsv = true);
+  ~ftp_server();  // SIGKILL
+  uint16_t port() const { return port_; }
+  std::string root() const { return dir_.path() + "/root"; }
+
+ private:
+  temp_dir dir_;
+  int pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+// The fogmesh-controller binary as a child process (spawn()), embedded PostgreSQL.
 class controller_process {
  public:
   explicit controller_process(const std::string& data_dir, std::vector<std::string> extra = {});
