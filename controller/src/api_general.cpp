@@ -39,11 +39,25 @@ http_response fog_types(request_context&) {
   return json_response(200, json::object{{"fogTypes", std::move(types)}});
 }
 
+// Settings that are secrets (the tunnel service's SSH credentials, handed to agents by
+// GET /agent/tunnel): PUT /config stores them, but users only ever read them as `secret_mask`
+// (or "" when empty). A PUT of the mask itself keeps the stored value, so a client that reads
+// every setting and writes them back does not replace a secret with its mask.
+constexpr std::string_view secret_mask = "********";
+
+bool is_secret_key(std::string_view key) {
+  return key == "tunnel-password" || key == "tunnel-rsa-key";
+}
+
+json::object config_entry(std::string_view key, std::string_view value) {
+  if (is_secret_key(key) && !value.empty()) value = secret_mask;
+  return json::object{{"key", key}, {"value", value}};
+}
+
 http_response config_list(request_context& ctx) {
   auto rows = ctx.tx().exec("SELECT key, value FROM controller_config ORDER BY key");
   json::array out;
-  for (const auto& r : rows)
-    out.push_back(json::object{{"key", r[0].c_str()}, {"value", r[1].c_str()}});
+  for (const auto& r : rows) out.push_back(config_entry(r[0].c_str(), r[1].c_str()));
   return json_response(200, out);
 }
 
@@ -51,8 +65,7 @@ http_response config_get(request_context& ctx) {
   const auto& key = ctx.param("key");
   auto rows = pexec(ctx.tx(), "SELECT key, value FROM controller_config WHERE key = $1", key);
   if (rows.empty()) throw not_found("Invalid config key '" + key + "'");
-  return json_response(200,
-                       json::object{{"key", rows[0][0].c_str()}, {"value", rows[0][1].c_str()}});
+  return json_response(200, config_entry(rows[0][0].c_str(), rows[0][1].c_str()));
 }
 
 http_response config_put(request_context& ctx) {
@@ -60,11 +73,15 @@ http_response config_put(request_context& ctx) {
   body_reader r(body);
   auto key = r.str("key", true, 1);
   auto value = r.str("value", true);
+  if (is_secret_key(*key) && *value == secret_mask) {
+    auto rows = pexec(ctx.tx(), "SELECT value FROM controller_config WHERE key = $1", *key);
+    return json_response(200, config_entry(*key, rows.empty() ? "" : rows[0][0].c_str()));
+  }
   pexec0(ctx.tx(),
          "INSERT INTO controller_config (key, value) VALUES ($1, $2) "
          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
          *key, *value);
-  return json_response(200, json::object{{"key", *key}, {"value", *value}});
+  return json_response(200, config_entry(*key, *value));
 }
 
 // Generated from the route table, so the document cannot drift from what is served.
@@ -162,8 +179,10 @@ void register_general_routes(app& a) {
                "Is email activation enabled"})
       .needs_db = false;
   a.add_route({"GET", "/fog-types", auth_kind::none, fog_types, "Agent types"}).needs_db = false;
-  a.add_route({"GET", "/config", auth_kind::user, config_list, "List controller settings"});
-  a.add_route({"GET", "/config/:key", auth_kind::user, config_get, "Get a controller setting"});
+  a.add_route({"GET", "/config", auth_kind::user, config_list,
+               "List controller settings (secrets such as tunnel-password masked)"});
+  a.add_route({"GET", "/config/:key", auth_kind::user, config_get,
+               "Get a controller setting (secrets masked)"});
   a.add_route({"PUT", "/config", auth_kind::user, config_put, "Set a controller setting"});
   a.add_route(
        {"GET", "/metrics", auth_kind::none, metrics, "Prometheus metrics (also at /metrics)"})
