@@ -201,8 +201,35 @@ struct server::impl {
     }
   }
 
+  // A connection in `sessions` for its lifetime, so stop() can cancel what it waits for. Converts
+  // to false when the server is stopping already (stop()'s sweep may have run without it): the
+  // connection then ends at once.
+  class registration {
+   public:
+    registration(impl& s, beast::tcp_stream& stream) : s_(s), stream_(stream) {
+      std::lock_guard lock(s_.sessions_mutex);
+      s_.sessions.insert(&stream_);
+      live_ = !s_.stopping;
+    }
+    ~registration() {
+      std::lock_guard lock(s_.sessions_mutex);
+      s_.sessions.erase(&stream_);
+    }
+    registration(const registration&) = delete;
+    registration& operator=(const registration&) = delete;
+    explicit operator bool() const { return live_; }
+
+   private:
+    impl& s_;
+    beast::tcp_stream& stream_;
+    bool live_ = false;
+  };
+
   // One connection: plain, or TLS when the server has a certificate. The HTTP loop is the same
-  // for both (serve<Stream>).
+  // for both (serve<Stream>). Registered before the TLS handshake: nothing yields between the
+  // registration and the start of the handshake (or of serve's first read), so stop() either
+  // cancels that operation or the registration saw `stopping`. A client that connects and sends
+  // nothing does not hold stop() for the handshake's 30 s timeout.
   asio::awaitable<void> session(tcp::socket socket) {
     std::string remote;
     {
@@ -213,11 +240,15 @@ struct server::impl {
     try {
       if (ssl_ctx) {
         beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *ssl_ctx);
+        registration registered(*this, beast::get_lowest_layer(stream));
+        if (!registered) co_return;
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
         co_await stream.async_handshake(asio::ssl::stream_base::server, asio::use_awaitable);
         co_await serve(stream, remote);
       } else {
         beast::tcp_stream stream(std::move(socket));
+        registration registered(*this, stream);
+        if (!registered) co_return;
         co_await serve(stream, remote);
       }
     } catch (const boost::system::system_error& e) {
@@ -228,10 +259,6 @@ struct server::impl {
   template <class Stream>
   asio::awaitable<void> serve(Stream& stream, const std::string& remote) {
     beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
-    {
-      std::lock_guard lock(sessions_mutex);
-      sessions.insert(&lowest);
-    }
     beast::flat_buffer buffer;
     try {
       for (;;) {
@@ -299,10 +326,6 @@ struct server::impl {
       }
     } catch (const std::exception& e) {
       logger()->warn("connection from {}: {}", remote, e.what());
-    }
-    {
-      std::lock_guard lock(sessions_mutex);
-      sessions.erase(&lowest);
     }
     boost::system::error_code ec;
     lowest.socket().shutdown(tcp::socket::shutdown_send, ec);

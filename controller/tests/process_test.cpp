@@ -1,5 +1,8 @@
 // The real fogmesh-controller binary with its embedded PostgreSQL: start, serve, SIGTERM, restart
 // on the same data dir, and kill -9 during writes (every acknowledged write survives).
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <vector>
 
@@ -52,6 +55,23 @@ TEST(controller_process_test, EmbeddedDatabaseSurvivesRestartAndKill9) {
     }
     EXPECT_EQ(ctl.terminate(), 0);
   }
+}
+
+// A TLS client that connects and never starts its handshake held SIGTERM for the handshake's
+// 30 s timeout.
+TEST(controller_process_test, SigtermDoesNotWaitForTlsHandshakes) {
+  temp_dir dir;
+  auto [cert, key] = self_signed_cert(dir.path());
+  controller_process ctl(dir.path(), {"--tls-cert", cert, "--tls-key", key});
+  int idle = connect_loopback(ctl.port());
+  // Served after the idle connection was accepted (the listener accepts in order), so its
+  // handshake is pending when SIGTERM comes.
+  ASSERT_EQ(https_get(ctl.port(), "/api/v3/status").status, 200);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(ctl.terminate(), 0);
+  // A generous bound (the embedded cluster's shutdown is in it), far below the 30 s.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  ::close(idle);
 }
 
 TEST(controller_process_test, HelpAndBadArguments) {
