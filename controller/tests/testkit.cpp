@@ -470,6 +470,33 @@ void expect_error(const http_result& r, int status, const std::string& name,
   EXPECT_FALSE(v.as_object().contains("stack")) << r.body;
 }
 
+namespace {
+
+// Waits for a spawned server to write its port into `port_file`. Throws when it exits first or
+// `limit` passes (then it is killed); `pid` becomes -1 either way. `log` (if any) goes into the
+// message.
+uint16_t await_port_file(int& pid, const std::string& port_file, std::chrono::seconds limit,
+                         const std::string& name, const std::string& log = "") {
+  auto detail = [&] { return log.empty() ? std::string() : ": " + read_file(log); };
+  for (auto until = std::chrono::steady_clock::now() + limit;
+       std::chrono::steady_clock::now() < until;) {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) {
+      pid = -1;
+      throw std::runtime_error(name + " exited during startup" + detail());
+    }
+    std::ifstream in(port_file);
+    unsigned p = 0;
+    if (in >> p && p != 0) return static_cast<uint16_t>(p);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  pid = -1;
+  throw std::runtime_error(name + " did not start" + detail());
+}
+
+}  // namespace
+
 // The FTP server: arguments user, password, home directory, port file, "1"/"0" for EPSV. It
 // binds port 0 and publishes the port by renaming a complete file.
 constexpr const char* ftp_server_script = R"py(
@@ -505,25 +532,8 @@ ftp_server::ftp_server(const std::string& user, const std::string& password, boo
   pid_ = spawn({"/usr/bin/python3", "-c", ftp_server_script, user, password, root(), port_file,
                 epsv ? "1" : "0"},
                log);
-  for (int i = 0; i < 300; ++i) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error(
-          "the FTP server exited (is python3-pyftpdlib installed? scripts/install-deps.sh): " +
-          read_file(log));
-    }
-    std::ifstream in(port_file);
-    unsigned p = 0;
-    if (in >> p && p != 0) {
-      port_ = static_cast<uint16_t>(p);
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, nullptr, 0);
-  throw std::runtime_error("the FTP server did not start: " + read_file(log));
+  port_ = await_port_file(pid_, port_file, std::chrono::seconds(30),
+                          "the FTP server (python3-pyftpdlib, scripts/install-deps.sh)", log);
 }
 
 ftp_server::~ftp_server() {
@@ -543,22 +553,8 @@ controller_process::controller_process(const std::string& data_dir,
   for (auto& e : extra) args.push_back(std::move(e));
   reap_orphaned_dirs();
   pid_ = spawn(args);
-  // Wait for the port file: startup includes initdb, so allow generous time under ASan.
-  for (int i = 0; i < 1200; ++i) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error("controller exited during startup");
-    }
-    std::ifstream in(port_file);
-    unsigned p = 0;
-    if (in >> p && p != 0) {
-      port_ = static_cast<uint16_t>(p);
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  throw std::runtime_error("controller did not start");
+  // Startup includes initdb, so allow generous time under ASan.
+  port_ = await_port_file(pid_, port_file, std::chrono::seconds(120), "the controller");
 }
 
 controller_process::~controller_process() {
