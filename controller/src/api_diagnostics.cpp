@@ -6,7 +6,10 @@
 // owner here at all.
 #include <sodium.h>
 
+#include <algorithm>
+
 #include "app.hpp"
+#include "auth.hpp"
 #include "fog_model.hpp"
 #include "fogmesh/common/log.hpp"
 #include "ftp_upload.hpp"
@@ -18,6 +21,10 @@ namespace fogmesh::controller {
 namespace json = boost::json;
 
 namespace {
+
+// Snapshot bytes per row of microservice_image_snapshot_parts: a few MiB keeps each statement and
+// its hex text small next to the whole upload.
+constexpr size_t snapshot_part_bytes = 4 * 1024 * 1024;
 
 // What an agent pushes is appended; the newest output is kept up to this size, so an agent left
 // tracing cannot grow a row without bound (upstream appends forever).
@@ -126,16 +133,27 @@ http_response snapshot_get(request_context& ctx) {
   if (fog.empty())
     throw validation_error("Can not run image snapshot for microservice without ioFog.");
   const auto& uuid = ctx.param("uuid");
-  auto rows = pexec(ctx.tx(),
-                    "DELETE FROM microservice_image_snapshots "
-                    "WHERE microservice_uuid = $1 AND image IS NOT NULL RETURNING image",
+  auto head = pexec(ctx.tx(),
+                    "SELECT image FROM microservice_image_snapshots "
+                    "WHERE microservice_uuid = $1 AND image IS NOT NULL FOR UPDATE",
                     uuid);
-  if (rows.empty())
+  if (head.empty())
     throw validation_error("Image snapshot is not available for this microservice.");
   http_response resp;
   resp.status = 200;
   resp.content_type = "application/gzip";
-  resp.body = pqxx::binarystring(rows[0][0]).str();
+  resp.body = pqxx::binarystring(head[0][0]).str();  // only rows from before migration 0018
+  // Part by part, so that no result holds more than one part's hex text.
+  for (int part = 0;; ++part) {
+    auto rows = pexec(ctx.tx(),
+                      "SELECT data FROM microservice_image_snapshot_parts "
+                      "WHERE microservice_uuid = $1 AND part = $2",
+                      uuid, part);
+    if (rows.empty()) break;
+    pqxx::binarystring data(rows[0][0]);
+    resp.body.append(reinterpret_cast<const char*>(data.data()), data.size());
+  }
+  pexec0(ctx.tx(), "DELETE FROM microservice_image_snapshots WHERE microservice_uuid = $1", uuid);
   resp.headers.emplace_back("Content-Disposition", "attachment; filename=" + uuid + ".tar.gz");
   return resp;
 }
@@ -182,18 +200,46 @@ http_response agent_snapshot_get(request_context& ctx) {
 }
 
 // Multipart field `upstream`. Like upstream, the file answers every pending request of the fog
-// (the agent snapshots one microservice per change flag).
+// (the agent snapshots one microservice per change flag). Stored in parts (migration 0018).
 http_response agent_snapshot_put(request_context& ctx) {
   auto image = find_multipart_field(ctx.req, "upstream");
   if (!image) throw validation_error("Uploaded image snapshot file not found");
-  pexec0(ctx.tx(),
-         "UPDATE microservice_image_snapshots s SET image = $2 FROM microservices m "
-         "WHERE m.uuid = s.microservice_uuid AND m.iofog_uuid = $1 AND s.image IS NULL",
-         ctx.fog_uuid, pqxx::binarystring(*image));
+  auto pending = pexec(ctx.tx(),
+                       "UPDATE microservice_image_snapshots s SET image = ''::bytea "
+                       "FROM microservices m WHERE m.uuid = s.microservice_uuid "
+                       "AND m.iofog_uuid = $1 AND s.image IS NULL RETURNING s.microservice_uuid",
+                       ctx.fog_uuid);
+  for (const auto& row : pending) {
+    size_t offset = 0;
+    int part = 0;
+    do {
+      size_t n = std::min(snapshot_part_bytes, image->size() - offset);
+      pexec0(ctx.tx(),
+             "INSERT INTO microservice_image_snapshot_parts (microservice_uuid, part, data) "
+             "VALUES ($1, $2, $3)",
+             row[0].c_str(), part++, pqxx::binarystring(image->data() + offset, n));
+      offset += n;
+    } while (offset < image->size());
+  }
   return empty_response(204);
 }
 
 }  // namespace
+
+bool may_upload_large_snapshot(db_pool& pool, const http_request& head) {
+  const auto* header = head.header("authorization");
+  if (header == nullptr || token_from_header(*header).empty()) return false;
+  auto conn = pool.acquire();
+  pqxx::read_transaction tx(*conn);
+  // A valid agent token whose fog was asked for a snapshot (POST …/image-snapshot).
+  return !pexec(tx,
+                "SELECT 1 FROM fog_tokens t JOIN microservices m ON m.iofog_uuid = t.fog_uuid "
+                "JOIN microservice_image_snapshots s ON s.microservice_uuid = m.uuid "
+                "WHERE t.token_hash = decode($1, 'hex') AND t.expires_at > now() "
+                "AND s.image IS NULL LIMIT 1",
+                token_digest_hex(token_from_header(*header)))
+              .empty();
+}
 
 void register_diagnostics_routes(app& a) {
   a.add_route({"PATCH", "/microservices/:uuid/strace", auth_kind::user, strace_patch,

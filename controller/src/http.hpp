@@ -14,6 +14,13 @@
 namespace fogmesh::controller {
 
 class query_canceller;  // db.hpp
+class db_pool;          // db.hpp
+
+// The listener's limit for request bodies, and the larger one (upstream takes 500 MB) of an
+// agent's image snapshot upload. The larger limit is granted from the request line and headers
+// alone, before the body is read: anyone else could make the controller buffer that much.
+constexpr uint64_t default_body_limit = 16 * 1024 * 1024;
+constexpr uint64_t snapshot_body_limit = 512 * 1024 * 1024;
 
 struct http_request {
   std::string method;  // "GET", "POST", ...
@@ -76,6 +83,11 @@ inline api_error invalid_credentials() {
 inline api_error duplicate_error(const std::string& m) {
   return {409, "DuplicatePropertyError", m};
 }
+
+// For a PUT to snapshot_upload_path (`head` has no body yet): true when it comes from an agent
+// (valid token) whose fog has a snapshot request pending. Queries (api_diagnostics.cpp).
+constexpr std::string_view snapshot_upload_path = "/api/v3/agent/image-snapshot";
+bool may_upload_large_snapshot(db_pool& pool, const http_request& head);
 
 http_response json_response(int status, const boost::json::value& v);
 // `json_text` is already serialised JSON (often built by PostgreSQL itself).

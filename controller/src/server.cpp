@@ -225,6 +225,21 @@ struct server::impl {
     bool live_ = false;
   };
 
+  // may_upload_large_snapshot on a worker (it queries); false when that fails.
+  asio::awaitable<bool> large_body_allowed(const http_request& head) {
+    co_return co_await asio::co_spawn(
+        workers->get_executor(),
+        [this, &head]() -> asio::awaitable<bool> {
+          try {
+            co_return may_upload_large_snapshot(*pool, head);
+          } catch (const std::exception& e) {
+            logger()->warn("checking an image snapshot upload: {}", e.what());
+            co_return false;
+          }
+        },
+        asio::use_awaitable);
+  }
+
   // One connection: plain, or TLS when the server has a certificate. The HTTP loop is the same
   // for both (serve<Stream>). Registered before the TLS handshake: nothing yields between the
   // registration and the start of the handshake (or of serve's first read), so stop() either
@@ -263,9 +278,11 @@ struct server::impl {
     try {
       for (;;) {
         bhttp::request_parser<bhttp::string_body> parser;
-        parser.body_limit(16 * 1024 * 1024);
+        // The largest limit any request can get; lowered once the header is known (Beast checks
+        // a Content-Length against the limit as soon as the header is parsed).
+        parser.body_limit(snapshot_body_limit);
         lowest.expires_after(std::chrono::seconds(120));  // idle keep-alive connections
-        co_await bhttp::async_read(stream, buffer, parser, asio::use_awaitable);
+        co_await bhttp::async_read_header(stream, buffer, parser, asio::use_awaitable);
         auto& breq = parser.get();
 
         http_request req;
@@ -278,28 +295,45 @@ struct server::impl {
                          [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
           req.headers.emplace_back(std::move(name), std::string(field.value()));
         }
-        req.body = std::move(breq.body());
-
-        http_response resp;
         auto url = boost::urls::parse_origin_form(req.target);
         std::string lax;
         if (!url) {
           lax = encode_lax(req.target);
           url = boost::urls::parse_origin_form(lax);
         }
-        if (!url) {
-          resp = core->handle(req, true);  // path stays empty: answers a JSON 404
-        } else {
+        if (url) {
           req.path = url->path();
           for (auto p : url->params()) req.query.emplace_back(p.key, p.has_value ? p.value : "");
-          lowest.expires_never();
-          auto answered = co_await run_watched(lowest, req);
-          if (!answered) break;  // the client went away
-          resp = std::move(*answered);
-          if (resp.long_poll) {
-            auto answered = co_await wait_for_change(lowest, req, std::move(resp));
+        }
+
+        http_response resp;
+        bool too_large = false;
+        if (req.method == "PUT" && req.path == snapshot_upload_path &&
+            co_await large_body_allowed(req)) {
+          lowest.expires_after(std::chrono::minutes(30));  // hundreds of MB over an edge link
+        } else if (parser.content_length() && *parser.content_length() > default_body_limit) {
+          too_large = true;
+        } else {
+          parser.body_limit(default_body_limit);
+        }
+        if (too_large) {
+          // Answered without reading the body; the connection closes after the answer.
+          resp = error_response(413, "PayloadTooLargeError", "Request body larger than 16 MiB");
+        } else {
+          co_await bhttp::async_read(stream, buffer, parser, asio::use_awaitable);
+          req.body = std::move(breq.body());
+          if (!url) {
+            resp = core->handle(req, true);  // path stays empty: answers a JSON 404
+          } else {
+            lowest.expires_never();
+            auto answered = co_await run_watched(lowest, req);
             if (!answered) break;  // the client went away
             resp = std::move(*answered);
+            if (resp.long_poll) {
+              auto answered = co_await wait_for_change(lowest, req, std::move(resp));
+              if (!answered) break;  // the client went away
+              resp = std::move(*answered);
+            }
           }
         }
 
@@ -312,7 +346,7 @@ struct server::impl {
               resp.content_type.starts_with("text/") || resp.content_type == "application/json";
           bres.set(bhttp::field::content_type, resp.content_type + (text ? "; charset=utf-8" : ""));
         }
-        bres.keep_alive(breq.keep_alive() && !stopping);
+        bres.keep_alive(breq.keep_alive() && !stopping && !too_large);
         bres.body() = std::move(resp.body);
         bres.prepare_payload();
         if (req.method == "HEAD") bres.body().clear();  // Content-Length stays that of GET

@@ -1,5 +1,8 @@
 // Strace and image snapshots over HTTP, user side and agent side, against real PostgreSQL (and a
 // real FTP server for the strace upload).
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -191,6 +194,48 @@ TEST_F(diagnostics_api, ImageSnapshot) {
   expect_error(get(base + "/image-snapshot", token), 400, "ValidationError",
                "Image snapshot is not available for this microservice.");
   EXPECT_EQ(agent_msvc().at("imageSnapshot"), "");
+}
+
+// The status a request with `length` body bytes announced (and none sent) gets, or 0 when the
+// server still waits for the body after `wait_sec`: tells whether the listener refuses a body
+// before reading it.
+int status_before_body(uint16_t port, const std::string& path, const std::string& auth,
+                       size_t length, int wait_sec = 60) {
+  int fd = connect_loopback(port, wait_sec);
+  std::string head = "PUT " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + auth +
+                     "\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: " +
+                     std::to_string(length) + "\r\n\r\n";
+  EXPECT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  char buf[4096];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);  // times out when nothing is answered
+  ::close(fd);
+  return n > 12 ? parse_response(std::string(buf, static_cast<size_t>(n))).status : 0;
+}
+
+TEST_F(diagnostics_api, ImageSnapshotOverTheListenersLimit) {
+  const std::string snapshot_path = "/api/v3/agent/image-snapshot";
+  const size_t big = 40u << 20;  // over the 16 MiB every other request is limited to
+  std::string other_agent = provision_agent(token, create_fog(token, "diag-big"));
+  // Nothing requested yet: refused before the body is read (413), for anyone.
+  EXPECT_EQ(status_before_body(port(), snapshot_path, agent, big), 413);
+  ASSERT_EQ(post(base + "/image-snapshot", "", token).status, 201);
+  EXPECT_EQ(status_before_body(port(), snapshot_path, other_agent, big), 413);
+  EXPECT_EQ(status_before_body(port(), snapshot_path, token, big), 413);  // a user token
+  EXPECT_EQ(status_before_body(port(), snapshot_path, "not-a-token", big), 413);
+  EXPECT_EQ(status_before_body(port(), "/api/v3/agent/strace", agent, big), 413);
+  // The agent asked for the snapshot may send it.
+  EXPECT_EQ(status_before_body(port(), snapshot_path, agent, big, 2), 0);
+
+  std::string tarball(big + 12345, '\0');
+  for (size_t i = 0; i < tarball.size(); ++i) tarball[i] = static_cast<char>((i * 7919) >> 5);
+  auto u = upload(port(), "PUT", snapshot_path, "upstream", tarball, agent);
+  ASSERT_EQ(u.status, 204) << u.body;
+  EXPECT_EQ(db().query("SELECT count(*) FROM microservice_image_snapshot_parts"), "11");
+  auto d = get(base + "/image-snapshot", token);
+  ASSERT_EQ(d.status, 200) << d.body.substr(0, 200);
+  EXPECT_EQ(d.body.size(), tarball.size());
+  EXPECT_TRUE(d.body == tarball);
+  EXPECT_EQ(db().query("SELECT count(*) FROM microservice_image_snapshot_parts"), "0");
 }
 
 TEST_F(diagnostics_api, RoutesInOpenApi) {
