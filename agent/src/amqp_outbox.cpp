@@ -46,13 +46,29 @@ void amqp_outbox::close() {
   space_.notify_all();
 }
 
+size_t amqp_outbox::discard_except(const std::set<std::string>& keep) {
+  std::lock_guard lock(mutex_);
+  size_t dropped = 0;
+  for (auto& [address, a] : addresses_) {
+    if (keep.count(address)) continue;
+    a.discarding = true;
+    dropped += a.queue.size();
+    a.queue.clear();
+  }
+  discarded_ += dropped;
+  unhold_locked(dropped);
+  return dropped;
+}
+
 size_t amqp_outbox::held() const {
   std::lock_guard lock(mutex_);
   return held_;
 }
 
 void amqp_outbox::push_locked(const std::string& address, std::string body) {
-  addresses_[address].queue.push_back({next_seq_++, std::move(body)});
+  address_state& a = addresses_[address];
+  a.discarding = false;
+  a.queue.push_back({next_seq_++, std::move(body)});
   ++held_;
   wake_locked();
 }
@@ -159,12 +175,7 @@ void amqp_outbox::on_tracker_settle(proton::tracker& t) {
     ++accepted_;
     a.backoff = std::chrono::milliseconds(0);
   }
-  const bool was_full = held_ >= max_held_;  // a push_wait may be waiting
-  --held_;
-  const bool drained = held_ == 0;
-  lock.unlock();
-  if (was_full) space_.notify_all();
-  if (drained) drained_.notify_all();
+  unhold_locked(1);
 }
 
 // The router detached a sending link (e.g. its address became unroutable): what was unsettled
@@ -192,11 +203,24 @@ void amqp_outbox::on_sender_close(proton::sender& s) {
 }
 
 void amqp_outbox::requeue_locked(address_state& a, outgoing m) {
+  if (a.discarding) {  // no route leads to it any more: not sent again
+    ++discarded_;
+    unhold_locked(1);
+    return;
+  }
   ++resent_;
   // Usually lands at or near the front: what comes back is older than what was never sent.
   auto pos = std::upper_bound(a.queue.begin(), a.queue.end(), m.seq,
                               [](uint64_t seq, const outgoing& o) { return seq < o.seq; });
   a.queue.insert(pos, std::move(m));
+}
+
+void amqp_outbox::unhold_locked(size_t count) {
+  if (count == 0) return;
+  const bool was_full = held_ >= max_held_;  // a push_wait may be waiting
+  held_ -= count;
+  if (was_full) space_.notify_all();
+  if (held_ == 0) drained_.notify_all();
 }
 
 // Once per round of returns (not per message): 10 ms, doubling to 1 s until one is accepted.

@@ -273,6 +273,15 @@ class agent_daemon {
       }
     }
     transport_->set_receivers(agent_consumed);
+    // Messages held for a receiver no route leads to any more (deleted, or its route removed)
+    // would never be taken by anyone and would hold routerHeldMessages until a restart.
+    std::set<std::string> routed;
+    for (const auto& [publisher, receivers] : routes)
+      routed.insert(receivers.begin(), receivers.end());
+    if (size_t dropped = transport_->discard_except(routed); dropped > 0) {
+      logger()->info("discarded {} ioMessages held for receivers no route leads to any more",
+                     dropped);
+    }
     bus_.set_local_microservices(uuids);
     bus_.set_routes(std::move(routes));
     api_->set_microservices(api_view);
@@ -844,12 +853,14 @@ class agent_daemon {
                    {"processedMessages", bus_.processed()},
                    {"undeliverableMessages", bus_.undeliverable()},
                    {"droppedMessages", bus_.dropped()},
+                   {"duplicateMessagesDropped", bus_.duplicates()},
                    {"archive", archive_status()},
                    {"routerConnected", transport_->connected()},
                    {"messagesSentToRouter", transport_->sent()},
                    {"messagesHeldForRouter", transport_->held()},
                    {"messagesResentToRouter", transport_->resent()},
                    {"messagesRejectedByRouter", transport_->rejected()},
+                   {"messagesDiscardedNoRoute", transport_->discarded()},
                    {"messagesFromRouter", transport_->received()},
                    {"router", router_info()},
                    {"uptimeMs", now_ms() - started_ms_}};

@@ -503,7 +503,7 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
         for (const auto& f : frames) {
           auto m = decode_binary(
               std::span(reinterpret_cast<const uint8_t*>(f.data()) + 5, f.size() - 5));
-          if (m) bus.deliver_inbound(id, m.message);
+          if (m) bus.deliver_again(id, m.message);
         }
       };
     }

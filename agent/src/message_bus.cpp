@@ -16,6 +16,9 @@ void message_bus::set_local_microservices(std::set<std::string> uuids) {
   for (auto it = queues_.begin(); it != queues_.end();) {
     it = local_.count(it->first) ? std::next(it) : queues_.erase(it);
   }
+  for (auto it = inbound_ids_.begin(); it != inbound_ids_.end();) {
+    it = local_.count(it->first) ? std::next(it) : inbound_ids_.erase(it);
+  }
 }
 
 void message_bus::set_routes(std::map<std::string, std::vector<std::string>> routes) {
@@ -59,6 +62,17 @@ io_message message_bus::publish(io_message message) {
 }
 
 void message_bus::deliver_inbound(const std::string& receiver_uuid, const io_message& message) {
+  if (local_.count(receiver_uuid)) {
+    auto ids = inbound_ids_.try_emplace(receiver_uuid, limits_.recent_ids).first;
+    if (!ids->second.insert(message.id)) {
+      ++duplicates_;
+      return;
+    }
+  }
+  deliver_again(receiver_uuid, message);
+}
+
+void message_bus::deliver_again(const std::string& receiver_uuid, const io_message& message) {
   if (local_.count(receiver_uuid)) {
     deliver_local(receiver_uuid, message);
   } else {

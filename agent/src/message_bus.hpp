@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fogmesh/agent/iomessage.hpp"
+#include "fogmesh/agent/recent_ids.hpp"
 #include "message_archive.hpp"
 
 namespace fogmesh::agent {
@@ -37,6 +38,7 @@ class message_transport {
 struct message_bus_limits {
   size_t queue_messages = 10000;  // per receiver; the oldest is dropped beyond it
   size_t query_messages = 10000;  // per /v2/messages/query answer; the rest is "truncated"
+  size_t recent_ids = 4096;       // per receiver, ids remembered to drop copies (24 B each)
 };
 
 class message_bus {
@@ -65,8 +67,14 @@ class message_bus {
   bool commit_archive();
   // Messages published and not yet written by commit_archive().
   size_t archive_staged() const;
-  // A message that arrived from another agent for a local receiver.
+  // A message that arrived from another agent for a local receiver. A copy of one of the
+  // receiver's last limits.recent_ids messages (by id) is dropped and counted: the router
+  // transport sends again what was unsettled when a connection dropped, and some of it had
+  // arrived.
   void deliver_inbound(const std::string& receiver_uuid, const io_message& message);
+  // A message the receiver was given and did not acknowledge, for its queue again (no copy
+  // check: it was seen, that is the point).
+  void deliver_again(const std::string& receiver_uuid, const io_message& message);
 
   // Drains the receiver's queue (/v2/messages/next).
   std::vector<io_message> take_queued(const std::string& receiver_uuid);
@@ -84,6 +92,7 @@ class message_bus {
   uint64_t processed() const { return processed_; }
   uint64_t undeliverable() const { return undeliverable_; }
   uint64_t dropped() const { return dropped_; }
+  uint64_t duplicates() const { return duplicates_; }  // copies dropped by deliver_inbound
   // Published messages per publisher since start (status report's microserviceMessageCounts).
   const std::map<std::string, uint64_t>& published_counts() const { return published_counts_; }
 
@@ -96,10 +105,12 @@ class message_bus {
   message_transport* remote_ = nullptr;
   std::map<std::string, std::deque<io_message>> queues_;
   std::map<std::string, listener> listeners_;
+  std::map<std::string, recent_ids> inbound_ids_;  // per local receiver, from other agents
   message_archive* archive_ = nullptr;
   uint64_t processed_ = 0;
   uint64_t undeliverable_ = 0;
   uint64_t dropped_ = 0;
+  uint64_t duplicates_ = 0;
   std::map<std::string, uint64_t> published_counts_;
 };
 

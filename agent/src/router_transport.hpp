@@ -52,6 +52,11 @@ class router_transport : public message_transport {
   bool send(const std::string& receiver_uuid, const io_message& message) override;
   // Whether `count` more messages can be held now.
   bool has_room(size_t count) const override;
+  // Drops what is held for receivers not in `receivers` (no route leads to them any more);
+  // returns how many were dropped now (amqp_outbox::discard_except).
+  size_t discard_except(const std::set<std::string>& receivers) {
+    return outbox_.discard_except(receivers);
+  }
 
   static constexpr size_t default_max_held = 10000;
 
@@ -59,6 +64,7 @@ class router_transport : public message_transport {
   uint64_t sent() const { return outbox_.accepted(); }  // settled accepted by the router
   uint64_t resent() const { return outbox_.resent(); }
   uint64_t rejected() const { return outbox_.rejected(); }
+  uint64_t discarded() const { return outbox_.discarded(); }
   size_t held() const { return outbox_.held(); }
   uint64_t received() const { return received_.load(); }
   // Receiver links the router has attached (tests wait for them before sending).

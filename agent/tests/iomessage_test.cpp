@@ -5,12 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <deque>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "fogmesh/agent/message_id.hpp"
+#include "fogmesh/agent/recent_ids.hpp"
 
 namespace fogmesh::agent {
 namespace {
@@ -294,6 +297,39 @@ TEST(MessageId, HexAndDistinctAcrossThreads) {
   for (const auto& id : ids) {
     ASSERT_EQ(id.size(), 32u);
     EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+  }
+}
+
+// The receiver's window of recent ids: a copy within the window is refused, an id pushed out
+// by `capacity` newer ones is new again; deletions keep every remaining id findable (the table's
+// backward shift), checked against a model over many random ids.
+TEST(RecentIds, RefusesCopiesWithinTheWindowOnly) {
+  recent_ids window(4);
+  EXPECT_TRUE(window.insert("a"));
+  EXPECT_FALSE(window.insert("a"));
+  EXPECT_TRUE(window.insert(""));  // no id: nothing to compare, always delivered
+  EXPECT_TRUE(window.insert(""));
+  for (const char* id : {"b", "c", "d"}) EXPECT_TRUE(window.insert(id));
+  EXPECT_FALSE(window.insert("a"));  // still among the last 4
+  EXPECT_TRUE(window.insert("e"));   // pushes "a" out
+  EXPECT_TRUE(window.insert("a"));
+
+  recent_ids big(1000);
+  std::deque<std::string> model;
+  for (int i = 0; i < 20000; ++i) {
+    // Mostly new ids, now and then one of the recent ones or one just past the window.
+    std::string id;
+    if (i % 7 == 3 && !model.empty()) {
+      id = model[static_cast<size_t>(i) % model.size()];
+    } else {
+      id = new_message_id();
+    }
+    const bool in_window = std::find(model.begin(), model.end(), id) != model.end();
+    ASSERT_EQ(big.insert(id), !in_window) << "at " << i;
+    if (!in_window) {
+      model.push_back(id);
+      if (model.size() > 1000) model.pop_front();
+    }
   }
 }
 

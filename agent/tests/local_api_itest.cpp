@@ -405,6 +405,55 @@ TEST_F(local_api_test, LinkedEdgeResourcesAreServedAndSignalled) {
   EXPECT_TRUE(list().empty());
 }
 
+// A receiver on an agent that never consumes its address: what a publishes for it is held for
+// the router. Once no route leads there any more (route deleted at the controller), the agent
+// discards it and counts it, so it no longer fills routerHeldMessages until a restart.
+TEST_F(local_api_test, MessagesHeldForAReceiverNoRouteLeadsToAreDiscarded) {
+  controller_->create_fog("edge-away");  // never started: nobody consumes its microservices
+  auto c = controller_->post("/api/v3/application", R"({"name": "away-app", "isActivated": true,
+      "microservices": [
+        {"name": "near", "agentName": "edge-local",
+         "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}]},
+        {"name": "far", "agentName": "edge-away",
+         "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}]}],
+      "routes": [{"name": "near-to-far", "from": "near", "to": "far"}]})");
+  ASSERT_EQ(c.status, 201) << c.body;
+  const std::string near = controller_->microservice_uuid("away-app", "near");
+  ASSERT_TRUE(eventually([&] { return !agent_->microservice_token(near).empty(); }))
+      << agent_->log();
+  const std::string token = agent_->microservice_token(near);
+  auto status = [&] {
+    std::ifstream admin_file(config_dir_ + "/local-api-token");
+    std::string admin;
+    admin_file >> admin;
+    auto st = http(static_cast<uint16_t>(port_), "GET", "/v2/status", "", admin);
+    EXPECT_EQ(st.status, 200) << st.body;
+    return body_json(st);
+  };
+  auto count = [](const json::value& v, const char* key) {
+    return v.at(key).to_number<uint64_t>();
+  };
+  const uint64_t discarded_before = count(status(), "messagesDiscardedNoRoute");
+  io_message m;
+  m.publisher = near;
+  m.info_type = "text";
+  m.info_format = "utf-8";
+  m.content_data = {'h', 'e', 'l', 'd'};
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(local_post(port_, "/v2/messages/new", encode_json(m), token).status, 200);
+  }
+  EXPECT_EQ(count(status(), "messagesHeldForRouter"), 5u);
+  auto removed = controller_->del("/api/v3/routes/away-app/near-to-far");
+  ASSERT_EQ(removed.status, 204) << removed.body;
+  ASSERT_TRUE(eventually([&] { return count(status(), "messagesHeldForRouter") == 0; }))
+      << agent_->log();
+  EXPECT_EQ(count(status(), "messagesDiscardedNoRoute") - discarded_before, 5u);
+  // No route, nothing held for it any more.
+  ASSERT_EQ(local_post(port_, "/v2/messages/new", encode_json(m), token).status, 200);
+  EXPECT_EQ(count(status(), "messagesHeldForRouter"), 0u);
+  ASSERT_EQ(controller_->del("/api/v3/application/away-app").status, 204);
+}
+
 TEST_F(local_api_test, ConfigChangeSignalsTheControlSocket) {
   ws_client control(port_, "/v2/control/socket/id/" + a_, token_a_);
   auto r =

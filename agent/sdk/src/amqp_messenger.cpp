@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "fogmesh/agent/amqp_outbox.hpp"
+#include "fogmesh/agent/recent_ids.hpp"
 #include "fogmesh/sdk/microservice.hpp"
 #include "sdk_detail.hpp"
 
@@ -65,6 +66,7 @@ class amqp_messenger::proton_handler : public proton::messaging_handler {
 
   agent::amqp_outbox& outbox() { return outbox_; }
   std::atomic<uint64_t> received{0};
+  std::atomic<uint64_t> duplicates{0};
 
   // --- container thread ---
   void on_container_start(proton::container&) override { connect(); }
@@ -110,6 +112,12 @@ class amqp_messenger::proton_handler : public proton::messaging_handler {
       d.reject();
       return;
     }
+    // A copy of a recent message (sent again after a connection drop) is settled, not handed
+    // on: the microservice sees each message once.
+    if (!recent_.insert(decoded.message.id)) {
+      ++duplicates;
+      return;
+    }
     ++received;
     options_.on_message(std::move(decoded.message));
   }
@@ -147,6 +155,7 @@ class amqp_messenger::proton_handler : public proton::messaging_handler {
 
   options options_;
   agent::amqp_outbox outbox_;
+  agent::recent_ids recent_;  // container thread only
   std::unique_ptr<proton::container> container_;
   std::thread thread_;
 
@@ -183,6 +192,10 @@ bool amqp_messenger::flush(std::chrono::milliseconds timeout) {
 uint64_t amqp_messenger::sent() const {
   return handler_->outbox().accepted();
 }
+uint64_t amqp_messenger::duplicates() const {
+  return handler_->duplicates.load();
+}
+
 uint64_t amqp_messenger::received() const {
   return handler_->received.load();
 }

@@ -32,6 +32,7 @@
 #include <proton/sender.hpp>
 #include <proton/tracker.hpp>
 #include <proton/work_queue.hpp>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -56,11 +57,18 @@ class amqp_outbox {
   bool wait_empty(std::chrono::milliseconds timeout);
   // Wakes push_wait (which then returns false); later pushes are refused.
   void close();
+  // Drops what is held for every address not in `keep`: queued messages at once, sent and
+  // unsettled ones if they come back unaccepted (released, link or connection lost). The
+  // agent calls it when no route leads to a receiver any more, so messages for a deleted
+  // microservice do not occupy max_held until a restart. A later push to such an address holds
+  // again. Returns the number dropped now.
+  size_t discard_except(const std::set<std::string>& keep);
 
   size_t held() const;
   uint64_t accepted() const { return accepted_.load(); }
   uint64_t rejected() const { return rejected_.load(); }
-  uint64_t resent() const { return resent_.load(); }  // transmissions repeated
+  uint64_t resent() const { return resent_.load(); }        // transmissions repeated
+  uint64_t discarded() const { return discarded_.load(); }  // by discard_except
 
   // --- container thread ---
   // Sends on `connection` (open) from now on.
@@ -85,6 +93,7 @@ class amqp_outbox {
     proton::sender sender;       // empty until opened on the current connection
     clock::time_point hold_until{};
     std::chrono::milliseconds backoff{0};
+    bool discarding = false;  // discard_except left it out: what comes back is dropped
   };
   struct unsettled {
     address_state* address;  // std::map nodes do not move
@@ -94,6 +103,7 @@ class amqp_outbox {
   void push_locked(const std::string& address, std::string body);
   void wake_locked();
   void requeue_locked(address_state& a, outgoing m);
+  void unhold_locked(size_t count);
   static void hold_back_locked(address_state& a);
   void schedule_retry(clock::time_point when);
 
@@ -102,6 +112,7 @@ class amqp_outbox {
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> rejected_{0};
   std::atomic<uint64_t> resent_{0};
+  std::atomic<uint64_t> discarded_{0};
 
   // Container thread only.
   proton::connection connection_;

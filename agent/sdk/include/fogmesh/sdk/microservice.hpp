@@ -147,8 +147,8 @@ class amqp_messenger {
   // empty. Each message is kept until the router settles it: `released`/`modified` (no consumer
   // any more, path broken) sends it again after a back-off, ahead of newer ones to the same
   // address; `rejected` is final. Messages to one address arrive in send() order over one
-  // router path; one that was unsettled when the connection dropped is sent again (it may
-  // arrive twice).
+  // router path; one that was unsettled when the connection dropped is sent again (a receiving
+  // amqp_messenger or agent drops the copy when the first one arrived: duplicates()).
   void send(const std::string& receiver_uuid, io_message message);
   // Until connected and (with a handler) the receiving link is attached, or the timeout.
   bool wait_ready(std::chrono::milliseconds timeout);
@@ -159,6 +159,9 @@ class amqp_messenger {
   uint64_t rejected() const;  // settled rejected (not sent again)
   uint64_t resent() const;    // transmissions repeated after released/modified or a lost link
   uint64_t received() const;
+  // Copies dropped: the last 4096 received ids are remembered, so a message sent again after a
+  // connection drop that had arrived already is not handed to the handler twice.
+  uint64_t duplicates() const;
 
  private:
   class proton_handler;
