@@ -90,6 +90,7 @@ struct tcp_forwarder::impl {
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
   std::vector<std::weak_ptr<asio::ip::tcp::socket>> sockets;
   std::atomic<uint16_t> target{0};
+  std::atomic<uint64_t> accepted{0};
   bool down = false;
 
   static void reset(asio::ip::tcp::socket& sock) {
@@ -106,6 +107,7 @@ struct tcp_forwarder::impl {
         accept();
         return;
       }
+      ++accepted;
       auto client = std::make_shared<asio::ip::tcp::socket>(std::move(s));
       auto server = std::make_shared<asio::ip::tcp::socket>(io);
       sockets.push_back(client);
@@ -163,6 +165,10 @@ tcp_forwarder::~tcp_forwarder() {
   impl_->thread.join();
 }
 
+uint64_t tcp_forwarder::connections() const {
+  return impl_->accepted.load();
+}
+
 void tcp_forwarder::set_target(uint16_t target_port) {
   impl_->target = target_port;
 }
@@ -203,7 +209,8 @@ void tcp_forwarder::stop() {
 
 // --- controller ---
 
-controller_env::controller_env(bool tls) : tls_(tls) {
+controller_env::controller_env(bool tls, int max_long_poll_sec)
+    : tls_(tls), max_long_poll_sec_(max_long_poll_sec) {
   if (tls_) {
     cert_dir_ = std::make_unique<temp_dir>();
     ca_file_ = cert_dir_->path() + "/cert.pem";
@@ -243,7 +250,7 @@ void controller_env::restart() {
   o.db_conninfo = db_->conninfo();
   o.db_connections = 4;
   o.io_threads = 1;
-  o.max_long_poll_sec = 60;
+  o.max_long_poll_sec = max_long_poll_sec_;
   if (tls_) {
     o.tls_cert_file = ca_file_;
     o.tls_key_file = key_file_;

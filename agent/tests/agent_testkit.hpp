@@ -39,6 +39,8 @@ class tcp_forwarder {
   void set_target(uint16_t target_port);
   void start();
   void stop();
+  // Connections accepted while up since construction (the agent opens one per request).
+  uint64_t connections() const;
 
  private:
   struct impl;
@@ -51,17 +53,21 @@ class tcp_forwarder {
 class controller_env {
  public:
   // tls: serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (ca_file() is its PEM).
-  explicit controller_env(bool tls = false);
+  // max_long_poll_sec 0: change polls are answered at once, as a plain ioFog controller does.
+  explicit controller_env(bool tls = false, int max_long_poll_sec = 60);
   ~controller_env();
   const std::string& ca_file() const { return ca_file_; }
   uint16_t port() const { return port_; }
   // What agents are given: the forwarder's stable address.
   std::string url() const {
-    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(forwarder_.port()) + "/api/v3";
+    return std::string(tls_ ? "https" : "http") +
+           "://127.0.0.1:" + std::to_string(forwarder_.port()) + "/api/v3";
   }
   void stop();
   void restart();
   controller::test::pg_cluster& db() { return *db_; }
+  // Connections agents made to the controller (through the forwarder).
+  uint64_t agent_connections() const { return forwarder_.connections(); }
 
   http_result get(const std::string& path) { return request("GET", path, ""); }
   http_result post(const std::string& path, const std::string& body) {
@@ -88,6 +94,7 @@ class controller_env {
   tcp_forwarder forwarder_;
   uint16_t port_ = 0;
   bool tls_ = false;
+  int max_long_poll_sec_ = 60;
   std::string ca_file_;
   std::string key_file_;
   std::unique_ptr<temp_dir> cert_dir_;

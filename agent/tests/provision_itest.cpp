@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "agent_testkit.hpp"
 
@@ -195,6 +196,39 @@ TEST_F(provision_test, DaemonReportsStatusAndDeprovisionForgetsTheNode) {
     auto j = boost::json::parse(s.out);
     return j.at("daemon").as_string() == "running" && !j.at("status").at("provisioned").as_bool();
   })) << agent.log();
+  EXPECT_EQ(agent.terminate(), 0);
+}
+
+// Against a controller that answers change polls at once (plain ioFog does not hold
+// ?wait= requests), the agent falls back to polling every changeFrequency seconds instead of
+// asking again at once, and a change still reaches it.
+TEST(provision_plain_polling, AgentPollsEveryChangeFrequencyWhenTheControllerDoesNotHold) {
+  controller_env controller(false, 0);
+  auto fog = controller.create_fog("edge-plain", R"("changeFrequency":2,"statusFrequency":60)");
+  temp_dir dir;
+  const std::string config_dir = dir.path() + "/agent";
+  write_test_settings(config_dir);
+  ASSERT_EQ(run_agent_cli({"--config-dir", config_dir, "provision",
+                           controller.provisioning_key(fog), "--controller", controller.url()})
+                .exit_code,
+            0);
+  agent_process agent(config_dir, {"DOCKER_HOST=unix://" + dir.path() + "/no-engine.sock"});
+  ASSERT_TRUE(eventually([&] {
+    return agent.log().find("synced with controller") != std::string::npos;
+  })) << agent.log();
+  const uint64_t before = controller.agent_connections();
+  std::this_thread::sleep_for(std::chrono::seconds(8));
+  const uint64_t polls = controller.agent_connections() - before;
+  // About 4 change polls in 8 s (2 s apart) plus perhaps a status report; a loop asking again
+  // at once would make hundreds.
+  EXPECT_GE(polls, 2u) << agent.log();
+  EXPECT_LE(polls, 8u) << agent.log();
+  auto c = controller.post("/api/v3/application", R"({"name": "plain-app", "isActivated": true,
+      "microservices": [{"name": "m", "agentName": "edge-plain",
+         "images": [{"containerImage": "localhost/busybox:latest", "fogTypeId": 1}]}]})");
+  ASSERT_EQ(c.status, 201) << c.body;
+  const std::string m = controller.microservice_uuid("plain-app", "m");
+  EXPECT_TRUE(eventually([&] { return !agent.microservice_token(m).empty(); })) << agent.log();
   EXPECT_EQ(agent.terminate(), 0);
 }
 
