@@ -121,6 +121,47 @@ TEST(RouterConfig, DiffAddsAPublicPortWithoutRestart) {
   EXPECT_TRUE(back.create.empty());
 }
 
+// The controller renders an http public port as httpListener (public router) / httpConnector
+// (the microservice's agent router): both pass through with every attribute, and switching a
+// port between the TCP and the HTTP pair, or dropping it (disabled), is done through management
+// (delete, then create), without a restart.
+TEST(RouterConfig, HttpPublicPortsThroughManagement) {
+  auto base = json::parse(iofog_edge).as_object();
+  auto with = [&base](const char* key, const char* name, bool http) {
+    auto v = base;
+    json::object e{{"name", name}, {"host", "localhost"}, {"port", 8080}, {"address", "a1"}};
+    if (http) e["protocolVersion"] = "HTTP1";
+    v[key] = json::array{e};
+    return router_spec::from_iofog_json(json::value(v), "");
+  };
+  auto plain = router_spec::from_iofog_json(json::value(base), "");
+  auto tcp = with("tcpConnectors", "a1-connector", false);
+  auto http = with("httpConnectors", "a1-connector", true);
+  const auto* c = find(http, "httpConnector", "a1-connector");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->attributes.at("protocolVersion"), "HTTP1");
+  EXPECT_EQ(c->attributes.at("address"), "a1");
+  auto file = json::parse(http.render().substr(http.render().find('\n') + 1)).as_array();
+  EXPECT_EQ(file.back().as_array()[0], "httpConnector");
+  EXPECT_EQ(file.back().as_array()[1].as_object().at("port"), 8080);
+
+  EXPECT_FALSE(tcp.needs_restart_for(http));
+  auto d = diff(tcp, http);
+  ASSERT_EQ(d.remove.size(), 1u);
+  EXPECT_EQ(d.remove[0].type, "tcpConnector");
+  ASSERT_EQ(d.create.size(), 1u);
+  EXPECT_EQ(d.create[0].type, "httpConnector");
+  EXPECT_EQ(d.create[0].name, "a1-connector");
+
+  auto listener = with("httpListeners", "a1-listener", true);
+  EXPECT_FALSE(plain.needs_restart_for(listener));
+  EXPECT_FALSE(listener.needs_restart_for(plain));
+  auto gone = diff(listener, plain);
+  ASSERT_EQ(gone.remove.size(), 1u);
+  EXPECT_EQ(gone.remove[0].type, "httpListener");
+  EXPECT_TRUE(gone.create.empty());
+}
+
 TEST(RouterConfig, DiffChangedConnectorIsDeleteThenCreate) {
   auto a = router_spec::from_iofog_json(std::string(iofog_edge), "");
   auto v = json::parse(iofog_edge).as_object();

@@ -3,6 +3,7 @@
 // Agents only receive microservices of activated applications; every change that affects an
 // agent raises its change flags (see fog_model.hpp: raise_change).
 #include <algorithm>
+#include <map>
 
 #include "app.hpp"
 #include "auth.hpp"
@@ -20,14 +21,15 @@ namespace {
 
 // One port mapping as upstream shows it; public ones carry `public {enabled, schemes, protocol,
 // links, router {host, port}}` (links use the public router's host; for a Kubernetes default
-// router the `default-proxy-host` config key the port manager sets).
+// router the `default-proxy-host` config key the port manager sets). A disabled public port
+// shows its reserved allocation with `enabled: false`.
 #define PORT_JSON_SQL                                                                         \
   "CASE WHEN pp.id IS NULL THEN json_build_object('internal', p.port_internal, 'external', "  \
   "p.port_external, 'protocol', CASE WHEN p.is_udp THEN 'udp' ELSE 'tcp' END) ELSE "          \
   "json_build_object('internal', p.port_internal, 'external', p.port_external, 'protocol', "  \
-  "'tcp', 'public', json_build_object('enabled', true, 'schemes', pp.schemes, 'protocol', "   \
-  "pp.protocol, 'links', (SELECT coalesce(json_agg(sc || '://' || coalesce(hr.host, "         \
-  "(SELECT value FROM controller_config WHERE key = 'default-proxy-host'), "                  \
+  "'tcp', 'public', json_build_object('enabled', pp.enabled, 'schemes', pp.schemes, "         \
+  "'protocol', pp.protocol, 'links', (SELECT coalesce(json_agg(sc || '://' || coalesce("      \
+  "hr.host, (SELECT value FROM controller_config WHERE key = 'default-proxy-host'), "         \
   "'undefined-proxy-host') || ':' || pp.public_port), '[]') FROM "                            \
   "jsonb_array_elements_text(pp.schemes) sc), 'router', json_build_object('host', CASE WHEN " \
   "coalesce(hr.is_default, true) THEN 'default-router' ELSE pp.host_key END, 'port', "        \
@@ -110,6 +112,7 @@ struct public_input {
   std::optional<std::string> host;  // public router: fog uuid or default-router
   std::optional<int64_t> port;      // requested public port
   bool proxy = false;
+  bool enabled = true;  // false: allocated and reported, not served
 };
 
 struct port_input {
@@ -127,20 +130,19 @@ port_input read_port(const json::value& v, const std::string& field) {
   p.external = *r.integer("external", true, 1, 65535);
   auto proto = r.enumeration("protocol", {"tcp", "udp", "TCP", "UDP"});
   p.udp = proto && (*proto == "udp" || *proto == "UDP");
-  // `public` (unless {"enabled": false}) or `proxy: true`: a port on a public router.
+  // `public` or `proxy: true`: a port on a public router. `public: {enabled: false}` (or
+  // `disabled: true`, what upstream's create path reads) allocates it without serving it.
   const auto* pub = r.obj("public");
-  bool wants_public =
-      pub != nullptr && !(pub->contains("enabled") && pub->at("enabled") == json::value(false));
   bool proxy = r.boolean("proxy").value_or(false);
-  if (!wants_public && !proxy) return p;
+  if (pub == nullptr && !proxy) return p;
   if (p.udp)
     throw validation_error("Public port for internal port '" + std::to_string(p.internal) +
                            "' must use protocol tcp");
   public_input pi;
-  pi.proxy = proxy && !wants_public;
-  if (wants_public) {
+  pi.proxy = proxy && pub == nullptr;
+  if (pub != nullptr) {
     body_reader pr(*pub);
-    pr.boolean("enabled");
+    pi.enabled = pr.boolean("enabled").value_or(true) && !pr.boolean("disabled").value_or(false);
     if (auto proto = pr.enumeration("protocol", {"http", "tcp", "HTTP", "TCP"})) {
       pi.protocol = (*proto == "tcp" || *proto == "TCP") ? "tcp" : "http";
     }
@@ -165,10 +167,26 @@ port_input read_port(const json::value& v, const std::string& field) {
   return p;
 }
 
+// The controller's --public-ports range.
+public_port_range public_ports_of(const request_context& ctx) {
+  return {ctx.app.options().public_ports_start, ctx.app.options().public_ports_end};
+}
+
+// A public port's allocation while its microservice's port list is replaced (PATCH, PUT
+// /application): a port sent again keeps its public port and address, so a re-sent or
+// re-enabled public port is served where it was.
+struct kept_public_port {
+  std::string host_key;
+  int64_t public_port = 0;
+  std::string address;
+};
+
 // Allocates the public side of a port mapping: the public router (named, else the default
-// router), a free port from the configured range there (or the one asked for) and an address.
+// router), a free port from the configured range there (or the one asked for, or the `kept`
+// one while it is free and fits the request) and an address (the kept one, else a new one).
 void add_public_port(request_context& ctx, const std::string& uuid,
-                     const std::optional<std::string>& fog, const port_input& p) {
+                     const std::optional<std::string>& fog, const port_input& p,
+                     const kept_public_port* kept) {
   const auto& pub = *p.pub;
   if (!fog) throw validation_error("ioFog node is required.");
   auto mode = pexec1(ctx.tx(), "SELECT router_mode FROM fogs WHERE uuid = $1", *fog);
@@ -191,48 +209,41 @@ void add_public_port(request_context& ctx, const std::string& uuid,
     if (h.empty()) throw validation_error("Invalid router host '" + host_name + "'");
     host_key = host_name;
   }
-  // Taken on that host: other public ports, the host agent's own port mappings.
-  constexpr const char* free_sql =
-      "NOT EXISTS (SELECT 1 FROM microservice_public_ports x WHERE x.host_key = $1 AND "
-      "x.public_port = c) AND NOT EXISTS (SELECT 1 FROM microservice_ports q JOIN microservices o "
-      "ON o.uuid = q.microservice_uuid WHERE o.iofog_uuid = $1 AND q.port_external = c AND NOT "
-      "q.is_udp)";
   int64_t public_port = 0;
-  if (pub.port) {
-    auto ok =
-        pexec(ctx.tx(), std::string("SELECT 1 FROM (SELECT $2::integer AS c) s WHERE ") + free_sql,
-              host_key, *pub.port);
-    if (ok.empty()) {
+  if (kept && kept->host_key == host_key && (!pub.port || *pub.port == kept->public_port) &&
+      public_port_free(ctx.tx(), host_key, kept->public_port)) {
+    public_port = kept->public_port;
+  } else if (pub.port) {
+    if (!public_port_free(ctx.tx(), host_key, *pub.port)) {
       throw validation_error("Port '" + std::to_string(*pub.port) + "' is not available");
     }
     public_port = *pub.port;
   } else {
-    auto next =
-        pexec(ctx.tx(),
-              std::string("SELECT c FROM generate_series($2::integer, $3::integer - 1) c WHERE ") +
-                  free_sql + " ORDER BY c LIMIT 1",
-              host_key, ctx.app.options().public_ports_start, ctx.app.options().public_ports_end);
-    if (next.empty()) {
-      throw validation_error("No available public port on router '" + host_name + "'");
-    }
-    public_port = next[0][0].as<int64_t>();
+    auto next = first_free_public_port(ctx.tx(), host_key, public_ports_of(ctx));
+    if (!next) throw validation_error("No available public port on router '" + host_name + "'");
+    public_port = *next;
   }
-  std::string address = new_uuid();
-  address.erase(std::remove(address.begin(), address.end(), '-'), address.end());
+  std::string address;
+  if (kept) {
+    address = kept->address;
+  } else {
+    address = new_uuid();
+    address.erase(std::remove(address.begin(), address.end(), '-'), address.end());
+  }
   try {
     pexec0(ctx.tx(),
            "INSERT INTO microservice_public_ports (microservice_uuid, port_internal, host_key, "
-           "public_port, address, protocol, schemes, is_proxy) VALUES ($1, $2, $3, $4, $5, $6, "
-           "$7::jsonb, $8)",
+           "public_port, address, protocol, schemes, is_proxy, enabled) VALUES ($1, $2, $3, $4, "
+           "$5, $6, $7::jsonb, $8, $9)",
            uuid, p.internal, host_key, public_port, address, pub.protocol,
-           json::serialize(pub.schemes), pub.proxy);
+           json::serialize(pub.schemes), pub.proxy, pub.enabled);
   } catch (const pqxx::unique_violation&) {
     throw validation_error("Port '" + std::to_string(public_port) + "' is not available");
   }
 }
 
 void add_port(request_context& ctx, const std::string& uuid, const std::optional<std::string>& fog,
-              const port_input& p) {
+              const port_input& p, const kept_public_port* kept = nullptr) {
   if (fog) {
     auto used = pexec(
         ctx.tx(),
@@ -258,7 +269,31 @@ void add_port(request_context& ctx, const std::string& uuid, const std::optional
     throw validation_error("Port mapping for internal port '" + std::to_string(p.internal) +
                            "' already exists");
   }
-  if (p.pub) add_public_port(ctx, uuid, fog, p);
+  if (p.pub) add_public_port(ctx, uuid, fog, p, kept);
+}
+
+// Replaces a microservice's port mappings; public ports sent again keep their allocation.
+void replace_ports(request_context& ctx, const std::string& uuid,
+                   const std::optional<std::string>& fog, const json::array& ports) {
+  std::map<int64_t, kept_public_port> kept;  // by internal port
+  for (const auto& k : pexec(ctx.tx(),
+                             "SELECT port_internal, host_key, public_port, address FROM "
+                             "microservice_public_ports WHERE microservice_uuid = $1",
+                             uuid)) {
+    kept.emplace(k[0].as<int64_t>(),
+                 kept_public_port{k[1].c_str(), k[2].as<int64_t>(), k[3].c_str()});
+  }
+  pexec0(ctx.tx(), "DELETE FROM microservice_ports WHERE microservice_uuid = $1", uuid);
+  std::vector<port_input> inputs;
+  for (const auto& p : ports) inputs.push_back(read_port(p, "ports"));
+  // Kept allocations first: a new public port must not take the number of one that is kept.
+  auto kept_of = [&kept](const port_input& p) -> const kept_public_port* {
+    auto it = p.pub ? kept.find(p.internal) : kept.end();
+    return it == kept.end() ? nullptr : &it->second;
+  };
+  std::stable_partition(inputs.begin(), inputs.end(),
+                        [&](const port_input& p) { return kept_of(p) != nullptr; });
+  for (const auto& p : inputs) add_port(ctx, uuid, fog, p, kept_of(p));
 }
 
 int64_t add_volume(request_context& ctx, const std::string& uuid, const json::value& v,
@@ -815,8 +850,7 @@ void update_microservice(request_context& ctx, const std::string& uuid, const js
   }
   std::optional<std::string> fog = new_fog ? new_fog : current.fog;
   if (ports != nullptr) {
-    pexec0(ctx.tx(), "DELETE FROM microservice_ports WHERE microservice_uuid = $1", uuid);
-    for (const auto& p : *ports) add_port(ctx, uuid, fog, read_port(p, "ports"));
+    replace_ports(ctx, uuid, fog, *ports);
   } else if (new_fog && new_fog != current.fog) {
     // Moving: the ports must be free on the new agent.
     auto clash = pexec(
@@ -929,14 +963,15 @@ http_response volumes_delete(request_context& ctx) {
   return empty_response(204);
 }
 
-// The port manager's view (GET /microservices/public-ports): every public port of the user's
-// microservices, upstream's {microserviceUuid, publicPort {protocol, queueName, publicPort}}
-// plus where it lives. The answer carries an ETag; `?wait=N` with `If-None-Match` set to the
-// last ETag holds the request until the list may have changed (or N seconds pass), so the port
-// manager follows public ports without polling. Every public-port change re-renders the router
-// config of the microservice's agent, which raises a change on that fog; the hold is woken by a
-// change of any fog (change_notifier::any_key, on every replica through NOTIFY), and an answer
-// after a wake-up that changed nothing is the same list with the same ETag.
+// The port manager's view (GET /microservices/public-ports): every enabled public port of the
+// user's microservices (a disabled one is served by nobody), upstream's {microserviceUuid,
+// publicPort {protocol, queueName, publicPort}} plus where it lives. The answer carries an ETag;
+// `?wait=N` with `If-None-Match` set to the last ETag holds the request until the list may have
+// changed (or N seconds pass), so the port manager follows public ports without polling. Every
+// public-port change re-renders the router config of the microservice's agent, which raises a
+// change on that fog; the hold is woken by a change of any fog (change_notifier::any_key, on every
+// replica through NOTIFY), and an answer after a wake-up that changed nothing is the same list with
+// the same ETag.
 http_response public_ports_list(request_context& ctx) {
   // Read before querying: a change committed after the query moves it, so the hold below
   // cannot sleep through it.
@@ -952,7 +987,7 @@ http_response public_ports_list(request_context& ctx) {
       "pp.is_proxy)) ORDER BY pp.host_key, pp.public_port), '[]')::text "
       "FROM microservice_public_ports pp JOIN microservice_ports p ON p.microservice_uuid = "
       "pp.microservice_uuid AND p.port_internal = pp.port_internal JOIN microservices m ON m.uuid "
-      "= pp.microservice_uuid WHERE m.user_id = $1",
+      "= pp.microservice_uuid WHERE m.user_id = $1 AND pp.enabled",
       ctx.user_id);
   std::string etag = "\"" + token_digest_hex(row[0].c_str()).substr(0, 32) + "\"";
   const auto* known = ctx.req.header("if-none-match");

@@ -67,10 +67,14 @@ json::object listener(const char* role, int64_t port) {
 // (PUT /router) took ~9 statements per router, 10 s for 10,000 routers.
 struct render_inputs {
   std::map<std::string, std::vector<std::string>> upstreams;  // fog -> upstream_routers
-  std::map<std::string, json::array> tcp_listeners;           // fog -> its public listeners
-  std::map<std::string, json::array> tcp_connectors;          // fog -> its public connectors
-  std::map<std::string, std::optional<router_row>> dests;     // upstream name -> router (cache)
+  // fog -> its public ports' entities: {"tcpListeners": [...], "httpConnectors": [...], ...}
+  std::map<std::string, json::object> adaptors;
+  std::map<std::string, std::optional<router_row>> dests;  // upstream name -> router (cache)
 };
+
+// The config keys of the public ports' entities, in the order the config lists them.
+constexpr const char* adaptor_keys[] = {"tcpListeners", "tcpConnectors", "httpListeners",
+                                        "httpConnectors"};
 
 // The router an upstream name refers to; routers' rows do not change while refresh_routers
 // renders, so each name is looked up once per call.
@@ -113,19 +117,30 @@ json::object render(pqxx::work& tx, const router_row& r, render_inputs& in) {
   if (!connectors.empty()) cfg["connectors"] = std::move(connectors);
   // Public ports: the listening side on the public router, the connecting side on the router of
   // the microservice's agent, which reaches the container through its published host port.
-  if (auto l = in.tcp_listeners.find(*r.fog); l != in.tcp_listeners.end())
-    cfg["tcpListeners"] = l->second;
-  if (auto c = in.tcp_connectors.find(*r.fog); c != in.tcp_connectors.end())
-    cfg["tcpConnectors"] = c->second;
+  if (auto a = in.adaptors.find(*r.fog); a != in.adaptors.end()) {
+    for (const char* key : adaptor_keys) {
+      if (const auto* list = a->second.if_contains(key)) cfg[key] = *list;
+    }
+  }
   return cfg;
 }
 
-// A tcpListener or tcpConnector of a router's config from a row (fog, address, port).
-json::object tcp_entry(const pqxx::row& row, const char* suffix, const char* host) {
-  return json::object{{"name", std::string(row[1].c_str()) + suffix},
-                      {"host", host},
-                      {"port", row[2].as<int64_t>()},
-                      {"address", row[1].c_str()}};
+// One side of a public port in its router's config, from a row (fog, address, port, is_http):
+// an httpListener/httpConnector pair for `protocol: http` (the router's HTTP/1 adaptor, which
+// carries WebSocket upgrades too), else a tcpListener/tcpConnector pair. `proxy: true` ports
+// say nothing of their protocol: TCP, which carries anything.
+void add_adaptor_entity(render_inputs& in, const pqxx::row& row, bool listener) {
+  bool http = row[3].as<bool>();
+  json::object e{{"name", std::string(row[1].c_str()) + (listener ? "-listener" : "-connector")},
+                 {"host", listener ? "0.0.0.0" : "localhost"},
+                 {"port", row[2].as<int64_t>()},
+                 {"address", row[1].c_str()}};
+  if (http) e["protocolVersion"] = "HTTP1";
+  const char* key = http ? (listener ? "httpListeners" : "httpConnectors")
+                         : (listener ? "tcpListeners" : "tcpConnectors");
+  auto& list = in.adaptors[row[0].c_str()][key];
+  if (!list.is_array()) list = json::array{};
+  list.as_array().push_back(std::move(e));
 }
 
 // render_inputs of the fogs' routers, in three statements.
@@ -140,21 +155,24 @@ render_inputs fetch_render_inputs(pqxx::work& tx, const std::vector<std::string>
     json::value names = json::parse(row[1].c_str());
     for (const auto& u : names.as_array()) ups.emplace_back(u.as_string().c_str());
   }
-  for (const auto& l : pexec(tx,
-                             "SELECT host_key, address, public_port FROM microservice_public_ports "
-                             "WHERE host_key = ANY($1::text[]) ORDER BY host_key, public_port",
-                             array)) {
-    in.tcp_listeners[l[0].c_str()].push_back(tcp_entry(l, "-listener", "0.0.0.0"));
+  // Disabled public ports keep their allocation but are served by no router.
+  for (const auto& l :
+       pexec(tx,
+             "SELECT host_key, address, public_port, protocol = 'http' AND NOT is_proxy "
+             "FROM microservice_public_ports WHERE host_key = ANY($1::text[]) AND enabled "
+             "ORDER BY host_key, public_port",
+             array)) {
+    add_adaptor_entity(in, l, true);
   }
   for (const auto& c :
        pexec(tx,
-             "SELECT m.iofog_uuid, pp.address, p.port_external FROM microservice_public_ports pp "
-             "JOIN microservice_ports p ON p.microservice_uuid = pp.microservice_uuid AND "
-             "p.port_internal = pp.port_internal JOIN microservices m ON m.uuid = "
-             "pp.microservice_uuid WHERE m.iofog_uuid = ANY($1::text[]) "
-             "ORDER BY m.iofog_uuid, pp.public_port, pp.address",
+             "SELECT m.iofog_uuid, pp.address, p.port_external, pp.protocol = 'http' AND NOT "
+             "pp.is_proxy FROM microservice_public_ports pp JOIN microservice_ports p ON "
+             "p.microservice_uuid = pp.microservice_uuid AND p.port_internal = pp.port_internal "
+             "JOIN microservices m ON m.uuid = pp.microservice_uuid WHERE m.iofog_uuid = "
+             "ANY($1::text[]) AND pp.enabled ORDER BY m.iofog_uuid, pp.public_port, pp.address",
              array)) {
-    in.tcp_connectors[c[0].c_str()].push_back(tcp_entry(c, "-connector", "localhost"));
+    add_adaptor_entity(in, c, false);
   }
   return in;
 }
@@ -229,7 +247,67 @@ void flag_network_router_users(pqxx::work& tx, const router_row& r) {
   for (const auto& f : rows) fogs_changed_by_request().push_back(f[0].c_str());
 }
 
+// A candidate public port `c` is free on the public router $1 (see public_port_free).
+constexpr const char* public_port_free_sql =
+    "NOT EXISTS (SELECT 1 FROM microservice_public_ports x WHERE x.host_key = $1 AND "
+    "x.public_port = c) AND NOT EXISTS (SELECT 1 FROM microservice_ports q JOIN microservices o "
+    "ON o.uuid = q.microservice_uuid WHERE o.iofog_uuid = $1 AND q.port_external = c AND NOT "
+    "q.is_udp)";
+
+// The public ports `fog`'s router serves for microservices on other fogs move to the default
+// router (see remove_fog_router); returns the routers to re-render. Those of the fog's own
+// microservices go with them, and all of them go when there is no other default router.
+std::set<int64_t> rehost_public_ports(pqxx::work& tx, const router_row& gone,
+                                      const public_port_range& range) {
+  const std::string& fog = *gone.fog;
+  auto serving = public_port_routers(tx, "pp.host_key = $1", fog);
+  auto def = default_router(tx);
+  std::set<std::string> agents;
+  if (def && def->id != gone.id) {
+    std::string key = def->fog.value_or(default_router_name);
+    auto hosted = pexec(tx,
+                        "SELECT pp.id, pp.public_port, m.iofog_uuid FROM microservice_public_ports "
+                        "pp JOIN microservices m ON m.uuid = pp.microservice_uuid WHERE "
+                        "pp.host_key = $1 AND m.iofog_uuid IS DISTINCT FROM $1 "
+                        "ORDER BY pp.public_port, pp.id",
+                        fog);
+    for (const auto& h : hosted) {
+      std::optional<int64_t> port = h[1].as<int64_t>();
+      if (!public_port_free(tx, key, *port)) port = first_free_public_port(tx, key, range);
+      if (!port) break;  // the default router is full: the rest are released below
+      pexec0(tx,
+             "UPDATE microservice_public_ports SET host_key = $2, public_port = $3 WHERE id = $1",
+             h[0].as<int64_t>(), key, *port);
+      if (!h[2].is_null()) agents.emplace(h[2].c_str());
+    }
+    serving.insert(def->id);
+  }
+  pexec0(tx, "DELETE FROM microservice_public_ports WHERE host_key = $1", fog);
+  // Their connectors did not change, but their public links (and what depends on them) did.
+  raise_changes(tx, {agents.begin(), agents.end()}, {"microservice_config"});
+  return serving;
+}
+
 }  // namespace
+
+bool public_port_free(pqxx::work& tx, const std::string& host_key, int64_t port) {
+  return !pexec(tx,
+                std::string("SELECT 1 FROM (SELECT $2::integer AS c) s WHERE ") +
+                    public_port_free_sql,
+                host_key, port)
+              .empty();
+}
+
+std::optional<int64_t> first_free_public_port(pqxx::work& tx, const std::string& host_key,
+                                              const public_port_range& range) {
+  auto next =
+      pexec(tx,
+            std::string("SELECT c FROM generate_series($2::integer, $3::integer - 1) c WHERE ") +
+                public_port_free_sql + " ORDER BY c LIMIT 1",
+            host_key, range.start, range.end);
+  if (next.empty()) return std::nullopt;
+  return next[0][0].as<int64_t>();
+}
 
 std::set<int64_t> downstream_routers(pqxx::work& tx, int64_t router_id) {
   std::set<int64_t> out;
@@ -364,7 +442,7 @@ void link_orphans_to_default(pqxx::work& tx) {
   flag_network_router_users(tx, *def);
 }
 
-void sync_fog_router(pqxx::work& tx, const std::string& uuid) {
+void sync_fog_router(pqxx::work& tx, const std::string& uuid, const public_port_range& range) {
   auto f = pexec1(
       tx,
       "SELECT router_mode, host, coalesce(messaging_port, 5672), edge_router_port, "
@@ -373,7 +451,7 @@ void sync_fog_router(pqxx::work& tx, const std::string& uuid) {
   std::string mode = f[0].c_str();
   auto existing = find_router(tx, "iofog_uuid = $1", uuid);
   if (mode == "none") {
-    if (existing) remove_fog_router(tx, uuid);
+    if (existing) remove_fog_router(tx, uuid, range);
     return;
   }
   bool edge = mode == "edge";
@@ -418,7 +496,7 @@ void sync_fog_router(pqxx::work& tx, const std::string& uuid) {
   if (make_default) link_orphans_to_default(tx);
 }
 
-void remove_fog_router(pqxx::work& tx, const std::string& uuid) {
+void remove_fog_router(pqxx::work& tx, const std::string& uuid, const public_port_range& range) {
   auto r = find_router(tx, "iofog_uuid = $1", uuid);
   if (!r) return;
   std::set<int64_t> refresh;
@@ -446,10 +524,10 @@ void remove_fog_router(pqxx::work& tx, const std::string& uuid) {
       uuid);
   for (const auto& u : users) raise_change(tx, u[0].c_str(), {"config", "router_changed"});
   if (r->is_default) flag_network_router_users(tx, *r);
-  // Public ports this router served are released (their microservices keep plain ports).
-  auto hosted = public_port_routers(tx, "pp.host_key = $1", uuid);
+  // Public ports this router served move to the default router (or are released: their
+  // microservices keep plain ports).
+  auto hosted = rehost_public_ports(tx, *r, range);
   refresh.insert(hosted.begin(), hosted.end());
-  pexec0(tx, "DELETE FROM microservice_public_ports WHERE host_key = $1", uuid);
   pexec0(tx, "DELETE FROM routers WHERE id = $1", r->id);
   // By owner and name: the (user_id, name) index (there is one system application per fog).
   pexec0(tx,

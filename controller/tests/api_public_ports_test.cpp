@@ -1,35 +1,17 @@
 // Public ports: allocation from the configured range on a public router, uniqueness, release on
-// delete, rendering as tcpListener (public router) / tcpConnector (the microservice's agent
-// router) in the router microservices' config, change flags on both agents, and
-// GET /microservices/public-ports.
+// delete, rendering in the router microservices' config (protocol http: httpListener on the
+// public router / httpConnector on the microservice's agent router; tcp and `proxy: true`:
+// tcpListener / tcpConnector), change flags on both agents, and GET /microservices/public-ports.
 #include <thread>
 
-#include "testkit.hpp"
+#include "public_ports_fixture.hpp"
 
 namespace fogmesh::controller::test {
 namespace {
 
 namespace json = boost::json;
 
-class public_ports_api : public api_test {
- protected:
-  std::string msvc(const std::string& token, const std::string& app, const std::string& fog,
-                   const std::string& name, const std::string& ports, int expect = 201) {
-    auto r = post("/api/v3/microservices",
-                  R"({"name":")" + name + R"(","application":")" + app + R"(","iofogUuid":")" +
-                      fog + R"(","images":[{"containerImage":"busybox","fogTypeId":1}],"ports":)" +
-                      ports + "}",
-                  token);
-    EXPECT_EQ(r.status, expect) << r.body;
-    return r.status == 201 ? std::string(r.json().at("uuid").as_string()) : r.body;
-  }
-  static const json::value* find_port(const json::value& list, int64_t public_port) {
-    for (const auto& p : list.as_array()) {
-      if (p.at("publicPort").at("publicPort") == json::value(public_port)) return &p;
-    }
-    return nullptr;
-  }
-};
+class public_ports_api : public public_ports_fixture {};
 
 TEST_F(public_ports_api, AllocatedRenderedAndReleased) {
   std::string token = new_user_token();
@@ -78,18 +60,29 @@ TEST_F(public_ports_api, AllocatedRenderedAndReleased) {
   EXPECT_EQ(addr80.size(), 32u);
   EXPECT_NE(addr80, addr22);
 
-  // Rendered on both routers; both agents are told.
-  EXPECT_EQ(router_config(token, sys).at("tcpListeners"),
+  // Rendered on both routers, by protocol; both agents are told.
+  auto sys_cfg = router_config(token, sys);
+  EXPECT_EQ(sys_cfg.at("httpListeners"),
             parse(R"([{"name":")" + addr80 + R"(-listener","host":"0.0.0.0","port":6000,
-                        "address":")" + addr80 + R"("},
-                      {"name":")" + addr22 + R"(-listener","host":"0.0.0.0","port":6500,
-                        "address":")" + addr22 + R"("}])"));
-  EXPECT_EQ(router_config(token, e).at("tcpConnectors"),
+                        "address":")" +
+                  addr80 + R"(","protocolVersion":"HTTP1"}])"));
+  EXPECT_EQ(sys_cfg.at("tcpListeners"),
+            parse(R"([{"name":")" + addr22 + R"(-listener","host":"0.0.0.0","port":6500,
+                        "address":")" +
+                  addr22 + R"("}])"));
+  auto e_cfg = router_config(token, e);
+  EXPECT_EQ(e_cfg.at("httpConnectors"),
             parse(R"([{"name":")" + addr80 + R"(-connector","host":"localhost","port":8080,
-                        "address":")" + addr80 + R"("},
-                      {"name":")" + addr22 + R"(-connector","host":"localhost","port":2222,
-                        "address":")" + addr22 + R"("}])"));
-  EXPECT_FALSE(router_config(token, sys).as_object().contains("tcpConnectors"));
+                        "address":")" +
+                  addr80 + R"(","protocolVersion":"HTTP1"}])"));
+  EXPECT_EQ(e_cfg.at("tcpConnectors"),
+            parse(R"([{"name":")" + addr22 + R"(-connector","host":"localhost","port":2222,
+                        "address":")" +
+                  addr22 + R"("}])"));
+  EXPECT_FALSE(sys_cfg.as_object().contains("tcpConnectors"));
+  EXPECT_FALSE(sys_cfg.as_object().contains("httpConnectors"));
+  EXPECT_FALSE(e_cfg.as_object().contains("tcpListeners"));
+  EXPECT_FALSE(e_cfg.as_object().contains("httpListeners"));
   EXPECT_EQ(changes(a_sys).at("microserviceConfig"), true);
   EXPECT_EQ(changes(a_e).at("microserviceConfig"), true);
   ack(a_sys);
@@ -148,8 +141,10 @@ TEST_F(public_ports_api, AllocatedRenderedAndReleased) {
   // port is handed out again.
   ASSERT_EQ(del("/api/v3/microservices/" + srv + "/port-mapping/80", token).status, 204);
   EXPECT_EQ(find_port(get("/api/v3/microservices/public-ports", token).json(), 6000), nullptr);
-  EXPECT_EQ(router_config(token, sys).at("tcpListeners").as_array().size(), 2u);  // 6001, 6500
-  EXPECT_EQ(router_config(token, e).at("tcpConnectors").as_array().size(), 2u);
+  EXPECT_EQ(router_config(token, sys).at("httpListeners").as_array().size(), 1u);  // 6001
+  EXPECT_EQ(router_config(token, sys).at("tcpListeners").as_array().size(), 1u);   // 6500
+  EXPECT_EQ(router_config(token, e).at("httpConnectors").at(0).at("port"), 8081);
+  EXPECT_EQ(router_config(token, e).at("tcpConnectors").as_array().size(), 1u);
   EXPECT_EQ(changes(a_sys).at("microserviceConfig"), true);
   EXPECT_EQ(changes(a_e).at("microserviceConfig"), true);
   ASSERT_EQ(post("/api/v3/microservices/" + srv + "/port-mapping",
@@ -159,13 +154,18 @@ TEST_F(public_ports_api, AllocatedRenderedAndReleased) {
   auto again = get("/api/v3/microservices/" + srv, token).json().at("ports").as_array();
   EXPECT_EQ(again.back().at("public").at("router").at("port"), 6000);
   EXPECT_EQ(again.back().at("proxy"), true);
+  // `proxy: true` says nothing of the protocol: carried as TCP.
+  EXPECT_EQ(router_config(token, sys).at("tcpListeners").at(0).at("port"), 6000);
+  EXPECT_EQ(router_config(token, e).at("tcpConnectors").at(0).at("port"), 8080);
 
   // Deleting microservices releases everything.
   ASSERT_EQ(del("/api/v3/microservices/" + srv, token).status, 204);
   ASSERT_EQ(del("/api/v3/microservices/" + other, token).status, 204);
   EXPECT_EQ(get("/api/v3/microservices/public-ports", token).json().as_array().size(), 0u);
-  EXPECT_FALSE(router_config(token, sys).as_object().contains("tcpListeners"));
-  EXPECT_FALSE(router_config(token, e).as_object().contains("tcpConnectors"));
+  for (const char* key : {"tcpListeners", "httpListeners", "tcpConnectors", "httpConnectors"}) {
+    EXPECT_FALSE(router_config(token, sys).as_object().contains(key)) << key;
+    EXPECT_FALSE(router_config(token, e).as_object().contains(key)) << key;
+  }
 }
 
 TEST_F(public_ports_api, NamedPublicRouterMovesAndConfiguredRange) {
@@ -175,21 +175,21 @@ TEST_F(public_ports_api, NamedPublicRouterMovesAndConfiguredRange) {
                                R"("interRouterPort":56761,"edgeRouterPort":56762)");
   std::string e1 = create_fog(token, "e1", R"("host":"10.6.0.2")");
   std::string e2 = create_fog(token, "e2", R"("host":"10.6.0.3")");
-  std::string bare = post("/api/v3/iofog", R"({"name":"bare","fogType":1,"routerMode":"none"})",
-                          token)
-                         .json()
-                         .at("uuid")
-                         .as_string()
-                         .c_str();
+  std::string bare =
+      post("/api/v3/iofog", R"({"name":"bare","fogType":1,"routerMode":"none"})", token)
+          .json()
+          .at("uuid")
+          .as_string()
+          .c_str();
   ASSERT_EQ(post("/api/v3/application", R"({"name":"svc"})", token).status, 201);
-  std::string m = msvc(token, "svc", e1, "api",
-                       R"([{"internal":80,"external":8080,"public":{"router":{"host":")" + hub +
-                           R"("}}}])");
+  std::string m =
+      msvc(token, "svc", e1, "api",
+           R"([{"internal":80,"external":8080,"public":{"router":{"host":")" + hub + R"("}}}])");
   auto port = get("/api/v3/microservices/" + m, token).json().at("ports").at(0).at("public");
   EXPECT_EQ(port.at("router"), parse(R"({"host":")" + hub + R"(","port":6000})"));
   EXPECT_EQ(port.at("links"), parse(R"(["https://10.6.0.1:6000"])"));
-  EXPECT_EQ(router_config(token, hub).at("tcpListeners").at(0).at("port"), 6000);
-  EXPECT_EQ(router_config(token, e1).at("tcpConnectors").at(0).at("port"), 8080);
+  EXPECT_EQ(router_config(token, hub).at("httpListeners").at(0).at("port"), 6000);
+  EXPECT_EQ(router_config(token, e1).at("httpConnectors").at(0).at("port"), 8080);
 
   // Moving the microservice moves the connecting side to the new agent's router.
   std::string a1 = provision_agent(token, e1);
@@ -198,8 +198,8 @@ TEST_F(public_ports_api, NamedPublicRouterMovesAndConfiguredRange) {
   ack(a2);
   ASSERT_EQ(patch("/api/v3/microservices/" + m, R"({"iofogUuid":")" + e2 + "\"}", token).status,
             204);
-  EXPECT_FALSE(router_config(token, e1).as_object().contains("tcpConnectors"));
-  EXPECT_EQ(router_config(token, e2).at("tcpConnectors").at(0).at("port"), 8080);
+  EXPECT_FALSE(router_config(token, e1).as_object().contains("httpConnectors"));
+  EXPECT_EQ(router_config(token, e2).at("httpConnectors").at(0).at("port"), 8080);
   EXPECT_EQ(changes(a1).at("microserviceConfig"), true);
   EXPECT_EQ(changes(a2).at("microserviceConfig"), true);
 
@@ -211,12 +211,7 @@ TEST_F(public_ports_api, NamedPublicRouterMovesAndConfiguredRange) {
                     token),
                400, "ValidationError", "has no router for public ports");
 
-  // Deleting the public router releases the ports it served.
-  ASSERT_EQ(del("/api/v3/iofog/" + hub, token).status, 202);
-  EXPECT_EQ(get("/api/v3/microservices/public-ports", token).json().as_array().size(), 0u);
-  EXPECT_FALSE(router_config(token, e2).as_object().contains("tcpConnectors"));
-  EXPECT_FALSE(get("/api/v3/microservices/" + m, token).json().at("ports").at(0).as_object().contains(
-      "public"));
+  // (What deleting the public router does: api_public_port_lifecycle_test.)
 
   // The range is configurable: a controller with a two-port range runs out after two.
   auto options = default_options(db().conninfo());
@@ -231,8 +226,9 @@ TEST_F(public_ports_api, NamedPublicRouterMovesAndConfiguredRange) {
     return http(small.port(), "POST", "/api/v3/microservices",
                 R"({"name":")" + name + R"(","application":"svc","iofogUuid":")" + e1 +
                     R"(","images":[{"containerImage":"b","fogTypeId":1}],"ports":[{"internal":1,)"
-                    R"("external":)" + std::to_string(external) +
-                    R"(,"public":{"router":{"host":")" + hub2 + R"("}}}]})",
+                    R"("external":)" +
+                    std::to_string(external) + R"(,"public":{"router":{"host":")" + hub2 +
+                    R"("}}}]})",
                 token);
   };
   EXPECT_EQ(create("r1", 9101).status, 201);
