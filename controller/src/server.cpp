@@ -316,6 +316,12 @@ struct server::impl {
         } else {
           parser.body_limit(default_body_limit);
         }
+        if (const auto* expect = req.header("expect");
+            !too_large && expect != nullptr && beast::iequals(*expect, "100-continue")) {
+          // The body is wanted: clients such as curl wait for this before sending a large one.
+          bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, breq.version()};
+          co_await bhttp::async_write(stream, go_on, asio::use_awaitable);
+        }
         if (too_large) {
           // Answered without reading the body; the connection closes after the answer.
           resp = error_response(413, "PayloadTooLargeError", "Request body larger than 16 MiB");
