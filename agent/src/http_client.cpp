@@ -2,10 +2,10 @@
 
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <stdexcept>
 
@@ -59,9 +59,20 @@ asio::awaitable<http_reply> exchange(Stream& stream, const http_endpoint& endpoi
   co_return reply;
 }
 
-}  // namespace
+// Boost 1.81's system_error::what() ends in "[category:value at <header:line in function
+// ...>]": the agent's log and the CLI say what was being reached and why, nothing more. The
+// code stays (the CLI tells TLS failures apart by its category).
+class transport_error : public boost::system::system_error {
+ public:
+  transport_error(const boost::system::error_code& code, std::string what)
+      : system_error(code), what_(std::move(what)) {}
+  const char* what() const noexcept override { return what_.c_str(); }
 
-asio::awaitable<http_reply> http_request(const http_endpoint& endpoint,
+ private:
+  std::string what_;
+};
+
+asio::awaitable<http_reply> request_once(const http_endpoint& endpoint,
                                          http_request_options request) {
   auto executor = co_await asio::this_coro::executor;
   if (!endpoint.socket_path.empty()) {
@@ -95,7 +106,8 @@ asio::awaitable<http_reply> http_request(const http_endpoint& endpoint,
     beast::ssl_stream<beast::tcp_stream> stream(executor, ctx);
     if (!SSL_set_tlsext_host_name(stream.native_handle(), endpoint.host.c_str())) {
       throw boost::system::system_error(
-          boost::system::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
+          boost::system::error_code(static_cast<int>(::ERR_get_error()),
+                                    asio::error::get_ssl_category()),
           "TLS server name");
     }
     beast::get_lowest_layer(stream).expires_after(request.timeout);
@@ -115,9 +127,23 @@ asio::awaitable<http_reply> http_request(const http_endpoint& endpoint,
   co_return reply;
 }
 
+}  // namespace
+
+asio::awaitable<http_reply> http_request(const http_endpoint& endpoint,
+                                         http_request_options request) {
+  try {
+    co_return co_await request_once(endpoint, std::move(request));
+  } catch (const boost::system::system_error& e) {
+    const std::string target = endpoint.socket_path.empty() ? endpoint.host + ":" + endpoint.port
+                                                            : "unix://" + endpoint.socket_path;
+    throw transport_error(e.code(), target + ": " + e.code().message());
+  }
+}
+
 http_endpoint parse_endpoint_url(const std::string& url, const std::string& default_base_path) {
   auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) throw std::invalid_argument("'" + url + "' is not a URL: " + parsed.error().message());
+  if (!parsed)
+    throw std::invalid_argument("'" + url + "' is not a URL: " + parsed.error().message());
   http_endpoint e;
   std::string scheme(parsed->scheme());
   if (scheme == "unix") {
