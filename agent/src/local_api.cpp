@@ -293,13 +293,18 @@ struct local_api::impl : std::enable_shared_from_this<impl> {
       if (type.find("application/json") == std::string::npos) {
         return fail(400, "Incorrect content type: expected application/json");
       }
+      unsigned status = 0;
+      std::string error;
+      // The token before the body: a caller without a valid one learns nothing from the
+      // body's validation. Which microservice it may act for is checked below, once known.
+      if (options.require_token && authenticate(req, query_token, "", status, error).empty()) {
+        return fail(status, error);
+      }
       boost::system::error_code ec;
       auto body = json::parse(req.body(), ec);
       if (ec) return fail(400, "Request body is not JSON: " + ec.message());
       if (!body.is_object()) return fail(400, "Request body must be a JSON object");
       const auto& o = body.get_object();
-      unsigned status = 0;
-      std::string error;
 
       if (path == "/v2/messages/new") {
         auto decoded = decode_json(req.body());

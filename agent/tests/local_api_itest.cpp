@@ -101,6 +101,15 @@ TEST_F(local_api_test, ConfigNeedsTheMicroservicesOwnToken) {
   EXPECT_NE(r.body.find("content type"), std::string::npos) << r.body;
   r = http(static_cast<uint16_t>(port_), "GET", "/v2/config/get", "", token_a_);
   EXPECT_EQ(r.status, 405);
+  // Without a valid token nothing about the body is told: 401 before any validation.
+  for (const char* path : {"/v2/messages/new", "/v2/messages/next", "/v2/config/get"}) {
+    for (const char* body : {"{}", "{broken"}) {
+      r = local_post(port_, path, body, "");
+      EXPECT_EQ(r.status, 401) << path << " " << body << ": " << r.body;
+      r = local_post(port_, path, body, "not-a-token");
+      EXPECT_EQ(r.status, 401) << path << " " << body << ": " << r.body;
+    }
+  }
 }
 
 TEST_F(local_api_test, JsonMessagesReachTheRoutedReceiver) {
