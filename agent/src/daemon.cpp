@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <random>
 #include <set>
 
 #include "controller_client.hpp"
@@ -545,7 +546,10 @@ class agent_daemon {
         offline_logged = true;
       }
       if (failed && !stopping_) {
-        co_await sleep(sync_timer_, backoff);
+        // A random wait in [backoff/2, backoff]: agents that lost the controller together (its
+        // restart, a network cut) come back spread over the window instead of all at once.
+        std::uniform_int_distribution<long long> jitter(backoff.count() / 2, backoff.count());
+        co_await sleep(sync_timer_, std::chrono::milliseconds(jitter(retry_random_)));
         backoff = std::min(backoff * 2, backoff_max);
       }
     }
@@ -916,6 +920,7 @@ class agent_daemon {
   std::string bridge_retry_logged_;  // the gateway whose bind failure was last logged
   asio::steady_timer reconcile_timer_{io_};
   asio::steady_timer sync_timer_{io_};
+  std::minstd_rand retry_random_{std::random_device{}()};
   asio::steady_timer status_timer_{io_};
   asio::steady_timer status_retry_timer_{io_};
   bool stopping_ = false;

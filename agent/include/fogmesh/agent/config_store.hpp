@@ -39,7 +39,7 @@ struct agent_settings {
   int reconcile_interval_ms = 2000;
   int restart_backoff_ms = 1000;       // first restart delay, doubled per restart...
   int restart_backoff_max_ms = 60000;  // ...up to this
-  int retry_backoff_max_ms = 60000;    // controller retry back-off cap
+  int retry_backoff_max_ms = 15000;    // controller retry back-off cap (waits are jittered)
   // The fog's router microservice (image iofog/router): "process" runs fogmesh-router as a
   // supervised child of the agent (default), "container" runs the image like any microservice.
   std::string router_run_as = "process";
