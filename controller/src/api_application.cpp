@@ -167,11 +167,6 @@ port_input read_port(const json::value& v, const std::string& field) {
   return p;
 }
 
-// The controller's --public-ports range.
-public_port_range public_ports_of(const request_context& ctx) {
-  return {ctx.app.options().public_ports_start, ctx.app.options().public_ports_end};
-}
-
 // A public port's allocation while its microservice's port list is replaced (PATCH, PUT
 // /application): a port sent again keeps its public port and address, so a re-sent or
 // re-enabled public port is served where it was.
@@ -219,7 +214,7 @@ void add_public_port(request_context& ctx, const std::string& uuid,
     }
     public_port = *pub.port;
   } else {
-    auto next = first_free_public_port(ctx.tx(), host_key, public_ports_of(ctx));
+    auto next = first_free_public_port(ctx.tx(), host_key, public_ports_of(ctx.app.options()));
     if (!next) throw validation_error("No available public port on router '" + host_name + "'");
     public_port = *next;
   }

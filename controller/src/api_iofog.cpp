@@ -361,7 +361,7 @@ http_response fog_create(request_context& ctx) {
   // No agent runs this fog yet, and a new agent syncs everything at its start: creating its
   // router microservice is no news for it (other agents still hear of what changes for them).
   quiet_changes(ctx.tx(), uuid);
-  sync_fog_router(ctx.tx(), uuid);
+  sync_fog_router(ctx.tx(), uuid, public_ports_of(ctx.app.options()));
   quiet_changes(ctx.tx(), "");
   return json_response(201, json::object{{"uuid", uuid}});
 }
@@ -405,7 +405,8 @@ http_response fog_patch(request_context& ctx) {
       config = true;
     }
   }
-  if (router || find_value(values, "is_system") != nullptr) sync_fog_router(ctx.tx(), uuid);
+  if (router || find_value(values, "is_system") != nullptr)
+    sync_fog_router(ctx.tx(), uuid, public_ports_of(ctx.app.options()));
   if (router)
     raise_change(ctx.tx(), uuid, {"config", "router_changed"});
   else if (config)
@@ -418,7 +419,7 @@ http_response fog_delete(request_context& ctx) {
   owned_fog(ctx, uuid);
   // Its microservices go with it, as upstream (the foreign key alone would only unassign them).
   auto public_routers = public_port_routers(ctx.tx(), "m.iofog_uuid = $1", uuid);
-  remove_fog_router(ctx.tx(), uuid);
+  remove_fog_router(ctx.tx(), uuid, public_ports_of(ctx.app.options()));
   pexec0(ctx.tx(), "DELETE FROM microservices WHERE iofog_uuid = $1", uuid);
   pexec0(ctx.tx(), "DELETE FROM fogs WHERE uuid = $1", uuid);
   fogs_changed_by_request().push_back(uuid);
@@ -607,7 +608,7 @@ http_response router_put(request_context& ctx) {
            "UPDATE fogs SET host = $2, messaging_port = $3, edge_router_port = $4, "
            "inter_router_port = $5, updated_at = now() WHERE uuid = $1",
            fog, *host, messaging, edge, inter);
-    sync_fog_router(ctx.tx(), fog);
+    sync_fog_router(ctx.tx(), fog, public_ports_of(ctx.app.options()));
     raise_change(ctx.tx(), fog, {"config", "router_changed"});
   } else {
     int64_t id = 0;

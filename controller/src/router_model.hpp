@@ -23,6 +23,8 @@
 #include <set>
 #include <string>
 
+#include "fogmesh/controller/server.hpp"
+
 namespace fogmesh::controller {
 
 constexpr int router_catalog_item_id = 1;
@@ -43,6 +45,11 @@ struct public_port_range {
   int64_t end = 7000;
 };
 
+// The range the controller was started with (--public-ports).
+inline public_port_range public_ports_of(const server_options& options) {
+  return {options.public_ports_start, options.public_ports_end};
+}
+
 // Is `port` free for a public port on the public router `host_key` (a fog uuid, or
 // default-router for a default router without a fog)? Taken are that router's other public ports
 // (disabled ones too: they stay reserved) and the TCP host ports of microservices on its fog
@@ -57,8 +64,7 @@ std::optional<int64_t> first_free_public_port(pqxx::work& tx, const std::string&
 // system application and router microservice, and re-renders every router config that depends
 // on it. Throws a ValidationError when an interior router with downstream routers would become
 // an edge router. `range`: see remove_fog_router (a fog turning to mode none loses its router).
-void sync_fog_router(pqxx::work& tx, const std::string& fog_uuid,
-                     const public_port_range& range = {});
+void sync_fog_router(pqxx::work& tx, const std::string& fog_uuid, const public_port_range& range);
 
 // Before a fog is deleted (or turns to mode none): its downstream routers lose it as an upstream
 // (re-parented to the default router when none is left), agents that used it as their network
@@ -67,8 +73,7 @@ void sync_fog_router(pqxx::work& tx, const std::string& fog_uuid,
 // there, else the first free one of `range`; same address), their agents get
 // microserviceConfig; without a default router (or when it was the default router) they are
 // released, as are those of its own microservices.
-void remove_fog_router(pqxx::work& tx, const std::string& fog_uuid,
-                       const public_port_range& range = {});
+void remove_fog_router(pqxx::work& tx, const std::string& fog_uuid, const public_port_range& range);
 
 // Re-renders these routers' configs and those of their downstream routers; changed configs raise
 // microserviceConfig (connectors) or microserviceList + rebuild (listeners) on their agents.
