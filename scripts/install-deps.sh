@@ -24,6 +24,7 @@ packages=(
   busybox-static iptables curl
   openssh-client openssh-server
   python3-pyftpdlib
+  docker-registry apache2-utils
 )
 
 missing=()

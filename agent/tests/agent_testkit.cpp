@@ -480,9 +480,15 @@ std::string podman_service::skip_reason() {
   return "";
 }
 
+std::string podman_service::podman_command() const {
+  return "CONTAINERS_CONF=" + dir_.path() +
+         "/containers.conf CONTAINERS_REGISTRIES_CONF=" + dir_.path() +
+         "/registries.conf podman --root " + dir_.path() + "/root --runroot " + dir_.path() +
+         "/run";
+}
+
 std::string podman_service::podman(const std::vector<std::string>& args, int* exit_code) const {
-  std::string cmd = "CONTAINERS_CONF=" + dir_.path() + "/containers.conf podman --root " +
-                    dir_.path() + "/root --runroot " + dir_.path() + "/run";
+  std::string cmd = podman_command();
   for (const auto& a : args) cmd += " '" + a + "'";
   cmd += " 2>&1";
   std::string out;
@@ -495,15 +501,24 @@ std::string podman_service::podman(const std::vector<std::string>& args, int* ex
   return out;
 }
 
-podman_service::podman_service() {
+podman_service::podman_service(const std::vector<std::string>& plain_http_registries) {
   // environment.md: runc (crun fails on this cgroup layout), cgroupfs, rlimits root can set.
   std::ofstream(dir_.path() + "/containers.conf")
       << "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n"
          "[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n";
+  // Our own registries.conf: no search registries (short names never go to the internet), and
+  // the test registries reachable over plain HTTP.
+  {
+    std::ofstream conf(dir_.path() + "/registries.conf");
+    conf << "unqualified-search-registries = []\n";
+    for (const auto& r : plain_http_registries)
+      conf << "[[registry]]\nlocation = \"" << r << "\"\ninsecure = true\n";
+  }
   socket_ = dir_.path() + "/podman.sock";
   pid_ = spawn({"podman", "--root", dir_.path() + "/root", "--runroot", dir_.path() + "/run",
                 "system", "service", "--time=0", "unix://" + socket_},
-               {"CONTAINERS_CONF=" + dir_.path() + "/containers.conf"},
+               {"CONTAINERS_CONF=" + dir_.path() + "/containers.conf",
+                "CONTAINERS_REGISTRIES_CONF=" + dir_.path() + "/registries.conf"},
                dir_.path() + "/service.out", dir_.path() + "/service.log");
   if (!eventually([&] { return fs::exists(socket_); }, std::chrono::seconds(30))) {
     throw std::runtime_error("podman service did not start: " +
@@ -522,20 +537,16 @@ podman_service::podman_service() {
   std::ofstream(rootfs + "/etc/group") << "root:x:0:\n";
   std::ofstream(rootfs + "/www/index.html") << "<h1>hello from fogmesh</h1>\n";
   int rc = 0;
-  std::string cmd = "tar -C " + rootfs + " -c . | CONTAINERS_CONF=" + dir_.path() +
-                    "/containers.conf podman --root " + dir_.path() + "/root --runroot " +
-                    dir_.path() +
-                    "/run import --change 'CMD [\"/bin/sh\"]' - localhost/busybox:latest 2>&1";
+  std::string cmd = "tar -C " + rootfs + " -c . | " + podman_command() +
+                    " import --change 'CMD [\"/bin/sh\"]' - localhost/busybox:latest 2>&1";
   rc = std::system(cmd.c_str());
   if (rc != 0) throw std::runtime_error("podman import failed");
 }
 
 void podman_service::import_image(const std::string& name) const {
-  std::string cmd = "tar -C " + dir_.path() + "/rootfs -c . | CONTAINERS_CONF=" + dir_.path() +
-                    "/containers.conf podman --root " + dir_.path() + "/root --runroot " +
-                    dir_.path() +
-                    "/run import --change 'CMD [\"/bin/true\"]' --change 'LABEL name=" + name +
-                    "' - " + name + " >/dev/null 2>&1";
+  std::string cmd = "tar -C " + dir_.path() + "/rootfs -c . | " + podman_command() +
+                    " import --change 'CMD [\"/bin/true\"]' --change 'LABEL name=" + name + "' - " +
+                    name + " >/dev/null 2>&1";
   if (std::system(cmd.c_str()) != 0)
     throw std::runtime_error("podman import of " + name + " failed");
 }
@@ -550,6 +561,46 @@ podman_service::~podman_service() {
   std::string cmd = "grep -o ' " + dir_.path() +
                     "[^ ]*' /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null";
   [[maybe_unused]] int rc = std::system(cmd.c_str());
+}
+
+// --- private registry ---
+
+std::string private_registry::skip_reason() {
+  if (::access("/usr/bin/docker-registry", X_OK) != 0) return "docker-registry is not installed";
+  if (::access("/usr/bin/htpasswd", X_OK) != 0) return "htpasswd (apache2-utils) is not installed";
+  return "";
+}
+
+private_registry::private_registry(int port, const std::string& user, const std::string& password)
+    : port_(port) {
+  // bcrypt is the only hash docker-registry's htpasswd backend accepts.
+  std::string cmd =
+      "htpasswd -Bbn '" + user + "' '" + password + "' > " + dir_.path() + "/htpasswd 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("htpasswd failed");
+  std::ofstream(dir_.path() + "/config.yml")
+      << "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: "
+      << dir_.path() << "/data\nhttp:\n  addr: " << address() << "\nauth:\n  htpasswd:\n"
+      << "    realm: fogmesh-test\n    path: " << dir_.path() << "/htpasswd\n";
+  pid_ = spawn({"docker-registry", "serve", dir_.path() + "/config.yml"}, {},
+               dir_.path() + "/registry.out", dir_.path() + "/registry.log");
+  // Up when /v2/ answers (401 without credentials).
+  bool up = eventually(
+      [&] {
+        return std::system(("curl -s -o /dev/null http://" + address() + "/v2/").c_str()) == 0;
+      },
+      std::chrono::seconds(30));
+  if (!up) throw std::runtime_error("docker-registry did not start: " + log());
+}
+
+private_registry::~private_registry() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+std::string private_registry::log() const {
+  return slurp(dir_.path() + "/registry.log") + slurp(dir_.path() + "/registry.out");
 }
 
 }  // namespace fogmesh::agent::test

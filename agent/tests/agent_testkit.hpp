@@ -159,10 +159,11 @@ class ws_client {
 
 // podman's Docker-compatible API on a private socket with private storage, with
 // localhost/busybox:latest imported from busybox-static. skip_reason() is non-empty when podman
-// cannot run here (not root, not installed): tests then exit 77.
+// cannot run here (not root, not installed): tests then exit 77. `plain_http_registries`
+// ("host:port") are registries it may reach without TLS (a test registry on loopback).
 class podman_service {
  public:
-  podman_service();
+  explicit podman_service(const std::vector<std::string>& plain_http_registries = {});
   ~podman_service();
   static std::string skip_reason();
   std::string docker_host() const { return "unix://" + socket_; }
@@ -172,8 +173,29 @@ class podman_service {
   void import_image(const std::string& name) const;
 
  private:
+  // "CONTAINERS_CONF=… CONTAINERS_REGISTRIES_CONF=… podman --root … --runroot …": the podman
+  // command line of this service's storage and settings.
+  std::string podman_command() const;
+
   temp_dir dir_;
   std::string socket_;
+  int pid_ = -1;
+};
+
+// Debian's docker-registry on a loopback port, with basic authentication for one user: a
+// private registry the agent pulls from with the credentials the controller gives it.
+// skip_reason() is non-empty when docker-registry or htpasswd is not installed.
+class private_registry {
+ public:
+  private_registry(int port, const std::string& user, const std::string& password);
+  ~private_registry();
+  static std::string skip_reason();
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string log() const;
+
+ private:
+  temp_dir dir_;
+  int port_;
   int pid_ = -1;
 };
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "agent_testkit.hpp"
@@ -30,7 +31,10 @@ class containers_test : public ::testing::Test {
       std::exit(77);
     }
     dir_ = new temp_dir();
-    podman_ = new podman_service();
+    // The private registry's port is known before the engine starts: the engine reaches it over
+    // plain HTTP (loopback) by its registries.conf.
+    registry_port_ = free_port();
+    podman_ = new podman_service({"127.0.0.1:" + std::to_string(registry_port_)});
     controller_ = new controller_env();
     // availableDiskThreshold 0: the agents of this suite share one engine, and on a machine
     // with little free disk the default (20 %) would prune the images another test needs.
@@ -94,7 +98,9 @@ class containers_test : public ::testing::Test {
   static controller_env* controller_;
   static agent_process* agent_;
   static std::string config_dir_, fog_;
+  static int registry_port_;
 };
+int containers_test::registry_port_ = 0;
 temp_dir* containers_test::dir_ = nullptr;
 podman_service* containers_test::podman_ = nullptr;
 controller_env* containers_test::controller_ = nullptr;
@@ -412,6 +418,74 @@ TEST_F(containers_test, ControllerOutageKeepsContainersAndResyncs) {
   EXPECT_EQ(id_of("iofog_" + uuid), id);
   ASSERT_EQ(controller_->del("/api/v3/application/steady-app").status, 204);
   ASSERT_EQ(controller_->del("/api/v3/application/after-app").status, 204);
+}
+
+// A microservice whose image lives in a private registry: the agent pulls it with the
+// credentials of the registry the controller names (X-Registry-Auth), and a wrong password
+// leaves the microservice not running with the registry's refusal in its status.
+TEST_F(containers_test, PullsFromAPrivateRegistryWithItsCredentials) {
+  if (auto reason = private_registry::skip_reason(); !reason.empty()) GTEST_SKIP() << reason;
+  private_registry registry(registry_port_, "alice", "s3cret-Pass");
+  const std::string image = registry.address() + "/team/busy:1";
+  int rc = 0;
+  podman_->podman({"tag", "localhost/busybox:latest", image});
+  auto pushed = podman_->podman({"push", "--creds", "alice:s3cret-Pass", image}, &rc);
+  ASSERT_EQ(rc, 0) << pushed << registry.log();
+  // Only the registry has it now: the agent must pull.
+  podman_->podman({"rmi", image}, &rc);
+  ASSERT_EQ(rc, 0);
+
+  auto wrong = controller_->post(
+      "/api/v3/registries", R"({"url": ")" + registry.address() +
+                                R"(", "isPublic": false, "username": "alice", "password": "wrong",
+                                "email": "alice@example.com"})");
+  ASSERT_EQ(wrong.status, 201) << wrong.body;
+  auto right =
+      controller_->post("/api/v3/registries", R"({"url": ")" + registry.address() +
+                                                  R"(", "isPublic": false, "username": "alice",
+                                "password": "s3cret-Pass", "email": "alice@example.com"})");
+  ASSERT_EQ(right.status, 201) << right.body;
+  auto app = [&](const std::string& name, const json::value& registry_id) {
+    return R"({"name": ")" + name + R"(", "isActivated": true, "microservices": [
+      {"name": "busy", "agentName": "edge-podman", "registryId": )" +
+           json::serialize(registry_id) + R"(,
+       "images": [{"containerImage": ")" +
+           image + R"(", "fogTypeId": 1}], "cmd": ["sleep", "3600"]}]})";
+  };
+
+  ASSERT_EQ(
+      controller_->post("/api/v3/application", app("denied-app", wrong.json().at("id"))).status,
+      201);
+  std::string denied = controller_->microservice_uuid("denied-app", "busy");
+  std::string error;
+  EXPECT_TRUE(eventually([&] {
+    auto m = controller_->get("/api/v3/microservices/" + denied).json();
+    error = json::serialize(m.at("status"));
+    return error.find("unauthorized") != std::string::npos ||
+           error.find("authentication required") != std::string::npos;
+  })) << error
+      << agent_->log();
+  EXPECT_EQ(state_of("iofog_" + denied), "");
+  ASSERT_EQ(controller_->del("/api/v3/application/denied-app").status, 204);
+
+  ASSERT_EQ(
+      controller_->post("/api/v3/application", app("pulled-app", right.json().at("id"))).status,
+      201);
+  std::string pulled = controller_->microservice_uuid("pulled-app", "busy");
+  ASSERT_TRUE(eventually([&] { return state_of("iofog_" + pulled) == "running"; }))
+      << agent_->log() << registry.log();
+  EXPECT_EQ(std::string(inspect("iofog_" + pulled).at("ImageName").as_string()), image);
+  // The registry served the manifest to an authorized GET (the push used HEAD and PUT).
+  std::string log = registry.log();
+  std::istringstream lines(log);
+  bool authorized_get = false;
+  for (std::string line; std::getline(lines, line);) {
+    authorized_get |= line.find("authorized request") != std::string::npos &&
+                      line.find("method=GET") != std::string::npos &&
+                      line.find("/v2/team/busy/manifests/1") != std::string::npos;
+  }
+  EXPECT_TRUE(authorized_get) << log;
+  ASSERT_EQ(controller_->del("/api/v3/application/pulled-app").status, 204);
 }
 
 }  // namespace
