@@ -5,6 +5,7 @@
 
 #include "app.hpp"
 #include "auth.hpp"
+#include "extra_hosts.hpp"
 #include "fog_model.hpp"
 #include "router_model.hpp"
 #include "validate.hpp"
@@ -190,11 +191,25 @@ http_response status_put(request_context& ctx) {
   auto values = read_fields(r, fog_status_fields());
   // The controller's clock decides liveness: agents' clocks drift.
   bool has_last = false;
+  std::optional<std::string> ip;
   for (auto& [col, val] : values) {
     if (col == "last_status_time") {
       val = std::to_string(now_ms());
       has_last = true;
+    } else if (col == "ip_address") {
+      ip = val;
     }
+  }
+  // A fog without a host is reached at the address its agent reports, and so are the extraHosts
+  // resolved through it: when that address changes, their agents re-read them. One primary-key
+  // lookup, only in reports that carry an address, and usually answering nothing.
+  if (ip &&
+      !pexec(ctx.tx(),
+             "SELECT 1 FROM fogs WHERE uuid = $1 AND coalesce(host, '') = '' AND ip_address IS "
+             "DISTINCT FROM $2",
+             ctx.fog_uuid, *ip)
+           .empty()) {
+    raise_extra_host_dependents_of_fog(ctx.tx(), ctx.fog_uuid);
   }
   if (!has_last) values.emplace_back("last_status_time", std::to_string(now_ms()));
   try {

@@ -7,6 +7,7 @@
 
 #include "app.hpp"
 #include "auth.hpp"
+#include "extra_hosts.hpp"
 #include "fog_model.hpp"
 #include "router_model.hpp"
 #include "templates.hpp"
@@ -57,7 +58,8 @@ constexpr const char* msvc_json_sql =
     "  WHERE v.microservice_uuid = m.uuid), '[]'), "
     "'routes', coalesce((SELECT json_agg(r.dest_microservice_uuid ORDER BY r.id) FROM routes r "
     "  WHERE r.source_microservice_uuid = m.uuid), '[]'), "
-    "'env', m.env, 'cmd', m.cmd, 'extraHosts', m.extra_hosts, "
+    "'env', m.env, 'cmd', m.cmd, 'extraHosts', " USER_EXTRA_HOSTS_SQL
+    ", "
     "'status', (SELECT json_build_object('status', s.status, 'percentage', s.percentage, "
     "  'errorMessage', s.error_message, 'containerId', s.container_id, 'startTime', s.start_time, "
     "  'operatingDuration', s.operating_duration, 'cpuUsage', s.cpu_usage, "
@@ -307,8 +309,8 @@ int64_t add_volume(request_context& ctx, const std::string& uuid, const json::va
   return row[0].as<int64_t>();
 }
 
-// env [{key,value}], cmd [string], extraHosts [{name,address}] are stored as given (jsonb) once
-// their shape is checked.
+// env [{key,value}] and cmd [string] are stored as given (jsonb) once their shape is checked
+// (extraHosts: extra_hosts.hpp).
 std::optional<std::string> read_env(body_reader& r) {
   const auto* a = r.array("env");
   if (a == nullptr) return std::nullopt;
@@ -326,20 +328,6 @@ std::optional<std::string> read_cmd(body_reader& r) {
   auto cmd = r.string_array("cmd");
   if (!cmd) return std::nullopt;
   json::array out(cmd->begin(), cmd->end());
-  return json::serialize(out);
-}
-
-std::optional<std::string> read_extra_hosts(body_reader& r) {
-  const auto* a = r.array("extraHosts");
-  if (a == nullptr) return std::nullopt;
-  json::array out;
-  for (const auto& e : *a) {
-    if (!e.is_object()) throw_type_error("extraHosts", "object");
-    body_reader er(e.as_object());
-    auto name = er.str("name", true, 1);
-    auto address = er.str("address", true, 1);
-    out.push_back(json::object{{"name", *name}, {"address", *address}, {"value", *address}});
-  }
   return json::serialize(out);
 }
 
@@ -434,7 +422,7 @@ std::string create_microservice(request_context& ctx, const json::object& body,
   auto log_size = r.integer("logSize", false, 0);
   auto env = read_env(r);
   auto cmd = read_cmd(r);
-  auto hosts = read_extra_hosts(r);
+  auto hosts = read_extra_hosts(ctx.tx(), r, ctx.user_id);
   const auto* ports = r.array("ports");
   const auto* volumes = r.array("volumeMappings");
 
@@ -823,7 +811,7 @@ void update_microservice(request_context& ctx, const std::string& uuid, const js
   auto log_size = r.integer("logSize", false, 0);
   auto env = read_env(r);
   auto cmd = read_cmd(r);
-  auto hosts = read_extra_hosts(r);
+  auto hosts = read_extra_hosts(ctx.tx(), r, ctx.user_id);
   const auto* images = r.array("images");
   const auto* volumes = r.array("volumeMappings");
   const auto* ports = r.array("ports");
@@ -869,6 +857,8 @@ void update_microservice(request_context& ctx, const std::string& uuid, const js
   }
   if (new_fog && new_fog != current.fog) {
     raise_change(ctx.tx(), *new_fog, {"microservice_list", "microservice_config"});
+    // ${Apps.<app>.<this>.local} elsewhere now resolves to the new agent's host.
+    raise_extra_host_dependents_of_msvc(ctx.tx(), uuid);
   }
   // Public ports follow a moved microservice (connector side) and replaced port lists.
   refresh_routers(ctx.tx(), merged(public_before, msvc_public_routers(ctx, uuid)));
@@ -1015,9 +1005,8 @@ http_response agent_microservices(request_context& ctx) {
       "'imageSnapshot', CASE WHEN EXISTS (SELECT 1 FROM microservice_image_snapshots s WHERE "
       "  s.microservice_uuid = m.uuid AND s.image IS NULL) THEN 'get_image' ELSE '' END, "
       "'delete', false, 'deleteWithCleanup', false, "
-      "'env', m.env, 'cmd', m.cmd, "
-      "'extraHosts', coalesce((SELECT json_agg((h ->> 'name') || ':' || (h ->> 'address')) FROM "
-      "  jsonb_array_elements(m.extra_hosts) h), '[]'), "
+      "'env', m.env, 'cmd', m.cmd, 'extraHosts', " AGENT_EXTRA_HOSTS_SQL
+      ", "
       "'routes', coalesce((SELECT json_agg(r.dest_microservice_uuid ORDER BY r.id) FROM routes r "
       "  WHERE r.source_microservice_uuid = m.uuid), '[]'), "
       "'isConsumer', EXISTS (SELECT 1 FROM routes r WHERE r.dest_microservice_uuid = m.uuid), "

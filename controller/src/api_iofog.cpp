@@ -6,6 +6,7 @@
 
 #include "app.hpp"
 #include "auth.hpp"
+#include "extra_hosts.hpp"
 #include "fog_model.hpp"
 #include "router_model.hpp"
 #include "validate.hpp"
@@ -407,6 +408,8 @@ http_response fog_patch(request_context& ctx) {
   }
   if (router || find_value(values, "is_system") != nullptr)
     sync_fog_router(ctx.tx(), uuid, public_ports_of(ctx.app.options()));
+  // extraHosts of other microservices may resolve through this fog's host.
+  if (find_value(values, "host") != nullptr) raise_extra_host_dependents_of_fog(ctx.tx(), uuid);
   if (router)
     raise_change(ctx.tx(), uuid, {"config", "router_changed"});
   else if (config)
