@@ -871,6 +871,8 @@ http_response msvc_delete(request_context& ctx) {
   body_reader r(body);
   r.boolean("withCleanup");
   auto public_before = msvc_public_routers(ctx, uuid);
+  // extraHosts naming it stop resolving: their agents drop those /etc/hosts entries.
+  raise_extra_host_dependents_of_msvc(ctx.tx(), uuid);
   pexec0(ctx.tx(), "DELETE FROM microservices WHERE uuid = $1", uuid);
   if (current.fog) raise_change(ctx.tx(), *current.fog, {"microservice_list", "routing"});
   refresh_routers(ctx.tx(), public_before);

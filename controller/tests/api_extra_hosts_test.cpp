@@ -71,10 +71,12 @@ TEST_F(extra_hosts_api, EachTemplateResolvedForTheAgentAndShownToUsers) {
                   public_port + R"(}","value":"10.7.0.1"},
                       {"name":"db","address":"10.0.0.9","value":"10.0.0.9"}])"));
 
-  // A microservice the template named is deleted: the agent stops receiving that entry rather
-  // than a template or an empty address; the user sees it unresolved.
+  // A microservice the template named is deleted: the agent is told, and stops receiving that
+  // entry rather than a template or an empty address; the user sees it unresolved.
+  ack(agent_a);
   ASSERT_EQ(del("/api/v3/microservices/" + std::string(srv.at("uuid").as_string()), token).status,
             204);
+  EXPECT_EQ(changes(agent_a).at("microserviceConfig"), true);
   EXPECT_EQ(agent_hosts(agent_a, cli), parse(R"(["agent-b:10.7.0.3","db:10.0.0.9"])"));
   EXPECT_TRUE(get("/api/v3/microservices/" + cli, token)
                   .json()
