@@ -280,6 +280,7 @@ handler_fn hal_put(const char* column) {
 
 http_response delete_node(request_context& ctx) {
   auto public_routers = public_port_routers(ctx.tx(), "m.iofog_uuid = $1", ctx.fog_uuid);
+  raise_extra_host_dependents_of_fog(ctx.tx(), ctx.fog_uuid);  // before its rows go
   remove_fog_router(ctx.tx(), ctx.fog_uuid, public_ports_of(ctx.app.options()));
   pexec0(ctx.tx(), "DELETE FROM microservices WHERE iofog_uuid = $1", ctx.fog_uuid);
   pexec0(ctx.tx(), "DELETE FROM fogs WHERE uuid = $1", ctx.fog_uuid);

@@ -422,6 +422,8 @@ http_response fog_delete(request_context& ctx) {
   owned_fog(ctx, uuid);
   // Its microservices go with it, as upstream (the foreign key alone would only unassign them).
   auto public_routers = public_port_routers(ctx.tx(), "m.iofog_uuid = $1", uuid);
+  // Before the rows go: extraHosts elsewhere that name it, its microservices or its public ports.
+  raise_extra_host_dependents_of_fog(ctx.tx(), uuid);
   remove_fog_router(ctx.tx(), uuid, public_ports_of(ctx.app.options()));
   pexec0(ctx.tx(), "DELETE FROM microservices WHERE iofog_uuid = $1", uuid);
   pexec0(ctx.tx(), "DELETE FROM fogs WHERE uuid = $1", uuid);

@@ -188,6 +188,12 @@ TEST_F(extra_hosts_api, DependentAgentsFollowHostAddressAndMoves) {
   auto quiet = changes(agent_a);
   EXPECT_FALSE(quiet.contains("microserviceConfig") && quiet.at("microserviceConfig") == true)
       << json::serialize(quiet);
+  ack(agent_a);
+
+  // The named agent is deleted: the agent running `cli` is told, and the entry is gone.
+  ASSERT_EQ(del("/api/v3/iofog/" + d, token).status, 202);
+  EXPECT_EQ(changes(agent_a).at("microserviceConfig"), true);
+  EXPECT_EQ(agent_hosts(agent_a, cli_uuid), parse(R"(["peer:10.8.0.33","dbh:10.8.0.33"])"));
 }
 
 }  // namespace
